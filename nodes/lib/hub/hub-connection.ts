@@ -1,0 +1,268 @@
+import { EventEmitter } from 'node:events';
+import type { ByteLink, LinkOpener } from './byte-link';
+import { HubCli } from './hub-cli';
+import { attachChanges, familyFromId, parseId, parseState, type AttachEvent, type HubFamily, type PortState } from './hub-state';
+import { isLedState, LED_STATES, ledPlan, RGB_OVERRIDE_START, type LedModel, type LedState } from './led-plan';
+import { CodedError, errorCode } from '../coded-error';
+
+export type HubModelSetting = 'auto' | LedModel;
+
+export interface HubConnectionOptions {
+  path: string;
+  baudRate: number;
+  /** Milliseconds between the starts of two `state` polls. */
+  pollInterval: number;
+  model: HubModelSetting;
+  openLink: LinkOpener;
+  /** How long one command may take before the hub counts as not answering. */
+  commandTimeout?: number;
+  /** Reconnect delays: doubling from `min` up to `max` milliseconds. */
+  retry?: { min: number; max: number };
+  /** Half-period of a driver-side blink on RGB hubs. */
+  blinkInterval?: number;
+}
+
+export type ConnectionStatus = 'connecting' | 'connected' | 'disconnected';
+
+export interface HubStatus {
+  status: ConnectionStatus;
+  /** Why the hub is not connected (an error message, never a secret). */
+  reason?: string;
+  /** Ports with a device on them, as last seen. */
+  docked: number;
+}
+
+export interface PortEvent {
+  event: AttachEvent;
+  port: number;
+  /** ISO 8601 time the change was seen. */
+  at: string;
+  flags: string[];
+  current_mA: number;
+}
+
+/** Consecutive poll timeouts after which the link is reopened. */
+const TIMEOUTS_BEFORE_RECONNECT = 3;
+
+/**
+ * One smart hub on one serial path: polls `state`, turns attach changes into `dock` and
+ * `unplug` events, drives LEDs, and reconnects with backoff. The last known port states
+ * outlive a reconnect, so changes made while the cable was out arrive exactly once.
+ *
+ * Events: `status` (HubStatus), `dock` and `unplug` (PortEvent), `warning` (CodedError).
+ */
+export class HubConnection extends EventEmitter {
+  private readonly known = new Map<number, PortState>();
+  /** The LED each port should show; re-sent after a reconnect or a hub reboot. */
+  private readonly leds = new Map<number, LedState>();
+  private readonly blinks = new Map<number, NodeJS.Timeout>();
+  private current: HubStatus = { status: 'connecting', docked: 0 };
+  private cli?: HubCli;
+  private link?: ByteLink;
+  private family: HubFamily = 'universal';
+  private ledModel: LedModel = 'universal';
+  private rgbOverride = false;
+  private running?: Promise<void>;
+  private closing = false;
+  private wake?: () => void;
+  private lastWarning?: string;
+
+  constructor(private readonly options: HubConnectionOptions) {
+    super();
+  }
+
+  get status(): HubStatus {
+    return this.current;
+  }
+
+  /** Ports with a device on them, in port order. */
+  dockedPorts(): number[] {
+    return [...this.known.values()].filter((p) => p.attached).map((p) => p.port).sort((a, b) => a - b);
+  }
+
+  start(): void {
+    this.running ??= this.run();
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    for (const port of [...this.blinks.keys()]) this.stopBlink(port);
+    this.wake?.();
+    await this.link?.close().catch(() => undefined);
+    await this.running;
+  }
+
+  /**
+   * Shows `state` on `port`. When the hub is not connected the LED is still remembered and
+   * shown once it is, but the call fails with HUB_DISCONNECTED so the caller knows.
+   */
+  async setLed(port: number, state: string): Promise<void> {
+    if (!isLedState(state)) throw new CodedError('INVALID_LED', `unknown LED state "${state}" (use ${LED_STATES.join(', ')})`);
+    this.checkPort(port);
+    this.stopBlink(port);
+    if (state === 'release') this.leds.delete(port);
+    else this.leds.set(port, state);
+    const cli = this.cli;
+    if (!cli || this.current.status !== 'connected') {
+      throw new CodedError('HUB_DISCONNECTED', `hub ${this.options.path} is not connected; the LED will be set when it is`);
+    }
+    await this.applyLed(cli, port, state);
+  }
+
+  private checkPort(port: number): void {
+    const highest = Math.max(0, ...this.known.keys());
+    if (!Number.isInteger(port) || port < 1 || (highest > 0 && port > highest)) {
+      throw new CodedError('INVALID_PORT', `port ${String(port)} is not a port of this hub${highest ? ` (1-${highest})` : ''}`);
+    }
+  }
+
+  private async run(): Promise<void> {
+    const retry = this.options.retry ?? { min: 500, max: 10_000 };
+    let delay = retry.min;
+    while (!this.closing) {
+      this.setStatus({ status: 'connecting' });
+      let reason: string;
+      try {
+        await this.session(() => (delay = retry.min));
+        reason = 'closed';
+      } catch (err) {
+        reason = (err as Error).message;
+      }
+      if (this.closing) break;
+      this.setStatus({ status: 'disconnected', reason });
+      await this.pause(delay);
+      delay = Math.min(delay * 2, retry.max);
+    }
+    this.setStatus({ status: 'disconnected', reason: 'closed' });
+  }
+
+  /** One open link, polled until it fails. */
+  private async session(onConnected: () => void): Promise<void> {
+    const { path, baudRate, pollInterval, commandTimeout = 2000 } = this.options;
+    const link = await this.options.openLink(path, baudRate);
+    this.link = link;
+    try {
+      if (this.closing) return;
+      const cli = new HubCli(link, commandTimeout);
+      await this.identify(cli);
+      this.cli = cli;
+      let timeouts = 0;
+      let connected = false;
+      while (!this.closing) {
+        const started = Date.now();
+        try {
+          await this.poll(cli);
+          timeouts = 0;
+        } catch (err) {
+          const code = errorCode(err);
+          if (code === 'HUB_DISCONNECTED' || (code === 'HUB_TIMEOUT' && ++timeouts >= TIMEOUTS_BEFORE_RECONNECT)) throw err;
+          this.warn(err as Error);
+        }
+        if (!connected && timeouts === 0) {
+          connected = true;
+          onConnected();
+          this.setStatus({ status: 'connected' });
+          await this.applyAllLeds(cli);
+        }
+        await this.pause(pollInterval - (Date.now() - started));
+      }
+    } finally {
+      this.cli = undefined;
+      this.link = undefined;
+      for (const port of [...this.blinks.keys()]) this.stopBlink(port);
+      await link.close().catch(() => undefined);
+    }
+  }
+
+  private async identify(cli: HubCli): Promise<void> {
+    const id = parseId(await cli.command('id'));
+    const family = familyFromId(id);
+    if (!family) this.warn(new CodedError('HUB_UNKNOWN_FAMILY', `hub firmware family "${id.fc ?? '?'}" is unknown; reading it as Universal`));
+    this.family = family ?? 'universal';
+    const { model } = this.options;
+    // ModIT-class hardware carries the RGB LEDs; every other family has fixed-colour rows.
+    this.ledModel = model !== 'auto' ? model : /^modit/i.test(id.hw ?? '') ? 'rgb' : this.family;
+    this.rgbOverride = false;
+  }
+
+  private async poll(cli: HubCli): Promise<void> {
+    const state = parseState(await cli.command('state'), this.family);
+    for (const reason of state.rejected) this.warn(new CodedError('HUB_BAD_ROW', `ignored a state row: ${reason}`));
+    if (state.rebooted) {
+      await cli.command('crf');
+      this.warn(new CodedError('HUB_REBOOTED', 'hub rebooted; flag cleared and LEDs restored'));
+      this.rgbOverride = false;
+      await this.applyAllLeds(cli);
+    }
+    const changes = attachChanges(this.known, state.ports);
+    for (const port of state.ports) {
+      const before = this.known.get(port.port);
+      // In mode O the hub cannot see attachment: keep what was last known.
+      this.known.set(port.port, port.detectable || !before ? port : { ...port, attached: before.attached });
+    }
+    const docked = this.dockedPorts().length;
+    if (docked !== this.current.docked) this.setStatus({ ...this.current, docked });
+    const at = new Date().toISOString();
+    for (const { event, port } of changes) {
+      const payload: PortEvent = { event, port: port.port, at, flags: port.flags, current_mA: port.current_mA };
+      this.emit(event, payload);
+    }
+  }
+
+  private async applyAllLeds(cli: HubCli): Promise<void> {
+    for (const [port, state] of this.leds) {
+      await this.applyLed(cli, port, state).catch((err: Error) => this.warn(err));
+    }
+  }
+
+  private async applyLed(cli: HubCli, port: number, state: LedState): Promise<void> {
+    const plan = ledPlan(this.ledModel, port, state);
+    if (this.ledModel === 'rgb' && !this.rgbOverride) {
+      await cli.command(RGB_OVERRIDE_START);
+      this.rgbOverride = true;
+    }
+    for (const command of plan.commands) await cli.command(command);
+    if (plan.blink) this.startBlink(cli, port, plan.blink);
+  }
+
+  private startBlink(cli: HubCli, port: number, [on, off]: [string, string]): void {
+    this.stopBlink(port);
+    let lit = true;
+    const timer = setInterval(() => {
+      lit = !lit;
+      cli.command(lit ? on : off).catch((err: Error) => this.warn(err));
+    }, this.options.blinkInterval ?? 500);
+    this.blinks.set(port, timer);
+  }
+
+  private stopBlink(port: number): void {
+    clearInterval(this.blinks.get(port));
+    this.blinks.delete(port);
+  }
+
+  private setStatus(next: Omit<HubStatus, 'docked'> & { docked?: number }): void {
+    if (next.status !== this.current.status) this.lastWarning = undefined;
+    this.current = { ...next, docked: next.docked ?? this.dockedPorts().length };
+    this.emit('status', this.current);
+  }
+
+  /** Reports a problem once, not on every poll while it lasts. */
+  private warn(err: Error): void {
+    if (err.message === this.lastWarning) return;
+    this.lastWarning = err.message;
+    this.emit('warning', err);
+  }
+
+  /** Waits `ms`, or less if the connection is closing. */
+  private pause(ms: number): Promise<void> {
+    if (this.closing || ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}

@@ -1,0 +1,58 @@
+/** What a port's LED tells the person at the cart. */
+export const LED_STATES = ['off', 'granted', 'deploying', 'ready', 'error', 'release'] as const;
+export type LedState = (typeof LED_STATES)[number];
+
+/** Fixed-colour hubs (Universal, PDSync) light LED rows; RGB hubs take exact colours. */
+export type LedModel = 'universal' | 'pdsync' | 'rgb';
+
+export function isLedState(value: unknown): value is LedState {
+  return typeof value === 'string' && (LED_STATES as readonly string[]).includes(value);
+}
+
+export interface LedPlan {
+  /** Commands to send, in order. */
+  commands: string[];
+  /** RGB hubs have no flash pattern: the driver alternates these two commands instead. */
+  blink?: [on: string, off: string];
+}
+
+// Row patterns, scanned MSB first by the hub: solid, off, and the CLI's medium and fast flash.
+const ON = '11111111b';
+const OFF = '0';
+const MEDIUM = '11001100b';
+const FAST = '10101010b';
+
+/** Rows 1 (green), 2 (charging: green/amber), 3 (blue) for each state on fixed-colour hubs. */
+const ROW_PATTERNS: Record<Exclude<LedState, 'release'>, [string, string, string]> = {
+  off: [OFF, OFF, OFF],
+  granted: [ON, OFF, OFF],
+  deploying: [OFF, OFF, ON],
+  // No white LED: all three rows flashing together is the nearest a fixed hub gets.
+  ready: [MEDIUM, MEDIUM, MEDIUM],
+  // The charging row (amber on most hubs) flashing fast.
+  error: [OFF, FAST, OFF],
+};
+
+/** `aarrggbb`; alpha 00 hands the LED back to the firmware. */
+const RGB_COLOURS: Record<Exclude<LedState, 'ready'>, string> = {
+  off: 'ff000000',
+  granted: 'ff00ff00',
+  deploying: 'ff0000ff',
+  error: 'ffff0000',
+  release: '00000000',
+};
+const RGB_WHITE = 'ffffffff';
+
+export function ledPlan(model: LedModel, port: number, state: LedState): LedPlan {
+  if (model === 'rgb') {
+    const rgb = (colour: string) => `rgb_led ${port} ${colour}`;
+    if (state === 'ready') return { commands: [rgb(RGB_WHITE)], blink: [rgb(RGB_WHITE), rgb(RGB_COLOURS.off)] };
+    return { commands: [rgb(RGB_COLOURS[state])] };
+  }
+  // Uppercase H/R take and release a row without remote mode.
+  if (state === 'release') return { commands: [1, 2, 3].map((row) => `ledb ${port} ${row} 0 R`) };
+  return { commands: ROW_PATTERNS[state].map((pattern, i) => `ledb ${port} ${i + 1} ${pattern} H`) };
+}
+
+/** RGB hubs only accept `rgb_led` after this, once per power-up. */
+export const RGB_OVERRIDE_START = 'rgb override start';

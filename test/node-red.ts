@@ -1,0 +1,63 @@
+import type { EventEmitter } from 'node:events';
+import helper from 'node-red-node-test-helper';
+import type { Node, NodeAPI, NodeMessage } from 'node-red';
+import smartHub from '../nodes/smart-hub/smart-hub';
+import hubInput from '../nodes/hub-input/hub-input';
+import hubLed from '../nodes/hub-led/hub-led';
+
+helper.init(require.resolve('node-red'));
+
+export { helper };
+
+/**
+ * The package's nodes for the test runtime. The helper's RED._ returns bare keys; this one
+ * appends the variables too, so a status can be checked for the reason it shows.
+ */
+export const packageNodes = [smartHub, hubInput, hubLed].map((register) => (RED: NodeAPI) => {
+  (RED as { _: unknown })._ = (key: string, vars?: object) => (vars ? `${key} ${JSON.stringify(vars)}` : key);
+  register(RED);
+});
+
+type Flow = Parameters<typeof helper.load>[1];
+
+/** Starts `flow` with the package's nodes. */
+export function load(flow: object[]): Promise<void> {
+  return helper.load(packageNodes, flow as Flow);
+}
+
+/** Deploys `flow` over the running one, as the editor's Deploy button does. */
+export function deploy(flow: object[], type: 'full' | 'flows' | 'nodes' = 'full'): Promise<void> {
+  return (helper as unknown as { setFlows(flow: object[], type: string): Promise<void> }).setFlows(flow, type);
+}
+
+/** The helper spies on node methods and emits `call:<method>` with each call. */
+function spied(id: string): EventEmitter {
+  return helper.getNode(id) as unknown as EventEmitter;
+}
+
+/** Every message that reaches the helper node `id`. */
+export function collect(id: string): NodeMessage[] {
+  const messages: NodeMessage[] = [];
+  helper.getNode(id).on('input', (msg: NodeMessage) => messages.push(msg));
+  return messages;
+}
+
+type Status = { fill?: string; shape?: string; text?: string };
+
+/** The status calls of node `id` from now on. */
+export function statuses(id: string): Status[] {
+  const seen: Status[] = [];
+  spied(id).on('call:status', (call: { args: [Status] }) => seen.push(call.args[0]));
+  return seen;
+}
+
+/** The arguments of node `id`'s error() and warn() calls from now on. */
+export function reports(id: string, method: 'error' | 'warn'): unknown[] {
+  const seen: unknown[] = [];
+  spied(id).on(`call:${method}`, (call: { args: unknown[] }) => seen.push(call.args[0]));
+  return seen;
+}
+
+export function send(id: string, msg: object): void {
+  (helper.getNode(id) as Node).receive(msg as NodeMessage);
+}

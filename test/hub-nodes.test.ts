@@ -215,6 +215,47 @@ describe('smart hub nodes over a real pseudo-terminal', function () {
     assert.match(text, /\*E402/);
   });
 
+  it('clears the reboot flag after a hub reboot and puts the LEDs back', async () => {
+    await startHub();
+    const seen = await loadAndConnect(cartFlow(path));
+    const warnings = reports('hub', 'warn');
+    send('led', { device: { port: 2 }, led: 'granted' });
+    await waitFor('granted', () => seen.passed.length === 1);
+    pty.hub.reboot();
+    assert.deepEqual(pty.hub.led(2).rows, ['firmware', 'firmware', 'firmware']);
+    await waitFor('LED restored', () => pty.hub.led(2).rows[0] === '11111111');
+    assert.ok(pty.hub.commands.includes('crf'));
+    const rows = pty.hub.execute('state 1');
+    assert.doesNotMatch(rows[0], /\bR\b/, 'R flag cleared');
+    assert.match(warnings.map(String).join('\n'), /rebooted/);
+  });
+
+  it('reconnects when the hub stops answering, and resumes events', async () => {
+    await startHub();
+    const seen = await loadAndConnect(cartFlow(path));
+    const status = statuses('in');
+    pty.hub.unresponsive = true;
+    const lost = await waitFor('red status', () => status.find((s) => s.fill === 'red'), 10000);
+    assert.match(lost.text ?? '', /did not answer/);
+    pty.hub.dock(4);
+    pty.hub.unresponsive = false;
+    await waitFor('dock after recovery', () => seen.docks.length === 1, 15000);
+    assert.deepEqual(ports(seen.docks), [4]);
+    assert.ok(status.at(-1)?.fill === 'green');
+  });
+
+  it('reads a PDSync hub: docks, unplugs and LEDs', async () => {
+    await startHub({ family: 'pdsync' });
+    pty.hub.dock(1);
+    const seen = await loadAndConnect(cartFlow(path));
+    pty.hub.dock(3);
+    pty.hub.unplug(1);
+    await waitFor('dock and unplug', () => seen.docks.length === 1 && seen.unplugs.length === 1);
+    assert.deepEqual([ports(seen.docks), ports(seen.unplugs)], [[3], [1]]);
+    send('led', { device: { port: 3 }, led: 'deploying' });
+    await waitFor('blue', () => pty.hub.led(3).rows[2] === '11111111');
+  });
+
   it('reports a missing serial port clearly and connects once it appears', async () => {
     path = join(tempDir('hub'), 'ttyLATER');
     await load(cartFlow(path));

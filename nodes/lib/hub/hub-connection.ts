@@ -138,7 +138,7 @@ export class HubConnection extends EventEmitter {
 
   /** One open link, polled until it fails. */
   private async session(onConnected: () => void): Promise<void> {
-    const { path, baudRate, pollInterval, commandTimeout = 2000 } = this.options;
+    const { path, baudRate, pollInterval, commandTimeout = 1000 } = this.options;
     const link = await this.options.openLink(path, baudRate);
     this.link = link;
     try {

@@ -49,6 +49,12 @@ describe('the demo (npm start) in a real Node-RED process', function () {
     assert.equal(de['hub-led'].paletteLabel, 'Hub-LED');
   });
 
+  it('lists serial ports for the editor even where the host cannot (no udevadm)', async () => {
+    const res = await get('device-checkout/serial-ports');
+    assert.equal(res.status, 200);
+    assert.ok(Array.isArray(await res.json()));
+  });
+
   it('runs the deployed flow: a docked phone lights green, unplugged the hub takes the LED back', async () => {
     const port = async (n: number) => ((await (await get('sim/cart1')).json()) as { port: number; docked: boolean; led: { rows: string[] } }[])[n - 1];
     assert.equal((await fetch(`${url}sim/cart1/3/dock`, { method: 'POST' })).status, 200);

@@ -1,0 +1,79 @@
+import { CodedError } from '../coded-error';
+
+/** A device's answer to one command, as the MDM reports it. */
+export interface CommandReport {
+  udid: string;
+  commandUUID: string;
+  status: string;
+  /** The device's full answer (QueryResponses, ErrorChain, ...). */
+  payload: Record<string, unknown>;
+}
+
+interface Waiter {
+  resolve(payload: Record<string, unknown>): void;
+  reject(err: Error): void;
+  timer: NodeJS.Timeout;
+}
+
+type ErrorChain = { ErrorCode?: number; ErrorDomain?: string; LocalizedDescription?: string; USEnglishDescription?: string }[];
+
+/**
+ * Commands waiting for their device. A command is done when the device acknowledged it;
+ * `Error` fails with Apple's ErrorChain text; `NotNow` keeps waiting, the device runs it later.
+ */
+export class CommandResults {
+  private readonly waiting = new Map<string, Waiter>();
+
+  /** Register before sending: the device may answer before the MDM's HTTP reply arrives. */
+  wait(udid: string, commandUUID: string, timeoutMs: number): Promise<Record<string, unknown>> {
+    const key = `${udid}/${commandUUID}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(key);
+        reject(new CodedError('DEVICE_TIMEOUT', `device ${udid} did not answer ${commandUUID} within ${Math.round(timeoutMs / 1000)} s`));
+      }, timeoutMs);
+      this.waiting.set(key, { resolve, reject, timer });
+    });
+  }
+
+  /** Stops waiting for a command that was never queued. */
+  cancel(udid: string, commandUUID: string, err: Error): void {
+    const key = `${udid}/${commandUUID}`;
+    const waiter = this.waiting.get(key);
+    if (!waiter) return;
+    this.waiting.delete(key);
+    clearTimeout(waiter.timer);
+    waiter.reject(err);
+  }
+
+  /** A result from the MDM; true when someone was waiting for it. */
+  report({ udid, commandUUID, status, payload }: CommandReport): boolean {
+    const key = `${udid}/${commandUUID}`;
+    const waiter = this.waiting.get(key);
+    if (!waiter || status === 'NotNow') return Boolean(waiter);
+    this.waiting.delete(key);
+    clearTimeout(waiter.timer);
+    if (status === 'Acknowledged') waiter.resolve(payload);
+    else if (status === 'Error') waiter.reject(new CodedError('DEVICE_ERROR', `device ${udid} refused the command: ${errorChainText(payload.ErrorChain as ErrorChain)}`, { errorChain: payload.ErrorChain }));
+    else waiter.reject(new CodedError('DEVICE_ERROR', `device ${udid} answered ${status}`));
+    return true;
+  }
+
+  /** Fails everything still waiting (the MDM connection is closing). */
+  rejectAll(err: Error): void {
+    for (const [key, waiter] of this.waiting) {
+      clearTimeout(waiter.timer);
+      waiter.reject(err);
+      this.waiting.delete(key);
+    }
+  }
+
+  get pending(): number {
+    return this.waiting.size;
+  }
+}
+
+export function errorChainText(chain: ErrorChain | undefined): string {
+  if (!chain?.length) return 'no reason given';
+  return chain.map((e) => `${e.USEnglishDescription ?? e.LocalizedDescription ?? 'error'} (${e.ErrorDomain ?? '?'} ${e.ErrorCode ?? '?'})`).join('; ');
+}

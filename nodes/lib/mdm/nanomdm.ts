@@ -1,0 +1,153 @@
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { CodedError } from '../coded-error';
+import { CommandResults } from './command-results';
+import { parsePlist, toPlist, type MdmCommand } from './commands';
+import { MdmHttp } from './mdm-http';
+
+export interface NanoMdmOptions {
+  url: string;
+  apiKey: string;
+  /** HMAC key NanoMDM signs webhooks with; without one every webhook is accepted. */
+  webhookSecret?: string;
+  maxConcurrent: number;
+  /** HTTP timeout, ms. */
+  timeout: number;
+}
+
+/** What a check-in taught us about a device. */
+export interface CheckIn {
+  udid: string;
+  serial?: string;
+  model?: string;
+  unlockToken?: Buffer;
+  awaitingConfiguration?: boolean;
+}
+
+type EnqueueReply = { status?: Record<string, { push_result?: string; push_error?: string; command_error?: string }> };
+
+type Webhook = {
+  topic?: string;
+  acknowledge_event?: { udid?: string; status?: string; command_uuid?: string; raw_payload?: string };
+  checkin_event?: { udid?: string; raw_payload?: string };
+};
+
+/**
+ * NanoMDM: commands go out through `PUT /v1/enqueue/{udid}`; results and check-ins come
+ * back only through the webhook, so this class also keeps what Authenticate (serial) and
+ * TokenUpdate (UnlockToken) said, because NanoMDM has no API to read them back.
+ *
+ * Events: `authenticate`, `token-update`, `checkout` (CheckIn).
+ */
+export class NanoMdm extends EventEmitter {
+  readonly vendor = 'nanomdm';
+  readonly results = new CommandResults();
+  readonly http: MdmHttp;
+  private readonly devices = new Map<string, CheckIn>();
+
+  constructor(private readonly options: NanoMdmOptions) {
+    super();
+    this.http = new MdmHttp({ baseURL: options.url, maxConcurrent: options.maxConcurrent, timeout: options.timeout });
+  }
+
+  /** Sends `command` to the device and resolves with its answer once it acknowledged it. */
+  async perform(udid: string, command: MdmCommand, { timeout, destructive = false }: { timeout: number; destructive?: boolean }): Promise<Record<string, unknown>> {
+    const answer = this.results.wait(udid, command.CommandUUID, timeout);
+    try {
+      await this.enqueue(udid, command, destructive);
+    } catch (err) {
+      this.results.cancel(udid, command.CommandUUID, err as Error);
+    }
+    return answer;
+  }
+
+  private async enqueue(udid: string, command: MdmCommand, destructive: boolean): Promise<void> {
+    const response = await this.http.request<EnqueueReply>({
+      method: 'PUT',
+      url: `/v1/enqueue/${encodeURIComponent(udid)}`,
+      data: toPlist(command),
+      headers: { 'content-type': 'application/xml' },
+      auth: { username: 'nanomdm', password: this.options.apiKey },
+      destructive,
+      // NanoMDM also answers 500 when only the push failed: the body tells which.
+      accept: [500],
+    });
+    const perDevice = response.data?.status?.[udid];
+    if (!perDevice) {
+      const code = response.status === 500 ? (destructive ? 'MDM_UNCERTAIN' : 'MDM_SERVER_ERROR') : 'MDM_PROTOCOL';
+      throw new CodedError(code, `NanoMDM answered ${response.status} without saying whether the command was queued for ${udid}`, { status: response.status });
+    }
+    if (perDevice.command_error) throw new CodedError('MDM_REJECTED', `NanoMDM did not queue the command for ${udid}: ${perDevice.command_error}`);
+    // Queued but not pushed (push_error only) is fine: the device gets it at its next poll.
+  }
+
+  /** What we know of a device from its check-ins. */
+  device(udid: string): CheckIn | undefined {
+    return this.devices.get(udid);
+  }
+
+  /** The UDID of the device with this serial number, if it ever checked in. */
+  udidOf(serial: string): string | undefined {
+    return [...this.devices.values()].find((d) => d.serial === serial)?.udid;
+  }
+
+  /**
+   * One webhook POST, exactly as received. Returns the HTTP status to answer with:
+   * 401 for a bad or missing signature when a key is set, 400 for a body that is not NanoMDM's.
+   */
+  handleWebhook(body: Buffer, signature: string | undefined): number {
+    if (this.options.webhookSecret && !signatureMatches(body, signature, this.options.webhookSecret)) return 401;
+    let event: Webhook;
+    try {
+      event = JSON.parse(body.toString('utf8')) as Webhook;
+    } catch {
+      return 400;
+    }
+    const ack = event.acknowledge_event;
+    const checkin = event.checkin_event;
+    if (event.topic === 'mdm.Connect' && ack?.udid && ack.status) {
+      // Every poll ends with an Idle connect that carries no result.
+      if (ack.command_uuid) this.results.report({ udid: ack.udid, commandUUID: ack.command_uuid, status: ack.status, payload: decodePayload(ack.raw_payload) });
+      return 200;
+    }
+    if (checkin?.udid) {
+      const message = decodePayload(checkin.raw_payload);
+      const known = this.devices.get(checkin.udid) ?? { udid: checkin.udid };
+      if (event.topic === 'mdm.Authenticate') {
+        Object.assign(known, { serial: message.SerialNumber as string | undefined, model: message.Model as string | undefined, unlockToken: undefined });
+        this.devices.set(checkin.udid, known);
+        this.emit('authenticate', known);
+      } else if (event.topic === 'mdm.TokenUpdate') {
+        if (Buffer.isBuffer(message.UnlockToken)) known.unlockToken = message.UnlockToken;
+        known.awaitingConfiguration = message.AwaitingConfiguration === true;
+        this.devices.set(checkin.udid, known);
+        this.emit('token-update', known);
+      } else if (event.topic === 'mdm.CheckOut') {
+        this.devices.delete(checkin.udid);
+        this.emit('checkout', known);
+      }
+      return 200;
+    }
+    return 400;
+  }
+
+  async close(): Promise<void> {
+    this.results.rejectAll(new CodedError('MDM_CLOSED', 'the MDM server configuration was closed (redeploy)'));
+  }
+}
+
+function signatureMatches(body: Buffer, signature: string | undefined, key: string): boolean {
+  if (!signature) return false;
+  const expected = createHmac('sha256', key).update(body).digest();
+  const given = Buffer.from(signature, 'base64');
+  return given.length === expected.length && timingSafeEqual(given, expected);
+}
+
+function decodePayload(raw: string | undefined): Record<string, unknown> {
+  if (!raw) return {};
+  try {
+    return (parsePlist(Buffer.from(raw, 'base64')) as Record<string, unknown>) ?? {};
+  } catch {
+    return {};
+  }
+}

@@ -1,0 +1,217 @@
+import { createHmac } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import axios from 'axios';
+import { parsePlist, toPlist } from '../nodes/lib/mdm/commands';
+import type { SimulatedDevice } from './simulated-device';
+
+export interface SimulatedNanoMdmOptions {
+  apiKey: string;
+  /** Where results and check-ins are POSTed, as NanoMDM's -webhook-url. */
+  webhookUrl?: string;
+  /** HMAC key for X-Hmac-Signature, as NanoMDM's -webhook-hmac-key. */
+  webhookSecret?: string;
+  /** How long after a push the device checks in, ms. */
+  checkinDelay?: number;
+  /** How long an erased DEP device takes to enrol again, ms. */
+  reenrolDelay?: number;
+  /** How long a device that said NotNow waits before checking in again, ms. */
+  notNowDelay?: number;
+}
+
+interface QueuedCommand {
+  uuid: string;
+  command: { RequestType: string; [key: string]: unknown };
+}
+
+/** Faults the next enqueue requests meet, for tests. */
+export interface EnqueueFault {
+  /** Answer with this status instead of doing the work (500, 503, 429...). */
+  status: number;
+  /** Seconds, for 429 and 503. */
+  retryAfter?: number;
+  /** Queue the command anyway before failing (the request did reach the server). */
+  queueAnyway?: boolean;
+  /** How many requests meet this fault. */
+  times: number;
+}
+
+/**
+ * A NanoMDM-compatible server on loopback: `PUT /v1/enqueue/{ids}` with Basic auth, pushes
+ * that make simulated devices check in, and results and check-ins sent to a webhook with
+ * NanoMDM's JSON shape and HMAC header.
+ */
+export class SimulatedNanoMdm {
+  readonly devices = new Map<string, SimulatedDevice>();
+  private readonly queues = new Map<string, QueuedCommand[]>();
+  private readonly busy = new Set<string>();
+  private server?: Server;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private inFlight = 0;
+  /** Requests the API served, for tests: method, path, status. */
+  readonly requests: { method: string; path: string; status: number }[] = [];
+  peakInFlight = 0;
+  faults: EnqueueFault[] = [];
+  /** Extra time each API request takes, ms. */
+  latency = 0;
+  /** Webhook deliveries that failed (the receiver answered non-2xx or was away). */
+  readonly webhookFailures: string[] = [];
+  url = '';
+
+  constructor(private readonly options: SimulatedNanoMdmOptions) {}
+
+  set webhookUrl(url: string) {
+    this.options.webhookUrl = url;
+  }
+
+  async start(port = 0): Promise<string> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
+    if (!this.server) return;
+    this.server.closeAllConnections();
+    await new Promise((resolve) => this.server!.close(resolve));
+  }
+
+  /** A device enrols: Authenticate, then TokenUpdate (NanoMDM clears its queue on Authenticate). */
+  async enrol(device: SimulatedDevice): Promise<void> {
+    this.devices.set(device.udid, device);
+    this.queues.set(device.udid, []);
+    await this.post({ topic: 'mdm.Authenticate', checkin_event: { udid: device.udid, raw_payload: b64(toPlist(device.authenticateMessage())) } });
+    device.enrolled = true;
+    device.awaitingConfiguration = device.awaitDeviceConfigured;
+    await this.post({ topic: 'mdm.TokenUpdate', checkin_event: { udid: device.udid, raw_payload: b64(toPlist(device.tokenUpdateMessage())), token_update_tally: 1 } });
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    this.inFlight++;
+    this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
+    const body = await readBody(req);
+    if (this.latency) await this.delay(this.latency);
+    const reply = (status: number, payload?: unknown, headers: Record<string, string> = {}): void => {
+      this.inFlight--;
+      this.requests.push({ method: req.method ?? '', path: req.url ?? '', status });
+      res.writeHead(status, { 'content-type': 'application/json', ...headers });
+      res.end(payload === undefined ? '' : JSON.stringify(payload));
+    };
+    const path = (req.url ?? '').split('?')[0];
+    if (req.method === 'GET' && path === '/version') return reply(200, { version: 'v0.8.0-sim' });
+    if (req.headers.authorization !== `Basic ${Buffer.from(`nanomdm:${this.options.apiKey}`).toString('base64')}`) return reply(401, undefined);
+    const enqueue = /^\/v1\/enqueue\/([^/]+)$/.exec(path);
+    if (req.method !== 'PUT' || !enqueue) return reply(404, { error: 'not found' });
+
+    const fault = this.faults.find((f) => f.times > 0);
+    let command: QueuedCommand;
+    try {
+      const parsed = parsePlist(body) as { CommandUUID: string; Command: QueuedCommand['command'] };
+      command = { uuid: parsed.CommandUUID, command: parsed.Command };
+      if (!command.uuid || !command.command?.RequestType) throw new Error('no CommandUUID or RequestType');
+    } catch (err) {
+      return reply(400, { error: `bad command plist: ${(err as Error).message}` });
+    }
+    if (fault && !fault.queueAnyway) {
+      fault.times--;
+      return reply(fault.status, { error: 'simulated fault' }, fault.retryAfter === undefined ? {} : { 'retry-after': String(fault.retryAfter) });
+    }
+    const ids = decodeURIComponent(enqueue[1]).split(',');
+    const status: Record<string, Record<string, string>> = {};
+    for (const id of ids) {
+      const queue = this.queues.get(id);
+      if (!queue || !this.devices.get(id)?.enrolled) status[id] = { command_error: 'enrollment not found' };
+      else if (queue.some((q) => q.uuid === command.uuid)) status[id] = { command_error: 'command already exists' };
+      else {
+        queue.push(command);
+        status[id] = { push_result: `push-${command.uuid.slice(0, 8)}` };
+        this.push(id);
+      }
+    }
+    if (fault) {
+      fault.times--;
+      return reply(fault.status, { error: 'simulated fault after queueing' });
+    }
+    const failed = Object.values(status).filter((s) => s.command_error).length;
+    reply(failed === 0 ? 200 : failed === ids.length ? 500 : 207, { status, command_uuid: command.uuid, request_type: command.command.RequestType });
+  }
+
+  /** The device wakes up and works through its queue. */
+  private push(udid: string, delay = this.options.checkinDelay ?? 5): void {
+    if (this.busy.has(udid)) return;
+    this.busy.add(udid);
+    this.later(delay, async () => {
+      const device = this.devices.get(udid)!;
+      const queue = this.queues.get(udid)!;
+      while (queue.length > 0 && device.enrolled) {
+        const next = queue[0];
+        const report = device.execute(next.command);
+        if (!report) break; // silent: it never answers
+        if (report.Status === 'NotNow') {
+          await this.result(device, next.uuid, report);
+          this.busy.delete(udid);
+          return this.push(udid, this.options.notNowDelay ?? 50);
+        }
+        queue.shift();
+        await this.result(device, next.uuid, report);
+        if (next.command.RequestType === 'EraseDevice' && report.Status === 'Acknowledged') this.erase(device);
+      }
+      // Every poll ends with an Idle connect, which carries no result.
+      await this.post({ topic: 'mdm.Connect', acknowledge_event: { udid, status: 'Idle', raw_payload: b64(toPlist({ UDID: udid, Status: 'Idle' })) } });
+      this.busy.delete(udid);
+      // A command queued while the device was saying Idle is fetched by the next poll.
+      if (queue.length > 0 && device.enrolled && !device.silent) this.push(udid);
+    });
+  }
+
+  private erase(device: SimulatedDevice): void {
+    device.wipe();
+    this.queues.set(device.udid, []);
+    if (device.depAssigned) this.later(this.options.reenrolDelay ?? 50, () => this.enrol(device));
+  }
+
+  private result(device: SimulatedDevice, uuid: string, report: Record<string, unknown>): Promise<void> {
+    const payload = { UDID: device.udid, CommandUUID: uuid, ...report };
+    return this.post({ topic: 'mdm.Connect', acknowledge_event: { udid: device.udid, status: report.Status, command_uuid: uuid, raw_payload: b64(toPlist(payload)) } });
+  }
+
+  /** One webhook delivery, shaped and signed as NanoMDM does it. */
+  private async post(event: Record<string, unknown>): Promise<void> {
+    if (!this.options.webhookUrl) return;
+    const body = JSON.stringify({ ...event, event_id: Math.random().toString(36).slice(2), created_at: new Date().toISOString() });
+    const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
+    if (this.options.webhookSecret) headers['x-hmac-signature'] = createHmac('sha256', this.options.webhookSecret).update(body).digest('base64');
+    try {
+      const res = await axios.post(this.options.webhookUrl, body, { headers, validateStatus: () => true, timeout: 5000, transformRequest: [(data: string) => data] });
+      if (res.status >= 300) this.webhookFailures.push(`${String(event.topic)}: ${res.status}`);
+    } catch (err) {
+      this.webhookFailures.push(`${String(event.topic)}: ${(err as Error).message}`);
+    }
+  }
+
+  private later(ms: number, work: () => unknown): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      void work();
+    }, ms);
+    this.timers.add(timer);
+  }
+
+  private delay(ms: number): Promise<void> {
+    return new Promise((resolve) => this.later(ms, resolve));
+  }
+}
+
+const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
+
+function readBody(req: IncomingMessage): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}

@@ -1,0 +1,167 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { parsePlist } from '../nodes/lib/mdm/commands';
+
+/** What a device answers to one command, as it would report it to the MDM. */
+export interface DeviceReport {
+  Status: 'Acknowledged' | 'Error' | 'NotNow' | 'CommandFormatError';
+  ErrorChain?: { ErrorCode: number; ErrorDomain: string; LocalizedDescription: string; USEnglishDescription: string }[];
+  [key: string]: unknown;
+}
+
+export interface SimulatedDeviceOptions {
+  udid?: string;
+  serial?: string;
+  model?: string;
+  supervised?: boolean;
+  /** Assigned to the MDM through DEP: after an erase it enrols again by itself. */
+  depAssigned?: boolean;
+  /** DEP profile holds the device in Setup Assistant until DeviceConfigured. */
+  awaitDeviceConfigured?: boolean;
+  batteryLevel?: number;
+}
+
+type Command = { RequestType: string; [key: string]: unknown };
+
+const error = (code: number, text: string): DeviceReport => ({
+  Status: 'Error',
+  ErrorChain: [{ ErrorCode: code, ErrorDomain: 'MCMDMErrorDomain', LocalizedDescription: text, USEnglishDescription: text }],
+});
+
+/**
+ * An iPhone as an MDM sees it: executes commands under Apple's rules (supervision, unlock
+ * token, profiles) and keeps what they changed so tests can look.
+ */
+export class SimulatedDevice {
+  readonly udid: string;
+  readonly serial: string;
+  readonly model: string;
+  supervised: boolean;
+  depAssigned: boolean;
+  awaitDeviceConfigured: boolean;
+  batteryLevel: number;
+  enrolled = false;
+  awaitingConfiguration = false;
+  name = 'iPhone';
+  unlockToken: Buffer = randomBytes(32);
+  erasures = 0;
+  readonly profiles = new Map<string, Record<string, unknown>>();
+  readonly appConfigurations = new Map<string, Record<string, unknown>>();
+  readonly wallpapers: { lock?: Buffer; home?: Buffer } = {};
+  /** Every command executed, in order. */
+  readonly executed: Command[] = [];
+  /** Fault injection: answer the next N commands with NotNow (then execute them later). */
+  notNowFor = 0;
+  /** Fault injection: reject the next command with this error. */
+  failNext?: { code: number; text: string };
+  /** Fault injection: never answer at all. */
+  silent = false;
+
+  constructor(options: SimulatedDeviceOptions = {}) {
+    this.udid = options.udid ?? `00008110-${randomBytes(8).toString('hex').toUpperCase()}`;
+    this.serial = options.serial ?? randomBytes(6).toString('hex').toUpperCase();
+    this.model = options.model ?? 'iPhone15,2';
+    this.supervised = options.supervised ?? true;
+    this.depAssigned = options.depAssigned ?? true;
+    this.awaitDeviceConfigured = options.awaitDeviceConfigured ?? false;
+    this.batteryLevel = options.batteryLevel ?? 0.8;
+  }
+
+  /** Runs one command; undefined when the device is silent. */
+  execute(command: Command): DeviceReport | undefined {
+    if (this.silent) return undefined;
+    if (this.notNowFor > 0) {
+      this.notNowFor--;
+      return { Status: 'NotNow' };
+    }
+    if (this.failNext) {
+      const { code, text } = this.failNext;
+      this.failNext = undefined;
+      return error(code, text);
+    }
+    this.executed.push(command);
+    switch (command.RequestType) {
+      case 'EraseDevice':
+        return { Status: 'Acknowledged' };
+      case 'ClearPasscode':
+        return Buffer.isBuffer(command.UnlockToken) && command.UnlockToken.equals(this.unlockToken)
+          ? { Status: 'Acknowledged' }
+          : error(12021, 'The unlock token is not valid.');
+      case 'Settings':
+        return this.settings(command.Settings as Record<string, unknown>[]);
+      case 'InstallProfile': {
+        const profile = parsePlist(command.Payload as Buffer) as Record<string, unknown>;
+        const payloads = (profile.PayloadContent as { PayloadType: string }[]) ?? [];
+        if (!this.supervised && payloads.some((p) => p.PayloadType === 'com.apple.app.lock')) return error(4001, 'App Lock requires a supervised device.');
+        this.profiles.set(profile.PayloadIdentifier as string, profile);
+        return { Status: 'Acknowledged' };
+      }
+      case 'RemoveProfile':
+        if (!this.profiles.delete(command.Identifier as string)) return error(89, 'The profile is not installed.');
+        return { Status: 'Acknowledged' };
+      case 'DeviceInformation':
+        return { Status: 'Acknowledged', QueryResponses: this.information(command.Queries as string[]) };
+      case 'DeviceConfigured':
+        this.awaitingConfiguration = false;
+        return { Status: 'Acknowledged' };
+      case 'RestartDevice':
+        return this.supervised ? { Status: 'Acknowledged' } : error(4001, 'RestartDevice requires a supervised device.');
+      default:
+        return { Status: 'Error', ErrorChain: [{ ErrorCode: 12, ErrorDomain: 'MDMErrorDomain', LocalizedDescription: 'Unknown command', USEnglishDescription: 'Unknown command' }] };
+    }
+  }
+
+  /** What an erase leaves: nothing of the last user, not enrolled, a new unlock token. */
+  wipe(): void {
+    this.erasures++;
+    this.enrolled = false;
+    this.name = 'iPhone';
+    this.profiles.clear();
+    this.appConfigurations.clear();
+    delete this.wallpapers.lock;
+    delete this.wallpapers.home;
+    this.unlockToken = randomBytes(32);
+  }
+
+  /** The Authenticate check-in's payload. */
+  authenticateMessage(): Record<string, unknown> {
+    return { MessageType: 'Authenticate', UDID: this.udid, SerialNumber: this.serial, Model: this.model, ModelName: 'iPhone', ProductName: this.model, Topic: 'com.apple.mgmt.External.' + randomUUID() };
+  }
+
+  /** The TokenUpdate check-in's payload, carrying the UnlockToken. */
+  tokenUpdateMessage(): Record<string, unknown> {
+    return { MessageType: 'TokenUpdate', UDID: this.udid, Topic: 'com.apple.mgmt.External', PushMagic: randomUUID(), Token: randomBytes(32), UnlockToken: this.unlockToken, AwaitingConfiguration: this.awaitingConfiguration };
+  }
+
+  private settings(items: Record<string, unknown>[]): DeviceReport {
+    const results: Record<string, unknown>[] = [];
+    for (const item of items) {
+      if ((item.Item === 'DeviceName' || item.Item === 'Wallpaper') && !this.supervised) {
+        results.push({ Item: item.Item, Status: 'Error', ErrorChain: error(4001, `${String(item.Item)} requires a supervised device.`).ErrorChain });
+        continue;
+      }
+      if (item.Item === 'DeviceName') this.name = item.DeviceName as string;
+      if (item.Item === 'Wallpaper') {
+        const where = item.Where as number;
+        if (where & 1) this.wallpapers.lock = item.Image as Buffer;
+        if (where & 2) this.wallpapers.home = item.Image as Buffer;
+      }
+      if (item.Item === 'ApplicationConfiguration') this.appConfigurations.set(item.Identifier as string, (item.Configuration as Record<string, unknown>) ?? {});
+      results.push({ Item: item.Item, Status: 'Acknowledged' });
+    }
+    const failed = results.find((r) => r.Status === 'Error');
+    return failed ? { Status: 'Error', ErrorChain: failed.ErrorChain as DeviceReport['ErrorChain'], Settings: results } : { Status: 'Acknowledged', Settings: results };
+  }
+
+  private information(queries: string[]): Record<string, unknown> {
+    const known: Record<string, unknown> = {
+      UDID: this.udid,
+      SerialNumber: this.serial,
+      DeviceName: this.name,
+      Model: this.model,
+      BatteryLevel: this.batteryLevel,
+      IsSupervised: this.supervised,
+      AwaitingConfiguration: this.awaitingConfiguration,
+    };
+    return Object.fromEntries(queries.filter((q) => q in known).map((q) => [q, known[q]]));
+  }
+}

@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { NanoMdm, type CheckIn } from '../nodes/lib/mdm/nanomdm';
+import * as commands from '../nodes/lib/mdm/commands';
+import type { CodedError } from '../nodes/lib/coded-error';
+import { SimulatedNanoMdm } from '../sim/nanomdm-server';
+import { SimulatedDevice } from '../sim/simulated-device';
+import { waitFor } from './support';
+
+const API_KEY = 'nano-api-key';
+const HMAC_KEY = 'webhook-hmac-key';
+
+/** Receives NanoMDM webhooks on loopback and hands the exact bytes to the client. */
+async function webhookReceiver(nano: () => NanoMdm): Promise<{ url: string; server: Server }> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      res.statusCode = nano().handleWebhook(Buffer.concat(chunks), req.headers['x-hmac-signature'] as string | undefined);
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook`, server };
+}
+
+describe('NanoMDM client against a simulated NanoMDM', () => {
+  let sim: SimulatedNanoMdm;
+  let nano: NanoMdm;
+  let receiver: Server;
+  let phone: SimulatedDevice;
+
+  beforeEach(async () => {
+    sim = new SimulatedNanoMdm({ apiKey: API_KEY, webhookSecret: HMAC_KEY });
+    const url = await sim.start();
+    const hook = await webhookReceiver(() => nano);
+    receiver = hook.server;
+    sim.webhookUrl = hook.url;
+    nano = new NanoMdm({ url, apiKey: API_KEY, webhookSecret: HMAC_KEY, maxConcurrent: 5, timeout: 2000 });
+    phone = new SimulatedDevice({ serial: 'F17XK0AAHG7F' });
+    await sim.enrol(phone);
+  });
+
+  afterEach(async () => {
+    await nano.close();
+    await sim.stop();
+    receiver.closeAllConnections();
+    await new Promise((resolve) => receiver.close(resolve));
+  });
+
+  const perform = (command: commands.MdmCommand, options: { timeout?: number; destructive?: boolean; udid?: string } = {}) =>
+    nano.perform(options.udid ?? phone.udid, command, { timeout: options.timeout ?? 3000, destructive: options.destructive });
+
+  it('learns serial and unlock token from the enrolment check-ins', () => {
+    assert.equal(nano.udidOf('F17XK0AAHG7F'), phone.udid);
+    assert.deepEqual(nano.device(phone.udid)?.unlockToken, phone.unlockToken);
+  });
+
+  it('is done when the device acknowledged, with what it answered', async () => {
+    const answer = await perform(commands.deviceInformation(['SerialNumber', 'BatteryLevel']));
+    assert.deepEqual(answer.QueryResponses, { SerialNumber: 'F17XK0AAHG7F', BatteryLevel: 0.8 });
+    await perform(commands.settings(commands.deviceName('Ward 3 / 12')));
+    assert.equal(phone.name, 'Ward 3 / 12');
+  });
+
+  it('erases, and sees the DEP device enrol again with a new unlock token', async () => {
+    const oldToken = phone.unlockToken;
+    const reenrolled = new Promise<CheckIn>((resolve) => nano.once('token-update', resolve));
+    await perform(commands.eraseDevice({ preserveDataPlan: true }), { destructive: true });
+    await waitFor('the device wipes itself after acknowledging', () => phone.erasures === 1);
+    const checkIn = await reenrolled;
+    assert.equal(checkIn.udid, phone.udid);
+    assert.ok(!checkIn.unlockToken!.equals(oldToken));
+    assert.deepEqual(checkIn.unlockToken, phone.unlockToken);
+  });
+
+  it('clears the passcode with the stored unlock token, and reports a wrong one with Apple\u2019s words', async () => {
+    await perform(commands.clearPasscode(nano.device(phone.udid)!.unlockToken!));
+    await assert.rejects(perform(commands.clearPasscode(Buffer.from('wrong'))), (err: CodedError) => err.code === 'DEVICE_ERROR' && /unlock token is not valid\. \(MCMDMErrorDomain 12021\)/.test(err.message));
+  });
+
+  it('fails with the ErrorChain when supervision is missing', async () => {
+    phone.supervised = false;
+    await assert.rejects(perform(commands.settings(commands.deviceName('x'))), (err: CodedError) => err.code === 'DEVICE_ERROR' && /requires a supervised device/.test(err.message));
+  });
+
+  it('keeps waiting through NotNow, and times out a device that never answers', async () => {
+    phone.notNowFor = 2;
+    await perform(commands.restartDevice());
+    assert.equal(phone.executed.filter((c) => c.RequestType === 'RestartDevice').length, 1);
+    phone.silent = true;
+    await assert.rejects(perform(commands.restartDevice(), { timeout: 300 }), (err: CodedError) => err.code === 'DEVICE_TIMEOUT');
+  });
+
+  it('retries 503 and 429, honouring Retry-After', async () => {
+    sim.faults = [{ status: 503, times: 1 }, { status: 429, retryAfter: 1, times: 1 }];
+    const started = Date.now();
+    await perform(commands.restartDevice());
+    assert.ok(Date.now() - started >= 1000, 'waited for Retry-After');
+    assert.deepEqual(sim.requests.filter((r) => r.method === 'PUT').map((r) => r.status), [503, 429, 200]);
+  });
+
+  it('never re-sends an erase that may have reached the server', async () => {
+    sim.faults = [{ status: 502, times: 1, queueAnyway: true }];
+    await assert.rejects(perform(commands.eraseDevice(), { destructive: true }), (err: CodedError) => err.code === 'MDM_UNCERTAIN');
+    assert.equal(sim.requests.filter((r) => r.method === 'PUT').length, 1);
+  });
+
+  it('reads a 500 that only failed the push as queued, and fails other 4xx at once', async () => {
+    sim.faults = [{ status: 500, times: 1, queueAnyway: true }];
+    await assert.rejects(perform(commands.restartDevice()), (err: CodedError) => err.code === 'MDM_SERVER_ERROR');
+    const wrongKey = new NanoMdm({ url: sim.url, apiKey: 'wrong', maxConcurrent: 5, timeout: 2000 });
+    await assert.rejects(wrongKey.perform(phone.udid, commands.restartDevice(), { timeout: 1000 }), (err: CodedError) => err.code === 'MDM_AUTH' && !err.message.includes('wrong'));
+    await assert.rejects(perform(commands.restartDevice(), { udid: 'NOT-ENROLLED' }), (err: CodedError) => err.code === 'MDM_REJECTED' && /enrollment not found/.test(err.message));
+  });
+
+  it('keeps at most maxConcurrent requests in flight', async () => {
+    const narrow = new NanoMdm({ url: sim.url, apiKey: API_KEY, webhookSecret: HMAC_KEY, maxConcurrent: 3, timeout: 2000 });
+    nano = narrow;
+    sim.latency = 30;
+    const phones = Array.from({ length: 12 }, () => new SimulatedDevice());
+    for (const p of phones) await sim.enrol(p);
+    sim.peakInFlight = 0;
+    await Promise.all(phones.map((p) => narrow.perform(p.udid, commands.restartDevice(), { timeout: 5000 })));
+    assert.equal(narrow.http.peakInFlight, 3);
+    assert.ok(sim.peakInFlight <= 3, `server saw ${sim.peakInFlight} at once`);
+  });
+
+  it('rejects webhooks with a bad or missing signature, and ignores Idle connects', async () => {
+    const body = Buffer.from(JSON.stringify({ topic: 'mdm.TokenUpdate', checkin_event: { udid: phone.udid, raw_payload: '' } }));
+    assert.equal(nano.handleWebhook(body, undefined), 401);
+    assert.equal(nano.handleWebhook(body, createHmac('sha256', 'other').update(body).digest('base64')), 401);
+    assert.equal(nano.handleWebhook(body, createHmac('sha256', HMAC_KEY).update(body).digest('base64')), 200);
+    const idle = Buffer.from(JSON.stringify({ topic: 'mdm.Connect', acknowledge_event: { udid: phone.udid, status: 'Idle' } }));
+    assert.equal(nano.handleWebhook(idle, createHmac('sha256', HMAC_KEY).update(idle).digest('base64')), 200);
+    assert.equal(nano.handleWebhook(Buffer.from('not json'), createHmac('sha256', HMAC_KEY).update('not json').digest('base64')), 400);
+    await waitFor('no failed deliveries from the simulator', () => sim.webhookFailures.length === 0 || undefined);
+  });
+});

@@ -1,22 +1,7 @@
-import { copyFileSync, mkdirSync, mkdtempSync, symlinkSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { simulatedHub } from '../sim/hub-registry';
-
-// Node-RED ships no type declarations for its embedding API.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const RED = require('node-red') as {
-  init(server: Server, settings: object): void;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  httpAdmin: (req: unknown, res: unknown, next: () => void) => void;
-  httpNode: ((req: unknown, res: unknown, next: () => void) => void) & { get: Route; post: Route };
-};
-type Route = (path: string, handler: (req: { params: Record<string, string> }, res: { status(code: number): { json(body: unknown): void } }) => void) => void;
-
-const PACKAGE_ROOT = join(__dirname, '..', '..');
-const PACKAGE_NAME = 'node-red-contrib-device-checkout';
+import type express from 'express';
+import { startNodeRed, type Runtime } from './node-red-runtime';
 
 export interface DemoOptions {
   /** 0 picks a free port. */
@@ -25,55 +10,20 @@ export interface DemoOptions {
   autopilotEvery: number;
 }
 
-export interface Demo {
-  url: string;
-  userDir: string;
-  stop(): Promise<void>;
-}
-
-/**
- * Node-RED on loopback with this package loaded from the working tree (linked into a
- * throwaway user directory, as npm links a local package) and the demo flows deployed.
- */
-export async function startDemo({ port, autopilotEvery }: DemoOptions): Promise<Demo> {
-  const userDir = mkdtempSync(join(tmpdir(), 'device-checkout-demo-'));
-  mkdirSync(join(userDir, 'node_modules'));
-  symlinkSync(PACKAGE_ROOT, join(userDir, 'node_modules', PACKAGE_NAME), 'dir');
-  copyFileSync(join(PACKAGE_ROOT, 'flows', 'demo-flows.json'), join(userDir, 'flows.json'));
-
-  const server = createServer((req, res) =>
-    RED.httpAdmin(req, res, () =>
-      RED.httpNode(req, res, () => {
-        res.statusCode = 404;
-        res.end();
-      }),
-    ),
-  );
-  RED.init(server, {
-    userDir,
-    flowFile: 'flows.json',
-    credentialSecret: 'demo-only-secret',
-    httpAdminRoot: '/',
-    httpNodeRoot: '/',
-    uiHost: '127.0.0.1',
-    logging: { console: { level: process.env.DEMO_LOG_LEVEL ?? 'info' } },
-    telemetry: { enabled: false, updateNotification: false },
-    editorTheme: { tours: false, palette: { catalogues: [] } },
+/** Node-RED with the package, the simulated cart and the demo flows deployed. */
+export async function startDemo({ port, autopilotEvery }: DemoOptions): Promise<Runtime> {
+  const runtime = await startNodeRed({
+    port,
+    flows: join(__dirname, '..', '..', 'flows', 'demo-flows.json'),
+    beforeStart: serveCartControls,
+    logLevel: process.env.DEMO_LOG_LEVEL ?? 'info',
   });
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
-  serveCartControls();
-  await RED.start();
-
   const autopilot = autopilotEvery > 0 ? setInterval(() => movePhone('cart1'), autopilotEvery) : undefined;
-  const address = server.address();
-  const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : port}/`;
   return {
-    url,
-    userDir,
+    ...runtime,
     async stop() {
       clearInterval(autopilot);
-      await RED.stop();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await runtime.stop();
     },
   };
 }
@@ -82,19 +32,21 @@ export async function startDemo({ port, autopilotEvery }: DemoOptions): Promise<
  * The simulated cart's controls, `GET /sim/<hub>` lists ports,
  * `POST /sim/<hub>/<port>/dock` and `.../unplug` move a phone.
  */
-function serveCartControls(): void {
+function serveCartControls(httpNode: express.Express): void {
   const portsOf = (hubName: string) => {
     const hub = simulatedHub(hubName);
     return Array.from({ length: hub.portCount }, (_, i) => ({ port: i + 1, docked: hub.isDocked(i + 1), led: hub.led(i + 1) }));
   };
-  RED.httpNode.get('/sim/:hub', (req, res) => res.status(200).json(portsOf(req.params.hub)));
-  RED.httpNode.post('/sim/:hub/:port/:action', (req, res) => {
+  httpNode.get('/sim/:hub', (req, res) => res.status(200).json(portsOf(req.params.hub)));
+  httpNode.post('/sim/:hub/:port/:action', (req, res) => {
     const hub = simulatedHub(req.params.hub);
     const port = Number(req.params.port);
-    if (!Number.isInteger(port) || port < 1 || port > hub.portCount) return res.status(404).json({ error: 'no such port' });
-    if (req.params.action === 'dock') hub.dock(port);
-    else if (req.params.action === 'unplug') hub.unplug(port);
-    else return res.status(404).json({ error: 'use dock or unplug' });
+    const move = { dock: () => hub.dock(port), unplug: () => hub.unplug(port) }[req.params.action];
+    if (!Number.isInteger(port) || port < 1 || port > hub.portCount || !move) {
+      res.status(404).json({ error: 'POST /sim/<hub>/<port>/dock or /unplug' });
+      return;
+    }
+    move();
     res.status(200).json(portsOf(req.params.hub)[port - 1]);
   });
 }

@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import axios from 'axios';
+import { appleSchemas } from '../nodes/lib/mdm/apple-schema';
 import { parsePlist, toPlist } from '../nodes/lib/mdm/commands';
 import type { SimulatedDevice } from './simulated-device';
 
@@ -54,6 +55,8 @@ export class SimulatedNanoMdm {
   faults: EnqueueFault[] = [];
   /** Extra time each API request takes, ms. */
   latency = 0;
+  /** Commands that broke Apple's schema, with the problems: tests expect none. */
+  readonly invalidCommands: { requestType: string; problems: string[] }[] = [];
   /** Webhook deliveries that failed (the receiver answered non-2xx or was away). */
   readonly webhookFailures: string[] = [];
   url = '';
@@ -112,6 +115,8 @@ export class SimulatedNanoMdm {
       const parsed = parsePlist(body) as { CommandUUID: string; Command: QueuedCommand['command'] };
       command = { uuid: parsed.CommandUUID, command: parsed.Command };
       if (!command.uuid || !command.command?.RequestType) throw new Error('no CommandUUID or RequestType');
+      const problems = appleSchemas().validateCommand(parsed);
+      if (problems.length > 0) this.invalidCommands.push({ requestType: command.command.RequestType, problems });
     } catch (err) {
       return reply(400, { error: `bad command plist: ${(err as Error).message}` });
     }

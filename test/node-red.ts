@@ -4,6 +4,14 @@ import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import smartHub from '../nodes/smart-hub/smart-hub';
 import hubInput from '../nodes/hub-input/hub-input';
 import hubLed from '../nodes/hub-led/hub-led';
+import mdmServer from '../nodes/mdm-server/mdm-server';
+import deviceFleet from '../nodes/device-fleet/device-fleet';
+import eraseDevice from '../nodes/erase-device/erase-device';
+import addWifi from '../nodes/add-wifi/add-wifi';
+import setDeviceName from '../nodes/set-device-name/set-device-name';
+import clearPasscode from '../nodes/clear-passcode/clear-passcode';
+import deleteFromMdm from '../nodes/delete-from-mdm/delete-from-mdm';
+import mdmCommand from '../nodes/mdm-command/mdm-command';
 
 helper.init(require.resolve('node-red'));
 
@@ -13,16 +21,16 @@ export { helper };
  * The package's nodes for the test runtime. The helper's RED._ returns bare keys; this one
  * appends the variables too, so a status can be checked for the reason it shows.
  */
-export const packageNodes = [smartHub, hubInput, hubLed].map((register) => (RED: NodeAPI) => {
+export const packageNodes = [smartHub, hubInput, hubLed, mdmServer, deviceFleet, eraseDevice, addWifi, setDeviceName, clearPasscode, deleteFromMdm, mdmCommand].map((register) => (RED: NodeAPI) => {
   (RED as { _: unknown })._ = (key: string, vars?: object) => (vars ? `${key} ${JSON.stringify(vars)}` : key);
   register(RED);
 });
 
 type Flow = Parameters<typeof helper.load>[1];
 
-/** Starts `flow` with the package's nodes. */
-export function load(flow: object[]): Promise<void> {
-  return helper.load(packageNodes, flow as Flow);
+/** Starts `flow` with the package's nodes (and `credentials` by node id). */
+export function load(flow: object[], credentials: Record<string, object> = {}): Promise<void> {
+  return helper.load(packageNodes, flow as Flow, credentials);
 }
 
 /** Deploys `flow` over the running one, as the editor's Deploy button does. */
@@ -51,8 +59,8 @@ export function statuses(id: string): Status[] {
   return seen;
 }
 
-/** The arguments of node `id`'s error() and warn() calls from now on. */
-export function reports(id: string, method: 'error' | 'warn'): unknown[] {
+/** The arguments of node `id`'s error(), warn() and log() calls from now on. */
+export function reports(id: string, method: 'error' | 'warn' | 'log'): unknown[] {
   const seen: unknown[] = [];
   spied(id).on(`call:${method}`, (call: { args: unknown[] }) => seen.push(call.args[0]));
   return seen;

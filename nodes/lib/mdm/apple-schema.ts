@@ -160,3 +160,11 @@ export class AppleSchemas {
     return (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}${e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as unknown[]).join(', ')})` : ''}`);
   }
 }
+
+let shared: AppleSchemas | undefined;
+
+/** The package's schemas, read once on first use. */
+export function appleSchemas(): AppleSchemas {
+  shared ??= new AppleSchemas();
+  return shared;
+}

@@ -4,6 +4,7 @@ import { CodedError } from '../coded-error';
 import { CommandResults } from './command-results';
 import { parsePlist, toPlist, type MdmCommand } from './commands';
 import { MdmHttp } from './mdm-http';
+import type { MdmAdapter } from './mdm-adapter';
 
 export interface NanoMdmOptions {
   url: string;
@@ -39,7 +40,7 @@ type Webhook = {
  *
  * Events: `authenticate`, `token-update`, `checkout` (CheckIn).
  */
-export class NanoMdm extends EventEmitter {
+export class NanoMdm extends EventEmitter implements MdmAdapter {
   readonly vendor = 'nanomdm';
   readonly results = new CommandResults();
   readonly http: MdmHttp;
@@ -79,6 +80,15 @@ export class NanoMdm extends EventEmitter {
     }
     if (perDevice.command_error) throw new CodedError('MDM_REJECTED', `NanoMDM did not queue the command for ${udid}: ${perDevice.command_error}`);
     // Queued but not pushed (push_error only) is fine: the device gets it at its next poll.
+  }
+
+  async unlockToken(udid: string): Promise<Buffer | undefined> {
+    return this.devices.get(udid)?.unlockToken;
+  }
+
+  /** NanoMDM has no API to delete a device record; saying so beats pretending. */
+  async deleteDevice(udid: string): Promise<void> {
+    throw new CodedError('UNSUPPORTED', `NanoMDM has no API to delete a device record (${udid}); remove it from NanoMDM's storage, or let the next enrolment replace it`);
   }
 
   /** What we know of a device from its check-ins. */

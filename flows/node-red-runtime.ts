@@ -1,0 +1,76 @@
+import { copyFileSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import express from 'express';
+
+// Node-RED ships no type declarations for its embedding API.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const RED = require('node-red') as {
+  init(server: ReturnType<typeof createServer>, settings: object): void;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  httpAdmin: express.Express;
+  httpNode: express.Express;
+};
+
+const PACKAGE_ROOT = join(__dirname, '..', '..');
+const PACKAGE_NAME = 'node-red-contrib-device-checkout';
+
+export interface RuntimeOptions {
+  /** 0 picks a free port. */
+  port: number;
+  /** A flows file to deploy, or the flows themselves. */
+  flows: string | object[];
+  /** Called after init and before start: where extra routes go. */
+  beforeStart?: (httpNode: express.Express) => void;
+  logLevel?: string;
+}
+
+export interface Runtime {
+  url: string;
+  userDir: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Node-RED on loopback, laid out as its own `red.js` does (one root app with the editor and
+ * the node routes mounted on it), with this package linked from the working tree into a
+ * throwaway user directory, as npm links a local package.
+ */
+export async function startNodeRed({ port, flows, beforeStart, logLevel = 'info' }: RuntimeOptions): Promise<Runtime> {
+  const userDir = mkdtempSync(join(tmpdir(), 'device-checkout-node-red-'));
+  mkdirSync(join(userDir, 'node_modules'));
+  symlinkSync(PACKAGE_ROOT, join(userDir, 'node_modules', PACKAGE_NAME), 'dir');
+  if (typeof flows === 'string') copyFileSync(flows, join(userDir, 'flows.json'));
+  else writeFileSync(join(userDir, 'flows.json'), JSON.stringify(flows));
+
+  const app = express();
+  const server = createServer(app);
+  RED.init(server, {
+    userDir,
+    flowFile: 'flows.json',
+    credentialSecret: 'throwaway-user-directory',
+    httpAdminRoot: '/',
+    httpNodeRoot: '/',
+    uiHost: '127.0.0.1',
+    logging: { console: { level: logLevel } },
+    telemetry: { enabled: false, updateNotification: false },
+    editorTheme: { tours: false, palette: { catalogues: [] } },
+  });
+  app.use('/', RED.httpAdmin);
+  app.use('/', RED.httpNode);
+  beforeStart?.(RED.httpNode);
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  await RED.start();
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    userDir,
+    async stop() {
+      await RED.stop();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,13 @@
+import type { NodeAPI } from 'node-red';
+import { CodedError } from '../lib/coded-error';
+import { clearPasscode } from '../lib/mdm/commands';
+import { registerDeviceAction, type DeviceActionDef } from '../device-fleet/device-fleet';
+
+/** ClearPasscode with the UnlockToken the device gave the MDM when it enrolled. */
+export default function (RED: NodeAPI): void {
+  registerDeviceAction<DeviceActionDef>(RED, 'clear-passcode', async (_config, { device, mdm, timeout }) => {
+    const token = await mdm.unlockToken(device.udid);
+    if (!token) throw new CodedError('NO_UNLOCK_TOKEN', `the MDM has no unlock token for ${device.udid}; it comes with the device's enrolment (TokenUpdate)`);
+    await mdm.perform(device.udid, clearPasscode(token), { timeout });
+  });
+}

@@ -1,0 +1,53 @@
+import type { NodeAPI } from 'node-red';
+import { CodedError } from '../lib/coded-error';
+import { appleSchemas } from '../lib/mdm/apple-schema';
+import { mdmCommand } from '../lib/mdm/commands';
+import { registerDeviceAction, type DeviceActionDef } from '../device-fleet/device-fleet';
+
+interface MdmCommandDef extends DeviceActionDef {
+  /** Apple's RequestType, e.g. DeviceInformation. */
+  command: string;
+  /** The command's keys as JSON; empty takes msg.payload. */
+  params: string;
+  destructive: boolean;
+}
+
+/** The command's keys: from the node, else from msg.payload. */
+function commandKeys(params: string, payload: unknown): Record<string, unknown> {
+  if (params?.trim()) {
+    try {
+      return JSON.parse(params) as Record<string, unknown>;
+    } catch (err) {
+      throw new CodedError('INVALID_COMMAND', `the parameters are not JSON: ${(err as Error).message}`);
+    }
+  }
+  return payload && typeof payload === 'object' && !Array.isArray(payload) && !Buffer.isBuffer(payload) ? (payload as Record<string, unknown>) : {};
+}
+
+/** Problems with a command before it is sent; empty when Apple's schema accepts it. */
+export function commandProblems(requestType: string, keys: Record<string, unknown>): string[] {
+  return appleSchemas().validateCommand(mdmCommand(requestType, keys));
+}
+
+/** Perform MDM Command: any command Apple's schemas describe; the device's answer becomes msg.payload. */
+export default function (RED: NodeAPI): void {
+  registerDeviceAction<MdmCommandDef>(RED, 'mdm-command', async (config, { msg, device, mdm, timeout }) => {
+    const keys = commandKeys(config.params, msg.payload);
+    const command = mdmCommand(config.command, keys);
+    const problems = appleSchemas().validateCommand(command);
+    if (problems.length > 0) throw new CodedError('INVALID_COMMAND', `${config.command}: ${problems.join('; ')}`, { problems });
+    return mdm.perform(device.udid, command, { timeout, destructive: Boolean(config.destructive) || config.command === 'EraseDevice' });
+  });
+
+  RED.httpAdmin.get('/device-checkout/request-types', RED.auth.needsPermission('mdm-command.read'), (_req, res) => {
+    res.json(appleSchemas().requestTypes);
+  });
+  RED.httpAdmin.post('/device-checkout/validate-command', RED.auth.needsPermission('mdm-command.read'), (req, res) => {
+    const { command, params } = (req.body ?? {}) as { command?: string; params?: string };
+    try {
+      res.json({ problems: commandProblems(command ?? '', commandKeys(params ?? '', undefined)) });
+    } catch (err) {
+      res.json({ problems: [(err as Error).message] });
+    }
+  });
+}

@@ -1,0 +1,166 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { NodeMessage } from 'node-red';
+import type { CodedError } from '../nodes/lib/coded-error';
+import { parsePlist } from '../nodes/lib/mdm/commands';
+import { webhookHandler } from '../nodes/mdm-server/webhooks';
+import { SimulatedNanoMdm } from '../sim/nanomdm-server';
+import { SimulatedDevice } from '../sim/simulated-device';
+import { collect, helper, load, reports, send, statuses } from './node-red';
+import { waitFor } from './support';
+
+const SECRETS = { apiKey: 'api-key-7f3a9c', webhookSecret: 'hmac-key-51b2e0', wifi: 'wifi-pass-c0ffee' };
+
+describe('device actions through NanoMDM in Node-RED', () => {
+  let sim: SimulatedNanoMdm;
+  let receiver: Server;
+  let phone: SimulatedDevice;
+  const actionIds = ['erase', 'wifi', 'name', 'passcode', 'delete', 'command', 'bad-command'];
+
+  before(async () => {
+    sim = new SimulatedNanoMdm({ apiKey: SECRETS.apiKey, webhookSecret: SECRETS.webhookSecret });
+    await sim.start();
+    // Stands in for Node-RED's HTTP: hands NanoMDM's exact bytes to the node's webhook handler.
+    receiver = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const handler = webhookHandler('/device-checkout/webhook');
+        res.statusCode = handler ? handler(Buffer.concat(chunks), req.headers['x-hmac-signature'] as string) : 503;
+        res.end();
+      });
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    sim.webhookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`;
+  });
+
+  after(async () => {
+    await sim.stop();
+    receiver.closeAllConnections();
+    await new Promise((resolve) => receiver.close(resolve));
+  });
+
+  let seen: { ok: NodeMessage[] };
+  let errors: Record<string, unknown[]>;
+
+  beforeEach(async () => {
+    const action = (id: string, type: string, extra: object = {}) => ({ id, type, fleet: 'fleet', timeout: '3', wires: [['ok']], ...extra });
+    await load(
+      [
+        { id: 'mdm', type: 'mdm-server', vendor: 'nanomdm', url: sim.url, maxConcurrent: '5', timeout: '5000', webhookPath: 'device-checkout/webhook' },
+        { id: 'fleet', type: 'device-fleet', mdm: 'mdm' },
+        action('erase', 'erase-device', { preserveDataPlan: true, disallowProximitySetup: false }),
+        action('wifi', 'add-wifi', { ssid: 'Ward [Hub]', security: 'WPA2', hidden: false, autoJoin: true }),
+        action('name', 'set-device-name', { deviceName: 'Cart [Hub] - [Port]' }),
+        action('passcode', 'clear-passcode'),
+        action('delete', 'delete-from-mdm'),
+        action('command', 'mdm-command', { command: 'DeviceInformation', params: '{"Queries": ["SerialNumber", "DeviceName"]}' }),
+        action('bad-command', 'mdm-command', { command: 'Settings', params: '{"Settings": [{"Item": "Wallpaper", "Where": 4}]}' }),
+        { id: 'ok', type: 'helper' },
+      ],
+      { mdm: { apiKey: SECRETS.apiKey, webhookSecret: SECRETS.webhookSecret }, wifi: { password: SECRETS.wifi } },
+    );
+    seen = { ok: collect('ok') };
+    errors = Object.fromEntries(actionIds.map((id) => [id, reports(id, 'error')]));
+    phone = new SimulatedDevice({ serial: 'DX3PHONE0001' });
+    await sim.enrol(phone);
+  });
+
+  afterEach(async () => {
+    await helper.unload();
+    assert.deepEqual(sim.invalidCommands, [], 'every command sent conforms to Apple\u2019s schema');
+  });
+
+  const device = () => ({ udid: phone.udid, serial: phone.serial, hub: 'A', port: 3 });
+  const codeOf = async (id: string) => (await waitFor(`an error from ${id}`, () => errors[id][0])) as CodedError;
+
+  it('erase-device passes the message on once the device acknowledged, and the device wipes', async () => {
+    send('erase', { device: device(), topic: 'prep' });
+    await waitFor('passed on', () => seen.ok.length === 1);
+    assert.equal(seen.ok[0].topic, 'prep');
+    await waitFor('wiped', () => phone.erasures === 1);
+    assert.equal(phone.executed[0].PreserveDataPlan, true);
+  });
+
+  it('add-wifi installs the profile with the password from the credentials', async () => {
+    send('wifi', { device: device() });
+    await waitFor('passed on', () => seen.ok.length === 1);
+    const profile = [...phone.profiles.values()][0];
+    const payload = (profile.PayloadContent as Record<string, unknown>[])[0];
+    assert.deepEqual([payload.SSID_STR, payload.EncryptionType, payload.Password], ['Ward A', 'WPA2', SECRETS.wifi]);
+  });
+
+  it('set-device-name fills the template from msg.device, and refuses a missing attribute', async () => {
+    send('name', { device: device() });
+    await waitFor('passed on', () => seen.ok.length === 1);
+    assert.equal(phone.name, 'Cart A - 3');
+    assert.equal((seen.ok[0] as { device: { name: string } }).device.name, 'Cart A - 3');
+    send('name', { device: { udid: phone.udid } });
+    const err = await codeOf('name');
+    assert.equal(err.code, 'MISSING_ATTRIBUTE');
+    assert.match(err.message, /\[Hub\], \[Port\]/);
+  });
+
+  it('clear-passcode uses the unlock token from enrolment; none known gives NO_UNLOCK_TOKEN', async () => {
+    send('passcode', { device: device() });
+    await waitFor('passed on', () => seen.ok.length === 1);
+    assert.ok(phone.executed.some((c) => c.RequestType === 'ClearPasscode'));
+    send('passcode', { device: { udid: 'NEVER-ENROLLED' } });
+    assert.equal((await codeOf('passcode')).code, 'NO_UNLOCK_TOKEN');
+  });
+
+  it('delete-from-mdm says NanoMDM cannot do it', async () => {
+    send('delete', { device: device() });
+    const err = await codeOf('delete');
+    assert.equal(err.code, 'UNSUPPORTED');
+    assert.match(err.message, /NanoMDM has no API/);
+  });
+
+  it('mdm-command returns the device\u2019s answer, and refuses parameters Apple\u2019s schema rejects', async () => {
+    send('command', { device: device() });
+    await waitFor('passed on', () => seen.ok.length === 1);
+    assert.deepEqual((seen.ok[0].payload as { QueryResponses: unknown }).QueryResponses, { SerialNumber: 'DX3PHONE0001', DeviceName: 'iPhone' });
+    const sent = sim.requests.length;
+    send('bad-command', { device: device() });
+    const err = await codeOf('bad-command');
+    assert.equal(err.code, 'INVALID_COMMAND');
+    assert.match(err.message, /Where must be equal to one of the allowed values \(1, 2, 3\)/);
+    assert.equal(sim.requests.length, sent, 'nothing sent for the invalid command');
+  });
+
+  it('fails with the device\u2019s reason, a timeout, or a missing device, and shows it', async () => {
+    const status = statuses('name');
+    phone.supervised = false;
+    send('name', { device: device() });
+    const refused = await codeOf('name');
+    assert.equal(refused.code, 'DEVICE_ERROR');
+    assert.match(refused.message, /requires a supervised device/);
+    assert.ok(status.some((s) => s.fill === 'red' && /DEVICE_ERROR/.test(s.text ?? '')));
+    phone.silent = true;
+    send('name', { device: device() });
+    await waitFor('timeout', () => errors.name.length === 2, 6000);
+    assert.equal((errors.name[1] as CodedError).code, 'DEVICE_TIMEOUT');
+    send('erase', { payload: 'no device' });
+    assert.equal((await codeOf('erase')).code, 'NO_DEVICE');
+    assert.equal(seen.ok.length, 0);
+  });
+
+  it('never shows a secret in a status, a log line, an error or a message', async () => {
+    const said: unknown[] = [];
+    for (const id of [...actionIds, 'mdm']) said.push(...statuses(id), ...reports(id, 'warn'), ...reports(id, 'log'), ...reports(id, 'error'));
+    phone.failNext = { code: 1, text: 'nope' };
+    for (const id of actionIds) send(id, { device: device() });
+    await waitFor('every action answered', () => seen.ok.length + Object.values(errors).flat().length >= actionIds.length, 8000);
+    const text = JSON.stringify([said, seen.ok, Object.values(errors).map((e) => e.map(String))]);
+    for (const secret of Object.values(SECRETS)) assert.ok(!text.includes(secret), `a secret leaked: ${secret}`);
+    assert.ok(text.length > 200, 'there was something to look at');
+  });
+
+  it('sends only commands that parse as plists on the wire', async () => {
+    send('wifi', { device: device() });
+    await waitFor('passed on', () => seen.ok.length === 1);
+    const payload = phone.executed.find((c) => c.RequestType === 'InstallProfile')!.Payload as Buffer;
+    assert.equal((parsePlist(payload) as { PayloadType: string }).PayloadType, 'Configuration');
+  });
+});

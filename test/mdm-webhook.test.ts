@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { SimulatedNanoMdm } from '../sim/nanomdm-server';
+import { SimulatedDevice } from '../sim/simulated-device';
+import { waitFor } from './support';
+
+const SECRETS = { apiKey: 'proc-api-key-93e1', webhookSecret: 'proc-hmac-key-2ad4' };
+
+/** Node-RED as an admin runs it: its own process, its own HTTP, flows deployed over the admin API. */
+describe('NanoMDM webhooks into a real Node-RED process', function () {
+  let nodeRed: ChildProcess;
+  let url: string;
+  let userDir: string;
+  let output = '';
+  let sim: SimulatedNanoMdm;
+  let collector: Server;
+  const hits: string[] = [];
+  let phone: SimulatedDevice;
+
+  before(async () => {
+    sim = new SimulatedNanoMdm({ apiKey: SECRETS.apiKey, webhookSecret: SECRETS.webhookSecret });
+    await sim.start();
+    collector = createServer((req, res) => {
+      hits.push(req.url ?? '');
+      res.end('ok');
+    });
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    const collectorUrl = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
+
+    nodeRed = spawn(process.execPath, [join(__dirname, 'node-red-process.js')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    nodeRed.stdout!.on('data', (c: Buffer) => (output += c));
+    nodeRed.stderr!.on('data', (c: Buffer) => (output += c));
+    ({ url, userDir } = JSON.parse(await waitFor('Node-RED up', () => /^\{"url".*$/m.exec(output)?.[0], 30000)) as { url: string; userDir: string });
+    sim.webhookUrl = `${url}device-checkout/webhook`;
+
+    phone = new SimulatedDevice();
+    const flows = [
+      { id: 't1', type: 'tab', label: 'Prep' },
+      { id: 'mdm', type: 'mdm-server', vendor: 'nanomdm', url: sim.url, maxConcurrent: '5', timeout: '5000', webhookPath: 'device-checkout/webhook', credentials: SECRETS },
+      { id: 'fleet', type: 'device-fleet', mdm: 'mdm' },
+      { id: 'go', type: 'inject', z: 't1', props: [{ p: 'device', v: JSON.stringify({ udid: phone.udid }), vt: 'json' }], repeat: '', once: false, wires: [['erase']] },
+      { id: 'erase', type: 'erase-device', z: 't1', fleet: 'fleet', timeout: '10', preserveDataPlan: false, disallowProximitySetup: false, wires: [['report-ok']] },
+      { id: 'report-ok', type: 'http request', z: 't1', method: 'POST', ret: 'txt', paytoqs: 'ignore', url: `${collectorUrl}/ok`, wires: [[]] },
+      { id: 'catch', type: 'catch', z: 't1', scope: null, uncaught: false, wires: [['report-error']] },
+      { id: 'report-error', type: 'http request', z: 't1', method: 'POST', ret: 'txt', paytoqs: 'ignore', url: `${collectorUrl}/error`, wires: [[]] },
+    ];
+    const deployed = await fetch(`${url}flows`, { method: 'POST', headers: { 'content-type': 'application/json', 'node-red-deployment-type': 'full' }, body: JSON.stringify(flows) });
+    assert.ok(deployed.ok, `deploy failed: ${deployed.status} ${await deployed.text()}`);
+  });
+
+  after(async () => {
+    await sim.stop();
+    collector.closeAllConnections();
+    await new Promise((resolve) => collector.close(resolve));
+    if (nodeRed.exitCode === null) {
+      await new Promise((resolve) => {
+        nodeRed.once('exit', resolve);
+        nodeRed.kill('SIGTERM');
+      });
+    }
+  });
+
+  const postWebhook = (body: string, signature?: string) =>
+    fetch(`${url}device-checkout/webhook`, { method: 'POST', headers: { 'content-type': 'application/json', ...(signature && { 'x-hmac-signature': signature }) }, body });
+
+  it('erases a phone end to end: enqueue over HTTP, acknowledgement back through the webhook', async () => {
+    await sim.enrol(phone);
+    assert.deepEqual(sim.webhookFailures, [], 'Node-RED accepted the signed enrolment webhooks');
+    assert.equal((await fetch(`${url}inject/go`, { method: 'POST' })).status, 200);
+    await waitFor('the flow reported success', () => hits.includes('/ok'), 10000);
+    assert.ok(!hits.includes('/error'));
+    await waitFor('wiped', () => phone.erasures === 1);
+    assert.deepEqual(sim.invalidCommands, []);
+  });
+
+  it('refuses webhooks with a bad or missing signature, and takes good ones', async () => {
+    const body = JSON.stringify({ topic: 'mdm.Connect', acknowledge_event: { udid: phone.udid, status: 'Idle' } });
+    assert.equal((await postWebhook(body)).status, 401);
+    assert.equal((await postWebhook(body, createHmac('sha256', 'not-the-key').update(body).digest('base64'))).status, 401);
+    assert.equal((await postWebhook(body, createHmac('sha256', SECRETS.webhookSecret).update(body).digest('base64'))).status, 200);
+    // The signature is over the exact bytes: the same JSON re-spaced no longer matches.
+    assert.equal((await postWebhook(body.replace(':', ': '), createHmac('sha256', SECRETS.webhookSecret).update(body).digest('base64'))).status, 401);
+  });
+
+  it('keeps secrets out of the flow export, the stored flows and the log', async () => {
+    const exported = await (await fetch(`${url}flows`, { headers: { accept: 'application/json' } })).text();
+    const stored = readFileSync(join(userDir, 'flows.json'), 'utf8') + readFileSync(join(userDir, 'flows_cred.json'), 'utf8');
+    assert.match(exported, /mdm-server/);
+    for (const secret of Object.values(SECRETS)) {
+      assert.ok(!exported.includes(secret), 'flow export');
+      assert.ok(!stored.includes(secret), 'files in the user directory');
+      assert.ok(!output.includes(secret), 'Node-RED log');
+    }
+  });
+});

@@ -1,0 +1,13 @@
+import { startNodeRed } from '../flows/node-red-runtime';
+
+// A real Node-RED process for black-box tests: prints {url, userDir} as one JSON line.
+startNodeRed({ port: 0, flows: [], logLevel: 'info' }).then(
+  (runtime) => {
+    console.log(JSON.stringify({ url: runtime.url, userDir: runtime.userDir }));
+    process.once('SIGTERM', () => void runtime.stop().then(() => process.exit(0)));
+  },
+  (err: Error) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

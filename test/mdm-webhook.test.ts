@@ -51,6 +51,12 @@ describe('NanoMDM webhooks into a real Node-RED process', function () {
     ];
     const deployed = await fetch(`${url}flows`, { method: 'POST', headers: { 'content-type': 'application/json', 'node-red-deployment-type': 'full' }, body: JSON.stringify(flows) });
     assert.ok(deployed.ok, `deploy failed: ${deployed.status} ${await deployed.text()}`);
+    // The deploy answers before the nodes have started: wait until the webhook is served.
+    const deadline = Date.now() + 10000;
+    while ((await postWebhook('{}')).status !== 401) {
+      assert.ok(Date.now() < deadline, 'the webhook was never served');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   });
 
   after(async () => {

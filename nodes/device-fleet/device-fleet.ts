@@ -47,8 +47,7 @@ export function registerDeviceAction<C extends DeviceActionDef>(
 ): void {
   function DeviceAction(this: Node, config: C): void {
     RED.nodes.createNode(this, config);
-    const mdmNode = (RED.nodes.getNode(config.fleet) as DeviceFleetNode | null)?.mdmNode;
-    const mdm = mdmNode?.register(this);
+    const mdm = (RED.nodes.getNode(config.fleet) as DeviceFleetNode | null)?.mdmNode?.connection;
     const timeout = Number(config.timeout || options.defaultTimeout || 120) * 1000;
     if (!mdm) this.status({ fill: 'red', shape: 'ring', text: RED._(`${STATUS}.no-mdm`) });
 
@@ -70,11 +69,6 @@ export function registerDeviceAction<C extends DeviceActionDef>(
           done(err);
         },
       );
-    });
-
-    this.on('close', async (done: () => void) => {
-      await mdmNode?.deregister(this);
-      done();
     });
   }
   RED.nodes.registerType(type, DeviceAction, options.credentials ? { credentials: options.credentials } : undefined);

@@ -23,9 +23,8 @@ export interface MdmCredentials {
 }
 
 export interface MdmServerNode extends Node<MdmCredentials> {
-  /** The shared connection, opened by the first user; undefined when the config is bad. */
-  register(user: Node): MdmAdapter | undefined;
-  deregister(user: Node): Promise<void>;
+  /** The shared connection; undefined when the config is bad. */
+  connection?: MdmAdapter;
 }
 
 export const VENDORS = ['nanomdm'] as const;
@@ -50,45 +49,23 @@ function createAdapter(config: MdmServerDef, credentials: MdmCredentials): MdmAd
 export default function (RED: NodeAPI): void {
   function MdmServer(this: MdmServerNode, config: MdmServerDef): void {
     RED.nodes.createNode(this, config);
-    const credentials = this.credentials ?? {};
     const key = `${config.vendor}|${config.url}`;
-    const users = new Set<string>();
-    let connection: MdmAdapter | undefined;
-    let webhook: ((body: Buffer, signature: string | undefined) => number) | undefined;
-    let problem: string | undefined;
+    const webhookPath = config.webhookPath || 'device-checkout/webhook';
     try {
-      createAdapter(config, credentials); // validates; the shared one is made on first use
+      this.connection = connections.acquire(key, () => createAdapter(config, this.credentials ?? {}));
     } catch (err) {
-      problem = (err as Error).message;
-      this.error(RED._('mdm-server.errors.config', { message: problem }));
+      this.error(RED._('mdm-server.errors.config', { message: (err as Error).message }));
+      return;
     }
-
-    this.register = (user) => {
-      if (problem) return undefined;
-      if (!users.has(user.id)) {
-        users.add(user.id);
-        connection = connections.acquire(key, () => createAdapter(config, credentials));
-        if (users.size === 1 && connection.handleWebhook) {
-          const adapter = connection;
-          webhook = (body, signature) => adapter.handleWebhook!(body, signature);
-          if (!serveWebhook(RED, config.webhookPath || 'device-checkout/webhook', webhook)) this.warn(RED._('mdm-server.errors.no-webhook'));
-        }
-      }
-      return connection;
-    };
-
-    this.deregister = async (user) => {
-      if (!users.delete(user.id)) return;
-      if (users.size === 0) {
-        if (webhook) stopWebhook(RED, config.webhookPath || 'device-checkout/webhook', webhook);
-        webhook = undefined;
-        connection = undefined;
-      }
-      await connections.release(key);
-    };
+    // Served for as long as the node exists, not only while actions run: NanoMDM cannot be
+    // asked later for the serial numbers and unlock tokens its check-ins carry.
+    const adapter = this.connection;
+    const webhook = adapter.handleWebhook && ((body: Buffer, signature: string | undefined) => adapter.handleWebhook!(body, signature));
+    if (webhook && !serveWebhook(RED, webhookPath, webhook)) this.warn(RED._('mdm-server.errors.no-webhook'));
 
     this.on('close', async (done: () => void) => {
-      for (const id of [...users]) await this.deregister({ id } as Node);
+      if (webhook) stopWebhook(RED, webhookPath, webhook);
+      await connections.release(key);
       done();
     });
   }

@@ -105,7 +105,9 @@ export class SimulatedNanoMdm {
     };
     const path = (req.url ?? '').split('?')[0];
     if (req.method === 'GET' && path === '/version') return reply(200, { version: 'v0.8.0-sim' });
-    if (req.headers.authorization !== `Basic ${Buffer.from(`nanomdm:${this.options.apiKey}`).toString('base64')}`) return reply(401, undefined);
+    const user = path.startsWith('/proxy/') ? 'depserver' : 'nanomdm';
+    if (req.headers.authorization !== `Basic ${Buffer.from(`${user}:${this.options.apiKey}`).toString('base64')}`) return reply(401, undefined);
+    if (req.method === 'POST' && path === '/proxy/dep/profile/devices') return this.assignDep(body, reply);
     const enqueue = /^\/v1\/enqueue\/([^/]+)$/.exec(path);
     if (req.method !== 'PUT' || !enqueue) return reply(404, { error: 'not found' });
 
@@ -142,6 +144,23 @@ export class SimulatedNanoMdm {
     }
     const failed = Object.values(status).filter((s) => s.command_error).length;
     reply(failed === 0 ? 200 : failed === ids.length ? 500 : 207, { status, command_uuid: command.uuid, request_type: command.command.RequestType });
+  }
+
+  /**
+   * NanoDEP's proxy of Apple's `POST /profile/devices`: assigns the profile by serial; a
+   * wiped device waiting in Setup Assistant then enrols.
+   */
+  private assignDep(body: Buffer, reply: (status: number, payload?: unknown) => void): void {
+    const { profile_uuid, devices } = JSON.parse(body.toString('utf8')) as { profile_uuid: string; devices: string[] };
+    const results: Record<string, string> = {};
+    for (const serial of devices) {
+      const device = [...this.devices.values()].find((d) => d.serial === serial);
+      results[serial] = device ? 'SUCCESS' : 'NOT_ACCESSIBLE';
+      if (!device) continue;
+      device.depAssigned = true;
+      if (!device.enrolled) this.later(this.options.reenrolDelay ?? 50, () => this.enrol(device));
+    }
+    reply(200, { profile_uuid, devices: results });
   }
 
   /** The device wakes up and works through its queue. */

@@ -16,7 +16,8 @@ describe('device actions through NanoMDM in Node-RED', () => {
   let sim: SimulatedNanoMdm;
   let receiver: Server;
   let phone: SimulatedDevice;
-  const actionIds = ['erase', 'wifi', 'name', 'passcode', 'delete', 'command', 'bad-command'];
+  let phones = 0;
+  const actionIds = ['erase', 'wifi', 'name', 'passcode', 'delete', 'command', 'bad-command', 'enrol', 'enrol-dep'];
 
   before(async () => {
     sim = new SimulatedNanoMdm({ apiKey: SECRETS.apiKey, webhookSecret: SECRETS.webhookSecret });
@@ -57,13 +58,15 @@ describe('device actions through NanoMDM in Node-RED', () => {
         action('delete', 'delete-from-mdm'),
         action('command', 'mdm-command', { command: 'DeviceInformation', params: '{"Queries": ["SerialNumber", "DeviceName"]}' }),
         action('bad-command', 'mdm-command', { command: 'Settings', params: '{"Settings": [{"Item": "Wallpaper", "Where": 4}]}' }),
+        action('enrol', 'dep-enroll', { depProxyUrl: '', profileUuid: '', sendDeviceConfigured: true }),
+        action('enrol-dep', 'dep-enroll', { depProxyUrl: `${sim.url}/proxy/dep`, profileUuid: '9C2F5F4E-0D3A-4E8B-9A57-0B3C1D2E4F60', sendDeviceConfigured: false }),
         { id: 'ok', type: 'helper' },
       ],
-      { mdm: { apiKey: SECRETS.apiKey, webhookSecret: SECRETS.webhookSecret }, wifi: { password: SECRETS.wifi } },
+      { mdm: { apiKey: SECRETS.apiKey, webhookSecret: SECRETS.webhookSecret }, wifi: { password: SECRETS.wifi }, 'enrol-dep': { depApiKey: SECRETS.apiKey } },
     );
     seen = { ok: collect('ok') };
     errors = Object.fromEntries(actionIds.map((id) => [id, reports(id, 'error')]));
-    phone = new SimulatedDevice({ serial: 'DX3PHONE0001' });
+    phone = new SimulatedDevice({ serial: `DX3PHONE${String(++phones).padStart(4, '0')}` });
     await sim.enrol(phone);
   });
 
@@ -120,7 +123,7 @@ describe('device actions through NanoMDM in Node-RED', () => {
   it('mdm-command returns the device\u2019s answer, and refuses parameters Apple\u2019s schema rejects', async () => {
     send('command', { device: device() });
     await waitFor('passed on', () => seen.ok.length === 1);
-    assert.deepEqual((seen.ok[0].payload as { QueryResponses: unknown }).QueryResponses, { SerialNumber: 'DX3PHONE0001', DeviceName: 'iPhone' });
+    assert.deepEqual((seen.ok[0].payload as { QueryResponses: unknown }).QueryResponses, { SerialNumber: phone.serial, DeviceName: 'iPhone' });
     const sent = sim.requests.length;
     send('bad-command', { device: device() });
     const err = await codeOf('bad-command');
@@ -155,6 +158,48 @@ describe('device actions through NanoMDM in Node-RED', () => {
     const text = JSON.stringify([said, seen.ok, Object.values(errors).map((e) => e.map(String))]);
     for (const secret of Object.values(SECRETS)) assert.ok(!text.includes(secret), `a secret leaked: ${secret}`);
     assert.ok(text.length > 200, 'there was something to look at');
+  });
+
+  it('dep-enroll waits for the erased device to enrol again and releases it from Setup Assistant', async () => {
+    phone.awaitDeviceConfigured = true;
+    send('erase', { device: device() });
+    await waitFor('erased', () => seen.ok.length === 1);
+    send('enrol', { device: { udid: phone.udid } });
+    await waitFor('enrolled', () => seen.ok.length === 2, 5000);
+    assert.equal((seen.ok[1] as { device: { serial: string } }).device.serial, phone.serial, 'serial learnt from Authenticate');
+    assert.ok(phone.executed.some((c) => c.RequestType === 'DeviceConfigured'));
+    assert.equal(phone.awaitingConfiguration, false);
+  });
+
+  it('dep-enroll counts an enrolment that happened before the message arrived', async () => {
+    send('erase', { device: device() });
+    await waitFor('erased', () => seen.ok.length === 1);
+    await waitFor('re-enrolled', () => phone.erasures === 1 && phone.enrolled);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    send('enrol', { device: { udid: phone.udid } });
+    await waitFor('passed on at once', () => seen.ok.length === 2, 1000);
+  });
+
+  it('dep-enroll assigns the DEP profile through the proxy when the device is not assigned', async () => {
+    phone.depAssigned = false;
+    send('erase', { device: device() });
+    await waitFor('erased', () => seen.ok.length === 1 && phone.erasures === 1);
+    assert.equal(phone.enrolled, false, 'an unassigned device stays in Setup Assistant');
+    send('enrol-dep', { device: { udid: phone.udid, serial: phone.serial } });
+    await waitFor('enrolled', () => seen.ok.length === 2, 5000);
+    assert.equal(phone.depAssigned, true);
+    send('enrol-dep', { device: { udid: phone.udid, serial: 'UNKNOWN0SERIAL' } });
+    const err = await codeOf('enrol-dep');
+    assert.equal(err.code, 'DEP_ASSIGN_FAILED');
+    assert.match(err.message, /NOT_ACCESSIBLE/);
+  });
+
+  it('dep-enroll times out a device that never enrols', async () => {
+    phone.depAssigned = false;
+    send('erase', { device: device() });
+    await waitFor('erased', () => seen.ok.length === 1);
+    send('enrol', { device: { udid: phone.udid } });
+    assert.equal((await waitFor('timeout', () => errors.enrol[0], 6000) as CodedError).code, 'DEVICE_TIMEOUT');
   });
 
   it('sends only commands that parse as plists on the wire', async () => {

@@ -14,6 +14,10 @@ export interface Enrolment {
   serial?: string;
   unlockToken?: Buffer;
   awaitingConfiguration?: boolean;
+  /** When the device last completed enrolment (TokenUpdate after Authenticate), ms epoch. */
+  enrolledAt?: number;
+  /** When the device last acknowledged an EraseDevice sent through this adapter, ms epoch. */
+  erasedAt?: number;
 }
 
 /**
@@ -24,6 +28,8 @@ export interface MdmAdapter extends EventEmitter {
   readonly vendor: string;
   /** Sends `command` and resolves with the device's answer once it acknowledged it. */
   perform(udid: string, command: MdmCommand, options: PerformOptions): Promise<Record<string, unknown>>;
+  /** What enrolment and erasure told us about the device. */
+  enrolment(udid: string): Enrolment | undefined;
   /** The device's UnlockToken, for ClearPasscode. */
   unlockToken(udid: string): Promise<Buffer | undefined>;
   /** Removes the device's record, so its next enrolment counts as new. */

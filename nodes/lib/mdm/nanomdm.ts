@@ -4,7 +4,7 @@ import { CodedError } from '../coded-error';
 import { CommandResults } from './command-results';
 import { parsePlist, toPlist, type MdmCommand } from './commands';
 import { MdmHttp } from './mdm-http';
-import type { MdmAdapter } from './mdm-adapter';
+import type { Enrolment, MdmAdapter } from './mdm-adapter';
 
 export interface NanoMdmOptions {
   url: string;
@@ -16,13 +16,9 @@ export interface NanoMdmOptions {
   timeout: number;
 }
 
-/** What a check-in taught us about a device. */
-export interface CheckIn {
-  udid: string;
-  serial?: string;
+/** What check-ins taught us about a device. */
+export interface CheckIn extends Enrolment {
   model?: string;
-  unlockToken?: Buffer;
-  awaitingConfiguration?: boolean;
 }
 
 type EnqueueReply = { status?: Record<string, { push_result?: string; push_error?: string; command_error?: string }> };
@@ -59,7 +55,19 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
     } catch (err) {
       this.results.cancel(udid, command.CommandUUID, err as Error);
     }
-    return answer;
+    const result = await answer;
+    if (command.Command.RequestType === 'EraseDevice') this.remember(udid).erasedAt = Date.now();
+    return result;
+  }
+
+  enrolment(udid: string): Enrolment | undefined {
+    return this.devices.get(udid);
+  }
+
+  private remember(udid: string): CheckIn {
+    let known = this.devices.get(udid);
+    if (!known) this.devices.set(udid, (known = { udid }));
+    return known;
   }
 
   private async enqueue(udid: string, command: MdmCommand, destructive: boolean): Promise<void> {
@@ -122,15 +130,14 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
     }
     if (checkin?.udid) {
       const message = decodePayload(checkin.raw_payload);
-      const known = this.devices.get(checkin.udid) ?? { udid: checkin.udid };
+      const known = this.remember(checkin.udid);
       if (event.topic === 'mdm.Authenticate') {
-        Object.assign(known, { serial: message.SerialNumber as string | undefined, model: message.Model as string | undefined, unlockToken: undefined });
-        this.devices.set(checkin.udid, known);
+        Object.assign(known, { serial: message.SerialNumber as string | undefined, model: message.Model as string | undefined, unlockToken: undefined, enrolledAt: undefined });
         this.emit('authenticate', known);
       } else if (event.topic === 'mdm.TokenUpdate') {
         if (Buffer.isBuffer(message.UnlockToken)) known.unlockToken = message.UnlockToken;
         known.awaitingConfiguration = message.AwaitingConfiguration === true;
-        this.devices.set(checkin.udid, known);
+        known.enrolledAt = Date.now();
         this.emit('token-update', known);
       } else if (event.topic === 'mdm.CheckOut') {
         this.devices.delete(checkin.udid);

@@ -1,0 +1,37 @@
+import type { NodeAPI } from 'node-red';
+import { CodedError } from '../lib/coded-error';
+import { deviceConfigured } from '../lib/mdm/commands';
+import { assignDepProfile, waitForEnrolment } from '../lib/mdm/enrolment';
+import { registerDeviceAction, type DeviceActionDef } from '../device-fleet/device-fleet';
+
+interface DepEnrollDef extends DeviceActionDef {
+  /** A NanoDEP-style proxy of Apple's DEP API; empty skips the profile assignment. */
+  depProxyUrl: string;
+  profileUuid: string;
+  /** Release a device the profile holds in Setup Assistant (await_device_configured). */
+  sendDeviceConfigured: boolean;
+}
+
+/** Waits for an erased device to enrol again, optionally assigning its DEP profile first. */
+export default function (RED: NodeAPI): void {
+  registerDeviceAction<DepEnrollDef>(
+    RED,
+    'dep-enroll',
+    async (config, { msg, device, mdm, timeout }, node) => {
+      if (config.depProxyUrl) {
+        if (!config.profileUuid) throw new CodedError('INVALID_CONFIG', 'a DEP proxy URL needs the DEP profile UUID to assign');
+        const serial = device.serial ?? mdm.enrolment(device.udid)?.serial;
+        if (!serial) throw new CodedError('NO_SERIAL', `the serial number of ${device.udid} is unknown; DEP assigns profiles by serial`);
+        const apiKey = (node.credentials as { depApiKey?: string } | undefined)?.depApiKey ?? '';
+        await assignDepProfile(config.depProxyUrl, apiKey, config.profileUuid, serial, 30_000);
+      }
+      // Counts an enrolment since the erase too, so the device cannot be quicker than us.
+      const enrolment = await waitForEnrolment(mdm, device.udid, timeout);
+      if (config.sendDeviceConfigured && enrolment.awaitingConfiguration) {
+        await mdm.perform(device.udid, deviceConfigured(), { timeout });
+      }
+      if (enrolment.serial) msg.device = { ...device, serial: enrolment.serial };
+    },
+    { defaultTimeout: 600, credentials: { depApiKey: { type: 'password' } } },
+  );
+}

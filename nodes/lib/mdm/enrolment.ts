@@ -1,0 +1,51 @@
+import axios from 'axios';
+import { CodedError } from '../coded-error';
+import type { Enrolment, MdmAdapter } from './mdm-adapter';
+
+/**
+ * Resolves once `udid` has enrolled since it was last erased through this MDM (or, if it
+ * never was, the next time it enrols). An enrolment that already happened counts, so the
+ * wait cannot miss a device that was quicker than the flow.
+ */
+export function waitForEnrolment(mdm: MdmAdapter, udid: string, timeoutMs: number): Promise<Enrolment> {
+  const since = mdm.enrolment(udid)?.erasedAt ?? Date.now();
+  const enrolled = (e?: Enrolment): e is Enrolment => e?.enrolledAt !== undefined && e.enrolledAt >= since;
+  const current = mdm.enrolment(udid);
+  if (enrolled(current)) return Promise.resolve(current);
+  return new Promise((resolve, reject) => {
+    const onEnrolment = (e: Enrolment): void => {
+      if (e.udid !== udid || !enrolled(e)) return;
+      stop();
+      resolve(e);
+    };
+    const timer = setTimeout(() => {
+      stop();
+      reject(new CodedError('DEVICE_TIMEOUT', `device ${udid} did not enrol within ${Math.round(timeoutMs / 1000)} s`));
+    }, timeoutMs);
+    const stop = (): void => {
+      clearTimeout(timer);
+      mdm.off('token-update', onEnrolment);
+    };
+    mdm.on('token-update', onEnrolment);
+  });
+}
+
+/** Apple's per-serial answers to a profile assignment. */
+type AssignReply = { devices?: Record<string, string> };
+
+/**
+ * Assigns a DEP profile to one serial number through a NanoDEP-style proxy of Apple's
+ * `POST /profile/devices`. Anything but SUCCESS fails with DEP_ASSIGN_FAILED.
+ */
+export async function assignDepProfile(proxyUrl: string, apiKey: string, profileUuid: string, serial: string, timeout: number): Promise<void> {
+  const response = await axios.post<AssignReply>(
+    `${proxyUrl.replace(/\/+$/, '')}/profile/devices`,
+    { profile_uuid: profileUuid, devices: [serial] },
+    { auth: { username: 'depserver', password: apiKey }, timeout, validateStatus: () => true },
+  ).catch((err: Error) => {
+    throw new CodedError('DEP_UNREACHABLE', `DEP proxy unreachable: ${err.message}`);
+  });
+  if (response.status !== 200) throw new CodedError('DEP_ASSIGN_FAILED', `DEP proxy answered ${response.status}`, { status: response.status });
+  const result = response.data?.devices?.[serial];
+  if (result !== 'SUCCESS') throw new CodedError('DEP_ASSIGN_FAILED', `Apple did not assign profile ${profileUuid} to ${serial}: ${result ?? 'no answer for it'}`, { result });
+}

@@ -1,14 +1,22 @@
 import { formatLatency, measureLatency } from './latency';
 import { formatPollingCost, measurePollingCost } from './polling-cost';
+import { formatMdmThroughput, measureMdmThroughput } from './mdm-throughput';
 
 // `npm run bench`: medians and ratios against baselines measured in this same run.
 async function main(): Promise<void> {
+  const only = process.argv[2];
+  if (only === 'mdm') {
+    console.log('  ' + formatMdmThroughput(await measureMdmThroughput(500, 3)));
+    return;
+  }
   console.log('Dock-to-event latency over a pty (real serialport binding, hub replies paced at 115200 baud)');
   for (const [interval, samples] of [[250, 120], [1000, 60]]) {
     console.log('  ' + formatLatency(await measureLatency(interval, samples)));
   }
   console.log('Polling cost');
   console.log('  ' + formatPollingCost(await measurePollingCost(16, 3, 15)));
+  console.log('MDM throughput (simulated NanoMDM on loopback)');
+  console.log('  ' + formatMdmThroughput(await measureMdmThroughput(500, 3)));
 }
 
 main().catch((err: Error) => {

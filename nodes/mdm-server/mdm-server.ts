@@ -1,6 +1,7 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { CodedError } from '../lib/coded-error';
 import type { MdmAdapter } from '../lib/mdm/mdm-adapter';
+import { JamfPro } from '../lib/mdm/jamf';
 import { NanoMdm } from '../lib/mdm/nanomdm';
 import { SharedPool } from '../lib/shared-pool';
 import { serveWebhook, stopWebhook } from './webhooks';
@@ -11,6 +12,8 @@ export interface MdmServerDef extends NodeDef {
   maxConcurrent: string;
   timeout: string;
   webhookPath: string;
+  /** Jamf Pro: how often a sent command's state is read back, ms. */
+  pollInterval?: string;
 }
 
 export interface MdmCredentials {
@@ -27,7 +30,7 @@ export interface MdmServerNode extends Node<MdmCredentials> {
   connection?: MdmAdapter;
 }
 
-export const VENDORS = ['nanomdm'] as const;
+export const VENDORS = ['nanomdm', 'jamf'] as const;
 
 /** One connection per MDM (vendor and URL) across every flow. */
 const connections = new SharedPool<MdmAdapter>();
@@ -42,6 +45,10 @@ function createAdapter(config: MdmServerDef, credentials: MdmCredentials): MdmAd
   if (config.vendor === 'nanomdm') {
     if (!credentials.apiKey) throw new CodedError('INVALID_CONFIG', 'NanoMDM needs its API key (credentials)');
     return new NanoMdm({ url, apiKey: credentials.apiKey, webhookSecret: credentials.webhookSecret || undefined, maxConcurrent, timeout });
+  }
+  if (config.vendor === 'jamf') {
+    const { clientId, clientSecret, username, password } = credentials;
+    return new JamfPro({ url, clientId, clientSecret, username, password, maxConcurrent, timeout, pollInterval: Number(config.pollInterval || 2000) });
   }
   throw new CodedError('INVALID_CONFIG', `vendor "${config.vendor}" is not supported (use ${VENDORS.join(', ')})`);
 }

@@ -9,12 +9,10 @@ import type { Enrolment, MdmAdapter } from './mdm-adapter';
  */
 export function waitForEnrolment(mdm: MdmAdapter, udid: string, timeoutMs: number): Promise<Enrolment> {
   const since = mdm.enrolment(udid)?.erasedAt ?? Date.now();
-  const enrolled = (e?: Enrolment): e is Enrolment => e?.enrolledAt !== undefined && e.enrolledAt >= since;
-  const current = mdm.enrolment(udid);
-  if (enrolled(current)) return Promise.resolve(current);
+  const enrolled = (e?: Enrolment): e is Enrolment => e?.udid === udid && e.enrolledAt !== undefined && e.enrolledAt >= since;
   return new Promise((resolve, reject) => {
     const onEnrolment = (e: Enrolment): void => {
-      if (e.udid !== udid || !enrolled(e)) return;
+      if (!enrolled(e)) return;
       stop();
       resolve(e);
     };
@@ -26,7 +24,9 @@ export function waitForEnrolment(mdm: MdmAdapter, udid: string, timeoutMs: numbe
       clearTimeout(timer);
       mdm.off('token-update', onEnrolment);
     };
+    // Listen first: asking an MDM without check-ins (Jamf) is what starts it looking.
     mdm.on('token-update', onEnrolment);
+    onEnrolment(mdm.enrolment(udid) ?? { udid });
   });
 }
 

@@ -1,0 +1,38 @@
+import { CodedError } from '../coded-error';
+import { toPlist, type MdmCommand } from './commands';
+
+/** Jamf Pro's `commandData` for `POST /api/v2/mdm/commands`. */
+export type JamfCommandData = { commandType: string; [key: string]: unknown };
+
+/**
+ * The Jamf Pro API form of an Apple command. Jamf manages profiles as scoped configuration
+ * profiles, not per-device commands, and some commands have no API form: those fail with
+ * UNSUPPORTED and say what to do instead.
+ */
+export function jamfCommandData(command: MdmCommand): JamfCommandData {
+  const c = command.Command;
+  switch (c.RequestType) {
+    case 'EraseDevice':
+      return { commandType: 'ERASE_DEVICE', preserveDataPlan: c.PreserveDataPlan === true, disallowProximitySetup: c.DisallowProximitySetup === true };
+    case 'ClearPasscode':
+      return { commandType: 'CLEAR_PASSCODE', unlockToken: (c.UnlockToken as Buffer).toString('base64') };
+    case 'RestartDevice':
+      return { commandType: 'RESTART_DEVICE', notifyUser: c.NotifyUser === true };
+    case 'Settings': {
+      const items = c.Settings as Record<string, unknown>[];
+      const data: JamfCommandData = { commandType: 'SETTINGS' };
+      for (const item of items) {
+        if (item.Item === 'DeviceName') data.deviceName = item.DeviceName;
+        else if (item.Item === 'ApplicationConfiguration') {
+          data.applicationConfiguration = { identifier: item.Identifier, configuration: toPlist((item.Configuration as object) ?? {}) };
+        } else throw new CodedError('UNSUPPORTED', `Jamf Pro's SETTINGS command has no ${String(item.Item)} (wallpaper goes through the Classic API)`);
+      }
+      return data;
+    }
+    case 'InstallProfile':
+    case 'RemoveProfile':
+      throw new CodedError('UNSUPPORTED', 'Jamf Pro installs profiles by scoping a configuration profile to the device, not by a per-device command: scope the profile in Jamf Pro');
+    default:
+      throw new CodedError('UNSUPPORTED', `Jamf Pro's API has no ${c.RequestType} command`);
+  }
+}

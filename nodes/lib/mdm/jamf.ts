@@ -1,0 +1,180 @@
+import { EventEmitter } from 'node:events';
+import { CodedError } from '../coded-error';
+import type { MdmCommand } from './commands';
+import { jamfCommandData } from './jamf-commands';
+import type { Enrolment, MdmAdapter, PerformOptions } from './mdm-adapter';
+import { MdmHttp, type MdmRequest } from './mdm-http';
+
+export interface JamfOptions {
+  url: string;
+  /** OAuth API client (preferred), or a user for Basic-authenticated tokens. */
+  clientId?: string;
+  clientSecret?: string;
+  username?: string;
+  password?: string;
+  maxConcurrent: number;
+  timeout: number;
+  /** How often a sent command's state is read back, ms. */
+  pollInterval?: number;
+}
+
+interface JamfDevice {
+  id: string;
+  udid: string;
+  serialNumber?: string;
+  managementId: string;
+}
+
+type CommandState = 'PENDING' | 'ACKNOWLEDGED' | 'NOT_NOW' | 'ERROR';
+
+/** Renew this long before a token expires, ms. */
+const RENEW_EARLY = 30_000;
+
+/**
+ * Jamf Pro: Bearer tokens from an OAuth API client or Basic auth, renewed before expiry and
+ * once on 401; devices looked up by UDID; commands through `POST /api/v2/mdm/commands` and
+ * read back by polling until the device acknowledged them.
+ *
+ * Events: `token-update` (Enrolment) when polling finds a device enrolled again.
+ */
+export class JamfPro extends EventEmitter implements MdmAdapter {
+  readonly vendor = 'jamf';
+  readonly http: MdmHttp;
+  private token?: { value: string; expiresAt: number };
+  private tokenRequest?: Promise<string>;
+  private readonly devices = new Map<string, JamfDevice>();
+  private readonly enrolments = new Map<string, Enrolment>();
+  private closed = false;
+
+  constructor(private readonly options: JamfOptions) {
+    super();
+    if (!(options.clientId && options.clientSecret) && !(options.username && options.password)) {
+      throw new CodedError('INVALID_CONFIG', 'Jamf Pro needs an API client (client id and secret) or a username and password');
+    }
+    this.http = new MdmHttp({ baseURL: options.url, maxConcurrent: options.maxConcurrent, timeout: options.timeout });
+  }
+
+  async perform(udid: string, command: MdmCommand, { timeout, destructive = false }: PerformOptions): Promise<Record<string, unknown>> {
+    const commandData = jamfCommandData(command);
+    const device = await this.device(udid);
+    const deadline = Date.now() + timeout;
+    const sent = await this.api<{ id: string }[]>({ method: 'POST', url: '/api/v2/mdm/commands', data: { clientData: [{ managementId: device.managementId }], commandData }, destructive });
+    const uuid = sent.data?.[0]?.id;
+    if (!uuid) throw new CodedError('MDM_PROTOCOL', 'Jamf Pro accepted the command but returned no command id');
+    await this.untilAcknowledged(udid, uuid, deadline, timeout);
+    if (command.Command.RequestType === 'EraseDevice') this.enrolmentOf(udid).erasedAt = Date.now();
+    return {};
+  }
+
+  async unlockToken(udid: string): Promise<Buffer | undefined> {
+    const token = (await this.detail(udid)).ios?.unlockToken;
+    return token ? Buffer.from(token, 'base64') : undefined;
+  }
+
+  /** Jamf Pro API has no delete for mobile devices; the Classic API does. */
+  async deleteDevice(udid: string): Promise<void> {
+    const device = await this.device(udid);
+    await this.api({ method: 'DELETE', url: `/JSSResource/mobiledevices/id/${device.id}`, headers: { accept: 'application/xml' } });
+    this.devices.delete(udid);
+  }
+
+  /**
+   * What we know of the device's enrolment. Jamf sends no check-ins here, so this also
+   * starts reading the device record until it shows an enrolment after the last erase.
+   */
+  enrolment(udid: string): Enrolment | undefined {
+    const known = this.enrolments.get(udid);
+    if (known?.erasedAt && !(known.enrolledAt && known.enrolledAt >= known.erasedAt)) void this.watchEnrolment(udid);
+    return known;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  private enrolmentOf(udid: string): Enrolment {
+    let known = this.enrolments.get(udid);
+    if (!known) this.enrolments.set(udid, (known = { udid }));
+    return known;
+  }
+
+  private watching = new Set<string>();
+
+  private async watchEnrolment(udid: string): Promise<void> {
+    if (this.watching.has(udid)) return;
+    this.watching.add(udid);
+    try {
+      const known = this.enrolmentOf(udid);
+      while (!this.closed && this.listenerCount('token-update') > 0) {
+        const detail = await this.detail(udid).catch(() => undefined);
+        const enrolledAt = detail?.lastEnrollmentTimestamp ? Date.parse(detail.lastEnrollmentTimestamp) : undefined;
+        if (enrolledAt && known.erasedAt && enrolledAt >= known.erasedAt) {
+          Object.assign(known, { enrolledAt, serial: detail?.serialNumber });
+          this.emit('token-update', known);
+          return;
+        }
+        await new Promise((resolve) => setTimeout(resolve, this.options.pollInterval ?? 2000));
+      }
+    } finally {
+      this.watching.delete(udid);
+    }
+  }
+
+  private async untilAcknowledged(udid: string, uuid: string, deadline: number, timeout: number): Promise<void> {
+    for (;;) {
+      const found = await this.api<{ results?: { commandState?: CommandState; errorMessage?: string }[] }>({ method: 'GET', url: '/api/v2/mdm/commands', params: { filter: `uuid==${uuid}` } });
+      const state = found.data?.results?.[0];
+      if (state?.commandState === 'ACKNOWLEDGED') return;
+      if (state?.commandState === 'ERROR') throw new CodedError('DEVICE_ERROR', `device ${udid} refused the command: ${state.errorMessage ?? 'Jamf Pro reports an error'}`);
+      if (Date.now() >= deadline || this.closed) throw new CodedError('DEVICE_TIMEOUT', `device ${udid} did not answer command ${uuid} within ${Math.round(timeout / 1000)} s`);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(this.options.pollInterval ?? 2000, Math.max(0, deadline - Date.now()))));
+    }
+  }
+
+  private async device(udid: string): Promise<JamfDevice> {
+    const cached = this.devices.get(udid);
+    if (cached) return cached;
+    const found = await this.api<{ results?: JamfDevice[] }>({ method: 'GET', url: '/api/v2/mobile-devices', params: { filter: `udid=="${udid.replace(/"/g, '')}"` } });
+    const device = found.data?.results?.find((d) => d.udid === udid);
+    if (!device) throw new CodedError('DEVICE_UNKNOWN', `Jamf Pro has no mobile device with UDID ${udid}`);
+    this.devices.set(udid, device);
+    this.enrolmentOf(udid).serial = device.serialNumber;
+    return device;
+  }
+
+  private async detail(udid: string): Promise<{ serialNumber?: string; lastEnrollmentTimestamp?: string; ios?: { unlockToken?: string } }> {
+    const device = await this.device(udid);
+    return (await this.api<{ serialNumber?: string; lastEnrollmentTimestamp?: string; ios?: { unlockToken?: string } }>({ method: 'GET', url: `/api/v2/mobile-devices/${device.id}/detail` })).data;
+  }
+
+  /** A request with a Bearer token; a 401 renews the token and tries once more. */
+  private async api<T>(request: MdmRequest, renewed = false): Promise<{ data: T }> {
+    const token = await this.bearer();
+    try {
+      return await this.http.request<T>({ ...request, headers: { ...request.headers, authorization: `Bearer ${token}` } });
+    } catch (err) {
+      if ((err as CodedError).code !== 'MDM_AUTH' || renewed) throw err;
+      this.token = undefined;
+      return this.api<T>(request, true);
+    }
+  }
+
+  private async bearer(): Promise<string> {
+    if (this.token && Date.now() < this.token.expiresAt - RENEW_EARLY) return this.token.value;
+    this.tokenRequest ??= this.fetchToken().finally(() => (this.tokenRequest = undefined));
+    return this.tokenRequest;
+  }
+
+  private async fetchToken(): Promise<string> {
+    const { clientId, clientSecret, username, password } = this.options;
+    if (clientId && clientSecret) {
+      const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret });
+      const { data } = await this.http.request<{ access_token: string; expires_in: number }>({ method: 'POST', url: '/api/v1/oauth/token', data: form.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      this.token = { value: data.access_token, expiresAt: Date.now() + data.expires_in * 1000 };
+    } else {
+      const { data } = await this.http.request<{ token: string; expires: string }>({ method: 'POST', url: '/api/v1/auth/token', auth: { username: username!, password: password! } });
+      this.token = { value: data.token, expiresAt: Date.parse(data.expires) };
+    }
+    return this.token.value;
+  }
+}

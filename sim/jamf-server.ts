@@ -1,0 +1,214 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { appleSchemas } from '../nodes/lib/mdm/apple-schema';
+import { parsePlist } from '../nodes/lib/mdm/commands';
+import type { EnqueueFault } from './nanomdm-server';
+import type { SimulatedDevice } from './simulated-device';
+
+export interface SimulatedJamfOptions {
+  clientId: string;
+  clientSecret: string;
+  username?: string;
+  password?: string;
+  /** Seconds a token lives. */
+  tokenLifetime?: number;
+  /** How long after a command is sent the device answers it, ms. */
+  checkinDelay?: number;
+  reenrolDelay?: number;
+}
+
+interface JamfRecord {
+  id: string;
+  managementId: string;
+  device: SimulatedDevice;
+  lastEnrollmentTimestamp: string;
+}
+
+interface JamfCommand {
+  uuid: string;
+  commandType: string;
+  commandState: 'PENDING' | 'ACKNOWLEDGED' | 'NOT_NOW' | 'ERROR';
+  errorMessage?: string;
+  managementId: string;
+  dateSent: string;
+  dateCompleted?: string;
+}
+
+/**
+ * A subset of Jamf Pro over HTTP on loopback: OAuth and Basic tokens, mobile device lookup
+ * and detail, `POST /api/v2/mdm/commands` with states read back by polling, and the Classic
+ * API's device delete. Simulated devices execute the commands.
+ */
+export class SimulatedJamf {
+  private readonly records = new Map<string, JamfRecord>();
+  private readonly tokens = new Map<string, number>();
+  readonly commands = new Map<string, JamfCommand>();
+  readonly requests: { method: string; path: string; status: number }[] = [];
+  /** Apple commands (translated back from Jamf's form) that broke Apple's schema. */
+  readonly invalidCommands: { requestType: string; problems: string[] }[] = [];
+  faults: EnqueueFault[] = [];
+  tokensIssued = 0;
+  private server?: Server;
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private nextId = 1;
+  url = '';
+
+  constructor(private readonly options: SimulatedJamfOptions) {}
+
+  async start(): Promise<string> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    return this.url;
+  }
+
+  async stop(): Promise<void> {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.server?.closeAllConnections();
+    await new Promise((resolve) => this.server?.close(resolve));
+  }
+
+  /** The device appears in Jamf Pro's inventory, enrolled. */
+  enrol(device: SimulatedDevice): void {
+    const existing = [...this.records.values()].find((r) => r.device === device);
+    const record = existing ?? { id: String(this.nextId++), managementId: randomUUID(), device, lastEnrollmentTimestamp: '' };
+    record.lastEnrollmentTimestamp = new Date().toISOString();
+    device.enrolled = true;
+    this.records.set(record.id, record);
+  }
+
+  /** Every token issued so far stops working, as after a server restart. */
+  revokeTokens(): void {
+    this.tokens.clear();
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks).toString('utf8');
+    const url = new URL(req.url ?? '/', 'http://jamf');
+    const path = url.pathname;
+    const reply = (status: number, payload?: unknown, type = 'application/json'): void => {
+      this.requests.push({ method: req.method ?? '', path, status });
+      res.writeHead(status, { 'content-type': type });
+      res.end(payload === undefined ? '' : typeof payload === 'string' ? payload : JSON.stringify(payload));
+    };
+    if (req.method === 'POST' && path === '/api/v1/oauth/token') {
+      const form = new URLSearchParams(body);
+      if (form.get('grant_type') !== 'client_credentials' || form.get('client_id') !== this.options.clientId || form.get('client_secret') !== this.options.clientSecret) return reply(401, { error: 'invalid_client' });
+      const token = this.issue();
+      return reply(200, { access_token: token, token_type: 'Bearer', expires_in: this.options.tokenLifetime ?? 1200, scope: 'api-role:1' });
+    }
+    if (req.method === 'POST' && path === '/api/v1/auth/token') {
+      const expected = `Basic ${Buffer.from(`${this.options.username}:${this.options.password}`).toString('base64')}`;
+      if (!this.options.username || req.headers.authorization !== expected) return reply(401, { httpStatus: 401, errors: [] });
+      const token = this.issue();
+      return reply(200, { token, expires: new Date(Date.now() + (this.options.tokenLifetime ?? 1200) * 1000).toISOString() });
+    }
+    const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    if (!bearer || (this.tokens.get(bearer) ?? 0) < Date.now()) return reply(401, { httpStatus: 401, errors: [{ code: 'INVALID_TOKEN' }] });
+
+    const fault = this.faults.find((f) => f.times > 0);
+    if (fault && req.method === 'POST' && path === '/api/v2/mdm/commands') {
+      fault.times--;
+      if (!fault.queueAnyway) return reply(fault.status, { httpStatus: fault.status, errors: [] });
+      this.send(JSON.parse(body));
+      return reply(fault.status, { httpStatus: fault.status, errors: [] });
+    }
+    if (req.method === 'GET' && path === '/api/v2/mobile-devices') {
+      const match = /^(udid|serialNumber)=="([^"]*)"$/.exec(url.searchParams.get('filter') ?? '');
+      const results = [...this.records.values()]
+        .filter((r) => match && (match[1] === 'udid' ? r.device.udid : r.device.serial) === match[2])
+        .map((r) => ({ id: r.id, udid: r.device.udid, serialNumber: r.device.serial, managementId: r.managementId, name: r.device.name }));
+      return reply(200, { totalCount: results.length, results });
+    }
+    const detail = /^\/api\/v2\/mobile-devices\/(\d+)\/detail$/.exec(path);
+    if (req.method === 'GET' && detail) {
+      const r = this.records.get(detail[1]);
+      if (!r) return reply(404, { httpStatus: 404 });
+      return reply(200, { id: r.id, udid: r.device.udid, serialNumber: r.device.serial, managementId: r.managementId, name: r.device.name, lastEnrollmentTimestamp: r.lastEnrollmentTimestamp, ios: { supervised: r.device.supervised, unlockToken: r.device.unlockToken.toString('base64') } });
+    }
+    if (req.method === 'POST' && path === '/api/v2/mdm/commands') {
+      const sent = this.send(JSON.parse(body));
+      return sent ? reply(201, [{ id: sent.uuid, href: `/api/v2/mdm/commands?filter=uuid==${sent.uuid}` }]) : reply(400, { httpStatus: 400, errors: [{ description: 'unknown managementId' }] });
+    }
+    if (req.method === 'GET' && path === '/api/v2/mdm/commands') {
+      const uuid = /^uuid==(.+)$/.exec(url.searchParams.get('filter') ?? '')?.[1];
+      const found = uuid ? this.commands.get(uuid) : undefined;
+      const results = found ? [{ uuid: found.uuid, commandType: found.commandType, commandState: found.commandState, errorMessage: found.errorMessage, dateSent: found.dateSent, dateCompleted: found.dateCompleted, client: { managementId: found.managementId, clientType: 'MOBILE_DEVICE' } }] : [];
+      return reply(200, { totalCount: results.length, results });
+    }
+    const classicDelete = /^\/JSSResource\/mobiledevices\/id\/(\d+)$/.exec(path);
+    if (req.method === 'DELETE' && classicDelete) {
+      if (!this.records.delete(classicDelete[1])) return reply(404, '<html>Not Found</html>', 'text/html');
+      return reply(200, `<?xml version="1.0" encoding="UTF-8"?><mobile_device><id>${classicDelete[1]}</id></mobile_device>`, 'application/xml');
+    }
+    reply(404, { httpStatus: 404 });
+  }
+
+  private issue(): string {
+    const token = randomBytes(16).toString('hex');
+    this.tokens.set(token, Date.now() + (this.options.tokenLifetime ?? 1200) * 1000);
+    this.tokensIssued++;
+    return token;
+  }
+
+  /** Queues a command for the device, which answers it shortly after. */
+  private send(request: { clientData?: { managementId: string }[]; commandData?: Record<string, unknown> }): JamfCommand | undefined {
+    const managementId = request.clientData?.[0]?.managementId;
+    const record = [...this.records.values()].find((r) => r.managementId === managementId);
+    if (!record || !request.commandData) return undefined;
+    const command: JamfCommand = { uuid: randomUUID(), commandType: String(request.commandData.commandType), commandState: 'PENDING', managementId: record.managementId, dateSent: new Date().toISOString() };
+    this.commands.set(command.uuid, command);
+    const apple = appleCommand(request.commandData);
+    const problems = appleSchemas().validateCommand({ CommandUUID: command.uuid, Command: apple });
+    if (problems.length > 0) this.invalidCommands.push({ requestType: apple.RequestType, problems });
+    const attempt = (): void => {
+      const report = record.device.execute(apple);
+      if (!report) return; // a silent device never answers
+      if (report.Status === 'NotNow') {
+        command.commandState = 'NOT_NOW';
+        return this.later(this.options.checkinDelay ?? 5, attempt);
+      }
+      command.commandState = report.Status === 'Acknowledged' ? 'ACKNOWLEDGED' : 'ERROR';
+      command.errorMessage = report.ErrorChain?.map((e) => e.USEnglishDescription).join('; ');
+      command.dateCompleted = new Date().toISOString();
+      if (apple.RequestType === 'EraseDevice' && report.Status === 'Acknowledged') {
+        record.device.wipe();
+        if (record.device.depAssigned) this.later(this.options.reenrolDelay ?? 50, () => this.enrol(record.device));
+      }
+    };
+    this.later(this.options.checkinDelay ?? 5, attempt);
+    return command;
+  }
+
+  private later(ms: number, work: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      work();
+    }, ms);
+    this.timers.add(timer);
+  }
+}
+
+/** Jamf's commandData back into the Apple command the device receives. */
+function appleCommand(data: Record<string, unknown>): { RequestType: string; [key: string]: unknown } {
+  switch (data.commandType) {
+    case 'ERASE_DEVICE':
+      return { RequestType: 'EraseDevice', PreserveDataPlan: data.preserveDataPlan, DisallowProximitySetup: data.disallowProximitySetup };
+    case 'CLEAR_PASSCODE':
+      return { RequestType: 'ClearPasscode', UnlockToken: Buffer.from(String(data.unlockToken), 'base64') };
+    case 'RESTART_DEVICE':
+      return { RequestType: 'RestartDevice', NotifyUser: data.notifyUser };
+    case 'SETTINGS': {
+      const settings: Record<string, unknown>[] = [];
+      if (data.deviceName !== undefined) settings.push({ Item: 'DeviceName', DeviceName: data.deviceName });
+      const app = data.applicationConfiguration as { identifier: string; configuration: string } | undefined;
+      if (app) settings.push({ Item: 'ApplicationConfiguration', Identifier: app.identifier, Configuration: parsePlist(app.configuration) });
+      return { RequestType: 'Settings', Settings: settings };
+    }
+    default:
+      return { RequestType: String(data.commandType) };
+  }
+}

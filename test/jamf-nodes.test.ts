@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import type { NodeMessage } from 'node-red';
+import type { CodedError } from '../nodes/lib/coded-error';
+import { SimulatedJamf } from '../sim/jamf-server';
+import { SimulatedDevice } from '../sim/simulated-device';
+import { collect, helper, load, reports, send, statuses } from './node-red';
+import { waitFor } from './support';
+
+const SECRETS = { clientId: 'cart-api-client', clientSecret: 'jamf-secret-8d1f44' };
+
+describe('device actions through Jamf Pro in Node-RED', () => {
+  let jamf: SimulatedJamf;
+  let phone: SimulatedDevice;
+  let seen: NodeMessage[];
+  const ids = ['erase', 'wifi', 'name', 'passcode', 'delete', 'command', 'enrol'];
+  let errors: Record<string, unknown[]>;
+
+  beforeEach(async () => {
+    jamf = new SimulatedJamf(SECRETS);
+    await jamf.start();
+    phone = new SimulatedDevice({ serial: 'JAMFCART0001' });
+    jamf.enrol(phone);
+    const action = (id: string, type: string, extra: object = {}) => ({ id, type, fleet: 'fleet', timeout: '3', wires: [['ok']], ...extra });
+    await load(
+      [
+        { id: 'mdm', type: 'mdm-server', vendor: 'jamf', url: jamf.url, maxConcurrent: '5', timeout: '5000', webhookPath: 'device-checkout/webhook', pollInterval: '20' },
+        { id: 'fleet', type: 'device-fleet', mdm: 'mdm' },
+        action('erase', 'erase-device', { preserveDataPlan: false, disallowProximitySetup: true }),
+        action('wifi', 'add-wifi', { ssid: 'Ward', security: 'WPA2', hidden: false, autoJoin: true }),
+        action('name', 'set-device-name', { deviceName: 'Cart [Hub] - [Port]' }),
+        action('passcode', 'clear-passcode'),
+        action('delete', 'delete-from-mdm'),
+        action('command', 'mdm-command', { command: 'RestartDevice', params: '{"NotifyUser": true}' }),
+        action('enrol', 'dep-enroll', { depProxyUrl: '', profileUuid: '', sendDeviceConfigured: false }),
+        { id: 'ok', type: 'helper' },
+      ],
+      { mdm: SECRETS, wifi: { password: 'wifi-pass' } },
+    );
+    seen = collect('ok');
+    errors = Object.fromEntries(ids.map((id) => [id, reports(id, 'error')]));
+  });
+
+  afterEach(async () => {
+    await helper.unload();
+    await jamf.stop();
+    assert.deepEqual(jamf.invalidCommands, []);
+  });
+
+  const device = () => ({ udid: phone.udid, hub: 'B', port: 7 });
+  const passes = async (id: string, count: number) => waitFor(`${id} passed on`, () => seen.length === count, 5000);
+
+  it('erase-device, then dep-enroll sees the device enrol again', async () => {
+    send('erase', { device: device() });
+    await passes('erase', 1);
+    assert.equal(phone.erasures, 1);
+    send('enrol', { device: { udid: phone.udid } });
+    await passes('enrol', 2);
+    assert.equal((seen[1] as { device: { serial: string } }).device.serial, 'JAMFCART0001');
+  });
+
+  it('set-device-name, clear-passcode and mdm-command reach the device', async () => {
+    send('name', { device: device() });
+    await passes('name', 1);
+    assert.equal(phone.name, 'Cart B - 7');
+    send('passcode', { device: device() });
+    await passes('passcode', 2);
+    send('command', { device: device() });
+    await passes('command', 3);
+    assert.deepEqual(phone.executed.map((c) => c.RequestType), ['Settings', 'ClearPasscode', 'RestartDevice']);
+  });
+
+  it('delete-from-mdm removes the record; add-wifi says Jamf Pro scopes profiles instead', async () => {
+    send('delete', { device: device() });
+    await passes('delete', 1);
+    send('name', { device: device() });
+    assert.equal(((await waitFor('unknown now', () => errors.name[0])) as CodedError).code, 'DEVICE_UNKNOWN');
+    send('wifi', { device: device() });
+    const err = (await waitFor('wifi refused', () => errors.wifi[0])) as CodedError;
+    assert.equal(err.code, 'UNSUPPORTED');
+    assert.match(err.message, /scope/);
+  });
+
+  it('never shows the API client secret', async () => {
+    const said: unknown[] = [];
+    for (const id of [...ids, 'mdm']) said.push(...statuses(id), ...reports(id, 'warn'), ...reports(id, 'log'));
+    for (const id of ids.filter((i) => i !== 'enrol')) send(id, { device: device() });
+    await waitFor('all answered', () => seen.length + Object.values(errors).flat().length >= ids.length - 1, 8000);
+    const text = JSON.stringify([said, seen, Object.values(errors).map((e) => e.map(String))]);
+    assert.ok(!text.includes(SECRETS.clientSecret));
+    assert.ok(text.length > 200);
+  });
+});

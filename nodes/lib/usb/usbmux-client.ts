@@ -1,0 +1,187 @@
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import { CodedError } from '../coded-error';
+import { encodeFrame, FrameReader } from './usbmux-frames';
+
+/** A device as usbmuxd reports it. */
+export interface UsbDevice {
+  deviceId: number;
+  /** usbmuxd's SerialNumber is the device's UDID. */
+  udid: string;
+  /** Encodes the physical USB port path: which hub port the phone is on. */
+  locationId?: number;
+  productId?: number;
+  connectionType?: string;
+}
+
+export type SocketOpener = (path: string) => Promise<Duplex>;
+
+export interface UsbmuxClientOptions {
+  path: string;
+  openSocket: SocketOpener;
+  retry?: { min: number; max: number };
+}
+
+export type UsbStatus = { status: 'connecting' | 'connected' | 'disconnected'; reason?: string };
+
+const PROGRAM = 'node-red-contrib-device-checkout';
+
+/**
+ * usbmuxd's device list, kept current: ListDevices, then Listen for Attached / Detached /
+ * Paired. When usbmuxd restarts it reconnects and lists again, reporting what came and went
+ * meanwhile, once.
+ *
+ * Events: `attached`, `detached`, `paired` (UsbDevice), `status` (UsbStatus).
+ */
+export class UsbmuxClient extends EventEmitter {
+  private readonly known = new Map<string, UsbDevice>();
+  private socket?: Duplex;
+  private closing = false;
+  private running?: Promise<void>;
+  private wake?: () => void;
+  current: UsbStatus = { status: 'connecting' };
+
+  constructor(private readonly options: UsbmuxClientOptions) {
+    super();
+  }
+
+  devices(): UsbDevice[] {
+    return [...this.known.values()];
+  }
+
+  byUdid(udid: string): UsbDevice | undefined {
+    return this.known.get(udid);
+  }
+
+  start(): void {
+    this.running ??= this.run();
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    this.wake?.();
+    this.socket?.destroy();
+    await this.running;
+  }
+
+  private setStatus(status: UsbStatus): void {
+    this.current = status;
+    this.emit('status', status);
+  }
+
+  private async run(): Promise<void> {
+    const { min, max } = this.options.retry ?? { min: 500, max: 10_000 };
+    let delay = min;
+    while (!this.closing) {
+      this.setStatus({ status: 'connecting' });
+      let reason = 'closed';
+      try {
+        await this.session(() => (delay = min));
+      } catch (err) {
+        reason = (err as Error).message;
+      }
+      if (this.closing) break;
+      this.setStatus({ status: 'disconnected', reason });
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      delay = Math.min(delay * 2, max);
+    }
+    this.setStatus({ status: 'disconnected', reason: 'closed' });
+  }
+
+  /** One connection: list, then listen until it drops. */
+  private async session(onConnected: () => void): Promise<void> {
+    const socket = await this.options.openSocket(this.options.path).catch((err: Error) => {
+      throw new CodedError('USB_UNREACHABLE', `cannot reach usbmuxd at ${this.options.path}: ${err.message}`);
+    });
+    this.socket = socket;
+    const reader = new FrameReader();
+    const replies = new Map<number, (message: Record<string, unknown>) => void>();
+    const ended = new Promise<void>((resolve, reject) => {
+      socket.on('data', (chunk: Buffer) => {
+        try {
+          for (const { tag, message } of reader.push(chunk)) {
+            const reply = replies.get(tag);
+            if (reply) {
+              replies.delete(tag);
+              reply(message);
+            } else this.onEvent(message);
+          }
+        } catch (err) {
+          socket.destroy();
+          reject(new CodedError('USB_PROTOCOL', `usbmuxd sent something unreadable: ${(err as Error).message}`));
+        }
+      });
+      socket.once('close', () => resolve());
+      socket.once('error', (err: Error) => reject(new CodedError('USB_DISCONNECTED', `usbmuxd connection failed: ${err.message}`)));
+    });
+    const request = (tag: number, message: object): Promise<Record<string, unknown>> =>
+      Promise.race([
+        new Promise<Record<string, unknown>>((resolve) => {
+          replies.set(tag, resolve);
+          socket.write(encodeFrame({ ...message, ClientVersionString: PROGRAM, ProgName: PROGRAM, kLibUSBMuxVersion: 3 }, tag));
+        }),
+        ended.then(() => {
+          throw new CodedError('USB_DISCONNECTED', 'usbmuxd closed the connection');
+        }),
+      ]);
+    try {
+      const listed = await request(1, { MessageType: 'ListDevices' });
+      this.reconcile(((listed.DeviceList as { Properties?: Record<string, unknown> }[]) ?? []).map((d) => toDevice(d.Properties ?? {})));
+      const result = await request(2, { MessageType: 'Listen' });
+      if (result.Number !== 0) throw new CodedError('USB_REFUSED', `usbmuxd refused Listen (result ${String(result.Number)})`);
+      onConnected();
+      this.setStatus({ status: 'connected' });
+      await ended;
+    } finally {
+      socket.destroy();
+      this.socket = undefined;
+    }
+  }
+
+  /** After (re)connecting: report what came and went while nobody was listening. */
+  private reconcile(listed: UsbDevice[]): void {
+    const present = new Set(listed.map((d) => d.udid));
+    for (const gone of [...this.known.values()].filter((d) => !present.has(d.udid))) {
+      this.known.delete(gone.udid);
+      this.emit('detached', gone);
+    }
+    for (const device of listed) this.onAttached(device);
+  }
+
+  private onAttached(device: UsbDevice): void {
+    // Wi-Fi connections have no hub port.
+    if (device.connectionType && device.connectionType !== 'USB') return;
+    const before = this.known.get(device.udid);
+    if (before && before.deviceId === device.deviceId) return; // already known: usbmuxd replays on Listen
+    if (before) this.emit('detached', before);
+    this.known.set(device.udid, device);
+    this.emit('attached', device);
+  }
+
+  private onEvent(message: Record<string, unknown>): void {
+    const type = message.MessageType;
+    if (type === 'Attached') this.onAttached(toDevice((message.Properties as Record<string, unknown>) ?? message));
+    else if (type === 'Detached' || type === 'Paired') {
+      const device = [...this.known.values()].find((d) => d.deviceId === message.DeviceID);
+      if (!device) return;
+      if (type === 'Detached') this.known.delete(device.udid);
+      this.emit(type === 'Detached' ? 'detached' : 'paired', device);
+    }
+  }
+}
+
+function toDevice(p: Record<string, unknown>): UsbDevice {
+  return {
+    deviceId: Number(p.DeviceID),
+    udid: String(p.SerialNumber ?? ''),
+    locationId: p.LocationID === undefined ? undefined : Number(p.LocationID),
+    productId: p.ProductID === undefined ? undefined : Number(p.ProductID),
+    connectionType: p.ConnectionType as string | undefined,
+  };
+}

@@ -1,0 +1,53 @@
+import type { SimulatedHub } from './simulated-hub';
+import type { SimulatedUsbmuxd } from './usbmuxd-server';
+
+/** The USB location a port has on this cart's host: hub number and port in the path bits. */
+export const locationOf = (hubIndex: number, port: number): number => 0x14000000 | ((hubIndex + 1) << 16) | (port << 8);
+
+/**
+ * A cart: hubs and the host's usbmuxd, tied together as the hardware is. Docking a phone on a
+ * port makes the hub report it at once and usbmuxd shortly after, with that port's location.
+ */
+export class SimulatedCart {
+  /** Which phone (UDID) sits on which hub port. */
+  private readonly slots = new Map<string, string>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(
+    readonly hubs: SimulatedHub[],
+    readonly usb: SimulatedUsbmuxd,
+    /** How long after the hub sees a dock usbmuxd reports the phone, ms. */
+    public usbDelay = 200,
+  ) {}
+
+  dock(udid: string, hubIndex: number, port: number): void {
+    this.slots.set(`${hubIndex}:${port}`, udid);
+    this.hubs[hubIndex].dock(port);
+    this.later(() => {
+      if (this.slots.get(`${hubIndex}:${port}`) === udid) this.usb.attach(udid, locationOf(hubIndex, port));
+    });
+  }
+
+  unplug(hubIndex: number, port: number): void {
+    const udid = this.slots.get(`${hubIndex}:${port}`);
+    this.slots.delete(`${hubIndex}:${port}`);
+    this.hubs[hubIndex].unplug(port);
+    if (udid) this.usb.detach(udid);
+  }
+
+  phoneAt(hubIndex: number, port: number): string | undefined {
+    return this.slots.get(`${hubIndex}:${port}`);
+  }
+
+  stop(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+  }
+
+  private later(work: () => void): void {
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      work();
+    }, this.usbDelay);
+    this.timers.add(timer);
+  }
+}

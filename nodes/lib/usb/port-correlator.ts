@@ -1,0 +1,167 @@
+/** Where a dock happened: one port of one hub. */
+export interface PortKey {
+  hub: string;
+  port: number;
+}
+
+export type Resolution = { udid: string } | { udid?: undefined; reason: string };
+
+interface PendingDock extends PortKey {
+  at: number;
+  resolve(resolution: Resolution): void;
+  timer: NodeJS.Timeout;
+}
+
+interface Attach {
+  udid: string;
+  locationId?: number;
+  at: number;
+  /** Seen beside other docks and attaches: only its location can place it now. */
+  contested: boolean;
+}
+
+export interface CorrelatorOptions {
+  /** How far apart a dock and an attach may be and still belong together, ms. */
+  windowMs: number;
+  /** Port -> USB location, learnt from unambiguous docks and kept across restarts. */
+  locations: Map<string, number>;
+  /** Called when a new port -> location pair is learnt, to persist it. */
+  onLearn?: (locations: Map<string, number>) => void;
+  /** Called when usbmuxd saw a phone at a port's location but the hub saw no dock there. */
+  onDisagreement?: (message: string) => void;
+  now?: () => number;
+}
+
+const keyOf = ({ hub, port }: PortKey): string => `${hub}#${port}`;
+
+/**
+ * Which phone is on which port: the hub sees a dock on port P, usbmuxd an Attached for
+ * UDID U; within the window they belong together. A port whose USB location is known binds
+ * at once. A port seen for the first time binds only when its dock and one attach were alone
+ * in the window, and then its location is learnt. Anything else is unresolved, with the
+ * reason: never a guess.
+ */
+export class PortCorrelator {
+  private readonly pending = new Map<string, PendingDock>();
+  private readonly attaches: Attach[] = [];
+  private readonly recentDocks: (PortKey & { at: number })[] = [];
+  private readonly bound = new Map<string, string>();
+  private readonly now: () => number;
+
+  constructor(private readonly options: CorrelatorOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  /** The phone last bound to this port, while it is docked. */
+  udidAt(port: PortKey): string | undefined {
+    return this.bound.get(keyOf(port));
+  }
+
+  /** The hub saw a dock: resolves with the phone, or why it cannot be told, within the window. */
+  dock(port: PortKey): Promise<Resolution> {
+    const key = keyOf(port);
+    this.pending.get(key)?.resolve({ reason: 'docked again before the phone was identified' });
+    const at = this.now();
+    this.recentDocks.push({ ...port, at });
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.decide(key), this.options.windowMs);
+      this.pending.set(key, {
+        ...port,
+        at,
+        timer,
+        resolve: (resolution) => {
+          clearTimeout(timer);
+          this.pending.delete(key);
+          if (resolution.udid) this.bound.set(key, resolution.udid);
+          resolve(resolution);
+        },
+      });
+      this.matchByLocation();
+    });
+  }
+
+  /** The hub saw an unplug: the port is free, and says who left. */
+  unplug(port: PortKey): string | undefined {
+    const key = keyOf(port);
+    this.pending.get(key)?.resolve({ reason: 'unplugged before the phone was identified' });
+    const udid = this.bound.get(key);
+    this.bound.delete(key);
+    return udid;
+  }
+
+  /** usbmuxd saw a phone arrive. */
+  attach(udid: string, locationId: number | undefined): void {
+    this.prune();
+    const attach = { udid, locationId, at: this.now(), contested: false };
+    this.attaches.push(attach);
+    this.matchByLocation();
+    const port = locationId === undefined ? undefined : this.portOfLocation(locationId);
+    if (!port) return;
+    // The hub polls: give its dock the window to show up before calling it a disagreement.
+    setTimeout(() => {
+      if (this.attaches.includes(attach) && ![...this.bound.values()].includes(udid)) {
+        this.options.onDisagreement?.(`usbmuxd reports ${udid} at the USB location of ${port.replace('#', ' port ')}, but the hub saw no dock there`);
+      }
+    }, this.options.windowMs).unref();
+  }
+
+  /** usbmuxd saw a phone leave: it is on no port any more. */
+  detach(udid: string): void {
+    const index = this.attaches.findIndex((a) => a.udid === udid);
+    if (index >= 0) this.attaches.splice(index, 1);
+    for (const [key, bound] of this.bound) if (bound === udid) this.bound.delete(key);
+  }
+
+  close(): void {
+    for (const dock of this.pending.values()) dock.resolve({ reason: 'closed' });
+  }
+
+  private portOfLocation(locationId: number): string | undefined {
+    for (const [key, location] of this.options.locations) if (location === locationId) return key;
+    return undefined;
+  }
+
+  /** Pending docks whose port has a known location take the attach at that location. */
+  private matchByLocation(): void {
+    for (const [key, dock] of this.pending) {
+      const location = this.options.locations.get(key);
+      if (location === undefined) continue;
+      const attach = this.attaches.find((a) => a.locationId === location && Math.abs(a.at - dock.at) <= this.options.windowMs);
+      if (!attach) continue;
+      this.attaches.splice(this.attaches.indexOf(attach), 1);
+      dock.resolve({ udid: attach.udid });
+    }
+  }
+
+  /** The window of a dock without a known location closed: bind only if nothing else was near. */
+  private decide(key: string): void {
+    const dock = this.pending.get(key);
+    if (!dock) return;
+    const near = (at: number) => Math.abs(at - dock.at) <= this.options.windowMs;
+    const candidates = this.attaches.filter((a) => near(a.at) && (a.locationId === undefined || this.portOfLocation(a.locationId) === undefined));
+    const rivals = this.recentDocks.filter((d) => keyOf(d) !== key && near(d.at) && !this.options.locations.has(keyOf(d)));
+    if (candidates.length === 1 && rivals.length === 0 && !candidates[0].contested) {
+      const [attach] = candidates;
+      this.attaches.splice(this.attaches.indexOf(attach), 1);
+      if (attach.locationId !== undefined) {
+        this.options.locations.set(key, attach.locationId);
+        this.options.onLearn?.(this.options.locations);
+      }
+      return dock.resolve({ udid: attach.udid });
+    }
+    for (const attach of candidates) attach.contested = true;
+    const seconds = this.options.windowMs / 1000;
+    const reason =
+      candidates.length === 0
+        ? `no phone appeared on USB within ${seconds} s (charge-only cable, or not trusted?)`
+        : `${rivals.length + 1} docks and ${candidates.length} phones on USB within ${seconds} s, and this port's USB location is not learnt yet`;
+    dock.resolve({ reason });
+  }
+
+  /** Forgets attaches and docks too old to matter. */
+  private prune(): void {
+    const horizon = this.now() - 2 * this.options.windowMs;
+    for (let i = this.attaches.length - 1; i >= 0; i--) if (this.attaches[i].at < horizon) this.attaches.splice(i, 1);
+    while (this.recentDocks.length > 0 && this.recentDocks[0].at < horizon) this.recentDocks.shift();
+  }
+}

@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { PortCorrelator, type Resolution } from '../nodes/lib/usb/port-correlator';
+
+const WINDOW = 150;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('PortCorrelator: which phone is on which port', () => {
+  let locations: Map<string, number>;
+  let learnt: number;
+  let disagreements: string[];
+  let correlator: PortCorrelator;
+
+  beforeEach(() => {
+    locations = new Map();
+    learnt = 0;
+    disagreements = [];
+    correlator = new PortCorrelator({ windowMs: WINDOW, locations, onLearn: () => learnt++, onDisagreement: (m) => disagreements.push(m) });
+  });
+
+  afterEach(() => correlator.close());
+
+  it('binds a lone dock to the lone phone on USB and learns the port\u2019s location', async () => {
+    const resolution = correlator.dock({ hub: 'A', port: 3 });
+    await sleep(20);
+    correlator.attach('U1', 0x14010300);
+    assert.deepEqual(await resolution, { udid: 'U1' });
+    assert.equal(locations.get('A#3'), 0x14010300);
+    assert.equal(learnt, 1);
+    assert.equal(correlator.udidAt({ hub: 'A', port: 3 }), 'U1');
+  });
+
+  it('binds at once when the port\u2019s location is known, whatever order USB reports in', async () => {
+    locations.set('A#1', 0x100).set('A#2', 0x200);
+    const started = Date.now();
+    const one = correlator.dock({ hub: 'A', port: 1 });
+    const two = correlator.dock({ hub: 'A', port: 2 });
+    correlator.attach('U2', 0x200);
+    correlator.attach('U1', 0x100);
+    assert.deepEqual(await Promise.all([one, two]), [{ udid: 'U1' }, { udid: 'U2' }]);
+    assert.ok(Date.now() - started < WINDOW, 'no need to wait for the window');
+  });
+
+  it('never guesses between several first-time docks in one window', async () => {
+    const docks = [correlator.dock({ hub: 'A', port: 1 }), correlator.dock({ hub: 'A', port: 2 })];
+    correlator.attach('U1', 0x100);
+    correlator.attach('U2', 0x200);
+    const results = (await Promise.all(docks)) as { reason: string }[];
+    for (const r of results) assert.match(r.reason, /2 docks and 2 phones on USB within 0.15 s, and this port's USB location is not learnt yet/);
+    assert.equal(locations.size, 0, 'nothing learnt from an ambiguous window');
+  });
+
+  it('takes a phone USB reported before the hub\u2019s poll saw the dock', async () => {
+    correlator.attach('U9', 0x900);
+    await sleep(30);
+    assert.deepEqual(await correlator.dock({ hub: 'B', port: 9 }), { udid: 'U9' });
+  });
+
+  it('says so when no phone appears on USB', async () => {
+    const resolution = (await correlator.dock({ hub: 'A', port: 4 })) as Resolution & { reason: string };
+    assert.equal(resolution.udid, undefined);
+    assert.match(resolution.reason, /no phone appeared on USB within 0.15 s/);
+  });
+
+  it('follows a phone moved from one port to another', async () => {
+    locations.set('A#1', 0x100).set('A#3', 0x300);
+    const first = correlator.dock({ hub: 'A', port: 1 });
+    correlator.attach('U1', 0x100);
+    assert.deepEqual(await first, { udid: 'U1' });
+    assert.equal(correlator.unplug({ hub: 'A', port: 1 }), 'U1');
+    correlator.detach('U1');
+    const moved = correlator.dock({ hub: 'A', port: 3 });
+    correlator.attach('U1', 0x300);
+    assert.deepEqual(await moved, { udid: 'U1' });
+    assert.equal(correlator.udidAt({ hub: 'A', port: 1 }), undefined);
+  });
+
+  it('reports the hub and USB disagreeing, and never hands a contested phone to a later dock', async () => {
+    locations.set('A#5', 0x500);
+    correlator.attach('U5', 0x500);
+    await sleep(WINDOW + 30);
+    assert.deepEqual(disagreements, ['usbmuxd reports U5 at the USB location of A port 5, but the hub saw no dock there']);
+    const docks = [correlator.dock({ hub: 'A', port: 6 }), correlator.dock({ hub: 'A', port: 7 })];
+    correlator.attach('U6', 0x600);
+    await Promise.all(docks);
+    const late = (await correlator.dock({ hub: 'A', port: 6 })) as { reason?: string };
+    assert.ok(late.reason, 'U6 was contested: only its location could place it now');
+  });
+});

@@ -66,8 +66,8 @@ describe('PortCorrelator: which phone is on which port', () => {
     const first = correlator.dock({ hub: 'A', port: 1 });
     correlator.attach('U1', 0x100);
     assert.deepEqual(await first, { udid: 'U1' });
+    correlator.detach('U1'); // usbmuxd usually reports the detach before the hub's poll
     assert.equal(correlator.unplug({ hub: 'A', port: 1 }), 'U1');
-    correlator.detach('U1');
     const moved = correlator.dock({ hub: 'A', port: 3 });
     correlator.attach('U1', 0x300);
     assert.deepEqual(await moved, { udid: 'U1' });

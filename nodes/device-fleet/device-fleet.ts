@@ -1,17 +1,42 @@
+import { join } from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { CodedError } from '../lib/coded-error';
 import type { Device } from '../lib/attributes';
 import type { MdmAdapter } from '../lib/mdm/mdm-adapter';
 import type { MdmServerNode } from '../mdm-server/mdm-server';
+import { readJson, writeJsonAtomically } from '../lib/json-file';
+import { SharedPool } from '../lib/shared-pool';
+import { openUsbSocket } from '../lib/usb/open-usb';
+import { PortCorrelator, type PortKey } from '../lib/usb/port-correlator';
+import { UsbmuxClient, type UsbDevice } from '../lib/usb/usbmux-client';
 
 export interface DeviceFleetDef extends NodeDef {
   mdm: string;
+  /** usbmuxd's socket, or `sim:<name>`; empty: no USB identity. */
+  usb?: string;
+  /** Seconds a dock and a USB attach may be apart and still belong together. */
+  usbWindow?: string;
+}
+
+/** What a dock or unplug can say about the phone on a port. */
+export interface PortIdentity {
+  udid?: string;
+  serial?: string;
+  /** Why the phone could not be identified. */
+  reason?: string;
 }
 
 export interface DeviceFleetNode extends Node {
   /** The fleet's MDM server node, when one is configured. */
   mdmNode?: MdmServerNode;
+  /** The phone just docked on a port, once USB has told (within the window). */
+  identifyDock(port: PortKey): Promise<PortIdentity>;
+  /** The phone that was on a port just unplugged. */
+  identifyUnplug(port: PortKey): PortIdentity;
 }
+
+/** One usbmuxd connection per socket path across every flow. */
+const usbSources = new SharedPool<UsbmuxClient>();
 
 export interface DeviceActionDef extends NodeDef {
   fleet: string;
@@ -78,6 +103,46 @@ export default function (RED: NodeAPI): void {
   function DeviceFleet(this: DeviceFleetNode, config: DeviceFleetDef): void {
     RED.nodes.createNode(this, config);
     this.mdmNode = (RED.nodes.getNode(config.mdm) as MdmServerNode | null) ?? undefined;
+    const serialOf = (udid?: string): string | undefined => (udid ? this.mdmNode?.connection?.enrolment(udid)?.serial : undefined);
+    const source = (config.usb ?? '').trim();
+    if (!source) {
+      const reason = RED._('device-fleet.errors.no-usb');
+      this.identifyDock = async () => ({ reason });
+      this.identifyUnplug = () => ({ reason });
+      return;
+    }
+
+    // Learnt port -> USB locations outlive restarts: first docks need not be alone again.
+    const store = join(RED.settings.userDir ?? '.', 'device-checkout', `usb-locations-${this.id}.json`);
+    const locations = new Map<string, number>(Object.entries(readJson<Record<string, number>>(store, {})));
+    const correlator = new PortCorrelator({
+      windowMs: Number(config.usbWindow || 5) * 1000,
+      locations,
+      onLearn: (learnt) => writeJsonAtomically(store, Object.fromEntries(learnt)),
+      onDisagreement: (message) => this.warn(message),
+    });
+    const usb = usbSources.acquire(source, () => new UsbmuxClient({ path: source, openSocket: openUsbSocket }));
+    const onAttached = (d: UsbDevice): void => correlator.attach(d.udid, d.locationId);
+    const onDetached = (d: UsbDevice): void => correlator.detach(d.udid);
+    usb.on('attached', onAttached).on('detached', onDetached);
+    for (const device of usb.devices()) onAttached(device);
+    usb.start();
+
+    this.identifyDock = async (port) => {
+      const found = await correlator.dock(port);
+      return found.udid ? { udid: found.udid, serial: serialOf(found.udid) } : { reason: found.reason };
+    };
+    this.identifyUnplug = (port) => {
+      const udid = correlator.unplug(port);
+      return udid ? { udid, serial: serialOf(udid) } : { reason: RED._('device-fleet.errors.unplug-unknown') };
+    };
+
+    this.on('close', async (done: () => void) => {
+      usb.off('attached', onAttached).off('detached', onDetached);
+      correlator.close();
+      await usbSources.release(source);
+      done();
+    });
   }
   RED.nodes.registerType('device-fleet', DeviceFleet);
 }

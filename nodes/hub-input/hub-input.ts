@@ -1,5 +1,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import type { PortEvent } from '../lib/hub/hub-connection';
+import type { Device } from '../lib/attributes';
+import type { DeviceFleetNode } from '../device-fleet/device-fleet';
 import { attachToHub } from '../smart-hub/smart-hub';
 
 export interface HubInputDef extends NodeDef {
@@ -10,7 +12,7 @@ export interface HubInputDef extends NodeDef {
 export interface HubEventMessage extends NodeMessage {
   topic: 'dock' | 'unplug';
   payload: PortEvent & { hub: string };
-  device: { hub: string; port: number };
+  device: Device & { hub: string; port: number };
 }
 
 /** Output 1 carries docks, output 2 unplugs. */
@@ -20,20 +22,25 @@ export default function (RED: NodeAPI): void {
     const hub = attachToHub(RED, this, config.hub);
     if (!hub) return;
     const { hubNode, connection } = hub;
+    const fleet = config.fleet ? (RED.nodes.getNode(config.fleet) as DeviceFleetNode | null) : null;
 
-    const emit = (event: PortEvent): void => {
-      const msg: HubEventMessage = {
-        topic: event.event,
-        payload: { ...event, hub: hubNode.hubName },
-        device: { hub: hubNode.hubName, port: event.port },
-      };
+    const emit = async (event: PortEvent): Promise<void> => {
+      const port = { hub: hubNode.hubName, port: event.port };
+      // With a fleet, say which phone it is: a dock waits (at most the USB window) for usbmuxd.
+      const identity = !fleet ? {} : event.event === 'dock' ? await fleet.identifyDock(port) : fleet.identifyUnplug(port);
+      if (identity.reason) this.warn(RED._('hub-input.errors.unidentified', { hub: port.hub, port: port.port, reason: identity.reason }));
+      const device: HubEventMessage['device'] = { ...port };
+      if (identity.udid) device.udid = identity.udid;
+      if (identity.serial) device.serial = identity.serial;
+      const msg: HubEventMessage = { topic: event.event, payload: { ...event, hub: hubNode.hubName }, device };
       this.send(event.event === 'dock' ? [msg, null] : [null, msg]);
     };
-    connection.on('dock', emit);
-    connection.on('unplug', emit);
+    const onEvent = (event: PortEvent): void => void emit(event).catch((err: Error) => this.error(err));
+    connection.on('dock', onEvent);
+    connection.on('unplug', onEvent);
     this.on('close', () => {
-      connection.off('dock', emit);
-      connection.off('unplug', emit);
+      connection.off('dock', onEvent);
+      connection.off('unplug', onEvent);
     });
   }
 

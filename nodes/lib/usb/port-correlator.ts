@@ -4,7 +4,7 @@ export interface PortKey {
   port: number;
 }
 
-export type Resolution = { udid: string } | { udid?: undefined; reason: string };
+export type Resolution = { udid: string; reason?: undefined } | { udid?: undefined; reason: string };
 
 interface PendingDock extends PortKey {
   at: number;
@@ -105,11 +105,13 @@ export class PortCorrelator {
     }, this.options.windowMs).unref();
   }
 
-  /** usbmuxd saw a phone leave: it is on no port any more. */
+  /**
+   * usbmuxd saw a phone leave. Its port keeps the binding until the hub reports the unplug
+   * (usbmuxd is usually the quicker of the two), so the unplug can still say who left.
+   */
   detach(udid: string): void {
     const index = this.attaches.findIndex((a) => a.udid === udid);
     if (index >= 0) this.attaches.splice(index, 1);
-    for (const [key, bound] of this.bound) if (bound === udid) this.bound.delete(key);
   }
 
   close(): void {

@@ -1,0 +1,140 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import type { NodeMessage } from 'node-red';
+import { PtyHub } from '../sim/pty-hub';
+import { SimulatedCart } from '../sim/simulated-cart';
+import { simulatedUsbmuxd, type SimulatedUsbmuxd } from '../sim/usbmuxd-server';
+import { collect, helper, load } from './node-red';
+import { tempDir, waitFor } from './support';
+
+type Event = NodeMessage & { device: { hub: string; port: number; udid?: string } };
+
+/** Which phone is on which port, as hub-input reports it with a fleet that has a USB source. */
+describe('hub events carry the phone\u2019s UDID (hub over a pty, usbmuxd on a socket)', function () {
+  let pty: PtyHub;
+  let usb: SimulatedUsbmuxd;
+  let cart: SimulatedCart;
+  let docks: NodeMessage[];
+  let unplugs: NodeMessage[];
+  let warnings: unknown[];
+  let userDir: string;
+  let run = 0;
+
+  const flow = (hubPath: string) => [
+    { id: 'hub', type: 'smart-hub', name: 'Cart', serialPort: hubPath, baudRate: '115200', pollInterval: '100', model: 'auto' },
+    { id: 'fleet', type: 'device-fleet', mdm: '', usb: `sim:usb-identity-${run}`, usbWindow: '1' },
+    { id: 'in', type: 'hub-input', hub: 'hub', fleet: 'fleet', wires: [['docks'], ['unplugs']] },
+    { id: 'docks', type: 'helper' },
+    { id: 'unplugs', type: 'helper' },
+  ];
+
+  async function start(): Promise<void> {
+    await load(flow(pty.hostPath));
+    docks = collect('docks');
+    unplugs = collect('unplugs');
+    warnings = [];
+    const onWarn = (call: { args: unknown[] }) => warnings.push(call.args[0]);
+    for (const id of ['in', 'fleet']) (helper.getNode(id) as unknown as import('node:events').EventEmitter).on('call:warn', onWarn);
+    await new Promise((resolve) => setTimeout(resolve, 400)); // hub connected, usbmuxd listening
+  }
+
+  beforeEach(async () => {
+    run++;
+    userDir = tempDir('userdir');
+    helper.settings({ userDir });
+    pty = await PtyHub.start(join(tempDir('hub'), 'ttyHUB'), { ports: 8 });
+    usb = await simulatedUsbmuxd(`usb-identity-${run}`);
+    cart = new SimulatedCart([pty.hub], usb, 100);
+    await start();
+  });
+
+  afterEach(async () => {
+    cart.stop();
+    await helper.unload();
+    await pty.stop();
+    await usb.stop();
+    helper.settings({});
+  });
+
+  const udids = (messages: NodeMessage[]) => (messages as Event[]).map((m) => `${m.device.port}:${m.device.udid ?? '-'}`);
+
+  /** Docks each phone alone, so the cart learns each port's USB location, then frees them. */
+  async function learn(ports: number[]): Promise<void> {
+    for (const port of ports) {
+      const before = docks.length;
+      cart.dock(`LEARN-${port}`, 0, port);
+      await waitFor(`dock on ${port}`, () => docks.length > before, 5000);
+      cart.unplug(0, port);
+    }
+    await waitFor('unplugs', () => unplugs.length === ports.length, 5000);
+  }
+
+  it('one dock: the phone\u2019s UDID on the dock and on the unplug', async () => {
+    cart.dock('PHONE-A', 0, 3);
+    await waitFor('dock', () => docks.length === 1, 5000);
+    assert.deepEqual((docks[0] as Event).device, { hub: 'Cart', port: 3, udid: 'PHONE-A' });
+    cart.unplug(0, 3);
+    await waitFor('unplug', () => unplugs.length === 1);
+    assert.deepEqual(udids(unplugs), ['3:PHONE-A']);
+    assert.deepEqual(warnings, []);
+  });
+
+  it('several docks in the same second: unresolved and said so while ports are new, exact once learnt', async () => {
+    cart.dock('PHONE-1', 0, 1);
+    cart.dock('PHONE-2', 0, 2);
+    await waitFor('two docks', () => docks.length === 2, 5000);
+    assert.deepEqual(udids(docks).sort(), ['1:-', '2:-']);
+    assert.match(warnings.map(String).join('\n'), /2 docks and 2 phones on USB within 1 s, and this port's USB location is not learnt yet/);
+    cart.unplug(0, 1);
+    cart.unplug(0, 2);
+    await waitFor('unplugs', () => unplugs.length === 2);
+    docks.length = 0;
+    unplugs.length = 0;
+    await learn([4, 5, 6, 7]);
+    docks.length = 0;
+    for (const port of [4, 5, 6, 7]) cart.dock(`RUSH-${port}`, 0, port);
+    await waitFor('four docks', () => docks.length === 4, 5000);
+    assert.deepEqual(udids(docks).sort(), ['4:RUSH-4', '5:RUSH-5', '6:RUSH-6', '7:RUSH-7']);
+  });
+
+  it('follows a phone moved from one port to another', async () => {
+    await learn([1, 3]);
+    docks.length = 0;
+    unplugs.length = 0;
+    cart.dock('MOVER', 0, 1);
+    await waitFor('dock on 1', () => docks.length === 1, 5000);
+    cart.unplug(0, 1);
+    cart.dock('MOVER', 0, 3);
+    await waitFor('dock on 3 and unplug of 1', () => docks.length === 2 && unplugs.length === 1, 5000);
+    assert.deepEqual([udids(docks), udids(unplugs)], [['1:MOVER', '3:MOVER'], ['1:MOVER']]);
+  });
+
+  it('keeps the binding when usbmuxd restarts between a dock and an unplug', async () => {
+    cart.dock('PHONE-R', 0, 2);
+    await waitFor('dock', () => docks.length === 1, 5000);
+    await usb.stop();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await usb.start();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    cart.unplug(0, 2);
+    await waitFor('unplug', () => unplugs.length === 1);
+    assert.deepEqual(udids(unplugs), ['2:PHONE-R']);
+  });
+
+  it('warns when usbmuxd sees a phone at a port the hub calls empty', async () => {
+    await learn([6]);
+    usb.attach('GHOST', (await import('../sim/simulated-cart')).locationOf(0, 6));
+    await waitFor('disagreement', () => warnings.some((w) => /GHOST at the USB location of Cart port 6, but the hub saw no dock there/.test(String(w))), 5000);
+  });
+
+  it('keeps learnt port locations across a restart', async () => {
+    await learn([2, 5]);
+    await helper.unload();
+    await start();
+    docks.length = 0;
+    cart.dock('AFTER-2', 0, 2);
+    cart.dock('AFTER-5', 0, 5);
+    await waitFor('both docks', () => docks.length === 2, 5000);
+    assert.deepEqual(udids(docks).sort(), ['2:AFTER-2', '5:AFTER-5']);
+  });
+});

@@ -1,3 +1,4 @@
+import type { SimulatedDevice } from './simulated-device';
 import type { SimulatedHub } from './simulated-hub';
 import type { SimulatedUsbmuxd } from './usbmuxd-server';
 
@@ -20,11 +21,12 @@ export class SimulatedCart {
     public usbDelay = 200,
   ) {}
 
-  dock(udid: string, hubIndex: number, port: number): void {
+  dock(phone: SimulatedDevice | string, hubIndex: number, port: number): void {
+    const udid = typeof phone === 'string' ? phone : phone.udid;
     this.slots.set(`${hubIndex}:${port}`, udid);
     this.hubs[hubIndex].dock(port);
     this.later(() => {
-      if (this.slots.get(`${hubIndex}:${port}`) === udid) this.usb.attach(udid, locationOf(hubIndex, port));
+      if (this.slots.get(`${hubIndex}:${port}`) === udid) this.usb.attach(phone, locationOf(hubIndex, port));
     });
   }
 

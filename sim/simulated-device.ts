@@ -55,6 +55,11 @@ export class SimulatedDevice {
   failNext?: { code: number; text: string };
   /** Fault injection: never answer at all. */
   silent = false;
+  /** Set over USB (lockdown): com.apple.international. */
+  language = 'en';
+  locale = 'en_US';
+  /** Every lockdown SetValue, in order: what a host changed over USB. */
+  readonly lockdownWrites: { domain?: string; key: string; value: string }[] = [];
 
   constructor(options: SimulatedDeviceOptions = {}) {
     this.udid = options.udid ?? `00008110-${randomBytes(8).toString('hex').toUpperCase()}`;
@@ -108,6 +113,18 @@ export class SimulatedDevice {
       default:
         return { Status: 'Error', ErrorChain: [{ ErrorCode: 12, ErrorDomain: 'MDMErrorDomain', LocalizedDescription: 'Unknown command', USEnglishDescription: 'Unknown command' }] };
     }
+  }
+
+  lockdownValue(key: string, domain?: string): unknown {
+    if (domain === 'com.apple.international') return key === 'Language' ? this.language : key === 'Locale' ? this.locale : undefined;
+    return ({ DeviceName: this.name, SerialNumber: this.serial, UniqueDeviceID: this.udid, ProductType: this.model } as Record<string, unknown>)[key];
+  }
+
+  setLockdownValue(key: string, value: string, domain?: string): void {
+    this.lockdownWrites.push({ domain, key, value });
+    if (domain === 'com.apple.international' && key === 'Language') this.language = value;
+    else if (domain === 'com.apple.international' && key === 'Locale') this.locale = value;
+    else if (!domain && key === 'DeviceName') this.name = value;
   }
 
   /** What an erase leaves: nothing of the last user, not enrolled, a new unlock token. */

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import type { NodeMessage } from 'node-red';
+import type { Node, NodeMessage } from 'node-red';
+import { SimulatedDevice } from '../sim/simulated-device';
 import { PtyHub } from '../sim/pty-hub';
 import { SimulatedCart } from '../sim/simulated-cart';
 import { simulatedUsbmuxd, type SimulatedUsbmuxd } from '../sim/usbmuxd-server';
@@ -26,6 +27,9 @@ describe('hub events carry the phone\u2019s UDID (hub over a pty, usbmuxd on a s
     { id: 'in', type: 'hub-input', hub: 'hub', fleet: 'fleet', wires: [['docks'], ['unplugs']] },
     { id: 'docks', type: 'helper' },
     { id: 'unplugs', type: 'helper' },
+    { id: 'lang', type: 'set-language', fleet: 'fleet', language: 'de', locale: 'de_DE', timeout: '10', wires: [['done']] },
+    { id: 'name', type: 'set-device-name', fleet: 'fleet', deviceName: 'Cart [Port]', via: 'usb', timeout: '10', wires: [['done']] },
+    { id: 'done', type: 'helper' },
   ];
 
   async function start(): Promise<void> {
@@ -125,6 +129,35 @@ describe('hub events carry the phone\u2019s UDID (hub over a pty, usbmuxd on a s
     await learn([6]);
     usb.attach('GHOST', (await import('../sim/simulated-cart')).locationOf(0, 6));
     await waitFor('disagreement', () => warnings.some((w) => /GHOST at the USB location of Cart port 6, but the hub saw no dock there/.test(String(w))), 5000);
+  });
+
+  it('sets language, locale and name over USB on the docked phone, and names what stops it', async () => {
+    const done = collect('done');
+    const errors: unknown[] = [];
+    for (const id of ['lang', 'name']) (helper.getNode(id) as unknown as import('node:events').EventEmitter).on('call:error', (call: { args: unknown[] }) => errors.push(call.args[0]));
+    const phone = new SimulatedDevice();
+    usb.pair(phone.udid);
+    cart.dock(phone, 0, 2);
+    await waitFor('dock', () => docks.length === 1, 5000);
+    const dock = docks[0] as Event;
+    assert.equal(dock.device.udid, phone.udid);
+    (helper.getNode('lang') as Node).receive(dock);
+    (helper.getNode('name') as Node).receive(dock);
+    await waitFor('both done', () => done.length === 2, 10000);
+    assert.deepEqual([phone.language, phone.locale, phone.name], ['de', 'de_DE', 'Cart 2']);
+
+    const stranger = new SimulatedDevice();
+    cart.dock(stranger, 0, 4);
+    await waitFor('second dock', () => docks.length === 2, 5000);
+    (helper.getNode('lang') as Node).receive(docks[1]);
+    await waitFor('not paired', () => errors.length === 1, 10000);
+    assert.equal((errors[0] as { code: string }).code, 'NOT_PAIRED');
+    cart.unplug(0, 2);
+    await waitFor('unplug', () => unplugs.length === 1);
+    (helper.getNode('name') as Node).receive(dock);
+    await waitFor('gone', () => errors.length === 2, 10000);
+    assert.equal((errors[1] as { code: string }).code, 'DEVICE_GONE');
+    assert.deepEqual(stranger.lockdownWrites, []);
   });
 
   it('keeps learnt port locations across a restart', async () => {

@@ -9,6 +9,7 @@ import { SharedPool } from '../lib/shared-pool';
 import { openUsbSocket } from '../lib/usb/open-usb';
 import { PortCorrelator, type PortKey } from '../lib/usb/port-correlator';
 import { UsbmuxClient, type UsbDevice } from '../lib/usb/usbmux-client';
+import { LockdownSession } from '../lib/usb/lockdown';
 
 export interface DeviceFleetDef extends NodeDef {
   mdm: string;
@@ -33,6 +34,8 @@ export interface DeviceFleetNode extends Node {
   identifyDock(port: PortKey): Promise<PortIdentity>;
   /** The phone that was on a port just unplugged. */
   identifyUnplug(port: PortKey): PortIdentity;
+  /** A lockdown session with a phone on this host's USB. */
+  lockdown(udid: string): Promise<LockdownSession>;
 }
 
 /** One usbmuxd connection per socket path across every flow. */
@@ -51,7 +54,9 @@ export interface DeviceMessage extends NodeMessage {
 export interface ActionInput {
   msg: DeviceMessage;
   device: Device & { udid: string };
-  mdm: MdmAdapter;
+  /** The fleet's MDM; reading it fails with NO_MDM when the fleet has none. */
+  readonly mdm: MdmAdapter;
+  fleet: DeviceFleetNode;
   /** How long to wait for the device, ms. */
   timeout: number;
 }
@@ -72,17 +77,30 @@ export function registerDeviceAction<C extends DeviceActionDef>(
 ): void {
   function DeviceAction(this: Node, config: C): void {
     RED.nodes.createNode(this, config);
-    const mdm = (RED.nodes.getNode(config.fleet) as DeviceFleetNode | null)?.mdmNode?.connection;
+    const fleet = RED.nodes.getNode(config.fleet) as DeviceFleetNode | null;
     const timeout = Number(config.timeout || options.defaultTimeout || 120) * 1000;
-    if (!mdm) this.status({ fill: 'red', shape: 'ring', text: RED._(`${STATUS}.no-mdm`) });
+    if (!fleet) this.status({ fill: 'red', shape: 'ring', text: RED._(`${STATUS}.no-fleet`) });
 
     this.on('input', (msg: DeviceMessage, send, done) => {
       const device = msg.device;
-      if (!mdm) return done(new CodedError('NO_MDM', RED._(`${STATUS}.no-mdm`)));
+      if (!fleet) return done(new CodedError('NO_FLEET', RED._(`${STATUS}.no-fleet`)));
       if (!device?.udid) return done(new CodedError('NO_DEVICE', RED._(`${STATUS}.no-device`)));
       const label = device.name || device.serial || device.udid;
       this.status({ fill: 'yellow', shape: 'ring', text: RED._(`${STATUS}.waiting`, { device: label }) });
-      run(config, { msg, device: device as ActionInput['device'], mdm, timeout }, this).then(
+      const input: ActionInput = {
+        msg,
+        device: device as ActionInput['device'],
+        fleet,
+        timeout,
+        get mdm() {
+          const connection = fleet.mdmNode?.connection;
+          if (!connection) throw new CodedError('NO_MDM', RED._(`${STATUS}.no-mdm`));
+          return connection;
+        },
+      };
+      Promise.resolve()
+        .then(() => run(config, input, this))
+        .then(
         (payload) => {
           if (payload !== undefined) msg.payload = payload;
           this.status({ fill: 'green', shape: 'dot', text: RED._(`${STATUS}.done`, { device: label }) });
@@ -109,6 +127,9 @@ export default function (RED: NodeAPI): void {
       const reason = RED._('device-fleet.errors.no-usb');
       this.identifyDock = async () => ({ reason });
       this.identifyUnplug = () => ({ reason });
+      this.lockdown = async () => {
+        throw new CodedError('NO_USB', reason);
+      };
       return;
     }
 
@@ -135,6 +156,12 @@ export default function (RED: NodeAPI): void {
     this.identifyUnplug = (port) => {
       const udid = correlator.unplug(port);
       return udid ? { udid, serial: serialOf(udid) } : { reason: RED._('device-fleet.errors.unplug-unknown') };
+    };
+
+    this.lockdown = async (udid) => {
+      const device = usb.byUdid(udid);
+      if (!device) throw new CodedError('DEVICE_GONE', RED._('device-fleet.errors.not-on-usb', { udid }));
+      return LockdownSession.open(openUsbSocket, source, device);
     };
 
     this.on('close', async (done: () => void) => {

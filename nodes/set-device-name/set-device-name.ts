@@ -6,13 +6,24 @@ import { registerDeviceAction, type DeviceActionDef } from '../device-fleet/devi
 interface SetDeviceNameDef extends DeviceActionDef {
   /** e.g. "Cart 3 - [Port]"; placeholders come from msg.device. */
   deviceName: string;
+  /** `mdm`: Settings DeviceName (needs supervision); `usb`: lockdown DeviceName (needs a pair record). */
+  via?: 'mdm' | 'usb';
 }
 
-/** Settings DeviceName through the MDM (the device must be supervised). */
 export default function (RED: NodeAPI): void {
-  registerDeviceAction<SetDeviceNameDef>(RED, 'set-device-name', async (config, { msg, device, mdm, timeout }) => {
+  registerDeviceAction<SetDeviceNameDef>(RED, 'set-device-name', async (config, input) => {
+    const { msg, device, timeout } = input;
     const name = renderTemplate(config.deviceName ?? '', device);
-    await mdm.perform(device.udid, settings(deviceName(name)), { timeout });
+    if (config.via === 'usb') {
+      const session = await input.fleet.lockdown(device.udid);
+      try {
+        await session.setValue('DeviceName', name);
+      } finally {
+        session.close();
+      }
+    } else {
+      await input.mdm.perform(device.udid, settings(deviceName(name)), { timeout });
+    }
     msg.device = { ...device, name };
   });
 }

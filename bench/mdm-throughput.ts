@@ -1,5 +1,3 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import axios from 'axios';
 import helper from 'node-red-node-test-helper';
 import type { Node, NodeMessage } from 'node-red';
@@ -11,6 +9,7 @@ import * as commands from '../nodes/lib/mdm/commands';
 import { appLockProfile } from '../nodes/lib/mdm/profiles';
 import { SimulatedNanoMdm } from '../sim/nanomdm-server';
 import { SimulatedDevice } from '../sim/simulated-device';
+import { webhookReceiver } from '../sim/webhook-receiver';
 import { median } from './stats';
 
 const API_KEY = 'bench-key';
@@ -38,20 +37,6 @@ export interface ThroughputResult {
   rounds: number;
 }
 
-/** Forwards NanoMDM's webhook to `deliver`, as Node-RED's HTTP would. */
-async function webhookReceiver(deliver: (body: Buffer, signature?: string) => number): Promise<Server> {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      res.statusCode = deliver(Buffer.concat(chunks), req.headers['x-hmac-signature'] as string | undefined);
-      res.end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return server;
-}
-
 async function simulatedMdm(devices: number): Promise<{ sim: SimulatedNanoMdm; phones: SimulatedDevice[] }> {
   const sim = new SimulatedNanoMdm({ apiKey: API_KEY, checkinDelay: 2 });
   sim.latency = SERVER_LATENCY_MS;
@@ -69,7 +54,7 @@ async function rawRun(devices: number): Promise<number> {
     if (ack?.command_uuid && ack.status === 'Acknowledged') waiting.get(ack.command_uuid)?.();
     return 200;
   });
-  sim.webhookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`;
+  sim.webhookUrl = receiver.url;
   for (const phone of phones) await sim.enrol(phone);
   let inFlight = 0;
   const queue: (() => void)[] = [];
@@ -97,8 +82,7 @@ async function rawRun(devices: number): Promise<number> {
   );
   const seconds = (performance.now() - started) / 1000;
   await sim.stop();
-  receiver.closeAllConnections();
-  receiver.close();
+  await receiver.close();
   return seconds;
 }
 
@@ -106,7 +90,7 @@ async function rawRun(devices: number): Promise<number> {
 async function nodesRun(devices: number): Promise<{ seconds: number; peak: number }> {
   const { sim, phones } = await simulatedMdm(devices);
   const receiver = await webhookReceiver((body, signature) => webhookHandler('/device-checkout/webhook')?.(body, signature) ?? 503);
-  sim.webhookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`;
+  sim.webhookUrl = receiver.url;
   await helper.load([mdmServer, deviceFleet, mdmCommand], [
     { id: 'mdm', type: 'mdm-server', vendor: 'nanomdm', url: sim.url, maxConcurrent: String(MAX_CONCURRENT), timeout: '30000', webhookPath: 'device-checkout/webhook' },
     { id: 'fleet', type: 'device-fleet', mdm: 'mdm' },
@@ -132,8 +116,7 @@ async function nodesRun(devices: number): Promise<{ seconds: number; peak: numbe
   const peak = sim.peakInFlight;
   await helper.unload();
   await sim.stop();
-  receiver.closeAllConnections();
-  receiver.close();
+  await receiver.close();
   return { seconds, peak };
 }
 

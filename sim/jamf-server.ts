@@ -5,6 +5,7 @@ import { appleSchemas } from '../nodes/lib/mdm/apple-schema';
 import { parsePlist } from '../nodes/lib/mdm/commands';
 import type { EnqueueFault } from './nanomdm-server';
 import type { SimulatedDevice } from './simulated-device';
+import { Timers } from './timers';
 
 export interface SimulatedJamfOptions {
   clientId: string;
@@ -50,7 +51,7 @@ export class SimulatedJamf {
   faults: EnqueueFault[] = [];
   tokensIssued = 0;
   private server?: Server;
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new Timers();
   private nextId = 1;
   url = '';
 
@@ -64,7 +65,7 @@ export class SimulatedJamf {
   }
 
   async stop(): Promise<void> {
-    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
     this.server?.closeAllConnections();
     await new Promise((resolve) => this.server?.close(resolve));
   }
@@ -169,26 +170,18 @@ export class SimulatedJamf {
       if (!report) return; // a silent device never answers
       if (report.Status === 'NotNow') {
         command.commandState = 'NOT_NOW';
-        return this.later(this.options.checkinDelay ?? 5, attempt);
+        return this.timers.later(this.options.checkinDelay ?? 5, attempt);
       }
       command.commandState = report.Status === 'Acknowledged' ? 'ACKNOWLEDGED' : 'ERROR';
       command.errorMessage = report.ErrorChain?.map((e) => e.USEnglishDescription).join('; ');
       command.dateCompleted = new Date().toISOString();
       if (apple.RequestType === 'EraseDevice' && report.Status === 'Acknowledged') {
         record.device.wipe();
-        if (record.device.depAssigned) this.later(this.options.reenrolDelay ?? 50, () => this.enrol(record.device));
+        if (record.device.depAssigned) this.timers.later(this.options.reenrolDelay ?? 50, () => this.enrol(record.device));
       }
     };
-    this.later(this.options.checkinDelay ?? 5, attempt);
+    this.timers.later(this.options.checkinDelay ?? 5, attempt);
     return command;
-  }
-
-  private later(ms: number, work: () => void): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      work();
-    }, ms);
-    this.timers.add(timer);
   }
 }
 

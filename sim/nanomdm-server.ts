@@ -5,6 +5,7 @@ import axios from 'axios';
 import { appleSchemas } from '../nodes/lib/mdm/apple-schema';
 import { parsePlist, toPlist } from '../nodes/lib/mdm/commands';
 import type { SimulatedDevice } from './simulated-device';
+import { Timers } from './timers';
 
 export interface SimulatedNanoMdmOptions {
   apiKey: string;
@@ -47,7 +48,7 @@ export class SimulatedNanoMdm {
   private readonly queues = new Map<string, QueuedCommand[]>();
   private readonly busy = new Set<string>();
   private server?: Server;
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new Timers();
   private inFlight = 0;
   /** Requests the API served, for tests: method, path, status. */
   readonly requests: { method: string; path: string; status: number }[] = [];
@@ -75,7 +76,6 @@ export class SimulatedNanoMdm {
   }
 
   async stop(): Promise<void> {
-    for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
     if (!this.server) return;
     this.server.closeAllConnections();
@@ -96,7 +96,7 @@ export class SimulatedNanoMdm {
     this.inFlight++;
     this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
     const body = await readBody(req);
-    if (this.latency) await this.delay(this.latency);
+    if (this.latency) await this.timers.delay(this.latency);
     const reply = (status: number, payload?: unknown, headers: Record<string, string> = {}): void => {
       this.inFlight--;
       this.requests.push({ method: req.method ?? '', path: req.url ?? '', status });
@@ -158,7 +158,7 @@ export class SimulatedNanoMdm {
       results[serial] = device ? 'SUCCESS' : 'NOT_ACCESSIBLE';
       if (!device) continue;
       device.depAssigned = true;
-      if (!device.enrolled) this.later(this.options.reenrolDelay ?? 50, () => this.enrol(device));
+      if (!device.enrolled) this.timers.later(this.options.reenrolDelay ?? 50, () => this.enrol(device));
     }
     reply(200, { profile_uuid, devices: results });
   }
@@ -167,7 +167,7 @@ export class SimulatedNanoMdm {
   private push(udid: string, delay = this.options.checkinDelay ?? 5): void {
     if (this.busy.has(udid)) return;
     this.busy.add(udid);
-    this.later(delay, async () => {
+    this.timers.later(delay, async () => {
       const device = this.devices.get(udid)!;
       const queue = this.queues.get(udid)!;
       while (queue.length > 0 && device.enrolled) {
@@ -194,7 +194,7 @@ export class SimulatedNanoMdm {
   private erase(device: SimulatedDevice): void {
     device.wipe();
     this.queues.set(device.udid, []);
-    if (device.depAssigned) this.later(this.options.reenrolDelay ?? 50, () => this.enrol(device));
+    if (device.depAssigned) this.timers.later(this.options.reenrolDelay ?? 50, () => this.enrol(device));
   }
 
   private result(device: SimulatedDevice, uuid: string, report: Record<string, unknown>): Promise<void> {
@@ -214,18 +214,6 @@ export class SimulatedNanoMdm {
     } catch (err) {
       this.webhookFailures.push(`${String(event.topic)}: ${(err as Error).message}`);
     }
-  }
-
-  private later(ms: number, work: () => unknown): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      void work();
-    }, ms);
-    this.timers.add(timer);
-  }
-
-  private delay(ms: number): Promise<void> {
-    return new Promise((resolve) => this.later(ms, resolve));
   }
 }
 

@@ -1,6 +1,7 @@
 import type { SimulatedDevice } from './simulated-device';
 import type { SimulatedHub } from './simulated-hub';
 import type { SimulatedUsbmuxd } from './usbmuxd-server';
+import { Timers } from './timers';
 
 /** The USB location a port has on this cart's host: hub number and port in the path bits. */
 export const locationOf = (hubIndex: number, port: number): number => 0x14000000 | ((hubIndex + 1) << 16) | (port << 8);
@@ -12,7 +13,7 @@ export const locationOf = (hubIndex: number, port: number): number => 0x14000000
 export class SimulatedCart {
   /** Which phone (UDID) sits on which hub port. */
   private readonly slots = new Map<string, string>();
-  private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly timers = new Timers();
 
   constructor(
     readonly hubs: SimulatedHub[],
@@ -25,7 +26,7 @@ export class SimulatedCart {
     const udid = typeof phone === 'string' ? phone : phone.udid;
     this.slots.set(`${hubIndex}:${port}`, udid);
     this.hubs[hubIndex].dock(port);
-    this.later(() => {
+    this.timers.later(this.usbDelay, () => {
       if (this.slots.get(`${hubIndex}:${port}`) === udid) this.usb.attach(phone, locationOf(hubIndex, port));
     });
   }
@@ -42,14 +43,6 @@ export class SimulatedCart {
   }
 
   stop(): void {
-    for (const timer of this.timers) clearTimeout(timer);
-  }
-
-  private later(work: () => void): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      work();
-    }, this.usbDelay);
-    this.timers.add(timer);
+    this.timers.clear();
   }
 }

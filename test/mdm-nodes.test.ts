@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { NodeMessage } from 'node-red';
 import type { CodedError } from '../nodes/lib/coded-error';
 import { parsePlist } from '../nodes/lib/mdm/commands';
 import { webhookHandler } from '../nodes/mdm-server/webhooks';
 import { SimulatedNanoMdm } from '../sim/nanomdm-server';
 import { SimulatedDevice } from '../sim/simulated-device';
+import { webhookReceiver } from '../sim/webhook-receiver';
 import { collect, helper, load, reports, send, statuses } from './node-red';
 import { waitFor } from './support';
 
@@ -14,7 +13,7 @@ const SECRETS = { apiKey: 'api-key-7f3a9c', webhookSecret: 'hmac-key-51b2e0', wi
 
 describe('device actions through NanoMDM in Node-RED', () => {
   let sim: SimulatedNanoMdm;
-  let receiver: Server;
+  let receiver: { url: string; close(): Promise<void> };
   let phone: SimulatedDevice;
   let phones = 0;
   const actionIds = ['erase', 'wifi', 'name', 'passcode', 'delete', 'command', 'bad-command', 'enrol', 'enrol-dep'];
@@ -23,23 +22,13 @@ describe('device actions through NanoMDM in Node-RED', () => {
     sim = new SimulatedNanoMdm({ apiKey: SECRETS.apiKey, webhookSecret: SECRETS.webhookSecret });
     await sim.start();
     // Stands in for Node-RED's HTTP: hands NanoMDM's exact bytes to the node's webhook handler.
-    receiver = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        const handler = webhookHandler('/device-checkout/webhook');
-        res.statusCode = handler ? handler(Buffer.concat(chunks), req.headers['x-hmac-signature'] as string) : 503;
-        res.end();
-      });
-    });
-    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-    sim.webhookUrl = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`;
+    receiver = await webhookReceiver((body, signature) => webhookHandler('/device-checkout/webhook')?.(body, signature) ?? 503);
+    sim.webhookUrl = receiver.url;
   });
 
   after(async () => {
     await sim.stop();
-    receiver.closeAllConnections();
-    await new Promise((resolve) => receiver.close(resolve));
+    await receiver.close();
   });
 
   let seen: { ok: NodeMessage[] };

@@ -1,43 +1,27 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { NanoMdm, type CheckIn } from '../nodes/lib/mdm/nanomdm';
 import * as commands from '../nodes/lib/mdm/commands';
 import type { CodedError } from '../nodes/lib/coded-error';
 import { SimulatedNanoMdm } from '../sim/nanomdm-server';
 import { SimulatedDevice } from '../sim/simulated-device';
+import { webhookReceiver } from '../sim/webhook-receiver';
 import { waitFor } from './support';
 
 const API_KEY = 'nano-api-key';
 const HMAC_KEY = 'webhook-hmac-key';
 
-/** Receives NanoMDM webhooks on loopback and hands the exact bytes to the client. */
-async function webhookReceiver(nano: () => NanoMdm): Promise<{ url: string; server: Server }> {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      res.statusCode = nano().handleWebhook(Buffer.concat(chunks), req.headers['x-hmac-signature'] as string | undefined);
-      res.end();
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhook`, server };
-}
-
 describe('NanoMDM client against a simulated NanoMDM', () => {
   let sim: SimulatedNanoMdm;
   let nano: NanoMdm;
-  let receiver: Server;
+  let receiver: { url: string; close(): Promise<void> };
   let phone: SimulatedDevice;
 
   beforeEach(async () => {
     sim = new SimulatedNanoMdm({ apiKey: API_KEY, webhookSecret: HMAC_KEY });
     const url = await sim.start();
-    const hook = await webhookReceiver(() => nano);
-    receiver = hook.server;
-    sim.webhookUrl = hook.url;
+    receiver = await webhookReceiver((body, signature) => nano.handleWebhook(body, signature));
+    sim.webhookUrl = receiver.url;
     nano = new NanoMdm({ url, apiKey: API_KEY, webhookSecret: HMAC_KEY, maxConcurrent: 5, timeout: 2000 });
     phone = new SimulatedDevice({ serial: 'F17XK0AAHG7F' });
     await sim.enrol(phone);
@@ -46,8 +30,7 @@ describe('NanoMDM client against a simulated NanoMDM', () => {
   afterEach(async () => {
     await nano.close();
     await sim.stop();
-    receiver.closeAllConnections();
-    await new Promise((resolve) => receiver.close(resolve));
+    await receiver.close();
   });
 
   const perform = (command: commands.MdmCommand, options: { timeout?: number; destructive?: boolean; udid?: string } = {}) =>

@@ -12,9 +12,3 @@ export function simulatedHub(name: string, options?: SimulatedHubOptions): Simul
   }
   return hub;
 }
-
-/** Forgets a simulated hub; its open lines close as if the cable were pulled. */
-export function removeSimulatedHub(name: string): void {
-  hubs.get(name)?.disconnectAll();
-  hubs.delete(name);
-}

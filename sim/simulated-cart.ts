@@ -38,10 +38,6 @@ export class SimulatedCart {
     if (udid) this.usb.detach(udid);
   }
 
-  phoneAt(hubIndex: number, port: number): string | undefined {
-    return this.slots.get(`${hubIndex}:${port}`);
-  }
-
   stop(): void {
     this.timers.clear();
   }

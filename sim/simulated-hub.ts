@@ -107,11 +107,6 @@ export class SimulatedHub {
     return session;
   }
 
-  /** Pulls the cable: every open line closes with an error. */
-  disconnectAll(): void {
-    for (const session of this.sessions) session.drop(new Error('simulated cable pulled'));
-  }
-
   /** Runs one command line and returns its reply lines. */
   execute(line: string): string[] {
     this.commands.push(line);
@@ -335,15 +330,12 @@ export class SimulatedHubSession extends EventEmitter implements ByteLink {
   }
 
   close(): Promise<void> {
-    this.drop(undefined);
+    if (!this.closed) {
+      this.closed = true;
+      clearTimeout(this.pumping);
+      this.outbox.length = 0;
+      this.emit('close');
+    }
     return Promise.resolve();
-  }
-
-  drop(err: Error | undefined): void {
-    if (this.closed) return;
-    this.closed = true;
-    clearTimeout(this.pumping);
-    this.outbox.length = 0;
-    this.emit('close', err);
   }
 }

@@ -30,8 +30,4 @@ export class SharedPool<T extends Closable> {
     this.entries.delete(key);
     await entry.value.close();
   }
-
-  users(key: string): number {
-    return this.entries.get(key)?.users ?? 0;
-  }
 }

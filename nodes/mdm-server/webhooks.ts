@@ -54,7 +54,7 @@ const captureWebhook: Middleware = (req, res, next) => {
 };
 
 /** The URL path a webhook is served at: the node root plus the configured path. */
-export function webhookUrlPath(RED: NodeAPI, path: string): string {
+function webhookUrlPath(RED: NodeAPI, path: string): string {
   const root = ((RED.settings as { httpNodeRoot?: string | false }).httpNodeRoot || '/').replace(/\/$/, '');
   return `${root}/${path.replace(/^\/+/, '')}`;
 }

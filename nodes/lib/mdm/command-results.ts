@@ -67,10 +67,6 @@ export class CommandResults {
       this.waiting.delete(key);
     }
   }
-
-  get pending(): number {
-    return this.waiting.size;
-  }
 }
 
 export function errorChainText(chain: ErrorChain | undefined): string {

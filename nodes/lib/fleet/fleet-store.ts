@@ -1,0 +1,198 @@
+import { CodedError } from '../coded-error';
+import { readJson, writeJsonAtomically } from '../json-file';
+
+export const STATUSES = ['Unknown', 'Prepping', 'Checked In', 'Checking Out', 'Checked Out', 'Returning', 'Failed'] as const;
+export type DeviceStatus = (typeof STATUSES)[number];
+
+/** One change to one device: what, who, when, why. */
+export interface AuditEntry {
+  at: string;
+  udid: string;
+  what: string;
+  from?: string;
+  to?: string;
+  who?: string;
+  why?: string;
+}
+
+export interface DeviceRecord {
+  udid: string;
+  serial?: string;
+  name?: string;
+  hub?: string;
+  port?: number;
+  docked: boolean;
+  status: DeviceStatus;
+  /** Device User: who has (or is taking) the phone. */
+  user?: string;
+  attributes: Record<string, string>;
+  /** 0 to 1, as the MDM's DeviceInformation reports it. */
+  battery?: number;
+  healthy: boolean;
+  /** When a check-out not yet completed by an unplug fails (ISO 8601). */
+  checkoutDeadline?: string;
+}
+
+interface FleetFile {
+  version: 1;
+  devices: Record<string, DeviceRecord>;
+  audit: AuditEntry[];
+}
+
+export interface CheckoutRules {
+  /** Devices one user may hold at once. */
+  userLimit: number;
+  /** Devices below this charge (0 to 1) are not handed out. */
+  batteryThreshold: number;
+  /** Seconds the person has to unplug the phone. */
+  deadlineSeconds: number;
+}
+
+export interface Actor {
+  who?: string;
+  why?: string;
+}
+
+const HOLDING: DeviceStatus[] = ['Checking Out', 'Checked Out'];
+
+/**
+ * The cart's memory: every device, its status, user and attributes, and an audit trail of
+ * every change. Each change is written at once, atomically, so a killed process loses no
+ * device, no status and no pending deadline.
+ */
+export class FleetStore {
+  private readonly state: FleetFile;
+
+  constructor(
+    private readonly file: string,
+    private readonly options: { now?: () => Date; auditLimit?: number } = {},
+  ) {
+    this.state = readJson<FleetFile>(file, { version: 1, devices: {}, audit: [] });
+  }
+
+  device(udid: string): DeviceRecord | undefined {
+    return this.state.devices[udid];
+  }
+
+  devices(): DeviceRecord[] {
+    return Object.values(this.state.devices);
+  }
+
+  audit(udid?: string): AuditEntry[] {
+    return udid ? this.state.audit.filter((e) => e.udid === udid) : [...this.state.audit];
+  }
+
+  /** A phone was identified on a port. */
+  docked(udid: string, place: { hub: string; port: number; serial?: string }, actor: Actor = {}): DeviceRecord {
+    const record = this.record(udid);
+    this.change(record, { ...place, docked: true }, 'docked', actor);
+    return record;
+  }
+
+  unplugged(udid: string, actor: Actor = {}): DeviceRecord {
+    const record = this.record(udid);
+    this.change(record, { docked: false }, 'unplugged', actor);
+    return record;
+  }
+
+  setStatus(udid: string, status: DeviceStatus, actor: Actor = {}): DeviceRecord {
+    if (!STATUSES.includes(status)) throw new CodedError('INVALID_STATUS', `"${status}" is not a device status`);
+    const record = this.record(udid);
+    this.change(record, { status }, 'status', actor);
+    return record;
+  }
+
+  /** Battery and health, as the MDM last reported them. */
+  reportHealth(udid: string, battery: number | undefined, healthy: boolean): void {
+    const record = this.record(udid);
+    record.battery = battery;
+    record.healthy = healthy;
+    this.save();
+  }
+
+  /**
+   * Starts a check-out for `user`: the given device, or the best one on the cart. Refuses with
+   * CART_BUSY while another unlocked phone waits to be taken, USER_HAS_DEVICE at the per-user
+   * limit, NO_DEVICE_AVAILABLE when no docked, checked-in, healthy phone is charged enough.
+   */
+  beginCheckout(user: string, rules: CheckoutRules, udid?: string): DeviceRecord {
+    const waiting = this.devices().find((d) => d.status === 'Checking Out' && d.docked);
+    if (waiting) throw new CodedError('CART_BUSY', `a phone is already waiting to be taken from ${waiting.hub ?? 'the cart'} port ${waiting.port ?? '?'}`, { udid: waiting.udid });
+    const held = this.devices().filter((d) => d.user === user && HOLDING.includes(d.status));
+    if (held.length >= rules.userLimit) throw new CodedError('USER_HAS_DEVICE', `${user} already has ${held.length} device${held.length === 1 ? '' : 's'} (limit ${rules.userLimit})`);
+    const available = (d: DeviceRecord) => d.docked && d.status === 'Checked In' && d.healthy && (d.battery ?? 1) >= rules.batteryThreshold;
+    const chosen = udid ? this.device(udid) : this.devices().filter(available).sort((a, b) => (b.battery ?? 1) - (a.battery ?? 1))[0];
+    if (!chosen || !available(chosen)) {
+      throw new CodedError('NO_DEVICE_AVAILABLE', udid ? `device ${udid} is not docked, checked in, healthy and charged enough` : 'no docked, checked-in, healthy phone is charged enough');
+    }
+    const deadline = new Date(this.now().getTime() + rules.deadlineSeconds * 1000).toISOString();
+    this.change(chosen, { status: 'Checking Out', user, checkoutDeadline: deadline }, 'check-out started', { who: user });
+    return chosen;
+  }
+
+  /** The phone was unplugged in time: the check-out is complete. */
+  completeCheckout(udid: string, actor: Actor = {}): DeviceRecord {
+    const record = this.record(udid);
+    if (record.status !== 'Checking Out') throw new CodedError('NOT_CHECKING_OUT', `device ${udid} is ${record.status}, not Checking Out`);
+    this.change(record, { status: 'Checked Out', checkoutDeadline: undefined }, 'check-out completed', actor);
+    return record;
+  }
+
+  /** Locked and charging again: no user. */
+  checkIn(udid: string, actor: Actor = {}): DeviceRecord {
+    const record = this.record(udid);
+    this.change(record, { status: 'Checked In', user: undefined, checkoutDeadline: undefined }, 'checked in', actor);
+    return record;
+  }
+
+  /** Check-outs whose deadline passed: after a restart too, since deadlines are stored. */
+  overdue(): DeviceRecord[] {
+    const now = this.now().getTime();
+    return this.devices().filter((d) => d.status === 'Checking Out' && d.checkoutDeadline !== undefined && Date.parse(d.checkoutDeadline) <= now);
+  }
+
+  setAttribute(udid: string, name: string, value: string, actor: Actor = {}): void {
+    const record = this.record(udid);
+    this.change(record, { attributes: { ...record.attributes, [name]: value } }, `attribute ${name}`, actor);
+  }
+
+  private now(): Date {
+    return this.options.now?.() ?? new Date();
+  }
+
+  private record(udid: string): DeviceRecord {
+    let record = this.state.devices[udid];
+    if (!record) {
+      record = { udid, docked: false, status: 'Unknown', attributes: {}, healthy: true };
+      this.state.devices[udid] = record;
+    }
+    return record;
+  }
+
+  /** Applies `patch`, writes one audit entry per changed field, and saves. */
+  private change(record: DeviceRecord, patch: Partial<DeviceRecord>, what: string, { who, why }: Actor): void {
+    const at = this.now().toISOString();
+    for (const [field, value] of Object.entries(patch) as [keyof DeviceRecord, unknown][]) {
+      const before = record[field];
+      if (JSON.stringify(before) === JSON.stringify(value)) continue;
+      const entry: AuditEntry = { at, udid: record.udid, what: field === 'status' ? 'status' : `${what}: ${field}`, from: display(before), to: display(value) };
+      if (who) entry.who = who;
+      if (why) entry.why = why;
+      this.state.audit.push(entry);
+      if (value === undefined) delete record[field];
+      else (record as unknown as Record<string, unknown>)[field] = value;
+    }
+    const limit = this.options.auditLimit ?? 10_000;
+    if (this.state.audit.length > limit) this.state.audit.splice(0, this.state.audit.length - limit);
+    this.save();
+  }
+
+  private save(): void {
+    writeJsonAtomically(this.file, this.state);
+  }
+}
+
+function display(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}

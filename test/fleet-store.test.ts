@@ -1,0 +1,99 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FleetStore, type CheckoutRules } from '../nodes/lib/fleet/fleet-store';
+import type { CodedError } from '../nodes/lib/coded-error';
+import { tempDir } from './support';
+
+const RULES: CheckoutRules = { userLimit: 1, batteryThreshold: 0.3, deadlineSeconds: 60 };
+
+describe('FleetStore: the cart\u2019s memory', () => {
+  let file: string;
+  let now: Date;
+  let store: FleetStore;
+  const open = () => new FleetStore(file, { now: () => now });
+
+  /** A docked, checked-in phone with `battery`. */
+  function ready(udid: string, port: number, battery: number): void {
+    store.docked(udid, { hub: 'Cart', port });
+    store.setStatus(udid, 'Checked In', { who: 'prep', why: 'Device Prep done' });
+    store.reportHealth(udid, battery, true);
+  }
+
+  beforeEach(() => {
+    file = join(tempDir('fleet'), 'fleet.json');
+    now = new Date('2026-11-24T07:00:00Z');
+    store = open();
+  });
+
+  it('keeps every device with its status and an audit trail of who changed what, when and why', () => {
+    store.docked('U1', { hub: 'Cart', port: 2, serial: 'S1' });
+    assert.equal(store.device('U1')?.status, 'Unknown');
+    store.setStatus('U1', 'Prepping', { who: 'flow:prep', why: 'new device' });
+    const trail = store.audit('U1');
+    assert.deepEqual(trail.at(-1), { at: '2026-11-24T07:00:00.000Z', udid: 'U1', what: 'status', from: 'Unknown', to: 'Prepping', who: 'flow:prep', why: 'new device' });
+    assert.ok(trail.some((e) => e.what === 'docked: port' && e.to === '2'));
+    assert.throws(() => store.setStatus('U1', 'Lost' as never), (err: CodedError) => err.code === 'INVALID_STATUS');
+  });
+
+  it('hands out the most charged healthy phone, never one below the threshold', () => {
+    ready('LOW', 1, 0.2);
+    ready('MID', 2, 0.6);
+    ready('HIGH', 3, 0.9);
+    store.reportHealth('HIGH', 0.9, false);
+    const chosen = store.beginCheckout('alice', RULES);
+    assert.equal(chosen.udid, 'MID');
+    assert.equal(chosen.status, 'Checking Out');
+    assert.equal(chosen.user, 'alice');
+    assert.equal(chosen.checkoutDeadline, '2026-11-24T07:01:00.000Z');
+    store.unplugged('MID');
+    store.completeCheckout('MID', { who: 'alice' });
+    assert.throws(() => store.beginCheckout('bob', RULES), (err: CodedError) => err.code === 'NO_DEVICE_AVAILABLE');
+  });
+
+  it('one check-out at a time per cart, and a per-user limit', () => {
+    ready('A', 1, 0.9);
+    ready('B', 2, 0.8);
+    store.beginCheckout('alice', RULES);
+    assert.throws(() => store.beginCheckout('bob', RULES), (err: CodedError) => err.code === 'CART_BUSY' && /Cart port 1/.test(err.message));
+    store.unplugged('A');
+    store.completeCheckout('A');
+    assert.throws(() => store.beginCheckout('alice', RULES), (err: CodedError) => err.code === 'USER_HAS_DEVICE' && /limit 1/.test(err.message));
+    assert.equal(store.beginCheckout('alice', { ...RULES, userLimit: 2 }).udid, 'B');
+  });
+
+  it('checks a device in: no user, no deadline', () => {
+    ready('A', 1, 0.9);
+    store.beginCheckout('alice', RULES);
+    store.checkIn('A', { who: 'return', why: 'docked again' });
+    assert.deepEqual([store.device('A')?.status, store.device('A')?.user, store.device('A')?.checkoutDeadline], ['Checked In', undefined, undefined]);
+  });
+
+  it('remembers devices, statuses and pending deadlines across a restart', () => {
+    ready('A', 1, 0.9);
+    store.beginCheckout('alice', RULES);
+    now = new Date('2026-11-24T07:02:00Z');
+    const restarted = open();
+    assert.equal(restarted.device('A')?.user, 'alice');
+    assert.deepEqual(restarted.overdue().map((d) => d.udid), ['A']);
+    assert.ok(restarted.audit('A').length >= 4);
+  });
+
+  it('leaves a whole file when the process is killed mid-write', async () => {
+    // A child hammers the store; it is killed at some moment between two writes or inside one.
+    const script = `
+      const { FleetStore } = require(${JSON.stringify(join(__dirname, '..', 'nodes', 'lib', 'fleet', 'fleet-store.js'))});
+      const store = new FleetStore(${JSON.stringify(file)});
+      for (let i = 0; ; i++) { store.setAttribute('U', 'counter', String(i)); if (i === 50) process.stdout.write('go'); }`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((resolve) => child.stdout!.once('data', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 30 + Math.random() * 50));
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as { devices: Record<string, { attributes: { counter: string } }> };
+    const counter = Number(saved.devices.U.attributes.counter);
+    assert.ok(counter >= 50, `the last complete write survived (${counter})`);
+    assert.equal(open().device('U')?.attributes.counter, String(counter));
+  });
+});

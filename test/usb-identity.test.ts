@@ -76,11 +76,28 @@ describe('hub events carry the phone\u2019s UDID (hub over a pty, usbmuxd on a s
   it('one dock: the phone\u2019s UDID on the dock and on the unplug', async () => {
     cart.dock('PHONE-A', 0, 3);
     await waitFor('dock', () => docks.length === 1, 5000);
-    assert.deepEqual((docks[0] as Event).device, { hub: 'Cart', port: 3, udid: 'PHONE-A' });
+    assert.deepEqual((docks[0] as Event).device, { hub: 'Cart', port: 3, udid: 'PHONE-A', status: 'Unknown', attributes: {} });
     cart.unplug(0, 3);
     await waitFor('unplug', () => unplugs.length === 1);
     assert.deepEqual(udids(unplugs), ['3:PHONE-A']);
     assert.deepEqual(warnings, []);
+  });
+
+  it('puts the fleet’s status and user on the device, so a switch can pick the workflow', async () => {
+    cart.dock('PHONE-S', 0, 5);
+    await waitFor('dock', () => docks.length === 1, 5000);
+    const store = (helper.getNode('fleet') as unknown as { store: import('../nodes/lib/fleet/fleet-store').FleetStore }).store;
+    store.setStatus('PHONE-S', 'Checked In');
+    store.reportHealth('PHONE-S', 0.9, true);
+    store.beginCheckout('alice', { userLimit: 1, batteryThreshold: 0.2, deadlineSeconds: 60 });
+    cart.unplug(0, 5);
+    await waitFor('unplug', () => unplugs.length === 1);
+    store.completeCheckout('PHONE-S');
+    cart.dock('PHONE-S', 0, 5);
+    await waitFor('returned', () => docks.length === 2, 5000);
+    const returned = (docks[1] as Event).device as Event['device'] & { status: string; user: string };
+    assert.deepEqual([returned.status, returned.user], ['Checked Out', 'alice']);
+    assert.deepEqual(store.audit('PHONE-S').filter((e) => e.what.startsWith('docked: docked') || e.what.startsWith('unplugged')).map((e) => e.to), ['true', 'false', 'true']);
   });
 
   it('several docks in the same second: unresolved and said so while ports are new, exact once learnt', async () => {

@@ -10,6 +10,7 @@ import { openUsbSocket } from '../lib/usb/open-usb';
 import { PortCorrelator, type PortKey } from '../lib/usb/port-correlator';
 import { UsbmuxClient, type UsbDevice } from '../lib/usb/usbmux-client';
 import { LockdownSession } from '../lib/usb/lockdown';
+import { FleetStore } from '../lib/fleet/fleet-store';
 
 export interface DeviceFleetDef extends NodeDef {
   mdm: string;
@@ -21,8 +22,8 @@ export interface DeviceFleetDef extends NodeDef {
 
 /** What a dock or unplug can say about the phone on a port. */
 export interface PortIdentity {
-  udid?: string;
-  serial?: string;
+  /** The fleet's record of the phone: udid, serial, name, status, user, attributes. */
+  device?: Device;
   /** Why the phone could not be identified. */
   reason?: string;
 }
@@ -30,6 +31,8 @@ export interface PortIdentity {
 export interface DeviceFleetNode extends Node {
   /** The fleet's MDM server node, when one is configured. */
   mdmNode?: MdmServerNode;
+  /** Every device of this cart, persisted in the user directory. */
+  store: FleetStore;
   /** The phone just docked on a port, once USB has told (within the window). */
   identifyDock(port: PortKey): Promise<PortIdentity>;
   /** The phone that was on a port just unplugged. */
@@ -121,7 +124,10 @@ export default function (RED: NodeAPI): void {
   function DeviceFleet(this: DeviceFleetNode, config: DeviceFleetDef): void {
     RED.nodes.createNode(this, config);
     this.mdmNode = (RED.nodes.getNode(config.mdm) as MdmServerNode | null) ?? undefined;
-    const serialOf = (udid?: string): string | undefined => (udid ? this.mdmNode?.connection?.enrolment(udid)?.serial : undefined);
+    const dataDir = join(RED.settings.userDir ?? '.', 'device-checkout');
+    this.store = new FleetStore(join(dataDir, `fleet-${this.id}.json`));
+    const serialOf = (udid: string): string | undefined => this.mdmNode?.connection?.enrolment(udid)?.serial ?? this.store.device(udid)?.serial;
+    const asDevice = ({ udid, serial, name, hub, port, status, user, attributes }: ReturnType<FleetStore['docked']>): Device => ({ udid, serial, name, hub, port, status, user, attributes });
     const source = (config.usb ?? '').trim();
     if (!source) {
       const reason = RED._('device-fleet.errors.no-usb');
@@ -134,7 +140,7 @@ export default function (RED: NodeAPI): void {
     }
 
     // Learnt port -> USB locations outlive restarts: first docks need not be alone again.
-    const store = join(RED.settings.userDir ?? '.', 'device-checkout', `usb-locations-${this.id}.json`);
+    const store = join(dataDir, `usb-locations-${this.id}.json`);
     const locations = new Map<string, number>(Object.entries(readJson<Record<string, number>>(store, {})));
     const correlator = new PortCorrelator({
       windowMs: Number(config.usbWindow || 5) * 1000,
@@ -151,11 +157,14 @@ export default function (RED: NodeAPI): void {
 
     this.identifyDock = async (port) => {
       const found = await correlator.dock(port);
-      return found.udid ? { udid: found.udid, serial: serialOf(found.udid) } : { reason: found.reason };
+      if (!found.udid) return { reason: found.reason };
+      const serial = serialOf(found.udid);
+      return { device: asDevice(this.store.docked(found.udid, { ...port, ...(serial && { serial }) }, { who: 'hub', why: 'docked' })) };
     };
     this.identifyUnplug = (port) => {
       const udid = correlator.unplug(port);
-      return udid ? { udid, serial: serialOf(udid) } : { reason: RED._('device-fleet.errors.unplug-unknown') };
+      if (!udid) return { reason: RED._('device-fleet.errors.unplug-unknown') };
+      return { device: asDevice(this.store.unplugged(udid, { who: 'hub', why: 'unplugged' })) };
     };
 
     this.lockdown = async (udid) => {

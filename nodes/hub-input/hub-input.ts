@@ -29,9 +29,8 @@ export default function (RED: NodeAPI): void {
       // With a fleet, say which phone it is: a dock waits (at most the USB window) for usbmuxd.
       const identity = !fleet ? {} : event.event === 'dock' ? await fleet.identifyDock(port) : fleet.identifyUnplug(port);
       if (identity.reason) this.warn(RED._('hub-input.errors.unidentified', { hub: port.hub, port: port.port, reason: identity.reason }));
-      const device: HubEventMessage['device'] = { ...port };
-      if (identity.udid) device.udid = identity.udid;
-      if (identity.serial) device.serial = identity.serial;
+      const device: HubEventMessage['device'] = { ...identity.device, ...port };
+      for (const key of Object.keys(device) as (keyof typeof device)[]) if (device[key] === undefined) delete device[key];
       const msg: HubEventMessage = { topic: event.event, payload: { ...event, hub: hubNode.hubName }, device };
       this.send(event.event === 'dock' ? [msg, null] : [null, msg]);
     };

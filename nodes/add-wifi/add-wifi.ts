@@ -3,7 +3,7 @@ import { CodedError } from '../lib/coded-error';
 import { renderTemplate } from '../lib/attributes';
 import { installProfile } from '../lib/mdm/commands';
 import { WIFI_SECURITY, wifiProfile, type WifiSecurity } from '../lib/mdm/profiles';
-import { registerDeviceAction, type DeviceActionDef } from '../device-fleet/device-fleet';
+import { registerDeviceAction, type DeviceActionDef } from '../device-fleet/device-action';
 
 interface AddWifiDef extends DeviceActionDef {
   ssid: string;

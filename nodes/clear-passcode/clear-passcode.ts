@@ -1,7 +1,7 @@
 import type { NodeAPI } from 'node-red';
 import { CodedError } from '../lib/coded-error';
 import { clearPasscode } from '../lib/mdm/commands';
-import { registerDeviceAction, type DeviceActionDef } from '../device-fleet/device-fleet';
+import { registerDeviceAction, type DeviceActionDef } from '../device-fleet/device-action';
 
 /** ClearPasscode with the UnlockToken the device gave the MDM when it enrolled. */
 export default function (RED: NodeAPI): void {

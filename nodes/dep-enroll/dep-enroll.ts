@@ -2,7 +2,7 @@ import type { NodeAPI } from 'node-red';
 import { CodedError } from '../lib/coded-error';
 import { deviceConfigured } from '../lib/mdm/commands';
 import { assignDepProfile, waitForEnrolment } from '../lib/mdm/enrolment';
-import { registerDeviceAction, type DeviceActionDef } from '../device-fleet/device-fleet';
+import { registerDeviceAction, type DeviceActionDef } from '../device-fleet/device-action';
 
 interface DepEnrollDef extends DeviceActionDef {
   /** A NanoDEP-style proxy of Apple's DEP API; empty skips the profile assignment. */

@@ -1,6 +1,6 @@
 import type { NodeAPI } from 'node-red';
 import { eraseDevice } from '../lib/mdm/commands';
-import { registerDeviceAction, type DeviceActionDef } from '../device-fleet/device-fleet';
+import { registerDeviceAction, type DeviceActionDef } from '../device-fleet/device-action';
 
 interface EraseDeviceDef extends DeviceActionDef {
   preserveDataPlan: boolean;

@@ -2,7 +2,7 @@ import type { NodeAPI } from 'node-red';
 import { CodedError } from '../lib/coded-error';
 import { appleSchemas } from '../lib/mdm/apple-schema';
 import { mdmCommand } from '../lib/mdm/commands';
-import { registerDeviceAction, type DeviceActionDef } from '../device-fleet/device-fleet';
+import { registerDeviceAction, type DeviceActionDef } from '../device-fleet/device-action';
 
 interface MdmCommandDef extends DeviceActionDef {
   /** Apple's RequestType, e.g. DeviceInformation. */

@@ -1,7 +1,7 @@
 import type { NodeAPI } from 'node-red';
 import { renderTemplate } from '../lib/attributes';
 import { deviceName, settings } from '../lib/mdm/commands';
-import { registerDeviceAction, type DeviceActionDef } from '../device-fleet/device-fleet';
+import { registerDeviceAction, type DeviceActionDef } from '../device-fleet/device-action';
 
 interface SetDeviceNameDef extends DeviceActionDef {
   /** e.g. "Cart 3 - [Port]"; placeholders come from msg.device. */

@@ -37,8 +37,8 @@ describe('NanoMDM client against a simulated NanoMDM', () => {
     nano.perform(options.udid ?? phone.udid, command, { timeout: options.timeout ?? 3000, destructive: options.destructive });
 
   it('learns serial and unlock token from the enrolment check-ins', () => {
-    assert.equal(nano.udidOf('F17XK0AAHG7F'), phone.udid);
-    assert.deepEqual(nano.device(phone.udid)?.unlockToken, phone.unlockToken);
+    assert.equal(nano.enrolment(phone.udid)?.serial, 'F17XK0AAHG7F');
+    assert.deepEqual(nano.enrolment(phone.udid)?.unlockToken, phone.unlockToken);
   });
 
   it('is done when the device acknowledged, with what it answered', async () => {
@@ -60,7 +60,7 @@ describe('NanoMDM client against a simulated NanoMDM', () => {
   });
 
   it('clears the passcode with the stored unlock token, and reports a wrong one with Apple\u2019s words', async () => {
-    await perform(commands.clearPasscode(nano.device(phone.udid)!.unlockToken!));
+    await perform(commands.clearPasscode(nano.enrolment(phone.udid)!.unlockToken!));
     await assert.rejects(perform(commands.clearPasscode(Buffer.from('wrong'))), (err: CodedError) => err.code === 'DEVICE_ERROR' && /unlock token is not valid\. \(MCMDMErrorDomain 12021\)/.test(err.message));
   });
 

@@ -28,9 +28,9 @@ export interface ActionInput {
 const STATUS = 'node-red-contrib-device-checkout/device-fleet:device-fleet.action';
 
 /**
- * Registers a node that acts on `msg.device` through its fleet's MDM: it passes the message
- * on once `run` resolves (the device acknowledged), and fails with `done(err)` otherwise.
- * What `run` resolves with, if anything, becomes `msg.payload`.
+ * Registers a node that acts on `msg.device` through its fleet (its MDM or its USB): it
+ * passes the message on once `run` resolves (the device acknowledged), and fails with
+ * `done(err)` otherwise. What `run` resolves with, if anything, becomes `msg.payload`.
  */
 export function registerDeviceAction<C extends DeviceActionDef>(
   RED: NodeAPI,
@@ -61,20 +61,21 @@ export function registerDeviceAction<C extends DeviceActionDef>(
           return connection;
         },
       };
+      // Through a promise, so an action that throws at once fails like one that rejects.
       Promise.resolve()
         .then(() => run(config, input, this))
         .then(
-        (payload) => {
-          if (payload !== undefined) msg.payload = payload;
-          this.status({ fill: 'green', shape: 'dot', text: RED._(`${STATUS}.done`, { device: label }) });
-          send(msg);
-          done();
-        },
-        (err: CodedError) => {
-          this.status({ fill: 'red', shape: 'dot', text: RED._(`${STATUS}.failed`, { device: label, code: err.code ?? 'ERROR' }) });
-          done(err);
-        },
-      );
+          (payload) => {
+            if (payload !== undefined) msg.payload = payload;
+            this.status({ fill: 'green', shape: 'dot', text: RED._(`${STATUS}.done`, { device: label }) });
+            send(msg);
+            done();
+          },
+          (err: CodedError) => {
+            this.status({ fill: 'red', shape: 'dot', text: RED._(`${STATUS}.failed`, { device: label, code: err.code ?? 'ERROR' }) });
+            done(err);
+          },
+        );
     });
   }
   RED.nodes.registerType(type, DeviceAction, options.credentials ? { credentials: options.credentials } : undefined);

@@ -9,7 +9,7 @@ import { openUsbSocket } from '../lib/usb/open-usb';
 import { PortCorrelator, type PortKey } from '../lib/usb/port-correlator';
 import { UsbmuxClient, type UsbDevice } from '../lib/usb/usbmux-client';
 import { LockdownSession } from '../lib/usb/lockdown';
-import { FleetStore } from '../lib/fleet/fleet-store';
+import { FleetStore, type DeviceRecord } from '../lib/fleet/fleet-store';
 
 export interface DeviceFleetDef extends NodeDef {
   mdm: string;
@@ -50,7 +50,9 @@ export default function (RED: NodeAPI): void {
     const dataDir = join(RED.settings.userDir ?? '.', 'device-checkout');
     this.store = new FleetStore(join(dataDir, `fleet-${this.id}.json`));
     const serialOf = (udid: string): string | undefined => this.mdmNode?.connection?.enrolment(udid)?.serial ?? this.store.device(udid)?.serial;
-    const asDevice = ({ udid, serial, name, hub, port, status, user, attributes }: ReturnType<FleetStore['docked']>): Device => ({ udid, serial, name, hub, port, status, user, attributes });
+    // What a message may carry of a record: not the fleet's bookkeeping (battery, deadline...).
+    const asDevice = ({ udid, serial, name, hub, port, status, user, attributes }: DeviceRecord): Device =>
+      Object.fromEntries(Object.entries({ udid, serial, name, hub, port, status, user, attributes }).filter(([, v]) => v !== undefined));
     const source = (config.usb ?? '').trim();
     if (!source) {
       const reason = RED._('device-fleet.errors.no-usb');
@@ -63,12 +65,12 @@ export default function (RED: NodeAPI): void {
     }
 
     // Learnt port -> USB locations outlive restarts: first docks need not be alone again.
-    const store = join(dataDir, `usb-locations-${this.id}.json`);
-    const locations = new Map<string, number>(Object.entries(readJson<Record<string, number>>(store, {})));
+    const locationsFile = join(dataDir, `usb-locations-${this.id}.json`);
+    const locations = new Map<string, number>(Object.entries(readJson<Record<string, number>>(locationsFile, {})));
     const correlator = new PortCorrelator({
       windowMs: Number(config.usbWindow || 5) * 1000,
       locations,
-      onLearn: (learnt) => writeJsonAtomically(store, Object.fromEntries(learnt)),
+      onLearn: (learnt) => writeJsonAtomically(locationsFile, Object.fromEntries(learnt)),
       onDisagreement: (message) => this.warn(message),
     });
     const usb = usbSources.acquire(source, () => new UsbmuxClient({ path: source, openSocket: openUsbSocket }));

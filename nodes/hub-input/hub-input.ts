@@ -30,7 +30,6 @@ export default function (RED: NodeAPI): void {
       const identity = !fleet ? {} : event.event === 'dock' ? await fleet.identifyDock(port) : fleet.identifyUnplug(port);
       if (identity.reason) this.warn(RED._('hub-input.errors.unidentified', { hub: port.hub, port: port.port, reason: identity.reason }));
       const device: HubEventMessage['device'] = { ...identity.device, ...port };
-      for (const key of Object.keys(device) as (keyof typeof device)[]) if (device[key] === undefined) delete device[key];
       const msg: HubEventMessage = { topic: event.event, payload: { ...event, hub: hubNode.hubName }, device };
       this.send(event.event === 'dock' ? [msg, null] : [null, msg]);
     };

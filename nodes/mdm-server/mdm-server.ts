@@ -30,7 +30,7 @@ export interface MdmServerNode extends Node<MdmCredentials> {
   connection?: MdmAdapter;
 }
 
-export const VENDORS = ['nanomdm', 'jamf'] as const;
+const VENDORS = ['nanomdm', 'jamf'];
 
 /** One connection per MDM (vendor and URL) across every flow. */
 const connections = new SharedPool<MdmAdapter>();
@@ -66,8 +66,7 @@ export default function (RED: NodeAPI): void {
     }
     // Served for as long as the node exists, not only while actions run: NanoMDM cannot be
     // asked later for the serial numbers and unlock tokens its check-ins carry.
-    const adapter = this.connection;
-    const webhook = adapter.handleWebhook && ((body: Buffer, signature: string | undefined) => adapter.handleWebhook!(body, signature));
+    const webhook = this.connection.handleWebhook?.bind(this.connection);
     if (webhook && !serveWebhook(RED, webhookPath, webhook)) this.warn(RED._('mdm-server.errors.no-webhook'));
 
     this.on('close', async (done: () => void) => {

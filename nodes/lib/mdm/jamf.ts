@@ -25,6 +25,13 @@ interface JamfDevice {
   managementId: string;
 }
 
+/** The fields of `GET /api/v2/mobile-devices/{id}/detail` this package reads. */
+interface JamfDetail {
+  serialNumber?: string;
+  lastEnrollmentTimestamp?: string;
+  ios?: { unlockToken?: string };
+}
+
 type CommandState = 'PENDING' | 'ACKNOWLEDGED' | 'NOT_NOW' | 'ERROR';
 
 /** Renew this long before a token expires, ms. */
@@ -44,6 +51,8 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
   private tokenRequest?: Promise<string>;
   private readonly devices = new Map<string, JamfDevice>();
   private readonly enrolments = new Map<string, Enrolment>();
+  /** Devices whose record is being read until it shows a new enrolment. */
+  private readonly watching = new Set<string>();
   private closed = false;
 
   constructor(private readonly options: JamfOptions) {
@@ -98,8 +107,6 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
     return known;
   }
 
-  private watching = new Set<string>();
-
   private async watchEnrolment(udid: string): Promise<void> {
     if (this.watching.has(udid)) return;
     this.watching.add(udid);
@@ -142,9 +149,9 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
     return device;
   }
 
-  private async detail(udid: string): Promise<{ serialNumber?: string; lastEnrollmentTimestamp?: string; ios?: { unlockToken?: string } }> {
+  private async detail(udid: string): Promise<JamfDetail> {
     const device = await this.device(udid);
-    return (await this.api<{ serialNumber?: string; lastEnrollmentTimestamp?: string; ios?: { unlockToken?: string } }>({ method: 'GET', url: `/api/v2/mobile-devices/${device.id}/detail` })).data;
+    return (await this.api<JamfDetail>({ method: 'GET', url: `/api/v2/mobile-devices/${device.id}/detail` })).data;
   }
 
   /** A request with a Bearer token; a 401 renews the token and tries once more. */

@@ -4,7 +4,7 @@ import { CodedError } from '../coded-error';
 import { CommandResults } from './command-results';
 import { parsePlist, toPlist, type MdmCommand } from './commands';
 import { MdmHttp } from './mdm-http';
-import type { Enrolment, MdmAdapter } from './mdm-adapter';
+import type { Enrolment, MdmAdapter, PerformOptions } from './mdm-adapter';
 
 export interface NanoMdmOptions {
   url: string;
@@ -48,7 +48,7 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
   }
 
   /** Sends `command` to the device and resolves with its answer once it acknowledged it. */
-  async perform(udid: string, command: MdmCommand, { timeout, destructive = false }: { timeout: number; destructive?: boolean }): Promise<Record<string, unknown>> {
+  async perform(udid: string, command: MdmCommand, { timeout, destructive = false }: PerformOptions): Promise<Record<string, unknown>> {
     const answer = this.results.wait(udid, command.CommandUUID, timeout);
     try {
       await this.enqueue(udid, command, destructive);
@@ -60,7 +60,8 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
     return result;
   }
 
-  enrolment(udid: string): Enrolment | undefined {
+  /** What the device's check-ins taught: serial, unlock token, when it enrolled. */
+  enrolment(udid: string): CheckIn | undefined {
     return this.devices.get(udid);
   }
 
@@ -97,16 +98,6 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
   /** NanoMDM has no API to delete a device record; saying so beats pretending. */
   async deleteDevice(udid: string): Promise<void> {
     throw new CodedError('UNSUPPORTED', `NanoMDM has no API to delete a device record (${udid}); remove it from NanoMDM's storage, or let the next enrolment replace it`);
-  }
-
-  /** What we know of a device from its check-ins. */
-  device(udid: string): CheckIn | undefined {
-    return this.devices.get(udid);
-  }
-
-  /** The UDID of the device with this serial number, if it ever checked in. */
-  udidOf(serial: string): string | undefined {
-    return [...this.devices.values()].find((d) => d.serial === serial)?.udid;
   }
 
   /**

@@ -63,7 +63,7 @@ class LockdownChannel {
   }
 }
 
-/** One request to usbmuxd on a fresh socket; `keep` leaves the socket open (Connect). */
+/** One request to usbmuxd on a fresh socket, left open: after Connect it is the tunnel. */
 async function usbmux(openSocket: SocketOpener, source: string, message: object): Promise<{ reply: Record<string, unknown>; socket: Duplex }> {
   const socket = await openSocket(source).catch((err: Error) => {
     throw new CodedError('USB_UNREACHABLE', `cannot reach usbmuxd at ${source}: ${err.message}`);

@@ -1,12 +1,11 @@
 import { connect, type Socket } from 'node:net';
 import { simulatedUsbmuxd } from '../../../sim/usbmuxd-server';
-
-/** USB sources starting with this name a simulated usbmuxd in this process. */
-export const SIM_PREFIX = 'sim:';
+import { simName } from '../sim-name';
 
 /** Connects to usbmuxd's UNIX socket (the simulated one for `sim:<name>`). */
 export async function openUsbSocket(source: string): Promise<Socket> {
-  const path = source.startsWith(SIM_PREFIX) ? (await simulatedUsbmuxd(source.slice(SIM_PREFIX.length))).socketPath : source;
+  const sim = simName(source);
+  const path = sim ? (await simulatedUsbmuxd(sim)).socketPath : source;
   return new Promise((resolve, reject) => {
     const socket = connect(path, () => resolve(socket));
     socket.once('error', reject);

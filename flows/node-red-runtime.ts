@@ -1,4 +1,4 @@
-import { copyFileSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,8 +21,10 @@ const PACKAGE_NAME = 'node-red-contrib-device-checkout';
 export interface RuntimeOptions {
   /** 0 picks a free port. */
   port: number;
-  /** A flows file to deploy, or the flows themselves. */
-  flows: string | object[];
+  /** A flows file to deploy, or the flows themselves; none keeps what the user directory has. */
+  flows?: string | object[];
+  /** An existing user directory (a restart); by default a new throwaway one. */
+  userDir?: string;
   /** Called after init and before start: where extra routes go. */
   beforeStart?: (httpNode: express.Express) => void;
   logLevel?: string;
@@ -39,12 +41,14 @@ export interface Runtime {
  * the node routes mounted on it), with this package linked from the working tree into a
  * throwaway user directory, as npm links a local package.
  */
-export async function startNodeRed({ port, flows, beforeStart, logLevel = 'info' }: RuntimeOptions): Promise<Runtime> {
-  const userDir = mkdtempSync(join(tmpdir(), 'device-checkout-node-red-'));
-  mkdirSync(join(userDir, 'node_modules'));
-  symlinkSync(PACKAGE_ROOT, join(userDir, 'node_modules', PACKAGE_NAME), 'dir');
+export async function startNodeRed({ port, flows, beforeStart, logLevel = 'info', ...options }: RuntimeOptions): Promise<Runtime> {
+  const userDir = options.userDir ?? mkdtempSync(join(tmpdir(), 'device-checkout-node-red-'));
+  if (!existsSync(join(userDir, 'node_modules', PACKAGE_NAME))) {
+    mkdirSync(join(userDir, 'node_modules'), { recursive: true });
+    symlinkSync(PACKAGE_ROOT, join(userDir, 'node_modules', PACKAGE_NAME), 'dir');
+  }
   if (typeof flows === 'string') copyFileSync(flows, join(userDir, 'flows.json'));
-  else writeFileSync(join(userDir, 'flows.json'), JSON.stringify(flows));
+  else if (flows) writeFileSync(join(userDir, 'flows.json'), JSON.stringify(flows));
 
   const app = express();
   const server = createServer(app);

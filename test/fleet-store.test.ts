@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FleetStore, type CheckoutRules } from '../nodes/lib/fleet/fleet-store';
+import { CheckoutDeadlines } from '../nodes/lib/fleet/checkout-deadlines';
 import type { CodedError } from '../nodes/lib/coded-error';
 import { tempDir } from './support';
 
@@ -46,9 +47,8 @@ describe('FleetStore: the cart\u2019s memory', () => {
     assert.equal(chosen.udid, 'MID');
     assert.equal(chosen.status, 'Checking Out');
     assert.equal(chosen.user, 'alice');
-    assert.equal(chosen.checkoutDeadline, '2026-11-24T07:01:00.000Z');
-    store.unplugged('MID');
-    store.completeCheckout('MID', { who: 'alice' });
+    assert.equal(chosen.checkout?.deadline, '2026-11-24T07:01:00.000Z');
+    assert.equal(store.unplugged('MID', { who: 'alice' }).status, 'Checked Out', 'unplugging the phone completes its check-out');
     assert.throws(() => store.beginCheckout('bob', RULES), (err: CodedError) => err.code === 'NO_DEVICE_AVAILABLE');
   });
 
@@ -58,7 +58,6 @@ describe('FleetStore: the cart\u2019s memory', () => {
     store.beginCheckout('alice', RULES);
     assert.throws(() => store.beginCheckout('bob', RULES), (err: CodedError) => err.code === 'CART_BUSY' && /Cart port 1/.test(err.message));
     store.unplugged('A');
-    store.completeCheckout('A');
     assert.throws(() => store.beginCheckout('alice', RULES), (err: CodedError) => err.code === 'USER_HAS_DEVICE' && /limit 1/.test(err.message));
     assert.equal(store.beginCheckout('alice', { ...RULES, userLimit: 2 }).udid, 'B');
   });
@@ -67,17 +66,42 @@ describe('FleetStore: the cart\u2019s memory', () => {
     ready('A', 1, 0.9);
     store.beginCheckout('alice', RULES);
     store.checkIn('A', { who: 'return', why: 'docked again' });
-    assert.deepEqual([store.device('A')?.status, store.device('A')?.user, store.device('A')?.checkoutDeadline], ['Checked In', undefined, undefined]);
+    assert.deepEqual([store.device('A')?.status, store.device('A')?.user, store.device('A')?.checkout], ['Checked In', undefined, undefined]);
   });
 
   it('remembers devices, statuses and pending deadlines across a restart', () => {
     ready('A', 1, 0.9);
-    store.beginCheckout('alice', RULES);
-    now = new Date('2026-11-24T07:02:00Z');
+    store.beginCheckout('alice', RULES, undefined, { node: 'checkout-node', message: { badge: 'x' } });
     const restarted = open();
     assert.equal(restarted.device('A')?.user, 'alice');
-    assert.deepEqual(restarted.overdue().map((d) => d.udid), ['A']);
+    assert.deepEqual(restarted.pendingCheckouts().map((d) => [d.udid, d.checkout]), [['A', { deadline: '2026-11-24T07:01:00.000Z', node: 'checkout-node', message: { badge: 'x' } }]]);
     assert.ok(restarted.audit('A').length >= 4);
+  });
+
+  it('fails a check-out whose deadline passed, at once when it passed while the process was down', async () => {
+    ready('A', 1, 0.9);
+    ready('B', 2, 0.8);
+    let clock = Date.parse('2026-11-24T07:00:00Z');
+    store.beginCheckout('alice', { ...RULES, deadlineSeconds: 0.05 });
+    const expired: string[] = [];
+    const restarted = open();
+    const deadlines = new CheckoutDeadlines(
+      restarted,
+      (record) => {
+        expired.push(`${record.udid}@${clock - Date.parse('2026-11-24T07:00:00Z')}`);
+        restarted.failCheckout(record.udid, { who: 'fleet', why: 'not unplugged' });
+      },
+      () => clock,
+    );
+    deadlines.arm();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(expired, [], 'not before the deadline');
+    clock += 60; // the process was down past the deadline
+    deadlines.arm();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    deadlines.close();
+    assert.deepEqual(expired, ['A@60']);
+    assert.equal(restarted.device('A')?.status, 'Failed');
   });
 
   it('leaves a whole file when the process is killed mid-write', async () => {

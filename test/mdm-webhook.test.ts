@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
@@ -7,16 +6,16 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { SimulatedNanoMdm } from '../sim/nanomdm-server';
 import { SimulatedDevice } from '../sim/simulated-device';
+import { startNodeRedChild, type NodeRedChild } from './node-red-child';
 import { waitFor } from './support';
 
 const SECRETS = { apiKey: 'proc-api-key-93e1', webhookSecret: 'proc-hmac-key-2ad4' };
 
 /** Node-RED as an admin runs it: its own process, its own HTTP, flows deployed over the admin API. */
 describe('NanoMDM webhooks into a real Node-RED process', function () {
-  let nodeRed: ChildProcess;
+  let nodeRed: NodeRedChild;
   let url: string;
   let userDir: string;
-  let output = '';
   let sim: SimulatedNanoMdm;
   let collector: Server;
   const hits: string[] = [];
@@ -32,10 +31,8 @@ describe('NanoMDM webhooks into a real Node-RED process', function () {
     await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
     const collectorUrl = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
 
-    nodeRed = spawn(process.execPath, [join(__dirname, 'node-red-process.js')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    nodeRed.stdout!.on('data', (c: Buffer) => (output += c));
-    nodeRed.stderr!.on('data', (c: Buffer) => (output += c));
-    ({ url, userDir } = JSON.parse(await waitFor('Node-RED up', () => /^\{"url".*$/m.exec(output)?.[0], 30000)) as { url: string; userDir: string });
+    nodeRed = await startNodeRedChild();
+    ({ url, userDir } = nodeRed);
     sim.webhookUrl = `${url}device-checkout/webhook`;
 
     phone = new SimulatedDevice();
@@ -49,8 +46,7 @@ describe('NanoMDM webhooks into a real Node-RED process', function () {
       { id: 'catch', type: 'catch', z: 't1', scope: null, uncaught: false, wires: [['report-error']] },
       { id: 'report-error', type: 'http request', z: 't1', method: 'POST', ret: 'txt', paytoqs: 'ignore', url: `${collectorUrl}/error`, wires: [[]] },
     ];
-    const deployed = await fetch(`${url}flows`, { method: 'POST', headers: { 'content-type': 'application/json', 'node-red-deployment-type': 'full' }, body: JSON.stringify(flows) });
-    assert.ok(deployed.ok, `deploy failed: ${deployed.status} ${await deployed.text()}`);
+    await nodeRed.deploy(flows);
     // The deploy answers before the nodes have started: wait until the webhook is served.
     const deadline = Date.now() + 10000;
     while ((await postWebhook('{}')).status !== 401) {
@@ -63,12 +59,7 @@ describe('NanoMDM webhooks into a real Node-RED process', function () {
     await sim.stop();
     collector.closeAllConnections();
     await new Promise((resolve) => collector.close(resolve));
-    if (nodeRed.exitCode === null) {
-      await new Promise((resolve) => {
-        nodeRed.once('exit', resolve);
-        nodeRed.kill('SIGTERM');
-      });
-    }
+    await nodeRed.stop();
   });
 
   const postWebhook = (body: string, signature?: string) =>
@@ -100,7 +91,7 @@ describe('NanoMDM webhooks into a real Node-RED process', function () {
     for (const secret of Object.values(SECRETS)) {
       assert.ok(!exported.includes(secret), 'flow export');
       assert.ok(!stored.includes(secret), 'files in the user directory');
-      assert.ok(!output.includes(secret), 'Node-RED log');
+      assert.ok(!nodeRed.output().includes(secret), 'Node-RED log');
     }
   });
 });

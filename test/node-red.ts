@@ -14,6 +14,10 @@ import deleteFromMdm from '../nodes/delete-from-mdm/delete-from-mdm';
 import mdmCommand from '../nodes/mdm-command/mdm-command';
 import depEnroll from '../nodes/dep-enroll/dep-enroll';
 import setLanguage from '../nodes/set-language/set-language';
+import checkOutDevice from '../nodes/check-out-device/check-out-device';
+import checkInDevice from '../nodes/check-in-device/check-in-device';
+import setWallpaper from '../nodes/set-wallpaper/set-wallpaper';
+import onFailure from '../nodes/on-failure/on-failure';
 
 helper.init(require.resolve('node-red'));
 
@@ -23,7 +27,7 @@ export { helper };
  * The package's nodes for the test runtime. The helper's RED._ returns bare keys; this one
  * appends the variables too, so a status can be checked for the reason it shows.
  */
-export const packageNodes = [smartHub, hubInput, hubLed, mdmServer, deviceFleet, eraseDevice, addWifi, setDeviceName, clearPasscode, deleteFromMdm, mdmCommand, depEnroll, setLanguage].map((register) => (RED: NodeAPI) => {
+export const packageNodes = [smartHub, hubInput, hubLed, mdmServer, deviceFleet, eraseDevice, addWifi, setDeviceName, clearPasscode, deleteFromMdm, mdmCommand, depEnroll, setLanguage, checkOutDevice, checkInDevice, setWallpaper, onFailure].map((register) => (RED: NodeAPI) => {
   (RED as { _: unknown })._ = (key: string, vars?: object) => (vars ? `${key} ${JSON.stringify(vars)}` : key);
   register(RED);
 });

@@ -92,12 +92,11 @@ describe('hub events carry the phone\u2019s UDID (hub over a pty, usbmuxd on a s
     store.beginCheckout('alice', { userLimit: 1, batteryThreshold: 0.2, deadlineSeconds: 60 });
     cart.unplug(0, 5);
     await waitFor('unplug', () => unplugs.length === 1);
-    store.completeCheckout('PHONE-S');
     cart.dock('PHONE-S', 0, 5);
     await waitFor('returned', () => docks.length === 2, 5000);
     const returned = (docks[1] as Event).device as Event['device'] & { status: string; user: string };
     assert.deepEqual([returned.status, returned.user], ['Checked Out', 'alice']);
-    assert.deepEqual(store.audit('PHONE-S').filter((e) => e.what.startsWith('docked: docked') || e.what.startsWith('unplugged')).map((e) => e.to), ['true', 'false', 'true']);
+    assert.deepEqual(store.audit('PHONE-S').filter((e) => e.what.endsWith(': docked')).map((e) => e.to), ['true', 'false', 'true']);
   });
 
   it('several docks in the same second: unresolved and said so while ports are new, exact once learnt', async () => {

@@ -3,13 +3,16 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { CodedError } from '../lib/coded-error';
 import type { Device } from '../lib/attributes';
 import type { MdmServerNode } from '../mdm-server/mdm-server';
+import type { HubConnection } from '../lib/hub/hub-connection';
+import type { LedState } from '../lib/hub/led-plan';
 import { readJson, writeJsonAtomically } from '../lib/json-file';
 import { SharedPool } from '../lib/shared-pool';
 import { openUsbSocket } from '../lib/usb/open-usb';
 import { PortCorrelator, type PortKey } from '../lib/usb/port-correlator';
 import { UsbmuxClient, type UsbDevice } from '../lib/usb/usbmux-client';
 import { LockdownSession } from '../lib/usb/lockdown';
-import { FleetStore, type DeviceRecord } from '../lib/fleet/fleet-store';
+import { FleetStore, type CheckoutRules, type DeviceRecord, type PendingCheckout } from '../lib/fleet/fleet-store';
+import { CheckoutDeadlines } from '../lib/fleet/checkout-deadlines';
 
 export interface DeviceFleetDef extends NodeDef {
   mdm: string;
@@ -17,6 +20,16 @@ export interface DeviceFleetDef extends NodeDef {
   usb?: string;
   /** Seconds a dock and a USB attach may be apart and still belong together. */
   usbWindow?: string;
+  /** The locker app's bundle id: locked to it when checked in, configured with the user. */
+  lockerApp?: string;
+  /** Seconds a person has to unplug a phone unlocked for them. */
+  checkoutDeadline?: string;
+  /** Devices one user may hold at once. */
+  userLimit?: string;
+  /** Phones charged below this (%) are not handed out. */
+  batteryThreshold?: string;
+  /** `GET <url>?id=<badge>` -> `{"user": "..."}`. */
+  badgeLookupUrl?: string;
 }
 
 /** What a dock or unplug can say about the phone on a port. */
@@ -27,83 +40,176 @@ export interface PortIdentity {
   reason?: string;
 }
 
+/** A check-out whose phone was not unplugged in time, for the node that started it. */
+export type ExpiredCheckout = { device: Device; checkout: PendingCheckout };
+
 export interface DeviceFleetNode extends Node {
   /** The fleet's MDM server node, when one is configured. */
   mdmNode?: MdmServerNode;
   /** Every device of this cart, persisted in the user directory. */
   store: FleetStore;
+  rules: CheckoutRules;
+  lockerApp: string;
+  badgeLookupUrl: string;
   /** The phone just docked on a port, once USB has told (within the window). */
   identifyDock(port: PortKey): Promise<PortIdentity>;
-  /** The phone that was on a port just unplugged. */
+  /** The phone that was on a port just unplugged; completes a check-out waiting for it. */
   identifyUnplug(port: PortKey): PortIdentity;
   /** A lockdown session with a phone on this host's USB. */
   lockdown(udid: string): Promise<LockdownSession>;
+  /** Lets the fleet drive the LEDs of a hub its `hub-input` nodes listen to. */
+  attachHub(name: string, connection: HubConnection): () => void;
+  /** Sets the LED of the device's port; a hub the fleet does not know is skipped with a warning. */
+  setLed(device: Device, led: LedState): Promise<void>;
+  /** Starts a check-out (the given device or the best one) and its unplug deadline. */
+  beginCheckout(user: string, udid: string | undefined, started: Omit<PendingCheckout, 'deadline'>): Device & { udid: string };
+  /** Hands `node` the check-outs it started that ran out of time, also those from before a restart. */
+  watchCheckouts(node: string, onExpired: (expired: ExpiredCheckout) => void): () => void;
 }
 
 /** One usbmuxd connection per socket path across every flow. */
 const usbSources = new SharedPool<UsbmuxClient>();
+
+// What a message may carry of a record: not the fleet's bookkeeping (battery, deadline...).
+export const asDevice = ({ udid, serial, name, hub, port, status, user, attributes }: DeviceRecord): Device & { udid: string } =>
+  Object.fromEntries(Object.entries({ udid, serial, name, hub, port, status, user, attributes }).filter(([, v]) => v !== undefined)) as unknown as Device & { udid: string };
 
 export default function (RED: NodeAPI): void {
   function DeviceFleet(this: DeviceFleetNode, config: DeviceFleetDef): void {
     RED.nodes.createNode(this, config);
     this.mdmNode = (RED.nodes.getNode(config.mdm) as MdmServerNode | null) ?? undefined;
     const dataDir = join(RED.settings.userDir ?? '.', 'device-checkout');
-    this.store = new FleetStore(join(dataDir, `fleet-${this.id}.json`));
-    const serialOf = (udid: string): string | undefined => this.mdmNode?.connection?.enrolment(udid)?.serial ?? this.store.device(udid)?.serial;
-    // What a message may carry of a record: not the fleet's bookkeeping (battery, deadline...).
-    const asDevice = ({ udid, serial, name, hub, port, status, user, attributes }: DeviceRecord): Device =>
-      Object.fromEntries(Object.entries({ udid, serial, name, hub, port, status, user, attributes }).filter(([, v]) => v !== undefined));
-    const source = (config.usb ?? '').trim();
-    if (!source) {
-      const reason = RED._('device-fleet.errors.no-usb');
-      this.identifyDock = async () => ({ reason });
-      this.identifyUnplug = () => ({ reason });
-      this.lockdown = async () => {
-        throw new CodedError('NO_USB', reason);
+    const store = (this.store = new FleetStore(join(dataDir, `fleet-${this.id}.json`)));
+    const number = (value: string | undefined, fallback: number) => (value === undefined || value === '' || !Number.isFinite(Number(value)) ? fallback : Number(value));
+    this.rules = {
+      deadlineSeconds: number(config.checkoutDeadline, 60),
+      userLimit: number(config.userLimit, 1),
+      batteryThreshold: number(config.batteryThreshold, 20) / 100,
+    };
+    this.lockerApp = (config.lockerApp ?? '').trim();
+    this.badgeLookupUrl = (config.badgeLookupUrl ?? '').trim();
+    const serialOf = (udid: string): string | undefined => this.mdmNode?.connection?.enrolment(udid)?.serial ?? store.device(udid)?.serial;
+
+    const hubs = new Map<string, HubConnection>();
+    const unknownHubs = new Set<string>();
+    this.attachHub = (name, connection) => {
+      hubs.set(name, connection);
+      return () => {
+        if (hubs.get(name) === connection) hubs.delete(name);
       };
-      return;
-    }
+    };
+    this.setLed = async (device, led) => {
+      const hub = device.hub === undefined ? undefined : hubs.get(device.hub);
+      if (!hub || device.port === undefined) {
+        const name = String(device.hub);
+        if (!unknownHubs.has(name)) this.warn(RED._('device-fleet.errors.no-hub', { hub: name }));
+        unknownHubs.add(name);
+        return;
+      }
+      // A hub that is reconnecting takes the LED when it is back: not a reason to fail a workflow.
+      await hub.setLed(device.port, led).catch((err: CodedError) => {
+        if (err.code !== 'HUB_DISCONNECTED') throw err;
+        this.warn(err.message);
+      });
+    };
 
-    // Learnt port -> USB locations outlive restarts: first docks need not be alone again.
-    const locationsFile = join(dataDir, `usb-locations-${this.id}.json`);
-    const locations = new Map<string, number>(Object.entries(readJson<Record<string, number>>(locationsFile, {})));
-    const correlator = new PortCorrelator({
-      windowMs: Number(config.usbWindow || 5) * 1000,
-      locations,
-      onLearn: (learnt) => writeJsonAtomically(locationsFile, Object.fromEntries(learnt)),
-      onDisagreement: (message) => this.warn(message),
+    // Check-outs not completed by an unplug in time: Failed, amber LED, and a failure for the
+    // node that started them (kept until that node is running again after a restart).
+    const watchers = new Map<string, (expired: ExpiredCheckout) => void>();
+    const undelivered = new Map<string, ExpiredCheckout[]>();
+    const deliver = (expired: ExpiredCheckout) => {
+      const node = expired.checkout.node ?? '';
+      const watcher = watchers.get(node);
+      if (watcher) return watcher(expired);
+      undelivered.set(node, [...(undelivered.get(node) ?? []), expired]);
+    };
+    const deadlines = new CheckoutDeadlines(store, (record) => {
+      const { checkout } = record;
+      const device = asDevice(store.failCheckout(record.udid, { who: 'fleet', why: RED._('device-fleet.errors.unplug-timeout', { seconds: this.rules.deadlineSeconds }) }));
+      this.setLed(device, 'error').catch((err: Error) => this.warn(err.message));
+      deliver({ device, checkout });
     });
-    const usb = usbSources.acquire(source, () => new UsbmuxClient({ path: source, openSocket: openUsbSocket }));
-    const onAttached = (d: UsbDevice): void => correlator.attach(d.udid, d.locationId);
-    const onDetached = (d: UsbDevice): void => correlator.detach(d.udid);
-    usb.on('attached', onAttached).on('detached', onDetached);
-    for (const device of usb.devices()) onAttached(device);
-    usb.start();
-
-    this.identifyDock = async (port) => {
-      const found = await correlator.dock(port);
-      if (!found.udid) return { reason: found.reason };
-      const serial = serialOf(found.udid);
-      return { device: asDevice(this.store.docked(found.udid, { ...port, ...(serial && { serial }) }, { who: 'hub', why: 'docked' })) };
+    this.beginCheckout = (user, udid, started) => {
+      const device = asDevice(store.beginCheckout(user, this.rules, udid, started));
+      deadlines.arm();
+      return device;
     };
-    this.identifyUnplug = (port) => {
-      const udid = correlator.unplug(port);
+    this.watchCheckouts = (node, onExpired) => {
+      watchers.set(node, onExpired);
+      const waiting = undelivered.get(node) ?? [];
+      undelivered.delete(node);
+      waiting.forEach(onExpired);
+      return () => {
+        if (watchers.get(node) === onExpired) watchers.delete(node);
+      };
+    };
+    deadlines.arm();
+
+    const unpluggedAt = (port: PortKey, udid = store.deviceAt(port.hub, port.port)?.udid): PortIdentity => {
       if (!udid) return { reason: RED._('device-fleet.errors.unplug-unknown') };
-      return { device: asDevice(this.store.unplugged(udid, { who: 'hub', why: 'unplugged' })) };
+      const device = asDevice(store.unplugged(udid, { who: 'hub', why: 'unplugged' }));
+      deadlines.arm();
+      // "Off when removed": the port stays dark until the phone is checked in again.
+      if (device.status === 'Checked Out') this.setLed(device, 'off').catch((err: Error) => this.warn(err.message));
+      return { device };
     };
 
-    this.lockdown = async (udid) => {
-      const device = usb.byUdid(udid);
-      if (!device) throw new CodedError('DEVICE_GONE', RED._('device-fleet.errors.not-on-usb', { udid }));
-      return LockdownSession.open(openUsbSocket, source, device);
-    };
-
+    const source = (config.usb ?? '').trim();
+    const closeUsb = source ? startUsb(this, source, Number(config.usbWindow || 5) * 1000) : withoutUsb(this);
     this.on('close', async (done: () => void) => {
-      usb.off('attached', onAttached).off('detached', onDetached);
-      correlator.close();
-      await usbSources.release(source);
+      deadlines.close();
+      await closeUsb();
       done();
     });
+
+    /** Identity without USB: unplugs by the port a phone was last docked on, docks unknown. */
+    function withoutUsb(node: DeviceFleetNode): () => Promise<void> {
+      const reason = RED._('device-fleet.errors.no-usb');
+      node.identifyDock = async () => ({ reason });
+      node.identifyUnplug = (port) => unpluggedAt(port);
+      node.lockdown = async () => {
+        throw new CodedError('NO_USB', reason);
+      };
+      return async () => undefined;
+    }
+
+    /** Identity from usbmuxd: which phone sits on which port, and lockdown sessions with it. */
+    function startUsb(node: DeviceFleetNode, path: string, windowMs: number): () => Promise<void> {
+      // Learnt port -> USB locations outlive restarts: first docks need not be alone again.
+      const locationsFile = join(dataDir, `usb-locations-${node.id}.json`);
+      const locations = new Map<string, number>(Object.entries(readJson<Record<string, number>>(locationsFile, {})));
+      const correlator = new PortCorrelator({
+        windowMs,
+        locations,
+        onLearn: (learnt) => writeJsonAtomically(locationsFile, Object.fromEntries(learnt)),
+        onDisagreement: (message) => node.warn(message),
+      });
+      const usb = usbSources.acquire(path, () => new UsbmuxClient({ path, openSocket: openUsbSocket }));
+      const onAttached = (d: UsbDevice): void => correlator.attach(d.udid, d.locationId);
+      const onDetached = (d: UsbDevice): void => correlator.detach(d.udid);
+      usb.on('attached', onAttached).on('detached', onDetached);
+      for (const device of usb.devices()) onAttached(device);
+      usb.start();
+
+      node.identifyDock = async (port) => {
+        const found = await correlator.dock(port);
+        if (!found.udid) return { reason: found.reason };
+        const serial = serialOf(found.udid);
+        return { device: asDevice(store.docked(found.udid, { ...port, ...(serial && { serial }) }, { who: 'hub', why: 'docked' })) };
+      };
+      node.identifyUnplug = (port) => unpluggedAt(port, correlator.unplug(port));
+      node.lockdown = async (udid) => {
+        const device = usb.byUdid(udid);
+        if (!device) throw new CodedError('DEVICE_GONE', RED._('device-fleet.errors.not-on-usb', { udid }));
+        return LockdownSession.open(openUsbSocket, path, device);
+      };
+      return async () => {
+        usb.off('attached', onAttached).off('detached', onDetached);
+        correlator.close();
+        await usbSources.release(path);
+      };
+    }
   }
+
   RED.nodes.registerType('device-fleet', DeviceFleet);
 }

@@ -23,6 +23,8 @@ export default function (RED: NodeAPI): void {
     if (!hub) return;
     const { hubNode, connection } = hub;
     const fleet = config.fleet ? (RED.nodes.getNode(config.fleet) as DeviceFleetNode | null) : null;
+    // The fleet lights this hub's LEDs for its check-outs and check-ins.
+    if (fleet) this.on('close', fleet.attachHub(hubNode.hubName, connection));
 
     const emit = async (event: PortEvent): Promise<void> => {
       const port = { hub: hubNode.hubName, port: event.port };

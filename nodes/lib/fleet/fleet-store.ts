@@ -29,8 +29,18 @@ export interface DeviceRecord {
   /** 0 to 1, as the MDM's DeviceInformation reports it. */
   battery?: number;
   healthy: boolean;
-  /** When a check-out not yet completed by an unplug fails (ISO 8601). */
-  checkoutDeadline?: string;
+  /** A check-out waiting for the phone to be unplugged. */
+  checkout?: PendingCheckout;
+}
+
+/** Kept with the device so a restart, even a killed process, still fails a late check-out. */
+export interface PendingCheckout {
+  /** When the check-out fails unless the phone was unplugged (ISO 8601). */
+  deadline: string;
+  /** The node that started it, which reports the failure. */
+  node?: string;
+  /** The message that started it (what JSON keeps of it), for the failure report. */
+  message?: Record<string, unknown>;
 }
 
 interface FleetFile {
@@ -89,10 +99,17 @@ export class FleetStore {
     return record;
   }
 
+  /** The phone left its port; for a phone being checked out that completes the check-out. */
   unplugged(udid: string, actor: Actor = {}): DeviceRecord {
     const record = this.record(udid);
-    this.change(record, { docked: false }, 'unplugged', actor);
+    if (record.status === 'Checking Out') this.change(record, { docked: false, status: 'Checked Out', checkout: undefined }, 'check-out completed', actor);
+    else this.change(record, { docked: false }, 'unplugged', actor);
     return record;
+  }
+
+  /** The docked phone on a port, as last seen. */
+  deviceAt(hub: string, port: number): DeviceRecord | undefined {
+    return this.devices().find((d) => d.docked && d.hub === hub && d.port === port);
   }
 
   setStatus(udid: string, status: DeviceStatus, actor: Actor = {}): DeviceRecord {
@@ -115,7 +132,7 @@ export class FleetStore {
    * CART_BUSY while another unlocked phone waits to be taken, USER_HAS_DEVICE at the per-user
    * limit, NO_DEVICE_AVAILABLE when no docked, checked-in, healthy phone is charged enough.
    */
-  beginCheckout(user: string, rules: CheckoutRules, udid?: string): DeviceRecord {
+  beginCheckout(user: string, rules: CheckoutRules, udid?: string, started: Omit<PendingCheckout, 'deadline'> = {}): DeviceRecord {
     const waiting = this.devices().find((d) => d.status === 'Checking Out' && d.docked);
     if (waiting) throw new CodedError('CART_BUSY', `a phone is already waiting to be taken from ${waiting.hub ?? 'the cart'} port ${waiting.port ?? '?'}`, { udid: waiting.udid });
     const held = this.devices().filter((d) => d.user === user && HOLDING.includes(d.status));
@@ -126,29 +143,29 @@ export class FleetStore {
       throw new CodedError('NO_DEVICE_AVAILABLE', udid ? `device ${udid} is not docked, checked in, healthy and charged enough` : 'no docked, checked-in, healthy phone is charged enough');
     }
     const deadline = new Date(this.now().getTime() + rules.deadlineSeconds * 1000).toISOString();
-    this.change(chosen, { status: 'Checking Out', user, checkoutDeadline: deadline }, 'check-out started', { who: user });
+    this.change(chosen, { status: 'Checking Out', user, checkout: { deadline, ...started } }, 'check-out started', { who: user });
     return chosen;
   }
 
-  /** The phone was unplugged in time: the check-out is complete. */
-  completeCheckout(udid: string, actor: Actor = {}): DeviceRecord {
+  /** A check-out that cannot complete (not unplugged in time, an action failed): Failed. */
+  failCheckout(udid: string, actor: Actor = {}): DeviceRecord {
     const record = this.record(udid);
-    if (record.status !== 'Checking Out') throw new CodedError('NOT_CHECKING_OUT', `device ${udid} is ${record.status}, not Checking Out`);
-    this.change(record, { status: 'Checked Out', checkoutDeadline: undefined }, 'check-out completed', actor);
+    this.change(record, { status: 'Failed', checkout: undefined }, 'check-out failed', actor);
     return record;
   }
 
   /** Locked and charging again: no user. */
   checkIn(udid: string, actor: Actor = {}): DeviceRecord {
     const record = this.record(udid);
-    this.change(record, { status: 'Checked In', user: undefined, checkoutDeadline: undefined }, 'checked in', actor);
+    this.change(record, { status: 'Checked In', user: undefined, checkout: undefined }, 'checked in', actor);
     return record;
   }
 
-  /** Check-outs whose deadline passed: after a restart too, since deadlines are stored. */
-  overdue(): DeviceRecord[] {
-    const now = this.now().getTime();
-    return this.devices().filter((d) => d.status === 'Checking Out' && d.checkoutDeadline !== undefined && Date.parse(d.checkoutDeadline) <= now);
+  /** Check-outs still waiting for an unplug, the earliest deadline first. */
+  pendingCheckouts(): (DeviceRecord & { checkout: PendingCheckout })[] {
+    return this.devices()
+      .filter((d): d is DeviceRecord & { checkout: PendingCheckout } => d.status === 'Checking Out' && d.checkout !== undefined)
+      .sort((a, b) => Date.parse(a.checkout.deadline) - Date.parse(b.checkout.deadline));
   }
 
   setAttribute(udid: string, name: string, value: string, actor: Actor = {}): void {
@@ -175,7 +192,9 @@ export class FleetStore {
     for (const [field, value] of Object.entries(patch) as [keyof DeviceRecord, unknown][]) {
       const before = record[field];
       if (JSON.stringify(before) === JSON.stringify(value)) continue;
-      const entry: AuditEntry = { at, udid: record.udid, what: field === 'status' ? 'status' : `${what}: ${field}`, from: display(before), to: display(value) };
+      // A pending check-out is audited by its deadline; the message that started it stays out.
+      const shown = (v: unknown) => display(field === 'checkout' ? (v as PendingCheckout | undefined)?.deadline : v);
+      const entry: AuditEntry = { at, udid: record.udid, what: field === 'status' ? 'status' : `${what}: ${field}`, from: shown(before), to: shown(value) };
       if (who) entry.who = who;
       if (why) entry.why = why;
       this.state.audit.push(entry);

@@ -25,7 +25,7 @@ export function jamfCommandData(command: MdmCommand): JamfCommandData {
         if (item.Item === 'DeviceName') data.deviceName = item.DeviceName;
         else if (item.Item === 'ApplicationConfiguration') {
           data.applicationConfiguration = { identifier: item.Identifier, configuration: toPlist((item.Configuration as object) ?? {}) };
-        } else throw new CodedError('UNSUPPORTED', `Jamf Pro's SETTINGS command has no ${String(item.Item)} (wallpaper goes through the Classic API)`);
+        } else throw new CodedError('UNSUPPORTED', `Jamf Pro's SETTINGS command has no ${String(item.Item)} (a wallpaper is sent alone, through the Classic API)`);
       }
       return data;
     }

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { CodedError } from '../coded-error';
 import type { MdmCommand } from './commands';
 import { jamfCommandData } from './jamf-commands';
-import type { Enrolment, MdmAdapter, PerformOptions } from './mdm-adapter';
+import type { AssignedUser, Enrolment, MdmAdapter, PerformOptions } from './mdm-adapter';
 import { MdmHttp, type MdmRequest } from './mdm-http';
 
 export interface JamfOptions {
@@ -31,6 +31,9 @@ interface JamfDetail {
   lastEnrollmentTimestamp?: string;
   ios?: { unlockToken?: string };
 }
+
+/** The extension attribute a smart group reads to scope the locker app's App Lock profile. */
+export const APP_LOCK_ATTRIBUTE = 'Device Checkout App Lock';
 
 type CommandState = 'PENDING' | 'ACKNOWLEDGED' | 'NOT_NOW' | 'ERROR';
 
@@ -64,6 +67,8 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
   }
 
   async perform(udid: string, command: MdmCommand, { timeout, destructive = false }: PerformOptions): Promise<Record<string, unknown>> {
+    const wallpaper = classicWallpaper(command);
+    if (wallpaper) return this.sendWallpaper(udid, wallpaper);
     const commandData = jamfCommandData(command);
     const device = await this.device(udid);
     const deadline = Date.now() + timeout;
@@ -72,6 +77,41 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
     if (!uuid) throw new CodedError('MDM_PROTOCOL', 'Jamf Pro accepted the command but returned no command id');
     await this.untilAcknowledged(udid, uuid, deadline, timeout);
     if (command.Command.RequestType === 'EraseDevice') this.enrolmentOf(udid).erasedAt = Date.now();
+    return {};
+  }
+
+  /**
+   * Jamf Pro applies profiles by scope: the device's App Lock extension attribute becomes
+   * `Locked` or `Unlocked`, and a smart group on it scopes the admin's App Lock profile.
+   */
+  async setAppLock(udid: string, bundleId: string | undefined): Promise<void> {
+    const device = await this.device(udid);
+    const value = bundleId ? 'Locked' : 'Unlocked';
+    await this.api({ method: 'PATCH', url: `/api/v2/mobile-devices/${device.id}`, data: { updatedExtensionAttributes: [{ name: APP_LOCK_ATTRIBUTE, type: 'STRING', value: [value] }] } });
+  }
+
+  /** Jamf Pro has no per-command DeviceInformation here; its inventory's charge is not read yet. */
+  async batteryLevel(): Promise<number | undefined> {
+    return undefined;
+  }
+
+  async assignUser(udid: string, user: AssignedUser | undefined): Promise<boolean> {
+    const device = await this.device(udid);
+    await this.api({ method: 'PATCH', url: `/api/v2/mobile-devices/${device.id}`, data: { location: { username: user?.id ?? '', realName: user?.name ?? '' } } });
+    return true;
+  }
+
+  /**
+   * The Jamf Pro API has no wallpaper command; the Classic API does. It answers with the
+   * command queued, and gives nothing to follow it by, so queued is done here.
+   */
+  private async sendWallpaper(udid: string, { image, where }: { image: Buffer; where: number }): Promise<Record<string, unknown>> {
+    const device = await this.device(udid);
+    const xml =
+      '<mobile_device_command><general><command>Wallpaper</command>' +
+      `<wallpaper_setting>${where}</wallpaper_setting><wallpaper_content>${image.toString('base64')}</wallpaper_content></general>` +
+      `<mobile_devices><mobile_device><id>${Number(device.id)}</id></mobile_device></mobile_devices></mobile_device_command>`;
+    await this.api({ method: 'POST', url: '/JSSResource/mobiledevicecommands/command/Wallpaper', data: xml, headers: { 'content-type': 'application/xml', accept: 'application/xml' } });
     return {};
   }
 
@@ -184,4 +224,11 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
     }
     return this.token.value;
   }
+}
+
+/** A Settings command that only sets a wallpaper, as the Classic API takes it. */
+function classicWallpaper(command: MdmCommand): { image: Buffer; where: number } | undefined {
+  const items = command.Command.RequestType === 'Settings' ? (command.Command.Settings as Record<string, unknown>[]) : [];
+  if (items.length !== 1 || items[0].Item !== 'Wallpaper') return undefined;
+  return { image: items[0].Image as Buffer, where: items[0].Where as number };
 }

@@ -8,6 +8,13 @@ export interface PerformOptions {
   destructive?: boolean;
 }
 
+export interface AssignedUser {
+  /** Username. */
+  id: string;
+  /** Display name. */
+  name?: string;
+}
+
 /** What a device told the MDM when it enrolled. */
 export interface Enrolment {
   udid: string;
@@ -32,6 +39,16 @@ export interface MdmAdapter extends EventEmitter {
   enrolment(udid: string): Enrolment | undefined;
   /** The device's UnlockToken, for ClearPasscode. */
   unlockToken(udid: string): Promise<Buffer | undefined>;
+  /**
+   * Locks the device to one app (single-app mode), or with `undefined` unlocks it. NanoMDM
+   * installs or removes the `com.apple.app.lock` profile; Jamf Pro scopes profiles itself, so
+   * there the device's lock extension attribute changes and the admin's smart group follows.
+   */
+  setAppLock(udid: string, bundleId: string | undefined, options: PerformOptions): Promise<void>;
+  /** Sets (or with `undefined` clears) the MDM's assigned user; false where the MDM has none. */
+  assignUser(udid: string, user: AssignedUser | undefined): Promise<boolean>;
+  /** The device's charge, 0 to 1; undefined where the MDM cannot tell. */
+  batteryLevel(udid: string, options: PerformOptions): Promise<number | undefined>;
   /** Removes the device's record, so its next enrolment counts as new. */
   deleteDevice(udid: string): Promise<void>;
   /** Answers one webhook POST (exact bytes), for MDMs that report by webhook. */

@@ -2,9 +2,10 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { CodedError } from '../coded-error';
 import { CommandResults } from './command-results';
-import { parsePlist, toPlist, type MdmCommand } from './commands';
+import { deviceInformation, installProfile, parsePlist, removeProfile, toPlist, type MdmCommand } from './commands';
+import { APP_LOCK_IDENTIFIER, appLockProfile } from './profiles';
 import { MdmHttp } from './mdm-http';
-import type { Enrolment, MdmAdapter, PerformOptions } from './mdm-adapter';
+import type { AssignedUser, Enrolment, MdmAdapter, PerformOptions } from './mdm-adapter';
 
 export interface NanoMdmOptions {
   url: string;
@@ -48,6 +49,21 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
   }
 
   /** Sends `command` to the device and resolves with its answer once it acknowledged it. */
+  async setAppLock(udid: string, bundleId: string | undefined, options: PerformOptions): Promise<void> {
+    await this.perform(udid, bundleId ? installProfile(appLockProfile(bundleId)) : removeProfile(APP_LOCK_IDENTIFIER), options);
+  }
+
+  async batteryLevel(udid: string, options: PerformOptions): Promise<number | undefined> {
+    const answer = await this.perform(udid, deviceInformation(['BatteryLevel']), options);
+    const level = (answer.QueryResponses as { BatteryLevel?: unknown } | undefined)?.BatteryLevel;
+    return typeof level === 'number' ? level : undefined;
+  }
+
+  /** NanoMDM keeps no users. */
+  async assignUser(_udid: string, _user: AssignedUser | undefined): Promise<boolean> {
+    return false;
+  }
+
   async perform(udid: string, command: MdmCommand, { timeout, destructive = false }: PerformOptions): Promise<Record<string, unknown>> {
     const answer = this.results.wait(udid, command.CommandUUID, timeout);
     try {

@@ -1,0 +1,26 @@
+import type { NodeAPI } from 'node-red';
+import { CodedError } from '../lib/coded-error';
+import { lockerAppConfiguration } from '../lib/fleet/locker-app';
+import { applicationConfiguration, settings } from '../lib/mdm/commands';
+import { asDevice } from '../device-fleet/device-fleet';
+import { NO_LOCKER_APP, registerDeviceAction, type DeviceActionDef } from '../device-fleet/device-action';
+
+/**
+ * Locks the phone to the locker app, tells the app it is checked in, clears the Device User
+ * (and the MDM's assigned user) and hands the port's LED back to the charging display.
+ */
+export default function (RED: NodeAPI): void {
+  registerDeviceAction<DeviceActionDef>(RED, 'check-in-device', async (_config, { msg, device, fleet, mdm, timeout }) => {
+    if (!fleet.lockerApp) throw new CodedError('INVALID_CONFIG', RED._(NO_LOCKER_APP));
+    const options = { timeout };
+    // The lock first: whatever fails after it, the phone is no longer open.
+    await mdm.setAppLock(device.udid, fleet.lockerApp, options);
+    await mdm.perform(device.udid, settings(applicationConfiguration(fleet.lockerApp, lockerAppConfiguration(undefined))), options);
+    await mdm.assignUser(device.udid, undefined);
+    // The charge decides which phone the next check-out hands out.
+    fleet.store.reportHealth(device.udid, await mdm.batteryLevel(device.udid, options), true);
+    const record = fleet.store.checkIn(device.udid, { who: 'check-in', why: 'locked to the locker app' });
+    await fleet.setLed(record, 'release');
+    msg.device = asDevice(record);
+  });
+}

@@ -1,0 +1,183 @@
+import { stat } from 'node:fs/promises';
+import { createCanvas, loadImage, type Image, type SKRSContext2D } from '@napi-rs/canvas';
+import { CodedError } from '../coded-error';
+import { wallpaperFontFamilies } from './fonts';
+import { encodePng } from './png';
+
+/** What the wallpaper is drawn on: a colour (`#000000` is the Return workflow's black) or an image file. */
+export type WallpaperBackground = { colour: string } | { imageFile: string };
+
+export interface WallpaperSpec {
+  width: number;
+  height: number;
+  background: WallpaperBackground;
+  /** Drawn literally (never parsed as markup); `\n` starts a new line. */
+  text: string;
+  /** CSS colour; default white, or black on a light background colour. */
+  textColour?: string;
+}
+
+/** iPhone 15/16 Pro screens, portrait. */
+export const DEFAULT_SCREEN = { width: 1179, height: 2556 };
+
+// Control characters, and the bidi embeddings, overrides and isolates that could reorder the
+// admin's words around a user's name ("Checked Out to" shown backwards, say).
+const UNSAFE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
+const words = new Intl.Segmenter(undefined, { granularity: 'word' });
+const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
+
+/**
+ * Renders lock or home screen wallpapers as PNG: a background with centred text, wrapped and
+ * shrunk until it fits below the clock, in fonts shipped with the package. Renders are kept
+ * (least recently used out) since a cart draws the same few again and again.
+ */
+export class WallpaperRenderer {
+  private readonly cache = new Map<string, Buffer>();
+  private readonly images = new Map<string, { version: string; image: Image }>();
+
+  constructor(private readonly cacheSize = 64) {}
+
+  async render(spec: WallpaperSpec): Promise<Buffer> {
+    const { width, height, background } = spec;
+    if (![width, height].every((n) => Number.isInteger(n) && n >= 100 && n <= 4096)) {
+      throw new CodedError('INVALID_WALLPAPER', `a wallpaper is 100 to 4096 pixels wide and high, not ${width} x ${height}`);
+    }
+    if ('colour' in background && !/^#[0-9a-f]{6}$/i.test(background.colour)) {
+      throw new CodedError('INVALID_WALLPAPER', `a background colour is #rrggbb, not "${background.colour}"`);
+    }
+    const image = 'imageFile' in background ? await this.image(background.imageFile) : undefined;
+    const key = JSON.stringify([width, height, 'colour' in background ? background.colour : image!.version, spec.text, spec.textColour]);
+    const cached = this.cache.get(key);
+    if (cached) {
+      this.cache.delete(key); // most recently used goes last
+      this.cache.set(key, cached);
+      return cached;
+    }
+    const png = draw(spec, image?.image);
+    this.cache.set(key, png);
+    if (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value!);
+    return png;
+  }
+
+  /** The decoded image, read again only when the file changed. */
+  private async image(file: string): Promise<{ version: string; image: Image }> {
+    const info = await stat(file).catch((err: Error) => {
+      throw new CodedError('INVALID_WALLPAPER', `cannot read the wallpaper image ${file}: ${err.message}`);
+    });
+    const version = `${file}:${info.size}:${info.mtimeMs}`;
+    const known = this.images.get(file);
+    if (known?.version === version) return known;
+    const image = await loadImage(file).catch((err: Error) => {
+      throw new CodedError('INVALID_WALLPAPER', `${file} is not a PNG or JPEG image: ${err.message}`);
+    });
+    const entry = { version, image };
+    this.images.set(file, entry);
+    return entry;
+  }
+}
+
+function draw(spec: WallpaperSpec, image?: Image): Buffer {
+  const { width, height, background } = spec;
+  const canvas = createCanvas(width, height);
+  const ctx = canvas.getContext('2d');
+  ctx.fillStyle = '#000000';
+  ctx.fillRect(0, 0, width, height);
+  if (image) drawCovering(ctx, image, width, height);
+  else {
+    ctx.fillStyle = (background as { colour: string }).colour;
+    ctx.fillRect(0, 0, width, height);
+  }
+
+  const text = spec.text.replace(/\r\n?/g, '\n').replace(UNSAFE, '').trim();
+  if (text) {
+    // Below the lock screen's clock, clear of the home indicator.
+    const box = { left: width * 0.08, top: height * 0.4, width: width * 0.84, height: height * 0.48 };
+    const families = wallpaperFontFamilies();
+    const { size, lines } = fitText(ctx, text, box.width, box.height, Math.round(width / 11), families);
+    const lineHeight = size * 1.25;
+    ctx.font = `${size}px ${families}`;
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    ctx.fillStyle = spec.textColour || (!image && isLight(ctx.fillStyle) ? '#000000' : '#ffffff');
+    if (image) {
+      ctx.shadowColor = 'rgba(0, 0, 0, 0.7)';
+      ctx.shadowBlur = size / 6;
+    }
+    const first = box.top + (box.height - lineHeight * lines.length) / 2 + lineHeight / 2;
+    lines.forEach((line, i) => ctx.fillText(line, box.left + box.width / 2, first + i * lineHeight));
+  }
+  return encodePng(width, height, canvas.data());
+}
+
+/** Scales the image to cover the screen, centred, cropping what overflows. */
+function drawCovering(ctx: SKRSContext2D, image: Image, width: number, height: number): void {
+  const scale = Math.max(width / image.width, height / image.height);
+  const w = image.width * scale;
+  const h = image.height * scale;
+  ctx.drawImage(image, (width - w) / 2, (height - h) / 2, w, h);
+}
+
+/** The largest font size (binary search) at which the wrapped text fits the box. */
+function fitText(ctx: SKRSContext2D, text: string, maxWidth: number, maxHeight: number, largest: number, families: string): { size: number; lines: string[] } {
+  const MIN = 12;
+  const layout = (size: number): string[] => {
+    ctx.font = `${size}px ${families}`;
+    return text.split('\n').flatMap((paragraph) => wrap(ctx, paragraph, maxWidth));
+  };
+  const fits = (size: number, lines: string[]) => lines.length * size * 1.25 <= maxHeight;
+  let low = MIN;
+  let high = largest;
+  let best = { size: MIN, lines: layout(MIN) };
+  if (!fits(MIN, best.lines)) {
+    // Longer than any screen holds: as many lines as fit, the last one ending in an ellipsis.
+    const keep = Math.max(1, Math.floor(maxHeight / (MIN * 1.25)));
+    const lines = best.lines.slice(0, keep);
+    lines[keep - 1] = `${[...graphemes.segment(lines[keep - 1])].slice(0, -1).map((g) => g.segment).join('')}\u2026`;
+    return { size: MIN, lines };
+  }
+  while (low < high) {
+    const size = Math.ceil((low + high) / 2);
+    const lines = layout(size);
+    if (fits(size, lines)) {
+      best = { size, lines };
+      low = size;
+    } else high = size - 1;
+  }
+  return best;
+}
+
+/** Greedy line filling at word boundaries; a word wider than a line breaks between characters. */
+function wrap(ctx: SKRSContext2D, paragraph: string, maxWidth: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  const push = () => {
+    if (line.trim()) lines.push(line.trim());
+    line = '';
+  };
+  for (const { segment } of words.segment(paragraph)) {
+    if (ctx.measureText(line + segment).width <= maxWidth) {
+      line += segment;
+      continue;
+    }
+    push();
+    const word = segment.trimStart();
+    if (ctx.measureText(word).width <= maxWidth) {
+      line = word;
+      continue;
+    }
+    for (const { segment: g } of graphemes.segment(word)) {
+      if (line && ctx.measureText(line + g).width > maxWidth) push();
+      line += g;
+    }
+  }
+  push();
+  return lines.length > 0 ? lines : [''];
+}
+
+/** Whether a `#rrggbb` colour is light enough to need dark text. */
+function isLight(colour: string | unknown): boolean {
+  const match = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})/i.exec(String(colour));
+  if (!match) return false;
+  const [r, g, b] = match.slice(1).map((hex) => parseInt(hex, 16) / 255);
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.6;
+}

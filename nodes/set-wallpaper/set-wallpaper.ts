@@ -1,0 +1,36 @@
+import type { NodeAPI } from 'node-red';
+import { renderTemplate } from '../lib/attributes';
+import { settings, wallpaper, type WallpaperWhere } from '../lib/mdm/commands';
+import { DEFAULT_SCREEN, WallpaperRenderer, type WallpaperBackground } from '../lib/wallpaper/wallpaper-renderer';
+import { registerDeviceAction, type DeviceActionDef } from '../device-fleet/device-action';
+
+interface SetWallpaperDef extends DeviceActionDef {
+  /** e.g. "Checked Out to [Device User]"; empty: the background alone. */
+  text?: string;
+  background?: 'black' | 'colour' | 'image';
+  colour?: string;
+  /** A PNG or JPEG file on the Node-RED host. */
+  imageFile?: string;
+  where?: 'lock' | 'home' | 'both';
+  width?: string;
+  height?: string;
+}
+
+const WHERE: Record<string, WallpaperWhere> = { lock: 1, home: 2, both: 3 };
+
+/** One renderer (and its cache) for every set-wallpaper node. */
+const renderer = new WallpaperRenderer();
+
+export default function (RED: NodeAPI): void {
+  registerDeviceAction<SetWallpaperDef>(RED, 'set-wallpaper', async (config, { device, mdm, timeout }) => {
+    const background: WallpaperBackground =
+      config.background === 'image' ? { imageFile: renderTemplate(config.imageFile ?? '', device) } : { colour: config.background === 'colour' ? (config.colour ?? '') : '#000000' };
+    const image = await renderer.render({
+      width: Number(config.width || DEFAULT_SCREEN.width),
+      height: Number(config.height || DEFAULT_SCREEN.height),
+      background,
+      text: renderTemplate(config.text ?? '', device),
+    });
+    await mdm.perform(device.udid, settings(wallpaper(image, WHERE[config.where ?? 'lock'] ?? 1)), { timeout });
+  });
+}

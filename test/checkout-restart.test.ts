@@ -1,0 +1,101 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { APP_LOCK_IDENTIFIER } from '../nodes/lib/mdm/profiles';
+import { SimulatedNanoMdm } from '../sim/nanomdm-server';
+import { SimulatedDevice } from '../sim/simulated-device';
+import { PtyHub } from '../sim/pty-hub';
+import { SimulatedCart } from '../sim/simulated-cart';
+import { SimulatedUsbmuxd } from '../sim/usbmuxd-server';
+import { startNodeRedChild, type NodeRedChild } from './node-red-child';
+import { tempDir, waitFor } from './support';
+
+const SECRETS = { apiKey: 'restart-api-key-5e10', webhookSecret: 'restart-hmac-key-8d21' };
+const DEADLINE_S = 4;
+
+/** The cart's host loses power mid-check-out: after the restart the unplug deadline still fires. */
+describe('a check-out survives Node-RED being killed (real processes, hub over a pty)', function () {
+  this.timeout(90_000);
+  let mdm: SimulatedNanoMdm;
+  let pty: PtyHub;
+  let usb: SimulatedUsbmuxd;
+  let cart: SimulatedCart;
+  let collector: Server;
+  let collectorUrl: string;
+  const hits: string[] = [];
+  let nodeRed: NodeRedChild | undefined;
+
+  before(async () => {
+    mdm = new SimulatedNanoMdm(SECRETS);
+    await mdm.start();
+    pty = await PtyHub.start(join(tempDir('hub'), 'ttyHUB'), { ports: 8 });
+    usb = new SimulatedUsbmuxd(join(tempDir('usb'), 'usbmuxd.sock'));
+    await usb.start();
+    cart = new SimulatedCart([pty.hub], usb, 100);
+    collector = createServer((req, res) => {
+      hits.push(req.url ?? '');
+      res.end('ok');
+    });
+    await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve));
+    collectorUrl = `http://127.0.0.1:${(collector.address() as AddressInfo).port}`;
+  });
+
+  after(async () => {
+    cart.stop();
+    await nodeRed?.stop();
+    await Promise.all([mdm.stop(), pty.stop(), usb.stop()]);
+    collector.closeAllConnections();
+    await new Promise((resolve) => collector.close(resolve));
+  });
+
+  const report = (id: string, z: string, path: string) => ({ id, type: 'http request', z, method: 'POST', ret: 'txt', paytoqs: 'ignore', url: `${collectorUrl}${path}`, wires: [[]] });
+  const flows = () => [
+    { id: 'return', type: 'tab', label: 'Return' },
+    { id: 'check-out', type: 'tab', label: 'Check Out' },
+    { id: 'hub', type: 'smart-hub', name: 'Cart', serialPort: pty.hostPath, baudRate: '115200', pollInterval: '100', model: 'auto' },
+    { id: 'mdm', type: 'mdm-server', vendor: 'nanomdm', url: mdm.url, maxConcurrent: '5', timeout: '5000', webhookPath: 'device-checkout/webhook', credentials: SECRETS },
+    { id: 'fleet', type: 'device-fleet', mdm: 'mdm', usb: usb.socketPath, usbWindow: '1', lockerApp: 'org.example.locker', checkoutDeadline: String(DEADLINE_S), userLimit: '1', batteryThreshold: '20' },
+    { id: 'in', type: 'hub-input', z: 'return', hub: 'hub', fleet: 'fleet', wires: [['checkin'], []] },
+    { id: 'to-return', type: 'link in', z: 'return', links: ['run-return'], wires: [['checkin']] },
+    { id: 'checkin', type: 'check-in-device', z: 'return', fleet: 'fleet', timeout: '5', wires: [['report-returned']] },
+    report('report-returned', 'return', '/returned'),
+    { id: 'tap', type: 'inject', z: 'check-out', props: [{ p: 'user', v: 'erin', vt: 'str' }], repeat: '', once: false, wires: [['checkout']] },
+    { id: 'checkout', type: 'check-out-device', z: 'check-out', fleet: 'fleet', suppressBlueLed: true, timeout: '5', wires: [['report-handed']] },
+    report('report-handed', 'check-out', '/handed'),
+    { id: 'checkout-failure', type: 'on-failure', z: 'check-out', retry: false, maxAttempts: '1', runOther: true, wires: [[], ['run-return']] },
+    { id: 'run-return', type: 'link out', z: 'check-out', mode: 'link', links: ['to-return'], wires: [] },
+    { id: 'catch-all', type: 'catch', z: 'check-out', scope: null, uncaught: false, wires: [['report-error']] },
+    report('report-error', 'check-out', '/error/{{error.code}}'),
+  ];
+
+  it('killed while the phone waits to be taken, restarted after the deadline: UNPLUG_TIMEOUT, then checked in', async () => {
+    nodeRed = await startNodeRedChild();
+    mdm.webhookUrl = `${nodeRed.url}device-checkout/webhook`;
+    await nodeRed.deploy(flows());
+    await new Promise((resolve) => setTimeout(resolve, 1000)); // nodes started, hub connected
+    const phone = new SimulatedDevice();
+    await mdm.enrol(phone);
+    cart.dock(phone, 0, 4);
+    await waitFor('checked in on dock', () => hits.includes('/returned'), 15_000);
+
+    assert.equal((await fetch(`${nodeRed.url}inject/tap`, { method: 'POST' })).status, 200);
+    await waitFor('handed out', () => hits.includes('/handed'), 10_000);
+    const handedAt = Date.now();
+    await nodeRed.kill();
+    const fleetFile = join(nodeRed.userDir, 'device-checkout', 'fleet-fleet.json');
+    const saved = JSON.parse(readFileSync(fleetFile, 'utf8')) as { devices: Record<string, { status: string; checkout?: { deadline: string } }> };
+    assert.equal(saved.devices[phone.udid].status, 'Checking Out');
+    assert.ok(saved.devices[phone.udid].checkout?.deadline, 'the deadline was on disk before the power cut');
+
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, handedAt + DEADLINE_S * 1000 + 500 - Date.now())));
+    nodeRed = await startNodeRedChild({ userDir: nodeRed.userDir, url: nodeRed.url });
+    await waitFor('the deadline fired after the restart', () => hits.includes('/error/UNPLUG_TIMEOUT'), 15_000);
+    await waitFor('On Failure ran the Return workflow', () => hits.filter((h) => h === '/returned').length === 2, 15_000);
+    const after = JSON.parse(readFileSync(fleetFile, 'utf8')) as typeof saved;
+    assert.equal(after.devices[phone.udid].status, 'Checked In');
+    assert.ok(phone.profiles.has(APP_LOCK_IDENTIFIER), 'locked to the locker app again');
+    assert.deepEqual(mdm.invalidCommands, []);
+  });
+});

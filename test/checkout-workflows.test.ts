@@ -1,0 +1,233 @@
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import type { NodeAPI, NodeMessage } from 'node-red';
+import { APP_LOCK_IDENTIFIER } from '../nodes/lib/mdm/profiles';
+import type { FleetStore } from '../nodes/lib/fleet/fleet-store';
+import { webhookHandler } from '../nodes/mdm-server/webhooks';
+import { SimulatedBadgeServer } from '../sim/badge-server';
+import { SimulatedNanoMdm } from '../sim/nanomdm-server';
+import { SimulatedDevice } from '../sim/simulated-device';
+import { PtyHub } from '../sim/pty-hub';
+import { SimulatedCart } from '../sim/simulated-cart';
+import { simulatedUsbmuxd, type SimulatedUsbmuxd } from '../sim/usbmuxd-server';
+import { webhookReceiver } from '../sim/webhook-receiver';
+import { HOSTILE_NAMES, ink } from './images';
+import { ledHistory } from './led-history';
+import { collect, helper, packageNodes, send } from './node-red';
+import { tempDir, waitFor } from './support';
+
+// Core nodes the workflows are wired with.
+/* eslint-disable @typescript-eslint/no-require-imports */
+const linkNodes = require('@node-red/nodes/core/common/60-link.js') as (RED: NodeAPI) => void;
+const catchNode = require('@node-red/nodes/core/common/25-catch.js') as (RED: NodeAPI) => void;
+
+const LOCKER = 'org.example.locker';
+const SECRETS = { apiKey: 'wf-api-key-4410', webhookSecret: 'wf-hmac-key-77c2' };
+const DEADLINE_S = 2;
+
+type Msg = NodeMessage & { device: { udid: string; status: string; user?: string; port: number }; error?: { code: string } };
+
+/**
+ * The Check Out and Return workflows of PRODUCT.md, on a simulated cart: the hub over a pty,
+ * usbmuxd on a socket, NanoMDM over HTTP with simulated phones, and a badge lookup service.
+ */
+describe('Check Out and Return workflows on a simulated cart', function () {
+  this.timeout(60_000);
+  let mdm: SimulatedNanoMdm;
+  let receiver: { url: string; close(): Promise<void> };
+  let badges: SimulatedBadgeServer;
+  let pty: PtyHub;
+  let usb: SimulatedUsbmuxd;
+  let cart: SimulatedCart;
+  let run = 0;
+  let seen: Record<'returned' | 'handed' | 'failed' | 'caught' | 'unplugs', Msg[]>;
+  let store: FleetStore;
+
+  before(async () => {
+    mdm = new SimulatedNanoMdm(SECRETS);
+    await mdm.start();
+    receiver = await webhookReceiver((body, signature) => webhookHandler('/device-checkout/webhook')?.(body, signature) ?? 503);
+    mdm.webhookUrl = receiver.url;
+    badges = new SimulatedBadgeServer(
+      new Map([
+        ['1001', { user: 'alice', name: 'Alice Example' }],
+        ['1002', { user: 'bob' }],
+      ]),
+    );
+    await badges.start();
+  });
+
+  after(async () => {
+    await Promise.all([mdm.stop(), receiver.close(), badges.stop()]);
+  });
+
+  const flow = () => [
+    { id: 'return', type: 'tab', label: 'Return' },
+    { id: 'check-out', type: 'tab', label: 'Check Out' },
+    { id: 'hub', type: 'smart-hub', name: 'Cart', serialPort: pty.hostPath, baudRate: '115200', pollInterval: '100', model: 'auto' },
+    { id: 'mdm', type: 'mdm-server', vendor: 'nanomdm', url: mdm.url, maxConcurrent: '5', timeout: '5000', webhookPath: 'device-checkout/webhook' },
+    {
+      id: 'fleet',
+      type: 'device-fleet',
+      mdm: 'mdm',
+      usb: `sim:workflows-${run}`,
+      usbWindow: '1',
+      lockerApp: LOCKER,
+      checkoutDeadline: String(DEADLINE_S),
+      userLimit: '1',
+      batteryThreshold: '20',
+      badgeLookupUrl: badges.url,
+    },
+    // Return: a dock runs Check In, black wallpaper, Clear Passcode.
+    { id: 'in', type: 'hub-input', z: 'return', hub: 'hub', fleet: 'fleet', wires: [['checkin'], ['unplugs']] },
+    { id: 'to-return', type: 'link in', z: 'return', links: ['run-return'], wires: [['checkin']] },
+    { id: 'checkin', type: 'check-in-device', z: 'return', fleet: 'fleet', timeout: '5', wires: [['black-wallpaper']] },
+    { id: 'black-wallpaper', type: 'set-wallpaper', z: 'return', fleet: 'fleet', text: '', background: 'black', where: 'lock', timeout: '5', wires: [['passcode']] },
+    { id: 'passcode', type: 'clear-passcode', z: 'return', fleet: 'fleet', timeout: '5', wires: [['returned']] },
+    { id: 'return-failure', type: 'on-failure', z: 'return', retry: true, maxAttempts: '2', runOther: false, wires: [['checkin'], []] },
+    // Check Out: the seed's On Failure: no retry, "if still failing, run another workflow" -> Return.
+    { id: 'checkout', type: 'check-out-device', z: 'check-out', fleet: 'fleet', suppressBlueLed: true, timeout: '5', wires: [['wallpaper']] },
+    { id: 'checkout-blue', type: 'check-out-device', z: 'check-out', fleet: 'fleet', suppressBlueLed: false, timeout: '5', wires: [['wallpaper']] },
+    { id: 'wallpaper', type: 'set-wallpaper', z: 'check-out', fleet: 'fleet', text: 'Checked Out to [Device User]', background: 'black', where: 'lock', timeout: '5', wires: [['handed']] },
+    { id: 'checkout-failure', type: 'on-failure', z: 'check-out', retry: false, maxAttempts: '1', runOther: true, wires: [[], ['run-return', 'failed']] },
+    { id: 'run-return', type: 'link out', z: 'check-out', mode: 'link', links: ['to-return'], wires: [] },
+    { id: 'catch-all', type: 'catch', z: 'check-out', scope: null, uncaught: false, wires: [['caught']] },
+    ...['returned', 'unplugs'].map((id) => ({ id, type: 'helper', z: 'return' })),
+    ...['handed', 'failed', 'caught'].map((id) => ({ id, type: 'helper', z: 'check-out' })),
+  ];
+
+  beforeEach(async () => {
+    run++;
+    helper.settings({ userDir: tempDir('userdir') });
+    pty = await PtyHub.start(join(tempDir('hub'), 'ttyHUB'), { ports: 8 });
+    usb = await simulatedUsbmuxd(`workflows-${run}`);
+    cart = new SimulatedCart([pty.hub], usb, 100);
+    await helper.load([...packageNodes, linkNodes, catchNode], flow() as Parameters<typeof helper.load>[1], { mdm: SECRETS });
+    seen = { returned: collect('returned'), handed: collect('handed'), failed: collect('failed'), caught: collect('caught'), unplugs: collect('unplugs') } as typeof seen;
+    store = (helper.getNode('fleet') as unknown as { store: FleetStore }).store;
+    await new Promise((resolve) => setTimeout(resolve, 400)); // hub connected, usbmuxd listening
+  });
+
+  afterEach(async () => {
+    cart.stop();
+    await helper.unload();
+    await pty.stop();
+    await usb.stop();
+    helper.settings({});
+    assert.deepEqual(mdm.invalidCommands, [], 'every command sent conforms to Apple\u2019s schema');
+  });
+
+  /** A new enrolled phone, docked alone on `port`, through the Return workflow: locked and Checked In. */
+  async function dockedPhone(port: number, battery = 0.8): Promise<SimulatedDevice> {
+    const phone = new SimulatedDevice({ batteryLevel: battery });
+    await mdm.enrol(phone);
+    const before = seen.returned.length;
+    cart.dock(phone, 0, port);
+    await waitFor(`phone on port ${port} checked in`, () => seen.returned.length > before, 10_000);
+    return phone;
+  }
+
+  const status = (phone: SimulatedDevice) => store.device(phone.udid)?.status;
+  const requestTypes = (phone: SimulatedDevice, from: number) =>
+    phone.executed.slice(from).map((c) => (c.RequestType === 'Settings' ? `Settings:${(c.Settings as { Item: string }[])[0].Item}` : c.RequestType));
+
+  it('Check Out by badge, unplug, dock again: statuses, LEDs, MDM commands and the audit trail', async () => {
+    const phone = await dockedPhone(2);
+    assert.equal(status(phone), 'Checked In');
+    assert.ok(phone.profiles.has(APP_LOCK_IDENTIFIER), 'Check In locked the phone to the locker app');
+    assert.deepEqual(phone.appConfigurations.get(LOCKER), { CheckoutStatus: 'Checked In' });
+    const executedBefore = phone.executed.length;
+
+    send('checkout', { badge: '1001' });
+    const [handed] = await waitFor('handed out', () => seen.handed.length === 1 && seen.handed);
+    assert.deepEqual([handed.device.udid, handed.device.status, handed.device.user], [phone.udid, 'Checking Out', 'alice']);
+    assert.deepEqual(requestTypes(phone, executedBefore), ['Settings:ApplicationConfiguration', 'RemoveProfile', 'Settings:Wallpaper']);
+    assert.deepEqual(phone.appConfigurations.get(LOCKER), { CheckoutStatus: 'Checked Out', UserId: 'alice', UserName: 'Alice Example' });
+    assert.ok(!phone.profiles.has(APP_LOCK_IDENTIFIER), 'unlocked');
+    assert.ok((await ink(phone.wallpapers.lock!)).pixels > 1000, 'the lock screen names her');
+    assert.deepEqual(ledHistory(pty.hub, 2), ['release', 'granted', 'ready'], 'green on the badge, flashing white when ready (blue suppressed)');
+
+    cart.unplug(0, 2);
+    await waitFor('Checked Out', () => status(phone) === 'Checked Out');
+    await waitFor('LED off', () => ledHistory(pty.hub, 2).at(-1) === 'off');
+
+    await new Promise((resolve) => setTimeout(resolve, DEADLINE_S * 1000 + 300));
+    assert.deepEqual(seen.caught, [], 'unplugged in time: no failure when the deadline passes');
+
+    cart.dock(phone, 0, 2);
+    await waitFor('returned', () => seen.returned.length === 2, 10_000);
+    assert.equal(status(phone), 'Checked In');
+    assert.equal(store.device(phone.udid)?.user, undefined, 'Device User cleared');
+    assert.ok(phone.profiles.has(APP_LOCK_IDENTIFIER));
+    assert.equal((await ink(phone.wallpapers.lock!)).pixels, 0, 'black lock screen: the phone is locked');
+    assert.deepEqual(ledHistory(pty.hub, 2).slice(-1), ['release']);
+    const statuses = store.audit(phone.udid).filter((e) => e.what === 'status').map((e) => `${e.from}->${e.to}${e.who ? ` (${e.who})` : ''}`);
+    assert.deepEqual(statuses, ['Unknown->Checked In (check-in)', 'Checked In->Checking Out (alice)', 'Checking Out->Checked Out (hub)', 'Checked Out->Checked In (check-in)']);
+  });
+
+  it('not unplugged within the deadline: UNPLUG_TIMEOUT, and On Failure runs the Return workflow', async () => {
+    const phone = await dockedPhone(3);
+    send('checkout', { user: 'carol' });
+    await waitFor('handed out', () => seen.handed.length === 1);
+    const started = Date.now();
+    const [caught] = await waitFor('the deadline fails the check-out', () => seen.caught.length === 1 && seen.caught, 10_000);
+    assert.equal(caught.error!.code, 'UNPLUG_TIMEOUT');
+    assert.ok(Date.now() - started >= DEADLINE_S * 1000 - 500, 'not before the deadline');
+    const [failed] = await waitFor('on-failure output 2', () => seen.failed.length === 1 && seen.failed);
+    assert.deepEqual([failed.error!.code, failed.device.udid], ['UNPLUG_TIMEOUT', phone.udid]);
+    await waitFor('Return workflow ran', () => seen.returned.length === 2, 10_000);
+    assert.equal(status(phone), 'Checked In');
+    assert.ok(phone.profiles.has(APP_LOCK_IDENTIFIER), 'locked again');
+    assert.deepEqual(ledHistory(pty.hub, 3), ['release', 'granted', 'ready', 'error', 'release']);
+    const statuses = store.audit(phone.udid).filter((e) => e.what === 'status').map((e) => e.to);
+    assert.deepEqual(statuses, ['Checked In', 'Checking Out', 'Failed', 'Checked In']);
+  });
+
+  it('two badge taps racing for one cart: one phone unlocks, the other tap gets CART_BUSY; then the per-user limit', async () => {
+    const lookupsBefore = badges.lookups;
+    const low = await dockedPhone(4, 0.5);
+    const high = await dockedPhone(5, 0.9);
+    send('checkout', { badge: '1001' });
+    send('checkout', { badge: '1002' });
+    await waitFor('one handed, one refused', () => seen.handed.length === 1 && seen.caught.length === 1);
+    assert.equal(seen.caught[0].error!.code, 'CART_BUSY');
+    const first = seen.handed[0];
+    assert.equal(first.device.udid, high.udid, 'the most charged phone first');
+    cart.unplug(0, first.device.port);
+    await waitFor('Checked Out', () => status(high) === 'Checked Out');
+
+    send('checkout', { badge: first.device.user === 'alice' ? '1001' : '1002' });
+    await waitFor('refused', () => seen.caught.length === 2);
+    assert.equal(seen.caught[1].error!.code, 'USER_HAS_DEVICE');
+    send('checkout', { badge: '9999' });
+    await waitFor('refused', () => seen.caught.length === 3);
+    assert.equal(seen.caught[2].error!.code, 'BADGE_NOT_FOUND');
+    send('checkout', { badge: first.device.user === 'alice' ? '1002' : '1001' });
+    await waitFor('the other user gets the other phone', () => seen.handed.length === 2);
+    assert.equal(seen.handed[1].device.udid, low.udid);
+    assert.equal(badges.lookups - lookupsBefore, 5);
+  });
+
+  it('blue LED while the MDM works when not suppressed', async () => {
+    await dockedPhone(6);
+    send('checkout-blue', { user: 'dave' });
+    await waitFor('handed out', () => seen.handed.length === 1);
+    assert.deepEqual(ledHistory(pty.hub, 6), ['release', 'granted', 'deploying', 'ready']);
+  });
+
+  it('hostile usernames reach the locker app exactly and fit the wallpaper', async () => {
+    const phone = await dockedPhone(7);
+    for (const [i, name] of [HOSTILE_NAMES[0], HOSTILE_NAMES[2], HOSTILE_NAMES[3], HOSTILE_NAMES[5]].entries()) {
+      send('checkout', { user: name });
+      await waitFor(`handed out to ${name.slice(0, 12)}`, () => seen.handed.length === i + 1);
+      assert.deepEqual(phone.appConfigurations.get(LOCKER), { CheckoutStatus: 'Checked Out', UserId: name.trim(), UserName: name.trim() });
+      const { box } = await ink(phone.wallpapers.lock!);
+      assert.ok(box && box.left >= 1179 * 0.08 - 2 && box.right <= 1179 * 0.92 + 2, `${name.slice(0, 12)}: the wallpaper text fits`);
+      cart.unplug(0, 7);
+      await waitFor('Checked Out', () => status(phone) === 'Checked Out');
+      cart.dock(phone, 0, 7);
+      await waitFor('returned', () => seen.returned.length === i + 2, 10_000);
+    }
+    assert.deepEqual(seen.caught, []);
+  });
+});

@@ -1,6 +1,7 @@
 import { formatLatency, measureLatency } from './latency';
 import { formatPollingCost, measurePollingCost } from './polling-cost';
 import { formatMdmThroughput, measureMdmThroughput } from './mdm-throughput';
+import { formatBadgeToReady, formatShiftChange, formatWallpaper, measureBadgeToReady, measureShiftChange, measureWallpaper } from './checkout';
 
 // `npm run bench`: medians and ratios against baselines measured in this same run.
 async function main(): Promise<void> {
@@ -9,6 +10,7 @@ async function main(): Promise<void> {
     console.log('  ' + formatMdmThroughput(await measureMdmThroughput(500, 3)));
     return;
   }
+  if (only === 'checkout') return checkout();
   console.log('Dock-to-event latency over a pty (real serialport binding, hub replies paced at 115200 baud)');
   for (const [interval, samples] of [[250, 120], [1000, 60]]) {
     console.log('  ' + formatLatency(await measureLatency(interval, samples)));
@@ -17,6 +19,14 @@ async function main(): Promise<void> {
   console.log('  ' + formatPollingCost(await measurePollingCost(16, 3, 15)));
   console.log('MDM throughput (simulated NanoMDM on loopback)');
   console.log('  ' + formatMdmThroughput(await measureMdmThroughput(500, 3)));
+  await checkout();
+}
+
+async function checkout(): Promise<void> {
+  console.log('Check Out and Return (simulated cart)');
+  console.log('  ' + formatWallpaper(await measureWallpaper(30)));
+  console.log('  ' + formatBadgeToReady(await measureBadgeToReady(40)));
+  console.log('  ' + formatShiftChange(await measureShiftChange(200)));
 }
 
 main().catch((err: Error) => {

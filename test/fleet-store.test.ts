@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FleetStore, type CheckoutRules } from '../nodes/lib/fleet/fleet-store';
 import { CheckoutDeadlines } from '../nodes/lib/fleet/checkout-deadlines';
@@ -102,6 +102,17 @@ describe('FleetStore: the cart\u2019s memory', () => {
     deadlines.close();
     assert.deepEqual(expired, ['A@60']);
     assert.equal(restarted.device('A')?.status, 'Failed');
+  });
+
+  it('appends the audit trail, keeps the newest entries when it grows, and skips a line cut short', () => {
+    const small = new FleetStore(file, { now: () => now, auditLimit: 5 });
+    for (let i = 0; i < 23; i++) small.setAttribute('U', 'counter', String(i), { who: 'test' });
+    const auditFile = file.replace(/\.json$/, '.audit.jsonl');
+    const lines = () => readFileSync(auditFile, 'utf8').trim().split('\n').length;
+    assert.ok(lines() <= 10, `the file is rewritten with the newest entries past twice the limit (${lines()} lines)`);
+    appendFileSync(auditFile, '{"at":"2026-11-24T07:00:00.000Z","udid":"U","wh');
+    const reopened = new FleetStore(file, { now: () => now, auditLimit: 5 });
+    assert.deepEqual(reopened.audit('U').map((e) => e.to), ['18', '19', '20', '21', '22']);
   });
 
   it('leaves a whole file when the process is killed mid-write', async () => {

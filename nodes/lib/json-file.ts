@@ -11,10 +11,14 @@ export function readJson<T>(path: string, fallback: T): T {
   }
 }
 
-/** Writes JSON so that a crash leaves either the old file or the new one, never half of one. */
-export function writeJsonAtomically(path: string, value: unknown): void {
+/** Writes a file so that a crash leaves either the old file or the new one, never half of one. */
+export function writeFileAtomically(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
   const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, JSON.stringify(value, null, 2));
+  writeFileSync(temporary, text);
   renameSync(temporary, path);
+}
+
+export function writeJsonAtomically(path: string, value: unknown): void {
+  writeFileAtomically(path, JSON.stringify(value, null, 2));
 }

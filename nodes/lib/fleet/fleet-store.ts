@@ -1,5 +1,6 @@
 import { CodedError } from '../coded-error';
-import { readJson, writeJsonAtomically } from '../json-file';
+import { appendFileSync, readFileSync } from 'node:fs';
+import { readJson, writeFileAtomically, writeJsonAtomically } from '../json-file';
 
 export const STATUSES = ['Unknown', 'Prepping', 'Checked In', 'Checking Out', 'Checked Out', 'Returning', 'Failed'] as const;
 export type DeviceStatus = (typeof STATUSES)[number];
@@ -44,9 +45,8 @@ export interface PendingCheckout {
 }
 
 interface FleetFile {
-  version: 1;
+  version: 2;
   devices: Record<string, DeviceRecord>;
-  audit: AuditEntry[];
 }
 
 export interface CheckoutRules {
@@ -67,17 +67,26 @@ const HOLDING: DeviceStatus[] = ['Checking Out', 'Checked Out'];
 
 /**
  * The cart's memory: every device, its status, user and attributes, and an audit trail of
- * every change. Each change is written at once, atomically, so a killed process loses no
- * device, no status and no pending deadline.
+ * every change. Each change is written at once: the devices atomically as a whole (a killed
+ * process loses no device, no status and no pending deadline), the audit trail appended as
+ * JSON lines next to it, so a change costs the same however long the trail has grown.
  */
 export class FleetStore {
   private readonly state: FleetFile;
+  private readonly auditFile: string;
+  private readonly audited: AuditEntry[];
+  /** Lines in the audit file; past twice the limit it is rewritten with the newest only. */
+  private auditLines: number;
 
   constructor(
     private readonly file: string,
     private readonly options: { now?: () => Date; auditLimit?: number } = {},
   ) {
-    this.state = readJson<FleetFile>(file, { version: 1, devices: {}, audit: [] });
+    this.state = readJson<FleetFile>(file, { version: 2, devices: {} });
+    this.auditFile = file.replace(/(\.json)?$/, '.audit.jsonl');
+    this.audited = readAudit(this.auditFile);
+    this.auditLines = this.audited.length;
+    this.audited.splice(0, Math.max(0, this.audited.length - this.auditLimit));
   }
 
   device(udid: string): DeviceRecord | undefined {
@@ -89,7 +98,7 @@ export class FleetStore {
   }
 
   audit(udid?: string): AuditEntry[] {
-    return udid ? this.state.audit.filter((e) => e.udid === udid) : [...this.state.audit];
+    return udid ? this.audited.filter((e) => e.udid === udid) : [...this.audited];
   }
 
   /** A phone was identified on a port. */
@@ -170,7 +179,7 @@ export class FleetStore {
 
   setAttribute(udid: string, name: string, value: string, actor: Actor = {}): void {
     const record = this.record(udid);
-    this.change(record, { attributes: { ...record.attributes, [name]: value } }, `attribute ${name}`, actor);
+    this.change(record, { attributes: { ...record.attributes, [name]: value } }, 'attribute', actor);
   }
 
   private now(): Date {
@@ -189,26 +198,66 @@ export class FleetStore {
   /** Applies `patch`, writes one audit entry per changed field, and saves. */
   private change(record: DeviceRecord, patch: Partial<DeviceRecord>, what: string, { who, why }: Actor): void {
     const at = this.now().toISOString();
+    const entries: AuditEntry[] = [];
     for (const [field, value] of Object.entries(patch) as [keyof DeviceRecord, unknown][]) {
       const before = record[field];
       if (JSON.stringify(before) === JSON.stringify(value)) continue;
-      // A pending check-out is audited by its deadline; the message that started it stays out.
-      const shown = (v: unknown) => display(field === 'checkout' ? (v as PendingCheckout | undefined)?.deadline : v);
-      const entry: AuditEntry = { at, udid: record.udid, what: field === 'status' ? 'status' : `${what}: ${field}`, from: shown(before), to: shown(value) };
-      if (who) entry.who = who;
-      if (why) entry.why = why;
-      this.state.audit.push(entry);
+      const entry = (name: string, from: unknown, to: unknown): void => {
+        entries.push({ at, udid: record.udid, what: name, from: display(from), to: display(to), ...(who && { who }), ...(why && { why }) });
+      };
+      if (field === 'attributes') {
+        // One entry per attribute that changed, not the whole set.
+        const [old, next] = [(before ?? {}) as Record<string, string>, value as Record<string, string>];
+        for (const key of new Set([...Object.keys(old), ...Object.keys(next)])) if (old[key] !== next[key]) entry(`${what}: ${key}`, old[key], next[key]);
+      } else if (field === 'checkout') {
+        // Audited by its deadline; the message that started it stays out of the trail.
+        entry(`${what}: deadline`, (before as PendingCheckout | undefined)?.deadline, (value as PendingCheckout | undefined)?.deadline);
+      } else entry(field === 'status' ? 'status' : `${what}: ${field}`, before, value);
       if (value === undefined) delete record[field];
       else (record as unknown as Record<string, unknown>)[field] = value;
     }
-    const limit = this.options.auditLimit ?? 10_000;
-    if (this.state.audit.length > limit) this.state.audit.splice(0, this.state.audit.length - limit);
     this.save();
+    this.appendAudit(entries);
+  }
+
+  private get auditLimit(): number {
+    return this.options.auditLimit ?? 10_000;
   }
 
   private save(): void {
     writeJsonAtomically(this.file, this.state);
   }
+
+  private appendAudit(entries: AuditEntry[]): void {
+    if (entries.length === 0) return;
+    this.audited.push(...entries);
+    this.audited.splice(0, Math.max(0, this.audited.length - this.auditLimit));
+    this.auditLines += entries.length;
+    if (this.auditLines > 2 * this.auditLimit) {
+      writeFileAtomically(this.auditFile, this.audited.map((e) => JSON.stringify(e)).join('\n') + '\n');
+      this.auditLines = this.audited.length;
+    } else {
+      appendFileSync(this.auditFile, entries.map((e) => JSON.stringify(e)).join('\n') + '\n');
+    }
+  }
+}
+
+/** The audit trail so far; a line cut short by a killed process is skipped. */
+function readAudit(file: string): AuditEntry[] {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  return text.split('\n').flatMap((line) => {
+    try {
+      return line ? [JSON.parse(line) as AuditEntry] : [];
+    } catch {
+      return [];
+    }
+  });
 }
 
 function display(value: unknown): string | undefined {

@@ -12,16 +12,18 @@ function chunk(type: string, data: Buffer): Buffer {
 }
 
 /**
- * An opaque 8-bit RGBA image as PNG. Skia's own PNG encoder (and pngjs) take over 100 ms for
- * a 1179 x 2556 phone screen; unfiltered rows at zlib level 1 take a fifth of that and a
- * wallpaper (large flat areas) still compresses to tens of kilobytes.
+ * An opaque 8-bit RGBA image, given row by row, as PNG. Skia's own PNG encoder (and pngjs)
+ * take over 100 ms for a 1179 x 2556 phone screen; unfiltered rows at zlib level 1 take a
+ * fraction of that, and a wallpaper (large flat areas) still compresses to tens of kilobytes.
  */
-export function encodePng(width: number, height: number, rgba: Uint8Array): Buffer {
+export function encodePng(width: number, height: number, rowAt: (y: number) => Uint8Array): Buffer {
   const stride = width * 4;
-  if (rgba.length !== stride * height) throw new RangeError(`expected ${stride * height} bytes of RGBA, got ${rgba.length}`);
-  const source = Buffer.from(rgba.buffer, rgba.byteOffset, rgba.length);
   const rows = Buffer.alloc((stride + 1) * height); // each row: filter type 0, then its pixels
-  for (let y = 0; y < height; y++) source.copy(rows, y * (stride + 1) + 1, y * stride, (y + 1) * stride);
+  for (let y = 0; y < height; y++) {
+    const row = rowAt(y);
+    if (row.length !== stride) throw new RangeError(`row ${y}: expected ${stride} bytes of RGBA, got ${row.length}`);
+    rows.set(row, y * (stride + 1) + 1);
+  }
   const header = Buffer.alloc(13);
   header.writeUInt32BE(width, 0);
   header.writeUInt32BE(height, 4);

@@ -53,10 +53,20 @@ export class WallpaperRenderer {
       this.cache.set(key, cached);
       return cached;
     }
-    const png = draw(spec, image?.image);
+    const png = draw(spec, this.backdrop(spec, image), image?.image);
     this.cache.set(key, png);
     if (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value!);
     return png;
+  }
+
+  /** The backdrop of the last image background drawn, kept: an image's pixels are 12 MB a screen. */
+  private lastBackdrop?: { key: string; rows: Rows };
+
+  private backdrop(spec: WallpaperSpec, image?: { version: string; image: Image }): Rows {
+    if (!image) return backdropOf(spec);
+    const key = `${spec.width}x${spec.height}:${image.version}`;
+    if (this.lastBackdrop?.key !== key) this.lastBackdrop = { key, rows: backdropOf(spec, image.image) };
+    return this.lastBackdrop.rows;
   }
 
   /** The decoded image, read again only when the file changed. */
@@ -76,37 +86,65 @@ export class WallpaperRenderer {
   }
 }
 
-function draw(spec: WallpaperSpec, image?: Image): Buffer {
-  const { width, height, background } = spec;
-  const canvas = createCanvas(width, height);
-  const ctx = canvas.getContext('2d');
-  ctx.fillStyle = '#000000';
-  ctx.fillRect(0, 0, width, height);
-  if (image) drawCovering(ctx, image, width, height);
-  else {
-    ctx.fillStyle = (background as { colour: string }).colour;
-    ctx.fillRect(0, 0, width, height);
-  }
+/** A screen's pixels, row by row (RGBA): how the backdrop and the text band are handed to the encoder. */
+type Rows = (y: number) => Uint8Array;
 
+/** Paints the background: black, then the colour or the image scaled to cover the screen. */
+function paintBackground(ctx: SKRSContext2D, spec: WallpaperSpec, image?: Image): void {
+  ctx.fillStyle = 'colour' in spec.background ? spec.background.colour : '#000000';
+  ctx.fillRect(0, 0, spec.width, spec.height);
+  if (image) drawCovering(ctx, image, spec.width, spec.height);
+}
+
+// Measures text for layout; drawing happens on a canvas no larger than the text needs.
+const measuring = createCanvas(1, 1).getContext('2d');
+
+/**
+ * Only the band the text covers is rasterised and read back: reading a whole 1179 x 2556
+ * canvas costs more than drawing and encoding the rest, which comes from the backdrop.
+ */
+function draw(spec: WallpaperSpec, backdrop: Rows, image?: Image): Buffer {
+  const { width, height } = spec;
   const text = spec.text.replace(/\r\n?/g, '\n').replace(UNSAFE, '').trim();
-  if (text) {
-    // Below the lock screen's clock, clear of the home indicator.
-    const box = { left: width * 0.08, top: height * 0.4, width: width * 0.84, height: height * 0.48 };
-    const families = wallpaperFontFamilies();
-    const { size, lines } = fitText(ctx, text, box.width, box.height, Math.round(width / 11), families);
-    const lineHeight = size * 1.25;
-    ctx.font = `${size}px ${families}`;
-    ctx.textAlign = 'center';
-    ctx.textBaseline = 'middle';
-    ctx.fillStyle = spec.textColour || (!image && isLight(ctx.fillStyle) ? '#000000' : '#ffffff');
-    if (image) {
-      ctx.shadowColor = 'rgba(0, 0, 0, 0.7)';
-      ctx.shadowBlur = size / 6;
-    }
-    const first = box.top + (box.height - lineHeight * lines.length) / 2 + lineHeight / 2;
-    lines.forEach((line, i) => ctx.fillText(line, box.left + box.width / 2, first + i * lineHeight));
+  if (!text) return encodePng(width, height, backdrop);
+
+  // Below the lock screen's clock, clear of the home indicator.
+  const box = { left: width * 0.08, top: height * 0.4, width: width * 0.84, height: height * 0.48 };
+  const families = wallpaperFontFamilies();
+  const { size, lines } = fitText(measuring, text, box.width, box.height, Math.round(width / 11), families);
+  const lineHeight = size * 1.25;
+  const first = box.top + (box.height - lineHeight * lines.length) / 2 + lineHeight / 2;
+  // Room for ascenders, diacritics and the shadow beyond each line's middle.
+  const reach = lineHeight / 2 + size * 0.6;
+  const top = Math.max(0, Math.floor(first - reach));
+  const bottom = Math.min(height, Math.ceil(first + (lines.length - 1) * lineHeight + reach));
+
+  const band = createCanvas(width, bottom - top);
+  const ctx = band.getContext('2d');
+  ctx.translate(0, -top);
+  paintBackground(ctx, spec, image);
+  ctx.font = `${size}px ${families}`;
+  ctx.textAlign = 'center';
+  ctx.textBaseline = 'middle';
+  const background = spec.background;
+  ctx.fillStyle = spec.textColour || ('colour' in background && isLight(background.colour) ? '#000000' : '#ffffff');
+  if (image) {
+    ctx.shadowColor = 'rgba(0, 0, 0, 0.7)';
+    ctx.shadowBlur = size / 6;
   }
-  return encodePng(width, height, canvas.data());
+  lines.forEach((line, i) => ctx.fillText(line, box.left + box.width / 2, first + i * lineHeight));
+  const pixels = band.data();
+  const stride = width * 4;
+  return encodePng(width, height, (y) => (y >= top && y < bottom ? pixels.subarray((y - top) * stride, (y - top + 1) * stride) : backdrop(y)));
+}
+
+/** The screen without text: one row for a colour, every row of an image background. */
+function backdropOf(spec: WallpaperSpec, image?: Image): Rows {
+  const canvas = createCanvas(spec.width, image ? spec.height : 1);
+  paintBackground(canvas.getContext('2d'), spec, image);
+  const pixels = canvas.data();
+  const stride = spec.width * 4;
+  return image ? (y) => pixels.subarray(y * stride, (y + 1) * stride) : () => pixels;
 }
 
 /** Scales the image to cover the screen, centred, cropping what overflows. */

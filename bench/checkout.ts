@@ -1,0 +1,267 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import axios from 'axios';
+import helper from 'node-red-node-test-helper';
+import type { Node, NodeMessage } from 'node-red';
+import { createCanvas } from '@napi-rs/canvas';
+import { packageNodes } from '../test/node-red';
+import { tempDir } from '../test/support';
+import { webhookHandler } from '../nodes/mdm-server/webhooks';
+import * as commands from '../nodes/lib/mdm/commands';
+import { DEFAULT_SCREEN, WallpaperRenderer } from '../nodes/lib/wallpaper/wallpaper-renderer';
+import { SimulatedBadgeServer } from '../sim/badge-server';
+import { simulatedHub } from '../sim/hub-registry';
+import { SimulatedNanoMdm } from '../sim/nanomdm-server';
+import { PtyHub } from '../sim/pty-hub';
+import { SimulatedCart, locationOf } from '../sim/simulated-cart';
+import { SimulatedDevice } from '../sim/simulated-device';
+import { simulatedUsbmuxd } from '../sim/usbmuxd-server';
+import { webhookReceiver } from '../sim/webhook-receiver';
+import { median, ms, percentile } from './stats';
+
+const API_KEY = 'bench-key';
+const MDM_LATENCY_MS = 20;
+const MAX_CONCURRENT = 5;
+const LOCKER = 'org.example.locker';
+
+/** A NanoMDM answering every request in 20 ms, phones acknowledging at once, webhooks into the nodes. */
+async function startMdm(): Promise<{ mdm: SimulatedNanoMdm; close(): Promise<void> }> {
+  const mdm = new SimulatedNanoMdm({ apiKey: API_KEY, checkinDelay: 0 });
+  mdm.latency = MDM_LATENCY_MS;
+  await mdm.start();
+  const receiver = await webhookReceiver((body, signature) => webhookHandler('/device-checkout/webhook')?.(body, signature) ?? 503);
+  mdm.webhookUrl = receiver.url;
+  return { mdm, close: async () => void (await Promise.all([mdm.stop(), receiver.close()])) };
+}
+
+const mdmServer = (mdm: SimulatedNanoMdm) => ({ id: 'mdm', type: 'mdm-server', vendor: 'nanomdm', url: mdm.url, maxConcurrent: String(MAX_CONCURRENT), timeout: '30000', webhookPath: 'device-checkout/webhook' });
+const returnWorkflow = (next: string) => [
+  { id: 'checkin', type: 'check-in-device', fleet: 'fleet', timeout: '60', wires: [['black-wallpaper']] },
+  { id: 'black-wallpaper', type: 'set-wallpaper', fleet: 'fleet', text: '', background: 'black', where: 'lock', timeout: '60', wires: [['passcode']] },
+  { id: 'passcode', type: 'clear-passcode', fleet: 'fleet', timeout: '60', wires: [[next]] },
+];
+
+/** Resolves with the next message that reaches helper node `id` and satisfies `match`. */
+function nextAt(id: string, match: (msg: NodeMessage) => boolean = () => true): Promise<NodeMessage> {
+  return new Promise((resolve) => {
+    const node = helper.getNode(id);
+    const listener = (msg: NodeMessage) => {
+      if (!match(msg)) return;
+      node.removeListener('input', listener);
+      resolve(msg);
+    };
+    node.on('input', listener);
+  });
+}
+
+export interface WallpaperResult {
+  renders: number;
+  median: number;
+  p99: number;
+  /** A black screen without text, through the same encoder: the floor. */
+  blank: number;
+  /** Skia's own PNG encoder on the same screen, for comparison. */
+  skiaPng: number;
+  cached: number;
+}
+
+/** Fresh renders (a new name each time, so no cache hits), beside the cost of the screen alone. */
+export async function measureWallpaper(renders: number): Promise<WallpaperResult> {
+  const renderer = new WallpaperRenderer(0);
+  const time = async (work: () => Promise<unknown> | unknown): Promise<number> => {
+    const started = performance.now();
+    await work();
+    return performance.now() - started;
+  };
+  const spec = (text: string) => ({ ...DEFAULT_SCREEN, background: { colour: '#000000' }, text });
+  await renderer.render(spec('warm up: fonts registered'));
+  const fresh: number[] = [];
+  const blank: number[] = [];
+  const skia: number[] = [];
+  for (let i = 0; i < renders; i++) {
+    fresh.push(await time(() => renderer.render(spec(`Checked Out to Nurse ${i} Ångström-Müller`))));
+    blank.push(await time(() => renderer.render(spec(''))));
+    skia.push(
+      await time(() => {
+        const canvas = createCanvas(DEFAULT_SCREEN.width, DEFAULT_SCREEN.height);
+        const ctx = canvas.getContext('2d');
+        ctx.fillStyle = '#000000';
+        ctx.fillRect(0, 0, DEFAULT_SCREEN.width, DEFAULT_SCREEN.height);
+        return canvas.toBuffer('image/png');
+      }),
+    );
+  }
+  const cachedRenderer = new WallpaperRenderer();
+  await cachedRenderer.render(spec('Checked Out to alice'));
+  const cached: number[] = [];
+  for (let i = 0; i < renders; i++) cached.push(await time(() => cachedRenderer.render(spec('Checked Out to alice'))));
+  return { renders, median: median(fresh), p99: percentile(fresh, 99), blank: median(blank), skiaPng: median(skia), cached: median(cached) };
+}
+
+export function formatWallpaper(r: WallpaperResult): string {
+  return (
+    `${r.renders} fresh 1179 x 2556 renders with text: median ${ms(r.median)} (target under 50 ms: ${r.median < 50 ? 'met' : 'MISSED'}), p99 ${ms(r.p99)}; ` +
+    `a blank screen through the same encoder ${ms(r.blank)} (text costs ${(r.median / r.blank).toFixed(2)}x the floor); skia's own PNG encoder on the blank screen ${ms(r.skiaPng)}; a cached render ${r.cached.toFixed(3)} ms`
+  );
+}
+
+export interface BadgeToReadyResult {
+  samples: number;
+  p50: number;
+  p99: number;
+  /** One enqueue + acknowledgement with a bare axios client, median: check-out needs two. */
+  roundTrip: number;
+}
+
+/**
+ * Badge tap to flashing white LED on a cart (hub over a pty, usbmuxd, NanoMDM answering in
+ * 20 ms, phones acknowledging at once, the badge lookup on loopback), beside the MDM round
+ * trips the check-out needs, measured with a bare client in the same run.
+ */
+export async function measureBadgeToReady(samples: number): Promise<BadgeToReadyResult> {
+  helper.init(require.resolve('node-red'));
+  helper.settings({ userDir: tempDir('bench-userdir') });
+  const { mdm, close } = await startMdm();
+  const badges = new SimulatedBadgeServer(new Map([['1001', { user: 'alice', name: 'Alice Example' }]]));
+  await badges.start();
+  const pty = await PtyHub.start(join(tempDir('bench-hub'), 'ttyHUB'), { ports: 8 });
+  const usb = await simulatedUsbmuxd('bench-badge');
+  const cart = new SimulatedCart([pty.hub], usb, 50);
+  await helper.load(packageNodes, [
+    { id: 'hub', type: 'smart-hub', name: 'Cart', serialPort: pty.hostPath, baudRate: '115200', pollInterval: '250', model: 'auto' },
+    mdmServer(mdm),
+    { id: 'fleet', type: 'device-fleet', mdm: 'mdm', usb: 'sim:bench-badge', usbWindow: '1', lockerApp: LOCKER, checkoutDeadline: '600', userLimit: '1', batteryThreshold: '20', badgeLookupUrl: badges.url },
+    { id: 'in', type: 'hub-input', hub: 'hub', fleet: 'fleet', wires: [['checkin'], []] },
+    ...returnWorkflow('returned'),
+    { id: 'checkout', type: 'check-out-device', fleet: 'fleet', suppressBlueLed: true, timeout: '60', wires: [['handed']] },
+    { id: 'returned', type: 'helper' },
+    { id: 'handed', type: 'helper' },
+  ] as never, { mdm: { apiKey: API_KEY } } as never);
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  const phone = new SimulatedDevice();
+  await mdm.enrol(phone);
+  const docked = nextAt('returned');
+  cart.dock(phone, 0, 1);
+  await docked;
+
+  const tapToReady: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const handed = nextAt('handed');
+    const started = performance.now();
+    (helper.getNode('checkout') as Node).receive({ badge: '1001' } as NodeMessage);
+    const msg = await handed;
+    tapToReady.push(performance.now() - started);
+    const back = nextAt('returned');
+    (helper.getNode('checkin') as Node).receive({ device: (msg as { device: object }).device } as NodeMessage);
+    await back;
+  }
+  await helper.unload();
+  cart.stop();
+  await Promise.all([pty.stop(), usb.stop(), badges.stop()]);
+
+  // The same MDM, a bare client: enqueue, then wait for the acknowledgement on a webhook.
+  const acked = new Map<string, () => void>();
+  const receiver = await webhookReceiver((body) => {
+    const ack = (JSON.parse(body.toString()) as { acknowledge_event?: { command_uuid?: string } }).acknowledge_event;
+    if (ack?.command_uuid) acked.get(ack.command_uuid)?.();
+    return 200;
+  });
+  mdm.webhookUrl = receiver.url;
+  const rawPhone = new SimulatedDevice();
+  await mdm.enrol(rawPhone);
+  const roundTrips: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    const command = commands.settings(commands.applicationConfiguration(LOCKER, { CheckoutStatus: 'Checked Out', UserId: 'alice' }));
+    const done = new Promise<void>((resolve) => acked.set(command.CommandUUID, resolve));
+    const started = performance.now();
+    await axios.put(`${mdm.url}/v1/enqueue/${rawPhone.udid}`, commands.toPlist(command), { auth: { username: 'nanomdm', password: API_KEY }, headers: { 'content-type': 'application/xml' } });
+    await done;
+    roundTrips.push(performance.now() - started);
+  }
+  await receiver.close();
+  await close();
+  helper.settings({});
+  return { samples, p50: median(tapToReady), p99: percentile(tapToReady, 99), roundTrip: median(roundTrips) };
+}
+
+export function formatBadgeToReady(r: BadgeToReadyResult): string {
+  const floor = 2 * r.roundTrip;
+  return `badge tap to flashing white, ${r.samples} check-outs, MDM answering in ${MDM_LATENCY_MS} ms: p50 ${ms(r.p50)}, p99 ${ms(r.p99)}; the two MDM round trips it needs, bare client: 2 x ${ms(r.roundTrip)} = ${ms(floor)} (p50 is ${(r.p50 / floor).toFixed(2)}x that)`;
+}
+
+export interface ShiftChangeResult {
+  phones: number;
+  /** From the first dock until every phone is Checked In, and until every Return workflow finished, s. */
+  checkedIn: number;
+  returned: number;
+  /** The earliest all could be done: the last dock plus one phone's chain, or the MDM's throughput bound, s. */
+  bound: number;
+  requestsPerPhone: number;
+}
+
+/**
+ * A shift change: `phones` phones docked within 10 s across 16-port hubs, each running the
+ * Return workflow (Check In, black wallpaper, Clear Passcode) through a NanoMDM that takes
+ * 20 ms per request and at most 5 at once.
+ */
+export async function measureShiftChange(phones: number): Promise<ShiftChangeResult> {
+  helper.init(require.resolve('node-red'));
+  const userDir = tempDir('bench-userdir');
+  helper.settings({ userDir });
+  const { mdm, close } = await startMdm();
+  const hubCount = Math.ceil(phones / 16);
+  const hubs = Array.from({ length: hubCount }, (_, i) => simulatedHub(`shift-${process.pid}-${i}`, { ports: 16 }));
+  const usb = await simulatedUsbmuxd('bench-shift');
+  const cart = new SimulatedCart(hubs, usb, 100);
+  // Ports learnt on an earlier day: simultaneous docks are identified at once.
+  const locations = Object.fromEntries(hubs.flatMap((_, h) => Array.from({ length: 16 }, (__, p) => [`Hub ${h}#${p + 1}`, locationOf(h, p + 1)])));
+  mkdirSync(join(userDir, 'device-checkout'), { recursive: true });
+  writeFileSync(join(userDir, 'device-checkout', 'usb-locations-fleet.json'), JSON.stringify(locations));
+  await helper.load(packageNodes, [
+    ...hubs.map((_, h) => ({ id: `hub${h}`, type: 'smart-hub', name: `Hub ${h}`, serialPort: `sim:shift-${process.pid}-${h}`, baudRate: '115200', pollInterval: '1000', model: 'auto' })),
+    ...hubs.map((_, h) => ({ id: `in${h}`, type: 'hub-input', hub: `hub${h}`, fleet: 'fleet', wires: [['checkin'], []] })),
+    mdmServer(mdm),
+    { id: 'fleet', type: 'device-fleet', mdm: 'mdm', usb: 'sim:bench-shift', usbWindow: '2', lockerApp: LOCKER, checkoutDeadline: '60', userLimit: '1', batteryThreshold: '20' },
+    ...returnWorkflow('returned'),
+    { id: 'returned', type: 'helper' },
+  ] as never, { mdm: { apiKey: API_KEY } } as never);
+  const devices = Array.from({ length: phones }, () => new SimulatedDevice());
+  for (const phone of devices) await mdm.enrol(phone);
+  await new Promise((resolve) => setTimeout(resolve, 1500));
+  const store = (helper.getNode('fleet') as unknown as { store: import('../nodes/lib/fleet/fleet-store').FleetStore }).store;
+
+  let returned = 0;
+  let allReturned = 0;
+  let allCheckedIn = 0;
+  const started = performance.now();
+  const finished = new Promise<void>((resolve) =>
+    helper.getNode('returned').on('input', () => {
+      if (!allCheckedIn && devices.every((d) => store.device(d.udid)?.status === 'Checked In')) allCheckedIn = performance.now() - started;
+      if (++returned === phones) {
+        allReturned = performance.now() - started;
+        resolve();
+      }
+    }),
+  );
+  const spread = 10_000;
+  devices.forEach((phone, i) => setTimeout(() => cart.dock(phone, Math.floor(i / 16), (i % 16) + 1), (i * spread) / phones));
+  await finished;
+  await helper.unload();
+  cart.stop();
+  await usb.stop();
+  await close();
+  helper.settings({});
+
+  const requestsPerPhone = 5; // app lock, app configuration, battery, wallpaper, clear passcode
+  const lastDock = ((phones - 1) * spread) / phones;
+  const bound = Math.max(lastDock + requestsPerPhone * MDM_LATENCY_MS, (phones * requestsPerPhone * MDM_LATENCY_MS) / MAX_CONCURRENT) / 1000;
+  return { phones, checkedIn: (allCheckedIn || allReturned) / 1000, returned: allReturned / 1000, bound, requestsPerPhone };
+}
+
+export function formatShiftChange(r: ShiftChangeResult): string {
+  return (
+    `shift change: ${r.phones} phones docked within 10 s, Return workflow each (${r.requestsPerPhone} MDM requests, ${MDM_LATENCY_MS} ms each, ${MAX_CONCURRENT} at once): ` +
+    `all Checked In after ${r.checkedIn.toFixed(2)} s, all Return workflows done after ${r.returned.toFixed(2)} s; the bound (last dock + one phone's requests, or the MDM's throughput) ${r.bound.toFixed(2)} s ` +
+    `(${(r.returned / r.bound).toFixed(2)}x; the hubs are polled every 1 s)`
+  );
+}

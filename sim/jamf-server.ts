@@ -2,7 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { appleSchemas } from '../nodes/lib/mdm/apple-schema';
-import { parsePlist } from '../nodes/lib/mdm/commands';
+import { parsePlist, toPlist } from '../nodes/lib/mdm/commands';
+import { appLockProfile } from '../nodes/lib/mdm/profiles';
 import type { EnqueueFault } from './nanomdm-server';
 import type { SimulatedDevice } from './simulated-device';
 import { Timers } from './timers';
@@ -17,6 +18,11 @@ export interface SimulatedJamfOptions {
   /** How long after a command is sent the device answers it, ms. */
   checkinDelay?: number;
   reenrolDelay?: number;
+  /**
+   * The admin's smart group "App Lock is Locked" scoping an App Lock profile for this bundle
+   * id: devices whose extension attribute says Locked get the profile, the others lose it.
+   */
+  appLockScope?: { attribute: string; bundleId: string };
 }
 
 interface JamfRecord {
@@ -24,6 +30,8 @@ interface JamfRecord {
   managementId: string;
   device: SimulatedDevice;
   lastEnrollmentTimestamp: string;
+  location: { username: string; realName: string };
+  extensionAttributes: Map<string, string[]>;
 }
 
 interface JamfCommand {
@@ -73,10 +81,16 @@ export class SimulatedJamf {
   /** The device appears in Jamf Pro's inventory, enrolled. */
   enrol(device: SimulatedDevice): void {
     const existing = [...this.records.values()].find((r) => r.device === device);
-    const record = existing ?? { id: String(this.nextId++), managementId: randomUUID(), device, lastEnrollmentTimestamp: '' };
+    const record = existing ?? { id: String(this.nextId++), managementId: randomUUID(), device, lastEnrollmentTimestamp: '', location: { username: '', realName: '' }, extensionAttributes: new Map() };
     record.lastEnrollmentTimestamp = new Date().toISOString();
     device.enrolled = true;
     this.records.set(record.id, record);
+  }
+
+  /** What Jamf Pro's inventory says of a device: assigned user and extension attributes. */
+  inventory(device: SimulatedDevice): { location: JamfRecord['location']; extensionAttributes: Record<string, string[]> } | undefined {
+    const record = [...this.records.values()].find((r) => r.device === device);
+    return record && { location: { ...record.location }, extensionAttributes: Object.fromEntries(record.extensionAttributes) };
   }
 
   /** Every token issued so far stops working, as after a server restart. */
@@ -140,6 +154,26 @@ export class SimulatedJamf {
       const results = found ? [{ uuid: found.uuid, commandType: found.commandType, commandState: found.commandState, errorMessage: found.errorMessage, dateSent: found.dateSent, dateCompleted: found.dateCompleted, client: { managementId: found.managementId, clientType: 'MOBILE_DEVICE' } }] : [];
       return reply(200, { totalCount: results.length, results });
     }
+    const patch = /^\/api\/v2\/mobile-devices\/(\d+)$/.exec(path);
+    if (req.method === 'PATCH' && patch) {
+      const r = this.records.get(patch[1]);
+      if (!r) return reply(404, { httpStatus: 404 });
+      const update = JSON.parse(body) as { location?: Partial<JamfRecord['location']>; updatedExtensionAttributes?: { name: string; value: string[] }[] };
+      Object.assign(r.location, update.location);
+      for (const { name, value } of update.updatedExtensionAttributes ?? []) r.extensionAttributes.set(name, value);
+      this.applyScope(r);
+      return reply(200, { id: r.id, udid: r.device.udid, location: r.location });
+    }
+    if (req.method === 'POST' && path === '/JSSResource/mobiledevicecommands/command/Wallpaper') {
+      // The Classic API's XML, read as far as this command needs.
+      const field = (name: string) => new RegExp(`<${name}>([^<]*)</${name}>`).exec(body)?.[1];
+      const r = this.records.get(field('id') ?? '');
+      const where = Number(field('wallpaper_setting'));
+      const content = field('wallpaper_content');
+      if (!r || ![1, 2, 3].includes(where) || !content) return reply(400, '<html>Bad Request</html>', 'text/html');
+      this.deliver(r, { RequestType: 'Settings', Settings: [{ Item: 'Wallpaper', Image: Buffer.from(content, 'base64'), Where: where }] });
+      return reply(201, `<?xml version="1.0" encoding="UTF-8"?><mobile_device_command><command>Wallpaper</command><mobile_devices><mobile_device><id>${r.id}</id></mobile_device></mobile_devices></mobile_device_command>`, 'application/xml');
+    }
     const classicDelete = /^\/JSSResource\/mobiledevices\/id\/(\d+)$/.exec(path);
     if (req.method === 'DELETE' && classicDelete) {
       if (!this.records.delete(classicDelete[1])) return reply(404, '<html>Not Found</html>', 'text/html');
@@ -153,6 +187,24 @@ export class SimulatedJamf {
     this.tokens.set(token, Date.now() + (this.options.tokenLifetime ?? 1200) * 1000);
     this.tokensIssued++;
     return token;
+  }
+
+  /** The admin's App Lock smart group: Jamf installs or removes the scoped profile itself. */
+  private applyScope(record: JamfRecord): void {
+    const scope = this.options.appLockScope;
+    if (!scope) return;
+    const locked = record.extensionAttributes.get(scope.attribute)?.[0] === 'Locked';
+    const profile = appLockProfile(scope.bundleId);
+    const installed = record.device.profiles.has(profile.PayloadIdentifier as string);
+    if (locked && !installed) this.deliver(record, { RequestType: 'InstallProfile', Payload: Buffer.from(toPlist(profile)) });
+    if (!locked && installed) this.deliver(record, { RequestType: 'RemoveProfile', Identifier: profile.PayloadIdentifier });
+  }
+
+  /** A command Jamf Pro sends on its own (scoping, Classic API), checked against Apple's schema. */
+  private deliver(record: JamfRecord, command: { RequestType: string; [key: string]: unknown }): void {
+    const problems = appleSchemas().validateCommand({ CommandUUID: randomUUID(), Command: command });
+    if (problems.length > 0) this.invalidCommands.push({ requestType: command.RequestType, problems });
+    this.timers.later(this.options.checkinDelay ?? 5, () => record.device.execute(command));
   }
 
   /** Queues a command for the device, which answers it shortly after. */

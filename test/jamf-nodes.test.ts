@@ -5,6 +5,12 @@ import { SimulatedJamf } from '../sim/jamf-server';
 import { SimulatedDevice } from '../sim/simulated-device';
 import { collect, helper, load, reports, send, statuses } from './node-red';
 import { waitFor } from './support';
+import { ink } from './images';
+import type { FleetStore } from '../nodes/lib/fleet/fleet-store';
+import { APP_LOCK_ATTRIBUTE } from '../nodes/lib/mdm/jamf';
+import { APP_LOCK_IDENTIFIER } from '../nodes/lib/mdm/profiles';
+
+const LOCKER = 'org.example.locker';
 
 const SECRETS = { clientId: 'cart-api-client', clientSecret: 'jamf-secret-8d1f44' };
 
@@ -16,7 +22,7 @@ describe('device actions through Jamf Pro in Node-RED', () => {
   let errors: Record<string, unknown[]>;
 
   beforeEach(async () => {
-    jamf = new SimulatedJamf(SECRETS);
+    jamf = new SimulatedJamf({ ...SECRETS, appLockScope: { attribute: APP_LOCK_ATTRIBUTE, bundleId: LOCKER } });
     await jamf.start();
     phone = new SimulatedDevice({ serial: 'JAMFCART0001' });
     jamf.enrol(phone);
@@ -24,7 +30,7 @@ describe('device actions through Jamf Pro in Node-RED', () => {
     await load(
       [
         { id: 'mdm', type: 'mdm-server', vendor: 'jamf', url: jamf.url, maxConcurrent: '5', timeout: '5000', webhookPath: 'device-checkout/webhook', pollInterval: '20' },
-        { id: 'fleet', type: 'device-fleet', mdm: 'mdm' },
+        { id: 'fleet', type: 'device-fleet', mdm: 'mdm', lockerApp: LOCKER },
         action('erase', 'erase-device', { preserveDataPlan: false, disallowProximitySetup: true }),
         action('wifi', 'add-wifi', { ssid: 'Ward', security: 'WPA2', hidden: false, autoJoin: true }),
         action('name', 'set-device-name', { deviceName: 'Cart [Hub] - [Port]' }),
@@ -32,6 +38,9 @@ describe('device actions through Jamf Pro in Node-RED', () => {
         action('delete', 'delete-from-mdm'),
         action('command', 'mdm-command', { command: 'RestartDevice', params: '{"NotifyUser": true}' }),
         action('enrol', 'dep-enroll', { depProxyUrl: '', profileUuid: '', sendDeviceConfigured: false }),
+        action('checkout', 'check-out-device', { suppressBlueLed: true }),
+        action('wallpaper', 'set-wallpaper', { text: 'Checked Out to [Device User]', background: 'black', where: 'both' }),
+        action('checkin', 'check-in-device'),
         { id: 'ok', type: 'helper' },
       ],
       { mdm: SECRETS, wifi: { password: 'wifi-pass' } },
@@ -78,6 +87,33 @@ describe('device actions through Jamf Pro in Node-RED', () => {
     const err = (await waitFor('wifi refused', () => errors.wifi[0])) as CodedError;
     assert.equal(err.code, 'UNSUPPORTED');
     assert.match(err.message, /scope/);
+  });
+
+  it('Check In, Check Out and the wallpaper: assigned user, App Lock smart group attribute, Classic wallpaper', async () => {
+    const store = (helper.getNode('fleet') as unknown as { store: FleetStore }).store;
+    store.docked(phone.udid, { hub: 'B', port: 7 });
+    send('checkin', { device: device() });
+    await passes('checkin', 1);
+    assert.equal(store.device(phone.udid)?.status, 'Checked In');
+    assert.equal(jamf.inventory(phone)?.extensionAttributes[APP_LOCK_ATTRIBUTE]?.[0], 'Locked');
+    await waitFor('the smart group locks the phone', () => phone.profiles.has(APP_LOCK_IDENTIFIER));
+
+    send('checkout', { user: { id: 'alice', name: 'Alice Example' } });
+    await passes('checkout', 2);
+    assert.deepEqual(jamf.inventory(phone)?.location, { username: 'alice', realName: 'Alice Example' });
+    assert.deepEqual(phone.appConfigurations.get(LOCKER), { CheckoutStatus: 'Checked Out', UserId: 'alice', UserName: 'Alice Example' });
+    await waitFor('the smart group unlocks the phone', () => !phone.profiles.has(APP_LOCK_IDENTIFIER));
+
+    send('wallpaper', seen[1]);
+    await passes('wallpaper', 3);
+    await waitFor('lock and home screen set', () => phone.wallpapers.lock && phone.wallpapers.home);
+    assert.ok((await ink(phone.wallpapers.lock!)).pixels > 1000);
+
+    send('checkin', { device: device() });
+    await passes('checkin', 4);
+    assert.deepEqual(jamf.inventory(phone)?.location, { username: '', realName: '' });
+    await waitFor('locked again', () => phone.profiles.has(APP_LOCK_IDENTIFIER));
+    assert.equal(store.device(phone.udid)?.user, undefined);
   });
 
   it('never shows the API client secret', async () => {

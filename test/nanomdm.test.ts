@@ -6,7 +6,10 @@ import type { CodedError } from '../nodes/lib/coded-error';
 import { SimulatedNanoMdm } from '../sim/nanomdm-server';
 import { SimulatedDevice } from '../sim/simulated-device';
 import { webhookReceiver } from '../sim/webhook-receiver';
-import { waitFor } from './support';
+import { tempDir, waitFor } from './support';
+import { EnrolmentVault } from '../nodes/lib/mdm/enrolment-vault';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const API_KEY = 'nano-api-key';
 const HMAC_KEY = 'webhook-hmac-key';
@@ -39,6 +42,24 @@ describe('NanoMDM client against a simulated NanoMDM', () => {
   it('learns serial and unlock token from the enrolment check-ins', () => {
     assert.equal(nano.enrolment(phone.udid)?.serial, 'F17XK0AAHG7F');
     assert.deepEqual(nano.enrolment(phone.udid)?.unlockToken, phone.unlockToken);
+  });
+
+  it('keeps serials and unlock tokens across a restart, encrypted with the API key', async () => {
+    const file = join(tempDir('vault'), 'enrolments.json');
+    const first = new NanoMdm({ url: sim.url, apiKey: API_KEY, maxConcurrent: 5, timeout: 2000, vault: new EnrolmentVault(file, API_KEY) });
+    const checkIn = (message: object, topic: string) =>
+      first.handleWebhook(Buffer.from(JSON.stringify({ topic, checkin_event: { udid: phone.udid, raw_payload: Buffer.from(commands.toPlist(message)).toString('base64') } })), undefined);
+    assert.equal(checkIn(phone.authenticateMessage(), 'mdm.Authenticate'), 200);
+    assert.equal(checkIn(phone.tokenUpdateMessage(), 'mdm.TokenUpdate'), 200);
+    const onDisk = readFileSync(file, 'utf8');
+    for (const secret of [phone.unlockToken.toString('base64'), phone.unlockToken.toString('hex'), phone.serial]) assert.ok(!onDisk.includes(secret), 'nothing readable on disk');
+
+    const restarted = new NanoMdm({ url: sim.url, apiKey: API_KEY, maxConcurrent: 5, timeout: 2000, vault: new EnrolmentVault(file, API_KEY) });
+    assert.equal(restarted.enrolment(phone.udid)?.serial, phone.serial);
+    assert.deepEqual(await restarted.unlockToken(phone.udid), phone.unlockToken);
+    const otherKey = new NanoMdm({ url: sim.url, apiKey: 'a-rotated-key', maxConcurrent: 5, timeout: 2000, vault: new EnrolmentVault(file, 'a-rotated-key') });
+    assert.equal(otherKey.enrolment(phone.udid), undefined, 'another key reads nothing: tokens are learnt again');
+    await Promise.all([first.close(), restarted.close(), otherKey.close()]);
   });
 
   it('is done when the device acknowledged, with what it answered', async () => {

@@ -1,7 +1,10 @@
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { CodedError } from '../lib/coded-error';
 import type { MdmAdapter } from '../lib/mdm/mdm-adapter';
 import { JamfPro } from '../lib/mdm/jamf';
+import { EnrolmentVault } from '../lib/mdm/enrolment-vault';
 import { NanoMdm } from '../lib/mdm/nanomdm';
 import { SharedPool } from '../lib/shared-pool';
 import { serveWebhook, stopWebhook } from './webhooks';
@@ -35,7 +38,7 @@ const VENDORS = ['nanomdm', 'jamf'];
 /** One connection per MDM (vendor and URL) across every flow. */
 const connections = new SharedPool<MdmAdapter>();
 
-function createAdapter(config: MdmServerDef, credentials: MdmCredentials): MdmAdapter {
+function createAdapter(config: MdmServerDef, credentials: MdmCredentials, dataDir: string): MdmAdapter {
   const url = (config.url ?? '').trim().replace(/\/+$/, '');
   if (!/^https?:\/\/[^\s]+$/.test(url)) throw new CodedError('INVALID_CONFIG', `url "${config.url}" is not an http(s) URL`);
   const maxConcurrent = Number(config.maxConcurrent || 5);
@@ -44,7 +47,9 @@ function createAdapter(config: MdmServerDef, credentials: MdmCredentials): MdmAd
   if (!Number.isFinite(timeout) || timeout < 1000) throw new CodedError('INVALID_CONFIG', 'timeout must be at least 1000 ms');
   if (config.vendor === 'nanomdm') {
     if (!credentials.apiKey) throw new CodedError('INVALID_CONFIG', 'NanoMDM needs its API key (credentials)');
-    return new NanoMdm({ url, apiKey: credentials.apiKey, webhookSecret: credentials.webhookSecret || undefined, maxConcurrent, timeout });
+    // One file per NanoMDM (by URL), sealed with its API key: serials and unlock tokens survive a restart.
+    const vault = new EnrolmentVault(join(dataDir, `nanomdm-${createHash('sha256').update(url).digest('hex').slice(0, 16)}.enrolments.json`), credentials.apiKey);
+    return new NanoMdm({ url, apiKey: credentials.apiKey, webhookSecret: credentials.webhookSecret || undefined, maxConcurrent, timeout, vault });
   }
   if (config.vendor === 'jamf') {
     const { clientId, clientSecret, username, password } = credentials;
@@ -59,7 +64,7 @@ export default function (RED: NodeAPI): void {
     const key = `${config.vendor}|${config.url}`;
     const webhookPath = config.webhookPath || 'device-checkout/webhook';
     try {
-      this.connection = connections.acquire(key, () => createAdapter(config, this.credentials ?? {}));
+      this.connection = connections.acquire(key, () => createAdapter(config, this.credentials ?? {}, join(RED.settings.userDir ?? '.', 'device-checkout')));
     } catch (err) {
       this.error(RED._('mdm-server.errors.config', { message: (err as Error).message }));
       return;

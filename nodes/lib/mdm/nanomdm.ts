@@ -15,6 +15,8 @@ export interface NanoMdmOptions {
   maxConcurrent: number;
   /** HTTP timeout, ms. */
   timeout: number;
+  /** Keeps what check-ins taught across restarts. */
+  vault?: { load(): Enrolment[]; save(enrolments: Enrolment[]): void };
 }
 
 /** What check-ins taught us about a device. */
@@ -46,6 +48,7 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
   constructor(private readonly options: NanoMdmOptions) {
     super();
     this.http = new MdmHttp({ baseURL: options.url, maxConcurrent: options.maxConcurrent, timeout: options.timeout });
+    for (const known of options.vault?.load() ?? []) this.devices.set(known.udid, known);
   }
 
   /** Sends `command` to the device and resolves with its answer once it acknowledged it. */
@@ -150,6 +153,7 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
         this.devices.delete(checkin.udid);
         this.emit('checkout', known);
       }
+      this.options.vault?.save([...this.devices.values()]);
       return 200;
     }
     return 400;

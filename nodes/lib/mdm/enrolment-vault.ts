@@ -1,0 +1,54 @@
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { readJson, writeJsonAtomically } from '../json-file';
+import type { Enrolment } from './mdm-adapter';
+
+interface VaultFile {
+  version: 1;
+  salt: string;
+  iv: string;
+  tag: string;
+  data: string;
+}
+
+type Stored = Omit<Enrolment, 'unlockToken'> & { unlockToken?: string; [key: string]: unknown };
+
+/**
+ * What an MDM's check-ins taught (serials, unlock tokens), kept across restarts in one file,
+ * encrypted (AES-256-GCM) with a key derived from the MDM's own secret: the user directory
+ * alone, or a backup of it, does not give away a token that clears a phone's passcode. A
+ * file written under another secret is not readable and starts empty: devices teach their
+ * tokens again at their next TokenUpdate.
+ */
+export class EnrolmentVault {
+  constructor(
+    private readonly file: string,
+    private readonly secret: string,
+  ) {}
+
+  load(): Enrolment[] {
+    const stored = readJson<VaultFile | undefined>(this.file, undefined);
+    if (stored?.version !== 1) return [];
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.key(Buffer.from(stored.salt, 'base64')), Buffer.from(stored.iv, 'base64'));
+      decipher.setAuthTag(Buffer.from(stored.tag, 'base64'));
+      const plain = Buffer.concat([decipher.update(Buffer.from(stored.data, 'base64')), decipher.final()]).toString('utf8');
+      return (JSON.parse(plain) as Stored[]).map(({ unlockToken, ...rest }) => ({ ...rest, ...(unlockToken && { unlockToken: Buffer.from(unlockToken, 'base64') }) }));
+    } catch {
+      return [];
+    }
+  }
+
+  save(enrolments: Enrolment[]): void {
+    const plain = JSON.stringify(enrolments.map(({ unlockToken, ...rest }) => ({ ...rest, ...(unlockToken && { unlockToken: unlockToken.toString('base64') }) })));
+    const salt = randomBytes(16);
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.key(salt), iv);
+    const data = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
+    const file: VaultFile = { version: 1, salt: salt.toString('base64'), iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64') };
+    writeJsonAtomically(this.file, file);
+  }
+
+  private key(salt: Buffer): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.secret, salt, 'node-red-contrib-device-checkout enrolments', 32));
+  }
+}

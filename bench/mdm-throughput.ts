@@ -11,6 +11,7 @@ import { SimulatedNanoMdm } from '../sim/nanomdm-server';
 import { SimulatedDevice } from '../sim/simulated-device';
 import { webhookReceiver } from '../sim/webhook-receiver';
 import { median } from './stats';
+import { tempDir } from '../test/support';
 
 const API_KEY = 'bench-key';
 const MAX_CONCURRENT = 5;
@@ -91,6 +92,7 @@ async function nodesRun(devices: number): Promise<{ seconds: number; peak: numbe
   const { sim, phones } = await simulatedMdm(devices);
   const receiver = await webhookReceiver((body, signature) => webhookHandler('/device-checkout/webhook')?.(body, signature) ?? 503);
   sim.webhookUrl = receiver.url;
+  helper.settings({ userDir: tempDir('bench-userdir') });
   await helper.load([mdmServer, deviceFleet, mdmCommand], [
     { id: 'mdm', type: 'mdm-server', vendor: 'nanomdm', url: sim.url, maxConcurrent: String(MAX_CONCURRENT), timeout: '30000', webhookPath: 'device-checkout/webhook' },
     { id: 'fleet', type: 'device-fleet', mdm: 'mdm' },

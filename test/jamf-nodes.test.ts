@@ -4,7 +4,7 @@ import type { CodedError } from '../nodes/lib/coded-error';
 import { SimulatedJamf } from '../sim/jamf-server';
 import { SimulatedDevice } from '../sim/simulated-device';
 import { collect, helper, load, reports, send, statuses } from './node-red';
-import { waitFor } from './support';
+import { tempDir, waitFor } from './support';
 import { ink } from './images';
 import type { FleetStore } from '../nodes/lib/fleet/fleet-store';
 import { APP_LOCK_ATTRIBUTE } from '../nodes/lib/mdm/jamf';
@@ -22,6 +22,7 @@ describe('device actions through Jamf Pro in Node-RED', () => {
   let errors: Record<string, unknown[]>;
 
   beforeEach(async () => {
+    helper.settings({ userDir: tempDir('userdir') }); // the fleet's files, away from the working tree
     jamf = new SimulatedJamf({ ...SECRETS, appLockScope: { attribute: APP_LOCK_ATTRIBUTE, bundleId: LOCKER } });
     await jamf.start();
     phone = new SimulatedDevice({ serial: 'JAMFCART0001' });
@@ -51,6 +52,7 @@ describe('device actions through Jamf Pro in Node-RED', () => {
 
   afterEach(async () => {
     await helper.unload();
+    helper.settings({});
     await jamf.stop();
     assert.deepEqual(jamf.invalidCommands, []);
   });

@@ -7,7 +7,7 @@ import { SimulatedNanoMdm } from '../sim/nanomdm-server';
 import { SimulatedDevice } from '../sim/simulated-device';
 import { webhookReceiver } from '../sim/webhook-receiver';
 import { collect, helper, load, reports, send, statuses } from './node-red';
-import { waitFor } from './support';
+import { tempDir, waitFor } from './support';
 
 const SECRETS = { apiKey: 'api-key-7f3a9c', webhookSecret: 'hmac-key-51b2e0', wifi: 'wifi-pass-c0ffee' };
 
@@ -35,6 +35,7 @@ describe('device actions through NanoMDM in Node-RED', () => {
   let errors: Record<string, unknown[]>;
 
   beforeEach(async () => {
+    helper.settings({ userDir: tempDir('userdir') }); // the fleet's files, away from the working tree
     const action = (id: string, type: string, extra: object = {}) => ({ id, type, fleet: 'fleet', timeout: '3', wires: [['ok']], ...extra });
     await load(
       [
@@ -61,6 +62,7 @@ describe('device actions through NanoMDM in Node-RED', () => {
 
   afterEach(async () => {
     await helper.unload();
+    helper.settings({});
     assert.deepEqual(sim.invalidCommands, [], 'every command sent conforms to Apple\u2019s schema');
   });
 

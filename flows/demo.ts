@@ -1,60 +1,178 @@
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { simulatedHub } from '../sim/hub-registry';
 import type express from 'express';
+import { simulatedHub } from '../sim/hub-registry';
+import { SimulatedBadgeServer } from '../sim/badge-server';
+import { SimulatedNanoMdm } from '../sim/nanomdm-server';
+import { SimulatedCart, locationOf } from '../sim/simulated-cart';
+import { SimulatedDevice } from '../sim/simulated-device';
+import { simulatedUsbmuxd } from '../sim/usbmuxd-server';
+import type { SimulatedHub } from '../sim/simulated-hub';
 import { startNodeRed, type Runtime } from './node-red-runtime';
 
+const ROOT = join(__dirname, '..', '..');
+const SECRETS = { apiKey: 'demo-nanomdm-api-key', webhookSecret: 'demo-webhook-hmac-key', wifi: 'demo-wifi-password' };
+/** The demo's badges: tap one on the control page. */
+export const DEMO_BADGES = new Map([
+  ['1001', { user: 'alice', name: 'Alice Adams' }],
+  ['1002', { user: 'bashir', name: 'Bashir Rahimi' }],
+  ['1003', { user: 'chen', name: 'Chen Wei' }],
+  ['1004', { user: 'dana', name: 'Dana Levi' }],
+]);
+const HUBS = [
+  { name: 'Cart A', sim: 'cart-a' },
+  { name: 'Cart B', sim: 'cart-b' },
+];
+
 export interface DemoOptions {
-  /** 0 picks a free port. */
+  /** 0 picks free ports (Node-RED, the MDM and the badge service); else they take port, +1, +2. */
   port: number;
-  /** Milliseconds between the simulated phones' docks and unplugs; 0 leaves the cart still. */
-  autopilotEvery: number;
+  /** Dock the ten phones as the demo starts (they then go through Device Prep). */
+  dockPhones?: boolean;
 }
 
-/** Node-RED with the package, the simulated cart and the demo flows deployed. */
-export async function startDemo({ port, autopilotEvery }: DemoOptions): Promise<Runtime> {
-  const runtime = await startNodeRed({
-    port,
-    flows: join(__dirname, '..', '..', 'flows', 'demo-flows.json'),
-    beforeStart: serveCartControls,
-    logLevel: process.env.DEMO_LOG_LEVEL ?? 'info',
+export interface Demo extends Runtime {
+  phones: SimulatedDevice[];
+  hubs: SimulatedHub[];
+  cart: SimulatedCart;
+}
+
+/**
+ * Node-RED with the package and the Whole cart example deployed on a simulated cart: two
+ * 8-port hubs, the host's usbmuxd, a NanoMDM with ten phones, a badge lookup service, and a
+ * control page at /sim to dock, unplug and tap badges.
+ */
+export async function startDemo({ port, dockPhones = true }: DemoOptions): Promise<Demo> {
+  const mdm = new SimulatedNanoMdm({ ...SECRETS, checkinDelay: 200, reenrolDelay: 1500 });
+  const mdmUrl = await mdm.start(port ? port + 1 : 0);
+  const badges = new SimulatedBadgeServer(DEMO_BADGES);
+  const badgeUrl = await badges.start(port ? port + 2 : 0);
+  const hubs = HUBS.map((h) => simulatedHub(h.sim, { ports: 8 }));
+  const usb = await simulatedUsbmuxd('cart');
+  const cart = new SimulatedCart(hubs, usb, 300);
+  const phones = Array.from({ length: 10 }, (_, i) => new SimulatedDevice({ serial: `DEMO${String(i + 1).padStart(8, '0')}`, batteryLevel: 0.5 + i * 0.05 }));
+
+  // The cart was set up before: its ports' USB locations are known, so docks at the same moment are told apart.
+  const userDir = mkdtempSync(join(tmpdir(), 'device-checkout-demo-'));
+  mkdirSync(join(userDir, 'device-checkout'));
+  const locations = Object.fromEntries(HUBS.flatMap((h, i) => Array.from({ length: 8 }, (_, p) => [`${h.name}#${p + 1}`, locationOf(i, p + 1)])));
+  writeFileSync(join(userDir, 'device-checkout', 'usb-locations-dc-fleet.json'), JSON.stringify(locations));
+
+  const runtime = await startNodeRed({ port, userDir, flows: [], beforeStart: (app) => serveControls(app, { hubs, cart, phones, userDir }), logLevel: process.env.DEMO_LOG_LEVEL ?? 'info' });
+  mdm.webhookUrl = `${runtime.url}device-checkout/webhook`;
+  const deployed = await fetch(`${runtime.url}flows`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'node-red-deployment-type': 'full' },
+    body: JSON.stringify(demoFlows(mdmUrl, `${badgeUrl}`)),
   });
-  const autopilot = autopilotEvery > 0 ? setInterval(() => movePhone('cart1'), autopilotEvery) : undefined;
+  if (!deployed.ok) throw new Error(`deploying the example flows failed: ${deployed.status} ${await deployed.text()}`);
+  await waitUntilServed(`${runtime.url}device-checkout/webhook`);
+  for (const phone of phones) {
+    await mdm.enrol(phone);
+    usb.pair(phone.udid); // supervised phones, paired with this host when the cart was set up
+  }
+  if (dockPhones) phones.forEach((phone, i) => setTimeout(() => cart.dock(phone, i % 2, Math.floor(i / 2) + 1), 1500 + i * 700));
+
   return {
     ...runtime,
+    phones,
+    hubs,
+    cart,
     async stop() {
-      clearInterval(autopilot);
+      cart.stop();
       await runtime.stop();
+      await Promise.all([mdm.stop(), badges.stop(), usb.stop()]);
     },
   };
 }
 
-/**
- * The simulated cart's controls, `GET /sim/<hub>` lists ports,
- * `POST /sim/<hub>/<port>/dock` and `.../unplug` move a phone.
- */
-function serveCartControls(httpNode: express.Express): void {
-  const portsOf = (hubName: string) => {
-    const hub = simulatedHub(hubName);
-    return Array.from({ length: hub.portCount }, (_, i) => ({ port: i + 1, docked: hub.isDocked(i + 1), led: hub.led(i + 1) }));
-  };
-  httpNode.get('/sim/:hub', (req, res) => res.status(200).json(portsOf(req.params.hub)));
-  httpNode.post('/sim/:hub/:port/:action', (req, res) => {
-    const hub = simulatedHub(req.params.hub);
-    const port = Number(req.params.port);
-    const move = { dock: () => hub.dock(port), unplug: () => hub.unplug(port) }[req.params.action];
-    if (!Number.isInteger(port) || port < 1 || port > hub.portCount || !move) {
-      res.status(404).json({ error: 'POST /sim/<hub>/<port>/dock or /unplug' });
-      return;
-    }
-    move();
-    res.status(200).json(portsOf(req.params.hub)[port - 1]);
+/** An example (by default Whole cart), pointed at this demo's simulators, with their secrets as credentials. */
+export function demoFlows(mdmUrl: string, badgeUrl: string, example = 'Whole cart'): object[] {
+  const flows = JSON.parse(readFileSync(join(ROOT, 'examples', `${example}.json`), 'utf8')) as Record<string, unknown>[];
+  return flows.map((node) => {
+    if (node.type === 'mdm-server') return { ...node, url: mdmUrl, credentials: { apiKey: SECRETS.apiKey, webhookSecret: SECRETS.webhookSecret } };
+    if (node.type === 'device-fleet') return { ...node, badgeLookupUrl: badgeUrl };
+    if (node.type === 'add-wifi') return { ...node, credentials: { password: SECRETS.wifi } };
+    return node;
   });
 }
 
-/** Docks a phone on a free port or takes one away, at random, like a busy cart. */
-function movePhone(hubName: string): void {
-  const hub = simulatedHub(hubName);
-  const port = 1 + Math.floor(Math.random() * hub.portCount);
-  if (hub.isDocked(port)) hub.unplug(port);
-  else hub.dock(port, 400 + Math.floor(Math.random() * 800));
+/** The deploy answers before the nodes have started: wait until the webhook answers (401: no signature). */
+async function waitUntilServed(url: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while ((await fetch(url, { method: 'POST', body: '{}' }).catch(() => undefined))?.status !== 401) {
+    if (Date.now() > deadline) throw new Error('the example flows did not start');
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** What a port's LED rows show, as the control page draws it. */
+function ledName(hub: SimulatedHub, port: number): string {
+  const { rows } = hub.led(port);
+  if (rows.every((r) => r === 'firmware')) return hub.isDocked(port) ? 'charging' : 'idle';
+  const [green, amber, blue] = rows.map((r) => (r === 'firmware' ? '00000000' : r));
+  if (green === '11001100' && amber === '11001100' && blue === '11001100') return 'ready';
+  if (amber === '10101010') return 'error';
+  if (blue === '11111111') return 'deploying';
+  if (green === '11111111') return 'granted';
+  return 'off';
+}
+
+/**
+ * The control page and its API: `GET /sim` (the page), `GET /sim/state` (hubs, phones, fleet
+ * statuses, the last audit entries), `POST /sim/phones/<udid>/dock|unplug`, and
+ * `GET /sim/phones/<udid>/wallpaper.png`.
+ */
+function serveControls(app: express.Express, demo: { hubs: SimulatedHub[]; cart: SimulatedCart; phones: SimulatedDevice[]; userDir: string }): void {
+  const { hubs, cart, phones, userDir } = demo;
+  const fleet = () => {
+    const file = join(userDir, 'device-checkout', 'fleet-dc-fleet.json');
+    const audit = join(userDir, 'device-checkout', 'fleet-dc-fleet.audit.jsonl');
+    const read = (path: string) => {
+      try {
+        return readFileSync(path, 'utf8');
+      } catch {
+        return '';
+      }
+    };
+    const devices = (JSON.parse(read(file) || '{"devices":{}}') as { devices: Record<string, { status: string; user?: string; name?: string }> }).devices;
+    const trail = read(audit).trim().split('\n').filter(Boolean).slice(-15).reverse().map((line) => JSON.parse(line) as object);
+    return { devices, trail };
+  };
+  app.get('/sim', (_req, res) => res.type('html').send(readFileSync(join(ROOT, 'flows', 'demo-page.html'), 'utf8')));
+  app.get('/sim/state', (_req, res) => {
+    const { devices, trail } = fleet();
+    res.json({
+      badges: [...DEMO_BADGES].map(([badge, holder]) => ({ badge, ...holder })),
+      hubs: hubs.map((hub, h) => ({
+        name: HUBS[h].name,
+        ports: Array.from({ length: hub.portCount }, (_, i) => {
+          const phone = phones.find((p) => cart.whereIs(p.udid)?.hub === h && cart.whereIs(p.udid)?.port === i + 1);
+          return { port: i + 1, docked: hub.isDocked(i + 1), led: ledName(hub, i + 1), phone: phone?.udid };
+        }),
+      })),
+      phones: phones.map((p) => ({ udid: p.udid, serial: p.serial, name: p.name, docked: Boolean(cart.whereIs(p.udid)), status: devices[p.udid]?.status ?? 'Unknown', user: devices[p.udid]?.user, wallpaper: Boolean(p.wallpapers.lock) })),
+      audit: trail,
+    });
+  });
+  app.post('/sim/phones/:udid/:action', (req, res) => {
+    const phone = phones.find((p) => p.udid === req.params.udid);
+    if (!phone || !['dock', 'unplug'].includes(req.params.action)) return void res.status(404).json({ error: 'POST /sim/phones/<udid>/dock or /unplug' });
+    const at = cart.whereIs(phone.udid);
+    if (req.params.action === 'unplug') {
+      if (at) cart.unplug(at.hub, at.port);
+      return void res.json({ ok: true });
+    }
+    if (at) return void res.json({ ok: true, ...at });
+    const free = cart.freePort();
+    if (!free) return void res.status(409).json({ error: 'every port is taken' });
+    cart.dock(phone, free.hub, free.port);
+    res.json({ ok: true, ...free });
+  });
+  app.get('/sim/phones/:udid/wallpaper.png', (req, res) => {
+    const image = phones.find((p) => p.udid === req.params.udid)?.wallpapers.lock;
+    if (!image) return void res.status(404).end();
+    res.type('png').send(image);
+  });
 }

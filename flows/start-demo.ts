@@ -1,13 +1,14 @@
-import { startDemo } from './demo';
+import { DEMO_BADGES, startDemo } from './demo';
 
-// `npm start`: the editor on loopback, a simulated cart moving by itself.
+// `npm start`: the editor on loopback with the example workflows on a simulated cart.
 const port = Number(process.env.PORT ?? 1880);
-const autopilotEvery = Number(process.env.DEMO_AUTOPILOT_MS ?? 4000);
-startDemo({ port, autopilotEvery }).then(
+startDemo({ port }).then(
   (demo) => {
-    console.log(`\nDevice checkout demo: open ${demo.url}`);
-    console.log('Open the debug sidebar: a simulated phone is docked or unplugged on hub "Cart 1" every few seconds.');
-    console.log(`Move one yourself: curl -X POST ${demo.url}sim/cart1/3/dock (or /unplug)`);
+    const [badge, holder] = [...DEMO_BADGES][0];
+    console.log(`\nDevice checkout demo: open ${demo.url} (the editor) and ${demo.url}sim (the cart)`);
+    console.log('Ten phones are being docked; as new phones they run Device Prep and end Checked In (watch the tabs and the debug sidebar).');
+    console.log(`Then tap a badge on the cart page (${holder.name} is ${badge}): a phone flashes white and shows her name; unplug it within 60 s, dock it again to return it.`);
+    console.log(`The same from a shell: curl -X POST -H 'content-type: application/json' -d '{"badge":"${badge}"}' ${demo.url}device-checkout/tap`);
     console.log(`(user directory for this run: ${demo.userDir}; Ctrl-C stops)\n`);
     const stop = (): void => void demo.stop().then(() => process.exit(0));
     process.once('SIGINT', stop);

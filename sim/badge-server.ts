@@ -12,7 +12,7 @@ export class SimulatedBadgeServer {
 
   constructor(readonly badges: Map<string, { user: string; name?: string }>) {}
 
-  async start(): Promise<string> {
+  async start(port = 0): Promise<string> {
     this.server = createServer((req, res) => {
       this.lookups++;
       const id = new URL(req.url ?? '/', 'http://badges').searchParams.get('id') ?? '';
@@ -20,7 +20,7 @@ export class SimulatedBadgeServer {
       res.writeHead(holder ? 200 : 404, { 'content-type': 'application/json' });
       res.end(JSON.stringify(holder ?? { error: 'unknown badge' }));
     });
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/lookup`;
     return this.url;
   }

@@ -38,6 +38,22 @@ export class SimulatedCart {
     if (udid) this.usb.detach(udid);
   }
 
+  /** Where a phone is docked, if it is. */
+  whereIs(udid: string): { hub: number; port: number } | undefined {
+    const slot = [...this.slots].find(([, docked]) => docked === udid)?.[0];
+    if (!slot) return undefined;
+    const [hub, port] = slot.split(':').map(Number);
+    return { hub, port };
+  }
+
+  /** The first port without a phone, hub by hub. */
+  freePort(): { hub: number; port: number } | undefined {
+    for (const [hub, sim] of this.hubs.entries()) {
+      for (let port = 1; port <= sim.portCount; port++) if (!sim.isDocked(port)) return { hub, port };
+    }
+    return undefined;
+  }
+
   stop(): void {
     this.timers.clear();
   }

@@ -1,23 +1,31 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { demoFlows } from '../flows/demo';
 import { waitFor } from './support';
 
-const PACKAGE = 'node-red-contrib-device-checkout';
-const TYPES = Object.keys(JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8'))['node-red'].nodes as object);
 
-/** `npm start`'s program, on a free loopback port, with the cart standing still. */
+const ROOT = join(__dirname, '..', '..');
+const PACKAGE = 'node-red-contrib-device-checkout';
+const TYPES = Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))['node-red'].nodes as object);
+const EXAMPLES = readdirSync(join(ROOT, 'examples')).map((f) => f.replace(/\.json$/, ''));
+
+type CartState = {
+  phones: { udid: string; serial: string; status: string; user?: string; docked: boolean; wallpaper: boolean }[];
+  hubs: { name: string; ports: { port: number; led: string; phone?: string }[] }[];
+  audit: { udid: string; what: string; to?: string }[];
+};
+
+/** `npm start`'s program, on free loopback ports: Node-RED, the simulated cart and the examples. */
 describe('the demo (npm start) in a real Node-RED process', function () {
+  this.timeout(60_000);
   let demo: ChildProcess;
   let url: string;
   let output = '';
 
   before(async () => {
-    demo = spawn(process.execPath, [join(__dirname, '..', 'flows', 'start-demo.js')], {
-      env: { ...process.env, PORT: '0', DEMO_AUTOPILOT_MS: '0' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    demo = spawn(process.execPath, [join(ROOT, 'dist', 'flows', 'start-demo.js')], { env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
     demo.stdout!.on('data', (chunk: Buffer) => (output += chunk));
     demo.stderr!.on('data', (chunk: Buffer) => (output += chunk));
     url = await waitFor('the demo URL', () => /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output)?.[1], 30000);
@@ -32,12 +40,13 @@ describe('the demo (npm start) in a real Node-RED process', function () {
   });
 
   const get = async (path: string, accept = 'application/json') => fetch(url + path, { headers: { accept } });
+  const cart = async () => (await (await get('sim/state')).json()) as CartState;
+  const problems = (text: string) => text.split('\n').filter((line) => /\[(warn|error)\]/.test(line) && !/Projects disabled|Encrypted credentials not found/.test(line));
 
   it('loads every node of the package from the working tree without an error', async () => {
     const sets = ((await (await get('nodes')).json()) as { id: string; enabled: boolean; err?: string; types: string[] }[]).filter((s) => s.id.startsWith(`${PACKAGE}/`));
     assert.deepEqual(sets.map((s) => s.types[0]).sort(), [...TYPES].sort());
     for (const set of sets) assert.ok(set.enabled && !set.err, `${set.id}: ${set.err}`);
-    assert.doesNotMatch(output, new RegExp(`\\[(warn|error)\\].*(device-checkout|${TYPES.join('|')})`));
   });
 
   it('serves the editor, the help, the icons and both languages where Node-RED looks', async () => {
@@ -57,18 +66,63 @@ describe('the demo (npm start) in a real Node-RED process', function () {
     assert.ok(Array.isArray(await res.json()));
   });
 
-  it('runs the deployed flow: a docked phone lights green, unplugged the hub takes the LED back', async () => {
-    const port = async (n: number) => ((await (await get('sim/cart1')).json()) as { port: number; docked: boolean; led: { rows: string[] } }[])[n - 1];
-    assert.equal((await fetch(`${url}sim/cart1/3/dock`, { method: 'POST' })).status, 200);
-    const deadline = Date.now() + 10000;
-    while ((await port(3)).led.rows[0] !== '11111111') {
-      assert.ok(Date.now() < deadline, 'port 3 never turned green');
-      await new Promise((r) => setTimeout(r, 100));
+  it('offers the examples under Import > Examples', async () => {
+    const listed = JSON.stringify(await (await get(`library/examples/flows/${PACKAGE}`)).json());
+    for (const name of ['Device Prep', 'Check Out', 'Return', 'Whole cart']) assert.match(listed, new RegExp(name), name);
+  });
+
+  it('prepares the ten new phones through the Device Prep example: all end Checked In', async () => {
+    const deadline = Date.now() + 40_000;
+    let phones: CartState['phones'] = [];
+    while (Date.now() < deadline) {
+      phones = (await cart()).phones;
+      if (phones.length === 10 && phones.every((p) => p.status === 'Checked In')) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    await fetch(`${url}sim/cart1/3/unplug`, { method: 'POST' });
-    while ((await port(3)).led.rows.join() !== 'firmware,firmware,firmware') {
-      assert.ok(Date.now() < deadline, 'port 3 never went back to the firmware');
-      await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual(phones.map((p) => p.status), Array(10).fill('Checked In'));
+    assert.deepEqual(problems(output), [], 'no warnings or errors while preparing');
+  });
+
+  it('a badge tap checks a phone out (white LED, her name on the lock screen); unplugged and docked again, it is returned', async () => {
+    const tap = (badge: string) => fetch(`${url}device-checkout/tap`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ badge }) });
+    const refused = await tap('0000');
+    assert.equal(refused.status, 409);
+    assert.equal(((await refused.json()) as { code: string }).code, 'BADGE_NOT_FOUND');
+
+    const res = await tap('1001');
+    assert.equal(res.status, 200);
+    const { hub, port, user } = (await res.json()) as { hub: string; port: number; user: string };
+    assert.equal(user, 'alice');
+    let state = await cart();
+    const slot = state.hubs.find((h) => h.name === hub)!.ports[port - 1];
+    assert.equal(slot.led, 'ready', 'flashing white');
+    const phone = state.phones.find((p) => p.udid === slot.phone)!;
+    assert.deepEqual([phone.status, phone.user, phone.wallpaper], ['Checking Out', 'alice', true]);
+
+    await fetch(`${url}sim/phones/${phone.udid}/unplug`, { method: 'POST' });
+    const until = async (what: string, check: (s: CartState) => boolean) => {
+      const deadline = Date.now() + 15_000;
+      while (!check((state = await cart()))) {
+        assert.ok(Date.now() < deadline, what);
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    };
+    await until('Checked Out once unplugged', (s) => s.phones.find((p) => p.udid === phone.udid)!.status === 'Checked Out');
+    await fetch(`${url}sim/phones/${phone.udid}/dock`, { method: 'POST' });
+    await until('Checked In once docked again', (s) => s.phones.find((p) => p.udid === phone.udid)!.status === 'Checked In');
+    assert.ok(state.audit.some((e) => e.udid === phone.udid && e.what === 'status' && e.to === 'Checked In'));
+  });
+
+  it('every example deploys on its own against the simulated cart without an error', async () => {
+    const deployed = (await (await get('flows')).json()) as { type: string; url?: string; badgeLookupUrl?: string }[];
+    const mdmUrl = deployed.find((n) => n.type === 'mdm-server')!.url!;
+    const badgeUrl = deployed.find((n) => n.type === 'device-fleet')!.badgeLookupUrl!;
+    for (const example of EXAMPLES) {
+      const before = output.length;
+      const res = await fetch(`${url}flows`, { method: 'POST', headers: { 'content-type': 'application/json', 'node-red-deployment-type': 'full' }, body: JSON.stringify(demoFlows(mdmUrl, badgeUrl, example)) });
+      assert.equal(res.status, 204, `${example}: ${await res.text()}`);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      assert.deepEqual(problems(output.slice(before)), [], `${example} deployed without warnings or errors`);
     }
   });
 });

@@ -185,10 +185,10 @@ export default function (RED: NodeAPI): void {
         onDisagreement: (message) => node.warn(message),
       });
       const usb = usbSources.acquire(path, () => new UsbmuxClient({ path, openSocket: openUsbSocket }));
-      const onAttached = (d: UsbDevice): void => correlator.attach(d.udid, d.locationId);
+      const onAttached = (d: UsbDevice, listed = false): void => correlator.attach(d.udid, d.locationId, listed);
       const onDetached = (d: UsbDevice): void => correlator.detach(d.udid);
       usb.on('attached', onAttached).on('detached', onDetached);
-      for (const device of usb.devices()) onAttached(device);
+      for (const device of usb.devices()) onAttached(device, true);
       usb.start();
 
       node.identifyDock = async (port) => {

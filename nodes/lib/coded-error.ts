@@ -9,7 +9,8 @@ export class CodedError extends Error {
     readonly details: Record<string, unknown> = {},
   ) {
     super(message);
-    this.name = 'CodedError';
+    // What Node-RED shows (`${name}: ${message}`) then starts with the code: "CART_BUSY: ...".
+    this.name = code;
   }
 }
 

@@ -89,14 +89,17 @@ export class PortCorrelator {
     return udid;
   }
 
-  /** usbmuxd saw a phone arrive. */
-  attach(udid: string, locationId: number | undefined): void {
+  /**
+   * usbmuxd saw a phone arrive. `listed`: it was already there when the list was read (a
+   * start or a reconnect); a dock may still claim it, but no dock is owed for it.
+   */
+  attach(udid: string, locationId: number | undefined, listed = false): void {
     this.prune();
     const attach = { udid, locationId, at: this.now(), contested: false };
     this.attaches.push(attach);
     this.matchByLocation();
     const port = locationId === undefined ? undefined : this.portOfLocation(locationId);
-    if (!port) return;
+    if (!port || listed) return;
     // The hub polls: give its dock the window to show up before calling it a disagreement.
     setTimeout(() => {
       if (this.attaches.includes(attach) && ![...this.bound.values()].includes(udid)) {

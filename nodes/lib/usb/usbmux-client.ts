@@ -31,7 +31,8 @@ const PROGRAM = 'node-red-contrib-device-checkout';
  * Paired. When usbmuxd restarts it reconnects and lists again, reporting what came and went
  * meanwhile, once.
  *
- * Events: `attached`, `detached`, `paired` (UsbDevice), `status` (UsbStatus).
+ * Events: `attached` (UsbDevice, and whether it came from a device list on connecting rather
+ * than arriving now), `detached`, `paired` (UsbDevice), `status` (UsbStatus).
  */
 export class UsbmuxClient extends EventEmitter {
   private readonly known = new Map<string, UsbDevice>();
@@ -151,17 +152,17 @@ export class UsbmuxClient extends EventEmitter {
       this.known.delete(gone.udid);
       this.emit('detached', gone);
     }
-    for (const device of listed) this.onAttached(device);
+    for (const device of listed) this.onAttached(device, true);
   }
 
-  private onAttached(device: UsbDevice): void {
+  private onAttached(device: UsbDevice, listed = false): void {
     // Wi-Fi connections have no hub port.
     if (device.connectionType && device.connectionType !== 'USB') return;
     const before = this.known.get(device.udid);
     if (before && before.deviceId === device.deviceId) return; // already known: usbmuxd replays on Listen
     if (before) this.emit('detached', before);
     this.known.set(device.udid, device);
-    this.emit('attached', device);
+    this.emit('attached', device, listed);
   }
 
   private onEvent(message: Record<string, unknown>): void {

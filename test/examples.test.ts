@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const ROOT = join(__dirname, '..', '..');
+const TYPES = Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))['node-red'].nodes as object);
+const CORE = ['tab', 'comment', 'link in', 'link out', 'link call', 'catch', 'debug', 'switch', 'change', 'http in', 'http response'];
+type FlowNode = { id: string; type: string; z?: string; name?: string; wires?: string[][] };
+const example = (name: string) => JSON.parse(readFileSync(join(ROOT, 'examples', `${name}.json`), 'utf8')) as FlowNode[];
+
+describe('the example workflows', () => {
+  it('Whole cart is exactly Device Prep, Check Out and Return together, sharing one set of config nodes', () => {
+    const byId = (nodes: FlowNode[]) => new Map(nodes.map((n) => [n.id, JSON.stringify(n)]));
+    const parts = new Map([...byId(example('Device Prep')), ...byId(example('Check Out')), ...byId(example('Return'))]);
+    assert.deepEqual(byId(example('Whole cart')), parts);
+  });
+
+  it('use only this package\u2019s nodes and core nodes, every wire lands on a node, and each explains itself in a comment', () => {
+    for (const name of ['Device Prep', 'Check Out', 'Return', 'Whole cart']) {
+      const nodes = example(name);
+      const ids = new Set(nodes.map((n) => n.id));
+      for (const n of nodes) {
+        assert.ok(TYPES.includes(n.type) || CORE.includes(n.type), `${name}: ${n.type}`);
+        for (const target of (n.wires ?? []).flat()) assert.ok(ids.has(target), `${name}: ${n.id} is wired to a missing ${target}`);
+      }
+      for (const tab of nodes.filter((n) => n.type === 'tab')) {
+        assert.ok(nodes.some((n) => n.type === 'comment' && n.z === tab.id), `${name}: the ${tab.id} tab has a comment`);
+        assert.ok(nodes.some((n) => n.type === 'on-failure' && n.z === tab.id), `${name}: the ${tab.id} tab has its on-failure`);
+      }
+    }
+  });
+
+  it('never put Add Wi-Fi in Check Out or Return', () => {
+    for (const name of ['Check Out', 'Return']) assert.ok(!example(name).some((n) => n.type === 'add-wifi'), name);
+  });
+});

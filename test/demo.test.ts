@@ -1,46 +1,30 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { demoFlows } from '../flows/demo';
-import { waitFor } from './support';
-
+import { cartState, startDemoChild, untilCart, type DemoChild } from './demo-child';
 
 const ROOT = join(__dirname, '..', '..');
 const PACKAGE = 'node-red-contrib-device-checkout';
 const TYPES = Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))['node-red'].nodes as object);
 const EXAMPLES = readdirSync(join(ROOT, 'examples')).map((f) => f.replace(/\.json$/, ''));
 
-type CartState = {
-  phones: { udid: string; serial: string; status: string; user?: string; docked: boolean; wallpaper: boolean }[];
-  hubs: { name: string; ports: { port: number; led: string; phone?: string }[] }[];
-  audit: { udid: string; what: string; to?: string }[];
-};
 
 /** `npm start`'s program, on free loopback ports: Node-RED, the simulated cart and the examples. */
 describe('the demo (npm start) in a real Node-RED process', function () {
   this.timeout(60_000);
-  let demo: ChildProcess;
+  let demo: DemoChild;
   let url: string;
-  let output = '';
 
   before(async () => {
-    demo = spawn(process.execPath, [join(ROOT, 'dist', 'flows', 'start-demo.js')], { env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    demo.stdout!.on('data', (chunk: Buffer) => (output += chunk));
-    demo.stderr!.on('data', (chunk: Buffer) => (output += chunk));
-    url = await waitFor('the demo URL', () => /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output)?.[1], 30000);
+    demo = await startDemoChild();
+    url = demo.url;
   });
 
-  after(async () => {
-    if (demo.exitCode !== null) return;
-    await new Promise((resolve) => {
-      demo.once('exit', resolve);
-      demo.kill('SIGTERM');
-    });
-  });
+  after(() => demo.stop());
 
   const get = async (path: string, accept = 'application/json') => fetch(url + path, { headers: { accept } });
-  const cart = async () => (await (await get('sim/state')).json()) as CartState;
+  const cart = () => cartState(url);
   const problems = (text: string) => text.split('\n').filter((line) => /\[(warn|error)\]/.test(line) && !/Projects disabled|Encrypted credentials not found/.test(line));
 
   it('loads every node of the package from the working tree without an error', async () => {
@@ -72,15 +56,9 @@ describe('the demo (npm start) in a real Node-RED process', function () {
   });
 
   it('prepares the ten new phones through the Device Prep example: all end Checked In', async () => {
-    const deadline = Date.now() + 40_000;
-    let phones: CartState['phones'] = [];
-    while (Date.now() < deadline) {
-      phones = (await cart()).phones;
-      if (phones.length === 10 && phones.every((p) => p.status === 'Checked In')) break;
-      await new Promise((resolve) => setTimeout(resolve, 250));
-    }
+    const { phones } = await untilCart(url, 'ten phones checked in', (s) => s.phones.length === 10 && s.phones.every((p) => p.status === 'Checked In'));
     assert.deepEqual(phones.map((p) => p.status), Array(10).fill('Checked In'));
-    assert.deepEqual(problems(output), [], 'no warnings or errors while preparing');
+    assert.deepEqual(problems(demo.output()), [], 'no warnings or errors while preparing');
   });
 
   it('a badge tap checks a phone out (white LED, her name on the lock screen); unplugged and docked again, it is returned', async () => {
@@ -100,16 +78,9 @@ describe('the demo (npm start) in a real Node-RED process', function () {
     assert.deepEqual([phone.status, phone.user, phone.wallpaper], ['Checking Out', 'alice', true]);
 
     await fetch(`${url}sim/phones/${phone.udid}/unplug`, { method: 'POST' });
-    const until = async (what: string, check: (s: CartState) => boolean) => {
-      const deadline = Date.now() + 15_000;
-      while (!check((state = await cart()))) {
-        assert.ok(Date.now() < deadline, what);
-        await new Promise((resolve) => setTimeout(resolve, 200));
-      }
-    };
-    await until('Checked Out once unplugged', (s) => s.phones.find((p) => p.udid === phone.udid)!.status === 'Checked Out');
+    await untilCart(url, 'Checked Out once unplugged', (s) => s.phones.find((p) => p.udid === phone.udid)!.status === 'Checked Out');
     await fetch(`${url}sim/phones/${phone.udid}/dock`, { method: 'POST' });
-    await until('Checked In once docked again', (s) => s.phones.find((p) => p.udid === phone.udid)!.status === 'Checked In');
+    state = await untilCart(url, 'Checked In once docked again', (s) => s.phones.find((p) => p.udid === phone.udid)!.status === 'Checked In');
     assert.ok(state.audit.some((e) => e.udid === phone.udid && e.what === 'status' && e.to === 'Checked In'));
   });
 
@@ -118,11 +89,11 @@ describe('the demo (npm start) in a real Node-RED process', function () {
     const mdmUrl = deployed.find((n) => n.type === 'mdm-server')!.url!;
     const badgeUrl = deployed.find((n) => n.type === 'device-fleet')!.badgeLookupUrl!;
     for (const example of EXAMPLES) {
-      const before = output.length;
+      const before = demo.output().length;
       const res = await fetch(`${url}flows`, { method: 'POST', headers: { 'content-type': 'application/json', 'node-red-deployment-type': 'full' }, body: JSON.stringify(demoFlows(mdmUrl, badgeUrl, example)) });
       assert.equal(res.status, 204, `${example}: ${await res.text()}`);
       await new Promise((resolve) => setTimeout(resolve, 1500));
-      assert.deepEqual(problems(output.slice(before)), [], `${example} deployed without warnings or errors`);
+      assert.deepEqual(problems(demo.output().slice(before)), [], `${example} deployed without warnings or errors`);
     }
   });
 });

@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { startDemoChild, untilCart, type DemoChild } from './demo-child';
+
+const ROOT = join(__dirname, '..', '..');
+const NODES = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))['node-red'].nodes as Record<string, string>;
+const CONFIG_TYPES = ['smart-hub', 'mdm-server', 'device-fleet'];
+const EXAMPLES = ['Device Prep', 'Check Out', 'Return', 'Whole cart'];
+/** Screenshots stay here after a run. */
+export const ARTIFACTS = join(ROOT, 'test-artifacts');
+
+type Status = { text?: string; fill?: string } | undefined;
+
+/** The Node-RED editor in Debian's headless Chromium, driven by playwright-core, on the demo cart. */
+describe('the editor in a real browser (headless Chromium)', function () {
+  this.timeout(120_000);
+  let demo: DemoChild;
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  before(async () => {
+    demo = await startDemoChild();
+    // As root and without network: no sandbox, no background fetches (see the machine notes).
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    await page.goto(demo.url);
+    await page.waitForSelector('.red-ui-palette-node', { timeout: 60_000 });
+    await page.waitForFunction(() => (window as unknown as { RED?: { nodes: { node(id: string): unknown } } }).RED?.nodes.node('dc-fleet') !== undefined);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await demo?.stop();
+  });
+
+  const status = (id: string): Promise<Status> => page.evaluate((nodeId) => (window as unknown as { RED: { nodes: { node(id: string): { status?: Status } } } }).RED.nodes.node(nodeId)?.status, id);
+  const untilStatus = async (id: string, check: (s: Status) => boolean, what: string): Promise<Status> => {
+    const deadline = Date.now() + 30_000;
+    for (;;) {
+      const now = await status(id);
+      if (check(now)) return now;
+      assert.ok(Date.now() < deadline, `${what} (status now ${JSON.stringify(now)})`);
+      await page.waitForTimeout(200);
+    }
+  };
+
+  it('shows every node in the palette under "device checkout"', async () => {
+    const category = await page.evaluate(() => {
+      const headers = Array.from(document.querySelectorAll('.red-ui-palette-header'));
+      const header = headers.find((h) => h.textContent?.trim().toLowerCase() === 'device checkout');
+      return Array.from(header?.parentElement?.querySelectorAll('.red-ui-palette-node') ?? []).map((n) => n.getAttribute('data-palette-type'));
+    });
+    const expected = Object.keys(NODES).filter((t) => !CONFIG_TYPES.includes(t));
+    assert.deepEqual([...category].sort(), expected.sort());
+  });
+
+  it('on the demo cart: a dock changes the hub input\u2019s status, and a returned phone shows its check-in', async () => {
+    const ready = await untilCart(demo.url, 'the ten phones prepared', (s) => s.phones.every((p) => p.status === 'Checked In'));
+    const docked = (s: Status) => Number(/"docked":(\d+)/.exec(s?.text ?? '')?.[1] ?? /(\d+)/.exec(s?.text ?? '')?.[1]);
+    const before = docked(await untilStatus('dc-return-hub-a', (s) => s?.fill === 'green', 'hub A connected'));
+    const phone = ready.phones.find((p) => ready.hubs[0].ports.some((port) => port.phone === p.udid))!;
+    await fetch(`${demo.url}sim/phones/${phone.udid}/unplug`, { method: 'POST' });
+    await untilStatus('dc-return-hub-a', (s) => docked(s) === before - 1, 'one phone fewer on hub A');
+
+    const tap = await fetch(`${demo.url}device-checkout/tap`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ badge: '1002' }) });
+    const { hub, port } = (await tap.json()) as { hub: string; port: number };
+    await untilStatus('dc-checkout-device', (s) => s?.fill === 'green', 'check-out done');
+    const state = await untilCart(demo.url, 'a phone checked out', (s) => s.phones.some((p) => p.status === 'Checking Out'));
+    const out = state.phones.find((p) => p.status === 'Checking Out')!;
+    assert.equal(state.hubs.find((h) => h.name === hub)!.ports[port - 1].phone, out.udid);
+    await fetch(`${demo.url}sim/phones/${out.udid}/unplug`, { method: 'POST' });
+    await untilCart(demo.url, 'Checked Out', (s) => s.phones.find((p) => p.udid === out.udid)!.status === 'Checked Out');
+    await fetch(`${demo.url}sim/phones/${out.udid}/dock`, { method: 'POST' });
+    const checkedIn = await untilStatus('dc-return-checkin', (s) => s?.fill === 'green' && (s.text ?? '').length > 0, 'Check In Device done');
+    assert.match(checkedIn!.text!, new RegExp(out.serial.replace(/\W/g, '.') + '|Cart'), 'the status names the device');
+    await untilCart(demo.url, 'Checked In again', (s) => s.phones.find((p) => p.udid === out.udid)!.status === 'Checked In');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.evaluate(() => (window as unknown as { RED: { workspaces: { show(id: string): void } } }).RED.workspaces.show('dc-return'));
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: join(ARTIFACTS, 'editor-return.png') });
+  });
+
+  it('imports each example and deploys it without an error', async () => {
+    for (const name of EXAMPLES) {
+      const flow = JSON.parse(readFileSync(join(ROOT, 'examples', `${name}.json`), 'utf8')) as { type: string }[];
+      // The cart's config nodes are deployed already (with their secrets): the example uses them.
+      const imported = await page.evaluate((nodes) => {
+        const RED = (window as unknown as { RED: { view: { importNodes(n: object[], o: object): void }; nodes: { eachNode(f: (n: { z: string }) => void): void }; workspaces: { active(): string } } }).RED;
+        RED.view.importNodes(nodes, { generateIds: true, addFlow: false });
+        let count = 0;
+        RED.nodes.eachNode(() => count++);
+        return count;
+      }, flow.filter((n) => !CONFIG_TYPES.includes(n.type)));
+      assert.ok(imported > 0);
+      const before = demo.output().length;
+      await page.click('#red-ui-header-button-deploy');
+      await page.waitForSelector('.red-ui-notification:has-text("Successfully deployed")', { timeout: 15_000 });
+      await page.evaluate(() => document.querySelectorAll('.red-ui-notification').forEach((n) => n.remove()));
+      await page.waitForTimeout(1000);
+      const problems = demo.output().slice(before).split('\n').filter((l) => /\[(warn|error)\]/.test(l));
+      assert.deepEqual(problems, [], `${name}: deployed without warnings or errors`);
+    }
+    await page.screenshot({ path: join(ARTIFACTS, 'editor-examples.png') });
+    assert.deepEqual(pageErrors, [], 'no script errors in the editor');
+  });
+});

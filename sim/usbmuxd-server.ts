@@ -7,7 +7,7 @@ import { X509Certificate } from 'node:crypto';
 import { TLSSocket } from 'node:tls';
 import { parsePlist, toPlist } from '../nodes/lib/mdm/commands';
 import { encodeFrame, FrameReader } from '../nodes/lib/usb/usbmux-frames';
-import { pair, type Pairing } from './pairing';
+import type { Pairing } from './pairing';
 import { SimulatedDevice } from './simulated-device';
 
 interface Attached {
@@ -55,6 +55,9 @@ export class SimulatedUsbmuxd {
 
   /** The host trusts the phone (the user tapped Trust): a pair record exists from now on. */
   pair(udid: string): void {
+    // Loaded here, not at the top: certificates need node-forge, a development dependency, and
+    // the package loads this simulator for `sim:` sources even where nobody pairs.
+    const { pair } = require('./pairing') as typeof import('./pairing');
     if (!this.pairings.has(udid)) this.pairings.set(udid, pair(udid));
   }
 

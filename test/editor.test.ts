@@ -7,7 +7,7 @@ import { startDemoChild, untilCart, type DemoChild } from './demo-child';
 const ROOT = join(__dirname, '..', '..');
 const NODES = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))['node-red'].nodes as Record<string, string>;
 const CONFIG_TYPES = ['smart-hub', 'mdm-server', 'device-fleet'];
-const EXAMPLES = ['Device Prep', 'Check Out', 'Return', 'Whole cart'];
+const EXAMPLES = ['Device Prep', 'Check Out', 'Return', 'Whole cart', 'Cart tools'];
 /** Screenshots stay here after a run. */
 export const ARTIFACTS = join(ROOT, 'test-artifacts');
 
@@ -101,9 +101,9 @@ describe('the editor in a real browser (headless Chromium)', function () {
       assert.ok(imported > 0);
       const before = demo.output().length;
       await page.click('#red-ui-header-button-deploy');
-      await page.waitForSelector('.red-ui-notification:has-text("Successfully deployed")', { timeout: 15_000 });
-      await page.evaluate(() => document.querySelectorAll('.red-ui-notification').forEach((n) => n.remove()));
-      await page.waitForTimeout(1000);
+      const deployed = '.red-ui-notification:has-text("Successfully deployed")';
+      await page.waitForSelector(deployed, { timeout: 15_000 });
+      await page.waitForSelector(deployed, { state: 'detached', timeout: 15_000 }); // so the next deploy shows its own
       const problems = demo.output().slice(before).split('\n').filter((l) => /\[(warn|error)\]/.test(l));
       assert.deepEqual(problems, [], `${name}: deployed without warnings or errors`);
     }

@@ -1,7 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv, { type ValidateFunction } from 'ajv';
-import { load } from 'js-yaml';
 
 /** One key of Apple's YAML schema format (see schemas/apple/README.md). */
 interface AppleKey {
@@ -21,7 +20,8 @@ interface AppleSchemaFile {
 
 type JsonSchema = Record<string, unknown>;
 
-const APPLE_SCHEMAS = join(__dirname, '..', '..', '..', '..', 'schemas', 'apple');
+// Apple's YAML, turned into JSON by the build (scripts/copy-assets.js) next to the compiled code.
+const APPLE_SCHEMAS = join(__dirname, '..', '..', '..', 'schemas', 'apple');
 
 /** Apple's key schema as JSON Schema. Plist `<data>` is a Buffer, `<date>` a Date. */
 function keySchema(key: AppleKey): JsonSchema {
@@ -91,10 +91,14 @@ function dictionarySchema(keys: AppleKey[]): JsonSchema {
   };
 }
 
+function readSchema(file: string): AppleSchemaFile {
+  return JSON.parse(readFileSync(file, 'utf8')) as AppleSchemaFile;
+}
+
 function readDir(dir: string): AppleSchemaFile[] {
   return readdirSync(dir)
-    .filter((f) => f.endsWith('.yaml'))
-    .map((f) => load(readFileSync(join(dir, f), 'utf8')) as AppleSchemaFile);
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => readSchema(join(dir, f)));
 }
 
 /**
@@ -117,7 +121,7 @@ export class AppleSchemas {
       this.commands.set(requestType, this.ajv.compile({ type: 'object', properties: { CommandUUID: { type: 'string', minLength: 1 }, Command: command }, required: ['CommandUUID', 'Command'], additionalProperties: false }));
     }
     const profiles = readDir(join(dir, 'profiles'));
-    const common = load(readFileSync(join(dir, 'profiles', 'CommonPayloadKeys.yaml'), 'utf8')) as AppleSchemaFile;
+    const common = readSchema(join(dir, 'profiles', 'CommonPayloadKeys.json'));
     for (const file of profiles.filter((f) => f.payload.payloadtype && !['Configuration', 'Common'].includes(f.payload.payloadtype))) {
       // A payload's own definition of a common key (PayloadType, ...) wins.
       const keys = [...new Map([...(common.payloadkeys ?? []), ...(file.payloadkeys ?? [])].map((k) => [k.key, k])).values()];
@@ -125,7 +129,7 @@ export class AppleSchemas {
       (schema.properties as Record<string, JsonSchema>).PayloadType = { const: file.payload.payloadtype };
       this.payloads.set(file.payload.payloadtype!, this.ajv.compile(schema));
     }
-    const top = load(readFileSync(join(dir, 'profiles', 'TopLevel.yaml'), 'utf8')) as AppleSchemaFile;
+    const top = readSchema(join(dir, 'profiles', 'TopLevel.json'));
     this.topLevel = this.ajv.compile(dictionarySchema(top.payloadkeys ?? []));
   }
 

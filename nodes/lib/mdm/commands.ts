@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import plist from 'plist';
+import plist from '@expo/plist';
 
 /** An Apple MDM command as the device receives it. */
 export interface MdmCommand {
@@ -17,11 +17,18 @@ export function mdmCommand(requestType: string, keys: Record<string, unknown> = 
 
 /** The XML plist NanoMDM's enqueue API and the device expect. */
 export function toPlist(value: object): string {
-  return plist.build(value as plist.PlistValue);
+  return plist.build(value as Parameters<typeof plist.build>[0]);
 }
 
 export function parsePlist(xml: string | Buffer): unknown {
-  return plist.parse(typeof xml === 'string' ? xml : xml.toString('utf8'));
+  return plainObjects(plist.parse(typeof xml === 'string' ? xml : xml.toString('utf8')));
+}
+
+/** The parser's dicts have no prototype; plain objects behave as every caller expects. */
+function plainObjects(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(plainObjects);
+  if (value === null || typeof value !== 'object' || Buffer.isBuffer(value) || value instanceof Date) return value;
+  return Object.fromEntries(Object.entries(value).map(([key, v]) => [key, plainObjects(v)]));
 }
 
 export interface EraseOptions {

@@ -110,4 +110,46 @@ describe('the editor in a real browser (headless Chromium)', function () {
     await page.screenshot({ path: join(ARTIFACTS, 'editor-examples.png') });
     assert.deepEqual(pageErrors, [], 'no script errors in the editor');
   });
+
+  it('edit dialogs: the serial port lookup with manual entry, bad values and Add Wi-Fi in the wrong workflow flagged before deploy', async () => {
+    await page.evaluate(() => (window as unknown as { RED: { editor: { editConfig(a: string, t: string, id: string): void } } }).RED.editor.editConfig('', 'smart-hub', 'dc-hub-a'));
+    await page.waitForSelector('#node-config-input-serialPort', { state: 'visible' });
+    await page.click('#node-config-lookup-serialPort');
+    // The lookup fills the port list, or (no ports, or a host that cannot list them) says so; typing always works.
+    await page.waitForFunction(() => document.querySelectorAll('#node-config-input-serialPort-list option').length > 0 || document.querySelector('.red-ui-notification') !== null, undefined, { timeout: 10_000 });
+    await page.fill('#node-config-input-serialPort', '/dev/ttyUSB7');
+    assert.equal(await page.inputValue('#node-config-input-serialPort'), '/dev/ttyUSB7');
+    await page.click('.red-ui-tray-toolbar button:has-text("Cancel")');
+    await page.waitForSelector('#node-config-input-serialPort', { state: 'detached' });
+
+    const validity = await page.evaluate(() => {
+      type EditorNode = { valid: boolean; validationErrors?: string[] };
+      const RED = (window as unknown as {
+        RED: { view: { importNodes(n: object[], o?: object): void }; nodes: { node(id: string): EditorNode }; editor: { validateNode(n: EditorNode): void }; workspaces: { show(id: string): void } };
+      }).RED;
+      // As an admin pastes a node: into the workflow tab on show.
+      const paste = (z: string, node: object) => {
+        RED.workspaces.show(z);
+        RED.view.importNodes([{ ...node, z, x: 200, y: 600, wires: [[]] }], { generateIds: false });
+      };
+      const wifi = (id: string) => ({ id, type: 'add-wifi', fleet: 'dc-fleet', ssid: 'Ward', security: 'WPA2', hidden: false, autoJoin: true, timeout: '120' });
+      paste('dc-checkout', wifi('wifi-in-checkout'));
+      paste('dc-return', wifi('wifi-in-return'));
+      paste('dc-prep', wifi('wifi-in-prep'));
+      paste('dc-checkout', { id: 'huge-wallpaper', type: 'set-wallpaper', fleet: 'dc-fleet', text: 'x', background: 'black', where: 'lock', width: '50000', height: '2556', timeout: '60' });
+      const of = (id: string) => {
+        RED.editor.validateNode(RED.nodes.node(id)); // as the editor does on every change
+        return { valid: RED.nodes.node(id).valid, errors: RED.nodes.node(id).validationErrors ?? [] };
+      };
+      return { checkout: of('wifi-in-checkout'), return: of('wifi-in-return'), prep: of('wifi-in-prep'), wallpaper: of('huge-wallpaper') };
+    });
+    for (const where of ['checkout', 'return'] as const) {
+      assert.equal(validity[where].valid, false, `Add Wi-Fi in ${where} is flagged`);
+      assert.match(validity[where].errors.join(), /does not belong in Check Out or Return/, 'with the reason');
+    }
+    assert.equal(validity.prep.valid, true, 'Add Wi-Fi belongs in Device Prep');
+    assert.deepEqual([validity.wallpaper.valid, validity.wallpaper.errors], [false, ['width']]);
+    await page.screenshot({ path: join(ARTIFACTS, 'editor-validation.png') });
+    assert.deepEqual(pageErrors, []);
+  });
 });

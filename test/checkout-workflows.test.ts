@@ -217,7 +217,7 @@ describe('Check Out and Return workflows on a simulated cart', function () {
 
   it('hostile usernames reach the locker app exactly and fit the wallpaper', async () => {
     const phone = await dockedPhone(7);
-    for (const [i, name] of [HOSTILE_NAMES[0], HOSTILE_NAMES[2], HOSTILE_NAMES[3], HOSTILE_NAMES[5]].entries()) {
+    for (const [i, name] of HOSTILE_NAMES.entries()) {
       send('checkout', { user: name });
       await waitFor(`handed out to ${name.slice(0, 12)}`, () => seen.handed.length === i + 1);
       assert.deepEqual(phone.appConfigurations.get(LOCKER), { CheckoutStatus: 'Checked Out', UserId: name.trim(), UserName: name.trim() });

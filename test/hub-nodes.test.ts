@@ -100,6 +100,18 @@ describe('smart hub nodes over a real pseudo-terminal', function () {
     assert.deepEqual(pty.hub.led(5).rows, ['firmware', 'firmware', 'firmware'], 'other ports untouched');
   });
 
+  it('sends two LED requests for one port one after the other, never row by row mixed', async () => {
+    await startHub();
+    const seen = await loadAndConnect(cartFlow(path));
+    const before = pty.hub.commands.length;
+    send('led', { device: { port: 6 }, led: 'error' });
+    send('led', { device: { port: 6 }, led: 'release' });
+    await waitFor('both passed on', () => seen.passed.length === 2);
+    const sent = pty.hub.commands.slice(before).filter((c) => c.startsWith('ledb 6 '));
+    assert.deepEqual(sent.map((c) => c.split(' ').slice(2).join(' ')), ['1 0 H', '2 10101010b H', '3 0 H', '1 0 R', '2 0 R', '3 0 R']);
+    assert.deepEqual(pty.hub.led(6).rows, ['firmware', 'firmware', 'firmware']);
+  });
+
   it('shows exact colours on an RGB hub and blinks white for ready', async () => {
     await startHub({ rgb: true });
     const seen = await loadAndConnect(cartFlow(path));

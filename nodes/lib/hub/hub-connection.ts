@@ -56,6 +56,8 @@ export class HubConnection extends EventEmitter {
   /** The LED each port should show; re-sent after a reconnect or a hub reboot. */
   private readonly leds = new Map<number, LedState>();
   private readonly blinks = new Map<number, NodeJS.Timeout>();
+  /** Per port, the LED plan being sent: the next waits, so two plans never interleave their rows. */
+  private readonly ledQueues = new Map<number, Promise<void>>();
   private current: HubStatus = { status: 'connecting', docked: 0 };
   private cli?: HubCli;
   private link?: ByteLink;
@@ -106,7 +108,14 @@ export class HubConnection extends EventEmitter {
     if (!cli || this.current.status !== 'connected') {
       throw new CodedError('HUB_DISCONNECTED', `hub ${this.options.path} is not connected; the LED will be set when it is`);
     }
-    await this.applyLed(cli, port, state);
+    const previous = this.ledQueues.get(port) ?? Promise.resolve();
+    const sending = previous.then(() => this.applyLed(cli, port, state));
+    const settled = sending.catch(() => undefined);
+    this.ledQueues.set(port, settled);
+    void settled.then(() => {
+      if (this.ledQueues.get(port) === settled) this.ledQueues.delete(port);
+    });
+    await sending;
   }
 
   private checkPort(port: number): void {

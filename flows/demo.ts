@@ -9,7 +9,7 @@ import { SimulatedCart, locationOf } from '../sim/simulated-cart';
 import { SimulatedDevice } from '../sim/simulated-device';
 import { simulatedUsbmuxd } from '../sim/usbmuxd-server';
 import type { SimulatedHub } from '../sim/simulated-hub';
-import { startNodeRed, type Runtime } from './node-red-runtime';
+import { deployFlows, startNodeRed, waitForWebhook, type Runtime } from './node-red-runtime';
 
 const ROOT = join(__dirname, '..', '..');
 const SECRETS = { apiKey: 'demo-nanomdm-api-key', webhookSecret: 'demo-webhook-hmac-key', wifi: 'demo-wifi-password' };
@@ -60,14 +60,10 @@ export async function startDemo({ port, dockPhones = true }: DemoOptions): Promi
   writeFileSync(join(userDir, 'device-checkout', 'usb-locations-dc-fleet.json'), JSON.stringify(locations));
 
   const runtime = await startNodeRed({ port, userDir, flows: [], beforeStart: (app) => serveControls(app, { hubs, cart, phones, userDir }), logLevel: process.env.DEMO_LOG_LEVEL ?? 'info' });
-  mdm.webhookUrl = `${runtime.url}device-checkout/webhook`;
-  const deployed = await fetch(`${runtime.url}flows`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'node-red-deployment-type': 'full' },
-    body: JSON.stringify(demoFlows(mdmUrl, `${badgeUrl}`)),
-  });
-  if (!deployed.ok) throw new Error(`deploying the example flows failed: ${deployed.status} ${await deployed.text()}`);
-  await waitUntilServed(`${runtime.url}device-checkout/webhook`);
+  const webhook = `${runtime.url}device-checkout/webhook`;
+  mdm.webhookUrl = webhook;
+  await deployFlows(runtime.url, demoFlows(mdmUrl, badgeUrl));
+  await waitForWebhook(webhook);
   for (const phone of phones) {
     await mdm.enrol(phone);
     usb.pair(phone.udid); // supervised phones, paired with this host when the cart was set up
@@ -96,15 +92,6 @@ export function demoFlows(mdmUrl: string, badgeUrl: string, example = 'Whole car
     if (node.type === 'add-wifi') return { ...node, credentials: { password: SECRETS.wifi } };
     return node;
   });
-}
-
-/** The deploy answers before the nodes have started: wait until the webhook answers (401: no signature). */
-async function waitUntilServed(url: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while ((await fetch(url, { method: 'POST', body: '{}' }).catch(() => undefined))?.status !== 401) {
-    if (Date.now() > deadline) throw new Error('the example flows did not start');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 /** What a port's LED rows show, as the control page draws it. */

@@ -78,3 +78,21 @@ export async function startNodeRed({ port, flows, beforeStart, logLevel = 'info'
     },
   };
 }
+
+/** Deploys `flows` over the admin API, as the editor's Deploy button does. */
+export async function deployFlows(url: string, flows: object[]): Promise<void> {
+  const deployed = await fetch(`${url}flows`, { method: 'POST', headers: { 'content-type': 'application/json', 'node-red-deployment-type': 'full' }, body: JSON.stringify(flows) });
+  if (deployed.status !== 204) throw new Error(`deploy failed: ${deployed.status} ${await deployed.text()}`);
+}
+
+/**
+ * The deploy answers before the nodes have started: waits until the NanoMDM webhook at `url`
+ * (one with an HMAC key) is served, which an unsigned POST tells by a 401.
+ */
+export async function waitForWebhook(url: string, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while ((await fetch(url, { method: 'POST', body: '{}' }).catch(() => undefined))?.status !== 401) {
+    if (Date.now() > deadline) throw new Error(`the webhook at ${url} was never served`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}

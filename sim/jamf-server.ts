@@ -200,10 +200,15 @@ export class SimulatedJamf {
     if (!locked && installed) this.deliver(record, { RequestType: 'RemoveProfile', Identifier: profile.PayloadIdentifier });
   }
 
-  /** A command Jamf Pro sends on its own (scoping, Classic API), checked against Apple's schema. */
-  private deliver(record: JamfRecord, command: { RequestType: string; [key: string]: unknown }): void {
-    const problems = appleSchemas().validateCommand({ CommandUUID: randomUUID(), Command: command });
+  /** Records a command that breaks Apple's schema, whichever way it reached the device. */
+  private check(uuid: string, command: { RequestType: string; [key: string]: unknown }): void {
+    const problems = appleSchemas().validateCommand({ CommandUUID: uuid, Command: command });
     if (problems.length > 0) this.invalidCommands.push({ requestType: command.RequestType, problems });
+  }
+
+  /** A command Jamf Pro sends on its own (scoping, Classic API). */
+  private deliver(record: JamfRecord, command: { RequestType: string; [key: string]: unknown }): void {
+    this.check(randomUUID(), command);
     this.timers.later(this.options.checkinDelay ?? 5, () => record.device.execute(command));
   }
 
@@ -215,8 +220,7 @@ export class SimulatedJamf {
     const command: JamfCommand = { uuid: randomUUID(), commandType: String(request.commandData.commandType), commandState: 'PENDING', managementId: record.managementId, dateSent: new Date().toISOString() };
     this.commands.set(command.uuid, command);
     const apple = appleCommand(request.commandData);
-    const problems = appleSchemas().validateCommand({ CommandUUID: command.uuid, Command: apple });
-    if (problems.length > 0) this.invalidCommands.push({ requestType: apple.RequestType, problems });
+    this.check(command.uuid, apple);
     const attempt = (): void => {
       const report = record.device.execute(apple);
       if (!report) return; // a silent device never answers

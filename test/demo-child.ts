@@ -1,35 +1,19 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { waitFor } from './support';
+import { startChild, type Child } from './node-red-child';
 
 /** `npm start`'s program in its own process, on free loopback ports. */
-export interface DemoChild {
+export interface DemoChild extends Child<string> {
   url: string;
-  output(): string;
-  stop(): Promise<void>;
 }
 
 export async function startDemoChild(): Promise<DemoChild> {
-  const demo = spawn(process.execPath, [join(__dirname, '..', 'flows', 'start-demo.js')], { env: { ...process.env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  demo.stdout!.on('data', (chunk: Buffer) => (output += chunk));
-  demo.stderr!.on('data', (chunk: Buffer) => (output += chunk));
-  const exited = new Promise((resolve) => demo.once('exit', resolve));
-  const url = await waitFor('the demo URL', () => /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output)?.[1], 30000);
-  return {
-    url,
-    output: () => output,
-    async stop() {
-      if (demo.exitCode !== null || demo.signalCode !== null) return;
-      demo.kill('SIGTERM');
-      await exited;
-    },
-  };
+  const demo = await startChild(join(__dirname, '..', 'flows', 'start-demo.js'), [], { PORT: '0' }, (output) => /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output)?.[1]);
+  return { ...demo, url: demo.ready };
 }
 
 /** What the demo's control page reads: phones and their fleet status, ports and their LEDs. */
 export type CartState = {
-  phones: { udid: string; serial: string; status: string; user?: string; docked: boolean; wallpaper: boolean }[];
+  phones: { udid: string; serial: string; name: string; status: string; user?: string; docked: boolean; wallpaper: boolean }[];
   hubs: { name: string; ports: { port: number; led: string; docked: boolean; phone?: string }[] }[];
   audit: { udid: string; what: string; to?: string }[];
 };

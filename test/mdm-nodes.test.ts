@@ -85,11 +85,13 @@ describe('device actions through NanoMDM in Node-RED', () => {
     assert.deepEqual([payload.SSID_STR, payload.EncryptionType, payload.Password], ['Ward A', 'WPA2', SECRETS.wifi]);
   });
 
-  it('set-device-name fills the template from msg.device, and refuses a missing attribute', async () => {
+  it('set-device-name fills the template from msg.device, the fleet keeps the name, and refuses a missing attribute', async () => {
     send('name', { device: device() });
     await waitFor('passed on', () => seen.ok.length === 1);
     assert.equal(phone.name, 'Cart A - 3');
     assert.equal((seen.ok[0] as { device: { name: string } }).device.name, 'Cart A - 3');
+    const store = (helper.getNode('fleet') as unknown as { store: import('../nodes/lib/fleet/fleet-store').FleetStore }).store;
+    assert.equal(store.device(phone.udid)?.name, 'Cart A - 3', '[Device Name] for later workflows');
     send('name', { device: { udid: phone.udid } });
     const err = await codeOf('name');
     assert.equal(err.code, 'MISSING_ATTRIBUTE');

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { SimulatedNanoMdm } from '../sim/nanomdm-server';
 import { SimulatedDevice } from '../sim/simulated-device';
+import { waitForWebhook } from '../flows/node-red-runtime';
 import { startNodeRedChild, type NodeRedChild } from './node-red-child';
 import { waitFor } from './support';
 
@@ -47,12 +48,7 @@ describe('NanoMDM webhooks into a real Node-RED process', function () {
       { id: 'report-error', type: 'http request', z: 't1', method: 'POST', ret: 'txt', paytoqs: 'ignore', url: `${collectorUrl}/error`, wires: [[]] },
     ];
     await nodeRed.deploy(flows);
-    // The deploy answers before the nodes have started: wait until the webhook is served.
-    const deadline = Date.now() + 10000;
-    while ((await postWebhook('{}')).status !== 401) {
-      assert.ok(Date.now() < deadline, 'the webhook was never served');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await waitForWebhook(`${url}device-checkout/webhook`, 10000);
   });
 
   after(async () => {

@@ -1,44 +1,51 @@
-import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { deployFlows } from '../flows/node-red-runtime';
 import { waitFor } from './support';
 
-/** Node-RED as an admin runs it: its own process and HTTP, flows deployed over the admin API. */
-export interface NodeRedChild {
-  url: string;
-  userDir: string;
-  /** Everything it printed. */
+/** A program of this package in its own process, with what it printed. */
+export interface Child<T> {
+  /** What `ready` found in its output. */
+  ready: T;
   output(): string;
-  deploy(flows: object[]): Promise<void>;
   /** A clean stop (SIGTERM). */
   stop(): Promise<void>;
   /** The power cut: SIGKILL, no chance to save anything. */
   kill(): Promise<void>;
 }
 
-/** Starts one; with `restart`, on the user directory and port of an earlier one. */
-export async function startNodeRedChild(restart?: { userDir: string; url: string }): Promise<NodeRedChild> {
-  const args = restart ? [restart.userDir, new URL(restart.url).port] : [];
-  const child: ChildProcess = spawn(process.execPath, [join(__dirname, 'node-red-process.js'), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs `script` (from dist/) until `ready` finds what it waits for in the output. */
+export async function startChild<T>(script: string, args: string[], env: NodeJS.ProcessEnv, ready: (output: string) => T | undefined): Promise<Child<T>> {
+  const child = spawn(process.execPath, [script, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout!.on('data', (c: Buffer) => (output += c));
-  child.stderr!.on('data', (c: Buffer) => (output += c));
-  const { url, userDir } = JSON.parse(await waitFor('Node-RED up', () => /^\{"url".*$/m.exec(output)?.[0], 30000)) as { url: string; userDir: string };
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk));
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk));
   const exited = new Promise((resolve) => child.once('exit', resolve));
+  const found = await waitFor(`${script} up`, () => ready(output), 30000);
   const end = async (signal: NodeJS.Signals) => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill(signal);
     await exited;
   };
-  return {
-    url,
-    userDir,
-    output: () => output,
-    async deploy(flows) {
-      const deployed = await fetch(`${url}flows`, { method: 'POST', headers: { 'content-type': 'application/json', 'node-red-deployment-type': 'full' }, body: JSON.stringify(flows) });
-      assert.ok(deployed.ok, `deploy failed: ${deployed.status} ${await deployed.text()}`);
-    },
-    stop: () => end('SIGTERM'),
-    kill: () => end('SIGKILL'),
-  };
+  return { ready: found, output: () => output, stop: () => end('SIGTERM'), kill: () => end('SIGKILL') };
+}
+
+/** The warnings and errors in a Node-RED log, less the two every fresh user directory prints. */
+export function logProblems(output: string): string[] {
+  return output.split('\n').filter((line) => /\[(warn|error)\]/.test(line) && !/Projects disabled|Encrypted credentials not found/.test(line));
+}
+
+/** Node-RED as an admin runs it: its own process and HTTP, flows deployed over the admin API. */
+export interface NodeRedChild extends Child<unknown> {
+  url: string;
+  userDir: string;
+  deploy(flows: object[]): Promise<void>;
+}
+
+/** Starts one; with `restart`, on the user directory and port of an earlier one. */
+export async function startNodeRedChild(restart?: { userDir: string; url: string }): Promise<NodeRedChild> {
+  const args = restart ? [restart.userDir, new URL(restart.url).port] : [];
+  const child = await startChild(join(__dirname, 'node-red-process.js'), args, {}, (output) => /^\{"url".*$/m.exec(output)?.[0]);
+  const { url, userDir } = JSON.parse(child.ready) as { url: string; userDir: string };
+  return { ...child, url, userDir, deploy: (flows) => deployFlows(url, flows) };
 }

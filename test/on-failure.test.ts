@@ -14,7 +14,7 @@ describe('on-failure: retry a workflow, then run another', () => {
     const policy = { retry: true, maxAttempts: 3, runOther: true };
     assert.deepEqual([1, 2, 3].map((attempt) => decide(policy, attempt).action), ['retry', 'retry', 'run-other']);
     assert.deepEqual(decide({ ...policy, maxAttempts: 25 }, 10), { action: 'run-other' });
-    assert.deepEqual(decide({ ...policy, maxAttempts: 25 }, 9), { action: 'retry', attempt: 10 });
+    assert.deepEqual(decide({ ...policy, maxAttempts: 25 }, 9), { action: 'retry', attempt: 10, of: 10 });
     assert.deepEqual(decide({ retry: false, maxAttempts: 10, runOther: false }, 1), { action: 'give-up' });
   });
 

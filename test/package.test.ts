@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startNodeRedChild, type NodeRedChild } from './node-red-child';
+import { logProblems, startNodeRedChild, type NodeRedChild } from './node-red-child';
 import { tempDir } from './support';
 
 const ROOT = join(__dirname, '..', '..');
@@ -39,8 +39,7 @@ describe('the packed package, installed into a fresh Node-RED user directory', f
     const sets = ((await (await fetch(`${nodeRed.url}nodes`, { headers: { accept: 'application/json' } })).json()) as { id: string; module: string; version: string; enabled: boolean; err?: string; types: string[] }[]).filter((s) => s.module === PKG.name);
     assert.deepEqual(sets.map((s) => s.types[0]).sort(), [...TYPES].sort());
     for (const set of sets) assert.ok(set.enabled && !set.err && set.version === PKG.version, `${set.id}: ${set.err}`);
-    const problems = nodeRed.output().split('\n').filter((line) => /\[(warn|error)\]/.test(line) && !/Projects disabled|Encrypted credentials not found/.test(line));
-    assert.deepEqual(problems, []);
+    assert.deepEqual(logProblems(nodeRed.output()), []);
     const html = await (await fetch(`${nodeRed.url}nodes`, { headers: { accept: 'text/html' } })).text();
     for (const type of TYPES) assert.match(html, new RegExp(`registerType\\('${type}'`));
     const examples = JSON.stringify(await (await fetch(`${nodeRed.url}library/examples/flows/${PKG.name}`)).json());

@@ -36,11 +36,8 @@ export function workflowOf(node: Node): string {
   return g && handlers.has(g) ? g : z;
 }
 
-/** Hands a failure to the `on-failure` nodes of the node's workflow; false when there are none. */
-export function reportFailure(node: Node, error: Failure['error'], msg: Record<string, unknown>): boolean {
-  const watching = handlers.get(workflowOf(node));
-  if (!watching) return false;
+/** Hands a failure to the `on-failure` nodes of the node's workflow, if it has any. */
+export function reportFailure(node: Node, error: Failure['error'], msg: Record<string, unknown>): void {
   const failure: Failure = { error, msg, source: { id: node.id, type: node.type, ...(node.name && { name: node.name }) } };
-  for (const handler of [...watching]) handler(failure);
-  return true;
+  for (const handler of [...(handlers.get(workflowOf(node)) ?? [])]) handler(failure);
 }

@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { decide, MAX_ATTEMPTS, type FailurePolicy } from '../lib/workflow/failure-policy';
+import { decide, type FailurePolicy } from '../lib/workflow/failure-policy';
 import { RUN_PROPERTY, runOf } from '../lib/workflow/workflow-run';
 import { watchFailures, workflowRuns, type Failure } from './failure-routing';
 
@@ -25,8 +25,7 @@ const SEEN_FOR_MS = 60_000;
 export default function (RED: NodeAPI): void {
   function OnFailure(this: Node, config: OnFailureDef): void {
     RED.nodes.createNode(this, config);
-    const maxAttempts = Math.min(MAX_ATTEMPTS, Math.max(1, Math.floor(Number(config.maxAttempts)) || 3));
-    const policy: FailurePolicy = { retry: config.retry === true, maxAttempts, runOther: config.runOther === true };
+    const policy: FailurePolicy = { retry: config.retry === true, maxAttempts: Number(config.maxAttempts) || 3, runOther: config.runOther === true };
     const seen = new Map<string, number>();
     const { g, z } = this as Node & { g?: string };
 
@@ -42,7 +41,7 @@ export default function (RED: NodeAPI): void {
       const code = failure.error.code ?? 'ERROR';
       const decision = decide(policy, run.attempt);
       if (decision.action === 'retry') {
-        this.status({ fill: 'yellow', shape: 'ring', text: RED._('on-failure.status.retrying', { attempt: decision.attempt, max: policy.maxAttempts, code }) });
+        this.status({ fill: 'yellow', shape: 'ring', text: RED._('on-failure.status.retrying', { attempt: decision.attempt, max: decision.of, code }) });
         this.send([workflowRuns(RED).retry(run, decision.attempt, failure.msg) as NodeMessage, null]);
       } else if (decision.action === 'run-other') {
         this.status({ fill: 'blue', shape: 'dot', text: RED._('on-failure.status.other', { code }) });

@@ -24,6 +24,7 @@ export default function (RED: NodeAPI): void {
     } else {
       await input.mdm.perform(device.udid, settings(deviceName(name)), { timeout });
     }
+    input.fleet.store.setName(device.udid, name, { who: 'set-device-name' });
     msg.device = { ...device, name };
   });
 }

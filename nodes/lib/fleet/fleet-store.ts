@@ -177,6 +177,13 @@ export class FleetStore {
       .sort((a, b) => Date.parse(a.checkout.deadline) - Date.parse(b.checkout.deadline));
   }
 
+  /** The device's name, as set on the phone: `[Device Name]` in every later workflow. */
+  setName(udid: string, name: string, actor: Actor = {}): DeviceRecord {
+    const record = this.record(udid);
+    this.change(record, { name }, 'named', actor);
+    return record;
+  }
+
   setAttribute(udid: string, name: string, value: string, actor: Actor = {}): void {
     const record = this.record(udid);
     this.change(record, { attributes: { ...record.attributes, [name]: value } }, 'attribute', actor);

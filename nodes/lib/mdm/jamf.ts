@@ -95,10 +95,9 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
     return undefined;
   }
 
-  async assignUser(udid: string, user: AssignedUser | undefined): Promise<boolean> {
+  async assignUser(udid: string, user: AssignedUser | undefined): Promise<void> {
     const device = await this.device(udid);
     await this.api({ method: 'PATCH', url: `/api/v2/mobile-devices/${device.id}`, data: { location: { username: user?.id ?? '', realName: user?.name ?? '' } } });
-    return true;
   }
 
   /**

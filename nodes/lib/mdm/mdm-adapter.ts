@@ -45,8 +45,8 @@ export interface MdmAdapter extends EventEmitter {
    * there the device's lock extension attribute changes and the admin's smart group follows.
    */
   setAppLock(udid: string, bundleId: string | undefined, options: PerformOptions): Promise<void>;
-  /** Sets (or with `undefined` clears) the MDM's assigned user; false where the MDM has none. */
-  assignUser(udid: string, user: AssignedUser | undefined): Promise<boolean>;
+  /** Sets (or with `undefined` clears) the MDM's assigned user, where the MDM has one. */
+  assignUser(udid: string, user: AssignedUser | undefined): Promise<void>;
   /** The device's charge, 0 to 1; undefined where the MDM cannot tell. */
   batteryLevel(udid: string, options: PerformOptions): Promise<number | undefined>;
   /** Removes the device's record, so its next enrolment counts as new. */

@@ -11,10 +11,8 @@ export interface WallpaperSpec {
   width: number;
   height: number;
   background: WallpaperBackground;
-  /** Drawn literally (never parsed as markup); `\n` starts a new line. */
+  /** Drawn literally (never parsed as markup) in white, black on a light colour; `\n` starts a new line. */
   text: string;
-  /** CSS colour; default white, or black on a light background colour. */
-  textColour?: string;
 }
 
 /** iPhone 15/16 Pro screens, portrait. */
@@ -46,7 +44,7 @@ export class WallpaperRenderer {
       throw new CodedError('INVALID_WALLPAPER', `a background colour is #rrggbb, not "${background.colour}"`);
     }
     const image = 'imageFile' in background ? await this.image(background.imageFile) : undefined;
-    const key = JSON.stringify([width, height, 'colour' in background ? background.colour : image!.version, spec.text, spec.textColour]);
+    const key = JSON.stringify([width, height, 'colour' in background ? background.colour : image!.version, spec.text]);
     const cached = this.cache.get(key);
     if (cached) {
       this.cache.delete(key); // most recently used goes last
@@ -127,7 +125,7 @@ function draw(spec: WallpaperSpec, backdrop: Rows, image?: Image): Buffer {
   ctx.textAlign = 'center';
   ctx.textBaseline = 'middle';
   const background = spec.background;
-  ctx.fillStyle = spec.textColour || ('colour' in background && isLight(background.colour) ? '#000000' : '#ffffff');
+  ctx.fillStyle = 'colour' in background && isLight(background.colour) ? '#000000' : '#ffffff';
   if (image) {
     ctx.shadowColor = 'rgba(0, 0, 0, 0.7)';
     ctx.shadowBlur = size / 6;
@@ -213,8 +211,8 @@ function wrap(ctx: SKRSContext2D, paragraph: string, maxWidth: number): string[]
 }
 
 /** Whether a `#rrggbb` colour is light enough to need dark text. */
-function isLight(colour: string | unknown): boolean {
-  const match = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})/i.exec(String(colour));
+function isLight(colour: string): boolean {
+  const match = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})/i.exec(colour);
   if (!match) return false;
   const [r, g, b] = match.slice(1).map((hex) => parseInt(hex, 16) / 255);
   return 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.6;

@@ -63,7 +63,7 @@ export async function startDemo({ port, dockPhones = true }: DemoOptions): Promi
   const webhook = `${runtime.url}device-checkout/webhook`;
   mdm.webhookUrl = webhook;
   await deployFlows(runtime.url, demoFlows(mdmUrl, badgeUrl));
-  await waitForWebhook(webhook);
+  await waitForWebhook(webhook, SECRETS.webhookSecret);
   for (const phone of phones) {
     await mdm.enrol(phone);
     usb.pair(phone.udid); // supervised phones, paired with this host when the cart was set up

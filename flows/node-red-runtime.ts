@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -86,12 +87,14 @@ export async function deployFlows(url: string, flows: object[]): Promise<void> {
 }
 
 /**
- * The deploy answers before the nodes have started: waits until the NanoMDM webhook at `url`
- * (one with an HMAC key) is served, which an unsigned POST tells by a 401.
+ * Waits until the MDM webhook at `url` is served: a signed event of no known kind is answered
+ * 400 by the route (404 before it exists), and is not a refusal worth a warning in the log.
  */
-export async function waitForWebhook(url: string, ms = 15_000): Promise<void> {
+export async function waitForWebhook(url: string, secret: string, ms = 15_000): Promise<void> {
+  const body = '{"topic":"device-checkout.probe"}';
+  const headers = { 'content-type': 'application/json', 'x-hmac-signature': createHmac('sha256', secret).update(body).digest('base64') };
   const deadline = Date.now() + ms;
-  while ((await fetch(url, { method: 'POST', body: '{}' }).catch(() => undefined))?.status !== 401) {
+  while ((await fetch(url, { method: 'POST', headers, body }).catch(() => undefined))?.status !== 400) {
     if (Date.now() > deadline) throw new Error(`the webhook at ${url} was never served`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

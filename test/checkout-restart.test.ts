@@ -10,12 +10,14 @@ import { PtyHub } from '../sim/pty-hub';
 import { SimulatedCart } from '../sim/simulated-cart';
 import { SimulatedUsbmuxd } from '../sim/usbmuxd-server';
 import { startNodeRedChild, type NodeRedChild } from './node-red-child';
-import { tempDir, waitFor } from './support';
+import { sleep, tempDir, waitFor } from './support';
 
 const SECRETS = { apiKey: 'restart-api-key-5e10', webhookSecret: 'restart-hmac-key-8d21' };
 const DEADLINE_S = 4;
 
-/** The cart's host loses power mid-check-out: after the restart the unplug deadline still fires. */
+type FleetFile = { devices: Record<string, { status: string; user?: string; docked: boolean; checkout?: { deadline: string; message?: object } }> };
+
+/** The cart's host loses power mid-check-out or mid-return, and the world moves on while it is down. */
 describe('a check-out survives Node-RED being killed (real processes, hub over a pty)', function () {
   this.timeout(90_000);
   let mdm: SimulatedNanoMdm;
@@ -62,6 +64,7 @@ describe('a check-out survives Node-RED being killed (real processes, hub over a
     { id: 'checkin', type: 'check-in-device', z: 'return', fleet: 'fleet', timeout: '5', wires: [['report-returned']] },
     report('report-returned', 'return', '/returned'),
     { id: 'tap', type: 'inject', z: 'check-out', props: [{ p: 'user', v: 'erin', vt: 'str' }], repeat: '', once: false, wires: [['checkout']] },
+    { id: 'tap-frank', type: 'inject', z: 'check-out', props: [{ p: 'user', v: 'frank', vt: 'str' }], repeat: '', once: false, wires: [['checkout']] },
     { id: 'checkout', type: 'check-out-device', z: 'check-out', fleet: 'fleet', suppressBlueLed: true, timeout: '5', wires: [['report-handed']] },
     report('report-handed', 'check-out', '/handed'),
     { id: 'checkout-failure', type: 'on-failure', z: 'check-out', retry: false, maxAttempts: '1', runOther: true, wires: [[], ['run-return']] },
@@ -96,6 +99,78 @@ describe('a check-out survives Node-RED being killed (real processes, hub over a
     const after = JSON.parse(readFileSync(fleetFile, 'utf8')) as typeof saved;
     assert.equal(after.devices[phone.udid].status, 'Checked In');
     assert.ok(phone.profiles.has(APP_LOCK_IDENTIFIER), 'locked to the locker app again');
+    assert.deepEqual(mdm.invalidCommands, []);
+  });
+
+  const fleetFile = () => join(nodeRed!.userDir, 'device-checkout', 'fleet-fleet.json');
+  const recorded = (phone: SimulatedDevice) => (JSON.parse(readFileSync(fleetFile(), 'utf8')) as FleetFile).devices[phone.udid];
+  const count = (hit: string) => hits.filter((h) => h === hit).length;
+  const tap = async (inject: string) => assert.equal((await fetch(`${nodeRed!.url}inject/${inject}`, { method: 'POST' })).status, 200);
+  const restart = async () => {
+    nodeRed = await startNodeRedChild({ userDir: nodeRed!.userDir, url: nodeRed!.url });
+  };
+  /** A new phone docked on `port` of a freshly started cart, through the Return workflow. */
+  async function freshCartWithPhone(port: number): Promise<SimulatedDevice> {
+    await nodeRed?.stop();
+    nodeRed = await startNodeRedChild();
+    mdm.webhookUrl = `${nodeRed.url}device-checkout/webhook`;
+    await nodeRed.deploy(flows());
+    await sleep(1000); // nodes started, hub connected
+    const phone = new SimulatedDevice();
+    await mdm.enrol(phone);
+    const returned = count('/returned');
+    cart.dock(phone, 0, port);
+    await waitFor('checked in on dock', () => count('/returned') > returned, 15_000);
+    return phone;
+  }
+
+  it('taken from the cart while Node-RED was down: the check-out completes, and nobody else gets that phone; docked while down: Return runs once', async () => {
+    const phone = await freshCartWithPhone(5);
+    const handed = count('/handed');
+    await tap('tap');
+    await waitFor('handed out', () => count('/handed') > handed, 10_000);
+    await nodeRed!.kill();
+    cart.unplug(0, 5); // erin takes it while the host is down...
+    await sleep(DEADLINE_S * 1000 + 500); // ...and the deadline passes meanwhile
+    const timeouts = count('/error/UNPLUG_TIMEOUT');
+    await restart();
+    await waitFor('the unplug found at start completed the check-out', () => recorded(phone).status === 'Checked Out', 15_000);
+    await sleep(1500);
+    assert.equal(count('/error/UNPLUG_TIMEOUT'), timeouts, 'no deadline fired for the phone in her hand');
+    assert.deepEqual([recorded(phone).user, recorded(phone).docked], ['erin', false]);
+    assert.ok(!phone.profiles.has(APP_LOCK_IDENTIFIER), 'still unlocked for her');
+    await tap('tap-frank');
+    await waitFor('the next person is told no phone is there', () => count('/error/NO_DEVICE_AVAILABLE') === 1, 10_000);
+
+    await nodeRed!.kill();
+    cart.dock(phone, 0, 5); // erin brings it back while the host is down
+    await sleep(500);
+    const returned = count('/returned');
+    await restart();
+    await waitFor('the dock found at start ran Return', () => recorded(phone).status === 'Checked In', 15_000);
+    await sleep(1500);
+    assert.equal(count('/returned'), returned + 1, 'Return ran exactly once');
+    assert.ok(phone.profiles.has(APP_LOCK_IDENTIFIER), 'locked to the locker app again');
+    assert.equal(recorded(phone).user, undefined);
+  });
+
+  it('a Return cut off by a kill runs again after the restart: the docked phone ends locked, never Checked Out and unlocked', async () => {
+    const phone = await freshCartWithPhone(6);
+    const handed = count('/handed');
+    await tap('tap-frank');
+    await waitFor('handed out', () => count('/handed') > handed, 10_000);
+    cart.unplug(0, 6);
+    await waitFor('Checked Out', () => recorded(phone).status === 'Checked Out', 10_000);
+    phone.silent = true; // the Return's first command waits for a phone that does not answer...
+    cart.dock(phone, 0, 6);
+    await waitFor('docked', () => recorded(phone).docked, 10_000);
+    await sleep(300);
+    await nodeRed!.kill(); // ...and the host dies mid-Return
+    assert.equal(recorded(phone).status, 'Checked Out');
+    phone.silent = false;
+    await restart();
+    await waitFor('Return ran again after the restart', () => recorded(phone).status === 'Checked In', 15_000);
+    assert.ok(phone.profiles.has(APP_LOCK_IDENTIFIER), 'locked to the locker app');
     assert.deepEqual(mdm.invalidCommands, []);
   });
 });

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NodeAPI, NodeMessage } from 'node-red';
 import { APP_LOCK_IDENTIFIER } from '../nodes/lib/mdm/profiles';
@@ -13,8 +15,8 @@ import { simulatedUsbmuxd, type SimulatedUsbmuxd } from '../sim/usbmuxd-server';
 import { webhookReceiver } from '../sim/webhook-receiver';
 import { HOSTILE_NAMES, ink } from './images';
 import { ledHistory } from './led-history';
-import { collect, helper, packageNodes, send } from './node-red';
-import { tempDir, waitFor } from './support';
+import { collect, helper, packageNodes, send, statuses } from './node-red';
+import { readOnly, tempDir, waitFor } from './support';
 
 // Core nodes the workflows are wired with.
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -42,6 +44,7 @@ describe('Check Out and Return workflows on a simulated cart', function () {
   let run = 0;
   let seen: Record<'returned' | 'handed' | 'failed' | 'caught' | 'unplugs', Msg[]>;
   let store: FleetStore;
+  let userDir: string;
 
   before(async () => {
     mdm = new SimulatedNanoMdm(SECRETS);
@@ -98,7 +101,8 @@ describe('Check Out and Return workflows on a simulated cart', function () {
 
   beforeEach(async () => {
     run++;
-    helper.settings({ userDir: tempDir('userdir') });
+    userDir = tempDir('userdir');
+    helper.settings({ userDir });
     pty = await PtyHub.start(join(tempDir('hub'), 'ttyHUB'), { ports: 8 });
     usb = await simulatedUsbmuxd(`workflows-${run}`);
     cart = new SimulatedCart([pty.hub], usb, 100);
@@ -229,5 +233,105 @@ describe('Check Out and Return workflows on a simulated cart', function () {
       await waitFor('returned', () => seen.returned.length === i + 2, 10_000);
     }
     assert.deepEqual(seen.caught, []);
+  });
+
+  const fleetDir = () => join(userDir, 'device-checkout');
+  const everyFileIn = (dir: string) => readdirSync(dir).map((f) => readFileSync(join(dir, f), 'utf8')).join('\n');
+  const lastCaught = (n: number) => waitFor(`${n} caught`, () => seen.caught.length === n && seen.caught[n - 1]);
+
+  it('a disk that refuses writes fails that one tap with STORAGE_FAILED naming the file, shows on the nodes, loses nothing, and heals', async () => {
+    const phone = await dockedPhone(2);
+    const checkoutStatus = statuses('checkout');
+    const onDisk = () => (JSON.parse(readFileSync(join(fleetDir(), 'fleet-fleet.json'), 'utf8')) as { devices: Record<string, { status: string }> }).devices[phone.udid].status;
+    const writable = readOnly(fleetDir());
+    try {
+      send('checkout', { user: 'dora' });
+      const caught = await lastCaught(1);
+      assert.equal(caught.error!.code, 'STORAGE_FAILED');
+      assert.match(String((caught.error as { message?: string }).message), /fleet-fleet\.json/);
+      assert.deepEqual([status(phone), onDisk()], ['Checked In', 'Checked In'], 'memory and disk agree: nothing was reserved');
+      await waitFor('the fleet\u2019s users show it', () => checkoutStatus.some((s) => /storage-failed/.test(s.text ?? '')));
+      send('checkout', { user: 'dora' });
+      assert.equal((await lastCaught(2)).error!.code, 'STORAGE_FAILED', 'the next tap fails the same way: no CART_BUSY left behind');
+    } finally {
+      writable();
+    }
+    assert.deepEqual(readdirSync(fleetDir()).filter((f) => f.endsWith('.tmp')), [], 'no temporary file left');
+    await waitFor('healed: the status clears', () => checkoutStatus.at(-1)?.text === undefined, 12_000);
+    send('checkout', { user: 'dora' });
+    await waitFor('handed out once the disk is back', () => seen.handed.length === 1);
+    assert.equal(onDisk(), 'Checking Out');
+  });
+
+  it('a deadline that expires on a read-only disk does not take Node-RED down; the check-out fails once the disk is back', async () => {
+    const phone = await dockedPhone(3);
+    send('checkout', { user: 'carol' });
+    await waitFor('handed out', () => seen.handed.length === 1);
+    const writable = readOnly(fleetDir());
+    try {
+      await new Promise((resolve) => setTimeout(resolve, DEADLINE_S * 1000 + 1500));
+      assert.equal(status(phone), 'Checking Out', 'the failure could not be written, so nothing changed');
+      assert.deepEqual(seen.caught, []);
+    } finally {
+      writable();
+    }
+    const caught = await lastCaught(1);
+    assert.equal(caught.error!.code, 'UNPLUG_TIMEOUT');
+    await waitFor('Return workflow ran', () => seen.returned.length === 2, 15_000);
+    assert.equal(status(phone), 'Checked In');
+  });
+
+  it('refuses a user id of 200,000 characters, and one with a NUL, with INVALID_USER', async () => {
+    await dockedPhone(4);
+    send('checkout', { user: 'x'.repeat(200_000) });
+    assert.equal((await lastCaught(1)).error!.code, 'INVALID_USER');
+    send('checkout', { user: 'eve\u0000' });
+    assert.equal((await lastCaught(2)).error!.code, 'INVALID_USER');
+    send('checkout', { user: { id: 'eve', name: 'E'.repeat(200_000) } });
+    assert.equal((await lastCaught(3)).error!.code, 'INVALID_USER');
+    assert.deepEqual(seen.handed, []);
+  });
+
+  it('one person is one person however the id is written: case, compatibility forms and invisible characters count once', async () => {
+    const [first] = [await dockedPhone(4), await dockedPhone(5)];
+    send('checkout', { user: 'user1' });
+    await waitFor('handed out', () => seen.handed.length === 1);
+    cart.unplug(0, seen.handed[0].device.port);
+    await waitFor('Checked Out', () => store.devices().some((d) => d.status === 'Checked Out'));
+    for (const [i, id] of ['USER1', 'user1\u200B', '\u202Euser1', 'ｕｓｅｒ1', ' User1 '].entries()) {
+      send('checkout', { user: id });
+      const caught = await lastCaught(i + 1);
+      assert.equal(caught.error!.code, 'USER_HAS_DEVICE', JSON.stringify(id));
+    }
+    assert.equal(seen.handed.length, 1);
+    assert.ok(first);
+  });
+
+  it('the badge id goes nowhere after the lookup: not in the fleet\u2019s files, the message passed on, or a refusal', async () => {
+    await dockedPhone(6);
+    send('checkout', { badge: '1001', payload: { badge: '1001', ward: '3' }, topic: '1001' });
+    const [handed] = await waitFor('handed out', () => seen.handed.length === 1 && seen.handed);
+    assert.ok(!JSON.stringify(handed).includes('1001'), JSON.stringify(handed));
+    assert.deepEqual(handed.payload, { ward: '3' });
+    assert.ok(!everyFileIn(fleetDir()).includes('1001'), 'no file of the fleet holds it');
+    send('checkout', { badge: '1001', payload: { badge: '1001' } });
+    const caught = await lastCaught(1);
+    assert.equal(caught.error!.code, 'CART_BUSY', 'refused after the lookup');
+    assert.ok(!JSON.stringify({ ...caught, error: undefined }).includes('1001'));
+  });
+
+  it('a Return whose Clear Passcode failed leaves the phone Failed, never handed out with the old passcode', async () => {
+    const phone = await dockedPhone(7);
+    send('checkout', { user: 'gina' });
+    await waitFor('handed out', () => seen.handed.length === 1);
+    cart.unplug(0, 7);
+    await waitFor('Checked Out', () => status(phone) === 'Checked Out');
+    phone.unlockToken = randomBytes(32); // the token the MDM knows no longer clears the passcode
+    cart.dock(phone, 0, 7);
+    await waitFor('the Return gave up', () => status(phone) === 'Failed' && store.audit(phone.udid).filter((e) => e.to === 'Failed').length === 2, 20_000);
+    assert.equal(seen.returned.length, 1, 'the Return never finished');
+    send('checkout', { user: 'hank' });
+    assert.equal((await lastCaught(1)).error!.code, 'NO_DEVICE_AVAILABLE');
+    await waitFor('amber LED: look at me', () => ledHistory(pty.hub, 7).at(-1) === 'error');
   });
 });

@@ -4,6 +4,7 @@ import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FleetStore, type CheckoutRules } from '../nodes/lib/fleet/fleet-store';
 import { CheckoutDeadlines } from '../nodes/lib/fleet/checkout-deadlines';
+import { missedEvents } from '../nodes/lib/fleet/reconcile';
 import type { CodedError } from '../nodes/lib/coded-error';
 import { tempDir } from './support';
 
@@ -89,9 +90,9 @@ describe('FleetStore: the cart\u2019s memory', () => {
       restarted,
       (record) => {
         expired.push(`${record.udid}@${clock - Date.parse('2026-11-24T07:00:00Z')}`);
-        restarted.failCheckout(record.udid, { who: 'fleet', why: 'not unplugged' });
+        restarted.fail(record.udid, { who: 'fleet', why: 'not unplugged' });
       },
-      () => clock,
+      { now: () => clock },
     );
     deadlines.arm();
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -130,5 +131,26 @@ describe('FleetStore: the cart\u2019s memory', () => {
     const counter = Number(saved.devices.U.attributes.counter);
     assert.ok(counter >= 50, `the last complete write survived (${counter})`);
     assert.equal(open().device('U')?.attributes.counter, String(counter));
+  });
+
+  it('after a start, tells what the hub\u2019s first reading says happened meanwhile, once', () => {
+    ready('IN', 1, 0.9); // still there, charging: nothing
+    ready('TAKEN', 2, 0.9);
+    store.beginCheckout('ann', RULES, 'TAKEN'); // port 2 is empty now: unplugged while away
+    ready('CUT', 3, 0.9);
+    store.setStatus('CUT', 'Checked Out'); // docked, but its Return never finished
+    store.docked('OTHER', { hub: 'Cart B', port: 2 }); // another hub: not this reading's business
+    const missed = missedEvents(store.devices(), 'Cart', [1, 3, 4]);
+    assert.deepEqual(missed, [
+      { event: 'unplug', port: 2, why: 'unplugged while away' },
+      { event: 'dock', port: 3, why: 'return not finished' },
+      { event: 'dock', port: 4, why: 'docked while away' },
+    ]);
+    store.unplugged('TAKEN');
+    store.docked('NEW', { hub: 'Cart', port: 4 });
+    store.checkIn('NEW');
+    store.checkIn('CUT');
+    assert.deepEqual(missedEvents(store.devices(), 'Cart', [1, 3, 4]), [], 'played once, the records agree');
+    assert.equal(store.device('TAKEN')?.status, 'Checked Out');
   });
 });

@@ -212,12 +212,17 @@ describe('smart hub nodes over a real pseudo-terminal', function () {
     const faults: [(reply: string[]) => string[], RegExp][] = [
       [(reply) => [...reply.slice(0, 3), '4, 05', ...reply.slice(4)], /ignored a state row: too few columns: \\"4, 05\\"/],
       [() => ['*E402: invalid parameter'], /\*E402: invalid parameter/],
-      [(reply) => [...reply, 'y'.repeat(3000)], /ignored a state row: too few columns: \\"yyyy/],
+      [(reply) => [...reply, reply[0]], /HUB_CONTRADICTION|port 1 is listed twice/],
     ];
     for (const [mangle, warning] of faults) {
       pty.hub.mangle = (command, reply) => (command === 'state' ? mangle(reply) : reply);
       await warned(warning);
     }
+    // Another bad row, worded differently, within the minute: rate-limited by kind, not said again.
+    const polled = pty.hub.commands.filter((c) => c === 'state').length;
+    pty.hub.mangle = (command, reply) => (command === 'state' ? [...reply, 'y'.repeat(3000)] : reply);
+    await waitFor('five more polls', () => pty.hub.commands.filter((c) => c === 'state').length >= polled + 5, 10000);
+    assert.ok(!warnings.some((w) => /yyyy/.test(String(w))), 'a second bad-row warning within a minute is held back');
     pty.hub.mangle = undefined;
     // Noise on the line, wherever it falls between or inside replies.
     pty.hub.sendRaw(randomBytes(2048).toString('latin1'));
@@ -225,6 +230,34 @@ describe('smart hub nodes over a real pseudo-terminal', function () {
     pty.hub.dock(6);
     await waitFor('dock after the faults', () => seen.docks.length === 1, 10000);
     assert.deepEqual(ports(seen.docks), [6]);
+  });
+
+  it('a reply listing a port twice (docked, then empty) is rejected whole: no unplug, no dock, one warning', async () => {
+    await startHub();
+    pty.hub.dock(3);
+    const seen = await loadAndConnect(cartFlow(path));
+    const warnings = reports('hub', 'warn');
+    const polled = pty.hub.commands.filter((c) => c === 'state').length;
+    pty.hub.mangle = (command, reply) => (command === 'state' ? [...reply, '3, 0000, D S, 0, 0, x, 0.00', '4, 0500, A C, 0, 0, x, 0.00', '4, 0000, D S, 0, 0, x, 0.00'] : reply);
+    await waitFor('ten contradicting replies', () => pty.hub.commands.filter((c) => c === 'state').length >= polled + 10, 10000);
+    pty.hub.mangle = undefined;
+    await sleep(300);
+    assert.deepEqual([seen.docks.length, seen.unplugs.length], [0, 0], 'the phone on port 3 is still there');
+    assert.equal(warnings.filter((w) => /listed twice/.test(String(w))).length, 1, 'said once');
+  });
+
+  it('an LED released while the hub is away is what the hub shows when it is back, never an older state', async () => {
+    await startHub();
+    const seen = await loadAndConnect(cartFlow(path));
+    send('led', { device: { port: 2 }, led: 'ready' });
+    await waitFor('flashing white', () => seen.passed.length === 1);
+    assert.equal(pty.hub.led(2).rows[0], '11001100');
+    const status = statuses('in');
+    await pty.stop();
+    await waitFor('disconnected', () => status.find((s) => s.fill === 'red'));
+    send('led', { device: { port: 2 }, led: 'release' }); // fails with HUB_DISCONNECTED, remembered
+    await pty.start();
+    await waitFor('released on return', () => pty.hub.led(2).rows.every((row) => row === 'firmware'), 15000);
   });
 
   it('clears the reboot flag after a hub reboot and puts the LEDs back', async () => {

@@ -3,16 +3,23 @@ import { attachChanges, familyFromId, parseId, parseState, type PortState } from
 
 describe('hub state rows', () => {
   it('reads every Universal example row of the protocol notes', () => {
-    const state = parseState(
-      ['1, 0000, D I, 0, 0, x, 0.00', '5, 1044, A C, 1, 5, x, 0.01', '2, 0946, A S, 1, 0, x, 0.10', '1, 0429, R A S, 0, 0, x, 0.00', '5, 0927, E A C, 1, 15, x, 0.00', '2, 0000, e D S, 0, 0, x, 0.00'],
-      'universal',
-    );
-    assert.deepEqual(state.rejected, []);
-    assert.equal(state.rebooted, true);
+    // Two readings: one reply lists each port once.
+    const readings = [
+      ['1, 0000, D I, 0, 0, x, 0.00', '5, 1044, A C, 1, 5, x, 0.01', '2, 0946, A S, 1, 0, x, 0.10'],
+      ['1, 0429, R A S, 0, 0, x, 0.00', '5, 0927, E A C, 1, 15, x, 0.00', '2, 0000, e D S, 0, 0, x, 0.00'],
+    ].map((rows) => parseState(rows, 'universal'));
+    assert.deepEqual(readings.flatMap((r) => r.rejected), []);
+    assert.deepEqual(readings.map((r) => r.rebooted), [false, true]);
     assert.deepEqual(
-      state.ports.map((p) => [p.port, p.attached, p.current_mA, p.flags.join(' ')]),
+      readings.flatMap((r) => r.ports).map((p) => [p.port, p.attached, p.current_mA, p.flags.join(' ')]),
       [[1, false, 0, 'D I'], [5, true, 1044, 'A C'], [2, true, 946, 'A S'], [1, true, 429, 'R A S'], [5, true, 927, 'E A C'], [2, false, 0, 'e D S']],
     );
+  });
+
+  it('rejects a reply that lists a port twice, whole: it cannot say whether the phone is there', () => {
+    const state = parseState(['1, 0500, A C, 0, 0, x, 0.00', '2, 0000, D S, 0, 0, x, 0.00', '1, 0000, D S, 0, 0, x, 0.00'], 'universal');
+    assert.deepEqual(state.ports, []);
+    assert.equal(state.contradiction, 'port 1 is listed twice');
   });
 
   it('reads every flag and marks mode O as undetectable', () => {

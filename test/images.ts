@@ -4,7 +4,7 @@ import { createCanvas, loadImage } from '@napi-rs/canvas';
 export const HOSTILE_NAMES = [
   '<script>alert("x")</script> & <b>Bob</b>',
   `O'Brien "The Nurse" \\ \`rm -rf\``,
-  'Maximilian'.repeat(50),
+  'Maximilian'.repeat(26).slice(0, 256), // the longest id a person may have
   'Zoë 👩🏽‍⚕️🩺 Ångström',
   'מרים כהן',
   'أحمد العلي',

@@ -46,7 +46,7 @@ describe('NanoMDM client against a simulated NanoMDM', () => {
 
   it('keeps serials and unlock tokens across a restart, encrypted with the API key', async () => {
     const file = join(tempDir('vault'), 'enrolments.json');
-    const first = new NanoMdm({ url: sim.url, apiKey: API_KEY, maxConcurrent: 5, timeout: 2000, vault: new EnrolmentVault(file, API_KEY) });
+    const first = new NanoMdm({ url: sim.url, apiKey: API_KEY, acceptUnsigned: true, maxConcurrent: 5, timeout: 2000, vault: new EnrolmentVault(file, API_KEY) });
     const checkIn = (message: object, topic: string) =>
       first.handleWebhook(Buffer.from(JSON.stringify({ topic, checkin_event: { udid: phone.udid, raw_payload: Buffer.from(commands.toPlist(message)).toString('base64') } })), undefined);
     assert.equal(checkIn(phone.authenticateMessage(), 'mdm.Authenticate'), 200);

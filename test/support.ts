@@ -1,4 +1,5 @@
-import { mkdtempSync, readlinkSync, readdirSync, realpathSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, readlinkSync, readdirSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -35,4 +36,19 @@ export function openDescriptors(path: string): number {
       return false;
     }
   }).length;
+}
+
+/**
+ * Makes `dir` refuse writes, as a read-only disk does (EROFS through a read-only bind mount
+ * as root, where permissions do not stop writes; EACCES through its mode otherwise); returns
+ * the call that makes it writable again.
+ */
+export function readOnly(dir: string): () => void {
+  if (process.getuid?.() === 0) {
+    execFileSync('mount', ['--bind', dir, dir]);
+    execFileSync('mount', ['-o', 'remount,bind,ro', dir]);
+    return () => execFileSync('umount', [dir]);
+  }
+  chmodSync(dir, 0o555);
+  return () => chmodSync(dir, 0o755);
 }

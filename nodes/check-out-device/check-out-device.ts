@@ -1,6 +1,7 @@
 import type { Node, NodeAPI } from 'node-red';
 import { CodedError } from '../lib/coded-error';
-import { lookUpBadge } from '../lib/fleet/badge-lookup';
+import { forgetBadge, lookUpBadge } from '../lib/fleet/badge-lookup';
+import { checkDisplayName, checkUserId } from '../lib/fleet/person';
 import { lockerAppConfiguration } from '../lib/fleet/locker-app';
 import type { AssignedUser } from '../lib/mdm/mdm-adapter';
 import { applicationConfiguration, settings } from '../lib/mdm/commands';
@@ -17,52 +18,59 @@ interface CheckOutMessage extends DeviceMessage {
   badge?: unknown;
 }
 
-/** Who is checking out: `msg.user` (a username, or `{id, name}`), else `msg.badge` through the lookup service. */
+/**
+ * Who is checking out: `msg.user` (a username, or `{id, name}`), else `msg.badge` through the
+ * lookup service. Ids and names are checked (INVALID_USER); after a lookup the badge id is
+ * gone from the message, wherever in it it was, and `msg.user` names the person instead.
+ */
 async function userOf(RED: NodeAPI, msg: CheckOutMessage, fleet: DeviceFleetNode): Promise<AssignedUser> {
   const { user, badge } = msg;
-  if (typeof user === 'string' && user.trim()) return { id: user.trim() };
+  const person = (id: unknown, name?: unknown): AssignedUser => {
+    const display = checkDisplayName(name);
+    return { id: checkUserId(id), ...(display && { name: display }) };
+  };
+  if (typeof user === 'string' && user.trim()) return person(user);
   if (user && typeof user === 'object' && typeof (user as AssignedUser).id === 'string' && (user as AssignedUser).id.trim()) {
-    const { id, name } = user as AssignedUser;
-    return { id: id.trim(), ...(typeof name === 'string' && name && { name }) };
+    return person((user as AssignedUser).id, (user as AssignedUser).name);
   }
   if (typeof badge === 'string' || typeof badge === 'number') {
     if (!fleet.badgeLookupUrl) throw new CodedError('NO_BADGE_LOOKUP', RED._('check-out-device.errors.no-badge-lookup'));
+    forgetBadge(msg, badge);
     const holder = await lookUpBadge(fleet.badgeLookupUrl, String(badge));
-    return { id: holder.user, ...(holder.name && { name: holder.name }) };
+    const found = person(holder.user, holder.name);
+    msg.user = found;
+    return found;
   }
   throw new CodedError('NO_USER', RED._('check-out-device.errors.no-user'));
 }
 
-/** What JSON keeps of the message (never the badge id nor HTTP request objects), to report a late failure with after a restart. */
+/** The most of a message kept in the fleet file to report a late failure with (after a restart too). */
+const STORED_MESSAGE_LIMIT = 16 * 1024;
+
+/** What JSON keeps of the message (no HTTP request objects), to report a late failure with; a large one is cut to its id and user. */
 function storable(msg: CheckOutMessage): Record<string, unknown> {
-  const { req: _req, res: _res, badge: _badge, ...rest } = msg as CheckOutMessage & { req?: unknown; res?: unknown };
+  const { req: _req, res: _res, ...rest } = msg as CheckOutMessage & { req?: unknown; res?: unknown };
+  const minimal = { _msgid: msg._msgid, user: msg.user };
   try {
-    return JSON.parse(JSON.stringify(rest)) as Record<string, unknown>;
+    const text = JSON.stringify(rest);
+    return text.length <= STORED_MESSAGE_LIMIT ? (JSON.parse(text) as Record<string, unknown>) : minimal;
   } catch {
-    return { _msgid: msg._msgid, user: msg.user };
+    return minimal;
   }
 }
 
 export default function (RED: NodeAPI): void {
-  const users = new WeakMap<CheckOutMessage, AssignedUser>();
-
   registerDeviceAction<CheckOutDef>(
     RED,
     'check-out-device',
-    async (config, { msg, device, fleet, mdm, timeout }) => {
-      const user = users.get(msg)!;
+    async (config, { msg, device, user, fleet, mdm, timeout }) => {
       const options = { timeout };
-      try {
-        await fleet.setLed(device, 'granted');
-        if (config.suppressBlueLed === false) await fleet.setLed(device, 'deploying');
-        await mdm.perform(device.udid, settings(applicationConfiguration(fleet.lockerApp, lockerAppConfiguration(user))), options);
-        await mdm.setAppLock(device.udid, undefined, options);
-        await mdm.assignUser(device.udid, user);
-      } catch (err) {
-        const failed = fleet.store.failCheckout(device.udid, { who: user.id, why: (err as CodedError).code ?? (err as Error).message });
-        await fleet.setLed(failed, 'error').catch(() => undefined);
-        throw err;
-      }
+      // A failure from here on leaves the phone Failed with an amber LED (the action kit does it).
+      await fleet.setLed(device, 'granted');
+      if (config.suppressBlueLed === false) await fleet.setLed(device, 'deploying');
+      await mdm.perform(device.udid, settings(applicationConfiguration(fleet.lockerApp, lockerAppConfiguration(user))), options);
+      await mdm.setAppLock(device.udid, undefined, options);
+      await mdm.assignUser(device.udid, user);
       const now = asDevice(fleet.store.device(device.udid)!);
       // Taken already (a quick hand)? Then the port is dark; otherwise: flashing white, take me.
       if (now.status === 'Checking Out') await fleet.setLed(now, 'ready');
@@ -72,10 +80,8 @@ export default function (RED: NodeAPI): void {
       chooseDevice: async (_config, msg: CheckOutMessage, fleet, node) => {
         if (!fleet.lockerApp) throw new CodedError('INVALID_CONFIG', RED._(NO_LOCKER_APP));
         const user = await userOf(RED, msg, fleet);
-        users.set(msg, user);
         const device = fleet.beginCheckout(user.id, msg.device?.udid, { node: node.id, message: storable(msg) });
-        msg.device = device;
-        return device;
+        return { device, user };
       },
       // A check-out not completed by an unplug in time fails here, even one from before a
       // restart: once every node has started, so the workflow's on-failure is there to hear it.

@@ -1,8 +1,8 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { CodedError } from '../lib/coded-error';
 import type { Device } from '../lib/attributes';
-import type { MdmAdapter } from '../lib/mdm/mdm-adapter';
-import type { DeviceFleetNode } from './device-fleet';
+import type { AssignedUser, MdmAdapter } from '../lib/mdm/mdm-adapter';
+import { asDevice, type DeviceFleetNode } from './device-fleet';
 import { reportFailure, workflowOf, workflowRuns } from '../on-failure/failure-routing';
 
 export interface DeviceActionDef extends NodeDef {
@@ -18,6 +18,8 @@ export interface DeviceMessage extends NodeMessage {
 export interface ActionInput {
   msg: DeviceMessage;
   device: ActionDevice;
+  /** The person the choosing step found (check-out). */
+  user?: AssignedUser;
   /** The fleet's MDM; reading it fails with NO_MDM when the fleet has none. */
   readonly mdm: MdmAdapter;
   fleet: DeviceFleetNode;
@@ -27,11 +29,20 @@ export interface ActionInput {
 
 export type ActionDevice = Device & { udid: string };
 
+/** What the choosing step found: the device to act on, and for a check-out the person. */
+export interface Chosen {
+  device: ActionDevice;
+  user?: AssignedUser;
+}
+
 export interface DeviceActionOptions<C> {
   defaultTimeout?: number;
   credentials?: Record<string, { type: 'text' | 'password' }>;
-  /** The device to act on; by default `msg.device`, which must have a UDID. */
-  chooseDevice?: (config: C, msg: DeviceMessage, fleet: DeviceFleetNode, node: Node) => Promise<ActionDevice>;
+  /**
+   * The device to act on; by default `msg.device`, which must have a UDID. A failure here is a
+   * refusal (nothing was touched): Catch nodes see it, the workflow's on-failure does not.
+   */
+  chooseDevice?: (config: C, msg: DeviceMessage, fleet: DeviceFleetNode, node: Node) => Promise<Chosen>;
   /** Runs once when the node starts, for actions that outlive a message (a check-out deadline). */
   setup?: (node: Node, config: C, fleet: DeviceFleetNode) => void;
 }
@@ -69,24 +80,32 @@ export function registerDeviceAction<C extends DeviceActionDef>(
     const fleet = RED.nodes.getNode(config.fleet) as DeviceFleetNode | null;
     const timeout = Number(config.timeout || options.defaultTimeout || 120) * 1000;
     if (!fleet) this.status({ fill: 'red', shape: 'ring', text: RED._(`${STATUS}.no-fleet`) });
-    else options.setup?.(this, config, fleet);
+    else if (fleet.unavailable) this.status({ fill: 'red', shape: 'ring', text: RED._(`${STATUS}.unavailable`) });
+    else {
+      options.setup?.(this, config, fleet);
+      showStorage(this, fleet);
+    }
     const chooseDevice =
       options.chooseDevice ??
       (async (_config: C, msg: DeviceMessage) => {
         if (!msg.device?.udid) throw new CodedError('NO_DEVICE', RED._(`${STATUS}.no-device`));
-        return msg.device as ActionDevice;
+        return { device: msg.device as ActionDevice };
       });
 
     this.on('input', (msg: DeviceMessage, send, done) => {
-      workflowRuns(RED).enter(workflowOf(this), msg as Record<string, unknown>);
       let label = msg.device ? deviceLabel(msg.device) : '?';
-      if (!fleet) return failAction(RED, this, new CodedError('NO_FLEET', RED._(`${STATUS}.no-fleet`)), msg, label, done);
-      const act = async (device: ActionDevice) => {
+      if (!fleet) return failAction(RED, this, new CodedError('NO_FLEET', RED._(`${STATUS}.no-fleet`)), msg, label, done, false);
+      if (fleet.unavailable) return failAction(RED, this, fleet.unavailable, msg, label, done, false);
+      const act = async ({ device, user }: Chosen) => {
+        // A run starts once a device was chosen: a refused message is kept for no retry.
+        workflowRuns(RED).enter(workflowOf(this), msg as Record<string, unknown>);
+        msg.device = device;
         label = deviceLabel(device);
         this.status({ fill: 'yellow', shape: 'ring', text: RED._(`${STATUS}.waiting`, { device: label }) });
         const input: ActionInput = {
           msg,
           device,
+          user,
           fleet,
           timeout,
           get mdm() {
@@ -101,19 +120,47 @@ export function registerDeviceAction<C extends DeviceActionDef>(
       Promise.resolve()
         .then(() => chooseDevice(config, msg, fleet, this))
         .then(
-          (device) =>
-            act(device).then(
+          (chosen) =>
+            act(chosen).then(
               (payload) => {
                 if (payload !== undefined) msg.payload = payload;
                 this.status({ fill: 'green', shape: 'dot', text: RED._(`${STATUS}.done`, { device: label }) });
                 send(msg);
                 done();
               },
-              (err: CodedError) => failAction(RED, this, err, msg, label, done),
+              async (err: CodedError) => {
+                await markFailed(fleet, chosen.device.udid, this, err);
+                failAction(RED, this, err, msg, label, done);
+              },
             ),
           (err: CodedError) => failAction(RED, this, err, msg, label, done, false),
         );
     });
+  }
+
+  /**
+   * A workflow that did not finish leaves a docked phone Failed (amber LED), never available:
+   * a Return whose Clear Passcode failed must not hand the old passcode to the next person.
+   * A phone out with its user is left as it is (its status still counts for her limit).
+   */
+  async function markFailed(fleet: DeviceFleetNode, udid: string, node: Node, err: CodedError): Promise<void> {
+    const record = fleet.store.device(udid);
+    if (!record?.docked || record.status === 'Failed') return;
+    try {
+      const failed = fleet.store.fail(udid, { who: node.type, why: err.code ?? err.message });
+      // Cut off by a redeploy or a stop: the hubs are going away too; the next start replays the Return.
+      if (err.code !== 'MDM_CLOSED') await fleet.setLed(asDevice(failed), 'error');
+    } catch (error) {
+      node.warn((error as Error).message);
+    }
+  }
+
+  /** A fleet whose disk refuses writes shows it on every node that uses it, until it heals. */
+  function showStorage(node: Node, fleet: DeviceFleetNode): void {
+    const show = (err?: CodedError): void => node.status(err ? { fill: 'red', shape: 'ring', text: RED._(`${STATUS}.storage-failed`, { code: err.code }) } : {});
+    fleet.store.on('storage', show);
+    if (fleet.store.storageError) show(fleet.store.storageError);
+    node.on('close', () => fleet.store.off('storage', show));
   }
   function mdmOf(fleet: DeviceFleetNode): MdmAdapter {
     const connection = fleet.mdmNode?.connection;

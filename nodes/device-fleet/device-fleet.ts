@@ -5,7 +5,7 @@ import type { Device } from '../lib/attributes';
 import type { MdmServerNode } from '../mdm-server/mdm-server';
 import type { HubConnection } from '../lib/hub/hub-connection';
 import type { LedState } from '../lib/hub/led-plan';
-import { readJson, writeJsonAtomically } from '../lib/json-file';
+import { readJson, setAside, writeJsonAtomically } from '../lib/json-file';
 import { SharedPool } from '../lib/shared-pool';
 import { openUsbSocket } from '../lib/usb/open-usb';
 import { PortCorrelator, type PortKey } from '../lib/usb/port-correlator';
@@ -13,6 +13,7 @@ import { UsbmuxClient, type UsbDevice } from '../lib/usb/usbmux-client';
 import { LockdownSession } from '../lib/usb/lockdown';
 import { FleetStore, type CheckoutRules, type DeviceRecord, type PendingCheckout } from '../lib/fleet/fleet-store';
 import { CheckoutDeadlines } from '../lib/fleet/checkout-deadlines';
+import { missedEvents, type MissedEvent } from '../lib/fleet/reconcile';
 
 export interface DeviceFleetDef extends NodeDef {
   mdm: string;
@@ -44,6 +45,8 @@ export interface PortIdentity {
 export type ExpiredCheckout = { device: Device; checkout: PendingCheckout };
 
 export interface DeviceFleetNode extends Node {
+  /** Why the fleet cannot work at all (its file is damaged): every user fails with it. */
+  unavailable?: CodedError;
   /** The fleet's MDM server node, when one is configured. */
   mdmNode?: MdmServerNode;
   /** Every device of this cart, persisted in the user directory. */
@@ -51,12 +54,21 @@ export interface DeviceFleetNode extends Node {
   rules: CheckoutRules;
   lockerApp: string;
   badgeLookupUrl: string;
-  /** The phone just docked on a port, once USB has told (within the window). */
-  identifyDock(port: PortKey): Promise<PortIdentity>;
+  /**
+   * The phone just docked on a port, once USB has told (within the window). `missed`: a dock
+   * found by `reconcile`, where only the port's learnt USB location can tell the phone.
+   */
+  identifyDock(port: PortKey, missed?: boolean): Promise<PortIdentity>;
   /** The phone that was on a port just unplugged; completes a check-out waiting for it. */
   identifyUnplug(port: PortKey): PortIdentity;
   /** A lockdown session with a phone on this host's USB. */
   lockdown(udid: string): Promise<LockdownSession>;
+  /**
+   * After a start, compares the hub's first reading (`docked` ports) with the records and
+   * hands `replay` each dock and unplug that happened meanwhile (or a Return left unfinished),
+   * once; deadlines of this hub's check-outs are judged only after that.
+   */
+  reconcile(hub: string, docked: number[], replay: (missed: MissedEvent) => void): void;
   /** Lets the fleet drive the LEDs of a hub its `hub-input` nodes listen to. */
   attachHub(name: string, connection: HubConnection): () => void;
   /** Sets the LED of the device's port; a hub the fleet does not know is skipped with a warning. */
@@ -79,7 +91,17 @@ export default function (RED: NodeAPI): void {
     RED.nodes.createNode(this, config);
     this.mdmNode = (RED.nodes.getNode(config.mdm) as MdmServerNode | null) ?? undefined;
     const dataDir = join(RED.settings.userDir ?? '.', 'device-checkout');
-    const store = (this.store = new FleetStore(join(dataDir, `fleet-${this.id}.json`)));
+    let store: FleetStore;
+    try {
+      store = this.store = new FleetStore(join(dataDir, `fleet-${this.id}.json`));
+    } catch (err) {
+      // A damaged fleet file is left for the admin: guessing the phones' statuses could hand one out twice.
+      this.unavailable = err as CodedError;
+      this.error(RED._('device-fleet.errors.unavailable', { message: (err as Error).message }));
+      return;
+    }
+    for (const notice of store.notices) this.warn(notice);
+    store.on('storage', (err?: CodedError) => (err ? this.error(err.message) : this.log(RED._('device-fleet.errors.storage-healed'))));
     const number = (value: string | undefined, fallback: number) => (value === undefined || value === '' || !Number.isFinite(Number(value)) ? fallback : Number(value));
     this.rules = {
       deadlineSeconds: number(config.checkoutDeadline, 60),
@@ -123,12 +145,28 @@ export default function (RED: NodeAPI): void {
       if (watcher) return watcher(expired);
       undelivered.set(node, [...(undelivered.get(node) ?? []), expired]);
     };
-    const deadlines = new CheckoutDeadlines(store, (record) => {
-      const { checkout } = record;
-      const device = asDevice(store.failCheckout(record.udid, { who: 'fleet', why: RED._('device-fleet.errors.unplug-timeout', { seconds: this.rules.deadlineSeconds }) }));
-      this.setLed(device, 'error').catch((err: Error) => this.warn(err.message));
-      deliver({ device, checkout });
-    });
+    // Hubs read since the start: only there can a deadline tell a phone still docked from one taken.
+    const readHubs = new Set<string>();
+    const deadlines = new CheckoutDeadlines(
+      store,
+      (record) => {
+        const { checkout } = record;
+        const device = asDevice(store.fail(record.udid, { who: 'fleet', why: RED._('device-fleet.errors.unplug-timeout', { seconds: this.rules.deadlineSeconds }) }));
+        this.setLed(device, 'error').catch((err: Error) => this.warn(err.message));
+        deliver({ device, checkout });
+      },
+      { canJudge: (record) => record.hub !== undefined && readHubs.has(record.hub) },
+    );
+    this.reconcile = (hub, docked, replay) => {
+      if (!readHubs.has(hub)) {
+        readHubs.add(hub);
+        for (const missed of missedEvents(store.devices(), hub, docked)) {
+          this.log(RED._('device-fleet.errors.missed', { hub, port: missed.port, event: missed.event, why: missed.why }));
+          replay(missed);
+        }
+      }
+      deadlines.arm();
+    };
     this.beginCheckout = (user, udid, started) => {
       const device = asDevice(store.beginCheckout(user, this.rules, udid, started));
       deadlines.arm();
@@ -158,6 +196,7 @@ export default function (RED: NodeAPI): void {
     const closeUsb = source ? startUsb(this, source, Number(config.usbWindow || 5) * 1000) : withoutUsb(this);
     this.on('close', async (done: () => void) => {
       deadlines.close();
+      store.close();
       await closeUsb();
       done();
     });
@@ -165,7 +204,11 @@ export default function (RED: NodeAPI): void {
     /** Identity without USB: unplugs by the port a phone was last docked on, docks unknown. */
     function withoutUsb(node: DeviceFleetNode): () => Promise<void> {
       const reason = RED._('device-fleet.errors.no-usb');
-      node.identifyDock = async () => ({ reason });
+      // A phone still docked where the record left it is that phone; any other cannot be told.
+      node.identifyDock = async (port, missed) => {
+        const recorded = missed ? store.deviceAt(port.hub, port.port) : undefined;
+        return recorded ? { device: asDevice(recorded) } : { reason };
+      };
       node.identifyUnplug = (port) => unpluggedAt(port);
       node.lockdown = async () => {
         throw new CodedError('NO_USB', reason);
@@ -173,15 +216,40 @@ export default function (RED: NodeAPI): void {
       return async () => undefined;
     }
 
+    /** The port -> USB location cache: a damaged one is set aside and learnt again, never fatal. */
+    function learntLocations(file: string): Record<string, number> {
+      try {
+        const saved = readJson<unknown>(file, {});
+        const valid = saved !== null && typeof saved === 'object' && !Array.isArray(saved) && Object.values(saved).every(Number.isInteger);
+        if (valid) return saved as Record<string, number>;
+        throw new CodedError('STORAGE_DAMAGED', `${file} is damaged (not a port -> location map)`);
+      } catch (err) {
+        let aside = '';
+        try {
+          aside = setAside(file);
+        } catch {
+          // unreadable and immovable: it is simply not used
+        }
+        RED.log.warn(RED._('device-fleet.errors.locations-damaged', { message: (err as Error).message, aside: aside || file }));
+        return {};
+      }
+    }
+
     /** Identity from usbmuxd: which phone sits on which port, and lockdown sessions with it. */
     function startUsb(node: DeviceFleetNode, path: string, windowMs: number): () => Promise<void> {
       // Learnt port -> USB locations outlive restarts: first docks need not be alone again.
       const locationsFile = join(dataDir, `usb-locations-${node.id}.json`);
-      const locations = new Map<string, number>(Object.entries(readJson<Record<string, number>>(locationsFile, {})));
+      const locations = new Map<string, number>(Object.entries(learntLocations(locationsFile)));
       const correlator = new PortCorrelator({
         windowMs,
         locations,
-        onLearn: (learnt) => writeJsonAtomically(locationsFile, Object.fromEntries(learnt)),
+        onLearn: (learnt) => {
+          try {
+            writeJsonAtomically(locationsFile, Object.fromEntries(learnt));
+          } catch (err) {
+            node.warn((err as Error).message); // learnt again at the next lone dock
+          }
+        },
         onDisagreement: (message) => node.warn(message),
       });
       const usb = usbSources.acquire(path, () => new UsbmuxClient({ path, openSocket: openUsbSocket }));
@@ -191,8 +259,8 @@ export default function (RED: NodeAPI): void {
       for (const device of usb.devices()) onAttached(device, true);
       usb.start();
 
-      node.identifyDock = async (port) => {
-        const found = await correlator.dock(port);
+      node.identifyDock = async (port, missed) => {
+        const found = missed ? await usb.whenListed(windowMs).then(() => correlator.present(port, usb.devices())) : await correlator.dock(port);
         if (!found.udid) return { reason: found.reason };
         const serial = serialOf(found.udid);
         return { device: asDevice(store.docked(found.udid, { ...port, ...(serial && { serial }) }, { who: 'hub', why: 'docked' })) };

@@ -22,25 +22,37 @@ export default function (RED: NodeAPI): void {
     const hub = attachToHub(RED, this, config.hub);
     if (!hub) return;
     const { hubNode, connection } = hub;
-    const fleet = config.fleet ? (RED.nodes.getNode(config.fleet) as DeviceFleetNode | null) : null;
+    const configured = config.fleet ? (RED.nodes.getNode(config.fleet) as DeviceFleetNode | null) : null;
+    if (configured?.unavailable) this.warn(configured.unavailable.message);
+    const fleet = configured?.unavailable ? null : configured;
     // The fleet lights this hub's LEDs for its check-outs and check-ins.
     if (fleet) this.on('close', fleet.attachHub(hubNode.hubName, connection));
 
-    const emit = async (event: PortEvent): Promise<void> => {
+    /** `missed`: a dock or unplug that happened while Node-RED was not watching, found at the start. */
+    const emit = async (event: PortEvent, missed = false): Promise<void> => {
       const port = { hub: hubNode.hubName, port: event.port };
       // With a fleet, say which phone it is: a dock waits (at most the USB window) for usbmuxd.
-      const identity = !fleet ? {} : event.event === 'dock' ? await fleet.identifyDock(port) : fleet.identifyUnplug(port);
+      const identity = !fleet ? {} : event.event === 'dock' ? await fleet.identifyDock(port, missed) : fleet.identifyUnplug(port);
       if (identity.reason) this.warn(RED._('hub-input.errors.unidentified', { hub: port.hub, port: port.port, reason: identity.reason }));
       const device: HubEventMessage['device'] = { ...identity.device, ...port };
       const msg: HubEventMessage = { topic: event.event, payload: { ...event, hub: hubNode.hubName }, device };
       this.send(event.event === 'dock' ? [msg, null] : [null, msg]);
     };
     const onEvent = (event: PortEvent): void => void emit(event).catch((err: Error) => this.error(err));
+    // What changed while nobody watched (Node-RED down, a redeploy) is played once, as the events it stands for.
+    const reconcile = (docked: number[]): void =>
+      fleet?.reconcile(hubNode.hubName, docked, ({ event, port }) => {
+        const happened: PortEvent = { event, port, at: new Date().toISOString(), flags: [], current_mA: 0 };
+        emit(happened, true).catch((err: Error) => this.error(err));
+      });
     connection.on('dock', onEvent);
     connection.on('unplug', onEvent);
+    connection.on('baseline', reconcile);
+    if (connection.hasBaseline) reconcile(connection.dockedPorts());
     this.on('close', () => {
       connection.off('dock', onEvent);
       connection.off('unplug', onEvent);
+      connection.off('baseline', reconcile);
     });
   }
 

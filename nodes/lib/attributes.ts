@@ -1,4 +1,5 @@
 import { CodedError } from './coded-error';
+import { MAX_TEXT } from './fleet/person';
 
 /** `msg.device`: the device a message is about. */
 export interface Device {
@@ -28,18 +29,33 @@ const PLACEHOLDER = /\[([^[\]\r\n]{1,64})\]/g;
 /**
  * Fills `[Device User]`, `[Port]`, ... and custom attributes (`msg.device.attributes`) into
  * `template`. A placeholder without a value fails with MISSING_ATTRIBUTE rather than
- * producing a half-filled name or wallpaper.
+ * producing a half-filled name or wallpaper, one whose value is longer than 256 characters
+ * with INVALID_ATTRIBUTE. Only the device's own values count: `[constructor]` is no attribute.
  */
 export function renderTemplate(template: string, device: Device): string {
   const missing: string[] = [];
   const text = template.replace(PLACEHOLDER, (whole, name: string) => {
-    const value = name in BUILT_IN ? BUILT_IN[name](device) : device.attributes?.[name];
-    if (value === undefined || value === null || value === '') {
+    const value = valueOf(device, name);
+    if (value === undefined || value === null || value === '' || typeof value === 'object' || typeof value === 'function') {
       missing.push(whole);
       return whole;
     }
-    return String(value);
+    const rendered = String(value);
+    if (rendered.length > MAX_TEXT) throw new CodedError('INVALID_ATTRIBUTE', `the value of ${whole} is longer than ${MAX_TEXT} characters`);
+    return rendered;
   });
   if (missing.length > 0) throw new CodedError('MISSING_ATTRIBUTE', `no value for ${missing.join(', ')} in "${template}"`);
   return text;
+}
+
+/** The placeholder's value: a built-in, else the device's own custom attribute. */
+function valueOf(device: Device, name: string): unknown {
+  if (Object.hasOwn(BUILT_IN, name)) return BUILT_IN[name](device);
+  const { attributes } = device;
+  return attributes && typeof attributes === 'object' && Object.hasOwn(attributes, name) ? attributes[name] : undefined;
+}
+
+/** Where the text of a template first depends on a placeholder, -1 when it never does. */
+export function firstPlaceholder(template: string): number {
+  return template.search(new RegExp(PLACEHOLDER.source));
 }

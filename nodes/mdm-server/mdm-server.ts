@@ -17,6 +17,8 @@ export interface MdmServerDef extends NodeDef {
   webhookPath: string;
   /** Jamf Pro: how often a sent command's state is read back, ms. */
   pollInterval?: string;
+  /** NanoMDM without a webhook secret: take unsigned webhooks (anyone who reaches the URL could send one). */
+  acceptUnsigned?: boolean;
 }
 
 export interface MdmCredentials {
@@ -38,7 +40,7 @@ const VENDORS = ['nanomdm', 'jamf'];
 /** One connection per MDM (vendor and URL) across every flow. */
 const connections = new SharedPool<MdmAdapter>();
 
-function createAdapter(config: MdmServerDef, credentials: MdmCredentials, dataDir: string): MdmAdapter {
+function createAdapter(config: MdmServerDef, credentials: MdmCredentials, dataDir: string, warn: (message: string) => void): MdmAdapter {
   const url = (config.url ?? '').trim().replace(/\/+$/, '');
   if (!/^https?:\/\/[^\s]+$/.test(url)) throw new CodedError('INVALID_CONFIG', `url "${config.url}" is not an http(s) URL`);
   const maxConcurrent = Number(config.maxConcurrent || 5);
@@ -49,7 +51,10 @@ function createAdapter(config: MdmServerDef, credentials: MdmCredentials, dataDi
     if (!credentials.apiKey) throw new CodedError('INVALID_CONFIG', 'NanoMDM needs its API key (credentials)');
     // One file per NanoMDM (by URL), sealed with its API key: serials and unlock tokens survive a restart.
     const vault = new EnrolmentVault(join(dataDir, `nanomdm-${createHash('sha256').update(url).digest('hex').slice(0, 16)}.enrolments.json`), credentials.apiKey);
-    return new NanoMdm({ url, apiKey: credentials.apiKey, webhookSecret: credentials.webhookSecret || undefined, maxConcurrent, timeout, vault });
+    const webhookSecret = credentials.webhookSecret || undefined;
+    const nano = new NanoMdm({ url, apiKey: credentials.apiKey, webhookSecret, acceptUnsigned: config.acceptUnsigned === true, maxConcurrent, timeout, vault });
+    vault.notices.forEach(warn);
+    return nano;
   }
   if (config.vendor === 'jamf') {
     const { clientId, clientSecret, username, password } = credentials;
@@ -63,19 +68,33 @@ export default function (RED: NodeAPI): void {
     RED.nodes.createNode(this, config);
     const key = `${config.vendor}|${config.url}`;
     const webhookPath = config.webhookPath || 'device-checkout/webhook';
+    let connection: MdmAdapter;
     try {
-      this.connection = connections.acquire(key, () => createAdapter(config, this.credentials ?? {}, join(RED.settings.userDir ?? '.', 'device-checkout')));
+      connection = this.connection = connections.acquire(key, () => createAdapter(config, this.credentials ?? {}, join(RED.settings.userDir ?? '.', 'device-checkout'), (m) => this.warn(m)));
     } catch (err) {
       this.error(RED._('mdm-server.errors.config', { message: (err as Error).message }));
       return;
     }
+    // Refused webhooks, a disk that refuses the enrolment vault: said at most once a minute per kind.
+    const warnedAt = new Map<string, number>();
+    const onWarning = (err: Error & { code?: string }): void => {
+      const kind = err.code ?? err.message;
+      if (Date.now() - (warnedAt.get(kind) ?? -Infinity) < 60_000) return;
+      warnedAt.set(kind, Date.now());
+      this.warn(RED._('mdm-server.errors.warning', { message: err.message }));
+    };
+    connection.on('warning', onWarning);
     // Served for as long as the node exists, not only while actions run: NanoMDM cannot be
     // asked later for the serial numbers and unlock tokens its check-ins carry.
-    const webhook = this.connection.handleWebhook?.bind(this.connection);
-    if (webhook && !serveWebhook(RED, webhookPath, webhook)) this.warn(RED._('mdm-server.errors.no-webhook'));
+    const webhook = connection.handleWebhook?.bind(connection);
+    const served = webhook ? serveWebhook(RED, webhookPath, connection, webhook) : 'unsupported';
+    if (webhook && served === 'unsupported') this.warn(RED._('mdm-server.errors.no-webhook'));
+    if (served === 'taken') this.error(RED._('mdm-server.errors.webhook-taken', { path: webhookPath }));
+    if (webhook && !this.credentials?.webhookSecret) this.warn(RED._(config.acceptUnsigned ? 'mdm-server.errors.unsigned-accepted' : 'mdm-server.errors.unsigned-refused'));
 
     this.on('close', async (done: () => void) => {
-      if (webhook) stopWebhook(RED, webhookPath, webhook);
+      connection.off('warning', onWarning);
+      if (served !== 'taken') stopWebhook(RED, webhookPath, connection);
       await connections.release(key);
       done();
     });

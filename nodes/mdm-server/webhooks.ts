@@ -13,8 +13,15 @@ interface ExpressApp {
   _router?: { stack: { handle: unknown }[] };
 }
 
-/** Webhook handlers by full path (node root included). */
-const handlers = new Map<string, Handler>();
+/** A path's handler, the MDM connection it belongs to, and how many nodes serve it. */
+interface Route {
+  owner: object;
+  handler: Handler;
+  users: number;
+}
+
+/** Webhook routes by full path (node root included). */
+const routes = new Map<string, Route>();
 const MAX_BODY = 1024 * 1024;
 let installed = false;
 
@@ -38,7 +45,7 @@ function install(RED: NodeAPI): boolean {
 }
 
 const captureWebhook: Middleware = (req, res, next) => {
-  const handler = req.method === 'POST' ? handlers.get(req.url.split('?')[0]) : undefined;
+  const handler = req.method === 'POST' ? routes.get(req.url.split('?')[0])?.handler : undefined;
   if (!handler) return next();
   const chunks: Buffer[] = [];
   let size = 0;
@@ -48,7 +55,11 @@ const captureWebhook: Middleware = (req, res, next) => {
   });
   req.on('end', () => {
     const signature = req.headers['x-hmac-signature'];
-    res.statusCode = size > MAX_BODY ? 413 : handler(Buffer.concat(chunks), Array.isArray(signature) ? signature[0] : signature);
+    try {
+      res.statusCode = size > MAX_BODY ? 413 : handler(Buffer.concat(chunks), Array.isArray(signature) ? signature[0] : signature);
+    } catch {
+      res.statusCode = 500; // whatever a body did, it does not take Node-RED down
+    }
     res.end();
   });
 };
@@ -59,18 +70,27 @@ function webhookUrlPath(RED: NodeAPI, path: string): string {
   return `${root}/${path.replace(/^\/+/, '')}`;
 }
 
-/** Serves `handler` at `path`; false when webhooks cannot be received in this runtime. */
-export function serveWebhook(RED: NodeAPI, path: string, handler: Handler): boolean {
-  handlers.set(webhookUrlPath(RED, path), handler);
-  return install(RED);
+/**
+ * Serves `owner`'s `handler` at `path`: `served`, `unsupported` where this runtime cannot
+ * capture webhook bodies, or `taken` when another MDM connection serves that path already
+ * (NanoMDM posts to one URL: two servers there would each refuse the other's webhooks).
+ */
+export function serveWebhook(RED: NodeAPI, path: string, owner: object, handler: Handler): 'served' | 'unsupported' | 'taken' {
+  const full = webhookUrlPath(RED, path);
+  const route = routes.get(full);
+  if (route && route.owner !== owner) return 'taken';
+  if (route) route.users++;
+  else routes.set(full, { owner, handler, users: 1 });
+  return install(RED) ? 'served' : 'unsupported';
 }
 
-export function stopWebhook(RED: NodeAPI, path: string, handler: Handler): void {
+export function stopWebhook(RED: NodeAPI, path: string, owner: object): void {
   const full = webhookUrlPath(RED, path);
-  if (handlers.get(full) === handler) handlers.delete(full);
+  const route = routes.get(full);
+  if (route?.owner === owner && --route.users === 0) routes.delete(full);
 }
 
 /** The handler serving `fullPath`, for tests that deliver webhooks without HTTP. */
 export function webhookHandler(fullPath: string): Handler | undefined {
-  return handlers.get(fullPath);
+  return routes.get(fullPath)?.handler;
 }

@@ -20,6 +20,8 @@ export interface HubConnectionOptions {
   retry?: { min: number; max: number };
   /** Half-period of a driver-side blink on RGB hubs. */
   blinkInterval?: number;
+  /** At most one warning of a kind (by code) this often, ms. */
+  warningInterval?: number;
 }
 
 export type ConnectionStatus = 'connecting' | 'connected' | 'disconnected';
@@ -49,11 +51,12 @@ const TIMEOUTS_BEFORE_RECONNECT = 3;
  * `unplug` events, drives LEDs, and reconnects with backoff. The last known port states
  * outlive a reconnect, so changes made while the cable was out arrive exactly once.
  *
- * Events: `status` (HubStatus), `dock` and `unplug` (PortEvent), `warning` (CodedError).
+ * Events: `status` (HubStatus), `dock` and `unplug` (PortEvent), `warning` (CodedError),
+ * `baseline` (the docked ports of the first reading: what a user compares its records with).
  */
 export class HubConnection extends EventEmitter {
   private readonly known = new Map<number, PortState>();
-  /** The LED each port should show; re-sent after a reconnect or a hub reboot. */
+  /** The LED each port should show, `release` until the hub took it; re-sent after a reconnect or a hub reboot. */
   private readonly leds = new Map<number, LedState>();
   private readonly blinks = new Map<number, NodeJS.Timeout>();
   /** Per port, the LED plan being sent: the next waits, so two plans never interleave their rows. */
@@ -68,6 +71,8 @@ export class HubConnection extends EventEmitter {
   private closing = false;
   private wake?: () => void;
   private lastWarning?: string;
+  private readonly warnedAt = new Map<string, number>();
+  private baselined = false;
 
   constructor(private readonly options: HubConnectionOptions) {
     super();
@@ -75,6 +80,11 @@ export class HubConnection extends EventEmitter {
 
   get status(): HubStatus {
     return this.current;
+  }
+
+  /** Whether the hub has been read at least once: `dockedPorts()` then tells what is there. */
+  get hasBaseline(): boolean {
+    return this.baselined;
   }
 
   /** Ports with a device on them, in port order. */
@@ -102,8 +112,8 @@ export class HubConnection extends EventEmitter {
     if (!isLedState(state)) throw new CodedError('INVALID_LED', `unknown LED state "${state}" (use ${LED_STATES.join(', ')})`);
     this.checkPort(port);
     this.stopBlink(port);
-    if (state === 'release') this.leds.delete(port);
-    else this.leds.set(port, state);
+    // Remembered whatever the state: a hub that comes back gets the newest ask, release included.
+    this.leds.set(port, state);
     const cli = this.cli;
     if (!cli || this.current.status !== 'connected') {
       throw new CodedError('HUB_DISCONNECTED', `hub ${this.options.path} is not connected; the LED will be set when it is`);
@@ -196,6 +206,7 @@ export class HubConnection extends EventEmitter {
 
   private async poll(cli: HubCli): Promise<void> {
     const state = parseState(await cli.command('state'), this.family);
+    if (state.contradiction) return this.warn(new CodedError('HUB_CONTRADICTION', `ignored a state reply that contradicts itself: ${state.contradiction}`));
     for (const reason of state.rejected) this.warn(new CodedError('HUB_BAD_ROW', `ignored a state row: ${reason}`));
     if (state.rebooted) {
       await cli.command('crf');
@@ -211,6 +222,10 @@ export class HubConnection extends EventEmitter {
     }
     const docked = this.dockedPorts().length;
     if (docked !== this.current.docked) this.setStatus({ ...this.current, docked });
+    if (!this.baselined) {
+      this.baselined = true;
+      this.emit('baseline', this.dockedPorts());
+    }
     const at = new Date().toISOString();
     for (const { event, port } of changes) {
       const payload: PortEvent = { event, port: port.port, at, flags: port.flags, current_mA: port.current_mA };
@@ -232,6 +247,8 @@ export class HubConnection extends EventEmitter {
     }
     for (const command of plan.commands) await cli.command(command);
     if (plan.blink) this.startBlink(cli, port, plan.blink);
+    // Handed back to the firmware: nothing left to restore for this port.
+    if (state === 'release' && this.leds.get(port) === 'release') this.leds.delete(port);
   }
 
   private startBlink(cli: HubCli, port: number, [on, off]: [string, string]): void {
@@ -255,9 +272,13 @@ export class HubConnection extends EventEmitter {
     this.emit('status', this.current);
   }
 
-  /** Reports a problem once, not on every poll while it lasts. */
+  /** Reports a problem once, not on every poll while it lasts, and one of a kind at most every `warningInterval`. */
   private warn(err: Error): void {
     if (err.message === this.lastWarning) return;
+    const kind = errorCode(err) ?? err.message;
+    const now = Date.now();
+    if (now - (this.warnedAt.get(kind) ?? -Infinity) < (this.options.warningInterval ?? 60_000)) return;
+    this.warnedAt.set(kind, now);
     this.lastWarning = err.message;
     this.emit('warning', err);
   }

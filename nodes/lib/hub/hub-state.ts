@@ -17,6 +17,8 @@ export interface HubState {
   rebooted: boolean;
   /** Rows that could not be read, each with the reason. */
   rejected: string[];
+  /** Why the whole reply cannot be believed (a port listed twice): nothing of it is used. */
+  contradiction?: string;
 }
 
 /** Flags of a Universal `state` row (case-sensitive): system, attachment, mode, faults. */
@@ -53,6 +55,9 @@ export function parseState(lines: string[], family: HubFamily): HubState {
       state.ports.push(row);
     }
   }
+  const seen = new Set<number>();
+  const twice = state.ports.find(({ port }) => seen.has(port) || !seen.add(port));
+  if (twice) return { ports: [], rebooted: false, rejected: [], contradiction: `port ${twice.port} is listed twice` };
   return state;
 }
 

@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import { readJson, writeJsonAtomically } from '../json-file';
+import { readJson, setAside, writeJsonAtomically } from '../json-file';
 import type { Enrolment } from './mdm-adapter';
 
 interface VaultFile {
@@ -16,24 +16,31 @@ type Stored = Omit<Enrolment, 'unlockToken'> & { unlockToken?: string; [key: str
  * What an MDM's check-ins taught (serials, unlock tokens), kept across restarts in one file,
  * encrypted (AES-256-GCM) with a key derived from the MDM's own secret: the user directory
  * alone, or a backup of it, does not give away a token that clears a phone's passcode. A
- * file written under another secret is not readable and starts empty: devices teach their
- * tokens again at their next TokenUpdate.
+ * file that cannot be read (damaged, or written under another secret) is set aside, renamed,
+ * never overwritten: the vault starts empty, devices teach their tokens again at their next
+ * TokenUpdate, and the old file can still be restored (with its old secret).
  */
 export class EnrolmentVault {
+  /** What loading found unreadable and where it was put, for the log. */
+  readonly notices: string[] = [];
+
   constructor(
     private readonly file: string,
     private readonly secret: string,
   ) {}
 
   load(): Enrolment[] {
-    const stored = readJson<VaultFile | undefined>(this.file, undefined);
-    if (stored?.version !== 1) return [];
     try {
+      const stored = readJson<VaultFile | undefined>(this.file, undefined);
+      if (stored === undefined) return [];
+      if (stored?.version !== 1) throw new Error('not a version 1 vault');
       const decipher = createDecipheriv('aes-256-gcm', this.key(Buffer.from(stored.salt, 'base64')), Buffer.from(stored.iv, 'base64'));
       decipher.setAuthTag(Buffer.from(stored.tag, 'base64'));
       const plain = Buffer.concat([decipher.update(Buffer.from(stored.data, 'base64')), decipher.final()]).toString('utf8');
       return (JSON.parse(plain) as Stored[]).map(({ unlockToken, ...rest }) => ({ ...rest, ...(unlockToken && { unlockToken: Buffer.from(unlockToken, 'base64') }) }));
-    } catch {
+    } catch (err) {
+      const aside = setAside(this.file);
+      this.notices.push(`${this.file} could not be read (${(err as Error).message}; damaged, or sealed with another API key): kept as ${aside}, starting empty`);
       return [];
     }
   }

@@ -1,5 +1,6 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import Ajv from 'ajv';
 import { CodedError } from '../coded-error';
 import { CommandResults } from './command-results';
 import { deviceInformation, installProfile, parsePlist, removeProfile, toPlist, type MdmCommand } from './commands';
@@ -10,8 +11,10 @@ import type { AssignedUser, Enrolment, MdmAdapter, PerformOptions } from './mdm-
 export interface NanoMdmOptions {
   url: string;
   apiKey: string;
-  /** HMAC key NanoMDM signs webhooks with; without one every webhook is accepted. */
+  /** HMAC key NanoMDM signs webhooks with. */
   webhookSecret?: string;
+  /** Without a key, whether unsigned webhooks are taken (an explicit choice: anyone could send one). */
+  acceptUnsigned?: boolean;
   maxConcurrent: number;
   /** HTTP timeout, ms. */
   timeout: number;
@@ -22,15 +25,34 @@ export interface NanoMdmOptions {
 /** What check-ins taught us about a device. */
 export interface CheckIn extends Enrolment {
   model?: string;
+  /** When NanoMDM created the newest check-in taken for it (ms): an older one is a replay. */
+  checkInAt?: number;
 }
 
 type EnqueueReply = { status?: Record<string, { push_result?: string; push_error?: string; command_error?: string }> };
 
 type Webhook = {
-  topic?: string;
-  acknowledge_event?: { udid?: string; status?: string; command_uuid?: string; raw_payload?: string };
-  checkin_event?: { udid?: string; raw_payload?: string };
+  topic: string;
+  event_id?: string;
+  created_at?: string;
+  acknowledge_event?: { udid: string; status: string; command_uuid?: string; raw_payload?: string };
+  checkin_event?: { udid: string; raw_payload?: string };
 };
+
+const text = (maxLength: number) => ({ type: 'string', minLength: 1, maxLength });
+const payload = { type: 'string', maxLength: 1024 * 1024 };
+/** Every field this package reads from a webhook, checked before it is read. */
+const isWebhook = new Ajv().compile<Webhook>({
+  type: 'object',
+  required: ['topic'],
+  properties: {
+    topic: text(100),
+    event_id: text(200),
+    created_at: text(64),
+    acknowledge_event: { type: 'object', required: ['udid', 'status'], properties: { udid: text(200), status: text(64), command_uuid: text(200), raw_payload: payload } },
+    checkin_event: { type: 'object', required: ['udid'], properties: { udid: text(200), raw_payload: payload } },
+  },
+});
 
 /**
  * NanoMDM: commands go out through `PUT /v1/enqueue/{udid}`; results and check-ins come
@@ -118,27 +140,40 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
   }
 
   /**
-   * One webhook POST, exactly as received. Returns the HTTP status to answer with:
-   * 401 for a bad or missing signature when a key is set, 400 for a body that is not NanoMDM's.
+   * One webhook POST, exactly as received. Returns the HTTP status to answer with: 401 for a
+   * bad or missing signature when a key is set (or for any webhook without a key, unless
+   * unsigned ones are accepted), 400 for a body that is not NanoMDM's. A refusal is also a
+   * `warning` event naming the likely cause (never the body or a secret).
    */
   handleWebhook(body: Buffer, signature: string | undefined): number {
-    if (this.options.webhookSecret && !signatureMatches(body, signature, this.options.webhookSecret)) return 401;
-    let event: Webhook;
-    try {
-      event = JSON.parse(body.toString('utf8')) as Webhook;
-    } catch {
-      return 400;
+    const { webhookSecret, acceptUnsigned } = this.options;
+    if (webhookSecret && !signatureMatches(body, signature, webhookSecret)) {
+      return this.refuse(401, signature ? 'WEBHOOK_BAD_SIGNATURE' : 'WEBHOOK_UNSIGNED', signature ? 'a webhook was refused: its signature does not match the webhook secret (a different key on NanoMDM?)' : 'a webhook was refused: it is not signed (NanoMDM started without -webhook-hmac-key?)');
     }
+    if (!webhookSecret && !acceptUnsigned) {
+      return this.refuse(401, 'WEBHOOK_UNSIGNED', 'a webhook was refused: no webhook secret is set and unsigned webhooks are not accepted');
+    }
+    let event: unknown;
+    try {
+      event = JSON.parse(body.toString('utf8'));
+    } catch {
+      return this.refuse(400, 'WEBHOOK_INVALID', 'a webhook was refused: its body is not JSON');
+    }
+    if (!isWebhook(event)) return this.refuse(400, 'WEBHOOK_INVALID', 'a webhook was refused: its body is not a NanoMDM event');
     const ack = event.acknowledge_event;
     const checkin = event.checkin_event;
-    if (event.topic === 'mdm.Connect' && ack?.udid && ack.status) {
+    if (event.topic === 'mdm.Connect' && ack) {
       // Every poll ends with an Idle connect that carries no result.
       if (ack.command_uuid) this.results.report({ udid: ack.udid, commandUUID: ack.command_uuid, status: ack.status, payload: decodePayload(ack.raw_payload) });
       return 200;
     }
-    if (checkin?.udid) {
+    if (checkin) {
       const message = decodePayload(checkin.raw_payload);
       const known = this.remember(checkin.udid);
+      // A check-in older than the newest taken (a replay, or one delivered late) changes nothing.
+      const createdAt = event.created_at === undefined ? undefined : timeOf(event.created_at);
+      if (createdAt !== undefined && known.checkInAt !== undefined && createdAt < known.checkInAt) return 200;
+      if (createdAt !== undefined) known.checkInAt = createdAt;
       if (event.topic === 'mdm.Authenticate') {
         Object.assign(known, { serial: message.SerialNumber as string | undefined, model: message.Model as string | undefined, unlockToken: undefined, enrolledAt: undefined });
         this.emit('authenticate', known);
@@ -151,15 +186,35 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
         this.devices.delete(checkin.udid);
         this.emit('checkout', known);
       }
-      this.options.vault?.save([...this.devices.values()]);
+      this.saveVault();
       return 200;
     }
     return 400;
   }
 
+  /** Memory keeps what the check-in taught even when the disk refuses: the next check-in writes it. */
+  private saveVault(): void {
+    try {
+      this.options.vault?.save([...this.devices.values()]);
+    } catch (err) {
+      this.emit('warning', err);
+    }
+  }
+
+  private refuse(status: number, code: string, message: string): number {
+    this.emit('warning', new CodedError(code, message));
+    return status;
+  }
+
   async close(): Promise<void> {
     this.results.rejectAll(new CodedError('MDM_CLOSED', 'the MDM server configuration was closed (redeploy)'));
   }
+}
+
+/** NanoMDM's RFC 3339 times carry nanoseconds; milliseconds are enough to order check-ins. */
+function timeOf(created: string): number | undefined {
+  const ms = Date.parse(created.replace(/(\.\d{3})\d+/, '$1'));
+  return Number.isNaN(ms) ? undefined : ms;
 }
 
 function signatureMatches(body: Buffer, signature: string | undefined, key: string): boolean {

@@ -80,6 +80,20 @@ export class PortCorrelator {
     });
   }
 
+  /**
+   * A phone found on a port at a start, with no dock seen: only the port's learnt USB location,
+   * matched against the phones usbmuxd lists now, can tell which one it is.
+   */
+  present(port: PortKey, listed: { udid: string; locationId?: number }[]): Resolution {
+    const key = keyOf(port);
+    const location = this.options.locations.get(key);
+    if (location === undefined) return { reason: 'found docked at start, and this port\'s USB location is not learnt yet' };
+    const phone = listed.find((d) => d.locationId === location);
+    if (!phone) return { reason: 'found docked at start, but usbmuxd lists no phone at this port\'s USB location' };
+    this.bound.set(key, phone.udid);
+    return { udid: phone.udid };
+  }
+
   /** The hub saw an unplug: the port is free, and says who left. */
   unplug(port: PortKey): string | undefined {
     const key = keyOf(port);

@@ -50,6 +50,23 @@ export class UsbmuxClient extends EventEmitter {
     return [...this.known.values()];
   }
 
+  /** Resolves once usbmuxd's device list has been read, or after `ms` when usbmuxd does not answer. */
+  whenListed(ms: number): Promise<void> {
+    if (this.current.status === 'connected') return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.off('status', onStatus);
+        resolve();
+      };
+      const onStatus = (status: UsbStatus): void => {
+        if (status.status === 'connected') done();
+      };
+      const timer = setTimeout(done, ms);
+      this.on('status', onStatus);
+    });
+  }
+
   byUdid(udid: string): UsbDevice | undefined {
     return this.known.get(udid);
   }

@@ -15,6 +15,9 @@ export interface WallpaperSpec {
   text: string;
 }
 
+/** The longest text a wallpaper carries: rendering time grows faster than the text. */
+export const MAX_WALLPAPER_TEXT = 1000;
+
 /** iPhone 15/16 Pro screens, portrait. */
 export const DEFAULT_SCREEN = { width: 1179, height: 2556 };
 
@@ -39,6 +42,9 @@ export class WallpaperRenderer {
     const { width, height, background } = spec;
     if (![width, height].every((n) => Number.isInteger(n) && n >= 100 && n <= 4096)) {
       throw new CodedError('INVALID_WALLPAPER', `a wallpaper is 100 to 4096 pixels wide and high, not ${width} x ${height}`);
+    }
+    if (spec.text.length > MAX_WALLPAPER_TEXT) {
+      throw new CodedError('INVALID_WALLPAPER', `a wallpaper text has at most ${MAX_WALLPAPER_TEXT} characters, not ${spec.text.length}`);
     }
     if ('colour' in background && !/^#[0-9a-f]{6}$/i.test(background.colour)) {
       throw new CodedError('INVALID_WALLPAPER', `a background colour is #rrggbb, not "${background.colour}"`);

@@ -1,0 +1,42 @@
+import { CodedError } from '../coded-error';
+
+/** The longest user id, display name or attribute value a person or a lookup may supply. */
+export const MAX_TEXT = 256;
+
+// C0 and C1 controls (NUL, escapes, line breaks...): no user id or name has a use for them.
+const CONTROL = /\p{Cc}/u;
+// Format characters (zero-width spaces and joiners, bidi overrides) are invisible: "user1"
+// with one is still user1.
+const FORMAT = /\p{Cf}/gu;
+
+/**
+ * A user id as a person or the badge service gave it, checked: trimmed, 1 to 256 characters,
+ * no control characters (INVALID_USER otherwise). It is stored as given; `userKey` compares.
+ */
+export function checkUserId(id: unknown): string {
+  if (typeof id !== 'string') throw new CodedError('INVALID_USER', 'a user id is a string');
+  const trimmed = id.trim();
+  if (!trimmed || !userKey(trimmed)) throw new CodedError('INVALID_USER', 'the user id is empty');
+  if (trimmed.length > MAX_TEXT) throw new CodedError('INVALID_USER', `a user id has at most ${MAX_TEXT} characters, not ${trimmed.length}`);
+  if (CONTROL.test(trimmed)) throw new CodedError('INVALID_USER', 'a user id cannot contain control characters');
+  return trimmed;
+}
+
+/** A display name: as for ids, except that an unusable one is dropped (the id stands in). */
+export function checkDisplayName(name: unknown): string | undefined {
+  if (typeof name !== 'string') return undefined;
+  const trimmed = name.trim();
+  if (!trimmed) return undefined;
+  if (trimmed.length > MAX_TEXT) throw new CodedError('INVALID_USER', `a display name has at most ${MAX_TEXT} characters, not ${trimmed.length}`);
+  if (CONTROL.test(trimmed)) throw new CodedError('INVALID_USER', 'a display name cannot contain control characters');
+  return trimmed;
+}
+
+/**
+ * What makes two user ids the same person: Unicode compatibility form (NFKC), case folded,
+ * invisible format characters removed. `USER1`, `user1` and `user1` + zero-width space are
+ * one person, and so one per-user limit.
+ */
+export function userKey(id: string): string {
+  return id.normalize('NFKC').replace(FORMAT, '').toLowerCase().normalize('NFKC').trim();
+}

@@ -20,13 +20,15 @@ import { webhookReceiver } from '../sim/webhook-receiver';
 import { median, ms, percentile } from './stats';
 
 const API_KEY = 'bench-key';
+/** Signed webhooks, as a hospital runs NanoMDM. */
+const WEBHOOK_KEY = 'bench-webhook-key';
 const MDM_LATENCY_MS = 20;
 const MAX_CONCURRENT = 5;
 const LOCKER = 'org.example.locker';
 
 /** A NanoMDM answering every request in 20 ms, phones acknowledging at once, webhooks into the nodes. */
 async function startMdm(): Promise<{ mdm: SimulatedNanoMdm; close(): Promise<void> }> {
-  const mdm = new SimulatedNanoMdm({ apiKey: API_KEY, checkinDelay: 0 });
+  const mdm = new SimulatedNanoMdm({ apiKey: API_KEY, webhookSecret: WEBHOOK_KEY, checkinDelay: 0 });
   mdm.latency = MDM_LATENCY_MS;
   await mdm.start();
   const receiver = await webhookReceiver((body, signature) => webhookHandler('/device-checkout/webhook')?.(body, signature) ?? 503);
@@ -136,7 +138,7 @@ export async function measureBadgeToReady(samples: number): Promise<BadgeToReady
     { id: 'checkout', type: 'check-out-device', fleet: 'fleet', suppressBlueLed: true, timeout: '60', wires: [['handed']] },
     { id: 'returned', type: 'helper' },
     { id: 'handed', type: 'helper' },
-  ] as never, { mdm: { apiKey: API_KEY } } as never);
+  ] as never, { mdm: { apiKey: API_KEY, webhookSecret: WEBHOOK_KEY } } as never);
   await new Promise((resolve) => setTimeout(resolve, 500));
   const phone = new SimulatedDevice();
   await mdm.enrol(phone);
@@ -224,7 +226,7 @@ export async function measureShiftChange(phones: number): Promise<ShiftChangeRes
     { id: 'fleet', type: 'device-fleet', mdm: 'mdm', usb: 'sim:bench-shift', usbWindow: '2', lockerApp: LOCKER, checkoutDeadline: '60', userLimit: '1', batteryThreshold: '20' },
     ...returnWorkflow('returned'),
     { id: 'returned', type: 'helper' },
-  ] as never, { mdm: { apiKey: API_KEY } } as never);
+  ] as never, { mdm: { apiKey: API_KEY, webhookSecret: WEBHOOK_KEY } } as never);
   const devices = Array.from({ length: phones }, () => new SimulatedDevice());
   for (const phone of devices) await mdm.enrol(phone);
   await new Promise((resolve) => setTimeout(resolve, 1500));

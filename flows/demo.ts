@@ -127,7 +127,12 @@ function serveControls(app: express.Express, demo: { hubs: SimulatedHub[]; cart:
     const trail = read(audit).trim().split('\n').filter(Boolean).slice(-15).reverse().map((line) => JSON.parse(line) as object);
     return { devices, trail };
   };
-  app.get('/sim', (_req, res) => res.type('html').send(readFileSync(join(ROOT, 'flows', 'demo-page.html'), 'utf8')));
+  // The page's links are relative to /sim/: /sim (as printed and typed) comes there first.
+  app.get('/sim', (req, res) => {
+    const [path, query = ''] = req.originalUrl.split('?');
+    if (!path.endsWith('/')) return res.redirect(301, `${path}/${query && `?${query}`}`);
+    res.type('html').send(readFileSync(join(ROOT, 'flows', 'demo-page.html'), 'utf8'));
+  });
   app.get('/sim/state', (_req, res) => {
     const { devices, trail } = fleet();
     res.json({

@@ -34,6 +34,8 @@ export interface EnqueueFault {
   retryAfter?: number;
   /** Queue the command anyway before failing (the request did reach the server). */
   queueAnyway?: boolean;
+  /** The JSON body to answer with, e.g. the real server's shapes (`../shared/protocols/mdm.md`). */
+  body?: Record<string, unknown>;
   /** How many requests meet this fault. */
   times: number;
 }
@@ -62,7 +64,7 @@ export class SimulatedNanoMdm {
   readonly webhookFailures: string[] = [];
   url = '';
 
-  constructor(private readonly options: SimulatedNanoMdmOptions) {}
+  constructor(readonly options: SimulatedNanoMdmOptions) {}
 
   set webhookUrl(url: string) {
     this.options.webhookUrl = url;
@@ -124,7 +126,7 @@ export class SimulatedNanoMdm {
     }
     if (fault && !fault.queueAnyway) {
       fault.times--;
-      return reply(fault.status, { error: 'simulated fault' }, fault.retryAfter === undefined ? {} : { 'retry-after': String(fault.retryAfter) });
+      return reply(fault.status, fault.body ?? { error: 'simulated fault' }, fault.retryAfter === undefined ? {} : { 'retry-after': String(fault.retryAfter) });
     }
     const ids = decodeURIComponent(enqueue[1]).split(',');
     const status: Record<string, Record<string, string>> = {};
@@ -140,7 +142,7 @@ export class SimulatedNanoMdm {
     }
     if (fault) {
       fault.times--;
-      return reply(fault.status, { error: 'simulated fault after queueing' });
+      return reply(fault.status, fault.body ?? { error: 'simulated fault after queueing' });
     }
     const failed = Object.values(status).filter((s) => s.command_error).length;
     reply(failed === 0 ? 200 : failed === ids.length ? 500 : 207, { status, command_uuid: command.uuid, request_type: command.command.RequestType });

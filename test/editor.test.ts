@@ -52,6 +52,20 @@ describe('the editor in a real browser (headless Chromium)', function () {
     }
   };
 
+  it('the cart page works at the address the README prints (/sim, no trailing slash) and at /sim/', async () => {
+    const cart = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+    try {
+      for (const address of ['sim', 'sim/']) {
+        await cart.goto(`${demo.url}${address}`);
+        await cart.waitForFunction(() => document.querySelectorAll('#phones tr').length >= 10, undefined, { timeout: 20_000 });
+      }
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await cart.screenshot({ path: join(ARTIFACTS, 'cart-page.png') });
+    } finally {
+      await cart.close();
+    }
+  });
+
   it('shows every node in the palette under "device checkout"', async () => {
     const category = await page.evaluate(() => {
       const headers = Array.from(document.querySelectorAll('.red-ui-palette-header'));

@@ -4,7 +4,7 @@ import type { CodedError } from '../nodes/lib/coded-error';
 import { forgetBadge } from '../nodes/lib/fleet/badge-lookup';
 import { checkUserId, userKey } from '../nodes/lib/fleet/person';
 import { WorkflowRuns } from '../nodes/lib/workflow/workflow-run';
-import { imagePath } from '../nodes/set-wallpaper/set-wallpaper';
+import { imagePath } from '../nodes/lib/wallpaper/image-path';
 
 const code = (expected: string) => (err: CodedError) => err.code === expected;
 

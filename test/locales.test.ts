@@ -28,8 +28,31 @@ function keysUsed(type: string): { type: string; key: string }[] {
   return found.map((m) => ({ type: m[1] ? m[1].slice(PACKAGE.length + 1, -1) : type, key: m[2] }));
 }
 
+describe('the palette', () => {
+  const editor = (type: string) => readFileSync(join(ROOT, 'nodes', type, `${type}.html`), 'utf8');
+  const property = (type: string, name: string) => new RegExp(`\\b${name}: '([^']+)'`).exec(editor(type))?.[1];
+  const palette = TYPES.filter((type) => !/category: 'config'/.test(editor(type)));
+
+  it('gives every node its own icon, and one colour per family (hub, device action, workflow)', () => {
+    const icons = palette.map((type) => property(type, 'icon'));
+    assert.equal(new Set(icons).size, palette.length, palette.map((t, i) => `${t}: ${icons[i]}`).join(', '));
+    const colours = new Set(palette.map((type) => property(type, 'color')));
+    assert.equal(colours.size, 3, [...colours].join());
+  });
+});
+
 describe('locales', () => {
   it('covers en-US and de', () => assert.deepEqual([...LANGS].sort(), ['de', 'en-US']));
+
+  it('node files say nothing to users in literal English: every error, warning and status comes from the catalogs', () => {
+    const literal = /CodedError\('[A-Z_]+', ['`"]|\.(warn|error|log)\(['`"]|\btext: ['`"]|new Error\(['`"]/;
+    const nodeFiles = readdirSync(join(ROOT, 'nodes'), { withFileTypes: true })
+      .filter((entry) => entry.isDirectory() && entry.name !== 'lib')
+      .flatMap((dir) => readdirSync(join(ROOT, 'nodes', dir.name)).filter((f) => f.endsWith('.ts')).map((f) => join(ROOT, 'nodes', dir.name, f)));
+    assert.ok(nodeFiles.length >= 17);
+    const offending = nodeFiles.flatMap((file) => readFileSync(file, 'utf8').split('\n').map((line, i) => [file, i + 1, line] as const)).filter(([, , line]) => literal.test(line));
+    assert.deepEqual(offending.map(([file, n, line]) => `${file.slice(ROOT.length + 1)}:${n}: ${line.trim()}`), []);
+  });
 
   for (const type of TYPES) {
     it(`${type}: every language has the same messages with the same placeholders, and help`, () => {

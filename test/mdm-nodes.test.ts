@@ -16,7 +16,7 @@ describe('device actions through NanoMDM in Node-RED', () => {
   let receiver: { url: string; close(): Promise<void> };
   let phone: SimulatedDevice;
   let phones = 0;
-  const actionIds = ['erase', 'wifi', 'name', 'passcode', 'delete', 'command', 'bad-command', 'enrol', 'enrol-dep'];
+  const actionIds = ['erase', 'wifi', 'name', 'name-empty', 'passcode', 'delete', 'command', 'bad-command', 'enrol', 'enrol-dep'];
 
   before(async () => {
     sim = new SimulatedNanoMdm({ apiKey: SECRETS.apiKey, webhookSecret: SECRETS.webhookSecret });
@@ -44,6 +44,7 @@ describe('device actions through NanoMDM in Node-RED', () => {
         action('erase', 'erase-device', { preserveDataPlan: true, disallowProximitySetup: false }),
         action('wifi', 'add-wifi', { ssid: 'Ward [Hub]', security: 'WPA2', hidden: false, autoJoin: true }),
         action('name', 'set-device-name', { deviceName: 'Cart [Hub] - [Port]' }),
+        action('name-empty', 'set-device-name', { deviceName: '  ' }),
         action('passcode', 'clear-passcode'),
         action('delete', 'delete-from-mdm'),
         action('command', 'mdm-command', { command: 'DeviceInformation', params: '{"Queries": ["SerialNumber", "DeviceName"]}' }),
@@ -96,6 +97,10 @@ describe('device actions through NanoMDM in Node-RED', () => {
     const err = await codeOf('name');
     assert.equal(err.code, 'MISSING_ATTRIBUTE');
     assert.match(err.message, /\[Hub\], \[Port\]/);
+    const executed = phone.executed.length;
+    send('name-empty', { device: device() });
+    assert.equal((await codeOf('name-empty')).code, 'INVALID_CONFIG', 'an empty name is refused');
+    assert.equal(phone.executed.length, executed, 'and never sent to the phone');
   });
 
   it('clear-passcode uses the unlock token from enrolment; none known gives NO_UNLOCK_TOKEN', async () => {
@@ -200,5 +205,25 @@ describe('device actions through NanoMDM in Node-RED', () => {
     await waitFor('passed on', () => seen.ok.length === 1);
     const payload = phone.executed.find((c) => c.RequestType === 'InstallProfile')!.Payload as Buffer;
     assert.equal((parsePlist(payload) as { PayloadType: string }).PayloadType, 'Configuration');
+  });
+
+  it('webhooks refused for a key NanoMDM does not use: said on the action nodes, a warning naming the cause, DEVICE_TIMEOUT naming lost webhooks', async () => {
+    const status = statuses('command');
+    const mdmWarnings = reports('mdm', 'warn');
+    sim.options.webhookSecret = 'a-key-nanomdm-was-started-with';
+    try {
+      send('command', { device: device() });
+      const err = (await waitFor('timeout', () => errors.command[0], 6000)) as CodedError;
+      assert.equal(err.code, 'DEVICE_TIMEOUT');
+      assert.match(err.message, /never sends a webhook twice/);
+      assert.ok(status.some((s) => /webhooks-refused/.test(s.text ?? '') && /WEBHOOK_BAD_SIGNATURE/.test(s.text ?? '')), JSON.stringify(status));
+      assert.equal(mdmWarnings.filter((w) => /signature does not match/.test(String(w))).length, 1, 'said once, not for every webhook');
+      assert.ok(!mdmWarnings.some((w) => String(w).includes(SECRETS.webhookSecret) || String(w).includes('a-key-nanomdm')), 'no secret in the log');
+    } finally {
+      sim.options.webhookSecret = SECRETS.webhookSecret;
+    }
+    send('command', { device: device() });
+    await waitFor('answered again', () => seen.ok.length === 1);
+    assert.deepEqual(status.at(-1)?.text?.includes('webhooks-refused'), false, 'cleared once webhooks are taken again');
   });
 });

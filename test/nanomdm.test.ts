@@ -120,6 +120,20 @@ describe('NanoMDM client against a simulated NanoMDM', () => {
     await assert.rejects(perform(commands.restartDevice(), { udid: 'NOT-ENROLLED' }), (err: CodedError) => err.code === 'MDM_REJECTED' && /enrollment not found/.test(err.message));
   });
 
+  it('reads the real server\u2019s top-level answers: push_error alone is queued (no push certificate), command_error is not', async () => {
+    // As a fresh NanoMDM answers with no push certificate for the topic: HTTP 500, no status map.
+    const noCertificate = (uuid: string) => ({ push_error: 'retrieving push cert for topic com.apple.mgmt.External.x: key not found: certificate', command_uuid: uuid, request_type: 'DeviceInformation' });
+    const command = commands.deviceInformation(['SerialNumber']);
+    sim.faults = [{ status: 500, times: 1, queueAnyway: true, body: noCertificate(command.CommandUUID) }];
+    assert.deepEqual((await perform(command)).QueryResponses, { SerialNumber: 'F17XK0AAHG7F' }, 'the device ran it: done, not MDM_SERVER_ERROR');
+    const erase = commands.eraseDevice();
+    sim.faults = [{ status: 500, times: 1, queueAnyway: true, body: noCertificate(erase.CommandUUID) }];
+    await perform(erase, { destructive: true }); // done, not MDM_UNCERTAIN
+    await waitFor('wiped', () => phone.erasures === 1);
+    sim.faults = [{ status: 500, times: 1, body: { command_error: 'command already exists: Error 1062: Duplicate entry' } }];
+    await assert.rejects(perform(commands.restartDevice()), (err: CodedError) => err.code === 'MDM_REJECTED' && /already exists/.test(err.message));
+  });
+
   it('keeps at most maxConcurrent requests in flight', async () => {
     const narrow = new NanoMdm({ url: sim.url, apiKey: API_KEY, webhookSecret: HMAC_KEY, maxConcurrent: 3, timeout: 2000 });
     nano = narrow;

@@ -18,11 +18,11 @@ export default function (RED: NodeAPI): void {
     RED,
     'add-wifi',
     async (config, { device, mdm, timeout }, node) => {
-      if (!WIFI_SECURITY.includes(config.security)) throw new CodedError('INVALID_CONFIG', `security "${config.security}" is not one of ${WIFI_SECURITY.join(', ')}`);
+      if (!WIFI_SECURITY.includes(config.security)) throw new CodedError('INVALID_CONFIG', RED._('add-wifi.errors.security', { security: config.security, allowed: WIFI_SECURITY.join(', ') }));
       const ssid = renderTemplate(config.ssid ?? '', device);
-      if (!ssid || Buffer.byteLength(ssid) > 32) throw new CodedError('INVALID_CONFIG', 'the SSID must be 1 to 32 bytes');
+      if (!ssid || Buffer.byteLength(ssid) > 32) throw new CodedError('INVALID_CONFIG', RED._('add-wifi.errors.ssid'));
       const password = (node.credentials as { password?: string } | undefined)?.password;
-      if (config.security !== 'None' && config.security !== 'Any' && !password) throw new CodedError('INVALID_CONFIG', `a ${config.security} network needs a password`);
+      if (config.security !== 'None' && config.security !== 'Any' && !password) throw new CodedError('INVALID_CONFIG', RED._('add-wifi.errors.password', { security: config.security }));
       const profile = wifiProfile({ ssid, security: config.security, password, hidden: Boolean(config.hidden), autoJoin: config.autoJoin !== false });
       await mdm.perform(device.udid, installProfile(profile), { timeout });
     },

@@ -7,7 +7,7 @@ import { registerDeviceAction, type DeviceActionDef } from '../device-fleet/devi
 export default function (RED: NodeAPI): void {
   registerDeviceAction<DeviceActionDef>(RED, 'clear-passcode', async (_config, { device, mdm, timeout }) => {
     const token = await mdm.unlockToken(device.udid);
-    if (!token) throw new CodedError('NO_UNLOCK_TOKEN', `the MDM has no unlock token for ${device.udid}; it comes with the device's enrolment (TokenUpdate)`);
+    if (!token) throw new CodedError('NO_UNLOCK_TOKEN', RED._('clear-passcode.errors.no-token', { udid: device.udid }));
     await mdm.perform(device.udid, clearPasscode(token), { timeout });
   });
 }

@@ -19,9 +19,9 @@ export default function (RED: NodeAPI): void {
     'dep-enroll',
     async (config, { msg, device, mdm, timeout }, node) => {
       if (config.depProxyUrl) {
-        if (!config.profileUuid) throw new CodedError('INVALID_CONFIG', 'a DEP proxy URL needs the DEP profile UUID to assign');
+        if (!config.profileUuid) throw new CodedError('INVALID_CONFIG', RED._('dep-enroll.errors.no-profile'));
         const serial = device.serial ?? mdm.enrolment(device.udid)?.serial;
-        if (!serial) throw new CodedError('NO_SERIAL', `the serial number of ${device.udid} is unknown; DEP assigns profiles by serial`);
+        if (!serial) throw new CodedError('NO_SERIAL', RED._('dep-enroll.errors.no-serial', { udid: device.udid }));
         const apiKey = (node.credentials as { depApiKey?: string } | undefined)?.depApiKey ?? '';
         await assignDepProfile(config.depProxyUrl, apiKey, config.profileUuid, serial, 30_000);
       }

@@ -83,7 +83,7 @@ export function registerDeviceAction<C extends DeviceActionDef>(
     else if (fleet.unavailable) this.status({ fill: 'red', shape: 'ring', text: RED._(`${STATUS}.unavailable`) });
     else {
       options.setup?.(this, config, fleet);
-      showStorage(this, fleet);
+      showProblems(this, fleet);
     }
     const chooseDevice =
       options.chooseDevice ??
@@ -155,12 +155,26 @@ export function registerDeviceAction<C extends DeviceActionDef>(
     }
   }
 
-  /** A fleet whose disk refuses writes shows it on every node that uses it, until it heals. */
-  function showStorage(node: Node, fleet: DeviceFleetNode): void {
-    const show = (err?: CodedError): void => node.status(err ? { fill: 'red', shape: 'ring', text: RED._(`${STATUS}.storage-failed`, { code: err.code }) } : {});
+  /**
+   * What stops every action of a fleet, shown on each node that uses it until it is over: a
+   * disk that refuses the fleet's writes, an MDM whose webhooks (the devices' answers) are refused.
+   */
+  function showProblems(node: Node, fleet: DeviceFleetNode): void {
+    const mdm = fleet.mdmNode?.connection;
+    const show = (): void => {
+      const storage = fleet.store.storageError;
+      const webhooks = mdm?.webhookProblem;
+      if (storage) node.status({ fill: 'red', shape: 'ring', text: RED._(`${STATUS}.storage-failed`, { code: storage.code }) });
+      else if (webhooks) node.status({ fill: 'red', shape: 'ring', text: RED._(`${STATUS}.webhooks-refused`, { code: webhooks.code }) });
+      else node.status({});
+    };
     fleet.store.on('storage', show);
-    if (fleet.store.storageError) show(fleet.store.storageError);
-    node.on('close', () => fleet.store.off('storage', show));
+    mdm?.on('webhook-status', show);
+    if (fleet.store.storageError || mdm?.webhookProblem) show();
+    node.on('close', () => {
+      fleet.store.off('storage', show);
+      mdm?.off('webhook-status', show);
+    });
   }
   function mdmOf(fleet: DeviceFleetNode): MdmAdapter {
     const connection = fleet.mdmNode?.connection;

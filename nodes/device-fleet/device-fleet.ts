@@ -222,7 +222,7 @@ export default function (RED: NodeAPI): void {
         const saved = readJson<unknown>(file, {});
         const valid = saved !== null && typeof saved === 'object' && !Array.isArray(saved) && Object.values(saved).every(Number.isInteger);
         if (valid) return saved as Record<string, number>;
-        throw new CodedError('STORAGE_DAMAGED', `${file} is damaged (not a port -> location map)`);
+        throw new CodedError('STORAGE_DAMAGED', RED._('device-fleet.errors.locations-shape', { file }));
       } catch (err) {
         let aside = '';
         try {

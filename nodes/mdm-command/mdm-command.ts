@@ -12,13 +12,13 @@ interface MdmCommandDef extends DeviceActionDef {
   destructive: boolean;
 }
 
-/** The command's keys: from the node, else from msg.payload. */
-function commandKeys(params: string, payload: unknown): Record<string, unknown> {
+/** The command's keys: from the node (JSON; undefined when it is not), else from msg.payload. */
+function commandKeys(params: string, payload: unknown): Record<string, unknown> | undefined {
   if (params?.trim()) {
     try {
       return JSON.parse(params) as Record<string, unknown>;
-    } catch (err) {
-      throw new CodedError('INVALID_COMMAND', `the parameters are not JSON: ${(err as Error).message}`);
+    } catch {
+      return undefined;
     }
   }
   return payload && typeof payload === 'object' && !Array.isArray(payload) && !Buffer.isBuffer(payload) ? (payload as Record<string, unknown>) : {};
@@ -33,9 +33,10 @@ export function commandProblems(requestType: string, keys: Record<string, unknow
 export default function (RED: NodeAPI): void {
   registerDeviceAction<MdmCommandDef>(RED, 'mdm-command', async (config, { msg, device, mdm, timeout }) => {
     const keys = commandKeys(config.params, msg.payload);
+    if (!keys) throw new CodedError('INVALID_COMMAND', RED._('mdm-command.errors.not-json'));
     const command = mdmCommand(config.command, keys);
     const problems = appleSchemas().validateCommand(command);
-    if (problems.length > 0) throw new CodedError('INVALID_COMMAND', `${config.command}: ${problems.join('; ')}`, { problems });
+    if (problems.length > 0) throw new CodedError('INVALID_COMMAND', RED._('mdm-command.errors.invalid', { command: config.command, problems: problems.join('; ') }), { problems });
     return mdm.perform(device.udid, command, { timeout, destructive: Boolean(config.destructive) || config.command === 'EraseDevice' });
   });
 
@@ -44,8 +45,9 @@ export default function (RED: NodeAPI): void {
   });
   RED.httpAdmin.post('/device-checkout/validate-command', RED.auth.needsPermission('mdm-command.read'), (req, res) => {
     const { command, params } = (req.body ?? {}) as { command?: string; params?: string };
+    const keys = commandKeys(params ?? '', undefined);
     try {
-      res.json({ problems: commandProblems(command ?? '', commandKeys(params ?? '', undefined)) });
+      res.json({ problems: keys ? commandProblems(command ?? '', keys) : [RED._('mdm-command.errors.not-json')] });
     } catch (err) {
       res.json({ problems: [(err as Error).message] });
     }

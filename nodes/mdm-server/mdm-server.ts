@@ -40,15 +40,17 @@ const VENDORS = ['nanomdm', 'jamf'];
 /** One connection per MDM (vendor and URL) across every flow. */
 const connections = new SharedPool<MdmAdapter>();
 
-function createAdapter(config: MdmServerDef, credentials: MdmCredentials, dataDir: string, warn: (message: string) => void): MdmAdapter {
+type Text = (key: string, vars?: Record<string, string | number>) => string;
+
+function createAdapter(config: MdmServerDef, credentials: MdmCredentials, dataDir: string, warn: (message: string) => void, text: Text): MdmAdapter {
   const url = (config.url ?? '').trim().replace(/\/+$/, '');
-  if (!/^https?:\/\/[^\s]+$/.test(url)) throw new CodedError('INVALID_CONFIG', `url "${config.url}" is not an http(s) URL`);
+  if (!/^https?:\/\/[^\s]+$/.test(url)) throw new CodedError('INVALID_CONFIG', text('mdm-server.errors.url', { url: config.url }));
   const maxConcurrent = Number(config.maxConcurrent || 5);
   const timeout = Number(config.timeout || 30000);
-  if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1 || maxConcurrent > 50) throw new CodedError('INVALID_CONFIG', 'maxConcurrent must be 1 to 50');
-  if (!Number.isFinite(timeout) || timeout < 1000) throw new CodedError('INVALID_CONFIG', 'timeout must be at least 1000 ms');
+  if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1 || maxConcurrent > 50) throw new CodedError('INVALID_CONFIG', text('mdm-server.errors.max-concurrent'));
+  if (!Number.isFinite(timeout) || timeout < 1000) throw new CodedError('INVALID_CONFIG', text('mdm-server.errors.timeout'));
   if (config.vendor === 'nanomdm') {
-    if (!credentials.apiKey) throw new CodedError('INVALID_CONFIG', 'NanoMDM needs its API key (credentials)');
+    if (!credentials.apiKey) throw new CodedError('INVALID_CONFIG', text('mdm-server.errors.no-api-key'));
     // One file per NanoMDM (by URL), sealed with its API key: serials and unlock tokens survive a restart.
     const vault = new EnrolmentVault(join(dataDir, `nanomdm-${createHash('sha256').update(url).digest('hex').slice(0, 16)}.enrolments.json`), credentials.apiKey);
     const webhookSecret = credentials.webhookSecret || undefined;
@@ -60,7 +62,7 @@ function createAdapter(config: MdmServerDef, credentials: MdmCredentials, dataDi
     const { clientId, clientSecret, username, password } = credentials;
     return new JamfPro({ url, clientId, clientSecret, username, password, maxConcurrent, timeout, pollInterval: Number(config.pollInterval || 2000) });
   }
-  throw new CodedError('INVALID_CONFIG', `vendor "${config.vendor}" is not supported (use ${VENDORS.join(', ')})`);
+  throw new CodedError('INVALID_CONFIG', text('mdm-server.errors.vendor', { vendor: config.vendor, vendors: VENDORS.join(', ') }));
 }
 
 export default function (RED: NodeAPI): void {
@@ -70,7 +72,7 @@ export default function (RED: NodeAPI): void {
     const webhookPath = config.webhookPath || 'device-checkout/webhook';
     let connection: MdmAdapter;
     try {
-      connection = this.connection = connections.acquire(key, () => createAdapter(config, this.credentials ?? {}, join(RED.settings.userDir ?? '.', 'device-checkout'), (m) => this.warn(m)));
+      connection = this.connection = connections.acquire(key, () => createAdapter(config, this.credentials ?? {}, join(RED.settings.userDir ?? '.', 'device-checkout'), (m) => this.warn(m), RED._));
     } catch (err) {
       this.error(RED._('mdm-server.errors.config', { message: (err as Error).message }));
       return;

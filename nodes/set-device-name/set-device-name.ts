@@ -1,5 +1,6 @@
 import type { NodeAPI } from 'node-red';
 import { renderTemplate } from '../lib/attributes';
+import { CodedError } from '../lib/coded-error';
 import { deviceName, settings } from '../lib/mdm/commands';
 import { registerDeviceAction, type DeviceActionDef } from '../device-fleet/device-action';
 
@@ -13,7 +14,9 @@ interface SetDeviceNameDef extends DeviceActionDef {
 export default function (RED: NodeAPI): void {
   registerDeviceAction<SetDeviceNameDef>(RED, 'set-device-name', async (config, input) => {
     const { msg, device, timeout } = input;
-    const name = renderTemplate(config.deviceName ?? '', device);
+    const name = renderTemplate(config.deviceName ?? '', device).trim();
+    // A phone with no name is nobody's to find: refused, never sent.
+    if (!name) throw new CodedError('INVALID_CONFIG', RED._('set-device-name.errors.empty'));
     if (config.via === 'usb') {
       const session = await input.fleet.lockdown(device.udid);
       try {

@@ -19,7 +19,7 @@ const LOCALE = /^[a-z]{2,3}(_[A-Z]{2}|_[0-9]{3})?(@[\w=;]+)?$/;
 export default function (RED: NodeAPI): void {
   registerDeviceAction<SetLanguageDef>(RED, 'set-language', async (config, { device, fleet }) => {
     if (!LANGUAGE.test(config.language ?? '') || !LOCALE.test(config.locale ?? '')) {
-      throw new CodedError('INVALID_CONFIG', `language "${config.language}" / locale "${config.locale}" are not like "de" / "de_DE"`);
+      throw new CodedError('INVALID_CONFIG', RED._('set-language.errors.invalid', { language: config.language, locale: config.locale }));
     }
     const session = await fleet.lockdown(device.udid);
     try {

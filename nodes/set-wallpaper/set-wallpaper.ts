@@ -1,7 +1,6 @@
-import { dirname, resolve, sep } from 'node:path';
 import type { NodeAPI } from 'node-red';
-import { firstPlaceholder, renderTemplate, type Device } from '../lib/attributes';
-import { CodedError } from '../lib/coded-error';
+import { renderTemplate } from '../lib/attributes';
+import { imagePath } from '../lib/wallpaper/image-path';
 import { settings, wallpaper, type WallpaperWhere } from '../lib/mdm/commands';
 import { DEFAULT_SCREEN, WallpaperRenderer, type WallpaperBackground } from '../lib/wallpaper/wallpaper-renderer';
 import { registerDeviceAction, type DeviceActionDef } from '../device-fleet/device-action';
@@ -22,21 +21,6 @@ const WHERE: Record<string, WallpaperWhere> = { lock: 1, home: 2, both: 3 };
 
 /** One renderer (and its cache) for every set-wallpaper node. */
 const renderer = new WallpaperRenderer();
-
-/**
- * The image file for this device. With placeholders in the path, the file must stay inside the
- * folder named before the first one: `/wallpapers/[Ward].png` never reads `/secret/x`.
- */
-export function imagePath(template: string, device: Device): string {
-  const path = renderTemplate(template, device);
-  const first = firstPlaceholder(template);
-  if (first < 0) return path;
-  const folder = resolve(dirname(`${template.slice(0, first)}x`));
-  if (!resolve(path).startsWith(folder + sep)) {
-    throw new CodedError('INVALID_WALLPAPER', `the wallpaper image path leaves ${folder} once its placeholders are filled in`);
-  }
-  return path;
-}
 
 export default function (RED: NodeAPI): void {
   registerDeviceAction<SetWallpaperDef>(RED, 'set-wallpaper', async (config, { device, mdm, timeout }) => {

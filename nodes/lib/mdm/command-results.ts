@@ -30,7 +30,12 @@ export class CommandResults {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(key);
-        reject(new CodedError('DEVICE_TIMEOUT', `device ${udid} did not answer ${commandUUID} within ${Math.round(timeoutMs / 1000)} s`));
+        reject(
+          new CodedError(
+            'DEVICE_TIMEOUT',
+            `device ${udid} did not answer ${commandUUID} within ${Math.round(timeoutMs / 1000)} s (off, out of reach, or its answer came while Node-RED was restarting or refusing webhooks: NanoMDM never sends a webhook twice)`,
+          ),
+        );
       }, timeoutMs);
       this.waiting.set(key, { resolve, reject, timer });
     });

@@ -1,3 +1,4 @@
+import type { CodedError } from '../coded-error';
 import type { EventEmitter } from 'node:events';
 import type { MdmCommand } from './commands';
 
@@ -53,5 +54,7 @@ export interface MdmAdapter extends EventEmitter {
   deleteDevice(udid: string): Promise<void>;
   /** Answers one webhook POST (exact bytes), for MDMs that report by webhook. */
   handleWebhook?(body: Buffer, signature: string | undefined): number;
+  /** Why its webhooks are refused right now (events: `webhook-status`). */
+  readonly webhookProblem?: CodedError;
   close(): Promise<void>;
 }

@@ -29,7 +29,9 @@ export interface CheckIn extends Enrolment {
   checkInAt?: number;
 }
 
-type EnqueueReply = { status?: Record<string, { push_result?: string; push_error?: string; command_error?: string }> };
+type EnqueueOutcome = { push_result?: string; push_error?: string; command_error?: string };
+/** Per device under `status`, or (a server without a push certificate, a storage failure) at the top level. */
+type EnqueueReply = EnqueueOutcome & { status?: Record<string, EnqueueOutcome> };
 
 type Webhook = {
   topic: string;
@@ -59,13 +61,16 @@ const isWebhook = new Ajv().compile<Webhook>({
  * back only through the webhook, so this class also keeps what Authenticate (serial) and
  * TokenUpdate (UnlockToken) said, because NanoMDM has no API to read them back.
  *
- * Events: `authenticate`, `token-update`, `checkout` (CheckIn).
+ * Events: `authenticate`, `token-update`, `checkout` (CheckIn), `warning` (CodedError: a refused
+ * webhook, a vault the disk refused), `webhook-status` (the refusal now going on, or undefined).
  */
 export class NanoMdm extends EventEmitter implements MdmAdapter {
   readonly vendor = 'nanomdm';
   readonly results = new CommandResults();
   readonly http: MdmHttp;
   private readonly devices = new Map<string, CheckIn>();
+  /** Why webhooks are being refused (a key that does not match, none sent), until one is taken again. */
+  webhookProblem?: CodedError;
 
   constructor(private readonly options: NanoMdmOptions) {
     super();
@@ -121,13 +126,16 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
       // NanoMDM also answers 500 when only the push failed: the body tells which.
       accept: [500],
     });
-    const perDevice = response.data?.status?.[udid];
-    if (!perDevice) {
+    const reply = response.data && typeof response.data === 'object' ? response.data : {};
+    // Any command_error, top level or for the device: not queued. A push_error alone: queued, not
+    // pushed (a fresh server has no push certificate), and the device gets it at its next poll.
+    const outcome = reply.status?.[udid] ?? (reply.command_error || reply.push_error ? reply : undefined);
+    const commandError = reply.command_error ?? outcome?.command_error;
+    if (commandError) throw new CodedError('MDM_REJECTED', `NanoMDM did not queue the command for ${udid}: ${commandError}`);
+    if (!outcome) {
       const code = response.status === 500 ? (destructive ? 'MDM_UNCERTAIN' : 'MDM_SERVER_ERROR') : 'MDM_PROTOCOL';
       throw new CodedError(code, `NanoMDM answered ${response.status} without saying whether the command was queued for ${udid}`, { status: response.status });
     }
-    if (perDevice.command_error) throw new CodedError('MDM_REJECTED', `NanoMDM did not queue the command for ${udid}: ${perDevice.command_error}`);
-    // Queued but not pushed (push_error only) is fine: the device gets it at its next poll.
   }
 
   async unlockToken(udid: string): Promise<Buffer | undefined> {
@@ -160,6 +168,10 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
       return this.refuse(400, 'WEBHOOK_INVALID', 'a webhook was refused: its body is not JSON');
     }
     if (!isWebhook(event)) return this.refuse(400, 'WEBHOOK_INVALID', 'a webhook was refused: its body is not a NanoMDM event');
+    if (this.webhookProblem) {
+      this.webhookProblem = undefined;
+      this.emit('webhook-status', undefined);
+    }
     const ack = event.acknowledge_event;
     const checkin = event.checkin_event;
     if (event.topic === 'mdm.Connect' && ack) {
@@ -202,7 +214,12 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
   }
 
   private refuse(status: number, code: string, message: string): number {
-    this.emit('warning', new CodedError(code, message));
+    const problem = new CodedError(code, message);
+    this.emit('warning', problem);
+    if (status === 401 && this.webhookProblem?.code !== code) {
+      this.webhookProblem = problem;
+      this.emit('webhook-status', problem);
+    }
     return status;
   }
 

@@ -123,7 +123,7 @@ function serveControls(app: express.Express, demo: { hubs: SimulatedHub[]; cart:
         return '';
       }
     };
-    const devices = (JSON.parse(read(file) || '{"devices":{}}') as { devices: Record<string, { status: string; user?: string; name?: string }> }).devices;
+    const devices = (JSON.parse(read(file) || '{"devices":{}}') as { devices: Record<string, { status: string; user?: string; name?: string; checkout?: { deadline: string } }> }).devices;
     const trail = read(audit).trim().split('\n').filter(Boolean).slice(-15).reverse().map((line) => JSON.parse(line) as object);
     return { devices, trail };
   };
@@ -144,7 +144,7 @@ function serveControls(app: express.Express, demo: { hubs: SimulatedHub[]; cart:
           return { port: i + 1, docked: hub.isDocked(i + 1), led: ledName(hub, i + 1), phone: phone?.udid };
         }),
       })),
-      phones: phones.map((p) => ({ udid: p.udid, serial: p.serial, name: p.name, docked: Boolean(cart.whereIs(p.udid)), status: devices[p.udid]?.status ?? 'Unknown', user: devices[p.udid]?.user, wallpaper: Boolean(p.wallpapers.lock) })),
+      phones: phones.map((p) => ({ udid: p.udid, serial: p.serial, name: p.name, docked: Boolean(cart.whereIs(p.udid)), status: devices[p.udid]?.status ?? 'Unknown', user: devices[p.udid]?.user, unplugBy: devices[p.udid]?.checkout?.deadline, wallpaper: Boolean(p.wallpapers.lock) })),
       audit: trail,
     });
   });

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
+import { listenOnLoopback } from '../sim/listen';
 
 // Node-RED ships no type declarations for its embedding API.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -67,7 +68,7 @@ export async function startNodeRed({ port, flows, beforeStart, logLevel = 'info'
   app.use('/', RED.httpAdmin);
   app.use('/', RED.httpNode);
   beforeStart?.(RED.httpNode);
-  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  await listenOnLoopback(server, port);
   await RED.start();
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,

@@ -1,5 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from './listen';
 
 /**
  * A site's badge lookup service on loopback: `GET /?id=<badge>` answers `{"user", "name"}`
@@ -20,7 +21,7 @@ export class SimulatedBadgeServer {
       res.writeHead(holder ? 200 : 404, { 'content-type': 'application/json' });
       res.end(JSON.stringify(holder ?? { error: 'unknown badge' }));
     });
-    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
+    await listenOnLoopback(this.server, port);
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/lookup`;
     return this.url;
   }

@@ -6,6 +6,7 @@ import { appleSchemas } from '../nodes/lib/mdm/apple-schema';
 import { parsePlist, toPlist } from '../nodes/lib/mdm/commands';
 import type { SimulatedDevice } from './simulated-device';
 import { Timers } from './timers';
+import { listenOnLoopback } from './listen';
 
 export interface SimulatedNanoMdmOptions {
   apiKey: string;
@@ -72,7 +73,7 @@ export class SimulatedNanoMdm {
 
   async start(port = 0): Promise<string> {
     this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
+    await listenOnLoopback(this.server, port);
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
     return this.url;
   }

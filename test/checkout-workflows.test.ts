@@ -27,7 +27,7 @@ const LOCKER = 'org.example.locker';
 const SECRETS = { apiKey: 'wf-api-key-4410', webhookSecret: 'wf-hmac-key-77c2' };
 const DEADLINE_S = 2;
 
-type Msg = NodeMessage & { device: { udid: string; status: string; user?: string; port: number }; error?: { code: string } };
+type Msg = NodeMessage & { device: { udid: string; status: string; user?: string; userName?: string; port: number }; error?: { code: string } };
 
 /**
  * The Check Out and Return workflows of PRODUCT.md, on a simulated cart: the hub over a pty,
@@ -144,7 +144,7 @@ describe('Check Out and Return workflows on a simulated cart', function () {
 
     send('checkout', { badge: '1001' });
     const [handed] = await waitFor('handed out', () => seen.handed.length === 1 && seen.handed);
-    assert.deepEqual([handed.device.udid, handed.device.status, handed.device.user], [phone.udid, 'Checking Out', 'alice']);
+    assert.deepEqual([handed.device.udid, handed.device.status, handed.device.user, handed.device.userName], [phone.udid, 'Checking Out', 'alice', 'Alice Example']);
     assert.deepEqual(requestTypes(phone, executedBefore), ['Settings:ApplicationConfiguration', 'RemoveProfile', 'Settings:Wallpaper']);
     assert.deepEqual(phone.appConfigurations.get(LOCKER), { CheckoutStatus: 'Checked Out', UserId: 'alice', UserName: 'Alice Example' });
     assert.ok(!phone.profiles.has(APP_LOCK_IDENTIFIER), 'unlocked');
@@ -161,7 +161,7 @@ describe('Check Out and Return workflows on a simulated cart', function () {
     cart.dock(phone, 0, 2);
     await waitFor('returned', () => seen.returned.length === 2, 10_000);
     assert.equal(status(phone), 'Checked In');
-    assert.equal(store.device(phone.udid)?.user, undefined, 'Device User cleared');
+    assert.deepEqual([store.device(phone.udid)?.user, store.device(phone.udid)?.userName], [undefined, undefined], 'Device User and her name cleared');
     assert.ok(phone.profiles.has(APP_LOCK_IDENTIFIER));
     assert.equal((await ink(phone.wallpapers.lock!)).pixels, 0, 'black lock screen: the phone is locked');
     assert.deepEqual(ledHistory(pty.hub, 2).slice(-1), ['release']);

@@ -47,7 +47,7 @@ describe('the demo (npm start) in a real Node-RED process', function () {
 
   it('lists serial ports for the editor even where the host cannot (no udevadm)', async () => {
     const res = await get('device-checkout/serial-ports');
-    assert.equal(res.status, 200);
+    assert.equal(res.status, 200, await res.clone().text());
     assert.ok(Array.isArray(await res.json()));
   });
 
@@ -69,7 +69,7 @@ describe('the demo (npm start) in a real Node-RED process', function () {
     assert.equal(((await refused.json()) as { code: string }).code, 'BADGE_NOT_FOUND');
 
     const res = await tap('1001');
-    assert.equal(res.status, 200);
+    assert.equal(res.status, 200, await res.clone().text());
     const { hub, port, user } = (await res.json()) as { hub: string; port: number; user: string };
     assert.equal(user, 'alice');
     let state = await cart();

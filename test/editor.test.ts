@@ -129,10 +129,17 @@ describe('the editor in a real browser (headless Chromium)', function () {
     await page.evaluate(() => (window as unknown as { RED: { editor: { editConfig(a: string, t: string, id: string): void } } }).RED.editor.editConfig('', 'smart-hub', 'dc-hub-a'));
     await page.waitForSelector('#node-config-input-serialPort', { state: 'visible' });
     await page.click('#node-config-lookup-serialPort');
-    // The lookup fills the port list, or (no ports, or a host that cannot list them) says so; typing always works.
-    await page.waitForFunction(() => document.querySelectorAll('#node-config-input-serialPort-list option').length > 0 || document.querySelector('.red-ui-notification') !== null, undefined, { timeout: 10_000 });
+    // The lookup shows the ports as a pick list, or (no ports, or a host that cannot list them) says so in the dialog; typing always works.
+    await page.waitForSelector('.ui-autocomplete li:visible, #smart-hub-no-ports:visible', { timeout: 10_000 });
+    await page.screenshot({ path: join(ARTIFACTS, 'smart-hub-port-lookup.png') });
     await page.fill('#node-config-input-serialPort', '/dev/ttyUSB7');
     assert.equal(await page.inputValue('#node-config-input-serialPort'), '/dev/ttyUSB7');
+    await page.click('.red-ui-tray-toolbar button:has-text("Cancel")');
+    await page.waitForSelector('#node-config-input-serialPort', { state: 'detached' });
+    // A new smart hub starts empty: nothing simulated is offered as a hub.
+    await page.evaluate(() => (window as unknown as { RED: { editor: { editConfig(a: string, t: string, id: string): void } } }).RED.editor.editConfig('', 'smart-hub', '_ADD_'));
+    await page.waitForSelector('#node-config-input-serialPort', { state: 'visible' });
+    assert.equal(await page.inputValue('#node-config-input-serialPort'), '');
     await page.click('.red-ui-tray-toolbar button:has-text("Cancel")');
     await page.waitForSelector('#node-config-input-serialPort', { state: 'detached' });
 

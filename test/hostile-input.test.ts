@@ -23,6 +23,8 @@ describe('hostile and odd input', () => {
       assert.throws(() => renderTemplate(`[${name}]`, device), code('MISSING_ATTRIBUTE'), name);
     }
     assert.equal(renderTemplate('[Device User] on [Ward]', device), 'ann on 3');
+    assert.equal(renderTemplate('Checked Out to [Device User Name]', { ...device, userName: 'Ann Example' }), 'Checked Out to Ann Example');
+    assert.equal(renderTemplate('Checked Out to [Device User Name]', device), 'Checked Out to ann', 'the id when the badge service gave no name');
     assert.throws(() => renderTemplate('[Ward]', { attributes: { Ward: 'w'.repeat(257) } }), code('INVALID_ATTRIBUTE'));
   });
 

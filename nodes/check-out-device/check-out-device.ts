@@ -80,7 +80,7 @@ export default function (RED: NodeAPI): void {
       chooseDevice: async (_config, msg: CheckOutMessage, fleet, node) => {
         if (!fleet.lockerApp) throw new CodedError('INVALID_CONFIG', RED._(NO_LOCKER_APP));
         const user = await userOf(RED, msg, fleet);
-        const device = fleet.beginCheckout(user.id, msg.device?.udid, { node: node.id, message: storable(msg) });
+        const device = fleet.beginCheckout(user, msg.device?.udid, { node: node.id, message: storable(msg) });
         return { device, user };
       },
       // A check-out not completed by an unplug in time fails here, even one from before a

@@ -11,6 +11,7 @@ import { openUsbSocket } from '../lib/usb/open-usb';
 import { PortCorrelator, type PortKey } from '../lib/usb/port-correlator';
 import { UsbmuxClient, type UsbDevice } from '../lib/usb/usbmux-client';
 import { LockdownSession } from '../lib/usb/lockdown';
+import type { AssignedUser } from '../lib/mdm/mdm-adapter';
 import { FleetStore, type CheckoutRules, type DeviceRecord, type PendingCheckout } from '../lib/fleet/fleet-store';
 import { CheckoutDeadlines } from '../lib/fleet/checkout-deadlines';
 import { missedEvents, type MissedEvent } from '../lib/fleet/reconcile';
@@ -74,7 +75,7 @@ export interface DeviceFleetNode extends Node {
   /** Sets the LED of the device's port; a hub the fleet does not know is skipped with a warning. */
   setLed(device: Device, led: LedState): Promise<void>;
   /** Starts a check-out (the given device or the best one) and its unplug deadline. */
-  beginCheckout(user: string, udid: string | undefined, started: Omit<PendingCheckout, 'deadline'>): Device & { udid: string };
+  beginCheckout(user: AssignedUser, udid: string | undefined, started: Omit<PendingCheckout, 'deadline'>): Device & { udid: string };
   /** Hands `node` the check-outs it started that ran out of time, also those from before a restart. */
   watchCheckouts(node: string, onExpired: (expired: ExpiredCheckout) => void): () => void;
 }
@@ -83,8 +84,8 @@ export interface DeviceFleetNode extends Node {
 const usbSources = new SharedPool<UsbmuxClient>();
 
 // What a message may carry of a record: not the fleet's bookkeeping (battery, deadline...).
-export const asDevice = ({ udid, serial, name, hub, port, status, user, attributes }: DeviceRecord): Device & { udid: string } =>
-  Object.fromEntries(Object.entries({ udid, serial, name, hub, port, status, user, attributes }).filter(([, v]) => v !== undefined)) as unknown as Device & { udid: string };
+export const asDevice = ({ udid, serial, name, hub, port, status, user, userName, attributes }: DeviceRecord): Device & { udid: string } =>
+  Object.fromEntries(Object.entries({ udid, serial, name, hub, port, status, user, userName, attributes }).filter(([, v]) => v !== undefined)) as unknown as Device & { udid: string };
 
 export default function (RED: NodeAPI): void {
   function DeviceFleet(this: DeviceFleetNode, config: DeviceFleetDef): void {
@@ -168,7 +169,7 @@ export default function (RED: NodeAPI): void {
       deadlines.arm();
     };
     this.beginCheckout = (user, udid, started) => {
-      const device = asDevice(store.beginCheckout(user, this.rules, udid, started));
+      const device = asDevice(store.beginCheckout(user.id, this.rules, udid, started, user.name));
       deadlines.arm();
       return device;
     };

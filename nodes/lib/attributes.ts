@@ -10,12 +10,15 @@ export interface Device {
   port?: number;
   status?: string;
   user?: string;
+  /** The Device User's display name from the badge lookup (or `msg.user.name`). */
+  userName?: string;
   attributes?: Record<string, unknown>;
 }
 
 /** The built-in square-bracket placeholders and where their values come from. */
 const BUILT_IN: Record<string, (device: Device) => unknown> = {
   'Device User': (d) => d.user,
+  'Device User Name': (d) => d.userName ?? d.user,
   'Device Name': (d) => d.name,
   'Device Serial': (d) => d.serial,
   'Device UDID': (d) => d.udid,

@@ -28,6 +28,8 @@ export interface DeviceRecord {
   status: DeviceStatus;
   /** Device User: who has (or is taking) the phone. */
   user?: string;
+  /** Her display name, when the badge lookup (or the flow) gave one. */
+  userName?: string;
   attributes: Record<string, string>;
   /** 0 to 1, as the MDM's DeviceInformation reports it. */
   battery?: number;
@@ -105,6 +107,7 @@ export class FleetStore extends EventEmitter {
     private readonly options: FleetStoreOptions = {},
   ) {
     super();
+    this.setMaxListeners(0); // every node of the fleet listens for `storage`: as many as the flows have
     const saved = readJson<FleetFile>(file, { version: 2, devices: {} });
     if (saved?.version !== 2 || typeof saved.devices !== 'object' || saved.devices === null || Array.isArray(saved.devices)) {
       throw new CodedError('STORAGE_DAMAGED', `${file} is damaged (not a version 2 fleet file)`, { path: file });
@@ -173,7 +176,7 @@ export class FleetStore extends EventEmitter {
    * limit (however the id is written: see `userKey`), NO_DEVICE_AVAILABLE when no docked,
    * checked-in, healthy phone is charged enough, INVALID_USER for an id no person has.
    */
-  beginCheckout(user: string, rules: CheckoutRules, udid?: string, started: Omit<PendingCheckout, 'deadline'> = {}): DeviceRecord {
+  beginCheckout(user: string, rules: CheckoutRules, udid?: string, started: Omit<PendingCheckout, 'deadline'> = {}, userName?: string): DeviceRecord {
     const id = checkUserId(user);
     const waiting = this.devices().find((d) => d.status === 'Checking Out' && d.docked);
     if (waiting) throw new CodedError('CART_BUSY', `a phone is already waiting to be taken from ${waiting.hub ?? 'the cart'} port ${waiting.port ?? '?'}`, { udid: waiting.udid });
@@ -186,7 +189,7 @@ export class FleetStore extends EventEmitter {
       throw new CodedError('NO_DEVICE_AVAILABLE', udid ? `device ${udid} is not docked, checked in, healthy and charged enough` : 'no docked, checked-in, healthy phone is charged enough');
     }
     const deadline = new Date(this.now().getTime() + rules.deadlineSeconds * 1000).toISOString();
-    return this.change(chosen, { status: 'Checking Out', user: id, checkout: { deadline, ...started } }, 'check-out started', { who: id });
+    return this.change(chosen, { status: 'Checking Out', user: id, userName, checkout: { deadline, ...started } }, 'check-out started', { who: id });
   }
 
   /** A device whose workflow failed (not unplugged in time, an action failed): Failed, never handed out so. */
@@ -196,7 +199,7 @@ export class FleetStore extends EventEmitter {
 
   /** Locked and charging again: no user. */
   checkIn(udid: string, actor: Actor = {}): DeviceRecord {
-    return this.change(this.record(udid), { status: 'Checked In', user: undefined, checkout: undefined }, 'checked in', actor);
+    return this.change(this.record(udid), { status: 'Checked In', user: undefined, userName: undefined, checkout: undefined }, 'checked in', actor);
   }
 
   /** Check-outs still waiting for an unplug, the earliest deadline first. */

@@ -74,6 +74,7 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
 
   constructor(private readonly options: NanoMdmOptions) {
     super();
+    this.setMaxListeners(0); // every action node of every fleet on this MDM listens for `webhook-status`
     this.http = new MdmHttp({ baseURL: options.url, maxConcurrent: options.maxConcurrent, timeout: options.timeout });
     for (const known of options.vault?.load() ?? []) this.devices.set(known.udid, known);
   }

@@ -92,9 +92,11 @@ describe('the editor in a real browser (headless Chromium)', function () {
     assert.equal(state.hubs.find((h) => h.name === hub)!.ports[port - 1].phone, out.udid);
     await fetch(`${demo.url}sim/phones/${out.udid}/unplug`, { method: 'POST' });
     await untilCart(demo.url, 'Checked Out', (s) => s.phones.find((p) => p.udid === out.udid)!.status === 'Checked Out');
-    await fetch(`${demo.url}sim/phones/${out.udid}/dock`, { method: 'POST' });
-    // Device Prep named it after its port ("Cart B 5"); the status names it so.
-    await untilStatus('dc-return-checkin', (s) => s?.fill === 'green' && s.text === `${out.name}: done`, `Check In Device done for ${out.name}`);
+    const { hub: backHub, port: backPort } = (await (await fetch(`${demo.url}sim/phones/${out.udid}/dock`, { method: 'POST' })).json()) as { hub: number; port: number };
+    // Device Prep named it after its port ("Cart B 5"); docked back on the first free port, the status names it and says where it is now.
+    const now = `${state.hubs[backHub].name} ${backPort}`;
+    const label = out.name === now ? out.name : `${out.name} (${now})`;
+    await untilStatus('dc-return-checkin', (s) => s?.fill === 'green' && s.text === `${label}: done`, `Check In Device done for ${label}`);
     await untilCart(demo.url, 'Checked In again', (s) => s.phones.find((p) => p.udid === out.udid)!.status === 'Checked In');
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.evaluate(() => (window as unknown as { RED: { workspaces: { show(id: string): void } } }).RED.workspaces.show('dc-return'));

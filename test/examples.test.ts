@@ -5,7 +5,7 @@ import { join } from 'node:path';
 const ROOT = join(__dirname, '..', '..');
 const TYPES = Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))['node-red'].nodes as object);
 const CORE = ['tab', 'comment', 'inject', 'link in', 'link out', 'link call', 'catch', 'debug', 'switch', 'change', 'http in', 'http response'];
-type FlowNode = { id: string; type: string; z?: string; name?: string; wires?: string[][] };
+type FlowNode = { id: string; type: string; z?: string; name?: string; wires?: string[][]; x?: number; y?: number; url?: string; method?: string };
 const example = (name: string) => JSON.parse(readFileSync(join(ROOT, 'examples', `${name}.json`), 'utf8')) as FlowNode[];
 
 describe('the example workflows', () => {
@@ -37,5 +37,25 @@ describe('the example workflows', () => {
 
   it('never put Add Wi-Fi in Check Out or Return', () => {
     for (const name of ['Check Out', 'Return']) assert.ok(!example(name).some((n) => n.type === 'add-wifi'), name);
+  });
+
+  it('read left to right: no node overlaps another, and every wire but a retry goes rightwards', () => {
+    // Roughly as the editor sizes a node: its label at ~7 px a character, an icon, ports; 100 px at least.
+    const label = (n: FlowNode) => n.name || (n.type === 'http in' ? `[${n.method}] ${n.url}` : n.type);
+    const width = (n: FlowNode) => Math.max(100, 7 * label(n).length + 50);
+    for (const name of ['Device Prep', 'Check Out', 'Return', 'Whole cart', 'Cart tools']) {
+      const nodes = example(name).filter((n) => n.x !== undefined && n.type !== 'comment');
+      const byId = new Map(nodes.map((n) => [n.id, n]));
+      for (const [i, a] of nodes.entries()) {
+        for (const b of nodes.slice(i + 1)) {
+          if (a.z !== b.z || Math.abs(a.y! - b.y!) >= 30) continue;
+          assert.ok(Math.abs(a.x! - b.x!) >= (width(a) + width(b)) / 2 + 10, `${name}: "${label(a)}" and "${label(b)}" overlap`);
+        }
+        for (const target of (a.wires ?? []).flat().map((id) => byId.get(id)!)) {
+          if (a.type === 'on-failure' || target.type === 'link out') continue; // a retry goes back to the start by design
+          assert.ok(target.x! > a.x!, `${name}: the wire from "${label(a)}" to "${label(target)}" runs backwards`);
+        }
+      }
+    }
   });
 });

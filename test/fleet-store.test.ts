@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { FleetStore, type CheckoutRules } from '../nodes/lib/fleet/fleet-store';
 import { CheckoutDeadlines } from '../nodes/lib/fleet/checkout-deadlines';
 import { missedEvents } from '../nodes/lib/fleet/reconcile';
+import { deviceLabel } from '../nodes/device-fleet/device-action';
 import type { CodedError } from '../nodes/lib/coded-error';
 import { tempDir } from './support';
 
@@ -152,5 +153,12 @@ describe('FleetStore: the cart\u2019s memory', () => {
     store.checkIn('CUT');
     assert.deepEqual(missedEvents(store.devices(), 'Cart', [1, 3, 4]), [], 'played once, the records agree');
     assert.equal(store.device('TAKEN')?.status, 'Checked Out');
+  });
+
+  it('statuses name a phone by its name and where it is now', () => {
+    assert.equal(deviceLabel({ udid: 'U1', name: 'Cart B 5', hub: 'Cart A', port: 6 }), 'Cart B 5 (Cart A 6)', 'moved: its old name and its new place');
+    assert.equal(deviceLabel({ udid: 'U1', name: 'Cart A 6', hub: 'Cart A', port: 6 }), 'Cart A 6', 'where its name says');
+    assert.equal(deviceLabel({ udid: 'U1', serial: 'F17X', hub: 'Cart A', port: 2 }), 'F17X (Cart A 2)', 'no name yet: the serial');
+    assert.equal(deviceLabel({ udid: 'U1', serial: 'F17X' }), 'F17X', 'out of the cart');
   });
 });

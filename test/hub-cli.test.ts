@@ -35,6 +35,26 @@ describe('HubCli', () => {
     assert.deepEqual(await reply, ['mfr:cambrionix,fc:un']);
   });
 
+  it('sends urgent commands (LEDs) before queued ones that are not (polls), in their own order', async () => {
+    const link = new ScriptedLink();
+    const cli = new HubCli(link, 1000);
+    const inFlight = cli.command('state');
+    link.reply('\r\n>> ');
+    await settle();
+    const queued = [cli.command('state'), cli.command('ledb 1 1 0 H', true), cli.command('ledb 1 2 0 H', true)];
+    const answer = async (line: string) => {
+      await settle();
+      assert.equal(link.written.at(-1), `${line}\r\n`);
+      link.reply(`${line}\r\n>> `);
+    };
+    await answer('state');
+    await inFlight; // a command on the line is never interrupted...
+    await answer('ledb 1 1 0 H'); // ...but the LED rows go before the poll that waited
+    await answer('ledb 1 2 0 H');
+    await answer('state');
+    await Promise.all(queued);
+  });
+
   it('sends one command at a time, the next only after the prompt', async () => {
     const link = new ScriptedLink();
     const cli = new HubCli(link, 1000);

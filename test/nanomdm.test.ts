@@ -134,6 +134,15 @@ describe('NanoMDM client against a simulated NanoMDM', () => {
     await assert.rejects(perform(commands.restartDevice()), (err: CodedError) => err.code === 'MDM_REJECTED' && /already exists/.test(err.message));
   });
 
+  it('re-learns a serial whose Authenticate webhook was lost, when it reads the device (each check-in)', async () => {
+    const forgetful = new NanoMdm({ url: sim.url, apiKey: API_KEY, webhookSecret: HMAC_KEY, maxConcurrent: 5, timeout: 2000 });
+    await nano.close();
+    nano = forgetful; // the webhooks now reach a client that never saw the phone enrol
+    assert.equal(forgetful.enrolment(phone.udid)?.serial, undefined);
+    assert.deepEqual(await forgetful.readDevice(phone.udid, { timeout: 3000 }), { battery: 0.8, serial: 'F17XK0AAHG7F' });
+    assert.equal(forgetful.enrolment(phone.udid)?.serial, 'F17XK0AAHG7F');
+  });
+
   it('keeps at most maxConcurrent requests in flight', async () => {
     const narrow = new NanoMdm({ url: sim.url, apiKey: API_KEY, webhookSecret: HMAC_KEY, maxConcurrent: 3, timeout: 2000 });
     nano = narrow;

@@ -17,8 +17,9 @@ export default function (RED: NodeAPI): void {
     await mdm.setAppLock(device.udid, fleet.lockerApp, options);
     await mdm.perform(device.udid, settings(applicationConfiguration(fleet.lockerApp, lockerAppConfiguration(undefined))), options);
     await mdm.assignUser(device.udid, undefined);
-    // The charge decides which phone the next check-out hands out.
-    fleet.store.reportHealth(device.udid, await mdm.batteryLevel(device.udid, options), true);
+    // The charge decides which phone the next check-out hands out; the serial is re-learnt too.
+    const { battery, serial } = await mdm.readDevice(device.udid, options);
+    fleet.store.reportHealth(device.udid, battery, true, serial);
     const record = fleet.store.checkIn(device.udid, { who: 'check-in', why: 'locked to the locker app' });
     await fleet.setLed(record, 'release');
     msg.device = asDevice(record);

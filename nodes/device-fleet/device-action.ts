@@ -62,7 +62,16 @@ export function failAction(RED: NodeAPI, node: Node, err: CodedError, msg: Devic
 
 export const NO_LOCKER_APP = 'node-red-contrib-device-checkout/device-fleet:device-fleet.errors.no-locker-app';
 
-export const deviceLabel = (device: Device): string => device.name || device.serial || device.udid || '?';
+/**
+ * How statuses name a phone: its name (else serial, else UDID) and where it is now, so a phone
+ * named after another port ("Cart B 5" docked on Cart A 6) is still found.
+ */
+export function deviceLabel(device: Device): string {
+  const who = device.name || device.serial || device.udid || '?';
+  if (device.hub === undefined || device.port === undefined) return who;
+  const where = `${device.hub} ${device.port}`;
+  return who === where ? who : `${who} (${where})`;
+}
 
 /**
  * Registers a node that acts on `msg.device` through its fleet (its MDM or its USB): it

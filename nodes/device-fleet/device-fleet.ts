@@ -261,7 +261,8 @@ export default function (RED: NodeAPI): void {
       usb.start();
 
       node.identifyDock = async (port, missed) => {
-        const found = missed ? await usb.whenListed(windowMs).then(() => correlator.present(port, usb.devices())) : await correlator.dock(port);
+        const known = missed ? await usb.whenListed(windowMs).then(() => correlator.present(port, usb.devices())) : undefined;
+        const found = known ?? (await correlator.dock(port));
         if (!found.udid) return { reason: found.reason };
         const serial = serialOf(found.udid);
         return { device: asDevice(store.docked(found.udid, { ...port, ...(serial && { serial }) }, { who: 'hub', why: 'docked' })) };

@@ -161,9 +161,9 @@ export class FleetStore extends EventEmitter {
     return this.change(this.record(udid), { status }, 'status', actor);
   }
 
-  /** Battery and health, as the MDM last reported them. */
-  reportHealth(udid: string, battery: number | undefined, healthy: boolean): DeviceRecord {
-    const record: DeviceRecord = { ...this.record(udid), healthy };
+  /** Battery and health (and the serial, when the phone said it), as the MDM last reported them. */
+  reportHealth(udid: string, battery: number | undefined, healthy: boolean, serial?: string): DeviceRecord {
+    const record: DeviceRecord = { ...this.record(udid), healthy, ...(serial && { serial }) };
     if (battery === undefined) delete record.battery;
     else record.battery = battery;
     this.commit(record);

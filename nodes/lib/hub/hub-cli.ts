@@ -13,6 +13,8 @@ const RESYNC = '\x03\r\n';
 interface Pending {
   /** The command line, or undefined for a resynchronisation. */
   line?: string;
+  /** Goes before queued commands that are not (a person waits on an LED; nobody on a poll). */
+  urgent?: boolean;
   resolve(lines: string[]): void;
   reject(err: Error): void;
 }
@@ -37,11 +39,17 @@ export class HubCli {
     link.once('close', (err?: Error) => this.onClose(err));
   }
 
-  /** Runs one command and resolves with its reply lines (echo, blanks and prompt removed). */
-  command(line: string): Promise<string[]> {
+  /**
+   * Runs one command and resolves with its reply lines (echo, blanks and prompt removed). An
+   * `urgent` one is queued ahead of every command that is not, after the urgent ones before it.
+   */
+  command(line: string, urgent = false): Promise<string[]> {
     return new Promise((resolve, reject) => {
       if (this.closedWith) return reject(this.closedWith);
-      this.queue.push({ line, resolve, reject });
+      const pending: Pending = { line, urgent, resolve, reject };
+      const firstCalm = urgent ? this.queue.findIndex((p) => !p.urgent) : -1;
+      if (firstCalm < 0) this.queue.push(pending);
+      else this.queue.splice(firstCalm, 0, pending);
       this.next();
     });
   }

@@ -241,11 +241,11 @@ export class HubConnection extends EventEmitter {
 
   private async applyLed(cli: HubCli, port: number, state: LedState): Promise<void> {
     const plan = ledPlan(this.ledModel, port, state);
-    if (this.ledModel === 'rgb' && !this.rgbOverride) {
-      await cli.command(RGB_OVERRIDE_START);
-      this.rgbOverride = true;
-    }
-    for (const command of plan.commands) await cli.command(command);
+    const commands = this.ledModel === 'rgb' && !this.rgbOverride ? [RGB_OVERRIDE_START, ...plan.commands] : plan.commands;
+    // Queued together and ahead of polls: the person at the cart waits on the LED, and no poll
+    // (43 ms on a 16-port hub) slips in between its rows.
+    await Promise.all(commands.map((command) => cli.command(command, true)));
+    if (commands[0] === RGB_OVERRIDE_START) this.rgbOverride = true;
     if (plan.blink) this.startBlink(cli, port, plan.blink);
     // Handed back to the firmware: nothing left to restore for this port.
     if (state === 'release' && this.leds.get(port) === 'release') this.leds.delete(port);

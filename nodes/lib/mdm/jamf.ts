@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { CodedError } from '../coded-error';
 import type { MdmCommand } from './commands';
 import { jamfCommandData } from './jamf-commands';
-import type { AssignedUser, Enrolment, MdmAdapter, PerformOptions } from './mdm-adapter';
+import type { AssignedUser, DeviceFacts, Enrolment, MdmAdapter, PerformOptions } from './mdm-adapter';
 import { MdmHttp, type MdmRequest } from './mdm-http';
 
 export interface JamfOptions {
@@ -90,9 +90,9 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
     await this.api({ method: 'PATCH', url: `/api/v2/mobile-devices/${device.id}`, data: { updatedExtensionAttributes: [{ name: APP_LOCK_ATTRIBUTE, type: 'STRING', value: [value] }] } });
   }
 
-  /** Jamf Pro has no per-command DeviceInformation here; its inventory's charge is not read yet. */
-  async batteryLevel(): Promise<number | undefined> {
-    return undefined;
+  /** Jamf Pro has no per-command DeviceInformation here; its inventory (charge, serial) is not read yet. */
+  async readDevice(): Promise<DeviceFacts> {
+    return {};
   }
 
   async assignUser(udid: string, user: AssignedUser | undefined): Promise<void> {

@@ -2,6 +2,11 @@ import type { CodedError } from '../coded-error';
 import type { EventEmitter } from 'node:events';
 import type { MdmCommand } from './commands';
 
+export interface DeviceFacts {
+  battery?: number;
+  serial?: string;
+}
+
 export interface PerformOptions {
   /** How long to wait for the device, ms. */
   timeout: number;
@@ -48,8 +53,11 @@ export interface MdmAdapter extends EventEmitter {
   setAppLock(udid: string, bundleId: string | undefined, options: PerformOptions): Promise<void>;
   /** Sets (or with `undefined` clears) the MDM's assigned user, where the MDM has one. */
   assignUser(udid: string, user: AssignedUser | undefined): Promise<void>;
-  /** The device's charge, 0 to 1; undefined where the MDM cannot tell. */
-  batteryLevel(udid: string, options: PerformOptions): Promise<number | undefined>;
+  /**
+   * What the phone says of itself now: charge (0 to 1) and serial number; each undefined where
+   * the MDM cannot tell. Asked at every check-in, it re-learns what a lost check-in webhook took.
+   */
+  readDevice(udid: string, options: PerformOptions): Promise<DeviceFacts>;
   /** Removes the device's record, so its next enrolment counts as new. */
   deleteDevice(udid: string): Promise<void>;
   /** Answers one webhook POST (exact bytes), for MDMs that report by webhook. */

@@ -6,7 +6,7 @@ import { CommandResults } from './command-results';
 import { deviceInformation, installProfile, parsePlist, removeProfile, toPlist, type MdmCommand } from './commands';
 import { APP_LOCK_IDENTIFIER, appLockProfile } from './profiles';
 import { MdmHttp } from './mdm-http';
-import type { AssignedUser, Enrolment, MdmAdapter, PerformOptions } from './mdm-adapter';
+import type { AssignedUser, DeviceFacts, Enrolment, MdmAdapter, PerformOptions } from './mdm-adapter';
 
 export interface NanoMdmOptions {
   url: string;
@@ -84,10 +84,15 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
     await this.perform(udid, bundleId ? installProfile(appLockProfile(bundleId)) : removeProfile(APP_LOCK_IDENTIFIER), options);
   }
 
-  async batteryLevel(udid: string, options: PerformOptions): Promise<number | undefined> {
-    const answer = await this.perform(udid, deviceInformation(['BatteryLevel']), options);
-    const level = (answer.QueryResponses as { BatteryLevel?: unknown } | undefined)?.BatteryLevel;
-    return typeof level === 'number' ? level : undefined;
+  async readDevice(udid: string, options: PerformOptions): Promise<DeviceFacts> {
+    const answer = await this.perform(udid, deviceInformation(['BatteryLevel', 'SerialNumber']), options);
+    const { BatteryLevel: battery, SerialNumber: serial } = (answer.QueryResponses ?? {}) as { BatteryLevel?: unknown; SerialNumber?: unknown };
+    const known = this.remember(udid);
+    if (typeof serial === 'string' && serial && known.serial !== serial) {
+      known.serial = serial; // an Authenticate webhook lost while Node-RED was down: learnt here instead
+      this.saveVault();
+    }
+    return { ...(typeof battery === 'number' && { battery }), ...(typeof serial === 'string' && serial && { serial }) };
   }
 
   /** NanoMDM keeps no users. */

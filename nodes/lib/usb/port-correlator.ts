@@ -81,13 +81,14 @@ export class PortCorrelator {
   }
 
   /**
-   * A phone found on a port at a start, with no dock seen: only the port's learnt USB location,
-   * matched against the phones usbmuxd lists now, can tell which one it is.
+   * A phone found on a port at a start, with no dock seen: the port's learnt USB location,
+   * matched against the phones usbmuxd lists now, tells which one it is. Undefined for a port
+   * whose location is not learnt yet: then only `dock` can tell (a lone phone within the window).
    */
-  present(port: PortKey, listed: { udid: string; locationId?: number }[]): Resolution {
+  present(port: PortKey, listed: { udid: string; locationId?: number }[]): Resolution | undefined {
     const key = keyOf(port);
     const location = this.options.locations.get(key);
-    if (location === undefined) return { reason: 'found docked at start, and this port\'s USB location is not learnt yet' };
+    if (location === undefined) return undefined;
     const phone = listed.find((d) => d.locationId === location);
     if (!phone) return { reason: 'found docked at start, but usbmuxd lists no phone at this port\'s USB location' };
     this.bound.set(key, phone.udid);

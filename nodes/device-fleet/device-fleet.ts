@@ -57,7 +57,8 @@ export interface DeviceFleetNode extends Node {
   badgeLookupUrl: string;
   /**
    * The phone just docked on a port, once USB has told (within the window). `missed`: a dock
-   * found by `reconcile`, where only the port's learnt USB location can tell the phone.
+   * found by `reconcile`, told by the port's learnt USB location against usbmuxd's list (a port
+   * not learnt yet: as any dock, a lone phone within the window).
    */
   identifyDock(port: PortKey, missed?: boolean): Promise<PortIdentity>;
   /** The phone that was on a port just unplugged; completes a check-out waiting for it. */

@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type express from 'express';
@@ -30,6 +30,11 @@ export interface DemoOptions {
   port: number;
   /** Dock the ten phones as the demo starts (they then go through Device Prep). */
   dockPhones?: boolean;
+  /**
+   * Where the demo keeps its Node-RED user directory: the flows as the admin last deployed
+   * them survive a restart there. None: a throwaway one.
+   */
+  userDir?: string;
 }
 
 export interface Demo extends Runtime {
@@ -43,7 +48,7 @@ export interface Demo extends Runtime {
  * 8-port hubs, the host's usbmuxd, a NanoMDM with ten phones, a badge lookup service, and a
  * control page at /sim to dock, unplug and tap badges.
  */
-export async function startDemo({ port, dockPhones = true }: DemoOptions): Promise<Demo> {
+export async function startDemo({ port, dockPhones = true, ...options }: DemoOptions): Promise<Demo> {
   const mdm = new SimulatedNanoMdm({ ...SECRETS, checkinDelay: 200, reenrolDelay: 1500 });
   const mdmUrl = await mdm.start(port ? port + 1 : 0);
   const badges = new SimulatedBadgeServer(DEMO_BADGES);
@@ -53,16 +58,21 @@ export async function startDemo({ port, dockPhones = true }: DemoOptions): Promi
   const cart = new SimulatedCart(hubs, usb, 300);
   const phones = Array.from({ length: 10 }, (_, i) => new SimulatedDevice({ serial: `DEMO${String(i + 1).padStart(8, '0')}`, batteryLevel: 0.5 + i * 0.05 }));
 
+  const userDir = options.userDir ?? mkdtempSync(join(tmpdir(), 'device-checkout-demo-'));
+  const dataDir = join(userDir, 'device-checkout');
+  mkdirSync(dataDir, { recursive: true });
+  // The flows the admin last deployed are kept; the cart is new on every start (its phones are
+  // simulated afresh), so what the fleet and the MDM learnt of the last one goes.
+  const kept = keptFlows(userDir);
+  for (const file of readdirSync(dataDir)) rmSync(join(dataDir, file), { recursive: true, force: true });
   // The cart was set up before: its ports' USB locations are known, so docks at the same moment are told apart.
-  const userDir = mkdtempSync(join(tmpdir(), 'device-checkout-demo-'));
-  mkdirSync(join(userDir, 'device-checkout'));
   const locations = Object.fromEntries(HUBS.flatMap((h, i) => Array.from({ length: 8 }, (_, p) => [`${h.name}#${p + 1}`, locationOf(i, p + 1)])));
   writeFileSync(join(userDir, 'device-checkout', 'usb-locations-dc-fleet.json'), JSON.stringify(locations));
 
   const runtime = await startNodeRed({ port, userDir, flows: [], beforeStart: (app) => serveControls(app, { hubs, cart, phones, userDir }), logLevel: process.env.DEMO_LOG_LEVEL ?? 'info' });
   const webhook = `${runtime.url}device-checkout/webhook`;
   mdm.webhookUrl = webhook;
-  await deployFlows(runtime.url, demoFlows(mdmUrl, badgeUrl));
+  await deployFlows(runtime.url, pointAtDemo(kept ?? exampleFlows('Whole cart'), mdmUrl, badgeUrl));
   await waitForWebhook(webhook, SECRETS.webhookSecret);
   for (const phone of phones) {
     await mdm.enrol(phone);
@@ -85,7 +95,21 @@ export async function startDemo({ port, dockPhones = true }: DemoOptions): Promi
 
 /** An example (by default Whole cart), pointed at this demo's simulators, with their secrets as credentials. */
 export function demoFlows(mdmUrl: string, badgeUrl: string, example = 'Whole cart'): object[] {
-  const flows = JSON.parse(readFileSync(join(ROOT, 'examples', `${example}.json`), 'utf8')) as Record<string, unknown>[];
+  return pointAtDemo(exampleFlows(example), mdmUrl, badgeUrl);
+}
+
+const exampleFlows = (name: string) => JSON.parse(readFileSync(join(ROOT, 'examples', `${name}.json`), 'utf8')) as Record<string, unknown>[];
+
+/** The flows deployed in `userDir` when the demo last ran, if any. */
+function keptFlows(userDir: string): Record<string, unknown>[] | undefined {
+  const file = join(userDir, 'flows.json');
+  if (!existsSync(file)) return undefined;
+  const flows = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>[];
+  return Array.isArray(flows) && flows.length > 0 ? flows : undefined;
+}
+
+/** Flows pointed at this demo's simulators (they take new ports on every start), with their secrets as credentials. */
+function pointAtDemo(flows: Record<string, unknown>[], mdmUrl: string, badgeUrl: string): object[] {
   return flows.map((node) => {
     if (node.type === 'mdm-server') return { ...node, url: mdmUrl, credentials: { apiKey: SECRETS.apiKey, webhookSecret: SECRETS.webhookSecret } };
     if (node.type === 'device-fleet') return { ...node, badgeLookupUrl: badgeUrl };

@@ -1,15 +1,20 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { DEMO_BADGES, startDemo } from './demo';
 
-// `npm start`: the editor on loopback with the example workflows on a simulated cart.
+// `npm start`: the editor on loopback with the example workflows on a simulated cart. Its user
+// directory is kept in one place (the flows survive a restart); `npm start -- --fresh` starts over.
 const port = Number(process.env.PORT ?? 1880);
-startDemo({ port }).then(
+const userDir = process.env.DEMO_USERDIR || join(__dirname, '..', '..', '.demo-userdir');
+if (process.argv.includes('--fresh')) rmSync(userDir, { recursive: true, force: true });
+startDemo({ port, userDir }).then(
   (demo) => {
     const [badge, holder] = [...DEMO_BADGES][0];
     console.log(`\nDevice checkout demo: open ${demo.url} (the editor) and ${demo.url}sim (the cart)`);
     console.log('Ten phones are being docked; as new phones they run Device Prep and end Checked In (watch the tabs and the debug sidebar).');
     console.log(`Then tap a badge on the cart page (${holder.name} is ${badge}): a phone flashes white and shows her name; unplug it within 60 s, dock it again to return it.`);
     console.log(`The same from a shell: curl -X POST -H 'content-type: application/json' -d '{"badge":"${badge}"}' ${demo.url}device-checkout/tap`);
-    console.log(`(user directory for this run: ${demo.userDir}; Ctrl-C stops)\n`);
+    console.log(`(this demo keeps its flows in ${demo.userDir}: your changes survive a restart; npm start -- --fresh starts over. Ctrl-C stops)\n`);
     const stop = (): void => void demo.stop().then(() => process.exit(0));
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);

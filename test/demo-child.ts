@@ -1,13 +1,15 @@
 import { join } from 'node:path';
 import { startChild, type Child } from './node-red-child';
+import { tempDir } from './support';
 
 /** `npm start`'s program in its own process, on free loopback ports. */
 export interface DemoChild extends Child<string> {
   url: string;
 }
 
-export async function startDemoChild(): Promise<DemoChild> {
-  const demo = await startChild(join(__dirname, '..', 'flows', 'start-demo.js'), [], { PORT: '0' }, (output) => /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output)?.[1]);
+/** `userDir`: where the demo keeps its flows (a fresh one by default); `args`: e.g. `--fresh`. */
+export async function startDemoChild(userDir = tempDir('demo'), args: string[] = []): Promise<DemoChild> {
+  const demo = await startChild(join(__dirname, '..', 'flows', 'start-demo.js'), args, { PORT: '0', DEMO_USERDIR: userDir }, (output) => /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output)?.[1]);
   return { ...demo, url: demo.ready };
 }
 

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { demoFlows } from '../flows/demo';
 import { cartState, startDemoChild, untilCart, type DemoChild } from './demo-child';
 import { logProblems } from './node-red-child';
+import { tempDir } from './support';
 import { deployFlows } from '../flows/node-red-runtime';
 
 const ROOT = join(__dirname, '..', '..');
@@ -94,6 +95,37 @@ describe('the demo (npm start) in a real Node-RED process', function () {
       await deployFlows(url, demoFlows(mdmUrl, badgeUrl, example));
       await new Promise((resolve) => setTimeout(resolve, 1500));
       assert.deepEqual(logProblems(demo.output().slice(before)), [], `${example} deployed without warnings or errors`);
+    }
+  });
+});
+
+describe('the demo keeps its flows in one folder', function () {
+  this.timeout(120_000);
+
+  it('a flow the admin deployed survives a restart; --fresh starts over with the example', async () => {
+    const userDir = tempDir('demo-kept');
+    const marker = { id: 'admin-note', type: 'comment', z: 'dc-return', name: 'the admin was here', info: '', x: 600, y: 40, wires: [] };
+    const flowsOf = async (url: string) => JSON.stringify(await (await fetch(`${url}flows`)).json());
+    let demo = await startDemoChild(userDir);
+    try {
+      const deployed = (await (await fetch(`${demo.url}flows`)).json()) as object[];
+      await deployFlows(demo.url, [...deployed, marker]);
+    } finally {
+      await demo.stop();
+    }
+    demo = await startDemoChild(userDir);
+    try {
+      assert.match(await flowsOf(demo.url), /the admin was here/, 'kept across the restart');
+      assert.match(await flowsOf(demo.url), /dc-checkout-device/, 'with the rest of the cart');
+    } finally {
+      await demo.stop();
+    }
+    demo = await startDemoChild(userDir, ['--fresh']);
+    try {
+      assert.doesNotMatch(await flowsOf(demo.url), /the admin was here/, '--fresh: the example again');
+      assert.match(await flowsOf(demo.url), /dc-checkout-device/);
+    } finally {
+      await demo.stop();
     }
   });
 });

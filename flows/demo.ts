@@ -8,6 +8,7 @@ import { SimulatedNanoMdm } from '../sim/nanomdm-server';
 import { SimulatedCart, locationOf } from '../sim/simulated-cart';
 import { SimulatedDevice } from '../sim/simulated-device';
 import { simulatedUsbmuxd } from '../sim/usbmuxd-server';
+import { registerSimulatedCart } from '../sim/transports';
 import type { SimulatedHub } from '../sim/simulated-hub';
 import { deployFlows, startNodeRed, waitForWebhook, type Runtime } from './node-red-runtime';
 
@@ -49,6 +50,7 @@ export interface Demo extends Runtime {
  * control page at /sim to dock, unplug and tap badges.
  */
 export async function startDemo({ port, dockPhones = true, ...options }: DemoOptions): Promise<Demo> {
+  registerSimulatedCart();
   const mdm = new SimulatedNanoMdm({ ...SECRETS, checkinDelay: 200, reenrolDelay: 1500 });
   const mdmUrl = await mdm.start(port ? port + 1 : 0);
   const badges = new SimulatedBadgeServer(DEMO_BADGES);

@@ -1,5 +1,5 @@
 // Puts what the compiled code reads next to it in dist/, where Node-RED and the code look:
-// each node's editor HTML, locales and icons; Apple's schemas as JSON; the wallpaper fonts.
+// each node's editor HTML and locales, the icons once; Apple's schemas as JSON; the wallpaper fonts.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -21,8 +21,9 @@ for (const type of types) {
       fs.copyFileSync(file, path.join(out, 'locales', lang, `${type}.${ext}`));
     }
   }
-  fs.cpSync(path.join(root, 'icons'), path.join(out, 'icons'), { recursive: true });
 }
+// Node-RED serves every icons/ folder next to a node's .js for the whole module: one copy does.
+fs.cpSync(path.join(root, 'icons'), path.join(dist, 'nodes', types[0], 'icons'), { recursive: true });
 
 // Apple's YAML as JSON: the runtime validates commands without a YAML parser.
 const schemas = path.join(root, 'schemas', 'apple');

@@ -18,8 +18,10 @@ import checkOutDevice from '../nodes/check-out-device/check-out-device';
 import checkInDevice from '../nodes/check-in-device/check-in-device';
 import setWallpaper from '../nodes/set-wallpaper/set-wallpaper';
 import onFailure from '../nodes/on-failure/on-failure';
+import { registerSimulatedCart } from '../sim/transports';
 
 helper.init(require.resolve('node-red'));
+registerSimulatedCart(); // `sim:` hubs and usbmuxd of this process, for the tests that use them
 
 export { helper };
 

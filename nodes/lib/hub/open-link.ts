@@ -1,9 +1,9 @@
 import type { ByteLink } from './byte-link';
 import { openSerialLink } from './serial-link';
-import { simulatedHub } from '../../../sim/hub-registry';
-import { simName } from '../sim-name';
+import { transportFor } from '../transports';
 
+/** A serial port, or a registered stand-in for one (see `transports`). */
 export async function openHubLink(path: string, baudRate: number): Promise<ByteLink> {
-  const sim = simName(path);
-  return sim ? simulatedHub(sim).connect() : openSerialLink(path, baudRate);
+  const stand = transportFor(path);
+  return stand ? stand.transports.hub(stand.name) : openSerialLink(path, baudRate);
 }

@@ -1,11 +1,10 @@
 import { connect, type Socket } from 'node:net';
-import { simulatedUsbmuxd } from '../../../sim/usbmuxd-server';
-import { simName } from '../sim-name';
+import { transportFor } from '../transports';
 
-/** Connects to usbmuxd's UNIX socket (the simulated one for `sim:<name>`). */
+/** Connects to usbmuxd's UNIX socket (a registered stand-in's socket for its prefix). */
 export async function openUsbSocket(source: string): Promise<Socket> {
-  const sim = simName(source);
-  const path = sim ? (await simulatedUsbmuxd(sim)).socketPath : source;
+  const stand = transportFor(source);
+  const path = stand ? await stand.transports.usbSocket(stand.name) : source;
   return new Promise((resolve, reject) => {
     const socket = connect(path, () => resolve(socket));
     socket.once('error', reject);

@@ -112,9 +112,12 @@ function keptFlows(userDir: string): Record<string, unknown>[] | undefined {
 
 /** Flows pointed at this demo's simulators (they take new ports on every start), with their secrets as credentials. */
 function pointAtDemo(flows: Record<string, unknown>[], mdmUrl: string, badgeUrl: string): object[] {
+  // The examples name the hardware a user replaces (/dev/ttyACM0, the MDM's URL...): here, the simulated cart.
+  const simulated = new Map(HUBS.map((hub) => [hub.name, `sim:${hub.sim}`]));
   return flows.map((node) => {
+    if (node.type === 'smart-hub' && simulated.has(node.name as string)) return { ...node, serialPort: simulated.get(node.name as string) };
     if (node.type === 'mdm-server') return { ...node, url: mdmUrl, credentials: { apiKey: SECRETS.apiKey, webhookSecret: SECRETS.webhookSecret } };
-    if (node.type === 'device-fleet') return { ...node, badgeLookupUrl: badgeUrl };
+    if (node.type === 'device-fleet') return { ...node, usb: 'sim:cart', badgeLookupUrl: badgeUrl };
     if (node.type === 'add-wifi') return { ...node, credentials: { password: SECRETS.wifi } };
     return node;
   });

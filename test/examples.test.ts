@@ -35,6 +35,14 @@ describe('the example workflows', () => {
     assert.deepEqual(TYPES.filter((t) => !used.has(t)), []);
   });
 
+  it('name the hardware and servers a user replaces, never the simulated cart or this host', () => {
+    for (const name of ['Device Prep', 'Check Out', 'Return', 'Whole cart', 'Cart tools']) {
+      const text = JSON.stringify(example(name));
+      assert.doesNotMatch(text, /"sim:|127\.0\.0\.1|localhost/, name);
+      assert.match(text, /"serialPort":"\/dev\/ttyACM0"/, name);
+    }
+  });
+
   it('never put Add Wi-Fi in Check Out or Return', () => {
     for (const name of ['Check Out', 'Return']) assert.ok(!example(name).some((n) => n.type === 'add-wifi'), name);
   });

@@ -64,6 +64,17 @@ describe('FleetStore: the cart\u2019s memory', () => {
     assert.equal(store.beginCheckout('alice', { ...RULES, userLimit: 2 }).udid, 'B');
   });
 
+  it('a phone that failed while out with its user still counts toward her limit', () => {
+    ready('A', 1, 0.9);
+    ready('B', 2, 0.8);
+    store.beginCheckout('alice', RULES);
+    store.unplugged('A');
+    store.fail('A', { who: 'mdm-command', why: 'DEVICE_TIMEOUT' });
+    assert.throws(() => store.beginCheckout('alice', RULES), (err: CodedError) => err.code === 'USER_HAS_DEVICE');
+    store.docked('A', { hub: 'Cart', port: 1 }); // back on the cart: no longer in her hands
+    assert.equal(store.beginCheckout('alice', RULES).udid, 'B');
+  });
+
   it('checks a device in: no user, no deadline', () => {
     ready('A', 1, 0.9);
     store.beginCheckout('alice', RULES);

@@ -68,6 +68,8 @@ export interface Actor {
 }
 
 const HOLDING: DeviceStatus[] = ['Checking Out', 'Checked Out'];
+/** Whether a person holds the phone: being taken or out, or Failed while out with her (a workflow failed on it). */
+const holds = (d: DeviceRecord): boolean => d.user !== undefined && (HOLDING.includes(d.status) || (d.status === 'Failed' && !d.docked));
 
 export interface FleetStoreOptions {
   now?: () => Date;
@@ -181,7 +183,7 @@ export class FleetStore extends EventEmitter {
     const waiting = this.devices().find((d) => d.status === 'Checking Out' && d.docked);
     if (waiting) throw new CodedError('CART_BUSY', `a phone is already waiting to be taken from ${waiting.hub ?? 'the cart'} port ${waiting.port ?? '?'}`, { udid: waiting.udid });
     const key = userKey(id);
-    const held = this.devices().filter((d) => d.user !== undefined && HOLDING.includes(d.status) && userKey(d.user) === key);
+    const held = this.devices().filter((d) => holds(d) && userKey(d.user!) === key);
     if (held.length >= rules.userLimit) throw new CodedError('USER_HAS_DEVICE', `${id} already has ${held.length} device${held.length === 1 ? '' : 's'} (limit ${rules.userLimit})`);
     const available = (d: DeviceRecord) => d.docked && d.status === 'Checked In' && d.healthy && (d.battery ?? 1) >= rules.batteryThreshold;
     const chosen = udid ? this.device(udid) : this.devices().filter(available).sort((a, b) => (b.battery ?? 1) - (a.battery ?? 1))[0];

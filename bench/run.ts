@@ -25,7 +25,7 @@ async function main(): Promise<void> {
 async function checkout(): Promise<void> {
   console.log('Check Out and Return (simulated cart)');
   console.log('  ' + formatWallpaper(await measureWallpaper(30)));
-  console.log('  ' + formatBadgeToReady(await measureBadgeToReady(40)));
+  console.log('  ' + formatBadgeToReady(await measureBadgeToReady(100)));
   console.log('  ' + formatShiftChange(await measureShiftChange(200)));
 }
 

@@ -108,8 +108,54 @@ describe('smart hub nodes over a real pseudo-terminal', function () {
     send('led', { device: { port: 6 }, led: 'release' });
     await waitFor('both passed on', () => seen.passed.length === 2);
     const sent = pty.hub.commands.slice(before).filter((c) => c.startsWith('ledb 6 '));
-    assert.deepEqual(sent.map((c) => c.split(' ').slice(2).join(' ')), ['1 0 H', '2 10101010b H', '3 0 H', '1 0 R', '2 0 R', '3 0 R']);
+    assert.deepEqual(sent.map((c) => c.split(' ').slice(2).join(' ')), ['2 10101010b H', '1 0 H', '3 0 H', '1 0 R', '2 0 R', '3 0 R']);
     assert.deepEqual(pty.hub.led(6).rows, ['firmware', 'firmware', 'firmware']);
+  });
+
+  it('sends only the LED rows that change, lighting rows before darkening them', async () => {
+    await startHub();
+    const seen = await loadAndConnect(cartFlow(path));
+    const rowsSent = async (led: string): Promise<string[]> => {
+      const before = pty.hub.commands.length;
+      const passed = seen.passed.length;
+      send('led', { device: { port: 3 }, led });
+      await waitFor(`${led} passed on`, () => seen.passed.length > passed);
+      return pty.hub.commands.slice(before).filter((c) => c.startsWith('ledb 3 ')).map((c) => c.split(' ').slice(2).join(' '));
+    };
+    assert.deepEqual(await rowsSent('granted'), ['1 11111111b H', '2 0 H', '3 0 H'], 'after the firmware: every row');
+    assert.deepEqual(await rowsSent('off'), ['1 0 H']);
+    assert.deepEqual(await rowsSent('deploying'), ['3 11111111b H']);
+    assert.deepEqual(await rowsSent('granted'), ['1 11111111b H', '3 0 H'], 'green before blue goes dark: never a dark port between');
+    assert.deepEqual(await rowsSent('granted'), [], 'nothing to change');
+    assert.deepEqual(await rowsSent('release'), ['1 0 R', '2 0 R', '3 0 R']);
+    assert.deepEqual(await rowsSent('error'), ['2 10101010b H', '1 0 H', '3 0 H'], 'after a release: every row again');
+    assert.deepEqual(pty.hub.led(3).rows, ['00000000', '10101010', '00000000']);
+  });
+
+  it('holds polls while a person waits on the LED after green, and polls again once it is shown', async () => {
+    await startHub();
+    const seen = await loadAndConnect(cartFlow(path));
+    const polls = (from: number) => pty.hub.commands.slice(from).filter((c) => c.trim() === 'state').length;
+    send('led', { device: { port: 2 }, led: 'granted' });
+    await waitFor('green passed on', () => seen.passed.length === 1);
+    const green = pty.hub.commands.length;
+    await sleep(400); // four poll intervals
+    assert.equal(polls(green), 0, 'no state poll while flashing white is due');
+    send('led', { device: { port: 2 }, led: 'ready' });
+    await waitFor('polled again', () => polls(green) > 0);
+    const ready = pty.hub.commands.findIndex((c, i) => i >= green && c.startsWith('ledb 2 '));
+    const firstPoll = pty.hub.commands.findIndex((c, i) => i >= green && c.trim() === 'state');
+    assert.ok(ready < firstPoll, 'the LED went before the next poll');
+  });
+
+  it('polls again within a second when the LED after green never comes', async () => {
+    await startHub();
+    const seen = await loadAndConnect(cartFlow(path));
+    send('led', { device: { port: 2 }, led: 'granted' });
+    await waitFor('green passed on', () => seen.passed.length === 1);
+    pty.hub.dock(5);
+    await waitFor('the dock seen all the same', () => seen.docks.length === 1, 3000);
+    assert.deepEqual(ports(seen.docks), [5]);
   });
 
   it('shows exact colours on an RGB hub and blinks white for ready', async () => {

@@ -66,11 +66,14 @@ export default function (RED: NodeAPI): void {
     async (config, { msg, device, user, fleet, mdm, timeout }) => {
       const options = { timeout };
       // A failure from here on leaves the phone Failed with an amber LED (the action kit does it).
-      await fleet.setLed(device, 'granted');
-      if (config.suppressBlueLed === false) await fleet.setLed(device, 'deploying');
-      await mdm.perform(device.udid, settings(applicationConfiguration(fleet.lockerApp, lockerAppConfiguration(user))), options);
-      await mdm.setAppLock(device.udid, undefined, options);
-      await mdm.assignUser(device.udid, user);
+      // Green shows while the MDM works: neither waits for the other.
+      const shown = Promise.all([fleet.setLed(device, 'granted'), config.suppressBlueLed === false && fleet.setLed(device, 'deploying')]);
+      const unlocked = (async () => {
+        await mdm.perform(device.udid, settings(applicationConfiguration(fleet.lockerApp, lockerAppConfiguration(user))), options);
+        await mdm.setAppLock(device.udid, undefined, options);
+        await mdm.assignUser(device.udid, user);
+      })();
+      await Promise.all([shown, unlocked]);
       const now = asDevice(fleet.store.device(device.udid)!);
       // Taken already (a quick hand)? Then the port is dark; otherwise: flashing white, take me.
       if (now.status === 'Checking Out') await fleet.setLed(now, 'ready');

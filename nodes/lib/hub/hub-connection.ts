@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { ByteLink, LinkOpener } from './byte-link';
 import { HubCli } from './hub-cli';
 import { attachChanges, familyFromId, parseId, parseState, type AttachEvent, type HubFamily, type PortState } from './hub-state';
-import { isLedState, LED_STATES, ledPlan, RGB_OVERRIDE_START, type LedModel, type LedState } from './led-plan';
+import { isLedState, LED_STATES, ledPlan, RGB_OVERRIDE_START, type LedModel, type LedState, type RowPatterns } from './led-plan';
 import { CodedError, errorCode } from '../coded-error';
 
 export type HubModelSetting = 'auto' | LedModel;
@@ -47,6 +47,12 @@ export interface PortEvent {
 const TIMEOUTS_BEFORE_RECONNECT = 3;
 
 /**
+ * After green (badge accepted) the person at the cart waits for the next LED (flashing white):
+ * polls hold back this long at most, so that LED never waits behind a `state` reply.
+ */
+const NEXT_LED_HOLD_MS = 1000;
+
+/**
  * One smart hub on one serial path: polls `state`, turns attach changes into `dock` and
  * `unplug` events, drives LEDs, and reconnects with backoff. The last known port states
  * outlive a reconnect, so changes made while the cable was out arrive exactly once.
@@ -61,6 +67,11 @@ export class HubConnection extends EventEmitter {
   private readonly blinks = new Map<number, NodeJS.Timeout>();
   /** Per port, the LED plan being sent: the next waits, so two plans never interleave their rows. */
   private readonly ledQueues = new Map<number, Promise<void>>();
+  /** Per port, the row patterns the hub holds as sent (fixed-colour hubs); forgotten on release, reconnect and reboot. */
+  private readonly heldRows = new Map<number, RowPatterns>();
+  /** Ports showing green whose next LED a person waits for, and since when (ms). */
+  private readonly nextLedAwaited = new Map<number, number>();
+  private resumePoll?: () => void;
   private current: HubStatus = { status: 'connecting', docked: 0 };
   private cli?: HubCli;
   private link?: ByteLink;
@@ -100,6 +111,7 @@ export class HubConnection extends EventEmitter {
     this.closing = true;
     for (const port of [...this.blinks.keys()]) this.stopBlink(port);
     this.wake?.();
+    this.resumePoll?.();
     await this.link?.close().catch(() => undefined);
     await this.running;
   }
@@ -114,6 +126,7 @@ export class HubConnection extends EventEmitter {
     this.stopBlink(port);
     // Remembered whatever the state: a hub that comes back gets the newest ask, release included.
     this.leds.set(port, state);
+    this.awaitNextLed(port, state);
     const cli = this.cli;
     if (!cli || this.current.status !== 'connected') {
       throw new CodedError('HUB_DISCONNECTED', `hub ${this.options.path} is not connected; the LED will be set when it is`);
@@ -170,6 +183,7 @@ export class HubConnection extends EventEmitter {
       while (!this.closing) {
         const started = Date.now();
         try {
+          await this.holdForAwaitedLeds();
           await this.poll(cli);
           timeouts = 0;
         } catch (err) {
@@ -188,6 +202,7 @@ export class HubConnection extends EventEmitter {
     } finally {
       this.cli = undefined;
       this.link = undefined;
+      this.heldRows.clear();
       for (const port of [...this.blinks.keys()]) this.stopBlink(port);
       await link.close().catch(() => undefined);
     }
@@ -212,6 +227,7 @@ export class HubConnection extends EventEmitter {
       await cli.command('crf');
       this.warn(new CodedError('HUB_REBOOTED', 'hub rebooted; flag cleared and LEDs restored'));
       this.rgbOverride = false;
+      this.heldRows.clear();
       await this.applyAllLeds(cli);
     }
     const changes = attachChanges(this.known, state.ports);
@@ -240,15 +256,41 @@ export class HubConnection extends EventEmitter {
   }
 
   private async applyLed(cli: HubCli, port: number, state: LedState): Promise<void> {
-    const plan = ledPlan(this.ledModel, port, state);
+    const plan = ledPlan(this.ledModel, port, state, this.heldRows.get(port));
     const commands = this.ledModel === 'rgb' && !this.rgbOverride ? [RGB_OVERRIDE_START, ...plan.commands] : plan.commands;
+    // Until the hub confirms every row, what it holds is unknown: the next plan sends all rows.
+    this.heldRows.delete(port);
     // Queued together and ahead of polls: the person at the cart waits on the LED, and no poll
     // (43 ms on a 16-port hub) slips in between its rows.
     await Promise.all(commands.map((command) => cli.command(command, true)));
+    if (plan.rows) this.heldRows.set(port, plan.rows);
     if (commands[0] === RGB_OVERRIDE_START) this.rgbOverride = true;
     if (plan.blink) this.startBlink(cli, port, plan.blink);
     // Handed back to the firmware: nothing left to restore for this port.
     if (state === 'release' && this.leds.get(port) === 'release') this.leds.delete(port);
+  }
+
+  private awaitNextLed(port: number, state: LedState): void {
+    if (state === 'granted') this.nextLedAwaited.set(port, Date.now());
+    else if (this.nextLedAwaited.delete(port)) this.resumePoll?.();
+  }
+
+  /** Holds the next poll while a person waits on a port's next LED, at most NEXT_LED_HOLD_MS. */
+  private async holdForAwaitedLeds(): Promise<void> {
+    const due = Date.now();
+    for (const [port, since] of this.nextLedAwaited) if (due - since >= NEXT_LED_HOLD_MS) this.nextLedAwaited.delete(port);
+    while (!this.closing && this.nextLedAwaited.size > 0) {
+      const left = due + NEXT_LED_HOLD_MS - Date.now();
+      if (left <= 0) return;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resume, left);
+        function resume(): void {
+          clearTimeout(timer);
+          resolve();
+        }
+        this.resumePoll = resume;
+      });
+    }
   }
 
   private startBlink(cli: HubCli, port: number, [on, off]: [string, string]): void {

@@ -11,8 +11,8 @@ import { simulatedUsbmuxd } from '../sim/usbmuxd-server';
 import { registerSimulatedCart } from '../sim/transports';
 import type { SimulatedHub } from '../sim/simulated-hub';
 import { deployFlows, startNodeRed, waitForWebhook, type Runtime } from './node-red-runtime';
+import { PACKAGE_ROOT } from '../nodes/lib/package-root';
 
-const ROOT = join(__dirname, '..', '..');
 const SECRETS = { apiKey: 'demo-nanomdm-api-key', webhookSecret: 'demo-webhook-hmac-key', wifi: 'demo-wifi-password' };
 /** The demo's badges: tap one on the control page. */
 export const DEMO_BADGES = new Map([
@@ -100,7 +100,7 @@ export function demoFlows(mdmUrl: string, badgeUrl: string, example = 'Whole car
   return pointAtDemo(exampleFlows(example), mdmUrl, badgeUrl);
 }
 
-const exampleFlows = (name: string) => JSON.parse(readFileSync(join(ROOT, 'examples', `${name}.json`), 'utf8')) as Record<string, unknown>[];
+const exampleFlows = (name: string) => JSON.parse(readFileSync(join(PACKAGE_ROOT, 'examples', `${name}.json`), 'utf8')) as Record<string, unknown>[];
 
 /** The flows deployed in `userDir` when the demo last ran, if any. */
 function keptFlows(userDir: string): Record<string, unknown>[] | undefined {
@@ -160,7 +160,7 @@ function serveControls(app: express.Express, demo: { hubs: SimulatedHub[]; cart:
   app.get('/sim', (req, res) => {
     const [path, query = ''] = req.originalUrl.split('?');
     if (!path.endsWith('/')) return res.redirect(301, `${path}/${query && `?${query}`}`);
-    res.type('html').send(readFileSync(join(ROOT, 'flows', 'demo-page.html'), 'utf8'));
+    res.type('html').send(readFileSync(join(PACKAGE_ROOT, 'flows', 'demo-page.html'), 'utf8'));
   });
   app.get('/sim/state', (_req, res) => {
     const { devices, trail } = fleet();

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express from 'express';
 import { listenOnLoopback } from '../sim/listen';
+import { PACKAGE_ROOT } from '../nodes/lib/package-root';
 
 // Node-RED ships no type declarations for its embedding API.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -17,7 +18,6 @@ const RED = require('node-red') as {
   httpNode: express.Express;
 };
 
-const PACKAGE_ROOT = join(__dirname, '..', '..');
 const PACKAGE_NAME = 'node-red-contrib-device-checkout';
 
 export interface RuntimeOptions {

@@ -35,6 +35,9 @@ export class SimulatedUsbmuxd {
 
   constructor(readonly socketPath: string) {}
 
+  /** Listen requests served since the start: each client that sent one hears every attach and detach. */
+  listens = 0;
+
   async start(): Promise<void> {
     if (existsSync(this.socketPath)) unlinkSync(this.socketPath);
     this.server = createServer((socket) => this.serve(socket));
@@ -154,6 +157,7 @@ export class SimulatedUsbmuxd {
         } else if (message.MessageType === 'Listen') {
           socket.write(encodeFrame({ MessageType: 'Result', Number: 0 }, tag));
           this.listeners.add(socket);
+          this.listens++;
           for (const d of this.devices.values()) socket.write(encodeFrame({ MessageType: 'Attached', DeviceID: d.deviceId, Properties: properties(d) }, 0));
         } else {
           socket.write(encodeFrame({ MessageType: 'Result', Number: 1 }, tag));

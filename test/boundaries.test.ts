@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import { PACKAGE_ROOT } from '../nodes/lib/package-root';
 
-const LIB = join(__dirname, '..', '..', 'nodes', 'lib');
+const LIB = join(PACKAGE_ROOT, 'nodes', 'lib');
 
 describe('the product\u2019s boundaries', () => {
   it('nodes/lib imports nothing outside nodes/lib (no simulator in what users run)', () => {

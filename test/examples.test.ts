@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PACKAGE_ROOT as ROOT } from '../nodes/lib/package-root';
 
-const ROOT = join(__dirname, '..', '..');
 const TYPES = Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))['node-red'].nodes as object);
 const CORE = ['tab', 'comment', 'inject', 'link in', 'link out', 'link call', 'catch', 'debug', 'switch', 'change', 'http in', 'http response'];
 type FlowNode = { id: string; type: string; z?: string; name?: string; wires?: string[][]; x?: number; y?: number; url?: string; method?: string };

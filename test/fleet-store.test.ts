@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { appendFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import sinon from 'sinon';
 import { FleetStore, type CheckoutRules } from '../nodes/lib/fleet/fleet-store';
 import { CheckoutDeadlines } from '../nodes/lib/fleet/checkout-deadlines';
 import { missedEvents } from '../nodes/lib/fleet/reconcile';
-import { deviceLabel } from '../nodes/device-fleet/device-action';
+import { deviceLabel } from '../nodes/shared/device-action';
 import type { CodedError } from '../nodes/lib/coded-error';
 import { tempDir } from './support';
 
@@ -91,30 +91,50 @@ describe('FleetStore: the cart\u2019s memory', () => {
     assert.ok(restarted.audit('A').length >= 4);
   });
 
-  it('fails a check-out whose deadline passed, at once when it passed while the process was down', async () => {
-    ready('A', 1, 0.9);
-    ready('B', 2, 0.8);
-    let clock = Date.parse('2026-11-24T07:00:00Z');
-    store.beginCheckout('alice', { ...RULES, deadlineSeconds: 0.05 });
-    const expired: string[] = [];
-    const restarted = open();
-    const deadlines = new CheckoutDeadlines(
-      restarted,
-      (record) => {
-        expired.push(`${record.udid}@${clock - Date.parse('2026-11-24T07:00:00Z')}`);
-        restarted.fail(record.udid, { who: 'fleet', why: 'not unplugged' });
-      },
-      { now: () => clock },
-    );
-    deadlines.arm();
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    assert.deepEqual(expired, [], 'not before the deadline');
-    clock += 60; // the process was down past the deadline
-    deadlines.arm();
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    deadlines.close();
-    assert.deepEqual(expired, ['A@60']);
-    assert.equal(restarted.device('A')?.status, 'Failed');
+  it('fails a check-out when its deadline passes, not before; at once after a restart past it', async () => {
+    const start = now.getTime();
+    const clock = sinon.useFakeTimers({ now: start });
+    const watch = (fleet: FleetStore, expired: string[]) => {
+      const deadlines = new CheckoutDeadlines(
+        fleet,
+        (record) => {
+          expired.push(`${record.udid}@${clock.now - start}`);
+          fleet.fail(record.udid, { who: 'fleet', why: 'not unplugged' });
+        },
+        { now: () => clock.now },
+      );
+      deadlines.arm();
+      return deadlines;
+    };
+    try {
+      ready('A', 1, 0.9);
+      ready('B', 2, 0.8);
+      store.beginCheckout('alice', { ...RULES, deadlineSeconds: 60 }, 'A');
+      const live: string[] = [];
+      const running = watch(store, live);
+      await clock.tickAsync(59_999);
+      assert.deepEqual(live, [], 'not before the deadline');
+      running.close();
+      // The process was down past the deadline: the next start fails it at once.
+      await clock.tickAsync(5_000);
+      const restarted = open();
+      const afterRestart: string[] = [];
+      const deadlines = watch(restarted, afterRestart);
+      await clock.tickAsync(0);
+      assert.deepEqual(afterRestart, ['A@64999']);
+      assert.equal(restarted.device('A')?.status, 'Failed');
+      // A check-out started now expires when its own deadline passes.
+      now = new Date(clock.now);
+      restarted.beginCheckout('bob', { ...RULES, deadlineSeconds: 60 }, 'B');
+      deadlines.arm();
+      await clock.tickAsync(59_999);
+      assert.deepEqual(afterRestart, ['A@64999']);
+      await clock.tickAsync(1);
+      deadlines.close();
+      assert.deepEqual(afterRestart, ['A@64999', 'B@124999']);
+    } finally {
+      clock.restore();
+    }
   });
 
   it('appends the audit trail, keeps the newest entries when it grows, and skips a line cut short', () => {
@@ -126,23 +146,6 @@ describe('FleetStore: the cart\u2019s memory', () => {
     appendFileSync(auditFile, '{"at":"2026-11-24T07:00:00.000Z","udid":"U","wh');
     const reopened = new FleetStore(file, { now: () => now, auditLimit: 5 });
     assert.deepEqual(reopened.audit('U').map((e) => e.to), ['18', '19', '20', '21', '22']);
-  });
-
-  it('leaves a whole file when the process is killed mid-write', async () => {
-    // A child hammers the store; it is killed at some moment between two writes or inside one.
-    const script = `
-      const { FleetStore } = require(${JSON.stringify(join(__dirname, '..', 'nodes', 'lib', 'fleet', 'fleet-store.js'))});
-      const store = new FleetStore(${JSON.stringify(file)});
-      for (let i = 0; ; i++) { store.setAttribute('U', 'counter', String(i)); if (i === 50) process.stdout.write('go'); }`;
-    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    await new Promise((resolve) => child.stdout!.once('data', resolve));
-    await new Promise((resolve) => setTimeout(resolve, 30 + Math.random() * 50));
-    child.kill('SIGKILL');
-    await new Promise((resolve) => child.once('exit', resolve));
-    const saved = JSON.parse(readFileSync(file, 'utf8')) as { devices: Record<string, { attributes: { counter: string } }> };
-    const counter = Number(saved.devices.U.attributes.counter);
-    assert.ok(counter >= 50, `the last complete write survived (${counter})`);
-    assert.equal(open().device('U')?.attributes.counter, String(counter));
   });
 
   it('after a start, tells what the hub\u2019s first reading says happened meanwhile, once', () => {

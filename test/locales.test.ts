@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { PACKAGE_ROOT as ROOT } from '../nodes/lib/package-root';
+import { LED_STATES } from '../nodes/lib/hub/led-plan';
 
-const ROOT = join(__dirname, '..', '..');
 const PACKAGE = 'node-red-contrib-device-checkout';
 const TYPES = Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))['node-red'].nodes as object);
 const LANGS = readdirSync(join(ROOT, 'locales'));
@@ -21,11 +22,48 @@ function flatten(catalog: Catalog, prefix = ''): Map<string, string> {
 const catalog = (lang: string, type: string) => flatten(JSON.parse(readFileSync(join(ROOT, 'locales', lang, `${type}.json`), 'utf8')));
 const placeholders = (text: string) => [...text.matchAll(/__(\w+)__/g)].map((m) => m[1]).sort();
 
-/** Keys the node's runtime and editor code ask for: RED._('…'), this._('…'), data-i18n="…". */
-function keysUsed(type: string): { type: string; key: string }[] {
-  const sources = [join(ROOT, 'nodes', type, `${type}.ts`), join(ROOT, 'nodes', type, `${type}.html`)].map((f) => readFileSync(f, 'utf8')).join('\n');
-  const found = [...sources.matchAll(/_\('([\w./-]+:)?([\w-]+\.[\w.-]*\w)'/g), ...sources.matchAll(/data-i18n="(?:\[\w+\])?()([\w-]+\.[\w.-]*\w)"/g)];
-  return found.map((m) => ({ type: m[1] ? m[1].slice(PACKAGE.length + 1, -1) : type, key: m[2] }));
+/** Every .ts file of every node folder (nodes/lib holds no user-facing text). */
+const nodeSources = (): string[] =>
+  readdirSync(join(ROOT, 'nodes'), { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && entry.name !== 'lib')
+    .flatMap((dir) => readdirSync(join(ROOT, 'nodes', dir.name)).filter((f) => f.endsWith('.ts')).map((f) => join(ROOT, 'nodes', dir.name, f)));
+
+/**
+ * Every catalog key the nodes' code names, wherever it is built: a literal `'<type>.…'` or
+ * `'node-red-contrib-device-checkout/<type>:…'` (in RED._, a helper or a ternary alike), a
+ * template on a constant holding such a prefix (`${STATUS}.done`), and the editor's
+ * `this._('…')` and `data-i18n="…"`. A key computed from anything else is reported as unreadable.
+ */
+function keysUsed(): { owner: string; key: string; where: string }[] {
+  const constants = new Map<string, string>();
+  const files = nodeSources().map((file) => ({ file, text: readFileSync(file, 'utf8') }));
+  for (const { text } of files) for (const m of text.matchAll(/const ([A-Z_]+) = '([^']+)'/g)) constants.set(m[1], m[2]);
+  const html = TYPES.map((type) => ({ file: join(ROOT, 'nodes', type, `${type}.html`), type }));
+  const found: { owner: string; key: string; where: string }[] = [];
+  const add = (literal: string, where: string, defaultOwner?: string): void => {
+    const namespaced = new RegExp(`^${PACKAGE}/([\\w-]+):(.+)$`).exec(literal);
+    const owner = literal.split('.')[0];
+    if (namespaced) found.push({ owner: namespaced[1], key: namespaced[2], where });
+    else if (TYPES.includes(owner)) found.push({ owner, key: literal, where });
+    else if (defaultOwner) found.push({ owner: defaultOwner, key: literal, where });
+  };
+  for (const { file, text } of files) {
+    const where = file.slice(ROOT.length + 1);
+    // Permissions (`needsPermission('smart-hub.read')`) and key prefixes held in constants are not keys.
+    for (const m of text.matchAll(/(needsPermission\(|const [A-Z_]+ = )?'([\w./:-]+\.[\w.-]*\w)'/g)) if (!m[1]) add(m[2], where);
+    for (const m of text.matchAll(/`\$\{([A-Z_]+)\}(\.[\w.-]*\w)`/g)) add(`${constants.get(m[1]) ?? `unknown constant ${m[1]}`}${m[2]}`, where);
+    for (const m of text.matchAll(/_\(`([^`]*)`/g)) if (!/^\$\{[A-Z_]+\}\.[\w.-]+$/.test(m[1])) found.push({ owner: '?', key: `computed key ${m[1]}`, where });
+  }
+  for (const { file, type } of html) {
+    const text = readFileSync(file, 'utf8');
+    for (const m of [...text.matchAll(/_\('([\w./:-]+)'(\s*\+\s*[\w.]+)?/g), ...text.matchAll(/data-i18n="(?:\[\w+\])?([\w.:/-]+)"/g)]) {
+      // `_('hub-led.led.' + this.led)`: one key per LED state.
+      if (m[2]?.includes('this.led')) for (const state of LED_STATES) add(`${m[1]}${state}`, file.slice(ROOT.length + 1), type);
+      else if (m[2]) found.push({ owner: '?', key: `computed key ${m[0]}`, where: file.slice(ROOT.length + 1) });
+      else add(m[1], file.slice(ROOT.length + 1), type);
+    }
+  }
+  return found;
 }
 
 describe('the palette', () => {
@@ -44,11 +82,16 @@ describe('the palette', () => {
 describe('locales', () => {
   it('covers en-US and de', () => assert.deepEqual([...LANGS].sort(), ['de', 'en-US']));
 
+  it('every message key the nodes\u2019 code and editors use exists in every language, computed ones included', () => {
+    const used = keysUsed();
+    assert.ok(used.length > 100, `${used.length} keys found`);
+    const missing = used.flatMap(({ owner, key, where }) => LANGS.filter((lang) => !TYPES.includes(owner) || !catalog(lang, owner).has(key)).map((lang) => `${where}: ${lang} ${owner}:${key}`));
+    assert.deepEqual(missing, []);
+  });
+
   it('node files say nothing to users in literal English: every error, warning and status comes from the catalogs', () => {
     const literal = /CodedError\('[A-Z_]+', ['`"]|\.(warn|error|log)\(['`"]|\btext: ['`"]|new Error\(['`"]/;
-    const nodeFiles = readdirSync(join(ROOT, 'nodes'), { withFileTypes: true })
-      .filter((entry) => entry.isDirectory() && entry.name !== 'lib')
-      .flatMap((dir) => readdirSync(join(ROOT, 'nodes', dir.name)).filter((f) => f.endsWith('.ts')).map((f) => join(ROOT, 'nodes', dir.name, f)));
+    const nodeFiles = nodeSources();
     assert.ok(nodeFiles.length >= 17);
     const offending = nodeFiles.flatMap((file) => readFileSync(file, 'utf8').split('\n').map((line, i) => [file, i + 1, line] as const)).filter(([, , line]) => literal.test(line));
     assert.deepEqual(offending.map(([file, n, line]) => `${file.slice(ROOT.length + 1)}:${n}: ${line.trim()}`), []);
@@ -70,10 +113,5 @@ describe('locales', () => {
       }
     });
 
-    it(`${type}: every message key its code uses exists`, () => {
-      const used = keysUsed(type);
-      assert.ok(used.length > 0);
-      for (const { type: owner, key } of used) assert.ok(catalog('en-US', owner).has(key), `${type} uses ${owner}:${key}`);
-    });
   }
 });

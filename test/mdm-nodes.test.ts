@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { EventEmitter } from 'node:events';
 import type { NodeMessage } from 'node-red';
 import type { CodedError } from '../nodes/lib/coded-error';
 import { parsePlist } from '../nodes/lib/mdm/commands';
@@ -6,7 +7,7 @@ import { webhookHandler } from '../nodes/mdm-server/webhooks';
 import { SimulatedNanoMdm } from '../sim/nanomdm-server';
 import { SimulatedDevice } from '../sim/simulated-device';
 import { webhookReceiver } from '../sim/webhook-receiver';
-import { collect, helper, load, reports, send, statuses } from './node-red';
+import { collect, deploy, helper, load, reports, send, statuses } from './node-red';
 import { tempDir, waitFor } from './support';
 
 const SECRETS = { apiKey: 'api-key-7f3a9c', webhookSecret: 'hmac-key-51b2e0', wifi: 'wifi-pass-c0ffee' };
@@ -33,12 +34,12 @@ describe('device actions through NanoMDM in Node-RED', () => {
 
   let seen: { ok: NodeMessage[] };
   let errors: Record<string, unknown[]>;
+  let flow: { id: string; [key: string]: unknown }[];
 
   beforeEach(async () => {
     helper.settings({ userDir: tempDir('userdir') }); // the fleet's files, away from the working tree
     const action = (id: string, type: string, extra: object = {}) => ({ id, type, fleet: 'fleet', timeout: '3', wires: [['ok']], ...extra });
-    await load(
-      [
+    flow = [
         { id: 'mdm', type: 'mdm-server', vendor: 'nanomdm', url: sim.url, maxConcurrent: '5', timeout: '5000', webhookPath: 'device-checkout/webhook' },
         { id: 'fleet', type: 'device-fleet', mdm: 'mdm' },
         action('erase', 'erase-device', { preserveDataPlan: true, disallowProximitySetup: false }),
@@ -52,7 +53,9 @@ describe('device actions through NanoMDM in Node-RED', () => {
         action('enrol', 'dep-enroll', { depProxyUrl: '', profileUuid: '', sendDeviceConfigured: true }),
         action('enrol-dep', 'dep-enroll', { depProxyUrl: `${sim.url}/proxy/dep`, profileUuid: '9C2F5F4E-0D3A-4E8B-9A57-0B3C1D2E4F60', sendDeviceConfigured: false }),
         { id: 'ok', type: 'helper' },
-      ],
+      ];
+    await load(
+      flow,
       { mdm: { apiKey: SECRETS.apiKey, webhookSecret: SECRETS.webhookSecret }, wifi: { password: SECRETS.wifi }, 'enrol-dep': { depApiKey: SECRETS.apiKey } },
     );
     seen = { ok: collect('ok') };
@@ -198,6 +201,21 @@ describe('device actions through NanoMDM in Node-RED', () => {
     await waitFor('erased', () => seen.ok.length === 1);
     send('enrol', { device: { udid: phone.udid } });
     assert.equal((await waitFor('timeout', () => errors.enrol[0], 6000) as CodedError).code, 'DEVICE_TIMEOUT');
+  });
+
+  it('an action in flight stops when its node is redeployed: a 600 s dep-enroll wait does not outlive it', async () => {
+    const withEnrolWait = (seconds: string) => flow.map((node) => (node.id === 'enrol' ? { ...node, timeout: seconds } : node));
+    await deploy(withEnrolWait('600'), 'nodes');
+    const enrolErrors = reports('enrol', 'error');
+    const mdm = (helper.getNode('mdm') as unknown as { adapter: EventEmitter }).adapter;
+    phone.depAssigned = false; // erased, it never comes back
+    send('erase', { device: device() });
+    await waitFor('erased', () => seen.ok.length === 1);
+    send('enrol', { device: { udid: phone.udid } });
+    await waitFor('waiting for the enrolment', () => mdm.listenerCount('token-update') > 0);
+    await deploy(withEnrolWait('601'), 'nodes');
+    assert.equal(((await waitFor('the wait ended', () => enrolErrors[0])) as CodedError).code, 'NODE_CLOSED');
+    assert.equal(mdm.listenerCount('token-update'), 0, 'nothing left waiting for the phone');
   });
 
   it('sends only commands that parse as plists on the wire', async () => {

@@ -66,7 +66,7 @@ describe('on-failure: retry a workflow, then run another', () => {
       assert.deepEqual(other.map((m) => (m as Failed).device.udid).sort(), ['PHONE-1', 'PHONE-2']);
     });
 
-    it('the seed\u2019s Check Out setting: no retry, straight to the other workflow; in a group, the group\u2019s on-failure', async () => {
+    it('the Check Out example\u2019s setting: no retry, straight to the other workflow; in a group, the group\u2019s on-failure', async () => {
       await start({ retry: false, maxAttempts: '1', runOther: true }, true);
       const tabOther = collect('tab-other');
       send('name', { device: { udid: 'PHONE-3' } });

@@ -1,29 +1,41 @@
 import assert from 'node:assert/strict';
+import sinon from 'sinon';
 import { PortCorrelator, type Resolution } from '../nodes/lib/usb/port-correlator';
 
 const WINDOW = 150;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('PortCorrelator: which phone is on which port', () => {
   let locations: Map<string, number>;
   let learnt: number;
   let disagreements: string[];
   let correlator: PortCorrelator;
+  let clock: sinon.SinonFakeTimers;
+  /** Lets `ms` pass on the fake clock, running the timers due meanwhile. */
+  const pass = async (ms: number) => void (await clock.tickAsync(ms));
+  /** The resolution, once the window has passed: what the correlator decided by then. */
+  const afterWindow = async <T>(resolution: Promise<T>): Promise<T> => {
+    await pass(WINDOW);
+    return resolution;
+  };
 
   beforeEach(() => {
+    clock = sinon.useFakeTimers();
     locations = new Map();
     learnt = 0;
     disagreements = [];
-    correlator = new PortCorrelator({ windowMs: WINDOW, locations, onLearn: () => learnt++, onDisagreement: (m) => disagreements.push(m) });
+    correlator = new PortCorrelator({ windowMs: WINDOW, locations, now: () => clock.now, onLearn: () => learnt++, onDisagreement: (m) => disagreements.push(m) });
   });
 
-  afterEach(() => correlator.close());
+  afterEach(() => {
+    correlator.close();
+    clock.restore();
+  });
 
   it('binds a lone dock to the lone phone on USB and learns the port\u2019s location', async () => {
     const resolution = correlator.dock({ hub: 'A', port: 3 });
-    await sleep(20);
+    await pass(20);
     correlator.attach('U1', 0x14010300);
-    assert.deepEqual(await resolution, { udid: 'U1' });
+    assert.deepEqual(await afterWindow(resolution), { udid: 'U1' });
     assert.equal(locations.get('A#3'), 0x14010300);
     assert.equal(learnt, 1);
     assert.equal(correlator.udidAt({ hub: 'A', port: 3 }), 'U1');
@@ -31,32 +43,31 @@ describe('PortCorrelator: which phone is on which port', () => {
 
   it('binds at once when the port\u2019s location is known, whatever order USB reports in', async () => {
     locations.set('A#1', 0x100).set('A#2', 0x200);
-    const started = Date.now();
     const one = correlator.dock({ hub: 'A', port: 1 });
     const two = correlator.dock({ hub: 'A', port: 2 });
     correlator.attach('U2', 0x200);
     correlator.attach('U1', 0x100);
+    // No time passes on the fake clock: bound without waiting for the window.
     assert.deepEqual(await Promise.all([one, two]), [{ udid: 'U1' }, { udid: 'U2' }]);
-    assert.ok(Date.now() - started < WINDOW, 'no need to wait for the window');
   });
 
   it('never guesses between several first-time docks in one window', async () => {
     const docks = [correlator.dock({ hub: 'A', port: 1 }), correlator.dock({ hub: 'A', port: 2 })];
     correlator.attach('U1', 0x100);
     correlator.attach('U2', 0x200);
-    const results = (await Promise.all(docks)) as { reason: string }[];
+    const results = (await afterWindow(Promise.all(docks))) as { reason: string }[];
     for (const r of results) assert.match(r.reason, /2 docks and 2 phones on USB within 0.15 s, and this port's USB location is not learnt yet/);
     assert.equal(locations.size, 0, 'nothing learnt from an ambiguous window');
   });
 
   it('takes a phone USB reported before the hub\u2019s poll saw the dock', async () => {
     correlator.attach('U9', 0x900);
-    await sleep(30);
-    assert.deepEqual(await correlator.dock({ hub: 'B', port: 9 }), { udid: 'U9' });
+    await pass(30);
+    assert.deepEqual(await afterWindow(correlator.dock({ hub: 'B', port: 9 })), { udid: 'U9' });
   });
 
   it('says so when no phone appears on USB', async () => {
-    const resolution = (await correlator.dock({ hub: 'A', port: 4 })) as Resolution & { reason: string };
+    const resolution = (await afterWindow(correlator.dock({ hub: 'A', port: 4 }))) as Resolution & { reason: string };
     assert.equal(resolution.udid, undefined);
     assert.match(resolution.reason, /no phone appeared on USB within 0.15 s/);
   });
@@ -77,12 +88,12 @@ describe('PortCorrelator: which phone is on which port', () => {
   it('reports the hub and USB disagreeing, and never hands a contested phone to a later dock', async () => {
     locations.set('A#5', 0x500);
     correlator.attach('U5', 0x500);
-    await sleep(WINDOW + 30);
+    await pass(WINDOW + 30);
     assert.deepEqual(disagreements, ['usbmuxd reports U5 at the USB location of A port 5, but the hub saw no dock there']);
     const docks = [correlator.dock({ hub: 'A', port: 6 }), correlator.dock({ hub: 'A', port: 7 })];
     correlator.attach('U6', 0x600);
-    await Promise.all(docks);
-    const late = (await correlator.dock({ hub: 'A', port: 6 })) as { reason?: string };
+    await afterWindow(Promise.all(docks));
+    const late = (await afterWindow(correlator.dock({ hub: 'A', port: 6 }))) as { reason?: string };
     assert.ok(late.reason, 'U6 was contested: only its location could place it now');
   });
 });

@@ -3,22 +3,21 @@ import { CodedError } from '../lib/coded-error';
 import { lockerAppConfiguration } from '../lib/fleet/locker-app';
 import { applicationConfiguration, settings } from '../lib/mdm/commands';
 import { asDevice } from '../device-fleet/device-fleet';
-import { NO_LOCKER_APP, registerDeviceAction, type DeviceActionDef } from '../device-fleet/device-action';
+import { NO_LOCKER_APP, registerDeviceAction, type DeviceActionDef } from '../shared/device-action';
 
 /**
  * Locks the phone to the locker app, tells the app it is checked in, clears the Device User
  * (and the MDM's assigned user) and hands the port's LED back to the charging display.
  */
 export default function (RED: NodeAPI): void {
-  registerDeviceAction<DeviceActionDef>(RED, 'check-in-device', async (_config, { msg, device, fleet, mdm, timeout }) => {
+  registerDeviceAction<DeviceActionDef>(RED, 'check-in-device', async (_config, { msg, device, fleet, mdm, wait }) => {
     if (!fleet.lockerApp) throw new CodedError('INVALID_CONFIG', RED._(NO_LOCKER_APP));
-    const options = { timeout };
-    // The lock first: whatever fails after it, the phone is no longer open.
-    await mdm.setAppLock(device.udid, fleet.lockerApp, options);
-    await mdm.perform(device.udid, settings(applicationConfiguration(fleet.lockerApp, lockerAppConfiguration(undefined))), options);
+        // The lock first: whatever fails after it, the phone is no longer open.
+    await mdm.setAppLock(device.udid, fleet.lockerApp, wait);
+    await mdm.perform(device.udid, settings(applicationConfiguration(fleet.lockerApp, lockerAppConfiguration(undefined))), wait);
     await mdm.assignUser(device.udid, undefined);
     // The charge decides which phone the next check-out hands out; the serial is re-learnt too.
-    const { battery, serial } = await mdm.readDevice(device.udid, options);
+    const { battery, serial } = await mdm.readDevice(device.udid, wait);
     fleet.store.reportHealth(device.udid, battery, true, serial);
     const record = fleet.store.checkIn(device.udid, { who: 'check-in', why: 'locked to the locker app' });
     await fleet.setLed(record, 'release');

@@ -6,7 +6,7 @@ import { lockerAppConfiguration } from '../lib/fleet/locker-app';
 import type { AssignedUser } from '../lib/mdm/mdm-adapter';
 import { applicationConfiguration, settings } from '../lib/mdm/commands';
 import { asDevice, type DeviceFleetNode } from '../device-fleet/device-fleet';
-import { deviceLabel, failAction, NO_LOCKER_APP, registerDeviceAction, type DeviceActionDef, type DeviceMessage } from '../device-fleet/device-action';
+import { deviceLabel, failAction, NO_LOCKER_APP, registerDeviceAction, type DeviceActionDef, type DeviceMessage } from '../shared/device-action';
 
 interface CheckOutDef extends DeviceActionDef {
   /** Green stays on while the MDM works, instead of blue "deployment in progress". */
@@ -63,14 +63,13 @@ export default function (RED: NodeAPI): void {
   registerDeviceAction<CheckOutDef>(
     RED,
     'check-out-device',
-    async (config, { msg, device, user, fleet, mdm, timeout }) => {
-      const options = { timeout };
+    async (config, { msg, device, user, fleet, mdm, wait }) => {
       // A failure from here on leaves the phone Failed with an amber LED (the action kit does it).
       // Green shows while the MDM works: neither waits for the other.
       const shown = Promise.all([fleet.setLed(device, 'granted'), config.suppressBlueLed === false && fleet.setLed(device, 'deploying')]);
       const unlocked = (async () => {
-        await mdm.perform(device.udid, settings(applicationConfiguration(fleet.lockerApp, lockerAppConfiguration(user))), options);
-        await mdm.setAppLock(device.udid, undefined, options);
+        await mdm.perform(device.udid, settings(applicationConfiguration(fleet.lockerApp, lockerAppConfiguration(user))), wait);
+        await mdm.setAppLock(device.udid, undefined, wait);
         await mdm.assignUser(device.udid, user);
       })();
       await Promise.all([shown, unlocked]);

@@ -1,5 +1,5 @@
 import type { NodeAPI } from 'node-red';
-import { registerDeviceAction, type DeviceActionDef } from '../device-fleet/device-action';
+import { registerDeviceAction, type DeviceActionDef } from '../shared/device-action';
 
 /** Removes the device's record so its next enrolment counts as new. */
 export default function (RED: NodeAPI): void {

@@ -2,7 +2,7 @@ import type { NodeAPI } from 'node-red';
 import { CodedError } from '../lib/coded-error';
 import { deviceConfigured } from '../lib/mdm/commands';
 import { assignDepProfile, waitForEnrolment } from '../lib/mdm/enrolment';
-import { registerDeviceAction, type DeviceActionDef } from '../device-fleet/device-action';
+import { registerDeviceAction, type DeviceActionDef } from '../shared/device-action';
 
 interface DepEnrollDef extends DeviceActionDef {
   /** A NanoDEP-style proxy of Apple's DEP API; empty skips the profile assignment. */
@@ -17,7 +17,7 @@ export default function (RED: NodeAPI): void {
   registerDeviceAction<DepEnrollDef>(
     RED,
     'dep-enroll',
-    async (config, { msg, device, mdm, timeout }, node) => {
+    async (config, { msg, device, mdm, wait }, node) => {
       if (config.depProxyUrl) {
         if (!config.profileUuid) throw new CodedError('INVALID_CONFIG', RED._('dep-enroll.errors.no-profile'));
         const serial = device.serial ?? mdm.enrolment(device.udid)?.serial;
@@ -26,9 +26,9 @@ export default function (RED: NodeAPI): void {
         await assignDepProfile(config.depProxyUrl, apiKey, config.profileUuid, serial, 30_000);
       }
       // Counts an enrolment since the erase too, so the device cannot be quicker than us.
-      const enrolment = await waitForEnrolment(mdm, device.udid, timeout);
+      const enrolment = await waitForEnrolment(mdm, device.udid, wait.timeout, wait.signal);
       if (config.sendDeviceConfigured && enrolment.awaitingConfiguration) {
-        await mdm.perform(device.udid, deviceConfigured(), { timeout });
+        await mdm.perform(device.udid, deviceConfigured(), wait);
       }
       if (enrolment.serial) msg.device = { ...device, serial: enrolment.serial };
     },

@@ -62,7 +62,7 @@ export interface DeviceFleetNode extends Node {
    */
   identifyDock(port: PortKey, missed?: boolean): Promise<PortIdentity>;
   /** The phone that was on a port just unplugged; completes a check-out waiting for it. */
-  identifyUnplug(port: PortKey): PortIdentity;
+  recordUnplug(port: PortKey): PortIdentity;
   /** A lockdown session with a phone on this host's USB. */
   lockdown(udid: string): Promise<LockdownSession>;
   /**
@@ -112,7 +112,7 @@ export default function (RED: NodeAPI): void {
     };
     this.lockerApp = (config.lockerApp ?? '').trim();
     this.badgeLookupUrl = (config.badgeLookupUrl ?? '').trim();
-    const serialOf = (udid: string): string | undefined => this.mdmNode?.connection?.enrolment(udid)?.serial ?? store.device(udid)?.serial;
+    const serialOf = (udid: string): string | undefined => this.mdmNode?.adapter?.enrolment(udid)?.serial ?? store.device(udid)?.serial;
 
     const hubs = new Map<string, HubConnection>();
     const unknownHubs = new Set<string>();
@@ -211,7 +211,7 @@ export default function (RED: NodeAPI): void {
         const recorded = missed ? store.deviceAt(port.hub, port.port) : undefined;
         return recorded ? { device: asDevice(recorded) } : { reason };
       };
-      node.identifyUnplug = (port) => unpluggedAt(port);
+      node.recordUnplug = (port) => unpluggedAt(port);
       node.lockdown = async () => {
         throw new CodedError('NO_USB', reason);
       };
@@ -268,7 +268,7 @@ export default function (RED: NodeAPI): void {
         const serial = serialOf(found.udid);
         return { device: asDevice(store.docked(found.udid, { ...port, ...(serial && { serial }) }, { who: 'hub', why: 'docked' })) };
       };
-      node.identifyUnplug = (port) => unpluggedAt(port, correlator.unplug(port));
+      node.recordUnplug = (port) => unpluggedAt(port, correlator.unplug(port));
       node.lockdown = async (udid) => {
         const device = usb.byUdid(udid);
         if (!device) throw new CodedError('DEVICE_GONE', RED._('device-fleet.errors.not-on-usb', { udid }));

@@ -1,6 +1,6 @@
 import type { NodeAPI } from 'node-red';
 import { eraseDevice } from '../lib/mdm/commands';
-import { registerDeviceAction, type DeviceActionDef } from '../device-fleet/device-action';
+import { registerDeviceAction, type DeviceActionDef } from '../shared/device-action';
 
 interface EraseDeviceDef extends DeviceActionDef {
   preserveDataPlan: boolean;
@@ -9,8 +9,8 @@ interface EraseDeviceDef extends DeviceActionDef {
 
 /** EraseDevice: never re-sent when the MDM may already have queued it. */
 export default function (RED: NodeAPI): void {
-  registerDeviceAction<EraseDeviceDef>(RED, 'erase-device', async (config, { device, mdm, timeout }) => {
+  registerDeviceAction<EraseDeviceDef>(RED, 'erase-device', async (config, { device, mdm, wait }) => {
     const command = eraseDevice({ preserveDataPlan: Boolean(config.preserveDataPlan), disallowProximitySetup: Boolean(config.disallowProximitySetup) });
-    await mdm.perform(device.udid, command, { timeout, destructive: true });
+    await mdm.perform(device.udid, command, { ...wait, destructive: true });
   });
 }

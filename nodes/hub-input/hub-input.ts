@@ -2,7 +2,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import type { PortEvent } from '../lib/hub/hub-connection';
 import type { Device } from '../lib/attributes';
 import type { DeviceFleetNode } from '../device-fleet/device-fleet';
-import { attachToHub } from '../smart-hub/smart-hub';
+import { attachToHub } from '../shared/hub-attachment';
 
 export interface HubInputDef extends NodeDef {
   hub: string;
@@ -32,7 +32,7 @@ export default function (RED: NodeAPI): void {
     const emit = async (event: PortEvent, missed = false): Promise<void> => {
       const port = { hub: hubNode.hubName, port: event.port };
       // With a fleet, say which phone it is: a dock waits (at most the USB window) for usbmuxd.
-      const identity = !fleet ? {} : event.event === 'dock' ? await fleet.identifyDock(port, missed) : fleet.identifyUnplug(port);
+      const identity = !fleet ? {} : event.event === 'dock' ? await fleet.identifyDock(port, missed) : fleet.recordUnplug(port);
       if (identity.reason) this.warn(RED._('hub-input.errors.unidentified', { hub: port.hub, port: port.port, reason: identity.reason }));
       const device: HubEventMessage['device'] = { ...identity.device, ...port };
       const msg: HubEventMessage = { topic: event.event, payload: { ...event, hub: hubNode.hubName }, device };

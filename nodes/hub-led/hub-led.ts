@@ -1,6 +1,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { CodedError } from '../lib/coded-error';
-import { attachToHub } from '../smart-hub/smart-hub';
+import { attachToHub } from '../shared/hub-attachment';
+import { failMessage, showStatus } from '../shared/status';
 
 export interface HubLedDef extends NodeDef {
   hub: string;
@@ -25,20 +26,13 @@ export default function (RED: NodeAPI): void {
     this.on('input', (msg: LedMessage, send, done) => {
       const port = Number(config.port !== undefined && config.port !== '' ? config.port : msg.device?.port);
       const led = config.led || msg.led;
-      if (typeof led !== 'string' || !led) {
-        return done(new CodedError('INVALID_LED', RED._('hub-led.errors.no-led')));
-      }
-      connection
-        .setLed(port, led)
-        .then(() => {
-          this.status({ fill: 'green', shape: 'dot', text: RED._('hub-led.status.set', { port, led }) });
-          send(msg);
-          done();
-        })
-        .catch((err: Error) => {
-          this.status({ fill: 'red', shape: 'dot', text: RED._('hub-led.status.failed', { port, code: (err as CodedError).code ?? 'ERROR' }) });
-          done(err);
-        });
+      const fail = (err: CodedError) => failMessage(this, err, RED._('hub-led.status.failed', { port, code: err.code ?? 'ERROR' }), done);
+      if (typeof led !== 'string' || !led) return fail(new CodedError('INVALID_LED', RED._('hub-led.errors.no-led')));
+      connection.setLed(port, led).then(() => {
+        showStatus(this, 'ok', RED._('hub-led.status.set', { port, led }));
+        send(msg);
+        done();
+      }, fail);
     });
   }
 

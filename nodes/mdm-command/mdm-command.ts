@@ -2,7 +2,7 @@ import type { NodeAPI } from 'node-red';
 import { CodedError } from '../lib/coded-error';
 import { appleSchemas } from '../lib/mdm/apple-schema';
 import { mdmCommand } from '../lib/mdm/commands';
-import { registerDeviceAction, type DeviceActionDef } from '../device-fleet/device-action';
+import { registerDeviceAction, type DeviceActionDef } from '../shared/device-action';
 
 interface MdmCommandDef extends DeviceActionDef {
   /** Apple's RequestType, e.g. DeviceInformation. */
@@ -31,13 +31,13 @@ export function commandProblems(requestType: string, keys: Record<string, unknow
 
 /** Perform MDM Command: any command Apple's schemas describe; the device's answer becomes msg.payload. */
 export default function (RED: NodeAPI): void {
-  registerDeviceAction<MdmCommandDef>(RED, 'mdm-command', async (config, { msg, device, mdm, timeout }) => {
+  registerDeviceAction<MdmCommandDef>(RED, 'mdm-command', async (config, { msg, device, mdm, wait }) => {
     const keys = commandKeys(config.params, msg.payload);
     if (!keys) throw new CodedError('INVALID_COMMAND', RED._('mdm-command.errors.not-json'));
     const command = mdmCommand(config.command, keys);
     const problems = appleSchemas().validateCommand(command);
     if (problems.length > 0) throw new CodedError('INVALID_COMMAND', RED._('mdm-command.errors.invalid', { command: config.command, problems: problems.join('; ') }), { problems });
-    return mdm.perform(device.udid, command, { timeout, destructive: Boolean(config.destructive) || config.command === 'EraseDevice' });
+    return mdm.perform(device.udid, command, { ...wait, destructive: Boolean(config.destructive) || config.command === 'EraseDevice' });
   });
 
   RED.httpAdmin.get('/device-checkout/request-types', RED.auth.needsPermission('mdm-command.read'), (_req, res) => {

@@ -31,14 +31,14 @@ export interface MdmCredentials {
 }
 
 export interface MdmServerNode extends Node<MdmCredentials> {
-  /** The shared connection; undefined when the config is bad. */
-  connection?: MdmAdapter;
+  /** The MDM's adapter, shared by every node naming the same server; undefined when the config is bad. */
+  adapter?: MdmAdapter;
 }
 
 const VENDORS = ['nanomdm', 'jamf'];
 
-/** One connection per MDM (vendor and URL) across every flow. */
-const connections = new SharedPool<MdmAdapter>();
+/** One adapter per MDM (vendor and URL) across every flow. */
+const adapters = new SharedPool<MdmAdapter>();
 
 type Text = (key: string, vars?: Record<string, string | number>) => string;
 
@@ -70,9 +70,9 @@ export default function (RED: NodeAPI): void {
     RED.nodes.createNode(this, config);
     const key = `${config.vendor}|${config.url}`;
     const webhookPath = config.webhookPath || 'device-checkout/webhook';
-    let connection: MdmAdapter;
+    let adapter: MdmAdapter;
     try {
-      connection = this.connection = connections.acquire(key, () => createAdapter(config, this.credentials ?? {}, join(RED.settings.userDir ?? '.', 'device-checkout'), (m) => this.warn(m), RED._));
+      adapter = this.adapter = adapters.acquire(key, () => createAdapter(config, this.credentials ?? {}, join(RED.settings.userDir ?? '.', 'device-checkout'), (m) => this.warn(m), RED._));
     } catch (err) {
       this.error(RED._('mdm-server.errors.config', { message: (err as Error).message }));
       return;
@@ -85,19 +85,19 @@ export default function (RED: NodeAPI): void {
       warnedAt.set(kind, Date.now());
       this.warn(RED._('mdm-server.errors.warning', { message: err.message }));
     };
-    connection.on('warning', onWarning);
+    adapter.on('warning', onWarning);
     // Served for as long as the node exists, not only while actions run: NanoMDM cannot be
     // asked later for the serial numbers and unlock tokens its check-ins carry.
-    const webhook = connection.handleWebhook?.bind(connection);
-    const served = webhook ? serveWebhook(RED, webhookPath, connection, webhook) : 'unsupported';
+    const webhook = adapter.handleWebhook?.bind(adapter);
+    const served = webhook ? serveWebhook(RED, webhookPath, adapter, webhook) : 'unsupported';
     if (webhook && served === 'unsupported') this.warn(RED._('mdm-server.errors.no-webhook'));
     if (served === 'taken') this.error(RED._('mdm-server.errors.webhook-taken', { path: webhookPath }));
     if (webhook && !this.credentials?.webhookSecret) this.warn(RED._(config.acceptUnsigned ? 'mdm-server.errors.unsigned-accepted' : 'mdm-server.errors.unsigned-refused'));
 
     this.on('close', async (done: () => void) => {
-      connection.off('warning', onWarning);
-      if (served !== 'taken') stopWebhook(RED, webhookPath, connection);
-      await connections.release(key);
+      adapter.off('warning', onWarning);
+      if (served !== 'taken') stopWebhook(RED, webhookPath, adapter);
+      await adapters.release(key);
       done();
     });
   }

@@ -1,7 +1,8 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { decide, type FailurePolicy } from '../lib/workflow/failure-policy';
 import { RUN_PROPERTY, runOf } from '../lib/workflow/workflow-run';
-import { watchFailures, workflowRuns, type Failure } from './failure-routing';
+import { watchFailures, workflowRuns, type Failure } from '../shared/failure-routing';
+import { showStatus } from '../shared/status';
 
 interface OnFailureDef extends NodeDef {
   retry?: boolean;
@@ -41,16 +42,16 @@ export default function (RED: NodeAPI): void {
       const code = failure.error.code ?? 'ERROR';
       const decision = decide(policy, run.attempt);
       if (decision.action === 'retry') {
-        this.status({ fill: 'yellow', shape: 'ring', text: RED._('on-failure.status.retrying', { attempt: decision.attempt, max: decision.of, code }) });
+        showStatus(this, 'waiting', RED._('on-failure.status.retrying', { attempt: decision.attempt, max: decision.of, code }));
         this.send([workflowRuns(RED).retry(run, decision.attempt, failure.msg) as NodeMessage, null]);
       } else if (decision.action === 'run-other') {
-        this.status({ fill: 'blue', shape: 'dot', text: RED._('on-failure.status.other', { code }) });
+        showStatus(this, 'handedOn', RED._('on-failure.status.other', { code }));
         const out = RED.util.cloneMessage(failure.msg as NodeMessage) as CaughtMessage & Record<string, unknown>;
         delete out[RUN_PROPERTY]; // the other workflow starts a run of its own
         out.error = { message: failure.error.message, code, source: failure.source };
         this.send([null, out]);
       } else {
-        this.status({ fill: 'red', shape: 'dot', text: RED._('on-failure.status.gave-up', { code }) });
+        showStatus(this, 'failed', RED._('on-failure.status.gave-up', { code }));
       }
     };
 

@@ -2,7 +2,7 @@ import type { NodeAPI } from 'node-red';
 import { renderTemplate } from '../lib/attributes';
 import { CodedError } from '../lib/coded-error';
 import { deviceName, settings } from '../lib/mdm/commands';
-import { registerDeviceAction, type DeviceActionDef } from '../device-fleet/device-action';
+import { registerDeviceAction, type DeviceActionDef } from '../shared/device-action';
 
 interface SetDeviceNameDef extends DeviceActionDef {
   /** e.g. "Cart 3 - [Port]"; placeholders come from msg.device. */
@@ -13,7 +13,7 @@ interface SetDeviceNameDef extends DeviceActionDef {
 
 export default function (RED: NodeAPI): void {
   registerDeviceAction<SetDeviceNameDef>(RED, 'set-device-name', async (config, input) => {
-    const { msg, device, timeout } = input;
+    const { msg, device, wait } = input;
     const name = renderTemplate(config.deviceName ?? '', device).trim();
     // A phone with no name is nobody's to find: refused, never sent.
     if (!name) throw new CodedError('INVALID_CONFIG', RED._('set-device-name.errors.empty'));
@@ -25,7 +25,7 @@ export default function (RED: NodeAPI): void {
         session.close();
       }
     } else {
-      await input.mdm.perform(device.udid, settings(deviceName(name)), { timeout });
+      await input.mdm.perform(device.udid, settings(deviceName(name)), wait);
     }
     input.fleet.store.setName(device.udid, name, { who: 'set-device-name' });
     msg.device = { ...device, name };

@@ -1,6 +1,6 @@
 import type { NodeAPI } from 'node-red';
 import { CodedError } from '../lib/coded-error';
-import { registerDeviceAction, type DeviceActionDef } from '../device-fleet/device-action';
+import { registerDeviceAction, type DeviceActionDef } from '../shared/device-action';
 
 interface SetLanguageDef extends DeviceActionDef {
   /** e.g. de */

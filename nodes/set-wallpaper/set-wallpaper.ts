@@ -3,7 +3,7 @@ import { renderTemplate } from '../lib/attributes';
 import { imagePath } from '../lib/wallpaper/image-path';
 import { settings, wallpaper, type WallpaperWhere } from '../lib/mdm/commands';
 import { DEFAULT_SCREEN, WallpaperRenderer, type WallpaperBackground } from '../lib/wallpaper/wallpaper-renderer';
-import { registerDeviceAction, type DeviceActionDef } from '../device-fleet/device-action';
+import { registerDeviceAction, type DeviceActionDef } from '../shared/device-action';
 
 interface SetWallpaperDef extends DeviceActionDef {
   /** e.g. "Checked Out to [Device User]"; empty: the background alone. */
@@ -23,7 +23,7 @@ const WHERE: Record<string, WallpaperWhere> = { lock: 1, home: 2, both: 3 };
 const renderer = new WallpaperRenderer();
 
 export default function (RED: NodeAPI): void {
-  registerDeviceAction<SetWallpaperDef>(RED, 'set-wallpaper', async (config, { device, mdm, timeout }) => {
+  registerDeviceAction<SetWallpaperDef>(RED, 'set-wallpaper', async (config, { device, mdm, wait }) => {
     const background: WallpaperBackground =
       config.background === 'image' ? { imageFile: imagePath(config.imageFile ?? '', device) } : { colour: config.background === 'colour' ? (config.colour ?? '') : '#000000' };
     const image = await renderer.render({
@@ -32,6 +32,6 @@ export default function (RED: NodeAPI): void {
       background,
       text: renderTemplate(config.text ?? '', device),
     });
-    await mdm.perform(device.udid, settings(wallpaper(image, WHERE[config.where ?? 'lock'] ?? 1)), { timeout });
+    await mdm.perform(device.udid, settings(wallpaper(image, WHERE[config.where ?? 'lock'] ?? 1)), wait);
   });
 }

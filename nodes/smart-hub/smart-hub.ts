@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { HubConnection, type HubStatus } from '../lib/hub/hub-connection';
+import { HubConnection } from '../lib/hub/hub-connection';
 import { hubSettings } from '../lib/hub/hub-settings';
 import { openHubLink } from '../lib/hub/open-link';
 import { listSerialPorts } from '../lib/hub/serial-link';
@@ -22,40 +22,6 @@ export interface SmartHubNode extends Node {
 
 /** One connection per serial path across every flow, however many config nodes name it. */
 const connections = new SharedPool<HubConnection>();
-
-/** The status a hub-using node shows for its hub's connection. */
-export function hubStatus(RED: NodeAPI, hub: HubStatus): { fill: 'green' | 'yellow' | 'red'; shape: 'dot' | 'ring'; text: string } {
-  // Fully qualified keys: the text lives in this node's catalog, whichever node shows it.
-  if (hub.status === 'connected') {
-    return { fill: 'green', shape: 'dot', text: RED._('node-red-contrib-device-checkout/smart-hub:smart-hub.status.connected', { docked: hub.docked }) };
-  }
-  if (hub.status === 'connecting') {
-    return { fill: 'yellow', shape: 'ring', text: RED._('node-red-contrib-device-checkout/smart-hub:smart-hub.status.connecting') };
-  }
-  return { fill: 'red', shape: 'ring', text: RED._('node-red-contrib-device-checkout/smart-hub:smart-hub.status.disconnected', { reason: hub.reason ?? '' }) };
-}
-
-/**
- * Connects a node to its `smart-hub`: shows the hub's connection on the node's status and
- * lets go of the connection when the node closes. Undefined (and a red status) without a hub.
- */
-export function attachToHub(RED: NodeAPI, node: Node, hubId: string): { hubNode: SmartHubNode; connection: HubConnection } | undefined {
-  const hubNode = RED.nodes.getNode(hubId) as SmartHubNode | null;
-  const connection = hubNode?.register(node);
-  if (!hubNode || !connection) {
-    node.status({ fill: 'red', shape: 'ring', text: RED._('node-red-contrib-device-checkout/smart-hub:smart-hub.status.no-hub') });
-    return undefined;
-  }
-  const showStatus = (status: HubStatus): void => node.status(hubStatus(RED, status));
-  connection.on('status', showStatus);
-  showStatus(connection.status);
-  node.on('close', async (done: () => void) => {
-    connection.off('status', showStatus);
-    await hubNode.deregister(node);
-    done();
-  });
-  return { hubNode, connection };
-}
 
 export default function (RED: NodeAPI): void {
   function SmartHub(this: SmartHubNode, config: SmartHubDef): void {

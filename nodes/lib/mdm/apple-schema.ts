@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv, { type ValidateFunction } from 'ajv';
+import { builtFile } from '../package-root';
 
 /** One key of Apple's YAML schema format (see schemas/apple/README.md). */
 interface AppleKey {
@@ -20,8 +21,8 @@ interface AppleSchemaFile {
 
 type JsonSchema = Record<string, unknown>;
 
-// Apple's YAML, turned into JSON by the build (scripts/copy-assets.js) next to the compiled code.
-const APPLE_SCHEMAS = join(__dirname, '..', '..', '..', 'schemas', 'apple');
+// Apple's YAML, turned into JSON by the build.
+const APPLE_SCHEMAS = builtFile('schemas', 'apple');
 
 /** Apple's key schema as JSON Schema. Plist `<data>` is a Buffer, `<date>` a Date. */
 function keySchema(key: AppleKey): JsonSchema {

@@ -1,3 +1,4 @@
+import { onAbort } from '../abort';
 import { CodedError } from '../coded-error';
 
 /** A device's answer to one command, as the MDM reports it. */
@@ -13,6 +14,8 @@ interface Waiter {
   resolve(payload: Record<string, unknown>): void;
   reject(err: Error): void;
   timer: NodeJS.Timeout;
+  /** Stops listening to the caller's abort signal. */
+  unlisten(): void;
 }
 
 type ErrorChain = { ErrorCode?: number; ErrorDomain?: string; LocalizedDescription?: string; USEnglishDescription?: string }[];
@@ -24,40 +27,49 @@ type ErrorChain = { ErrorCode?: number; ErrorDomain?: string; LocalizedDescripti
 export class CommandResults {
   private readonly waiting = new Map<string, Waiter>();
 
-  /** Register before sending: the device may answer before the MDM's HTTP reply arrives. */
-  wait(udid: string, commandUUID: string, timeoutMs: number): Promise<Record<string, unknown>> {
+  /**
+   * Register before sending: the device may answer before the MDM's HTTP reply arrives. An
+   * aborted `signal` stops the wait at once (rejecting with its reason).
+   */
+  wait(udid: string, commandUUID: string, timeoutMs: number, signal?: AbortSignal): Promise<Record<string, unknown>> {
     const key = `${udid}/${commandUUID}`;
     return new Promise((resolve, reject) => {
+      if (signal?.aborted) return reject(signal.reason);
       const timer = setTimeout(() => {
-        this.waiting.delete(key);
-        reject(
+        this.cancel(
+          udid,
+          commandUUID,
           new CodedError(
             'DEVICE_TIMEOUT',
             `device ${udid} did not answer ${commandUUID} within ${Math.round(timeoutMs / 1000)} s (off, out of reach, or its answer came while Node-RED was restarting or refusing webhooks: NanoMDM never sends a webhook twice)`,
           ),
         );
       }, timeoutMs);
-      this.waiting.set(key, { resolve, reject, timer });
+      const unlisten = onAbort(signal, (reason) => this.cancel(udid, commandUUID, reason as Error));
+      this.waiting.set(key, { resolve, reject, timer, unlisten });
     });
   }
 
-  /** Stops waiting for a command that was never queued. */
+  /** Stops waiting for a command: never queued, timed out, or no longer wanted. */
   cancel(udid: string, commandUUID: string, err: Error): void {
-    const key = `${udid}/${commandUUID}`;
+    const waiter = this.take(`${udid}/${commandUUID}`);
+    waiter?.reject(err);
+  }
+
+  private take(key: string): Waiter | undefined {
     const waiter = this.waiting.get(key);
-    if (!waiter) return;
+    if (!waiter) return undefined;
     this.waiting.delete(key);
     clearTimeout(waiter.timer);
-    waiter.reject(err);
+    waiter.unlisten();
+    return waiter;
   }
 
   /** A result from the MDM; true when someone was waiting for it. */
   report({ udid, commandUUID, status, payload }: CommandReport): boolean {
     const key = `${udid}/${commandUUID}`;
-    const waiter = this.waiting.get(key);
-    if (!waiter || status === 'NotNow') return Boolean(waiter);
-    this.waiting.delete(key);
-    clearTimeout(waiter.timer);
+    if (!this.waiting.has(key) || status === 'NotNow') return this.waiting.has(key);
+    const waiter = this.take(key)!;
     if (status === 'Acknowledged') waiter.resolve(payload);
     else if (status === 'Error') waiter.reject(new CodedError('DEVICE_ERROR', `device ${udid} refused the command: ${errorChainText(payload.ErrorChain as ErrorChain)}`, { errorChain: payload.ErrorChain }));
     else waiter.reject(new CodedError('DEVICE_ERROR', `device ${udid} answered ${status}`));
@@ -66,11 +78,7 @@ export class CommandResults {
 
   /** Fails everything still waiting (the MDM connection is closing). */
   rejectAll(err: Error): void {
-    for (const [key, waiter] of this.waiting) {
-      clearTimeout(waiter.timer);
-      waiter.reject(err);
-      this.waiting.delete(key);
-    }
+    for (const key of [...this.waiting.keys()]) this.take(key)?.reject(err);
   }
 }
 

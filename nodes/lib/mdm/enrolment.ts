@@ -1,4 +1,5 @@
 import axios from 'axios';
+import { onAbort } from '../abort';
 import { CodedError } from '../coded-error';
 import type { Enrolment, MdmAdapter } from './mdm-adapter';
 
@@ -7,10 +8,11 @@ import type { Enrolment, MdmAdapter } from './mdm-adapter';
  * never was, the next time it enrols). An enrolment that already happened counts, so the
  * wait cannot miss a device that was quicker than the flow.
  */
-export function waitForEnrolment(mdm: MdmAdapter, udid: string, timeoutMs: number): Promise<Enrolment> {
+export function waitForEnrolment(mdm: MdmAdapter, udid: string, timeoutMs: number, signal?: AbortSignal): Promise<Enrolment> {
   const since = mdm.enrolment(udid)?.erasedAt ?? Date.now();
   const enrolled = (e?: Enrolment): e is Enrolment => e?.udid === udid && e.enrolledAt !== undefined && e.enrolledAt >= since;
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
     const onEnrolment = (e: Enrolment): void => {
       if (!enrolled(e)) return;
       stop();
@@ -20,8 +22,13 @@ export function waitForEnrolment(mdm: MdmAdapter, udid: string, timeoutMs: numbe
       stop();
       reject(new CodedError('DEVICE_TIMEOUT', `device ${udid} did not enrol within ${Math.round(timeoutMs / 1000)} s`));
     }, timeoutMs);
+    const unlisten = onAbort(signal, (reason) => {
+      stop();
+      reject(reason);
+    });
     const stop = (): void => {
       clearTimeout(timer);
+      unlisten();
       mdm.off('token-update', onEnrolment);
     };
     // Listen first: asking an MDM without check-ins (Jamf) is what starts it looking.

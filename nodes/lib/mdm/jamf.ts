@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { pause } from '../abort';
 import { CodedError } from '../coded-error';
 import type { MdmCommand } from './commands';
 import { jamfCommandData } from './jamf-commands';
@@ -66,7 +67,7 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
     this.http = new MdmHttp({ baseURL: options.url, maxConcurrent: options.maxConcurrent, timeout: options.timeout });
   }
 
-  async perform(udid: string, command: MdmCommand, { timeout, destructive = false }: PerformOptions): Promise<Record<string, unknown>> {
+  async perform(udid: string, command: MdmCommand, { timeout, destructive = false, signal }: PerformOptions): Promise<Record<string, unknown>> {
     const wallpaper = classicWallpaper(command);
     if (wallpaper) return this.sendWallpaper(udid, wallpaper);
     const commandData = jamfCommandData(command);
@@ -75,7 +76,7 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
     const sent = await this.api<{ id: string }[]>({ method: 'POST', url: '/api/v2/mdm/commands', data: { clientData: [{ managementId: device.managementId }], commandData }, destructive });
     const uuid = sent.data?.[0]?.id;
     if (!uuid) throw new CodedError('MDM_PROTOCOL', 'Jamf Pro accepted the command but returned no command id');
-    await this.untilAcknowledged(udid, uuid, deadline, timeout);
+    await this.untilAcknowledged(udid, uuid, deadline, timeout, signal);
     if (command.Command.RequestType === 'EraseDevice') this.enrolmentOf(udid).erasedAt = Date.now();
     return {};
   }
@@ -166,14 +167,14 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
     }
   }
 
-  private async untilAcknowledged(udid: string, uuid: string, deadline: number, timeout: number): Promise<void> {
+  private async untilAcknowledged(udid: string, uuid: string, deadline: number, timeout: number, signal?: AbortSignal): Promise<void> {
     for (;;) {
       const found = await this.api<{ results?: { commandState?: CommandState; errorMessage?: string }[] }>({ method: 'GET', url: '/api/v2/mdm/commands', params: { filter: `uuid==${uuid}` } });
       const state = found.data?.results?.[0];
       if (state?.commandState === 'ACKNOWLEDGED') return;
       if (state?.commandState === 'ERROR') throw new CodedError('DEVICE_ERROR', `device ${udid} refused the command: ${state.errorMessage ?? 'Jamf Pro reports an error'}`);
       if (Date.now() >= deadline || this.closed) throw new CodedError('DEVICE_TIMEOUT', `device ${udid} did not answer command ${uuid} within ${Math.round(timeout / 1000)} s`);
-      await new Promise((resolve) => setTimeout(resolve, Math.min(this.options.pollInterval ?? 2000, Math.max(0, deadline - Date.now()))));
+      await pause(Math.min(this.options.pollInterval ?? 2000, Math.max(0, deadline - Date.now())), signal);
     }
   }
 

@@ -12,6 +12,8 @@ export interface PerformOptions {
   timeout: number;
   /** Never re-sent when the request may have reached the server (EraseDevice). */
   destructive?: boolean;
+  /** Stops waiting (the node that asked was closed): the wait rejects with the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export interface AssignedUser {

@@ -98,8 +98,8 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
   /** NanoMDM keeps no users. */
   async assignUser(_udid: string, _user: AssignedUser | undefined): Promise<void> {}
 
-  async perform(udid: string, command: MdmCommand, { timeout, destructive = false }: PerformOptions): Promise<Record<string, unknown>> {
-    const answer = this.results.wait(udid, command.CommandUUID, timeout);
+  async perform(udid: string, command: MdmCommand, { timeout, destructive = false, signal }: PerformOptions): Promise<Record<string, unknown>> {
+    const answer = this.results.wait(udid, command.CommandUUID, timeout, signal);
     try {
       await this.enqueue(udid, command, destructive);
     } catch (err) {

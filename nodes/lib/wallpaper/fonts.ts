@@ -1,9 +1,10 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { GlobalFonts } from '@napi-rs/canvas';
+import { builtFile } from '../package-root';
 
-/** Where the build puts the fonts (scripts/copy-assets.js), from the Fontsource packages. */
-const FONT_DIR = join(__dirname, '..', '..', '..', 'fonts');
+/** Where the build puts the fonts, from the Fontsource packages. */
+const FONT_DIR = builtFile('fonts');
 
 /**
  * The fonts wallpapers are drawn with, shipped inside the package so a render looks the same

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { NodeMessage } from 'node-red';
-import { PtyHub } from '../sim/pty-hub';
-import type { SimulatedHubOptions } from '../sim/simulated-hub';
-import type { CodedError } from '../nodes/lib/coded-error';
-import { collect, deploy, helper, load, reports, send, statuses } from './node-red';
-import { openDescriptors, sleep, tempDir, waitFor } from './support';
+import { PtyHub } from '../../sim/pty-hub';
+import type { SimulatedHubOptions } from '../../sim/simulated-hub';
+import type { CodedError } from '../../nodes/lib/coded-error';
+import { collect, deploy, helper, load, reports, send, statuses } from '../node-red';
+import { openDescriptors, sleep, tempDir, waitFor } from '../support';
 
 const CONNECTED = 'node-red-contrib-device-checkout/smart-hub:smart-hub.status.connected';
 
@@ -61,8 +61,10 @@ describe('smart hub nodes over a real pseudo-terminal', function () {
     pty.hub.dock(8);
     pty.hub.unplug(2);
     await waitFor('two docks and one unplug', () => seen.docks.length === 2 && seen.unplugs.length === 1);
+    const beforeDock = Date.now();
     pty.hub.dock(3, 1044);
     await waitFor('third dock', () => seen.docks.length === 3);
+    const afterDock = Date.now();
     assert.deepEqual(ports(seen.docks).sort(), [1, 3, 8]);
     assert.deepEqual(ports(seen.unplugs), [2]);
     const third = seen.docks[2] as HubEvent;
@@ -72,7 +74,7 @@ describe('smart hub nodes over a real pseudo-terminal', function () {
     assert.equal(third.payload.hub, 'Cart A');
     assert.equal(third.payload.current_mA, 1044);
     assert.deepEqual(third.payload.flags, ['A', 'C']);
-    assert.ok(Math.abs(Date.parse(third.payload.at) - Date.now()) < 5000);
+    assert.ok(Date.parse(third.payload.at) >= beforeDock && Date.parse(third.payload.at) <= afterDock, 'seen between the dock and its message');
     assert.equal((seen.unplugs[0] as HubEvent).topic, 'unplug');
     // Port 2 was docked before Node-RED started: counted, never reported as a dock.
     assert.ok(!ports(seen.docks).includes(2));
@@ -354,7 +356,7 @@ describe('smart hub nodes over a real pseudo-terminal', function () {
     const missing = await waitFor('red status', () => status.find((s) => s.fill === 'red'));
     assert.match(missing.text ?? '', /disconnected/);
     assert.match(missing.text ?? '', /cannot open .*ttyLATER: No such file or directory/);
-    pty = new PtyHub(new (await import('../sim/simulated-hub')).SimulatedHub({ ports: 4 }), path);
+    pty = new PtyHub(new (await import('../../sim/simulated-hub')).SimulatedHub({ ports: 4 }), path);
     await pty.start();
     await waitFor('connected once the port exists', () => status.some((s) => s.text?.startsWith(CONNECTED)), 15000);
   });

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { demoFlows } from '../flows/demo';
+import { demoFlows } from '../../flows/demo';
 import { cartState, startDemoChild, untilCart, type DemoChild } from './demo-child';
 import { logProblems } from './node-red-child';
-import { tempDir } from './support';
-import { deployFlows } from '../flows/node-red-runtime';
+import { tempDir } from '../support';
+import { deployFlows } from '../../flows/node-red-runtime';
+import { PACKAGE_ROOT as ROOT } from '../../nodes/lib/package-root';
 
-const ROOT = join(__dirname, '..', '..');
 const PACKAGE = 'node-red-contrib-device-checkout';
 const TYPES = Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))['node-red'].nodes as object);
 const EXAMPLES = readdirSync(join(ROOT, 'examples')).map((f) => f.replace(/\.json$/, ''));

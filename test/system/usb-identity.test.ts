@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { Node, NodeMessage } from 'node-red';
-import { SimulatedDevice } from '../sim/simulated-device';
-import { PtyHub } from '../sim/pty-hub';
-import { SimulatedCart } from '../sim/simulated-cart';
-import { simulatedUsbmuxd, type SimulatedUsbmuxd } from '../sim/usbmuxd-server';
-import { collect, helper, load } from './node-red';
-import { tempDir, waitFor } from './support';
+import { SimulatedDevice } from '../../sim/simulated-device';
+import { PtyHub } from '../../sim/pty-hub';
+import { SimulatedCart } from '../../sim/simulated-cart';
+import { simulatedUsbmuxd, type SimulatedUsbmuxd } from '../../sim/usbmuxd-server';
+import { collect, helper, load } from '../node-red';
+import { tempDir, waitFor } from '../support';
+import { cartWatched, stopCartAndFlow } from './cart-fixture';
 
 type Event = NodeMessage & { device: { hub: string; port: number; udid?: string } };
 
@@ -33,13 +34,14 @@ describe('hub events carry the phone\u2019s UDID (hub over a pty, usbmuxd on a s
   ];
 
   async function start(): Promise<void> {
+    const watched = cartWatched({ pty, usb, cart });
     await load(flow(pty.hostPath));
     docks = collect('docks');
     unplugs = collect('unplugs');
     warnings = [];
     const onWarn = (call: { args: unknown[] }) => warnings.push(call.args[0]);
     for (const id of ['in', 'fleet']) (helper.getNode(id) as unknown as import('node:events').EventEmitter).on('call:warn', onWarn);
-    await new Promise((resolve) => setTimeout(resolve, 400)); // hub connected, usbmuxd listening
+    await watched();
   }
 
   beforeEach(async () => {
@@ -52,13 +54,7 @@ describe('hub events carry the phone\u2019s UDID (hub over a pty, usbmuxd on a s
     await start();
   });
 
-  afterEach(async () => {
-    cart.stop();
-    await helper.unload();
-    await pty.stop();
-    await usb.stop();
-    helper.settings({});
-  });
+  afterEach(() => stopCartAndFlow({ pty, usb, cart }));
 
   const udids = (messages: NodeMessage[]) => (messages as Event[]).map((m) => `${m.device.port}:${m.device.udid ?? '-'}`);
 
@@ -86,7 +82,7 @@ describe('hub events carry the phone\u2019s UDID (hub over a pty, usbmuxd on a s
   it('puts the fleet’s status and user on the device, so a switch can pick the workflow', async () => {
     cart.dock('PHONE-S', 0, 5);
     await waitFor('dock', () => docks.length === 1, 5000);
-    const store = (helper.getNode('fleet') as unknown as { store: import('../nodes/lib/fleet/fleet-store').FleetStore }).store;
+    const store = (helper.getNode('fleet') as unknown as { store: import('../../nodes/lib/fleet/fleet-store').FleetStore }).store;
     store.setStatus('PHONE-S', 'Checked In');
     store.reportHealth('PHONE-S', 0.9, true);
     store.beginCheckout('alice', { userLimit: 1, batteryThreshold: 0.2, deadlineSeconds: 60 });
@@ -143,7 +139,7 @@ describe('hub events carry the phone\u2019s UDID (hub over a pty, usbmuxd on a s
 
   it('warns when usbmuxd sees a phone at a port the hub calls empty', async () => {
     await learn([6]);
-    usb.attach('GHOST', (await import('../sim/simulated-cart')).locationOf(0, 6));
+    usb.attach('GHOST', (await import('../../sim/simulated-cart')).locationOf(0, 6));
     await waitFor('disagreement', () => warnings.some((w) => /GHOST at the USB location of Cart port 6, but the hub saw no dock there/.test(String(w))), 5000);
   });
 

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from './support';
+import { tempDir } from '../support';
+import { builtFile } from '../../nodes/lib/package-root';
+import { FleetStore } from '../../nodes/lib/fleet/fleet-store';
 
-const lib = (...path: string[]) => JSON.stringify(join(__dirname, '..', 'nodes', 'lib', ...path));
+const lib = (...path: string[]) => JSON.stringify(builtFile('nodes', 'lib', ...path));
 
 /**
  * What a power cut may not undo, traced at the system calls (strace): the file's data is
@@ -49,5 +51,23 @@ describe('durable writes (traced with strace)', () => {
     const tmp = events.find((e) => e.startsWith('sync:') && e.endsWith('.tmp'));
     assert.ok(tmp, events.join('\n'));
     assert.deepEqual(events.slice(events.indexOf(tmp), events.indexOf(tmp) + 3), [tmp, `rename:${file}`, `sync:${dir}`]);
+  });
+
+  it('leaves a whole fleet file when the process is killed mid-write', async () => {
+    // A child hammers the store; it is killed at some moment between two writes or inside one.
+    const file = join(tempDir('fleet'), 'fleet.json');
+    const script = `
+      const { FleetStore } = require(${lib('fleet', 'fleet-store.js')});
+      const store = new FleetStore(${JSON.stringify(file)});
+      for (let i = 0; ; i++) { store.setAttribute('U', 'counter', String(i)); if (i === 50) process.stdout.write('go'); }`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((resolve) => child.stdout!.once('data', resolve));
+    await new Promise((resolve) => setTimeout(resolve, 30 + Math.random() * 50));
+    child.kill('SIGKILL');
+    await new Promise((resolve) => child.once('exit', resolve));
+    const saved = JSON.parse(readFileSync(file, 'utf8')) as { devices: Record<string, { attributes: { counter: string } }> };
+    const counter = Number(saved.devices.U.attributes.counter);
+    assert.ok(counter >= 50, `the last complete write survived (${counter})`);
+    assert.equal(new FleetStore(file).device('U')?.attributes.counter, String(counter));
   });
 });

@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from './support';
+import { tempDir } from '../support';
+import { PACKAGE_ROOT as ROOT } from '../../nodes/lib/package-root';
 
-const ROOT = join(__dirname, '..', '..');
 
 /** The Flow Library's own checks (node-red-dev validate), run as the catalogue would. */
 describe('the Flow Library scorecard', function () {

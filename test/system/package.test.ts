@@ -3,9 +3,9 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { logProblems, startNodeRedChild, type NodeRedChild } from './node-red-child';
-import { tempDir } from './support';
+import { tempDir } from '../support';
+import { PACKAGE_ROOT as ROOT } from '../../nodes/lib/package-root';
 
-const ROOT = join(__dirname, '..', '..');
 const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string; 'node-red': { nodes: Record<string, string> } };
 const TYPES = Object.keys(PKG['node-red'].nodes);
 

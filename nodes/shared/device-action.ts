@@ -1,9 +1,10 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { CodedError } from '../lib/coded-error';
 import type { Device } from '../lib/attributes';
-import type { AssignedUser, MdmAdapter } from '../lib/mdm/mdm-adapter';
-import { asDevice, type DeviceFleetNode } from './device-fleet';
-import { reportFailure, workflowOf, workflowRuns } from '../on-failure/failure-routing';
+import type { AssignedUser, MdmAdapter, PerformOptions } from '../lib/mdm/mdm-adapter';
+import { asDevice, type DeviceFleetNode } from '../device-fleet/device-fleet';
+import { reportFailure, workflowOf, workflowRuns } from './failure-routing';
+import { clearStatus, failMessage, showStatus } from './status';
 
 export interface DeviceActionDef extends NodeDef {
   fleet: string;
@@ -23,8 +24,8 @@ export interface ActionInput {
   /** The fleet's MDM; reading it fails with NO_MDM when the fleet has none. */
   readonly mdm: MdmAdapter;
   fleet: DeviceFleetNode;
-  /** How long to wait for the device, ms. */
-  timeout: number;
+  /** How long to wait for the device (ms), and a signal that stops waiting when the node closes (a redeploy): pass it to every MDM call. */
+  wait: Required<Pick<PerformOptions, 'timeout' | 'signal'>>;
 }
 
 export type ActionDevice = Device & { udid: string };
@@ -47,17 +48,19 @@ export interface DeviceActionOptions<C> {
   setup?: (node: Node, config: C, fleet: DeviceFleetNode) => void;
 }
 
-/** Qualified so every action node shows the same texts from this node's catalog. */
-export const STATUS = 'node-red-contrib-device-checkout/device-fleet:device-fleet.action';
+/** The key prefix of the texts every action node shows, qualified so they come from the device-fleet's catalog. */
+export const ACTION_TEXT = 'node-red-contrib-device-checkout/device-fleet:device-fleet.action';
+
+/** Codes of an action cut off by a redeploy or a stop, not by the device: no amber LED, the next start replays the Return. */
+const CUT_OFF = new Set(['MDM_CLOSED', 'NODE_CLOSED']);
 
 /**
  * Reports a failure the way every action does: red status, the workflow's `on-failure`, and
  * Node-RED's own error handling (Catch nodes) through `fail`, which is `done` or `node.error`.
  */
 export function failAction(RED: NodeAPI, node: Node, err: CodedError, msg: DeviceMessage, label: string, fail: (err: Error) => void, toWorkflow = true): void {
-  node.status({ fill: 'red', shape: 'dot', text: RED._(`${STATUS}.failed`, { device: label, code: err.code ?? 'ERROR' }) });
   if (toWorkflow) reportFailure(node, err, msg as Record<string, unknown>);
-  fail(err);
+  failMessage(node, err, RED._(`${ACTION_TEXT}.failed`, { device: label, code: err.code ?? 'ERROR' }), fail);
 }
 
 export const NO_LOCKER_APP = 'node-red-contrib-device-checkout/device-fleet:device-fleet.errors.no-locker-app';
@@ -88,8 +91,11 @@ export function registerDeviceAction<C extends DeviceActionDef>(
     RED.nodes.createNode(this, config);
     const fleet = RED.nodes.getNode(config.fleet) as DeviceFleetNode | null;
     const timeout = Number(config.timeout || options.defaultTimeout || 120) * 1000;
-    if (!fleet) this.status({ fill: 'red', shape: 'ring', text: RED._(`${STATUS}.no-fleet`) });
-    else if (fleet.unavailable) this.status({ fill: 'red', shape: 'ring', text: RED._(`${STATUS}.unavailable`) });
+    // Closed (a redeploy, a stop): every wait of this node's actions ends at once, none outlives it.
+    const closing = new AbortController();
+    this.on('close', () => closing.abort(new CodedError('NODE_CLOSED', RED._(`${ACTION_TEXT}.closed`))));
+    if (!fleet) showStatus(this, 'blocked', RED._(`${ACTION_TEXT}.no-fleet`));
+    else if (fleet.unavailable) showStatus(this, 'blocked', RED._(`${ACTION_TEXT}.unavailable`));
     else {
       options.setup?.(this, config, fleet);
       showProblems(this, fleet);
@@ -97,26 +103,26 @@ export function registerDeviceAction<C extends DeviceActionDef>(
     const chooseDevice =
       options.chooseDevice ??
       (async (_config: C, msg: DeviceMessage) => {
-        if (!msg.device?.udid) throw new CodedError('NO_DEVICE', RED._(`${STATUS}.no-device`));
+        if (!msg.device?.udid) throw new CodedError('NO_DEVICE', RED._(`${ACTION_TEXT}.no-device`));
         return { device: msg.device as ActionDevice };
       });
 
     this.on('input', (msg: DeviceMessage, send, done) => {
       let label = msg.device ? deviceLabel(msg.device) : '?';
-      if (!fleet) return failAction(RED, this, new CodedError('NO_FLEET', RED._(`${STATUS}.no-fleet`)), msg, label, done, false);
+      if (!fleet) return failAction(RED, this, new CodedError('NO_FLEET', RED._(`${ACTION_TEXT}.no-fleet`)), msg, label, done, false);
       if (fleet.unavailable) return failAction(RED, this, fleet.unavailable, msg, label, done, false);
       const act = async ({ device, user }: Chosen) => {
         // A run starts once a device was chosen: a refused message is kept for no retry.
         workflowRuns(RED).enter(workflowOf(this), msg as Record<string, unknown>);
         msg.device = device;
         label = deviceLabel(device);
-        this.status({ fill: 'yellow', shape: 'ring', text: RED._(`${STATUS}.waiting`, { device: label }) });
+        showStatus(this, 'waiting', RED._(`${ACTION_TEXT}.waiting`, { device: label }));
         const input: ActionInput = {
           msg,
           device,
           user,
           fleet,
-          timeout,
+          wait: { timeout, signal: closing.signal },
           get mdm() {
             return mdmOf(fleet);
           },
@@ -133,7 +139,7 @@ export function registerDeviceAction<C extends DeviceActionDef>(
             act(chosen).then(
               (payload) => {
                 if (payload !== undefined) msg.payload = payload;
-                this.status({ fill: 'green', shape: 'dot', text: RED._(`${STATUS}.done`, { device: label }) });
+                showStatus(this, 'ok', RED._(`${ACTION_TEXT}.done`, { device: label }));
                 send(msg);
                 done();
               },
@@ -158,7 +164,7 @@ export function registerDeviceAction<C extends DeviceActionDef>(
     try {
       const failed = fleet.store.fail(udid, { who: node.type, why: err.code ?? err.message });
       // Cut off by a redeploy or a stop: the hubs are going away too; the next start replays the Return.
-      if (err.code !== 'MDM_CLOSED') await fleet.setLed(asDevice(failed), 'error');
+      if (!CUT_OFF.has(err.code ?? '')) await fleet.setLed(asDevice(failed), 'error');
     } catch (error) {
       node.warn((error as Error).message);
     }
@@ -169,13 +175,13 @@ export function registerDeviceAction<C extends DeviceActionDef>(
    * disk that refuses the fleet's writes, an MDM whose webhooks (the devices' answers) are refused.
    */
   function showProblems(node: Node, fleet: DeviceFleetNode): void {
-    const mdm = fleet.mdmNode?.connection;
+    const mdm = fleet.mdmNode?.adapter;
     const show = (): void => {
       const storage = fleet.store.storageError;
       const webhooks = mdm?.webhookProblem;
-      if (storage) node.status({ fill: 'red', shape: 'ring', text: RED._(`${STATUS}.storage-failed`, { code: storage.code }) });
-      else if (webhooks) node.status({ fill: 'red', shape: 'ring', text: RED._(`${STATUS}.webhooks-refused`, { code: webhooks.code }) });
-      else node.status({});
+      if (storage) showStatus(node, 'blocked', RED._(`${ACTION_TEXT}.storage-failed`, { code: storage.code }));
+      else if (webhooks) showStatus(node, 'blocked', RED._(`${ACTION_TEXT}.webhooks-refused`, { code: webhooks.code }));
+      else clearStatus(node);
     };
     fleet.store.on('storage', show);
     mdm?.on('webhook-status', show);
@@ -186,9 +192,9 @@ export function registerDeviceAction<C extends DeviceActionDef>(
     });
   }
   function mdmOf(fleet: DeviceFleetNode): MdmAdapter {
-    const connection = fleet.mdmNode?.connection;
-    if (!connection) throw new CodedError('NO_MDM', RED._(`${STATUS}.no-mdm`));
-    return connection;
+    const adapter = fleet.mdmNode?.adapter;
+    if (!adapter) throw new CodedError('NO_MDM', RED._(`${ACTION_TEXT}.no-mdm`));
+    return adapter;
   }
   RED.nodes.registerType(type, DeviceAction, options.credentials ? { credentials: options.credentials } : undefined);
 }

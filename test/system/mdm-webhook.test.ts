@@ -4,12 +4,12 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { toPlist } from '../nodes/lib/mdm/commands';
-import { SimulatedNanoMdm } from '../sim/nanomdm-server';
-import { SimulatedDevice } from '../sim/simulated-device';
-import { waitForWebhook } from '../flows/node-red-runtime';
+import { toPlist } from '../../nodes/lib/mdm/commands';
+import { SimulatedNanoMdm } from '../../sim/nanomdm-server';
+import { SimulatedDevice } from '../../sim/simulated-device';
+import { waitForWebhook } from '../../flows/node-red-runtime';
 import { startNodeRedChild, type NodeRedChild } from './node-red-child';
-import { waitFor } from './support';
+import { waitFor } from '../support';
 
 const SECRETS = { apiKey: 'proc-api-key-93e1', webhookSecret: 'proc-hmac-key-2ad4' };
 

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { deployFlows } from '../flows/node-red-runtime';
-import { waitFor } from './support';
+import { deployFlows } from '../../flows/node-red-runtime';
+import { waitFor } from '../support';
 
 /** A program of this package in its own process, with what it printed. */
 export interface Child<T> {

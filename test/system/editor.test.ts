@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startDemoChild, untilCart, type DemoChild } from './demo-child';
 import { logProblems } from './node-red-child';
+import { PACKAGE_ROOT as ROOT } from '../../nodes/lib/package-root';
 
-const ROOT = join(__dirname, '..', '..');
 const NODES = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))['node-red'].nodes as Record<string, string>;
 const CONFIG_TYPES = ['smart-hub', 'mdm-server', 'device-fleet'];
 const EXAMPLES = ['Device Prep', 'Check Out', 'Return', 'Whole cart', 'Cart tools'];
@@ -164,13 +164,15 @@ describe('the editor in a real browser (headless Chromium)', function () {
         RED.editor.validateNode(RED.nodes.node(id)); // as the editor does on every change
         return { valid: RED.nodes.node(id).valid, errors: RED.nodes.node(id).validationErrors ?? [] };
       };
-      return { checkout: of('wifi-in-checkout'), return: of('wifi-in-return'), prep: of('wifi-in-prep'), wallpaper: of('huge-wallpaper') };
+      const exported = (RED.nodes as unknown as { convertNode(n: EditorNode): Record<string, unknown> }).convertNode(RED.nodes.node('wifi-in-checkout'));
+      return { checkout: of('wifi-in-checkout'), return: of('wifi-in-return'), prep: of('wifi-in-prep'), wallpaper: of('huge-wallpaper'), exportedKeys: Object.keys(exported) };
     });
     for (const where of ['checkout', 'return'] as const) {
       assert.equal(validity[where].valid, false, `Add Wi-Fi in ${where} is flagged`);
       assert.match(validity[where].errors.join(), /does not belong in Check Out or Return/, 'with the reason');
     }
     assert.equal(validity.prep.valid, true, 'Add Wi-Fi belongs in Device Prep');
+    assert.ok(!validity.exportedKeys.includes('placement') && validity.exportedKeys.includes('ssid'), `saved with its own fields only: ${validity.exportedKeys.join()}`);
     assert.deepEqual([validity.wallpaper.valid, validity.wallpaper.errors], [false, ['width']]);
     await page.screenshot({ path: join(ARTIFACTS, 'editor-validation.png') });
     assert.deepEqual(pageErrors, []);

@@ -270,7 +270,7 @@ export async function measureShiftChange(phones: number): Promise<ShiftChangeRes
   const devices = Array.from({ length: phones }, () => new SimulatedDevice());
   for (const phone of devices) await mdm.enrol(phone);
   await new Promise((resolve) => setTimeout(resolve, 1500));
-  const store = (helper.getNode('fleet') as unknown as { store: import('../nodes/lib/fleet/fleet-store').FleetStore }).store;
+  const store = (helper.getNode('fleet') as unknown as { fleet: { store: import('../nodes/lib/fleet/fleet-store').FleetStore } }).fleet.store;
 
   let returned = 0;
   let allReturned = 0;

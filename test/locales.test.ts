@@ -36,7 +36,9 @@ const nodeSources = (): string[] =>
  */
 function keysUsed(): { owner: string; key: string; where: string }[] {
   const constants = new Map<string, string>();
-  const files = nodeSources().map((file) => ({ file, text: readFileSync(file, 'utf8') }));
+  // nodes/lib takes its texts as a function, but names the keys (the fleet's log lines): read it too.
+  const lib = readdirSync(join(ROOT, 'nodes', 'lib'), { recursive: true }).map(String).filter((f) => f.endsWith('.ts')).map((f) => join(ROOT, 'nodes', 'lib', f));
+  const files = [...nodeSources(), ...lib].map((file) => ({ file, text: readFileSync(file, 'utf8') }));
   for (const { text } of files) for (const m of text.matchAll(/const ([A-Z_]+) = '([^']+)'/g)) constants.set(m[1], m[2]);
   const html = TYPES.map((type) => ({ file: join(ROOT, 'nodes', type, `${type}.html`), type }));
   const found: { owner: string; key: string; where: string }[] = [];

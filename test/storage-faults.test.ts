@@ -129,9 +129,9 @@ describe('disk faults in a Node-RED runtime', () => {
   it('a damaged USB location cache never takes the fleet down: set aside, said, learnt again', async () => {
     writeFileSync(join(fleetDir(), 'usb-locations-fleet.json'), '{"Cart#1": 3,');
     await load([{ id: 'fleet', type: 'device-fleet', mdm: '', usb: '/nonexistent/usbmuxd.sock', lockerApp: 'org.example.locker' }]);
-    const fleet = helper.getNode('fleet') as unknown as { unavailable?: CodedError; store?: FleetStore };
+    const fleet = helper.getNode('fleet') as unknown as { unavailable?: CodedError; fleet?: { store: FleetStore } };
     assert.equal(fleet.unavailable, undefined);
-    assert.ok(fleet.store);
+    assert.ok(fleet.fleet?.store);
     const files = readdirSync(fleetDir());
     assert.ok(files.some((f) => f.startsWith('usb-locations-fleet.json.damaged-')), files.join());
     assert.ok(!files.includes('usb-locations-fleet.json'));

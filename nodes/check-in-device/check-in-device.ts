@@ -2,7 +2,7 @@ import type { NodeAPI } from 'node-red';
 import { CodedError } from '../lib/coded-error';
 import { lockerAppConfiguration } from '../lib/fleet/locker-app';
 import { applicationConfiguration, settings } from '../lib/mdm/commands';
-import { asDevice } from '../device-fleet/device-fleet';
+import { asDevice } from '../lib/fleet/fleet';
 import { NO_LOCKER_APP, registerDeviceAction, type DeviceActionDef } from '../shared/device-action';
 
 /**

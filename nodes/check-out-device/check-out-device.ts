@@ -5,7 +5,7 @@ import { checkDisplayName, checkUserId } from '../lib/fleet/person';
 import { lockerAppConfiguration } from '../lib/fleet/locker-app';
 import type { AssignedUser } from '../lib/mdm/mdm-adapter';
 import { applicationConfiguration, settings } from '../lib/mdm/commands';
-import { asDevice, type DeviceFleetNode } from '../device-fleet/device-fleet';
+import { asDevice, type Fleet } from '../lib/fleet/fleet';
 import { deviceLabel, failAction, NO_LOCKER_APP, registerDeviceAction, type DeviceActionDef, type DeviceMessage } from '../shared/device-action';
 
 interface CheckOutDef extends DeviceActionDef {
@@ -23,7 +23,7 @@ interface CheckOutMessage extends DeviceMessage {
  * lookup service. Ids and names are checked (INVALID_USER); after a lookup the badge id is
  * gone from the message, wherever in it it was, and `msg.user` names the person instead.
  */
-async function userOf(RED: NodeAPI, msg: CheckOutMessage, fleet: DeviceFleetNode): Promise<AssignedUser> {
+async function userOf(RED: NodeAPI, msg: CheckOutMessage, fleet: Fleet): Promise<AssignedUser> {
   const { user, badge } = msg;
   const person = (id: unknown, name?: unknown): AssignedUser => {
     const display = checkDisplayName(name);

@@ -1,7 +1,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import type { PortEvent } from '../lib/hub/hub-connection';
 import type { Device } from '../lib/attributes';
-import type { DeviceFleetNode } from '../device-fleet/device-fleet';
+import { fleetOf } from '../device-fleet/device-fleet';
 import { attachToHub } from '../shared/hub-attachment';
 
 export interface HubInputDef extends NodeDef {
@@ -22,9 +22,8 @@ export default function (RED: NodeAPI): void {
     const hub = attachToHub(RED, this, config.hub);
     if (!hub) return;
     const { hubNode, connection } = hub;
-    const configured = config.fleet ? (RED.nodes.getNode(config.fleet) as DeviceFleetNode | null) : null;
-    if (configured?.unavailable) this.warn(configured.unavailable.message);
-    const fleet = configured?.unavailable ? null : configured;
+    const { fleet, unavailable } = fleetOf(RED, config.fleet);
+    if (unavailable) this.warn(unavailable.message);
     // The fleet lights this hub's LEDs for its check-outs and check-ins.
     if (fleet) this.on('close', fleet.attachHub(hubNode.hubName, connection));
 

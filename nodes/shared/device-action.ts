@@ -2,7 +2,8 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { CodedError } from '../lib/coded-error';
 import type { Device } from '../lib/attributes';
 import type { AssignedUser, MdmAdapter, PerformOptions } from '../lib/mdm/mdm-adapter';
-import { asDevice, type DeviceFleetNode } from '../device-fleet/device-fleet';
+import { fleetOf } from '../device-fleet/device-fleet';
+import { asDevice, type Fleet } from '../lib/fleet/fleet';
 import { reportFailure, workflowOf, workflowRuns } from './failure-routing';
 import { clearStatus, failMessage, showStatus } from './status';
 
@@ -23,7 +24,7 @@ export interface ActionInput {
   user?: AssignedUser;
   /** The fleet's MDM; reading it fails with NO_MDM when the fleet has none. */
   readonly mdm: MdmAdapter;
-  fleet: DeviceFleetNode;
+  fleet: Fleet;
   /** How long to wait for the device (ms), and a signal that stops waiting when the node closes (a redeploy): pass it to every MDM call. */
   wait: Required<Pick<PerformOptions, 'timeout' | 'signal'>>;
 }
@@ -43,9 +44,9 @@ export interface DeviceActionOptions<C> {
    * The device to act on; by default `msg.device`, which must have a UDID. A failure here is a
    * refusal (nothing was touched): Catch nodes see it, the workflow's on-failure does not.
    */
-  chooseDevice?: (config: C, msg: DeviceMessage, fleet: DeviceFleetNode, node: Node) => Promise<Chosen>;
+  chooseDevice?: (config: C, msg: DeviceMessage, fleet: Fleet, node: Node) => Promise<Chosen>;
   /** Runs once when the node starts, for actions that outlive a message (a check-out deadline). */
-  setup?: (node: Node, config: C, fleet: DeviceFleetNode) => void;
+  setup?: (node: Node, config: C, fleet: Fleet) => void;
 }
 
 /** The key prefix of the texts every action node shows, qualified so they come from the device-fleet's catalog. */
@@ -89,13 +90,13 @@ export function registerDeviceAction<C extends DeviceActionDef>(
 ): void {
   function DeviceAction(this: Node, config: C): void {
     RED.nodes.createNode(this, config);
-    const fleet = RED.nodes.getNode(config.fleet) as DeviceFleetNode | null;
+    const { fleet, unavailable } = fleetOf(RED, config.fleet);
     const timeout = Number(config.timeout || options.defaultTimeout || 120) * 1000;
     // Closed (a redeploy, a stop): every wait of this node's actions ends at once, none outlives it.
     const closing = new AbortController();
     this.on('close', () => closing.abort(new CodedError('NODE_CLOSED', RED._(`${ACTION_TEXT}.closed`))));
-    if (!fleet) showStatus(this, 'blocked', RED._(`${ACTION_TEXT}.no-fleet`));
-    else if (fleet.unavailable) showStatus(this, 'blocked', RED._(`${ACTION_TEXT}.unavailable`));
+    if (unavailable) showStatus(this, 'blocked', RED._(`${ACTION_TEXT}.unavailable`));
+    else if (!fleet) showStatus(this, 'blocked', RED._(`${ACTION_TEXT}.no-fleet`));
     else {
       options.setup?.(this, config, fleet);
       showProblems(this, fleet);
@@ -109,8 +110,8 @@ export function registerDeviceAction<C extends DeviceActionDef>(
 
     this.on('input', (msg: DeviceMessage, send, done) => {
       let label = msg.device ? deviceLabel(msg.device) : '?';
+      if (unavailable) return failAction(RED, this, unavailable, msg, label, done, false);
       if (!fleet) return failAction(RED, this, new CodedError('NO_FLEET', RED._(`${ACTION_TEXT}.no-fleet`)), msg, label, done, false);
-      if (fleet.unavailable) return failAction(RED, this, fleet.unavailable, msg, label, done, false);
       const act = async ({ device, user }: Chosen) => {
         // A run starts once a device was chosen: a refused message is kept for no retry.
         workflowRuns(RED).enter(workflowOf(this), msg as Record<string, unknown>);
@@ -158,7 +159,7 @@ export function registerDeviceAction<C extends DeviceActionDef>(
    * a Return whose Clear Passcode failed must not hand the old passcode to the next person.
    * A phone out with its user is left as it is (its status still counts for her limit).
    */
-  async function markFailed(fleet: DeviceFleetNode, udid: string, node: Node, err: CodedError): Promise<void> {
+  async function markFailed(fleet: Fleet, udid: string, node: Node, err: CodedError): Promise<void> {
     const record = fleet.store.device(udid);
     if (!record?.docked || record.status === 'Failed') return;
     try {
@@ -174,8 +175,8 @@ export function registerDeviceAction<C extends DeviceActionDef>(
    * What stops every action of a fleet, shown on each node that uses it until it is over: a
    * disk that refuses the fleet's writes, an MDM whose webhooks (the devices' answers) are refused.
    */
-  function showProblems(node: Node, fleet: DeviceFleetNode): void {
-    const mdm = fleet.mdmNode?.adapter;
+  function showProblems(node: Node, fleet: Fleet): void {
+    const mdm = fleet.mdm;
     const show = (): void => {
       const storage = fleet.store.storageError;
       const webhooks = mdm?.webhookProblem;
@@ -191,8 +192,8 @@ export function registerDeviceAction<C extends DeviceActionDef>(
       mdm?.off('webhook-status', show);
     });
   }
-  function mdmOf(fleet: DeviceFleetNode): MdmAdapter {
-    const adapter = fleet.mdmNode?.adapter;
+  function mdmOf(fleet: Fleet): MdmAdapter {
+    const adapter = fleet.mdm;
     if (!adapter) throw new CodedError('NO_MDM', RED._(`${ACTION_TEXT}.no-mdm`));
     return adapter;
   }

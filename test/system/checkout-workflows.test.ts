@@ -110,7 +110,7 @@ describe('Check Out and Return workflows on a simulated cart', function () {
     const watched = cartWatched({ pty, usb, cart });
     await helper.load([...packageNodes, linkNodes, catchNode], flow() as Parameters<typeof helper.load>[1], { mdm: SECRETS });
     seen = { returned: collect('returned'), handed: collect('handed'), failed: collect('failed'), caught: collect('caught'), unplugs: collect('unplugs') } as typeof seen;
-    store = (helper.getNode('fleet') as unknown as { store: FleetStore }).store;
+    store = (helper.getNode('fleet') as unknown as { fleet: { store: FleetStore } }).fleet.store;
     await watched();
   });
 

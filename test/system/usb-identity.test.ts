@@ -82,7 +82,7 @@ describe('hub events carry the phone\u2019s UDID (hub over a pty, usbmuxd on a s
   it('puts the fleet’s status and user on the device, so a switch can pick the workflow', async () => {
     cart.dock('PHONE-S', 0, 5);
     await waitFor('dock', () => docks.length === 1, 5000);
-    const store = (helper.getNode('fleet') as unknown as { store: import('../../nodes/lib/fleet/fleet-store').FleetStore }).store;
+    const store = (helper.getNode('fleet') as unknown as { fleet: { store: import('../../nodes/lib/fleet/fleet-store').FleetStore } }).fleet.store;
     store.setStatus('PHONE-S', 'Checked In');
     store.reportHealth('PHONE-S', 0.9, true);
     store.beginCheckout('alice', { userLimit: 1, batteryThreshold: 0.2, deadlineSeconds: 60 });

@@ -1,0 +1,290 @@
+import { join } from 'node:path';
+import { CodedError } from '../coded-error';
+import type { Device } from '../attributes';
+import type { HubConnection } from '../hub/hub-connection';
+import type { LedState } from '../hub/led-plan';
+import { readJson, setAside, writeJsonAtomically } from '../json-file';
+import type { AssignedUser, MdmAdapter } from '../mdm/mdm-adapter';
+import { SharedPool } from '../shared-pool';
+import { LockdownSession } from '../usb/lockdown';
+import { openUsbSocket } from '../usb/open-usb';
+import { PortCorrelator, type PortKey } from '../usb/port-correlator';
+import { UsbmuxClient, type UsbDevice } from '../usb/usbmux-client';
+import { CheckoutDeadlines } from './checkout-deadlines';
+import { FleetStore, type CheckoutRules, type DeviceRecord, type PendingCheckout } from './fleet-store';
+import { missedEvents, type MissedEvent } from './reconcile';
+
+/** What a dock or unplug can say about the phone on a port. */
+export interface PortIdentity {
+  /** The fleet's record of the phone: udid, serial, name, status, user, attributes. */
+  device?: Device;
+  /** Why the phone could not be identified. */
+  reason?: string;
+}
+
+/** A check-out whose phone was not unplugged in time, for the node that started it. */
+export type ExpiredCheckout = { device: Device; checkout: PendingCheckout };
+
+/** Where the fleet says things: the host's log, in the user's language. */
+export interface FleetLog {
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+export interface FleetOptions {
+  /** Names the fleet's files in `dataDir`. */
+  id: string;
+  dataDir: string;
+  rules: CheckoutRules;
+  /** The locker app's bundle id: locked to it when checked in, configured with the user. */
+  lockerApp: string;
+  /** `GET <url>?id=<badge>` -> `{"user": "..."}`; empty: no badge lookup. */
+  badgeLookupUrl: string;
+  /** usbmuxd's socket and how far apart (ms) a dock and a USB attach may be; none: no USB identity. */
+  usb?: { path: string; windowMs: number };
+  /** The MDM's adapter, when the fleet has one (asked each time: it may come and go with redeploys). */
+  mdm: () => MdmAdapter | undefined;
+  /** The user-facing text of a catalog key (`device-fleet.errors.…`). */
+  text: (key: string, vars?: Record<string, unknown>) => string;
+  log: FleetLog;
+}
+
+/** One usbmuxd connection per socket path across every fleet. */
+const usbSources = new SharedPool<UsbmuxClient>();
+
+// What a message may carry of a record: not the fleet's bookkeeping (battery, deadline...).
+export const asDevice = ({ udid, serial, name, hub, port, status, user, userName, attributes }: DeviceRecord): Device & { udid: string } =>
+  Object.fromEntries(Object.entries({ udid, serial, name, hub, port, status, user, userName, attributes }).filter(([, v]) => v !== undefined)) as unknown as Device & { udid: string };
+
+/**
+ * One cart's devices: their records, which phone is on which port (hub events matched with
+ * usbmuxd), check-outs and their unplug deadlines, and the LEDs of the hubs it is attached
+ * to. Throws STORAGE_DAMAGED when its file is not one (guessing statuses could hand a phone
+ * out twice).
+ */
+export class Fleet {
+  readonly store: FleetStore;
+  readonly rules: CheckoutRules;
+  readonly lockerApp: string;
+  readonly badgeLookupUrl: string;
+  /** The phone just docked on a port: see `identifyDock`. */
+  private identify: (port: PortKey, missed?: boolean) => Promise<PortIdentity>;
+  private unplug: (port: PortKey) => PortIdentity;
+  private openLockdown: (udid: string) => Promise<LockdownSession>;
+  private readonly stopUsb: () => Promise<void>;
+  private readonly hubs = new Map<string, HubConnection>();
+  private readonly unknownHubs = new Set<string>();
+  /** Hubs read since the start: only there can a deadline tell a phone still docked from one taken. */
+  private readonly readHubs = new Set<string>();
+  private readonly watchers = new Map<string, (expired: ExpiredCheckout) => void>();
+  /** Expired check-outs whose node is not running (yet): handed over when it watches. */
+  private readonly undelivered = new Map<string, ExpiredCheckout[]>();
+  private readonly deadlines: CheckoutDeadlines;
+
+  constructor(private readonly options: FleetOptions) {
+    const { text, log } = options;
+    this.store = new FleetStore(join(options.dataDir, `fleet-${options.id}.json`));
+    for (const notice of this.store.notices) log.warn(notice);
+    this.store.on('storage', (err?: CodedError) => (err ? log.error(err.message) : log.info(text('device-fleet.errors.storage-healed'))));
+    this.rules = options.rules;
+    this.lockerApp = options.lockerApp;
+    this.badgeLookupUrl = options.badgeLookupUrl;
+    // Check-outs not completed by an unplug in time: Failed, amber LED, and a failure for the
+    // node that started them (kept until that node is running again after a restart).
+    this.deadlines = new CheckoutDeadlines(
+      this.store,
+      (record) => {
+        const device = asDevice(this.store.fail(record.udid, { who: 'fleet', why: text('device-fleet.errors.unplug-timeout', { seconds: this.rules.deadlineSeconds }) }));
+        this.setLed(device, 'error').catch((err: Error) => log.warn(err.message));
+        this.deliver({ device, checkout: record.checkout });
+      },
+      { canJudge: (record) => record.hub !== undefined && this.readHubs.has(record.hub) },
+    );
+    this.deadlines.arm();
+    const noUsb = text('device-fleet.errors.no-usb');
+    // Without USB: a phone still docked where the record left it is that phone; any other cannot be told.
+    this.identify = async (port, missed) => {
+      const recorded = missed ? this.store.deviceAt(port.hub, port.port) : undefined;
+      return recorded ? { device: asDevice(recorded) } : { reason: noUsb };
+    };
+    this.unplug = (port) => this.unpluggedAt(port);
+    this.openLockdown = async () => {
+      throw new CodedError('NO_USB', noUsb);
+    };
+    this.stopUsb = options.usb ? this.startUsb(options.usb.path, options.usb.windowMs) : async () => undefined;
+  }
+
+  /** The fleet's MDM, when it has one. */
+  get mdm(): MdmAdapter | undefined {
+    return this.options.mdm();
+  }
+
+  /**
+   * The phone just docked on a port, once USB has told (within the window). `missed`: a dock
+   * found by `reconcile`, told by the port's learnt USB location against usbmuxd's list (a port
+   * not learnt yet: as any dock, a lone phone within the window).
+   */
+  identifyDock(port: PortKey, missed?: boolean): Promise<PortIdentity> {
+    return this.identify(port, missed);
+  }
+
+  /** Records that the phone on a port was unplugged and says which it was; completes a check-out waiting for it. */
+  recordUnplug(port: PortKey): PortIdentity {
+    return this.unplug(port);
+  }
+
+  /** A lockdown session with a phone on this host's USB. */
+  lockdown(udid: string): Promise<LockdownSession> {
+    return this.openLockdown(udid);
+  }
+
+  /**
+   * After a start, compares the hub's first reading (`docked` ports) with the records and
+   * hands `replay` each dock and unplug that happened meanwhile (or a Return left unfinished),
+   * once; deadlines of this hub's check-outs are judged only after that.
+   */
+  reconcile(hub: string, docked: number[], replay: (missed: MissedEvent) => void): void {
+    if (!this.readHubs.has(hub)) {
+      this.readHubs.add(hub);
+      for (const missed of missedEvents(this.store.devices(), hub, docked)) {
+        this.options.log.info(this.options.text('device-fleet.errors.missed', { hub, port: missed.port, event: missed.event, why: missed.why }));
+        replay(missed);
+      }
+    }
+    this.deadlines.arm();
+  }
+
+  /** Lets the fleet drive the LEDs of a hub its `hub-input` nodes listen to; returns what detaches it. */
+  attachHub(name: string, connection: HubConnection): () => void {
+    this.hubs.set(name, connection);
+    return () => {
+      if (this.hubs.get(name) === connection) this.hubs.delete(name);
+    };
+  }
+
+  /** Sets the LED of the device's port; a hub the fleet does not know is skipped with a warning. */
+  async setLed(device: Device, led: LedState): Promise<void> {
+    const hub = device.hub === undefined ? undefined : this.hubs.get(device.hub);
+    if (!hub || device.port === undefined) {
+      const name = String(device.hub);
+      if (!this.unknownHubs.has(name)) this.options.log.warn(this.options.text('device-fleet.errors.no-hub', { hub: name }));
+      this.unknownHubs.add(name);
+      return;
+    }
+    // A hub that is reconnecting takes the LED when it is back: not a reason to fail a workflow.
+    await hub.setLed(device.port, led).catch((err: CodedError) => {
+      if (err.code !== 'HUB_DISCONNECTED') throw err;
+      this.options.log.warn(err.message);
+    });
+  }
+
+  /** Starts a check-out (the given device or the best one) and its unplug deadline. */
+  beginCheckout(user: AssignedUser, udid: string | undefined, started: Omit<PendingCheckout, 'deadline'>): Device & { udid: string } {
+    const device = asDevice(this.store.beginCheckout(user.id, this.rules, udid, started, user.name));
+    this.deadlines.arm();
+    return device;
+  }
+
+  /** Hands `node` the check-outs it started that ran out of time, also those from before a restart. */
+  watchCheckouts(node: string, onExpired: (expired: ExpiredCheckout) => void): () => void {
+    this.watchers.set(node, onExpired);
+    const waiting = this.undelivered.get(node) ?? [];
+    this.undelivered.delete(node);
+    waiting.forEach(onExpired);
+    return () => {
+      if (this.watchers.get(node) === onExpired) this.watchers.delete(node);
+    };
+  }
+
+  async close(): Promise<void> {
+    this.deadlines.close();
+    this.store.close();
+    await this.stopUsb();
+  }
+
+  private deliver(expired: ExpiredCheckout): void {
+    const node = expired.checkout.node ?? '';
+    const watcher = this.watchers.get(node);
+    if (watcher) return watcher(expired);
+    this.undelivered.set(node, [...(this.undelivered.get(node) ?? []), expired]);
+  }
+
+  private serialOf(udid: string): string | undefined {
+    return this.mdm?.enrolment(udid)?.serial ?? this.store.device(udid)?.serial;
+  }
+
+  private unpluggedAt(port: PortKey, udid = this.store.deviceAt(port.hub, port.port)?.udid): PortIdentity {
+    if (!udid) return { reason: this.options.text('device-fleet.errors.unplug-unknown') };
+    const device = asDevice(this.store.unplugged(udid, { who: 'hub', why: 'unplugged' }));
+    this.deadlines.arm();
+    // "Off when removed": the port stays dark until the phone is checked in again.
+    if (device.status === 'Checked Out') this.setLed(device, 'off').catch((err: Error) => this.options.log.warn(err.message));
+    return { device };
+  }
+
+  /** The port -> USB location cache: a damaged one is set aside and learnt again, never fatal. */
+  private learntLocations(file: string): Record<string, number> {
+    const { text, log } = this.options;
+    try {
+      const saved = readJson<unknown>(file, {});
+      const valid = saved !== null && typeof saved === 'object' && !Array.isArray(saved) && Object.values(saved).every(Number.isInteger);
+      if (valid) return saved as Record<string, number>;
+      throw new CodedError('STORAGE_DAMAGED', text('device-fleet.errors.locations-shape', { file }));
+    } catch (err) {
+      let aside = '';
+      try {
+        aside = setAside(file);
+      } catch {
+        // unreadable and immovable: it is simply not used
+      }
+      log.warn(text('device-fleet.errors.locations-damaged', { message: (err as Error).message, aside: aside || file }));
+      return {};
+    }
+  }
+
+  /** Identity from usbmuxd: which phone sits on which port, and lockdown sessions with it; returns what stops it. */
+  private startUsb(path: string, windowMs: number): () => Promise<void> {
+    const { text, log } = this.options;
+    // Learnt port -> USB locations outlive restarts: first docks need not be alone again.
+    const locationsFile = join(this.options.dataDir, `usb-locations-${this.options.id}.json`);
+    const locations = new Map<string, number>(Object.entries(this.learntLocations(locationsFile)));
+    const correlator = new PortCorrelator({
+      windowMs,
+      locations,
+      onLearn: (learnt) => {
+        try {
+          writeJsonAtomically(locationsFile, Object.fromEntries(learnt));
+        } catch (err) {
+          log.warn((err as Error).message); // learnt again at the next lone dock
+        }
+      },
+      onDisagreement: (message) => log.warn(message),
+    });
+    const usb = usbSources.acquire(path, () => new UsbmuxClient({ path, openSocket: openUsbSocket }));
+    const onAttached = (d: UsbDevice, listed = false): void => correlator.attach(d.udid, d.locationId, listed);
+    const onDetached = (d: UsbDevice): void => correlator.detach(d.udid);
+    usb.on('attached', onAttached).on('detached', onDetached);
+    for (const device of usb.devices()) onAttached(device, true);
+    usb.start();
+
+    this.identify = async (port, missed) => {
+      const known = missed ? await usb.whenListed(windowMs).then(() => correlator.present(port, usb.devices())) : undefined;
+      const found = known ?? (await correlator.dock(port));
+      if (!found.udid) return { reason: found.reason };
+      const serial = this.serialOf(found.udid);
+      return { device: asDevice(this.store.docked(found.udid, { ...port, ...(serial && { serial }) }, { who: 'hub', why: 'docked' })) };
+    };
+    this.unplug = (port) => this.unpluggedAt(port, correlator.unplug(port));
+    this.openLockdown = async (udid) => {
+      const device = usb.byUdid(udid);
+      if (!device) throw new CodedError('DEVICE_GONE', text('device-fleet.errors.not-on-usb', { udid }));
+      return LockdownSession.open(openUsbSocket, path, device);
+    };
+    return async () => {
+      usb.off('attached', onAttached).off('detached', onDetached);
+      correlator.close();
+      await usbSources.release(path);
+    };
+  }
+}

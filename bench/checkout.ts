@@ -256,7 +256,7 @@ export async function measureShiftChange(phones: number): Promise<ShiftChangeRes
   const usb = await simulatedUsbmuxd('bench-shift');
   const cart = new SimulatedCart(hubs, usb, 100);
   // Ports learnt on an earlier day: simultaneous docks are identified at once.
-  const locations = Object.fromEntries(hubs.flatMap((_, h) => Array.from({ length: 16 }, (__, p) => [`Hub ${h}#${p + 1}`, locationOf(h, p + 1)])));
+  const locations = Object.fromEntries(hubs.flatMap((_, h) => Array.from({ length: 16 }, (__, p) => [`hub${h}#${p + 1}`, locationOf(h, p + 1)])));
   mkdirSync(join(userDir, 'device-checkout'), { recursive: true });
   writeFileSync(join(userDir, 'device-checkout', 'usb-locations-fleet.json'), JSON.stringify(locations));
   await helper.load(packageNodes, [

@@ -22,8 +22,8 @@ export const DEMO_BADGES = new Map([
   ['1004', { user: 'dana', name: 'Dana Levi' }],
 ]);
 const HUBS = [
-  { name: 'Cart A', sim: 'cart-a' },
-  { name: 'Cart B', sim: 'cart-b' },
+  { id: 'dc-hub-a', name: 'Cart A', sim: 'cart-a' },
+  { id: 'dc-hub-b', name: 'Cart B', sim: 'cart-b' },
 ];
 
 export interface DemoOptions {
@@ -68,7 +68,7 @@ export async function startDemo({ port, dockPhones = true, ...options }: DemoOpt
   const kept = keptFlows(userDir);
   for (const file of readdirSync(dataDir)) rmSync(join(dataDir, file), { recursive: true, force: true });
   // The cart was set up before: its ports' USB locations are known, so docks at the same moment are told apart.
-  const locations = Object.fromEntries(HUBS.flatMap((h, i) => Array.from({ length: 8 }, (_, p) => [`${h.name}#${p + 1}`, locationOf(i, p + 1)])));
+  const locations = Object.fromEntries(HUBS.flatMap((h, i) => Array.from({ length: 8 }, (_, p) => [`${h.id}#${p + 1}`, locationOf(i, p + 1)])));
   writeFileSync(join(userDir, 'device-checkout', 'usb-locations-dc-fleet.json'), JSON.stringify(locations));
 
   const runtime = await startNodeRed({ port, userDir, flows: [], beforeStart: (app) => serveControls(app, { hubs, cart, phones, userDir }), logLevel: process.env.DEMO_LOG_LEVEL ?? 'info' });

@@ -19,7 +19,7 @@ describe('FleetStore: the cart\u2019s memory', () => {
 
   /** A docked, checked-in phone with `battery`. */
   function ready(udid: string, port: number, battery: number): void {
-    store.docked(udid, { hub: 'Cart', port });
+    store.docked(udid, { hubId: 'cart-hub', hub: 'Cart', port });
     store.setStatus(udid, 'Checked In', { who: 'prep', why: 'Device Prep done' });
     store.reportHealth(udid, battery, true);
   }
@@ -31,7 +31,7 @@ describe('FleetStore: the cart\u2019s memory', () => {
   });
 
   it('keeps every device with its status and an audit trail of who changed what, when and why', () => {
-    store.docked('U1', { hub: 'Cart', port: 2, serial: 'S1' });
+    store.docked('U1', { hubId: 'cart-hub', hub: 'Cart', port: 2, serial: 'S1' });
     assert.equal(store.device('U1')?.status, 'Unknown');
     store.setStatus('U1', 'Prepping', { who: 'flow:prep', why: 'new device' });
     const trail = store.audit('U1');
@@ -71,7 +71,7 @@ describe('FleetStore: the cart\u2019s memory', () => {
     store.unplugged('A');
     store.fail('A', { who: 'mdm-command', why: 'DEVICE_TIMEOUT' });
     assert.throws(() => store.beginCheckout('alice', RULES), (err: CodedError) => err.code === 'USER_HAS_DEVICE');
-    store.docked('A', { hub: 'Cart', port: 1 }); // back on the cart: no longer in her hands
+    store.docked('A', { hubId: 'cart-hub', hub: 'Cart', port: 1 }); // back on the cart: no longer in her hands
     assert.equal(store.beginCheckout('alice', RULES).udid, 'B');
   });
 
@@ -154,18 +154,18 @@ describe('FleetStore: the cart\u2019s memory', () => {
     store.beginCheckout('ann', RULES, 'TAKEN'); // port 2 is empty now: unplugged while away
     ready('CUT', 3, 0.9);
     store.setStatus('CUT', 'Checked Out'); // docked, but its Return never finished
-    store.docked('OTHER', { hub: 'Cart B', port: 2 }); // another hub: not this reading's business
-    const missed = missedEvents(store.devices(), 'Cart', [1, 3, 4]);
+    store.docked('OTHER', { hubId: 'cart-b-hub', hub: 'Cart B', port: 2 }); // another hub: not this reading's business
+    const missed = missedEvents(store.devices(), 'cart-hub', [1, 3, 4]);
     assert.deepEqual(missed, [
       { event: 'unplug', port: 2, why: 'unplugged while away' },
       { event: 'dock', port: 3, why: 'return not finished' },
       { event: 'dock', port: 4, why: 'docked while away' },
     ]);
     store.unplugged('TAKEN');
-    store.docked('NEW', { hub: 'Cart', port: 4 });
+    store.docked('NEW', { hubId: 'cart-hub', hub: 'Cart', port: 4 });
     store.checkIn('NEW');
     store.checkIn('CUT');
-    assert.deepEqual(missedEvents(store.devices(), 'Cart', [1, 3, 4]), [], 'played once, the records agree');
+    assert.deepEqual(missedEvents(store.devices(), 'cart-hub', [1, 3, 4]), [], 'played once, the records agree');
     assert.equal(store.device('TAKEN')?.status, 'Checked Out');
   });
 

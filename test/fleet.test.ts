@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import sinon from 'sinon';
 import { Fleet, type ExpiredCheckout } from '../nodes/lib/fleet/fleet';
 import type { HubConnection } from '../nodes/lib/hub/hub-connection';
@@ -11,18 +13,21 @@ function recordingHub(): { hub: HubConnection; leds: string[] } {
   return { hub, leds };
 }
 
+const HUB_A = { id: 'hub-a', name: 'Cart A' };
+const CART_A = { hubId: HUB_A.id, hub: HUB_A.name };
+
 describe('Fleet: one cart, without Node-RED', () => {
   let clock: sinon.SinonFakeTimers;
   let fleet: Fleet;
   let said: string[];
+  let dataDir: string;
 
-  beforeEach(() => {
-    clock = sinon.useFakeTimers({ now: Date.parse('2026-12-02T07:00:00Z') });
-    said = [];
+  const open = (usb?: { path: string; windowMs: number }) => {
     const log = (level: string) => (message: string) => said.push(`${level}: ${message}`);
-    fleet = new Fleet({
+    return new Fleet({
       id: 'cart',
-      dataDir: tempDir('fleet'),
+      dataDir,
+      usb,
       rules: { deadlineSeconds: 60, userLimit: 1, batteryThreshold: 0.2 },
       lockerApp: 'org.example.locker',
       badgeLookupUrl: '',
@@ -31,25 +36,32 @@ describe('Fleet: one cart, without Node-RED', () => {
       text: (key, vars) => `${key}${vars ? ` ${JSON.stringify(vars)}` : ''}`,
       log: { info: log('info'), warn: log('warn'), error: log('error') },
     });
+  };
+
+  beforeEach(() => {
+    clock = sinon.useFakeTimers({ now: Date.parse('2026-12-02T07:00:00Z') });
+    said = [];
+    dataDir = tempDir('fleet');
+    fleet = open();
   });
 
   afterEach(async () => {
+    clock.restore(); // first: closing waits on the real clock (a USB client's retry)
     await fleet.close();
-    clock.restore();
   });
 
   function dockedPhone(udid: string, port: number): void {
-    fleet.store.docked(udid, { hub: 'Cart A', port });
+    fleet.store.docked(udid, { ...CART_A, port });
     fleet.store.setStatus(udid, 'Checked In');
     fleet.store.reportHealth(udid, 0.9, true);
   }
 
   it('a check-out not unplugged in time: Failed, amber LED, and handed to its node once that node watches', async () => {
     const { hub, leds } = recordingHub();
-    fleet.attachHub('Cart A', hub);
+    fleet.attachHub(HUB_A, hub);
     dockedPhone('PHONE-1', 4);
     fleet.beginCheckout({ id: 'alice' }, undefined, { node: 'checkout' });
-    fleet.reconcile('Cart A', [4], () => assert.fail('nothing was missed'));
+    fleet.reconcile(HUB_A, [4], () => assert.fail('nothing was missed'));
     await clock.tickAsync(60_000);
     assert.equal(fleet.store.device('PHONE-1')?.status, 'Failed');
     assert.deepEqual(leds, ['4:error']);
@@ -64,25 +76,57 @@ describe('Fleet: one cart, without Node-RED', () => {
     await clock.tickAsync(120_000);
     assert.equal(fleet.store.device('PHONE-2')?.status, 'Checking Out', 'the phone may have been taken while nobody watched');
     const missed: string[] = [];
-    fleet.reconcile('Cart A', [], (m) => missed.push(`${m.event}@${m.port}`));
+    fleet.reconcile(HUB_A, [], (m) => missed.push(`${m.event}@${m.port}`));
     assert.deepEqual(missed, ['unplug@2'], 'the hub says the port is empty: unplugged while away');
   });
 
   it('an unplug without USB identity names the phone the records left on that port, and darkens a checked-out port', async () => {
     const { hub, leds } = recordingHub();
-    fleet.attachHub('Cart A', hub);
+    fleet.attachHub(HUB_A, hub);
     dockedPhone('PHONE-3', 5);
     fleet.store.setStatus('PHONE-3', 'Checked Out');
-    assert.equal(fleet.recordUnplug({ hub: 'Cart A', port: 5 }).device?.udid, 'PHONE-3');
+    assert.equal(fleet.recordUnplug({ ...CART_A, port: 5 }).device?.udid, 'PHONE-3');
     await clock.tickAsync(0);
     assert.deepEqual(leds, ['5:off']);
-    assert.match(fleet.recordUnplug({ hub: 'Cart A', port: 6 }).reason ?? '', /device-fleet\.errors\.unplug-unknown/);
-    assert.match((await fleet.identifyDock({ hub: 'Cart A', port: 6 })).reason ?? '', /device-fleet\.errors\.no-usb/);
+    assert.match(fleet.recordUnplug({ ...CART_A, port: 6 }).reason ?? '', /device-fleet\.errors\.unplug-unknown/);
+    assert.match((await fleet.identifyDock({ ...CART_A, port: 6 })).reason ?? '', /device-fleet\.errors\.no-usb/);
   });
 
   it('an LED for a hub it was never attached to is skipped, said once', async () => {
-    await fleet.setLed({ hub: 'Cart Z', port: 1 }, 'ready');
-    await fleet.setLed({ hub: 'Cart Z', port: 2 }, 'ready');
+    await fleet.setLed({ hubId: 'hub-z', hub: 'Cart Z', port: 1 }, 'ready');
+    await fleet.setLed({ hubId: 'hub-z', hub: 'Cart Z', port: 2 }, 'ready');
     assert.deepEqual(said, ['warn: device-fleet.errors.no-hub {"hub":"Cart Z"}']);
+  });
+
+  it('keys hubs by their config node id: a renamed hub keeps its phones, two hubs of one name stay apart', async () => {
+    const twin = { id: 'hub-twin', name: 'Cart A' };
+    fleet.attachHub(HUB_A, recordingHub().hub);
+    fleet.attachHub(twin, recordingHub().hub);
+    dockedPhone('ON-A', 1);
+    fleet.store.docked('ON-TWIN', { hubId: twin.id, hub: twin.name, port: 1 });
+    assert.equal(fleet.store.deviceAt(HUB_A.id, 1)?.udid, 'ON-A');
+    assert.equal(fleet.store.deviceAt(twin.id, 1)?.udid, 'ON-TWIN');
+    // Renamed in the editor and redeployed: same id, new name.
+    const renamed = recordingHub();
+    fleet.attachHub({ id: HUB_A.id, name: 'Ward 3 cart' }, renamed.hub);
+    assert.deepEqual([fleet.store.device('ON-A')?.hub, fleet.store.device('ON-A')?.hubId], ['Ward 3 cart', HUB_A.id]);
+    assert.equal(fleet.store.device('ON-TWIN')?.hub, 'Cart A', 'the other hub of that name is untouched');
+    fleet.store.setStatus('ON-A', 'Checked Out');
+    assert.equal(fleet.recordUnplug({ hubId: HUB_A.id, hub: 'Ward 3 cart', port: 1 }).device?.udid, 'ON-A');
+    await clock.tickAsync(0);
+    assert.deepEqual(renamed.leds, ['1:off'], 'its LEDs follow it too');
+  });
+
+  it('takes over records and learnt USB locations that named a hub before hubs were keyed by id', async () => {
+    await fleet.close();
+    clock.restore(); // a USB client keeps real time: its retries must run for it to close
+    // What 0.1 wrote: records and locations that name the hub.
+    writeFileSync(join(dataDir, 'fleet-cart.json'), JSON.stringify({ version: 2, devices: { OLD: { udid: 'OLD', hub: 'Cart A', port: 3, docked: true, status: 'Checked In', attributes: {}, healthy: true } } }));
+    writeFileSync(join(dataDir, 'usb-locations-cart.json'), JSON.stringify({ 'Cart A#3': 0x14100300, 'Cart B#1': 0x14200100 }));
+    fleet = open({ path: join(dataDir, 'no-usbmuxd.sock'), windowMs: 100 });
+    fleet.attachHub(HUB_A, recordingHub().hub);
+    assert.equal(fleet.store.deviceAt(HUB_A.id, 3)?.udid, 'OLD');
+    assert.ok(fleet.store.audit('OLD').some((e) => e.what === 'hub: hubId' && e.to === HUB_A.id && e.why === 'hubs are keyed by id'));
+    assert.deepEqual(JSON.parse(readFileSync(join(dataDir, 'usb-locations-cart.json'), 'utf8')), { [`${HUB_A.id}#3`]: 0x14100300, 'Cart B#1': 0x14200100 });
   });
 });

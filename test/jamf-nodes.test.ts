@@ -93,7 +93,7 @@ describe('device actions through Jamf Pro in Node-RED', () => {
 
   it('Check In, Check Out and the wallpaper: assigned user, App Lock smart group attribute, Classic wallpaper', async () => {
     const store = (helper.getNode('fleet') as unknown as { fleet: { store: FleetStore } }).fleet.store;
-    store.docked(phone.udid, { hub: 'B', port: 7 });
+    store.docked(phone.udid, { hubId: 'hub-b', hub: 'B', port: 7 });
     send('checkin', { device: device() });
     await passes('checkin', 1);
     assert.equal(store.device(phone.udid)?.status, 'Checked In');

@@ -42,7 +42,7 @@ describe('disk faults: damaged files and a disk that refuses writes', () => {
     const dir = tempDir('fleet');
     const file = join(dir, 'fleet.json');
     const store = new FleetStore(file, { healInterval: 50 });
-    store.docked('U1', { hub: 'Cart', port: 1 });
+    store.docked('U1', { hubId: 'cart-hub', hub: 'Cart', port: 1 });
     store.setStatus('U1', 'Checked In');
     const events: (string | undefined)[] = [];
     store.on('storage', (err?: CodedError) => events.push(err?.code));
@@ -52,7 +52,7 @@ describe('disk faults: damaged files and a disk that refuses writes', () => {
       assert.equal(store.device('U1')?.status, 'Checked In', 'not reserved in memory either');
       assert.equal(store.storageError?.code, 'STORAGE_FAILED');
       assert.ok(store.devices().length === 1 && !store.device('U2'));
-      assert.throws(() => store.docked('U2', { hub: 'Cart', port: 2 }), code('STORAGE_FAILED'));
+      assert.throws(() => store.docked('U2', { hubId: 'cart-hub', hub: 'Cart', port: 2 }), code('STORAGE_FAILED'));
       assert.equal(store.device('U2'), undefined, 'a new device exists only once it was written');
     } finally {
       writable();

@@ -25,22 +25,24 @@ export default function (RED: NodeAPI): void {
     const { fleet, unavailable } = fleetOf(RED, config.fleet);
     if (unavailable) this.warn(unavailable.message);
     // The fleet lights this hub's LEDs for its check-outs and check-ins.
-    if (fleet) this.on('close', fleet.attachHub(hubNode.hubName, connection));
+    // Keyed by the hub's config node id: renaming a hub, or two hubs of one name, confuses nothing.
+    const hubKey = { id: hubNode.id, name: hubNode.hubName };
+    if (fleet) this.on('close', fleet.attachHub(hubKey, connection));
 
     /** `missed`: a dock or unplug that happened while Node-RED was not watching, found at the start. */
     const emit = async (event: PortEvent, missed = false): Promise<void> => {
-      const port = { hub: hubNode.hubName, port: event.port };
+      const place = { hubId: hubNode.id, hub: hubNode.hubName, port: event.port };
       // With a fleet, say which phone it is: a dock waits (at most the USB window) for usbmuxd.
-      const identity = !fleet ? {} : event.event === 'dock' ? await fleet.identifyDock(port, missed) : fleet.recordUnplug(port);
-      if (identity.reason) this.warn(RED._('hub-input.errors.unidentified', { hub: port.hub, port: port.port, reason: identity.reason }));
-      const device: HubEventMessage['device'] = { ...identity.device, ...port };
+      const identity = !fleet ? {} : event.event === 'dock' ? await fleet.identifyDock(place, missed) : fleet.recordUnplug(place);
+      if (identity.reason) this.warn(RED._('hub-input.errors.unidentified', { hub: place.hub, port: place.port, reason: identity.reason }));
+      const device: HubEventMessage['device'] = { ...identity.device, ...place };
       const msg: HubEventMessage = { topic: event.event, payload: { ...event, hub: hubNode.hubName }, device };
       this.send(event.event === 'dock' ? [msg, null] : [null, msg]);
     };
     const onEvent = (event: PortEvent): void => void emit(event).catch((err: Error) => this.error(err));
     // What changed while nobody watched (Node-RED down, a redeploy) is played once, as the events it stands for.
     const reconcile = (docked: number[]): void =>
-      fleet?.reconcile(hubNode.hubName, docked, ({ event, port }) => {
+      fleet?.reconcile(hubKey, docked, ({ event, port }) => {
         const happened: PortEvent = { event, port, at: new Date().toISOString(), flags: [], current_mA: 0 };
         emit(happened, true).catch((err: Error) => this.error(err));
       });

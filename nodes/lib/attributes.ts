@@ -6,7 +6,10 @@ export interface Device {
   udid?: string;
   serial?: string;
   name?: string;
+  /** The hub's name, as people read it. */
   hub?: string;
+  /** The hub's config node id: what the fleet keys ports on. */
+  hubId?: string;
   port?: number;
   status?: string;
   user?: string;

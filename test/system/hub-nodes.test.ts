@@ -69,7 +69,7 @@ describe('smart hub nodes over a real pseudo-terminal', function () {
     assert.deepEqual(ports(seen.unplugs), [2]);
     const third = seen.docks[2] as HubEvent;
     assert.equal(third.topic, 'dock');
-    assert.deepEqual(third.device, { hub: 'Cart A', port: 3 });
+    assert.deepEqual(third.device, { hub: 'Cart A', hubId: 'hub', port: 3 });
     assert.equal(third.payload.event, 'dock');
     assert.equal(third.payload.hub, 'Cart A');
     assert.equal(third.payload.current_mA, 1044);

@@ -18,11 +18,21 @@ export interface AuditEntry {
   why?: string;
 }
 
+/** Where a phone sits: a port of a hub, the hub keyed by its config node's id and shown by its name. */
+export interface HubPort {
+  hubId: string;
+  hub: string;
+  port: number;
+}
+
 export interface DeviceRecord {
   udid: string;
   serial?: string;
   name?: string;
+  /** The hub's name, as people read it. */
   hub?: string;
+  /** The hub's config node id: what ports are keyed on. */
+  hubId?: string;
   port?: number;
   docked: boolean;
   status: DeviceStatus;
@@ -142,7 +152,7 @@ export class FleetStore extends EventEmitter {
   }
 
   /** A phone was identified on a port. */
-  docked(udid: string, place: { hub: string; port: number; serial?: string }, actor: Actor = {}): DeviceRecord {
+  docked(udid: string, place: HubPort & { serial?: string }, actor: Actor = {}): DeviceRecord {
     return this.change(this.record(udid), { ...place, docked: true }, 'docked', actor);
   }
 
@@ -153,9 +163,22 @@ export class FleetStore extends EventEmitter {
     return this.change(record, { docked: false }, 'unplugged', actor);
   }
 
+  /**
+   * Brings a hub's records up to date with its config node: records written before hubs were
+   * keyed by id (they name the hub only) take its id, the first hub of that name to start
+   * taking them; a renamed hub's records take its new name.
+   */
+  updateHub(hubId: string, name: string): void {
+    for (const record of this.devices()) {
+      const named = record.hubId === undefined && record.hub === name;
+      const renamed = record.hubId === hubId && record.hub !== name;
+      if (named || renamed) this.change(record, { hubId, hub: name }, 'hub', { who: 'fleet', why: named ? 'hubs are keyed by id' : 'hub renamed' });
+    }
+  }
+
   /** The docked phone on a port, as last seen. */
-  deviceAt(hub: string, port: number): DeviceRecord | undefined {
-    return this.devices().find((d) => d.docked && d.hub === hub && d.port === port);
+  deviceAt(hubId: string, port: number): DeviceRecord | undefined {
+    return this.devices().find((d) => d.docked && d.hubId === hubId && d.port === port);
   }
 
   setStatus(udid: string, status: DeviceStatus, actor: Actor = {}): DeviceRecord {

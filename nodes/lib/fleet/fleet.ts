@@ -8,10 +8,10 @@ import type { AssignedUser, MdmAdapter } from '../mdm/mdm-adapter';
 import { SharedPool } from '../shared-pool';
 import { LockdownSession } from '../usb/lockdown';
 import { openUsbSocket } from '../usb/open-usb';
-import { PortCorrelator, type PortKey } from '../usb/port-correlator';
+import { keyOf, PortCorrelator } from '../usb/port-correlator';
 import { UsbmuxClient, type UsbDevice } from '../usb/usbmux-client';
 import { CheckoutDeadlines } from './checkout-deadlines';
-import { FleetStore, type CheckoutRules, type DeviceRecord, type PendingCheckout } from './fleet-store';
+import { FleetStore, type CheckoutRules, type DeviceRecord, type HubPort, type PendingCheckout } from './fleet-store';
 import { missedEvents, type MissedEvent } from './reconcile';
 
 /** What a dock or unplug can say about the phone on a port. */
@@ -54,8 +54,8 @@ export interface FleetOptions {
 const usbSources = new SharedPool<UsbmuxClient>();
 
 // What a message may carry of a record: not the fleet's bookkeeping (battery, deadline...).
-export const asDevice = ({ udid, serial, name, hub, port, status, user, userName, attributes }: DeviceRecord): Device & { udid: string } =>
-  Object.fromEntries(Object.entries({ udid, serial, name, hub, port, status, user, userName, attributes }).filter(([, v]) => v !== undefined)) as unknown as Device & { udid: string };
+export const asDevice = ({ udid, serial, name, hub, hubId, port, status, user, userName, attributes }: DeviceRecord): Device & { udid: string } =>
+  Object.fromEntries(Object.entries({ udid, serial, name, hub, hubId, port, status, user, userName, attributes }).filter(([, v]) => v !== undefined)) as unknown as Device & { udid: string };
 
 /**
  * One cart's devices: their records, which phone is on which port (hub events matched with
@@ -68,12 +68,15 @@ export class Fleet {
   readonly rules: CheckoutRules;
   readonly lockerApp: string;
   readonly badgeLookupUrl: string;
-  /** The phone just docked on a port: see `identifyDock`. */
-  private identify: (port: PortKey, missed?: boolean) => Promise<PortIdentity>;
-  private unplug: (port: PortKey) => PortIdentity;
+  private identify: (place: HubPort, missed?: boolean) => Promise<PortIdentity>;
+  private unplug: (place: HubPort) => PortIdentity;
   private openLockdown: (udid: string) => Promise<LockdownSession>;
   private readonly stopUsb: () => Promise<void>;
+  /** Attached hubs by config node id, and their names. */
   private readonly hubs = new Map<string, HubConnection>();
+  private readonly hubNames = new Map<string, string>();
+  /** Port -> USB location, learnt (with USB identity): keyed by hub id and port. */
+  private locations?: { learnt: Map<string, number>; save(): void };
   private readonly unknownHubs = new Set<string>();
   /** Hubs read since the start: only there can a deadline tell a phone still docked from one taken. */
   private readonly readHubs = new Set<string>();
@@ -99,16 +102,16 @@ export class Fleet {
         this.setLed(device, 'error').catch((err: Error) => log.warn(err.message));
         this.deliver({ device, checkout: record.checkout });
       },
-      { canJudge: (record) => record.hub !== undefined && this.readHubs.has(record.hub) },
+      { canJudge: (record) => record.hubId !== undefined && this.readHubs.has(record.hubId) },
     );
     this.deadlines.arm();
     const noUsb = text('device-fleet.errors.no-usb');
     // Without USB: a phone still docked where the record left it is that phone; any other cannot be told.
-    this.identify = async (port, missed) => {
-      const recorded = missed ? this.store.deviceAt(port.hub, port.port) : undefined;
+    this.identify = async (place, missed) => {
+      const recorded = missed ? this.store.deviceAt(place.hubId, place.port) : undefined;
       return recorded ? { device: asDevice(recorded) } : { reason: noUsb };
     };
-    this.unplug = (port) => this.unpluggedAt(port);
+    this.unplug = (place) => this.unpluggedAt(place);
     this.openLockdown = async () => {
       throw new CodedError('NO_USB', noUsb);
     };
@@ -125,13 +128,13 @@ export class Fleet {
    * found by `reconcile`, told by the port's learnt USB location against usbmuxd's list (a port
    * not learnt yet: as any dock, a lone phone within the window).
    */
-  identifyDock(port: PortKey, missed?: boolean): Promise<PortIdentity> {
-    return this.identify(port, missed);
+  identifyDock(place: HubPort, missed?: boolean): Promise<PortIdentity> {
+    return this.identify(place, missed);
   }
 
   /** Records that the phone on a port was unplugged and says which it was; completes a check-out waiting for it. */
-  recordUnplug(port: PortKey): PortIdentity {
-    return this.unplug(port);
+  recordUnplug(place: HubPort): PortIdentity {
+    return this.unplug(place);
   }
 
   /** A lockdown session with a phone on this host's USB. */
@@ -144,28 +147,39 @@ export class Fleet {
    * hands `replay` each dock and unplug that happened meanwhile (or a Return left unfinished),
    * once; deadlines of this hub's check-outs are judged only after that.
    */
-  reconcile(hub: string, docked: number[], replay: (missed: MissedEvent) => void): void {
-    if (!this.readHubs.has(hub)) {
-      this.readHubs.add(hub);
-      for (const missed of missedEvents(this.store.devices(), hub, docked)) {
-        this.options.log.info(this.options.text('device-fleet.errors.missed', { hub, port: missed.port, event: missed.event, why: missed.why }));
+  reconcile(hub: { id: string; name: string }, docked: number[], replay: (missed: MissedEvent) => void): void {
+    if (!this.readHubs.has(hub.id)) {
+      this.readHubs.add(hub.id);
+      for (const missed of missedEvents(this.store.devices(), hub.id, docked)) {
+        this.options.log.info(this.options.text('device-fleet.errors.missed', { hub: hub.name, port: missed.port, event: missed.event, why: missed.why }));
         replay(missed);
       }
     }
     this.deadlines.arm();
   }
 
-  /** Lets the fleet drive the LEDs of a hub its `hub-input` nodes listen to; returns what detaches it. */
-  attachHub(name: string, connection: HubConnection): () => void {
-    this.hubs.set(name, connection);
+  /**
+   * Lets the fleet drive the LEDs of a hub its `hub-input` nodes listen to (keyed by the hub's
+   * config node id: names repeat and change); returns what detaches it. Records and learnt USB
+   * locations that named the hub by its name only (before 0.2) are taken over here.
+   */
+  attachHub(hub: { id: string; name: string }, connection: HubConnection): () => void {
+    try {
+      this.store.updateHub(hub.id, hub.name);
+    } catch (err) {
+      this.options.log.warn((err as Error).message); // the disk refuses: tried again at the next start
+    }
+    this.adoptLocations(hub.id, hub.name);
+    this.hubs.set(hub.id, connection);
+    this.hubNames.set(hub.id, hub.name);
     return () => {
-      if (this.hubs.get(name) === connection) this.hubs.delete(name);
+      if (this.hubs.get(hub.id) === connection) this.hubs.delete(hub.id);
     };
   }
 
   /** Sets the LED of the device's port; a hub the fleet does not know is skipped with a warning. */
   async setLed(device: Device, led: LedState): Promise<void> {
-    const hub = device.hub === undefined ? undefined : this.hubs.get(device.hub);
+    const hub = device.hubId === undefined ? undefined : this.hubs.get(device.hubId);
     if (!hub || device.port === undefined) {
       const name = String(device.hub);
       if (!this.unknownHubs.has(name)) this.options.log.warn(this.options.text('device-fleet.errors.no-hub', { hub: name }));
@@ -214,7 +228,20 @@ export class Fleet {
     return this.mdm?.enrolment(udid)?.serial ?? this.store.device(udid)?.serial;
   }
 
-  private unpluggedAt(port: PortKey, udid = this.store.deviceAt(port.hub, port.port)?.udid): PortIdentity {
+  /** Learnt locations keyed `<hub name>#<port>` (before 0.2) move to the hub's id, unless it has learnt its own. */
+  private adoptLocations(hubId: string, name: string): void {
+    if (!this.locations) return;
+    const { learnt, save } = this.locations;
+    const named = [...learnt.keys()].filter((key) => key.startsWith(`${name}#`));
+    if (named.length === 0 || [...learnt.keys()].some((key) => key.startsWith(`${hubId}#`))) return;
+    for (const key of named) {
+      learnt.set(keyOf({ hubId, port: Number(key.slice(name.length + 1)) }), learnt.get(key)!);
+      learnt.delete(key);
+    }
+    save();
+  }
+
+  private unpluggedAt(place: HubPort, udid = this.store.deviceAt(place.hubId, place.port)?.udid): PortIdentity {
     if (!udid) return { reason: this.options.text('device-fleet.errors.unplug-unknown') };
     const device = asDevice(this.store.unplugged(udid, { who: 'hub', why: 'unplugged' }));
     this.deadlines.arm();
@@ -248,18 +275,20 @@ export class Fleet {
     const { text, log } = this.options;
     // Learnt port -> USB locations outlive restarts: first docks need not be alone again.
     const locationsFile = join(this.options.dataDir, `usb-locations-${this.options.id}.json`);
-    const locations = new Map<string, number>(Object.entries(this.learntLocations(locationsFile)));
+    const learnt = new Map<string, number>(Object.entries(this.learntLocations(locationsFile)));
+    const save = (): void => {
+      try {
+        writeJsonAtomically(locationsFile, Object.fromEntries(learnt));
+      } catch (err) {
+        log.warn((err as Error).message); // learnt again at the next lone dock
+      }
+    };
+    this.locations = { learnt, save };
     const correlator = new PortCorrelator({
       windowMs,
-      locations,
-      onLearn: (learnt) => {
-        try {
-          writeJsonAtomically(locationsFile, Object.fromEntries(learnt));
-        } catch (err) {
-          log.warn((err as Error).message); // learnt again at the next lone dock
-        }
-      },
-      onDisagreement: (message) => log.warn(message),
+      locations: learnt,
+      onLearn: save,
+      onDisagreement: (udid, { hubId, port }) => log.warn(text('device-fleet.errors.usb-disagrees', { udid, hub: this.hubNames.get(hubId) ?? hubId, port })),
     });
     const usb = usbSources.acquire(path, () => new UsbmuxClient({ path, openSocket: openUsbSocket }));
     const onAttached = (d: UsbDevice, listed = false): void => correlator.attach(d.udid, d.locationId, listed);
@@ -268,14 +297,14 @@ export class Fleet {
     for (const device of usb.devices()) onAttached(device, true);
     usb.start();
 
-    this.identify = async (port, missed) => {
-      const known = missed ? await usb.whenListed(windowMs).then(() => correlator.present(port, usb.devices())) : undefined;
-      const found = known ?? (await correlator.dock(port));
+    this.identify = async (place, missed) => {
+      const known = missed ? await usb.whenListed(windowMs).then(() => correlator.present(place, usb.devices())) : undefined;
+      const found = known ?? (await correlator.dock(place));
       if (!found.udid) return { reason: found.reason };
       const serial = this.serialOf(found.udid);
-      return { device: asDevice(this.store.docked(found.udid, { ...port, ...(serial && { serial }) }, { who: 'hub', why: 'docked' })) };
+      return { device: asDevice(this.store.docked(found.udid, { ...place, ...(serial && { serial }) }, { who: 'hub', why: 'docked' })) };
     };
-    this.unplug = (port) => this.unpluggedAt(port, correlator.unplug(port));
+    this.unplug = (place) => this.unpluggedAt(place, correlator.unplug(place));
     this.openLockdown = async (udid) => {
       const device = usb.byUdid(udid);
       if (!device) throw new CodedError('DEVICE_GONE', text('device-fleet.errors.not-on-usb', { udid }));

@@ -18,8 +18,8 @@ const UNFINISHED: DeviceStatus[] = ['Checked Out', 'Returning', 'Failed'];
  * phone on a port with no record was docked, and a docked phone still counted as out (or
  * Failed) owes its Return. Played once, the records agree and the same reading yields nothing.
  */
-export function missedEvents(records: DeviceRecord[], hub: string, docked: number[]): MissedEvent[] {
-  const here = records.filter((d) => d.docked && d.hub === hub && d.port !== undefined);
+export function missedEvents(records: DeviceRecord[], hubId: string, docked: number[]): MissedEvent[] {
+  const here = records.filter((d) => d.docked && d.hubId === hubId && d.port !== undefined);
   const present = new Set(docked);
   const missed: MissedEvent[] = here.filter((d) => !present.has(d.port!)).map((d) => ({ event: 'unplug', port: d.port!, why: 'unplugged while away' }));
   for (const port of docked) {

@@ -1,6 +1,6 @@
-/** Where a dock happened: one port of one hub. */
+/** Where a dock happened: one port of one hub, the hub named by its config node's id (names repeat and change). */
 export interface PortKey {
-  hub: string;
+  hubId: string;
   port: number;
 }
 
@@ -27,12 +27,13 @@ export interface CorrelatorOptions {
   locations: Map<string, number>;
   /** Called when a new port -> location pair is learnt, to persist it. */
   onLearn?: (locations: Map<string, number>) => void;
-  /** Called when usbmuxd saw a phone at a port's location but the hub saw no dock there. */
-  onDisagreement?: (message: string) => void;
+  /** Called when usbmuxd saw phone `udid` at a port's location but the hub saw no dock there. */
+  onDisagreement?: (udid: string, port: PortKey) => void;
   now?: () => number;
 }
 
-const keyOf = ({ hub, port }: PortKey): string => `${hub}#${port}`;
+/** How ports are keyed, also in the learnt locations file. */
+export const keyOf = ({ hubId, port }: PortKey): string => `${hubId}#${port}`;
 
 /**
  * Which phone is on which port: the hub sees a dock on port P, usbmuxd an Attached for
@@ -118,7 +119,7 @@ export class PortCorrelator {
     // The hub polls: give its dock the window to show up before calling it a disagreement.
     setTimeout(() => {
       if (this.attaches.includes(attach) && ![...this.bound.values()].includes(udid)) {
-        this.options.onDisagreement?.(`usbmuxd reports ${udid} at the USB location of ${port.replace('#', ' port ')}, but the hub saw no dock there`);
+        this.options.onDisagreement?.(udid, port);
       }
     }, this.options.windowMs).unref();
   }
@@ -136,8 +137,12 @@ export class PortCorrelator {
     for (const dock of this.pending.values()) dock.resolve({ reason: 'closed' });
   }
 
-  private portOfLocation(locationId: number): string | undefined {
-    for (const [key, location] of this.options.locations) if (location === locationId) return key;
+  private portOfLocation(locationId: number): PortKey | undefined {
+    for (const [key, location] of this.options.locations) {
+      if (location !== locationId) continue;
+      const split = key.lastIndexOf('#');
+      return { hubId: key.slice(0, split), port: Number(key.slice(split + 1)) };
+    }
     return undefined;
   }
 

@@ -79,7 +79,6 @@ export default function (RED: NodeAPI): void {
       msg.device = now;
     },
     {
-      defaultTimeout: 60,
       chooseDevice: async (_config, msg: CheckOutMessage, fleet, node) => {
         if (!fleet.lockerApp) throw new CodedError('INVALID_CONFIG', RED._(NO_LOCKER_APP));
         const user = await userOf(RED, msg, fleet);

@@ -32,6 +32,6 @@ export default function (RED: NodeAPI): void {
       }
       if (enrolment.serial) msg.device = { ...device, serial: enrolment.serial };
     },
-    { defaultTimeout: 600, credentials: { depApiKey: { type: 'password' } } },
+    { credentials: { depApiKey: { type: 'password' } } },
   );
 }

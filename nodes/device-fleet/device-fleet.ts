@@ -3,6 +3,7 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import type { CodedError } from '../lib/coded-error';
 import { Fleet } from '../lib/fleet/fleet';
 import type { MdmServerNode } from '../mdm-server/mdm-server';
+import { numberField } from '../shared/defaults';
 
 export interface DeviceFleetDef extends NodeDef {
   mdm: string;
@@ -39,20 +40,20 @@ export default function (RED: NodeAPI): void {
   function DeviceFleet(this: DeviceFleetNode, config: DeviceFleetDef): void {
     RED.nodes.createNode(this, config);
     const mdmNode = (RED.nodes.getNode(config.mdm) as MdmServerNode | null) ?? undefined;
-    const number = (value: string | undefined, fallback: number) => (value === undefined || value === '' || !Number.isFinite(Number(value)) ? fallback : Number(value));
     const usb = (config.usb ?? '').trim();
+    const field = (name: string): number => numberField('device-fleet', config, name);
     try {
       this.fleet = new Fleet({
         id: this.id,
         dataDir: join(RED.settings.userDir ?? '.', 'device-checkout'),
         rules: {
-          deadlineSeconds: number(config.checkoutDeadline, 60),
-          userLimit: number(config.userLimit, 1),
-          batteryThreshold: number(config.batteryThreshold, 20) / 100,
+          deadlineSeconds: field('checkoutDeadline'),
+          userLimit: field('userLimit'),
+          batteryThreshold: field('batteryThreshold') / 100,
         },
         lockerApp: (config.lockerApp ?? '').trim(),
         badgeLookupUrl: (config.badgeLookupUrl ?? '').trim(),
-        usb: usb ? { path: usb, windowMs: Number(config.usbWindow || 5) * 1000 } : undefined,
+        usb: usb ? { path: usb, windowMs: field('usbWindow') * 1000 } : undefined,
         mdm: () => mdmNode?.adapter,
         text: (key, vars) => RED._(key, vars as Record<string, string | number> | undefined),
         log: { info: (m) => this.log(m), warn: (m) => this.warn(m), error: (m) => this.error(m) },

@@ -8,6 +8,7 @@ import { EnrolmentVault } from '../lib/mdm/enrolment-vault';
 import { NanoMdm } from '../lib/mdm/nanomdm';
 import { SharedPool } from '../lib/shared-pool';
 import { serveWebhook, stopWebhook } from './webhooks';
+import { defaultOf, numberField } from '../shared/defaults';
 
 export interface MdmServerDef extends NodeDef {
   vendor: string;
@@ -45,8 +46,8 @@ type Text = (key: string, vars?: Record<string, string | number>) => string;
 function createAdapter(config: MdmServerDef, credentials: MdmCredentials, dataDir: string, warn: (message: string) => void, text: Text): MdmAdapter {
   const url = (config.url ?? '').trim().replace(/\/+$/, '');
   if (!/^https?:\/\/[^\s]+$/.test(url)) throw new CodedError('INVALID_CONFIG', text('mdm-server.errors.url', { url: config.url }));
-  const maxConcurrent = Number(config.maxConcurrent || 5);
-  const timeout = Number(config.timeout || 30000);
+  const maxConcurrent = numberField('mdm-server', config, 'maxConcurrent');
+  const timeout = numberField('mdm-server', config, 'timeout');
   if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1 || maxConcurrent > 50) throw new CodedError('INVALID_CONFIG', text('mdm-server.errors.max-concurrent'));
   if (!Number.isFinite(timeout) || timeout < 1000) throw new CodedError('INVALID_CONFIG', text('mdm-server.errors.timeout'));
   if (config.vendor === 'nanomdm') {
@@ -60,7 +61,7 @@ function createAdapter(config: MdmServerDef, credentials: MdmCredentials, dataDi
   }
   if (config.vendor === 'jamf') {
     const { clientId, clientSecret, username, password } = credentials;
-    return new JamfPro({ url, clientId, clientSecret, username, password, maxConcurrent, timeout, pollInterval: Number(config.pollInterval || 2000) });
+    return new JamfPro({ url, clientId, clientSecret, username, password, maxConcurrent, timeout, pollInterval: numberField('mdm-server', config, 'pollInterval') });
   }
   throw new CodedError('INVALID_CONFIG', text('mdm-server.errors.vendor', { vendor: config.vendor, vendors: VENDORS.join(', ') }));
 }
@@ -69,7 +70,7 @@ export default function (RED: NodeAPI): void {
   function MdmServer(this: MdmServerNode, config: MdmServerDef): void {
     RED.nodes.createNode(this, config);
     const key = `${config.vendor}|${config.url}`;
-    const webhookPath = config.webhookPath || 'device-checkout/webhook';
+    const webhookPath = config.webhookPath || String(defaultOf('mdm-server', 'webhookPath'));
     let adapter: MdmAdapter;
     try {
       adapter = this.adapter = adapters.acquire(key, () => createAdapter(config, this.credentials ?? {}, join(RED.settings.userDir ?? '.', 'device-checkout'), (m) => this.warn(m), RED._));

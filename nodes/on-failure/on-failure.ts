@@ -3,6 +3,7 @@ import { decide, type FailurePolicy } from '../lib/workflow/failure-policy';
 import { RUN_PROPERTY, runOf } from '../lib/workflow/workflow-run';
 import { watchFailures, workflowRuns, type Failure } from '../shared/failure-routing';
 import { showStatus } from '../shared/status';
+import { numberField } from '../shared/defaults';
 
 interface OnFailureDef extends NodeDef {
   retry?: boolean;
@@ -26,7 +27,7 @@ const SEEN_FOR_MS = 60_000;
 export default function (RED: NodeAPI): void {
   function OnFailure(this: Node, config: OnFailureDef): void {
     RED.nodes.createNode(this, config);
-    const policy: FailurePolicy = { retry: config.retry === true, maxAttempts: Number(config.maxAttempts) || 3, runOther: config.runOther === true };
+    const policy: FailurePolicy = { retry: config.retry === true, maxAttempts: numberField('on-failure', config, 'maxAttempts'), runOther: config.runOther === true };
     const seen = new Map<string, number>();
     const { g, z } = this as Node & { g?: string };
 

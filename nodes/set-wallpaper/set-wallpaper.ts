@@ -2,8 +2,9 @@ import type { NodeAPI } from 'node-red';
 import { renderTemplate } from '../lib/attributes';
 import { imagePath } from '../lib/wallpaper/image-path';
 import { settings, wallpaper, type WallpaperWhere } from '../lib/mdm/commands';
-import { DEFAULT_SCREEN, WallpaperRenderer, type WallpaperBackground } from '../lib/wallpaper/wallpaper-renderer';
+import { WallpaperRenderer, type WallpaperBackground } from '../lib/wallpaper/wallpaper-renderer';
 import { registerDeviceAction, type DeviceActionDef } from '../shared/device-action';
+import { numberField } from '../shared/defaults';
 
 interface SetWallpaperDef extends DeviceActionDef {
   /** e.g. "Checked Out to [Device User]"; empty: the background alone. */
@@ -27,8 +28,8 @@ export default function (RED: NodeAPI): void {
     const background: WallpaperBackground =
       config.background === 'image' ? { imageFile: imagePath(config.imageFile ?? '', device) } : { colour: config.background === 'colour' ? (config.colour ?? '') : '#000000' };
     const image = await renderer.render({
-      width: Number(config.width || DEFAULT_SCREEN.width),
-      height: Number(config.height || DEFAULT_SCREEN.height),
+      width: numberField('set-wallpaper', config, 'width'),
+      height: numberField('set-wallpaper', config, 'height'),
       background,
       text: renderTemplate(config.text ?? '', device),
     });

@@ -5,6 +5,7 @@ import type { AssignedUser, MdmAdapter, PerformOptions } from '../lib/mdm/mdm-ad
 import { fleetOf } from '../device-fleet/device-fleet';
 import { asDevice, type Fleet } from '../lib/fleet/fleet';
 import { reportFailure, workflowOf, workflowRuns } from './failure-routing';
+import { defaultOf, numberField } from './defaults';
 import { clearStatus, failMessage, showStatus } from './status';
 
 export interface DeviceActionDef extends NodeDef {
@@ -37,8 +38,10 @@ export interface Chosen {
   user?: AssignedUser;
 }
 
+/** Actions without a wait field (Delete from MDM, Set Language) still stop waiting at some point. */
+const UNLISTED_WAIT_SECONDS = 120;
+
 export interface DeviceActionOptions<C> {
-  defaultTimeout?: number;
   credentials?: Record<string, { type: 'text' | 'password' }>;
   /**
    * The device to act on; by default `msg.device`, which must have a UDID. A failure here is a
@@ -91,7 +94,7 @@ export function registerDeviceAction<C extends DeviceActionDef>(
   function DeviceAction(this: Node, config: C): void {
     RED.nodes.createNode(this, config);
     const { fleet, unavailable } = fleetOf(RED, config.fleet);
-    const timeout = Number(config.timeout || options.defaultTimeout || 120) * 1000;
+    const timeout = (defaultOf(type, 'timeout') === undefined ? UNLISTED_WAIT_SECONDS : numberField(type, config, 'timeout')) * 1000;
     // Closed (a redeploy, a stop): every wait of this node's actions ends at once, none outlives it.
     const closing = new AbortController();
     this.on('close', () => closing.abort(new CodedError('NODE_CLOSED', RED._(`${ACTION_TEXT}.closed`))));

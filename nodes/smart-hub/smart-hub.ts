@@ -4,6 +4,7 @@ import { hubSettings } from '../lib/hub/hub-settings';
 import { openHubLink } from '../lib/hub/open-link';
 import { listSerialPorts } from '../lib/hub/serial-link';
 import { SharedPool } from '../lib/shared-pool';
+import { defaultOf } from '../shared/defaults';
 
 export interface SmartHubDef extends NodeDef {
   serialPort: string;
@@ -30,7 +31,7 @@ export default function (RED: NodeAPI): void {
     const users = new Set<string>();
     let settings: ReturnType<typeof hubSettings> | undefined;
     try {
-      settings = hubSettings(config);
+      settings = hubSettings(config, { baudRate: Number(defaultOf('smart-hub', 'baudRate')), pollInterval: Number(defaultOf('smart-hub', 'pollInterval')) });
     } catch (err) {
       this.error(RED._('smart-hub.errors.config', { message: (err as Error).message }));
     }

@@ -26,10 +26,10 @@ describe('the packed package, installed into a fresh Node-RED user directory', f
 
   after(() => nodeRed?.stop());
 
-  it('ships only what runs in a user\u2019s Node-RED: built nodes, the schemas as JSON, fonts, examples, README; no simulator', () => {
+  it('ships only what runs in a user\u2019s Node-RED: built nodes, the schemas as JSON, fonts, the editor\u2019s shared code, examples, README; no simulator', () => {
     const listed = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     const files = (JSON.parse(listed) as { files: { path: string }[] }[])[0].files.map((f) => f.path);
-    const unexpected = files.filter((f) => !/^(dist\/(nodes|schemas|fonts)\/|examples\/|README\.md$|LICENSE$|package\.json$)/.test(f));
+    const unexpected = files.filter((f) => !/^(dist\/(nodes|schemas|fonts)\/|resources\/[\w-]+\.js$|examples\/|README\.md$|LICENSE$|package\.json$)/.test(f));
     assert.deepEqual(unexpected, []);
     assert.deepEqual(files.filter((f) => f.endsWith('.map') || f.endsWith('.yaml')), [], 'no source maps to sources it does not ship, no YAML copies');
     assert.equal(files.filter((f) => f.endsWith('smart-hub.svg')).length, 1, 'one copy of the icons');
@@ -45,6 +45,10 @@ describe('the packed package, installed into a fresh Node-RED user directory', f
     for (const type of TYPES) assert.match(html, new RegExp(`registerType\\('${type}'`));
     const examples = JSON.stringify(await (await fetch(`${nodeRed.url}library/examples/flows/${PKG.name}`)).json());
     for (const name of ['Device Prep', 'Check Out', 'Return', 'Whole cart']) assert.match(examples, new RegExp(name));
+    // The editor's shared code, where the node definitions load it from.
+    const shared = await fetch(`${nodeRed.url}resources/${PKG.name}/device-checkout.js`);
+    assert.equal(shared.status, 200);
+    assert.match(await shared.text(), /function action\(type, own\)/);
     console.log(`      ${process.version}, ${/Node-RED version: (\S+)/.exec(nodeRed.output())?.[1]}`);
   });
 });

@@ -10,13 +10,16 @@ export interface HubSettings {
 
 const MODELS: HubModelSetting[] = ['auto', 'universal', 'pdsync', 'rgb'];
 
-/** Reads a `smart-hub` config as it appears in a flow file, with its defaults. */
-export function hubSettings(config: { serialPort?: unknown; baudRate?: unknown; pollInterval?: unknown; model?: unknown }): HubSettings {
+/** Reads a `smart-hub` config as it appears in a flow file; an empty rate or interval takes `defaults`. */
+export function hubSettings(
+  config: { serialPort?: unknown; baudRate?: unknown; pollInterval?: unknown; model?: unknown },
+  defaults: { baudRate: number; pollInterval: number },
+): HubSettings {
   const serialPort = typeof config.serialPort === 'string' ? config.serialPort.trim() : '';
   if (!serialPort) throw new CodedError('INVALID_CONFIG', 'serialPort is empty');
-  const baudRate = numberOr(config.baudRate, 115200);
+  const baudRate = numberOr(config.baudRate, defaults.baudRate);
   if (!Number.isInteger(baudRate) || baudRate < 300 || baudRate > 4_000_000) throw new CodedError('INVALID_CONFIG', `baudRate ${String(config.baudRate)} is not a serial rate`);
-  const pollInterval = numberOr(config.pollInterval, 1000);
+  const pollInterval = numberOr(config.pollInterval, defaults.pollInterval);
   if (!Number.isFinite(pollInterval) || pollInterval < 100 || pollInterval > 60_000) {
     throw new CodedError('INVALID_CONFIG', `pollInterval ${String(config.pollInterval)} must be 100 to 60000 ms`);
   }

@@ -13,11 +13,11 @@ import { ledPlan } from '../nodes/lib/hub/led-plan';
 import { SimulatedBadgeServer } from '../sim/badge-server';
 import { simulatedHub } from '../sim/hub-registry';
 import { SimulatedNanoMdm } from '../sim/nanomdm-server';
-import { PtyHub } from '../sim/pty-hub';
 import { SimulatedCart, locationOf } from '../sim/simulated-cart';
 import { SimulatedDevice } from '../sim/simulated-device';
 import { simulatedUsbmuxd } from '../sim/usbmuxd-server';
 import { webhookReceiver } from '../sim/webhook-receiver';
+import { startChildCart } from './pty-cart';
 import { median, ms, percentile } from './stats';
 
 const API_KEY = 'bench-key';
@@ -136,11 +136,11 @@ export async function measureBadgeToReady(samples: number): Promise<BadgeToReady
   const { mdm, close } = await startMdm();
   const badges = new SimulatedBadgeServer(new Map([['1001', { user: 'alice', name: 'Alice Example' }]]));
   await badges.start();
-  const pty = await PtyHub.start(join(tempDir('bench-hub'), 'ttyHUB'), { ports: 8 });
+  // The hub in its own process, as a real one is its own machine: its replies never wait on Node-RED's event loop.
+  const hubs = await startChildCart(tempDir('bench-hub'), 1, 8, 'empty');
   const usb = await simulatedUsbmuxd('bench-badge');
-  const cart = new SimulatedCart([pty.hub], usb, 50);
   await helper.load(packageNodes, [
-    { id: 'hub', type: 'smart-hub', name: 'Cart', serialPort: pty.hostPath, baudRate: '115200', pollInterval: '250', model: 'auto' },
+    { id: 'hub', type: 'smart-hub', name: 'Cart', serialPort: hubs.paths[0], baudRate: '115200', pollInterval: '250', model: 'auto' },
     mdmServer(mdm),
     { id: 'fleet', type: 'device-fleet', mdm: 'mdm', usb: 'sim:bench-badge', usbWindow: '1', lockerApp: LOCKER, checkoutDeadline: '600', userLimit: '1', batteryThreshold: '20', badgeLookupUrl: badges.url },
     { id: 'in', type: 'hub-input', hub: 'hub', fleet: 'fleet', wires: [['checkin'], []] },
@@ -153,7 +153,8 @@ export async function measureBadgeToReady(samples: number): Promise<BadgeToReady
   const phone = new SimulatedDevice();
   await mdm.enrol(phone);
   const docked = nextAt('returned');
-  cart.dock(phone, 0, 1);
+  hubs.dock(0, 1);
+  usb.attach(phone, locationOf(0, 1));
   await docked;
 
   const tapToReady: number[] = [];
@@ -168,8 +169,7 @@ export async function measureBadgeToReady(samples: number): Promise<BadgeToReady
     await back;
   }
   await helper.unload();
-  cart.stop();
-  await Promise.all([pty.stop(), usb.stop(), badges.stop()]);
+  await Promise.all([hubs.stop(), usb.stop(), badges.stop()]);
 
   // The same MDM, a bare client: enqueue, then wait for the acknowledgement on a webhook.
   const acked = new Map<string, () => void>();

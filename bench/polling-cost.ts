@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +5,7 @@ import { HubConnection } from '../nodes/lib/hub/hub-connection';
 import { openSerialLink } from '../nodes/lib/hub/serial-link';
 import type { ByteLink } from '../nodes/lib/hub/byte-link';
 import { median, sleep } from './stats';
+import { startChildCart } from './pty-cart';
 
 export interface PollingCostResult {
   hubs: number;
@@ -66,11 +66,8 @@ async function ourPolling(paths: string[]): Promise<() => Promise<void>> {
 
 export async function measurePollingCost(hubs: number, rounds: number, seconds: number): Promise<PollingCostResult> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-cart-'));
-  const cart = spawn(process.execPath, [join(__dirname, 'pty-cart.js'), dir, String(hubs)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const paths = await new Promise<string[]>((resolve, reject) => {
-    cart.stdout!.once('data', (chunk: Buffer) => resolve(JSON.parse(chunk.toString()) as string[]));
-    cart.once('exit', (code) => reject(new Error(`pty cart exited with ${code}`)));
-  });
+  const cart = await startChildCart(dir, hubs, 16, 'odd');
+  const { paths } = cart;
   try {
     const ours: number[] = [];
     const baseline: number[] = [];
@@ -80,10 +77,7 @@ export async function measurePollingCost(hubs: number, rounds: number, seconds: 
     }
     return { hubs, rounds, ours: median(ours), baseline: median(baseline) };
   } finally {
-    await new Promise((resolve) => {
-      cart.once('exit', resolve);
-      cart.kill('SIGTERM');
-    });
+    await cart.stop();
   }
 }
 

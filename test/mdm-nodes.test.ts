@@ -218,6 +218,20 @@ describe('device actions through NanoMDM in Node-RED', () => {
     assert.equal(mdm.listenerCount('token-update'), 0, 'nothing left waiting for the phone');
   });
 
+  it('many actions in flight on one node: all answered, no listener-leak warning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    try {
+      for (let i = 0; i < 15; i++) send('command', { device: device(), _tag: i });
+      await waitFor('all answered', () => seen.ok.length === 15);
+      await new Promise((resolve) => setImmediate(resolve)); // process warnings are emitted on the next tick
+      assert.deepEqual(warnings.filter((w) => /MaxListeners/.test(w)), []);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('sends only commands that parse as plists on the wire', async () => {
     send('wifi', { device: device() });
     await waitFor('passed on', () => seen.ok.length === 1);

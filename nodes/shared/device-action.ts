@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { CodedError } from '../lib/coded-error';
 import type { Device } from '../lib/attributes';
@@ -97,6 +98,7 @@ export function registerDeviceAction<C extends DeviceActionDef>(
     const timeout = (defaultOf(type, 'timeout') === undefined ? UNLISTED_WAIT_SECONDS : numberField(type, config, 'timeout')) * 1000;
     // Closed (a redeploy, a stop): every wait of this node's actions ends at once, none outlives it.
     const closing = new AbortController();
+    setMaxListeners(0, closing.signal); // one listener per wait in flight: a shift change has hundreds
     this.on('close', () => closing.abort(new CodedError('NODE_CLOSED', RED._(`${ACTION_TEXT}.closed`))));
     if (unavailable) showStatus(this, 'blocked', RED._(`${ACTION_TEXT}.unavailable`));
     else if (!fleet) showStatus(this, 'blocked', RED._(`${ACTION_TEXT}.no-fleet`));

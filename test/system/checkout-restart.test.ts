@@ -10,6 +10,7 @@ import { PtyHub } from '../../sim/pty-hub';
 import { SimulatedCart } from '../../sim/simulated-cart';
 import { SimulatedUsbmuxd } from '../../sim/usbmuxd-server';
 import { startNodeRedChild, type NodeRedChild } from './node-red-child';
+import { cartWatched } from './cart-fixture';
 import { sleep, tempDir, waitFor } from '../support';
 
 const SECRETS = { apiKey: 'restart-api-key-5e10', webhookSecret: 'restart-hmac-key-8d21' };
@@ -81,8 +82,9 @@ describe('a check-out survives Node-RED being killed (real processes, hub over a
   it('killed while the phone waits to be taken, restarted after the deadline: UNPLUG_TIMEOUT, then checked in', async () => {
     nodeRed = await startNodeRedChild();
     mdm.webhookUrl = `${nodeRed.url}device-checkout/webhook`;
+    const watched = cartWatched({ pty, usb, cart });
     await nodeRed.deploy(flows());
-    await new Promise((resolve) => setTimeout(resolve, 1000)); // nodes started, hub connected
+    await watched();
     const phone = new SimulatedDevice();
     await mdm.enrol(phone);
     cart.dock(phone, 0, 4);
@@ -125,8 +127,9 @@ describe('a check-out survives Node-RED being killed (real processes, hub over a
     await nodeRed?.stop();
     nodeRed = await startNodeRedChild();
     mdm.webhookUrl = `${nodeRed.url}device-checkout/webhook`;
+    const watched = cartWatched({ pty, usb, cart });
     await nodeRed.deploy(flows());
-    await sleep(1000); // nodes started, hub connected
+    await watched();
     const phone = new SimulatedDevice();
     await mdm.enrol(phone);
     cart.dock(phone, 0, port);
@@ -145,7 +148,7 @@ describe('a check-out survives Node-RED being killed (real processes, hub over a
     const timeouts = count('/error/UNPLUG_TIMEOUT');
     await restart();
     await waitFor('the unplug found at start completed the check-out', () => recorded(phone)?.status === 'Checked Out', 15_000);
-    await sleep(1500);
+    await sleep(1500); // a window for a wrong deadline to fire: absence has no event to wait for
     assert.equal(count('/error/UNPLUG_TIMEOUT'), timeouts, 'no deadline fired for the phone in her hand');
     assert.deepEqual([recorded(phone)?.user, recorded(phone)?.docked], ['erin', false]);
     assert.ok(!phone.profiles.has(APP_LOCK_IDENTIFIER), 'still unlocked for her');
@@ -158,7 +161,7 @@ describe('a check-out survives Node-RED being killed (real processes, hub over a
     const returned = count('/returned');
     await restart();
     await waitFor('the dock found at start ran Return', () => recorded(phone)?.status === 'Checked In', 15_000);
-    await sleep(1500);
+    await sleep(1500); // a window for a second Return to run: absence has no event to wait for
     assert.equal(count('/returned'), returned + 1, 'Return ran exactly once');
     assert.ok(phone.profiles.has(APP_LOCK_IDENTIFIER), 'locked to the locker app again');
     assert.equal(recorded(phone)?.user, undefined);

@@ -1,0 +1,83 @@
+import type { Pool } from 'pg';
+
+/**
+ * The shared fleet's tables, one migration per release step, applied in order and never
+ * edited once released (a change is a new migration).
+ */
+const MIGRATIONS: string[] = [
+  // 1: devices keyed by UDID across carts, check-out deadlines owned by the cart that started
+  //    them, and an append-only audit trail.
+  `CREATE TABLE checkout_devices (
+     udid text PRIMARY KEY,
+     serial text,
+     name text,
+     cart text,
+     hub_id text,
+     hub text,
+     port integer,
+     docked boolean NOT NULL DEFAULT false,
+     home_cart text,
+     status text NOT NULL DEFAULT 'Unknown',
+     user_id text,
+     user_key text,
+     user_name text,
+     attributes jsonb NOT NULL DEFAULT '{}',
+     battery real,
+     healthy boolean NOT NULL DEFAULT true,
+     updated_at timestamptz NOT NULL DEFAULT now()
+   );
+   CREATE INDEX checkout_devices_user ON checkout_devices (user_key) WHERE user_key IS NOT NULL;
+   CREATE INDEX checkout_devices_cart ON checkout_devices (cart, status);
+   CREATE TABLE checkout_deadlines (
+     udid text PRIMARY KEY REFERENCES checkout_devices (udid),
+     cart text NOT NULL,
+     node text,
+     deadline timestamptz NOT NULL,
+     message jsonb
+   );
+   CREATE TABLE checkout_audit (
+     id bigserial PRIMARY KEY,
+     at timestamptz NOT NULL DEFAULT now(),
+     udid text NOT NULL,
+     cart text,
+     what text NOT NULL,
+     from_value text,
+     to_value text,
+     who text,
+     why text
+   );
+   CREATE FUNCTION checkout_audit_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+     BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$;
+   CREATE TRIGGER checkout_audit_append_only BEFORE UPDATE OR DELETE ON checkout_audit
+     FOR EACH ROW EXECUTE FUNCTION checkout_audit_append_only();`,
+];
+
+/** Serialises migrators across carts starting at once: the same key on every cart. */
+const MIGRATION_LOCK = 0x64657663; // "devc"
+
+/**
+ * Brings the database to the newest schema and returns its version. Safe when several carts
+ * start at once: one migrates while the others wait on an advisory lock, then find nothing
+ * left to do. A database newer than this package is left alone (a cart not upgraded yet).
+ */
+export async function migrate(pool: Pool): Promise<number> {
+  const client = await pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await client.query('CREATE TABLE IF NOT EXISTS checkout_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+    const { rows } = await client.query<{ version: number }>('SELECT coalesce(max(version), 0) AS version FROM checkout_migrations');
+    let version = rows[0].version;
+    for (; version < MIGRATIONS.length; version++) {
+      await client.query(MIGRATIONS[version]);
+      await client.query('INSERT INTO checkout_migrations (version) VALUES ($1)', [version + 1]);
+    }
+    await client.query('COMMIT');
+    return version;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  } finally {
+    client.release();
+  }
+}

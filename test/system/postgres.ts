@@ -1,0 +1,79 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+
+/** A real PostgreSQL server for one test file: its URL, and what stops it and removes its data. */
+export interface TestPostgres {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Debian's `postgresql` puts the server programs in /usr/lib/postgresql/<version>/bin. */
+function serverBin(): string {
+  const root = '/usr/lib/postgresql';
+  const version = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a))[0] : undefined;
+  const bin = version && join(root, version, 'bin');
+  if (!bin || !existsSync(join(bin, 'initdb'))) throw new Error('no PostgreSQL server here (apt-get install postgresql)');
+  return bin;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts PostgreSQL on a fresh temporary data directory, listening on a loopback port only.
+ * initdb and the server refuse to run as root (CI runs as root): there they run as the
+ * `postgres` user Debian's package creates.
+ */
+export async function startPostgres(): Promise<TestPostgres> {
+  const bin = serverBin();
+  const dir = mkdtempSync(join(tmpdir(), 'device-checkout-pg-'));
+  const data = join(dir, 'data');
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) {
+    const [uid, gid] = ['-u', '-g'].map((flag) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' })));
+    chownSync(dir, uid, gid);
+  }
+  const run = (program: string, args: string[]) => (asRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, program), ...args]] : [join(bin, program), args]) as [string, string[]];
+  execFileSync(...run('initdb', ['-D', data, '-U', 'checkout', '--auth=trust', '-E', 'UTF8', '--no-sync']), { stdio: 'ignore' });
+  const port = await freePort();
+  const server: ChildProcess = spawn(...run('postgres', ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', "unix_socket_directories=", '-c', 'fsync=off']), { stdio: 'ignore' });
+  const url = `postgres://checkout@127.0.0.1:${port}/postgres`;
+  const deadline = Date.now() + 20_000;
+  for (;;) {
+    const client = new Client({ connectionString: url });
+    try {
+      await client.connect();
+      await client.end();
+      break;
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      if (server.exitCode !== null || Date.now() > deadline) throw new Error(`PostgreSQL did not start: ${(err as Error).message}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  return {
+    url,
+    stop: async () => {
+      if (server.exitCode === null) {
+        const exited = new Promise((resolve) => server.once('exit', resolve));
+        // The postmaster itself (runuser does not pass signals on): SIGINT is a fast shutdown.
+        const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+        process.kill(postmaster, 'SIGINT');
+        await exited;
+      }
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

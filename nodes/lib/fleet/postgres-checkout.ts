@@ -1,7 +1,8 @@
-import type { Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import { CodedError } from '../coded-error';
 import type { CheckoutRules, PendingCheckout } from './fleet-store';
 import { checkUserId, userKey } from './person';
+import { transaction } from './postgres-transaction';
 
 export interface SharedCheckoutRequest {
   /** The cart the badge was tapped at: the phone comes from there. */
@@ -12,21 +13,6 @@ export interface SharedCheckoutRequest {
   udid?: string;
   rules: CheckoutRules;
   started: Omit<PendingCheckout, 'deadline'>;
-}
-
-async function transaction<T>(pool: Pool, work: (db: PoolClient) => Promise<T>): Promise<T> {
-  const db = await pool.connect();
-  try {
-    await db.query('BEGIN');
-    const result = await work(db);
-    await db.query('COMMIT');
-    return result;
-  } catch (err) {
-    await db.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    db.release();
-  }
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Pool } from 'pg';
+import { transaction } from './postgres-transaction';
 
 /**
  * The shared fleet's tables, one migration per release step, applied in order and never
@@ -60,24 +61,16 @@ const MIGRATION_LOCK = 0x64657663; // "devc"
  * start at once: one migrates while the others wait on an advisory lock, then find nothing
  * left to do. A database newer than this package is left alone (a cart not upgraded yet).
  */
-export async function migrate(pool: Pool): Promise<number> {
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-    await client.query('CREATE TABLE IF NOT EXISTS checkout_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
-    const { rows } = await client.query<{ version: number }>('SELECT coalesce(max(version), 0) AS version FROM checkout_migrations');
+export function migrate(pool: Pool): Promise<number> {
+  return transaction(pool, async (db) => {
+    await db.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    await db.query('CREATE TABLE IF NOT EXISTS checkout_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
+    const { rows } = await db.query<{ version: number }>('SELECT coalesce(max(version), 0) AS version FROM checkout_migrations');
     let version = rows[0].version;
     for (; version < MIGRATIONS.length; version++) {
-      await client.query(MIGRATIONS[version]);
-      await client.query('INSERT INTO checkout_migrations (version) VALUES ($1)', [version + 1]);
+      await db.query(MIGRATIONS[version]);
+      await db.query('INSERT INTO checkout_migrations (version) VALUES ($1)', [version + 1]);
     }
-    await client.query('COMMIT');
     return version;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+  });
 }

@@ -80,27 +80,19 @@ describe('a check-out survives Node-RED being killed (real processes, hub over a
   ];
 
   it('killed while the phone waits to be taken, restarted after the deadline: UNPLUG_TIMEOUT, then checked in', async () => {
-    nodeRed = await startNodeRedChild();
-    mdm.webhookUrl = `${nodeRed.url}device-checkout/webhook`;
-    const watched = cartWatched({ pty, usb, cart });
-    await nodeRed.deploy(flows());
-    await watched();
-    const phone = new SimulatedDevice();
-    await mdm.enrol(phone);
-    cart.dock(phone, 0, 4);
-    await waitFor('checked in on dock', () => hits.includes('/returned'), 15_000);
+    const phone = await freshCartWithPhone(4);
 
-    assert.equal((await fetch(`${nodeRed.url}inject/tap`, { method: 'POST' })).status, 200);
+    assert.equal((await fetch(`${nodeRed!.url}inject/tap`, { method: 'POST' })).status, 200);
     await waitFor('handed out', () => hits.includes('/handed'), 10_000);
     const handedAt = Date.now();
-    await nodeRed.kill();
-    const fleetFile = join(nodeRed.userDir, 'device-checkout', 'fleet-fleet.json');
+    await nodeRed!.kill();
+    const fleetFile = join(nodeRed!.userDir, 'device-checkout', 'fleet-fleet.json');
     const saved = JSON.parse(readFileSync(fleetFile, 'utf8')) as { devices: Record<string, { status: string; checkout?: { deadline: string } }> };
     assert.equal(saved.devices[phone.udid].status, 'Checking Out');
     assert.ok(saved.devices[phone.udid].checkout?.deadline, 'the deadline was on disk before the power cut');
 
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, handedAt + DEADLINE_S * 1000 + 500 - Date.now())));
-    nodeRed = await startNodeRedChild({ userDir: nodeRed.userDir, url: nodeRed.url });
+    await restart();
     await waitFor('the deadline fired after the restart', () => hits.includes('/error/UNPLUG_TIMEOUT'), 15_000);
     await waitFor('On Failure ran the Return workflow', () => hits.filter((h) => h === '/returned').length === 2, 15_000);
     const after = JSON.parse(readFileSync(fleetFile, 'utf8')) as typeof saved;
@@ -132,8 +124,9 @@ describe('a check-out survives Node-RED being killed (real processes, hub over a
     await watched();
     const phone = new SimulatedDevice();
     await mdm.enrol(phone);
+    const returned = count('/returned');
     cart.dock(phone, 0, port);
-    await waitFor('checked in on dock', () => recorded(phone)?.status === 'Checked In', 15_000);
+    await waitFor('checked in on dock, Return done', () => recorded(phone)?.status === 'Checked In' && count('/returned') > returned, 15_000);
     return phone;
   }
 

@@ -25,6 +25,14 @@ export interface PortIdentity {
 /** A check-out whose phone was not unplugged in time, for the node that started it. */
 export type ExpiredCheckout = { device: Device; checkout: PendingCheckout };
 
+/** How the fleet tells which phone is on a port: through usbmuxd, or without USB from its records alone. */
+interface PortIdentifier {
+  identify(place: HubPort, missed?: boolean): Promise<PortIdentity>;
+  unplug(place: HubPort): PortIdentity;
+  lockdown(udid: string): Promise<LockdownSession>;
+  close(): Promise<void>;
+}
+
 /** Where the fleet says things: the host's log, in the user's language. */
 export interface FleetLog {
   info(message: string): void;
@@ -68,10 +76,7 @@ export class Fleet {
   readonly rules: CheckoutRules;
   readonly lockerApp: string;
   readonly badgeLookupUrl: string;
-  private identify: (place: HubPort, missed?: boolean) => Promise<PortIdentity>;
-  private unplug: (place: HubPort) => PortIdentity;
-  private openLockdown: (udid: string) => Promise<LockdownSession>;
-  private readonly stopUsb: () => Promise<void>;
+  private readonly ports: PortIdentifier;
   /** Attached hubs by config node id, and their names. */
   private readonly hubs = new Map<string, HubConnection>();
   private readonly hubNames = new Map<string, string>();
@@ -105,17 +110,7 @@ export class Fleet {
       { canJudge: (record) => record.hubId !== undefined && this.readHubs.has(record.hubId) },
     );
     this.deadlines.arm();
-    const noUsb = text('device-fleet.errors.no-usb');
-    // Without USB: a phone still docked where the record left it is that phone; any other cannot be told.
-    this.identify = async (place, missed) => {
-      const recorded = missed ? this.store.deviceAt(place.hubId, place.port) : undefined;
-      return recorded ? { device: asDevice(recorded) } : { reason: noUsb };
-    };
-    this.unplug = (place) => this.unpluggedAt(place);
-    this.openLockdown = async () => {
-      throw new CodedError('NO_USB', noUsb);
-    };
-    this.stopUsb = options.usb ? this.startUsb(options.usb.path, options.usb.windowMs) : async () => undefined;
+    this.ports = options.usb ? this.usbIdentifier(options.usb.path, options.usb.windowMs) : this.recordsIdentifier();
   }
 
   /** The fleet's MDM, when it has one. */
@@ -129,17 +124,17 @@ export class Fleet {
    * not learnt yet: as any dock, a lone phone within the window).
    */
   identifyDock(place: HubPort, missed?: boolean): Promise<PortIdentity> {
-    return this.identify(place, missed);
+    return this.ports.identify(place, missed);
   }
 
   /** Records that the phone on a port was unplugged and says which it was; completes a check-out waiting for it. */
   recordUnplug(place: HubPort): PortIdentity {
-    return this.unplug(place);
+    return this.ports.unplug(place);
   }
 
   /** A lockdown session with a phone on this host's USB. */
   lockdown(udid: string): Promise<LockdownSession> {
-    return this.openLockdown(udid);
+    return this.ports.lockdown(udid);
   }
 
   /**
@@ -214,7 +209,7 @@ export class Fleet {
   async close(): Promise<void> {
     this.deadlines.close();
     this.store.close();
-    await this.stopUsb();
+    await this.ports.close();
   }
 
   private deliver(expired: ExpiredCheckout): void {
@@ -270,8 +265,24 @@ export class Fleet {
     }
   }
 
-  /** Identity from usbmuxd: which phone sits on which port, and lockdown sessions with it; returns what stops it. */
-  private startUsb(path: string, windowMs: number): () => Promise<void> {
+  /** Without USB: a phone still docked where the record left it is that phone; any other cannot be told. */
+  private recordsIdentifier(): PortIdentifier {
+    const noUsb = this.options.text('device-fleet.errors.no-usb');
+    return {
+      identify: async (place, missed) => {
+        const recorded = missed ? this.store.deviceAt(place.hubId, place.port) : undefined;
+        return recorded ? { device: asDevice(recorded) } : { reason: noUsb };
+      },
+      unplug: (place) => this.unpluggedAt(place),
+      lockdown: async () => {
+        throw new CodedError('NO_USB', noUsb);
+      },
+      close: async () => undefined,
+    };
+  }
+
+  /** Identity from usbmuxd: which phone sits on which port, and lockdown sessions with it. */
+  private usbIdentifier(path: string, windowMs: number): PortIdentifier {
     const { text, log } = this.options;
     // Learnt port -> USB locations outlive restarts: first docks need not be alone again.
     const locationsFile = join(this.options.dataDir, `usb-locations-${this.options.id}.json`);
@@ -297,23 +308,25 @@ export class Fleet {
     for (const device of usb.devices()) onAttached(device, true);
     usb.start();
 
-    this.identify = async (place, missed) => {
-      const known = missed ? await usb.whenListed(windowMs).then(() => correlator.present(place, usb.devices())) : undefined;
-      const found = known ?? (await correlator.dock(place));
-      if (!found.udid) return { reason: found.reason };
-      const serial = this.serialOf(found.udid);
-      return { device: asDevice(this.store.docked(found.udid, { ...place, ...(serial && { serial }) }, { who: 'hub', why: 'docked' })) };
-    };
-    this.unplug = (place) => this.unpluggedAt(place, correlator.unplug(place));
-    this.openLockdown = async (udid) => {
-      const device = usb.byUdid(udid);
-      if (!device) throw new CodedError('DEVICE_GONE', text('device-fleet.errors.not-on-usb', { udid }));
-      return LockdownSession.open(openUsbSocket, path, device);
-    };
-    return async () => {
-      usb.off('attached', onAttached).off('detached', onDetached);
-      correlator.close();
-      await usbSources.release(path);
+    return {
+      identify: async (place, missed) => {
+        const known = missed ? await usb.whenListed(windowMs).then(() => correlator.present(place, usb.devices())) : undefined;
+        const found = known ?? (await correlator.dock(place));
+        if (!found.udid) return { reason: found.reason };
+        const serial = this.serialOf(found.udid);
+        return { device: asDevice(this.store.docked(found.udid, { ...place, ...(serial && { serial }) }, { who: 'hub', why: 'docked' })) };
+      },
+      unplug: (place) => this.unpluggedAt(place, correlator.unplug(place)),
+      lockdown: async (udid) => {
+        const device = usb.byUdid(udid);
+        if (!device) throw new CodedError('DEVICE_GONE', text('device-fleet.errors.not-on-usb', { udid }));
+        return LockdownSession.open(openUsbSocket, path, device);
+      },
+      close: async () => {
+        usb.off('attached', onAttached).off('detached', onDetached);
+        correlator.close();
+        await usbSources.release(path);
+      },
     };
   }
 }

@@ -277,8 +277,9 @@ export async function measureShiftChange(phones: number): Promise<ShiftChangeRes
   let allCheckedIn = 0;
   const started = performance.now();
   const finished = new Promise<void>((resolve) =>
-    helper.getNode('returned').on('input', () => {
-      if (!allCheckedIn && devices.every((d) => store.device(d.udid)?.status === 'Checked In')) allCheckedIn = performance.now() - started;
+    helper.getNode('returned').on('input', async () => {
+      const checkedIn = new Set((await store.devices()).filter((d) => d.status === 'Checked In').map((d) => d.udid));
+      if (!allCheckedIn && devices.every((d) => checkedIn.has(d.udid))) allCheckedIn = performance.now() - started;
       if (++returned === phones) {
         allReturned = performance.now() - started;
         resolve();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import sinon from 'sinon';
 import { Fleet, type ExpiredCheckout } from '../nodes/lib/fleet/fleet';
 import type { HubConnection } from '../nodes/lib/hub/hub-connection';
-import { tempDir } from './support';
+import { settle, tempDir, waitFor } from './support';
 
 /** A hub that records the LEDs it was asked for. */
 function recordingHub(): { hub: HubConnection; leds: string[] } {
@@ -39,7 +39,7 @@ describe('Fleet: one cart, without Node-RED', () => {
   };
 
   beforeEach(() => {
-    clock = sinon.useFakeTimers({ now: Date.parse('2026-12-02T07:00:00Z') });
+    clock = sinon.useFakeTimers({ now: Date.parse('2026-12-02T07:00:00Z'), toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
     said = [];
     dataDir = tempDir('fleet');
     fleet = open();
@@ -50,20 +50,21 @@ describe('Fleet: one cart, without Node-RED', () => {
     await fleet.close();
   });
 
-  function dockedPhone(udid: string, port: number): void {
-    fleet.store.docked(udid, { ...CART_A, port });
-    fleet.store.setStatus(udid, 'Checked In');
-    fleet.store.reportHealth(udid, 0.9, true);
+  async function dockedPhone(udid: string, port: number): Promise<void> {
+    await fleet.store.docked(udid, { ...CART_A, port });
+    await fleet.store.setStatus(udid, 'Checked In');
+    await fleet.store.reportHealth(udid, 0.9, true);
   }
+  const statusOf = async (udid: string) => (await fleet.store.device(udid))?.status;
 
   it('a check-out not unplugged in time: Failed, amber LED, and handed to its node once that node watches', async () => {
     const { hub, leds } = recordingHub();
     fleet.attachHub(HUB_A, hub);
-    dockedPhone('PHONE-1', 4);
-    fleet.beginCheckout({ id: 'alice' }, undefined, { node: 'checkout' });
-    fleet.reconcile(HUB_A, [4], () => assert.fail('nothing was missed'));
+    await dockedPhone('PHONE-1', 4);
+    await fleet.beginCheckout({ id: 'alice' }, undefined, { node: 'checkout' });
+    await fleet.reconcile(HUB_A, [4], () => assert.fail('nothing was missed'));
     await clock.tickAsync(60_000);
-    assert.equal(fleet.store.device('PHONE-1')?.status, 'Failed');
+    await settle(clock, 'the check-out failed', async () => (await statusOf('PHONE-1')) === 'Failed' && leds.length > 0);
     assert.deepEqual(leds, ['4:error']);
     const expired: ExpiredCheckout[] = [];
     fleet.watchCheckouts('checkout', (e) => expired.push(e));
@@ -71,24 +72,24 @@ describe('Fleet: one cart, without Node-RED', () => {
   });
 
   it('judges no deadline on a hub it has not read since the start', async () => {
-    dockedPhone('PHONE-2', 2);
-    fleet.beginCheckout({ id: 'bob' }, 'PHONE-2', { node: 'checkout' });
+    await dockedPhone('PHONE-2', 2);
+    await fleet.beginCheckout({ id: 'bob' }, 'PHONE-2', { node: 'checkout' });
     await clock.tickAsync(120_000);
-    assert.equal(fleet.store.device('PHONE-2')?.status, 'Checking Out', 'the phone may have been taken while nobody watched');
+    assert.equal(await statusOf('PHONE-2'), 'Checking Out', 'the phone may have been taken while nobody watched');
     const missed: string[] = [];
-    fleet.reconcile(HUB_A, [], (m) => missed.push(`${m.event}@${m.port}`));
+    await fleet.reconcile(HUB_A, [], (m) => missed.push(`${m.event}@${m.port}`));
     assert.deepEqual(missed, ['unplug@2'], 'the hub says the port is empty: unplugged while away');
   });
 
   it('an unplug without USB identity names the phone the records left on that port, and darkens a checked-out port', async () => {
     const { hub, leds } = recordingHub();
     fleet.attachHub(HUB_A, hub);
-    dockedPhone('PHONE-3', 5);
-    fleet.store.setStatus('PHONE-3', 'Checked Out');
-    assert.equal(fleet.recordUnplug({ ...CART_A, port: 5 }).device?.udid, 'PHONE-3');
+    await dockedPhone('PHONE-3', 5);
+    await fleet.store.setStatus('PHONE-3', 'Checked Out');
+    assert.equal((await fleet.recordUnplug({ ...CART_A, port: 5 })).device?.udid, 'PHONE-3');
     await clock.tickAsync(0);
     assert.deepEqual(leds, ['5:off']);
-    assert.match(fleet.recordUnplug({ ...CART_A, port: 6 }).reason ?? '', /device-fleet\.errors\.unplug-unknown/);
+    assert.match((await fleet.recordUnplug({ ...CART_A, port: 6 })).reason ?? '', /device-fleet\.errors\.unplug-unknown/);
     assert.match((await fleet.identifyDock({ ...CART_A, port: 6 })).reason ?? '', /device-fleet\.errors\.no-usb/);
   });
 
@@ -102,17 +103,19 @@ describe('Fleet: one cart, without Node-RED', () => {
     const twin = { id: 'hub-twin', name: 'Cart A' };
     fleet.attachHub(HUB_A, recordingHub().hub);
     fleet.attachHub(twin, recordingHub().hub);
-    dockedPhone('ON-A', 1);
-    fleet.store.docked('ON-TWIN', { hubId: twin.id, hub: twin.name, port: 1 });
-    assert.equal(fleet.store.deviceAt(HUB_A.id, 1)?.udid, 'ON-A');
-    assert.equal(fleet.store.deviceAt(twin.id, 1)?.udid, 'ON-TWIN');
+    await dockedPhone('ON-A', 1);
+    await fleet.store.docked('ON-TWIN', { hubId: twin.id, hub: twin.name, port: 1 });
+    assert.equal((await fleet.store.deviceAt(HUB_A.id, 1))?.udid, 'ON-A');
+    assert.equal((await fleet.store.deviceAt(twin.id, 1))?.udid, 'ON-TWIN');
     // Renamed in the editor and redeployed: same id, new name.
     const renamed = recordingHub();
     fleet.attachHub({ id: HUB_A.id, name: 'Ward 3 cart' }, renamed.hub);
-    assert.deepEqual([fleet.store.device('ON-A')?.hub, fleet.store.device('ON-A')?.hubId], ['Ward 3 cart', HUB_A.id]);
-    assert.equal(fleet.store.device('ON-TWIN')?.hub, 'Cart A', 'the other hub of that name is untouched');
-    fleet.store.setStatus('ON-A', 'Checked Out');
-    assert.equal(fleet.recordUnplug({ hubId: HUB_A.id, hub: 'Ward 3 cart', port: 1 }).device?.udid, 'ON-A');
+    await fleet.reconcile({ id: HUB_A.id, name: 'Ward 3 cart' }, [1], () => undefined); // waits for the records to be brought along
+    const onA = await fleet.store.device('ON-A');
+    assert.deepEqual([onA?.hub, onA?.hubId], ['Ward 3 cart', HUB_A.id]);
+    assert.equal((await fleet.store.device('ON-TWIN'))?.hub, 'Cart A', 'the other hub of that name is untouched');
+    await fleet.store.setStatus('ON-A', 'Checked Out');
+    assert.equal((await fleet.recordUnplug({ hubId: HUB_A.id, hub: 'Ward 3 cart', port: 1 })).device?.udid, 'ON-A');
     await clock.tickAsync(0);
     assert.deepEqual(renamed.leds, ['1:off'], 'its LEDs follow it too');
   });
@@ -125,8 +128,11 @@ describe('Fleet: one cart, without Node-RED', () => {
     writeFileSync(join(dataDir, 'usb-locations-cart.json'), JSON.stringify({ 'Cart A#3': 0x14100300, 'Cart B#1': 0x14200100 }));
     fleet = open({ path: join(dataDir, 'no-usbmuxd.sock'), windowMs: 100 });
     fleet.attachHub(HUB_A, recordingHub().hub);
-    assert.equal(fleet.store.deviceAt(HUB_A.id, 3)?.udid, 'OLD');
-    assert.ok(fleet.store.audit('OLD').some((e) => e.what === 'hub: hubId' && e.to === HUB_A.id && e.why === 'hubs are keyed by id'));
-    assert.deepEqual(JSON.parse(readFileSync(join(dataDir, 'usb-locations-cart.json'), 'utf8')), { [`${HUB_A.id}#3`]: 0x14100300, 'Cart B#1': 0x14200100 });
+    await fleet.reconcile(HUB_A, [3], () => undefined);
+    assert.equal((await fleet.store.deviceAt(HUB_A.id, 3))?.udid, 'OLD');
+    assert.ok((await fleet.store.audit('OLD')).some((e) => e.what === 'hub: hubId' && e.to === HUB_A.id && e.why === 'hubs are keyed by id'));
+    const locations = () => JSON.parse(readFileSync(join(dataDir, 'usb-locations-cart.json'), 'utf8')) as Record<string, number>;
+    await waitFor('the locations written under the hub id', () => locations()[`${HUB_A.id}#3`] !== undefined);
+    assert.deepEqual(locations(), { [`${HUB_A.id}#3`]: 0x14100300, 'Cart B#1': 0x14200100 });
   });
 });

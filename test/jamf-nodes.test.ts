@@ -93,10 +93,10 @@ describe('device actions through Jamf Pro in Node-RED', () => {
 
   it('Check In, Check Out and the wallpaper: assigned user, App Lock smart group attribute, Classic wallpaper', async () => {
     const store = (helper.getNode('fleet') as unknown as { fleet: { store: FleetStore } }).fleet.store;
-    store.docked(phone.udid, { hubId: 'hub-b', hub: 'B', port: 7 });
+    await store.docked(phone.udid, { hubId: 'hub-b', hub: 'B', port: 7 });
     send('checkin', { device: device() });
     await passes('checkin', 1);
-    assert.equal(store.device(phone.udid)?.status, 'Checked In');
+    assert.equal((await store.device(phone.udid))?.status, 'Checked In');
     assert.equal(jamf.inventory(phone)?.extensionAttributes[APP_LOCK_ATTRIBUTE]?.[0], 'Locked');
     await waitFor('the smart group locks the phone', () => phone.profiles.has(APP_LOCK_IDENTIFIER));
 
@@ -115,7 +115,7 @@ describe('device actions through Jamf Pro in Node-RED', () => {
     await passes('checkin', 4);
     assert.deepEqual(jamf.inventory(phone)?.location, { username: '', realName: '' });
     await waitFor('locked again', () => phone.profiles.has(APP_LOCK_IDENTIFIER));
-    assert.equal(store.device(phone.udid)?.user, undefined);
+    assert.equal((await store.device(phone.udid))?.user, undefined);
   });
 
   it('never shows the API client secret', async () => {

@@ -95,7 +95,7 @@ describe('device actions through NanoMDM in Node-RED', () => {
     assert.equal(phone.name, 'Cart A - 3');
     assert.equal((seen.ok[0] as { device: { name: string } }).device.name, 'Cart A - 3');
     const store = (helper.getNode('fleet') as unknown as { fleet: { store: import('../nodes/lib/fleet/fleet-store').FleetStore } }).fleet.store;
-    assert.equal(store.device(phone.udid)?.name, 'Cart A - 3', '[Device Name] for later workflows');
+    assert.equal((await store.device(phone.udid))?.name, 'Cart A - 3', '[Device Name] for later workflows');
     send('name', { device: { udid: phone.udid } });
     const err = await codeOf('name');
     assert.equal(err.code, 'MISSING_ATTRIBUTE');

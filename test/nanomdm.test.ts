@@ -51,6 +51,7 @@ describe('NanoMDM client against a simulated NanoMDM', () => {
       first.handleWebhook(Buffer.from(JSON.stringify({ topic, checkin_event: { udid: phone.udid, raw_payload: Buffer.from(commands.toPlist(message)).toString('base64') } })), undefined);
     assert.equal(checkIn(phone.authenticateMessage(), 'mdm.Authenticate'), 200);
     assert.equal(checkIn(phone.tokenUpdateMessage(), 'mdm.TokenUpdate'), 200);
+    await first.close(); // a redeploy: what the check-ins taught is on disk once it is closed
     const onDisk = readFileSync(file, 'utf8');
     for (const secret of [phone.unlockToken.toString('base64'), phone.unlockToken.toString('hex'), phone.serial]) assert.ok(!onDisk.includes(secret), 'nothing readable on disk');
 
@@ -59,7 +60,7 @@ describe('NanoMDM client against a simulated NanoMDM', () => {
     assert.deepEqual(await restarted.unlockToken(phone.udid), phone.unlockToken);
     const otherKey = new NanoMdm({ url: sim.url, apiKey: 'a-rotated-key', maxConcurrent: 5, timeout: 2000, vault: new EnrolmentVault(file, 'a-rotated-key') });
     assert.equal(otherKey.enrolment(phone.udid), undefined, 'another key reads nothing: tokens are learnt again');
-    await Promise.all([first.close(), restarted.close(), otherKey.close()]);
+    await Promise.all([restarted.close(), otherKey.close()]);
   });
 
   it('is done when the device acknowledged, with what it answered', async () => {

@@ -3,7 +3,8 @@ import { createHmac } from 'node:crypto';
 import { appendFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CodedError } from '../nodes/lib/coded-error';
-import { FleetStore } from '../nodes/lib/fleet/fleet-store';
+import { FileFleetStore } from '../nodes/lib/fleet/file-fleet-store';
+import type { FleetStore } from '../nodes/lib/fleet/fleet-store';
 import { toPlist } from '../nodes/lib/mdm/commands';
 import { EnrolmentVault } from '../nodes/lib/mdm/enrolment-vault';
 import { NanoMdm } from '../nodes/lib/mdm/nanomdm';
@@ -19,53 +20,53 @@ describe('disk faults: damaged files and a disk that refuses writes', () => {
     const file = join(tempDir('fleet'), 'fleet.json');
     for (const damaged of ['{"version":2,"devices":{"U1":{"udid"', 'null', '{"version":1}', '[]']) {
       writeFileSync(file, damaged);
-      assert.throws(() => new FleetStore(file), (err: CodedError) => err.code === 'STORAGE_DAMAGED' && err.message.includes(file), damaged);
+      assert.throws(() => new FileFleetStore(file), (err: CodedError) => err.code === 'STORAGE_DAMAGED' && err.message.includes(file), damaged);
       assert.equal(readFileSync(file, 'utf8'), damaged, 'untouched, for the admin');
     }
   });
 
-  it('an audit line cut short by a kill is skipped and said; the next entry starts on a line of its own', () => {
+  it('an audit line cut short by a kill is skipped and said; the next entry starts on a line of its own', async () => {
     const file = join(tempDir('fleet'), 'fleet.json');
-    new FleetStore(file).setAttribute('U1', 'Ward', '3');
+    await new FileFleetStore(file).setAttribute('U1', 'Ward', '3');
     const auditFile = file.replace(/\.json$/, '.audit.jsonl');
     appendFileSync(auditFile, '{"at":"2026-12-01T07:00:00.000Z","udid":"U1","wh');
-    const reopened = new FleetStore(file);
+    const reopened = new FileFleetStore(file);
     assert.match(reopened.notices.join(), /skipped 1 damaged line/);
-    reopened.setAttribute('U1', 'Ward', '4');
+    await reopened.setAttribute('U1', 'Ward', '4');
     const lines = readFileSync(auditFile, 'utf8').trimEnd().split('\n');
     assert.equal(lines.length, 3);
     assert.deepEqual(JSON.parse(lines[2]).to, '4', 'the new entry is whole, on its own line');
-    assert.deepEqual(new FleetStore(file).audit('U1').map((e) => e.to), ['3', '4']);
+    assert.deepEqual((await new FileFleetStore(file).audit('U1')).map((e) => e.to), ['3', '4']);
   });
 
   it('a change the disk refuses fails with STORAGE_FAILED and changes nothing in memory; the store heals when the disk does', async () => {
     const dir = tempDir('fleet');
     const file = join(dir, 'fleet.json');
-    const store = new FleetStore(file, { healInterval: 50 });
-    store.docked('U1', { hubId: 'cart-hub', hub: 'Cart', port: 1 });
-    store.setStatus('U1', 'Checked In');
+    const store = new FileFleetStore(file, { healInterval: 50 });
+    await store.docked('U1', { hubId: 'cart-hub', hub: 'Cart', port: 1 });
+    await store.setStatus('U1', 'Checked In');
     const events: (string | undefined)[] = [];
     store.on('storage', (err?: CodedError) => events.push(err?.code));
     const writable = readOnly(dir);
     try {
-      assert.throws(() => store.beginCheckout('ann', { userLimit: 1, batteryThreshold: 0, deadlineSeconds: 60 }), (err: CodedError) => err.code === 'STORAGE_FAILED' && err.message.includes(file));
-      assert.equal(store.device('U1')?.status, 'Checked In', 'not reserved in memory either');
+      await assert.rejects(store.beginCheckout('ann', { userLimit: 1, batteryThreshold: 0, deadlineSeconds: 60 }), (err: CodedError) => err.code === 'STORAGE_FAILED' && err.message.includes(file));
+      assert.equal((await store.device('U1'))?.status, 'Checked In', 'not reserved in memory either');
       assert.equal(store.storageError?.code, 'STORAGE_FAILED');
-      assert.ok(store.devices().length === 1 && !store.device('U2'));
-      assert.throws(() => store.docked('U2', { hubId: 'cart-hub', hub: 'Cart', port: 2 }), code('STORAGE_FAILED'));
-      assert.equal(store.device('U2'), undefined, 'a new device exists only once it was written');
+      assert.equal((await store.devices()).length, 1);
+      await assert.rejects(store.docked('U2', { hubId: 'cart-hub', hub: 'Cart', port: 2 }), code('STORAGE_FAILED'));
+      assert.equal(await store.device('U2'), undefined, 'a new device exists only once it was written');
     } finally {
       writable();
     }
     await waitFor('healed', () => events.at(-1) === undefined && events.length === 2);
     assert.equal(store.storageError, undefined);
-    assert.equal(store.beginCheckout('ann', { userLimit: 1, batteryThreshold: 0, deadlineSeconds: 60 }).status, 'Checking Out');
-    assert.equal(new FleetStore(file).device('U1')?.status, 'Checking Out', 'memory and disk agree');
+    assert.equal((await store.beginCheckout('ann', { userLimit: 1, batteryThreshold: 0, deadlineSeconds: 60 })).status, 'Checking Out');
+    assert.equal((await new FileFleetStore(file).device('U1'))?.status, 'Checking Out', 'memory and disk agree');
     assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
-    store.close();
+    await store.close();
   });
 
-  it('an unreadable enrolment vault is set aside, never overwritten by a smaller one; a refused write keeps the token in memory', () => {
+  it('an unreadable enrolment vault is set aside, never overwritten by a smaller one; a refused write keeps the token in memory', async () => {
     const dir = tempDir('vault');
     const file = join(dir, 'enrolments.json');
     writeFileSync(file, '{"version":1,"salt":"AAAA","iv":"AAAA","tag":"AAAA","data":"damaged"}');
@@ -84,10 +85,10 @@ describe('disk faults: damaged files and a disk that refuses writes', () => {
     try {
       assert.equal(checkIn(phone.authenticateMessage(), 'mdm.Authenticate'), 200);
       assert.equal(checkIn(phone.tokenUpdateMessage(), 'mdm.TokenUpdate'), 200, 'no exception escapes: the check-in is taken');
+      await waitFor('the refused write said', () => warnings.some((w) => w.code === 'STORAGE_FAILED' && w.message.includes(file)));
     } finally {
       writable();
     }
-    assert.ok(warnings.some((w) => w.code === 'STORAGE_FAILED' && w.message.includes(file)));
     assert.deepEqual(nano.enrolment(phone.udid)?.unlockToken, phone.unlockToken, 'memory keeps what the check-in taught');
     void nano.close();
   });

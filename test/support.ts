@@ -11,13 +11,27 @@ export function tempDir(prefix: string): string {
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` until it returns a value other than undefined/false, or fails after `ms`. */
-export async function waitFor<T>(what: string, check: () => T | undefined | false, ms = 5000): Promise<T> {
+export async function waitFor<T>(what: string, check: () => T | undefined | false | Promise<T | undefined | false>, ms = 5000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
-    const value = check();
+    const value = await check();
     if (value !== undefined && value !== false) return value;
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await sleep(10);
+  }
+}
+
+/**
+ * Under a fake clock that fakes timers and Date only: lets real I/O (a store's disk or
+ * database) and the work it starts finish until `check` holds, the fake clock standing still;
+ * fails after `ms` of real time.
+ */
+export async function settle(clock: { tickAsync(ms: number): Promise<number> }, what: string, check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!(await check())) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await clock.tickAsync(0);
+    await new Promise((resolve) => setImmediate(resolve));
   }
 }
 

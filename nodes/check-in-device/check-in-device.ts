@@ -12,14 +12,14 @@ import { NO_LOCKER_APP, registerDeviceAction, type DeviceActionDef } from '../sh
 export default function (RED: NodeAPI): void {
   registerDeviceAction<DeviceActionDef>(RED, 'check-in-device', async (_config, { msg, device, fleet, mdm, wait }) => {
     if (!fleet.lockerApp) throw new CodedError('INVALID_CONFIG', RED._(NO_LOCKER_APP));
-        // The lock first: whatever fails after it, the phone is no longer open.
+    // The lock first: whatever fails after it, the phone is no longer open.
     await mdm.setAppLock(device.udid, fleet.lockerApp, wait);
     await mdm.perform(device.udid, settings(applicationConfiguration(fleet.lockerApp, lockerAppConfiguration(undefined))), wait);
     await mdm.assignUser(device.udid, undefined);
     // The charge decides which phone the next check-out hands out; the serial is re-learnt too.
     const { battery, serial } = await mdm.readDevice(device.udid, wait);
-    fleet.store.reportHealth(device.udid, battery, true, serial);
-    const record = fleet.store.checkIn(device.udid, { who: 'check-in', why: 'locked to the locker app' });
+    await fleet.store.reportHealth(device.udid, battery, true, serial);
+    const record = await fleet.store.checkIn(device.udid, { who: 'check-in', why: 'locked to the locker app' });
     await fleet.setLed(record, 'release');
     msg.device = asDevice(record);
   });

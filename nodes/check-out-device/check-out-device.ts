@@ -73,7 +73,7 @@ export default function (RED: NodeAPI): void {
         await mdm.assignUser(device.udid, user);
       })();
       await Promise.all([shown, unlocked]);
-      const now = asDevice(fleet.store.device(device.udid)!);
+      const now = asDevice((await fleet.store.device(device.udid))!);
       // Taken already (a quick hand)? Then the port is dark; otherwise: flashing white, take me.
       if (now.status === 'Checking Out') await fleet.setLed(now, 'ready');
       msg.device = now;
@@ -82,7 +82,7 @@ export default function (RED: NodeAPI): void {
       chooseDevice: async (_config, msg: CheckOutMessage, fleet, node) => {
         if (!fleet.lockerApp) throw new CodedError('INVALID_CONFIG', RED._(NO_LOCKER_APP));
         const user = await userOf(RED, msg, fleet);
-        const device = fleet.beginCheckout(user, msg.device?.udid, { node: node.id, message: storable(msg) });
+        const device = await fleet.beginCheckout(user, msg.device?.udid, { node: node.id, message: storable(msg) });
         return { device, user };
       },
       // A check-out not completed by an unplug in time fails here, even one from before a

@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import type { CodedError } from '../lib/coded-error';
+import { Pool } from 'pg';
+import { CodedError } from '../lib/coded-error';
 import { Fleet } from '../lib/fleet/fleet';
+import { PostgresFleetStore } from '../lib/fleet/postgres-fleet-store';
 import type { MdmServerNode } from '../mdm-server/mdm-server';
 import { numberField } from '../shared/defaults';
 
@@ -21,9 +23,20 @@ export interface DeviceFleetDef extends NodeDef {
   batteryThreshold?: string;
   /** `GET <url>?id=<badge>` -> `{"user": "..."}`. */
   badgeLookupUrl?: string;
+  /** `file` (one cart, the default) or `postgres` (carts sharing a fleet). */
+  store?: string;
+  /** `postgres://host:port/database?sslmode=...`, without a password (that is in the credentials). */
+  databaseUrl?: string;
+  /** This host's cart in a shared fleet. */
+  cart?: string;
 }
 
-export interface DeviceFleetNode extends Node {
+interface DeviceFleetCredentials {
+  databaseUser?: string;
+  databasePassword?: string;
+}
+
+export interface DeviceFleetNode extends Node<DeviceFleetCredentials> {
   /** The cart's devices; undefined when the fleet cannot work at all (see `unavailable`). */
   fleet?: Fleet;
   /** Why the fleet cannot work at all (its file is damaged): every user fails with it. */
@@ -42,10 +55,22 @@ export default function (RED: NodeAPI): void {
     const mdmNode = (RED.nodes.getNode(config.mdm) as MdmServerNode | null) ?? undefined;
     const usb = (config.usb ?? '').trim();
     const field = (name: string): number => numberField('device-fleet', config, name);
+    const text = (key: string, vars?: Record<string, unknown>): string => RED._(key, vars as Record<string, string | number> | undefined);
+    let pool: Pool | undefined;
     try {
+      if (config.store === 'postgres') {
+        const url = (config.databaseUrl ?? '').trim();
+        const cart = (config.cart ?? '').trim();
+        if (!url || !cart) throw new CodedError('INVALID_CONFIG', text('device-fleet.errors.no-database'));
+        const { databaseUser, databasePassword } = this.credentials ?? {};
+        pool = new Pool({ connectionString: url, user: databaseUser || undefined, password: databasePassword || undefined, max: 5, connectionTimeoutMillis: 5000, application_name: `device-checkout ${cart}`.slice(0, 63) });
+        // A connection lost while idle (the server restarted): said; the next query opens a new one.
+        pool.on('error', (err) => this.warn(text('device-fleet.errors.database-connection', { message: err.message })));
+      }
       this.fleet = new Fleet({
         id: this.id,
         dataDir: join(RED.settings.userDir ?? '.', 'device-checkout'),
+        store: pool && new PostgresFleetStore({ pool, cart: (config.cart ?? '').trim() }),
         rules: {
           deadlineSeconds: field('checkoutDeadline'),
           userLimit: field('userLimit'),
@@ -55,11 +80,12 @@ export default function (RED: NodeAPI): void {
         badgeLookupUrl: (config.badgeLookupUrl ?? '').trim(),
         usb: usb ? { path: usb, windowMs: field('usbWindow') * 1000 } : undefined,
         mdm: () => mdmNode?.adapter,
-        text: (key, vars) => RED._(key, vars as Record<string, string | number> | undefined),
+        text,
         log: { info: (m) => this.log(m), warn: (m) => this.warn(m), error: (m) => this.error(m) },
       });
     } catch (err) {
       // A damaged fleet file is left for the admin: guessing the phones' statuses could hand one out twice.
+      void pool?.end();
       this.unavailable = err as CodedError;
       this.error(RED._('device-fleet.errors.unavailable', { message: (err as Error).message }));
       return;
@@ -67,9 +93,12 @@ export default function (RED: NodeAPI): void {
     const { fleet } = this;
     this.on('close', async (done: () => void) => {
       await fleet.close();
+      await pool?.end();
       done();
     });
   }
 
-  RED.nodes.registerType('device-fleet', DeviceFleet);
+  RED.nodes.registerType<DeviceFleetNode, DeviceFleetDef, object, DeviceFleetCredentials>('device-fleet', DeviceFleet, {
+    credentials: { databaseUser: { type: 'text' }, databasePassword: { type: 'password' } },
+  });
 }

@@ -33,7 +33,7 @@ export default function (RED: NodeAPI): void {
     const emit = async (event: PortEvent, missed = false): Promise<void> => {
       const place = { hubId: hubNode.id, hub: hubNode.hubName, port: event.port };
       // With a fleet, say which phone it is: a dock waits (at most the USB window) for usbmuxd.
-      const identity = !fleet ? {} : event.event === 'dock' ? await fleet.identifyDock(place, missed) : fleet.recordUnplug(place);
+      const identity = !fleet ? {} : event.event === 'dock' ? await fleet.identifyDock(place, missed) : await fleet.recordUnplug(place);
       if (identity.reason) this.warn(RED._('hub-input.errors.unidentified', { hub: place.hub, port: place.port, reason: identity.reason }));
       const device: HubEventMessage['device'] = { ...identity.device, ...place };
       const msg: HubEventMessage = { topic: event.event, payload: { ...event, hub: hubNode.hubName }, device };
@@ -42,10 +42,12 @@ export default function (RED: NodeAPI): void {
     const onEvent = (event: PortEvent): void => void emit(event).catch((err: Error) => this.error(err));
     // What changed while nobody watched (Node-RED down, a redeploy) is played once, as the events it stands for.
     const reconcile = (docked: number[]): void =>
-      fleet?.reconcile(hubKey, docked, ({ event, port }) => {
-        const happened: PortEvent = { event, port, at: new Date().toISOString(), flags: [], current_mA: 0 };
-        emit(happened, true).catch((err: Error) => this.error(err));
-      });
+      void fleet
+        ?.reconcile(hubKey, docked, ({ event, port }) => {
+          const happened: PortEvent = { event, port, at: new Date().toISOString(), flags: [], current_mA: 0 };
+          emit(happened, true).catch((err: Error) => this.error(err));
+        })
+        .catch((err: Error) => this.error(err));
     connection.on('dock', onEvent);
     connection.on('unplug', onEvent);
     connection.on('baseline', reconcile);

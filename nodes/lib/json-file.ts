@@ -1,4 +1,5 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { readFileSync, renameSync } from 'node:fs';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { CodedError } from './coded-error';
 
@@ -22,33 +23,61 @@ export function readJson<T>(path: string, fallback: T): T {
   }
 }
 
+let temporaries = 0;
+
 /**
  * Writes a file so that a crash or a power cut leaves either the old file or the new one,
  * never half of one: a temporary file, flushed to the disk, renamed over the old one, and the
- * rename flushed too. A failure (a full or read-only disk) fails with STORAGE_FAILED naming
- * the path and leaves the old file and no temporary one.
+ * rename flushed too. Off the event loop: a slow disk holds up the caller, not every other
+ * phone. A failure (a full or read-only disk) fails with STORAGE_FAILED naming the path and
+ * leaves the old file and no temporary one. Writes of one path overlapping in time finish in
+ * any order: a caller that needs an order waits (see `SnapshotFile`).
  */
-export function writeFileAtomically(path: string, text: string): void {
-  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+export async function writeFileAtomically(path: string, text: string): Promise<void> {
+  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${++temporaries}.tmp`);
   try {
-    mkdirSync(dirname(path), { recursive: true });
-    const fd = openSync(temporary, 'w');
+    await mkdir(dirname(path), { recursive: true });
+    const file = await open(temporary, 'w');
     try {
-      writeSync(fd, text);
-      fsyncSync(fd);
+      await file.writeFile(text);
+      await file.sync();
     } finally {
-      closeSync(fd);
+      await file.close();
     }
-    renameSync(temporary, path);
-    syncDirectory(dirname(path));
+    await rename(temporary, path);
+    await syncDirectory(dirname(path));
   } catch (err) {
-    rmSync(temporary, { force: true });
+    await rm(temporary, { force: true });
     throw storageFailed('write', path, err);
   }
 }
 
-export function writeJsonAtomically(path: string, value: unknown): void {
-  writeFileAtomically(path, JSON.stringify(value, null, 2));
+/**
+ * A file written as whole snapshots, in the order asked: a snapshot asked for while another is
+ * being written replaces any still waiting (only the newest matters), and each caller learns
+ * when the disk has hers or a newer one.
+ */
+export class SnapshotFile {
+  private writing: Promise<void> = Promise.resolve();
+  private newest?: { text: string; written: Promise<void> };
+
+  constructor(readonly path: string) {}
+
+  write(value: unknown): Promise<void> {
+    const text = JSON.stringify(value, null, 2);
+    if (this.newest) {
+      this.newest.text = text;
+      return this.newest.written;
+    }
+    const newest: { text: string; written: Promise<void> } = { text, written: Promise.resolve() };
+    newest.written = this.writing.catch(() => undefined).then(() => {
+      this.newest = undefined;
+      return writeFileAtomically(this.path, newest.text);
+    });
+    this.newest = newest;
+    this.writing = newest.written;
+    return newest.written;
+  }
 }
 
 /** Moves a damaged file out of the way, keeping it for the admin; returns where it went. */
@@ -65,11 +94,11 @@ export function storageFailed(action: 'read' | 'write', path: string, err: unkno
 }
 
 /** Makes a rename in `directory` survive a power cut. */
-function syncDirectory(directory: string): void {
-  const fd = openSync(directory, 'r');
+async function syncDirectory(directory: string): Promise<void> {
+  const handle = await open(directory, 'r');
   try {
-    fsyncSync(fd);
+    await handle.sync();
   } finally {
-    closeSync(fd);
+    await handle.close();
   }
 }

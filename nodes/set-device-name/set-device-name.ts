@@ -27,7 +27,7 @@ export default function (RED: NodeAPI): void {
     } else {
       await input.mdm.perform(device.udid, settings(deviceName(name)), wait);
     }
-    input.fleet.store.setName(device.udid, name, { who: 'set-device-name' });
+    await input.fleet.store.setName(device.udid, name, { who: 'set-device-name' });
     msg.device = { ...device, name };
   });
 }

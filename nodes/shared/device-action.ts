@@ -165,10 +165,10 @@ export function registerDeviceAction<C extends DeviceActionDef>(
    * A phone out with its user is left as it is (its status still counts for her limit).
    */
   async function markFailed(fleet: Fleet, udid: string, node: Node, err: CodedError): Promise<void> {
-    const record = fleet.store.device(udid);
-    if (!record?.docked || record.status === 'Failed') return;
     try {
-      const failed = fleet.store.fail(udid, { who: node.type, why: err.code ?? err.message });
+      const record = await fleet.store.device(udid);
+      if (!record?.docked || record.status === 'Failed') return;
+      const failed = await fleet.store.fail(udid, { who: node.type, why: err.code ?? err.message });
       // Cut off by a redeploy or a stop: the hubs are going away too; the next start replays the Return.
       if (!CUT_OFF.has(err.code ?? '')) await fleet.setLed(asDevice(failed), 'error');
     } catch (error) {
@@ -185,7 +185,8 @@ export function registerDeviceAction<C extends DeviceActionDef>(
     const show = (): void => {
       const storage = fleet.store.storageError;
       const webhooks = mdm?.webhookProblem;
-      if (storage) showStatus(node, 'blocked', RED._(`${ACTION_TEXT}.storage-failed`, { code: storage.code }));
+      if (storage?.code === 'STORE_UNAVAILABLE') showStatus(node, 'blocked', RED._(`${ACTION_TEXT}.store-unavailable`, { code: storage.code }));
+      else if (storage) showStatus(node, 'blocked', RED._(`${ACTION_TEXT}.storage-failed`, { code: storage.code }));
       else if (webhooks) showStatus(node, 'blocked', RED._(`${ACTION_TEXT}.webhooks-refused`, { code: webhooks.code }));
       else clearStatus(node);
     };

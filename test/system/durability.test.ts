@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../support';
 import { builtFile } from '../../nodes/lib/package-root';
-import { FleetStore } from '../../nodes/lib/fleet/fleet-store';
+import { FileFleetStore } from '../../nodes/lib/fleet/file-fleet-store';
 
 const lib = (...path: string[]) => JSON.stringify(builtFile('nodes', 'lib', ...path));
 
@@ -38,7 +38,7 @@ describe('durable writes (traced with strace)', () => {
   it('the fleet file: data flushed, renamed into place, directory flushed', () => {
     const dir = tempDir('durable');
     const file = join(dir, 'fleet.json');
-    const events = flushes(syscallsWriting(`new (require(${lib('fleet', 'fleet-store.js')}).FleetStore)(${JSON.stringify(file)}).setAttribute('U1', 'Ward', '3')`, dir));
+    const events = flushes(syscallsWriting(`new (require(${lib('fleet', 'file-fleet-store.js')}).FileFleetStore)(${JSON.stringify(file)}).setAttribute('U1', 'Ward', '3')`, dir));
     const tmp = events.find((e) => e.startsWith('sync:') && e.endsWith('.tmp'));
     assert.ok(tmp, events.join('\n'));
     assert.deepEqual(events.slice(events.indexOf(tmp), events.indexOf(tmp) + 3), [tmp, `rename:${file}`, `sync:${dir}`]);
@@ -57,9 +57,9 @@ describe('durable writes (traced with strace)', () => {
     // A child hammers the store; it is killed at some moment between two writes or inside one.
     const file = join(tempDir('fleet'), 'fleet.json');
     const script = `
-      const { FleetStore } = require(${lib('fleet', 'fleet-store.js')});
-      const store = new FleetStore(${JSON.stringify(file)});
-      for (let i = 0; ; i++) { store.setAttribute('U', 'counter', String(i)); if (i === 50) process.stdout.write('go'); }`;
+      const { FileFleetStore } = require(${lib('fleet', 'file-fleet-store.js')});
+      const store = new FileFleetStore(${JSON.stringify(file)});
+      (async () => { for (let i = 0; ; i++) { await store.setAttribute('U', 'counter', String(i)); if (i === 50) process.stdout.write('go'); } })();`;
     const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     await new Promise((resolve) => child.stdout!.once('data', resolve));
     await new Promise((resolve) => setTimeout(resolve, 30 + Math.random() * 50));
@@ -68,6 +68,6 @@ describe('durable writes (traced with strace)', () => {
     const saved = JSON.parse(readFileSync(file, 'utf8')) as { devices: Record<string, { attributes: { counter: string } }> };
     const counter = Number(saved.devices.U.attributes.counter);
     assert.ok(counter >= 50, `the last complete write survived (${counter})`);
-    assert.equal(new FleetStore(file).device('U')?.attributes.counter, String(counter));
+    assert.equal((await new FileFleetStore(file).device('U'))?.attributes.counter, String(counter));
   });
 });

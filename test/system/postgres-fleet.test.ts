@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
-import { Pool } from 'pg';
-import { beginSharedCheckout, type SharedCheckoutRequest } from '../../nodes/lib/fleet/postgres-checkout';
-import { migrate } from '../../nodes/lib/fleet/postgres-schema';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { Client, Pool } from 'pg';
 import type { CodedError } from '../../nodes/lib/coded-error';
-import { startPostgres, type TestPostgres } from './postgres';
+import { CHANGES_CHANNEL, PostgresFleetStore } from '../../nodes/lib/fleet/postgres-fleet-store';
+import { migrate } from '../../nodes/lib/fleet/postgres-schema';
+import { fleetStoreContract } from '../fleet-store-contract';
+import { waitFor } from '../support';
+import { createDatabase, startPostgres, type TestPostgres } from './postgres';
 
 const RULES = { userLimit: 1, batteryThreshold: 0.2, deadlineSeconds: 60 };
 
@@ -38,27 +41,62 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
     return pool;
   }
 
-  async function freshDatabase(): Promise<string> {
-    const admin = watched(new Pool({ connectionString: postgres.url }));
-    const name = `fleet_${++databases}`;
-    await admin.query(`CREATE DATABASE ${name}`);
-    return postgres.url.replace(/\/postgres$/, `/${name}`);
-  }
+  const freshDatabase = (): Promise<string> => createDatabase(postgres, `fleet_${++databases}`);
 
   /** One pool per cart: each cart is its own host with its own connections. */
   function cartPool(url: string): Pool {
     return watched(new Pool({ connectionString: url, max: 4 }));
   }
 
-  async function dockedPhone(db: Pool, udid: string, cart: string, port: number, battery = 0.9): Promise<void> {
-    await db.query(`INSERT INTO checkout_devices (udid, cart, hub_id, hub, port, docked, status, battery) VALUES ($1, $2, $3, $4, $5, true, 'Checked In', $6)`, [udid, cart, `${cart}-hub`, cart, port, battery]);
+  /** A TCP port that refuses connections until `up()`, then forwards them to `target` on loopback. */
+  async function tcpLink(target: number): Promise<{ port: number; up(): Promise<void>; close(): Promise<void> }> {
+    const { port } = await new Promise<AddressInfo>((resolve) => {
+      const probe = createServer().listen(0, '127.0.0.1', () => {
+        const address = probe.address() as AddressInfo;
+        probe.close(() => resolve(address));
+      });
+    });
+    const sockets = new Set<Socket>();
+    const server = createServer((client) => {
+      const upstream = connect(target, '127.0.0.1');
+      for (const socket of [client, upstream]) {
+        sockets.add(socket);
+        socket.on('error', () => socket.destroy());
+        socket.on('close', () => sockets.delete(socket));
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    return {
+      port,
+      up: () => new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve())),
+      close: () => {
+        sockets.forEach((socket) => socket.destroy());
+        return new Promise((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
+      },
+    };
   }
 
-  const tap = (db: Pool, cart: string, user: string, extra: Partial<SharedCheckoutRequest> = {}) =>
-    beginSharedCheckout(db, { cart, user, rules: RULES, started: { node: `checkout-${cart}` }, ...extra }).then(
-      (ok) => ok.udid,
+  /** A cart's store on its own pool, as each cart is its own host with its own connections. */
+  const cartStore = (url: string, cart: string, now?: () => Date) => new PostgresFleetStore({ pool: cartPool(url), cart, now });
+
+  async function dockedPhone(store: PostgresFleetStore, udid: string, port: number, battery = 0.9): Promise<void> {
+    await store.docked(udid, { hubId: `${store.cart}-hub`, hub: store.cart, port });
+    await store.setStatus(udid, 'Checked In');
+    await store.reportHealth(udid, battery, true);
+  }
+
+  const tap = (store: PostgresFleetStore, user: string) =>
+    store.beginCheckout(user, RULES, undefined, { node: `checkout-${store.cart}` }).then(
+      (record) => record.udid,
       (err: CodedError) => err.code ?? err.message,
     );
+
+  describe('the same contract as the file store', () => {
+    fleetStoreContract(async () => {
+      const url = await freshDatabase();
+      return (now) => cartStore(url, 'ward-3', now);
+    });
+  });
 
   it('creates its tables on first connect, once, however many carts start at the same moment', async () => {
     const url = await freshDatabase();
@@ -70,62 +108,125 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
   });
 
   it('keeps the audit trail append-only', async () => {
-    const db = cartPool(await freshDatabase());
-    await migrate(db);
-    await dockedPhone(db, 'P1', 'ward-3', 1);
-    await tap(db, 'ward-3', 'alice');
+    const url = await freshDatabase();
+    const store = cartStore(url, 'ward-3');
+    await dockedPhone(store, 'P1', 1);
+    await tap(store, 'alice');
+    const db = cartPool(url);
     await assert.rejects(db.query(`UPDATE checkout_audit SET who = 'mallory'`), /append-only/);
     await assert.rejects(db.query('DELETE FROM checkout_audit'), /append-only/);
-    const trail = await db.query('SELECT udid, cart, what, from_value, to_value, who FROM checkout_audit');
-    assert.deepEqual(trail.rows, [{ udid: 'P1', cart: 'ward-3', what: 'status', from_value: 'Checked In', to_value: 'Checking Out', who: 'alice' }]);
+    const trail = await db.query(`SELECT udid, cart, what, from_value, to_value, who FROM checkout_audit WHERE what = 'status' ORDER BY id`);
+    assert.deepEqual(trail.rows.at(-1), { udid: 'P1', cart: 'ward-3', what: 'status', from_value: 'Checked In', to_value: 'Checking Out', who: 'alice' });
   });
 
   it('one badge tapped at two carts at the same instant hands out one phone, every time', async () => {
     const url = await freshDatabase();
-    const [ward3, ward5] = [cartPool(url), cartPool(url)];
-    await migrate(ward3);
+    const [ward3, ward5] = [cartStore(url, 'ward-3'), cartStore(url, 'ward-5')];
     const rounds = 20;
     for (let round = 0; round < rounds; round++) {
-      await dockedPhone(ward3, `W3-${round}`, 'ward-3', 1);
-      await dockedPhone(ward5, `W5-${round}`, 'ward-5', 1);
+      await dockedPhone(ward3, `W3-${round}`, round + 1);
+      await dockedPhone(ward5, `W5-${round}`, round + 1);
       const nurse = `nurse-${round}`;
       // The same person, written two ways: one person however the id is spelt.
-      const results = await Promise.all([tap(ward3, 'ward-3', nurse), tap(ward5, 'ward-5', nurse.toUpperCase())]);
-      assert.equal(results.filter((r) => r.startsWith('W')).length, 1, `round ${round}: ${results.join(', ')}`);
+      const results = await Promise.all([tap(ward3, nurse), tap(ward5, nurse.toUpperCase())]);
+      const handed = results.filter((r) => r.startsWith('W'));
+      assert.equal(handed.length, 1, `round ${round}: ${results.join(', ')}`);
       assert.ok(results.includes('USER_HAS_DEVICE'), `round ${round}: ${results.join(', ')}`);
-      // The handed-out phone leaves; the next round's phones are new ones.
-      await ward3.query(`UPDATE checkout_devices SET docked = false, status = CASE WHEN status = 'Checking Out' THEN 'Checked Out' ELSE 'Retired' END WHERE cart IN ('ward-3', 'ward-5') AND docked`);
+      for (const udid of handed) await (udid.startsWith('W3') ? ward3 : ward5).unplugged(udid); // she takes it
     }
-    const out = await ward3.query(`SELECT user_key, count(*)::int AS phones FROM checkout_devices WHERE status = 'Checked Out' GROUP BY user_key`);
+    const out = await cartPool(url).query(`SELECT user_key, count(*)::int AS phones FROM checkout_devices WHERE status = 'Checked Out' GROUP BY user_key`);
     assert.equal(out.rows.length, rounds);
     assert.ok(out.rows.every((r: { phones: number }) => r.phones === 1));
   });
 
   it('two people at two carts at once both get a phone; a cart hands out one at a time (CART_BUSY there only)', async () => {
     const url = await freshDatabase();
-    const [ward3, ward5] = [cartPool(url), cartPool(url)];
-    await migrate(ward3);
-    await dockedPhone(ward3, 'A', 'ward-3', 1, 0.9);
-    await dockedPhone(ward3, 'B', 'ward-3', 2, 0.8);
-    await dockedPhone(ward5, 'C', 'ward-5', 1, 0.7);
-    const [atWard3, atWard5] = await Promise.all([tap(ward3, 'ward-3', 'alice'), tap(ward5, 'ward-5', 'bob')]);
+    const [ward3, ward5] = [cartStore(url, 'ward-3'), cartStore(url, 'ward-5')];
+    await dockedPhone(ward3, 'A', 1, 0.9);
+    await dockedPhone(ward3, 'B', 2, 0.8);
+    await dockedPhone(ward5, 'C', 1, 0.7);
+    const [atWard3, atWard5] = await Promise.all([tap(ward3, 'alice'), tap(ward5, 'bob')]);
     assert.deepEqual([atWard3, atWard5], ['A', 'C'], 'the most charged phone of each cart');
-    assert.equal(await tap(ward3, 'ward-3', 'carol'), 'CART_BUSY', 'A still waits to be taken from ward 3');
-    assert.equal(await tap(ward5, 'ward-5', 'dave'), 'CART_BUSY');
-    const deadline = await ward3.query(`SELECT cart, node, deadline > now() + interval '50 seconds' AS later FROM checkout_deadlines WHERE udid = 'A'`);
-    assert.deepEqual(deadline.rows, [{ cart: 'ward-3', node: 'checkout-ward-3', later: true }], 'owned by the cart that started it');
+    assert.equal(await tap(ward3, 'carol'), 'CART_BUSY', 'A still waits to be taken from ward 3');
+    assert.equal(await tap(ward5, 'dave'), 'CART_BUSY');
+    assert.deepEqual((await ward3.pendingCheckouts()).map((d) => d.udid), ['A'], 'each cart fires its own deadlines');
+    assert.deepEqual((await ward5.pendingCheckouts()).map((d) => [d.udid, d.checkout.node]), [['C', 'checkout-ward-5']]);
+  });
+
+  it('a phone checked out at one cart and docked at another is known there: its user and status follow it, its record moves', async () => {
+    const url = await freshDatabase();
+    const [ward3, ward5] = [cartStore(url, 'ward-3'), cartStore(url, 'ward-5')];
+    await dockedPhone(ward3, 'A', 1);
+    await ward3.setAttribute('A', 'Ward', '3');
+    assert.equal(await tap(ward3, 'alice'), 'A');
+    await ward3.unplugged('A');
+    const docked = await ward5.docked('A', { hubId: 'ward-5-hub', hub: 'ward-5', port: 4 });
+    assert.deepEqual([docked.cart, docked.port, docked.status, docked.user, docked.attributes.Ward], ['ward-5', 4, 'Checked Out', 'alice', '3']);
+    assert.equal((await ward5.deviceAt('ward-5-hub', 4))?.udid, 'A');
+    assert.equal(await ward3.deviceAt('ward-3-hub', 1), undefined, 'gone from the cart it left');
+    assert.ok((await ward5.audit('A')).some((e) => e.what === 'docked: cart' && e.from === 'ward-3' && e.to === 'ward-5'));
+  });
+
+  it('the same hub id on two carts (one flow imported on both) keeps their ports apart', async () => {
+    const url = await freshDatabase();
+    const [ward3, ward5] = [cartStore(url, 'ward-3'), cartStore(url, 'ward-5')];
+    await ward3.docked('ON-3', { hubId: 'imported-hub', hub: 'Cart', port: 1 });
+    await ward5.docked('ON-5', { hubId: 'imported-hub', hub: 'Cart', port: 1 });
+    assert.equal((await ward3.deviceAt('imported-hub', 1))?.udid, 'ON-3');
+    assert.equal((await ward5.deviceAt('imported-hub', 1))?.udid, 'ON-5');
+  });
+
+  it('announces every change on checkout_changes (LISTEN/NOTIFY)', async () => {
+    const url = await freshDatabase();
+    const store = cartStore(url, 'ward-3');
+    await dockedPhone(store, 'A', 1);
+    const listener = new Client({ connectionString: url });
+    await listener.connect();
+    try {
+      const heard: string[] = [];
+      listener.on('notification', (n) => heard.push(`${n.channel}:${n.payload}`));
+      await listener.query(`LISTEN ${CHANGES_CHANNEL}`);
+      await tap(store, 'alice');
+      await waitFor('the check-out announced', () => heard.includes(`${CHANGES_CHANNEL}:A`));
+    } finally {
+      await listener.end();
+    }
+  });
+
+  it('a database out of reach: STORE_UNAVAILABLE, said once, nothing written; healed by the first call that works', async () => {
+    const url = await freshDatabase();
+    const store = cartStore(url, 'ward-3');
+    await dockedPhone(store, 'A', 1);
+    // The cart reaches the database through a link that is down, then comes back.
+    const link = await tcpLink(Number(new URL(url).port));
+    const pool = new Pool({ connectionString: url.replace(/:\d+\//, `:${link.port}/`), connectionTimeoutMillis: 2000 });
+    pool.on('error', () => undefined); // its link goes at the end of the test: expected here
+    const cart = new PostgresFleetStore({ pool, cart: 'ward-3' });
+    const said: (string | undefined)[] = [];
+    cart.on('storage', (err?: CodedError) => said.push(err?.code));
+    try {
+      await assert.rejects(cart.beginCheckout('alice', RULES), (err: CodedError) => err.code === 'STORE_UNAVAILABLE' && /ECONNREFUSED/.test(err.message));
+      await assert.rejects(cart.device('A'), (err: CodedError) => err.code === 'STORE_UNAVAILABLE');
+      assert.deepEqual(said, ['STORE_UNAVAILABLE'], 'said once');
+      assert.equal((await store.device('A'))?.status, 'Checked In', 'nothing half-written');
+      await link.up();
+      assert.equal(await tap(cart, 'alice'), 'A');
+      assert.deepEqual(said, ['STORE_UNAVAILABLE', undefined], 'healed');
+    } finally {
+      await pool.end();
+      await link.close();
+    }
   });
 
   it('a phone that failed while out with her still counts toward her limit, at any cart', async () => {
     const url = await freshDatabase();
-    const db = cartPool(url);
-    await migrate(db);
-    await dockedPhone(db, 'A', 'ward-3', 1);
-    await dockedPhone(db, 'B', 'ward-5', 1);
-    assert.equal(await tap(db, 'ward-3', 'erin'), 'A');
-    await db.query(`UPDATE checkout_devices SET docked = false, status = 'Failed' WHERE udid = 'A'`);
-    await db.query(`DELETE FROM checkout_deadlines WHERE udid = 'A'`);
-    assert.equal(await tap(db, 'ward-5', 'erin'), 'USER_HAS_DEVICE');
-    assert.equal(await tap(db, 'ward-5', 'frank'), 'B');
+    const [ward3, ward5] = [cartStore(url, 'ward-3'), cartStore(url, 'ward-5')];
+    await dockedPhone(ward3, 'A', 1);
+    await dockedPhone(ward5, 'B', 1);
+    assert.equal(await tap(ward3, 'erin'), 'A');
+    await ward3.unplugged('A');
+    await ward3.fail('A', { who: 'mdm-command', why: 'DEVICE_TIMEOUT' });
+    assert.equal(await tap(ward5, 'erin'), 'USER_HAS_DEVICE');
+    assert.equal(await tap(ward5, 'frank'), 'B');
   });
 });

@@ -77,3 +77,15 @@ export async function startPostgres(): Promise<TestPostgres> {
     },
   };
 }
+
+/** Creates an empty database on the test server, as a hospital's would be; returns its URL. */
+export async function createDatabase(server: TestPostgres, name: string): Promise<string> {
+  const admin = new Client({ connectionString: server.url });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await admin.end();
+  }
+  return server.url.replace(/\/postgres$/, `/${name}`);
+}

@@ -83,16 +83,16 @@ describe('hub events carry the phone\u2019s UDID (hub over a pty, usbmuxd on a s
     cart.dock('PHONE-S', 0, 5);
     await waitFor('dock', () => docks.length === 1, 5000);
     const store = (helper.getNode('fleet') as unknown as { fleet: { store: import('../../nodes/lib/fleet/fleet-store').FleetStore } }).fleet.store;
-    store.setStatus('PHONE-S', 'Checked In');
-    store.reportHealth('PHONE-S', 0.9, true);
-    store.beginCheckout('alice', { userLimit: 1, batteryThreshold: 0.2, deadlineSeconds: 60 });
+    await store.setStatus('PHONE-S', 'Checked In');
+    await store.reportHealth('PHONE-S', 0.9, true);
+    await store.beginCheckout('alice', { userLimit: 1, batteryThreshold: 0.2, deadlineSeconds: 60 });
     cart.unplug(0, 5);
     await waitFor('unplug', () => unplugs.length === 1);
     cart.dock('PHONE-S', 0, 5);
     await waitFor('returned', () => docks.length === 2, 5000);
     const returned = (docks[1] as Event).device as Event['device'] & { status: string; user: string };
     assert.deepEqual([returned.status, returned.user], ['Checked Out', 'alice']);
-    assert.deepEqual(store.audit('PHONE-S').filter((e) => e.what.endsWith(': docked')).map((e) => e.to), ['true', 'false', 'true']);
+    assert.deepEqual((await store.audit('PHONE-S')).filter((e) => e.what.endsWith(': docked')).map((e) => e.to), ['true', 'false', 'true']);
   });
 
   it('several docks in the same second: unresolved and said so while ports are new, exact once learnt', async () => {

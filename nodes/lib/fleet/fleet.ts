@@ -3,7 +3,7 @@ import { CodedError } from '../coded-error';
 import type { Device } from '../attributes';
 import type { HubConnection } from '../hub/hub-connection';
 import type { LedState } from '../hub/led-plan';
-import { readJson, setAside, writeJsonAtomically } from '../json-file';
+import { readJson, setAside, SnapshotFile } from '../json-file';
 import type { AssignedUser, MdmAdapter } from '../mdm/mdm-adapter';
 import { SharedPool } from '../shared-pool';
 import { LockdownSession } from '../usb/lockdown';
@@ -11,7 +11,8 @@ import { openUsbSocket } from '../usb/open-usb';
 import { keyOf, PortCorrelator } from '../usb/port-correlator';
 import { UsbmuxClient, type UsbDevice } from '../usb/usbmux-client';
 import { CheckoutDeadlines } from './checkout-deadlines';
-import { FleetStore, type CheckoutRules, type DeviceRecord, type HubPort, type PendingCheckout } from './fleet-store';
+import { FileFleetStore } from './file-fleet-store';
+import type { CheckoutRules, DeviceRecord, FleetStore, HubPort, PendingCheckout } from './fleet-store';
 import { missedEvents, type MissedEvent } from './reconcile';
 
 /** What a dock or unplug can say about the phone on a port. */
@@ -28,7 +29,7 @@ export type ExpiredCheckout = { device: Device; checkout: PendingCheckout };
 /** How the fleet tells which phone is on a port: through usbmuxd, or without USB from its records alone. */
 interface PortIdentifier {
   identify(place: HubPort, missed?: boolean): Promise<PortIdentity>;
-  unplug(place: HubPort): PortIdentity;
+  unplug(place: HubPort): Promise<PortIdentity>;
   lockdown(udid: string): Promise<LockdownSession>;
   close(): Promise<void>;
 }
@@ -44,6 +45,8 @@ export interface FleetOptions {
   /** Names the fleet's files in `dataDir`. */
   id: string;
   dataDir: string;
+  /** Where the fleet's records live; by default a file in `dataDir` (one cart, no server). */
+  store?: FleetStore;
   rules: CheckoutRules;
   /** The locker app's bundle id: locked to it when checked in, configured with the user. */
   lockerApp: string;
@@ -62,8 +65,8 @@ export interface FleetOptions {
 const usbSources = new SharedPool<UsbmuxClient>();
 
 // What a message may carry of a record: not the fleet's bookkeeping (battery, deadline...).
-export const asDevice = ({ udid, serial, name, hub, hubId, port, status, user, userName, attributes }: DeviceRecord): Device & { udid: string } =>
-  Object.fromEntries(Object.entries({ udid, serial, name, hub, hubId, port, status, user, userName, attributes }).filter(([, v]) => v !== undefined)) as unknown as Device & { udid: string };
+export const asDevice = ({ udid, serial, name, cart, hub, hubId, port, status, user, userName, attributes }: DeviceRecord): Device & { udid: string } =>
+  Object.fromEntries(Object.entries({ udid, serial, name, cart, hub, hubId, port, status, user, userName, attributes }).filter(([, v]) => v !== undefined)) as unknown as Device & { udid: string };
 
 /**
  * One cart's devices: their records, which phone is on which port (hub events matched with
@@ -83,6 +86,10 @@ export class Fleet {
   /** Port -> USB location, learnt (with USB identity): keyed by hub id and port. */
   private locations?: { learnt: Map<string, number>; save(): void };
   private readonly unknownHubs = new Set<string>();
+  /** Hubs whose records are brought up to date with their config node (see `attachHub`). */
+  private readonly updatedHubs = new Map<string, Promise<void>>();
+  /** Hubs whose first reading was compared with the records (or is being). */
+  private readonly reconciledHubs = new Set<string>();
   /** Hubs read since the start: only there can a deadline tell a phone still docked from one taken. */
   private readonly readHubs = new Set<string>();
   private readonly watchers = new Map<string, (expired: ExpiredCheckout) => void>();
@@ -92,9 +99,10 @@ export class Fleet {
 
   constructor(private readonly options: FleetOptions) {
     const { text, log } = options;
-    this.store = new FleetStore(join(options.dataDir, `fleet-${options.id}.json`));
+    this.store = options.store ?? new FileFleetStore(join(options.dataDir, `fleet-${options.id}.json`));
     for (const notice of this.store.notices) log.warn(notice);
-    this.store.on('storage', (err?: CodedError) => (err ? log.error(err.message) : log.info(text('device-fleet.errors.storage-healed'))));
+    const healed = this.store.cart === undefined ? 'device-fleet.errors.storage-healed' : 'device-fleet.errors.database-healed';
+    this.store.on('storage', (err?: CodedError) => (err ? log.error(err.message) : log.info(text(healed))));
     this.rules = options.rules;
     this.lockerApp = options.lockerApp;
     this.badgeLookupUrl = options.badgeLookupUrl;
@@ -102,8 +110,11 @@ export class Fleet {
     // node that started them (kept until that node is running again after a restart).
     this.deadlines = new CheckoutDeadlines(
       this.store,
-      (record) => {
-        const device = asDevice(this.store.fail(record.udid, { who: 'fleet', why: text('device-fleet.errors.unplug-timeout', { seconds: this.rules.deadlineSeconds }) }));
+      async (record) => {
+        const why = text('device-fleet.errors.unplug-timeout', { seconds: this.rules.deadlineSeconds });
+        const failed = await this.store.expireCheckout(record.udid, record.checkout.deadline, { who: 'fleet', why });
+        if (!failed) return; // unplugged (or changed) meanwhile
+        const device = asDevice(failed);
         this.setLed(device, 'error').catch((err: Error) => log.warn(err.message));
         this.deliver({ device, checkout: record.checkout });
       },
@@ -128,7 +139,7 @@ export class Fleet {
   }
 
   /** Records that the phone on a port was unplugged and says which it was; completes a check-out waiting for it. */
-  recordUnplug(place: HubPort): PortIdentity {
+  recordUnplug(place: HubPort): Promise<PortIdentity> {
     return this.ports.unplug(place);
   }
 
@@ -142,13 +153,16 @@ export class Fleet {
    * hands `replay` each dock and unplug that happened meanwhile (or a Return left unfinished),
    * once; deadlines of this hub's check-outs are judged only after that.
    */
-  reconcile(hub: { id: string; name: string }, docked: number[], replay: (missed: MissedEvent) => void): void {
-    if (!this.readHubs.has(hub.id)) {
-      this.readHubs.add(hub.id);
-      for (const missed of missedEvents(this.store.devices(), hub.id, docked)) {
+  async reconcile(hub: { id: string; name: string }, docked: number[], replay: (missed: MissedEvent) => void): Promise<void> {
+    if (!this.reconciledHubs.has(hub.id)) {
+      this.reconciledHubs.add(hub.id);
+      await this.updatedHubs.get(hub.id);
+      const here = (await this.store.devices()).filter((d) => d.cart === this.store.cart);
+      for (const missed of missedEvents(here, hub.id, docked)) {
         this.options.log.info(this.options.text('device-fleet.errors.missed', { hub: hub.name, port: missed.port, event: missed.event, why: missed.why }));
         replay(missed);
       }
+      this.readHubs.add(hub.id);
     }
     this.deadlines.arm();
   }
@@ -159,11 +173,8 @@ export class Fleet {
    * locations that named the hub by its name only (before 0.2) are taken over here.
    */
   attachHub(hub: { id: string; name: string }, connection: HubConnection): () => void {
-    try {
-      this.store.updateHub(hub.id, hub.name);
-    } catch (err) {
-      this.options.log.warn((err as Error).message); // the disk refuses: tried again at the next start
-    }
+    // The store refuses: tried again at the next start.
+    this.updatedHubs.set(hub.id, this.store.updateHub(hub.id, hub.name).catch((err: Error) => this.options.log.warn(err.message)));
     this.adoptLocations(hub.id, hub.name);
     this.hubs.set(hub.id, connection);
     this.hubNames.set(hub.id, hub.name);
@@ -189,8 +200,8 @@ export class Fleet {
   }
 
   /** Starts a check-out (the given device or the best one) and its unplug deadline. */
-  beginCheckout(user: AssignedUser, udid: string | undefined, started: Omit<PendingCheckout, 'deadline'>): Device & { udid: string } {
-    const device = asDevice(this.store.beginCheckout(user.id, this.rules, udid, started, user.name));
+  async beginCheckout(user: AssignedUser, udid: string | undefined, started: Omit<PendingCheckout, 'deadline'>): Promise<Device & { udid: string }> {
+    const device = asDevice(await this.store.beginCheckout(user.id, this.rules, udid, started, user.name));
     this.deadlines.arm();
     return device;
   }
@@ -208,7 +219,7 @@ export class Fleet {
 
   async close(): Promise<void> {
     this.deadlines.close();
-    this.store.close();
+    await this.store.close();
     await this.ports.close();
   }
 
@@ -219,8 +230,8 @@ export class Fleet {
     this.undelivered.set(node, [...(this.undelivered.get(node) ?? []), expired]);
   }
 
-  private serialOf(udid: string): string | undefined {
-    return this.mdm?.enrolment(udid)?.serial ?? this.store.device(udid)?.serial;
+  private async serialOf(udid: string): Promise<string | undefined> {
+    return this.mdm?.enrolment(udid)?.serial ?? (await this.store.device(udid))?.serial;
   }
 
   /** Learnt locations keyed `<hub name>#<port>` (before 0.2) move to the hub's id, unless it has learnt its own. */
@@ -236,9 +247,10 @@ export class Fleet {
     save();
   }
 
-  private unpluggedAt(place: HubPort, udid = this.store.deviceAt(place.hubId, place.port)?.udid): PortIdentity {
+  private async unpluggedAt(place: HubPort, known?: string): Promise<PortIdentity> {
+    const udid = known ?? (await this.store.deviceAt(place.hubId, place.port))?.udid;
     if (!udid) return { reason: this.options.text('device-fleet.errors.unplug-unknown') };
-    const device = asDevice(this.store.unplugged(udid, { who: 'hub', why: 'unplugged' }));
+    const device = asDevice(await this.store.unplugged(udid, { who: 'hub', why: 'unplugged' }));
     this.deadlines.arm();
     // "Off when removed": the port stays dark until the phone is checked in again.
     if (device.status === 'Checked Out') this.setLed(device, 'off').catch((err: Error) => this.options.log.warn(err.message));
@@ -270,7 +282,7 @@ export class Fleet {
     const noUsb = this.options.text('device-fleet.errors.no-usb');
     return {
       identify: async (place, missed) => {
-        const recorded = missed ? this.store.deviceAt(place.hubId, place.port) : undefined;
+        const recorded = missed ? await this.store.deviceAt(place.hubId, place.port) : undefined;
         return recorded ? { device: asDevice(recorded) } : { reason: noUsb };
       },
       unplug: (place) => this.unpluggedAt(place),
@@ -287,13 +299,9 @@ export class Fleet {
     // Learnt port -> USB locations outlive restarts: first docks need not be alone again.
     const locationsFile = join(this.options.dataDir, `usb-locations-${this.options.id}.json`);
     const learnt = new Map<string, number>(Object.entries(this.learntLocations(locationsFile)));
-    const save = (): void => {
-      try {
-        writeJsonAtomically(locationsFile, Object.fromEntries(learnt));
-      } catch (err) {
-        log.warn((err as Error).message); // learnt again at the next lone dock
-      }
-    };
+    const snapshots = new SnapshotFile(locationsFile);
+    // A write the disk refuses is learnt again at the next lone dock.
+    const save = (): void => void snapshots.write(Object.fromEntries(learnt)).catch((err: Error) => log.warn(err.message));
     this.locations = { learnt, save };
     const correlator = new PortCorrelator({
       windowMs,
@@ -313,8 +321,8 @@ export class Fleet {
         const known = missed ? await usb.whenListed(windowMs).then(() => correlator.present(place, usb.devices())) : undefined;
         const found = known ?? (await correlator.dock(place));
         if (!found.udid) return { reason: found.reason };
-        const serial = this.serialOf(found.udid);
-        return { device: asDevice(this.store.docked(found.udid, { ...place, ...(serial && { serial }) }, { who: 'hub', why: 'docked' })) };
+        const serial = await this.serialOf(found.udid);
+        return { device: asDevice(await this.store.docked(found.udid, { ...place, ...(serial && { serial }) }, { who: 'hub', why: 'docked' })) };
       },
       unplug: (place) => this.unpluggedAt(place, correlator.unplug(place)),
       lockdown: async (udid) => {

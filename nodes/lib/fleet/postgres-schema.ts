@@ -17,7 +17,6 @@ const MIGRATIONS: string[] = [
      hub text,
      port integer,
      docked boolean NOT NULL DEFAULT false,
-     home_cart text,
      status text NOT NULL DEFAULT 'Unknown',
      user_id text,
      user_key text,

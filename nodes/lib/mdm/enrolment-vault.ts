@@ -1,5 +1,5 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
-import { readJson, setAside, writeJsonAtomically } from '../json-file';
+import { readJson, setAside, SnapshotFile } from '../json-file';
 import type { Enrolment } from './mdm-adapter';
 
 interface VaultFile {
@@ -23,11 +23,14 @@ type Stored = Omit<Enrolment, 'unlockToken'> & { unlockToken?: string; [key: str
 export class EnrolmentVault {
   /** What loading found unreadable and where it was put, for the log. */
   readonly notices: string[] = [];
+  private readonly snapshots: SnapshotFile;
 
   constructor(
     private readonly file: string,
     private readonly secret: string,
-  ) {}
+  ) {
+    this.snapshots = new SnapshotFile(file);
+  }
 
   load(): Enrolment[] {
     try {
@@ -45,14 +48,15 @@ export class EnrolmentVault {
     }
   }
 
-  save(enrolments: Enrolment[]): void {
+  /** Resolves once the disk has these enrolments (or newer ones). */
+  save(enrolments: Enrolment[]): Promise<void> {
     const plain = JSON.stringify(enrolments.map(({ unlockToken, ...rest }) => ({ ...rest, ...(unlockToken && { unlockToken: unlockToken.toString('base64') }) })));
     const salt = randomBytes(16);
     const iv = randomBytes(12);
     const cipher = createCipheriv('aes-256-gcm', this.key(salt), iv);
     const data = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
     const file: VaultFile = { version: 1, salt: salt.toString('base64'), iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64') };
-    writeJsonAtomically(this.file, file);
+    return this.snapshots.write(file);
   }
 
   private key(salt: Buffer): Buffer {

@@ -19,7 +19,7 @@ export interface NanoMdmOptions {
   /** HTTP timeout, ms. */
   timeout: number;
   /** Keeps what check-ins taught across restarts. */
-  vault?: { load(): Enrolment[]; save(enrolments: Enrolment[]): void };
+  vault?: { load(): Enrolment[]; save(enrolments: Enrolment[]): Promise<void> };
 }
 
 /** What check-ins taught us about a device. */
@@ -69,6 +69,8 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
   readonly results = new CommandResults();
   readonly http: MdmHttp;
   private readonly devices = new Map<string, CheckIn>();
+  /** The newest vault write, awaited on close. */
+  private vaultSaved?: Promise<void>;
   /** Why webhooks are being refused (a key that does not match, none sent), until one is taken again. */
   webhookProblem?: CodedError;
 
@@ -212,11 +214,8 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
 
   /** Memory keeps what the check-in taught even when the disk refuses: the next check-in writes it. */
   private saveVault(): void {
-    try {
-      this.options.vault?.save([...this.devices.values()]);
-    } catch (err) {
-      this.emit('warning', err);
-    }
+    if (!this.options.vault) return;
+    this.vaultSaved = this.options.vault.save([...this.devices.values()]).catch((err: Error) => void this.emit('warning', err));
   }
 
   private refuse(status: number, code: string, message: string): number {
@@ -229,8 +228,10 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
     return status;
   }
 
+  /** Waits for what the check-ins taught to be on disk: the next start reads it. */
   async close(): Promise<void> {
     this.results.rejectAll(new CodedError('MDM_CLOSED', 'the MDM server configuration was closed (redeploy)'));
+    await this.vaultSaved;
   }
 }
 

@@ -1,0 +1,250 @@
+import { readFileSync } from 'node:fs';
+import { appendFile, open, stat } from 'node:fs/promises';
+import { CodedError } from '../coded-error';
+import { readJson, storageFailed, writeFileAtomically } from '../json-file';
+import { userKey } from './person';
+import {
+  applyChange,
+  available,
+  FleetStore,
+  holds,
+  newRecord,
+  personOf,
+  refusals,
+  type AuditEntry,
+  type Change,
+  type CheckoutRules,
+  type DeviceRecord,
+  type Pending,
+  type PendingCheckout,
+} from './fleet-store';
+
+interface FleetFile {
+  version: 2;
+  devices: Record<string, DeviceRecord>;
+}
+
+export interface FileFleetStoreOptions {
+  now?: () => Date;
+  auditLimit?: number;
+  /** After a failed write, how often to try writing again, ms. */
+  healInterval?: number;
+}
+
+/**
+ * One cart's fleet in a file (the embedded default: no server). The devices are written
+ * atomically as a whole and flushed to the disk (a killed process or a power cut loses no
+ * device, no status and no pending deadline), the audit trail appended as JSON lines next to
+ * it. Changes run one at a time, each on what the one before left, and memory changes only
+ * once the disk has the change. A change the disk refuses (full, read-only) fails with
+ * STORAGE_FAILED and changes nothing; the store then tries again every `healInterval`.
+ */
+export class FileFleetStore extends FleetStore {
+  readonly cart = undefined;
+  private devicesById: Record<string, DeviceRecord>;
+  private readonly auditFile: string;
+  private readonly audited: AuditEntry[];
+  /** Lines in the audit file; past twice the limit it is rewritten with the newest only. */
+  private auditLines: number;
+  /** Audit entries the disk has not taken yet; they go with the next write. */
+  private unwritten: AuditEntry[] = [];
+  /** The audit file may end in a line cut short (a kill, a failed append). */
+  private auditTorn: boolean;
+  private healTimer?: NodeJS.Timeout;
+  /** The change being written: the next waits for it. */
+  private writing: Promise<unknown> = Promise.resolve();
+
+  /** A fleet file that is not one fails with STORAGE_DAMAGED and is left as it is: nothing is guessed. */
+  constructor(
+    private readonly file: string,
+    private readonly options: FileFleetStoreOptions = {},
+  ) {
+    super();
+    const saved = readJson<FleetFile>(file, { version: 2, devices: {} });
+    if (saved?.version !== 2 || typeof saved.devices !== 'object' || saved.devices === null || Array.isArray(saved.devices)) {
+      throw new CodedError('STORAGE_DAMAGED', `${file} is damaged (not a version 2 fleet file)`, { path: file });
+    }
+    this.devicesById = saved.devices;
+    this.auditFile = file.replace(/(\.json)?$/, '.audit.jsonl');
+    const { entries, skipped, torn } = readAudit(this.auditFile);
+    if (skipped > 0) this.notices.push(`${this.auditFile}: skipped ${skipped} damaged line${skipped === 1 ? '' : 's'} (cut short by a kill?); new entries start on a line of their own`);
+    this.audited = entries;
+    this.auditTorn = torn;
+    this.auditLines = entries.length;
+    this.audited.splice(0, Math.max(0, this.audited.length - this.auditLimit));
+  }
+
+  async device(udid: string): Promise<DeviceRecord | undefined> {
+    return this.devicesById[udid];
+  }
+
+  async devices(): Promise<DeviceRecord[]> {
+    return Object.values(this.devicesById);
+  }
+
+  async audit(udid?: string): Promise<AuditEntry[]> {
+    return udid ? this.audited.filter((e) => e.udid === udid) : [...this.audited];
+  }
+
+  async deviceAt(hubId: string, port: number): Promise<DeviceRecord | undefined> {
+    return Object.values(this.devicesById).find((d) => d.docked && d.hubId === hubId && d.port === port);
+  }
+
+  async pendingCheckouts(): Promise<Pending[]> {
+    return Object.values(this.devicesById)
+      .filter((d): d is Pending => d.status === 'Checking Out' && d.checkout !== undefined)
+      .sort((a, b) => Date.parse(a.checkout.deadline) - Date.parse(b.checkout.deadline));
+  }
+
+  beginCheckout(user: string, rules: CheckoutRules, udid?: string, started: Omit<PendingCheckout, 'deadline'> = {}, userName?: string): Promise<DeviceRecord> {
+    return this.serially(() => {
+      const { id, key } = personOf(user);
+      const devices = Object.values(this.devicesById);
+      const waiting = devices.find((d) => d.status === 'Checking Out' && d.docked);
+      if (waiting) throw refusals.cartBusy(waiting);
+      const held = devices.filter((d) => holds(d) && userKey(d.user!) === key).length;
+      if (held >= rules.userLimit) throw refusals.userHasDevice(id, held, rules.userLimit);
+      const chosen = udid ? this.devicesById[udid] : devices.filter((d) => available(d, rules)).sort((a, b) => (b.battery ?? 1) - (a.battery ?? 1))[0];
+      if (!chosen || !available(chosen, rules)) throw refusals.noDevice(udid);
+      const deadline = new Date(this.now().getTime() + rules.deadlineSeconds * 1000).toISOString();
+      return this.write(chosen, { patch: { status: 'Checking Out', user: id, userName, checkout: { deadline, ...started } }, what: 'check-out started', actor: { who: id } });
+    });
+  }
+
+  /** Stops trying to write again after a failure. */
+  async close(): Promise<void> {
+    clearInterval(this.healTimer);
+    this.healTimer = undefined;
+  }
+
+  protected update(udid: string, decide: (record: DeviceRecord) => Change | undefined): Promise<DeviceRecord> {
+    return this.serially(async () => {
+      const record = this.devicesById[udid] ?? newRecord(udid);
+      const change = decide(record);
+      return change ? this.write(record, change) : record;
+    });
+  }
+
+  protected override failed(err: CodedError): void {
+    super.failed(err);
+    this.healTimer ??= setInterval(() => void this.serially(() => this.heal()), this.options.healInterval ?? 5000).unref();
+  }
+
+  protected override healed(): void {
+    if (this.unwritten.length > 0) return;
+    void this.close();
+    super.healed();
+  }
+
+  private now(): Date {
+    return this.options.now?.() ?? new Date();
+  }
+
+  private get auditLimit(): number {
+    return this.options.auditLimit ?? 10_000;
+  }
+
+  /** Runs `work` once every change before it is written (or refused). */
+  private serially<T>(work: () => T | Promise<T>): Promise<T> {
+    const run = this.writing.then(work);
+    this.writing = run.catch(() => undefined);
+    return run;
+  }
+
+  private async write(record: DeviceRecord, change: Change): Promise<DeviceRecord> {
+    const { next, entries } = applyChange(record, change, this.now().toISOString());
+    await this.commit(next);
+    await this.appendAudit(entries);
+    return next;
+  }
+
+  /** Memory changes only once the disk has the change. */
+  private async commit(record: DeviceRecord): Promise<void> {
+    const devices = { ...this.devicesById, [record.udid]: record };
+    try {
+      await writeFileAtomically(this.file, JSON.stringify({ version: 2, devices } satisfies FleetFile, null, 2));
+    } catch (err) {
+      const failure = storageFailed('write', this.file, err);
+      this.failed(failure);
+      throw failure;
+    }
+    this.devicesById = devices;
+    this.healed();
+  }
+
+  private async appendAudit(entries: AuditEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    this.audited.push(...entries);
+    this.audited.splice(0, Math.max(0, this.audited.length - this.auditLimit));
+    this.unwritten.push(...entries);
+    if (await this.writeAudit()) this.healed();
+  }
+
+  /** Puts the unwritten entries on disk; false (and a storage failure) when it cannot. */
+  private async writeAudit(): Promise<boolean> {
+    if (this.unwritten.length === 0) return true;
+    try {
+      if (this.auditLines + this.unwritten.length > 2 * this.auditLimit) {
+        await writeFileAtomically(this.auditFile, this.audited.map((e) => JSON.stringify(e)).join('\n') + '\n');
+        this.auditLines = this.audited.length;
+      } else {
+        // A new entry never continues a line cut short.
+        const lead = this.auditTorn && !(await endsWithNewline(this.auditFile)) ? '\n' : '';
+        await appendFile(this.auditFile, lead + this.unwritten.map((e) => JSON.stringify(e)).join('\n') + '\n');
+        this.auditLines += this.unwritten.length;
+      }
+      this.auditTorn = false;
+      this.unwritten = [];
+      return true;
+    } catch (err) {
+      this.auditTorn = true; // a failed append may have left part of a line
+      this.failed(storageFailed('write', this.auditFile, err));
+      return false;
+    }
+  }
+
+  /** Tries to write what memory holds (the last state the disk took, plus unwritten audit entries). */
+  private async heal(): Promise<void> {
+    try {
+      await writeFileAtomically(this.file, JSON.stringify({ version: 2, devices: this.devicesById } satisfies FleetFile, null, 2));
+    } catch (err) {
+      return this.failed(storageFailed('write', this.file, err));
+    }
+    if (await this.writeAudit()) this.healed();
+  }
+}
+
+/** The audit trail so far; lines cut short by a killed process are skipped and counted. */
+function readAudit(file: string): { entries: AuditEntry[]; skipped: number; torn: boolean } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], skipped: 0, torn: false };
+    throw storageFailed('read', file, err);
+  }
+  let skipped = 0;
+  const entries = text.split('\n').flatMap((line) => {
+    if (!line) return [];
+    try {
+      return [JSON.parse(line) as AuditEntry];
+    } catch {
+      skipped++;
+      return [];
+    }
+  });
+  return { entries, skipped, torn: text.length > 0 && !text.endsWith('\n') };
+}
+
+async function endsWithNewline(file: string): Promise<boolean> {
+  const handle = await open(file, 'r').catch(() => undefined);
+  if (!handle) return true; // no file yet: nothing to continue
+  try {
+    const { size } = await stat(file);
+    if (size === 0) return true;
+    const { buffer } = await handle.read(Buffer.alloc(1), 0, 1, size - 1);
+    return buffer[0] === 0x0a;
+  } finally {
+    await handle.close();
+  }
+}

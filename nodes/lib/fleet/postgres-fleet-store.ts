@@ -1,0 +1,262 @@
+import type { Pool, PoolClient } from 'pg';
+import { CodedError } from '../coded-error';
+import {
+  applyChange,
+  FleetStore,
+  newRecord,
+  personOf,
+  refusals,
+  type AuditEntry,
+  type Change,
+  type CheckoutRules,
+  type DeviceRecord,
+  type Pending,
+  type PendingCheckout,
+} from './fleet-store';
+import { userKey } from './person';
+import { migrate } from './postgres-schema';
+import { transaction } from './postgres-transaction';
+
+/** Where every change is announced (LISTEN/NOTIFY), the device's UDID as payload. */
+export const CHANGES_CHANNEL = 'checkout_changes';
+
+export interface PostgresFleetStoreOptions {
+  pool: Pool;
+  /** This host's cart in the shared fleet. */
+  cart: string;
+  now?: () => Date;
+}
+
+interface DeviceRow {
+  udid: string;
+  serial: string | null;
+  name: string | null;
+  cart: string | null;
+  hub_id: string | null;
+  hub: string | null;
+  port: number | null;
+  docked: boolean;
+  status: DeviceRecord['status'];
+  user_id: string | null;
+  user_name: string | null;
+  attributes: Record<string, string>;
+  battery: number | null;
+  healthy: boolean;
+  deadline: Date | null;
+  node: string | null;
+  message: Record<string, unknown> | null;
+}
+
+const SELECT_DEVICES = `SELECT d.udid, d.serial, d.name, d.cart, d.hub_id, d.hub, d.port, d.docked, d.status, d.user_id, d.user_name,
+    d.attributes, d.battery, d.healthy, k.deadline, k.node, k.message
+  FROM checkout_devices d LEFT JOIN checkout_deadlines k ON k.udid = d.udid`;
+
+function toRecord(row: DeviceRow): DeviceRecord {
+  const optional = {
+    serial: row.serial,
+    name: row.name,
+    cart: row.cart,
+    hubId: row.hub_id,
+    hub: row.hub,
+    port: row.port,
+    user: row.user_id,
+    userName: row.user_name,
+    battery: row.battery,
+  };
+  const record: DeviceRecord = { udid: row.udid, docked: row.docked, status: row.status, attributes: row.attributes, healthy: row.healthy };
+  for (const [field, value] of Object.entries(optional)) if (value !== null) (record as unknown as Record<string, unknown>)[field] = value;
+  if (row.deadline) record.checkout = { deadline: row.deadline.toISOString(), ...(row.node !== null && { node: row.node }), ...(row.message !== null && { message: row.message }) };
+  return record;
+}
+
+/**
+ * The fleet of many carts in one PostgreSQL database (PRODUCT.md, "Many carts"): devices keyed
+ * by UDID across carts, each change one transaction with its audit rows, announced on
+ * `checkout_changes`. A phone docked at any cart is recognised there and its record moves to
+ * that cart; the per-user limit holds across carts, `CART_BUSY` per cart; deadlines are rows
+ * owned by the cart that started them. The schema is created or migrated on first use. While
+ * the database cannot be reached every call fails with STORE_UNAVAILABLE (and `storage` says
+ * so once); nothing is half-written, and the first call that works again heals it.
+ */
+export class PostgresFleetStore extends FleetStore {
+  readonly cart: string;
+  private readonly pool: Pool;
+  private migrated?: Promise<unknown>;
+
+  constructor(private readonly options: PostgresFleetStoreOptions) {
+    super();
+    this.pool = options.pool;
+    this.cart = options.cart;
+  }
+
+  async device(udid: string): Promise<DeviceRecord | undefined> {
+    const rows = await this.query<DeviceRow>(`${SELECT_DEVICES} WHERE d.udid = $1`, [udid]);
+    return rows[0] && toRecord(rows[0]);
+  }
+
+  async devices(): Promise<DeviceRecord[]> {
+    return (await this.query<DeviceRow>(`${SELECT_DEVICES} ORDER BY d.udid`)).map(toRecord);
+  }
+
+  async audit(udid?: string): Promise<AuditEntry[]> {
+    const rows = await this.query<{ at: Date; udid: string; what: string; from_value: string | null; to_value: string | null; who: string | null; why: string | null }>(
+      `SELECT at, udid, what, from_value, to_value, who, why FROM checkout_audit WHERE $1::text IS NULL OR udid = $1 ORDER BY id`,
+      [udid ?? null],
+    );
+    return rows.map(({ at, udid: device, what, from_value, to_value, who, why }) => ({
+      at: at.toISOString(),
+      udid: device,
+      what,
+      ...(from_value !== null && { from: from_value }),
+      ...(to_value !== null && { to: to_value }),
+      ...(who !== null && { who }),
+      ...(why !== null && { why }),
+    }));
+  }
+
+  async deviceAt(hubId: string, port: number): Promise<DeviceRecord | undefined> {
+    const rows = await this.query<DeviceRow>(`${SELECT_DEVICES} WHERE d.cart = $1 AND d.docked AND d.hub_id = $2 AND d.port = $3 LIMIT 1`, [this.cart, hubId, port]);
+    return rows[0] && toRecord(rows[0]);
+  }
+
+  async pendingCheckouts(): Promise<Pending[]> {
+    const rows = await this.query<DeviceRow>(`${SELECT_DEVICES} WHERE k.cart = $1 AND d.status = 'Checking Out' ORDER BY k.deadline`, [this.cart]);
+    return rows.map(toRecord) as Pending[];
+  }
+
+  /**
+   * One transaction: every tap of one person, at any cart, waits on her lock, so her limit
+   * holds across carts (two carts tapping one badge at the same instant hand out one phone);
+   * a cart's taps wait on the cart's lock. The locks are always taken person first, then cart,
+   * so two taps never wait on each other in a circle.
+   */
+  async beginCheckout(user: string, rules: CheckoutRules, udid?: string, started: Omit<PendingCheckout, 'deadline'> = {}, userName?: string): Promise<DeviceRecord> {
+    const { id, key } = personOf(user);
+    return this.write(async (db) => {
+      await db.query(`SELECT pg_advisory_xact_lock(hashtext('device-checkout user ' || $1))`, [key]);
+      await db.query(`SELECT pg_advisory_xact_lock(hashtext('device-checkout cart ' || $1))`, [this.cart]);
+      const waiting = await db.query<DeviceRow>(`${SELECT_DEVICES} WHERE d.cart = $1 AND d.status = 'Checking Out' AND d.docked LIMIT 1`, [this.cart]);
+      if (waiting.rows[0]) throw refusals.cartBusy(toRecord(waiting.rows[0]));
+      // As on one cart: out with her, or failed while out with her, counts toward her limit.
+      const held = await db.query<{ count: number }>(
+        `SELECT count(*)::int AS count FROM checkout_devices
+          WHERE user_key = $1 AND (status IN ('Checking Out', 'Checked Out') OR (status = 'Failed' AND NOT docked))`,
+        [key],
+      );
+      const count = held.rows[0].count;
+      if (count >= rules.userLimit) throw refusals.userHasDevice(id, count, rules.userLimit);
+      const chosen = await db.query<DeviceRow>(
+        `${SELECT_DEVICES}
+          WHERE d.cart = $1 AND d.docked AND d.status = 'Checked In' AND d.healthy AND coalesce(d.battery, 1) >= $2 AND ($3::text IS NULL OR d.udid = $3)
+          ORDER BY coalesce(d.battery, 1) DESC, d.udid LIMIT 1 FOR UPDATE OF d`,
+        [this.cart, rules.batteryThreshold, udid ?? null],
+      );
+      if (!chosen.rows[0]) throw refusals.noDevice(udid);
+      const deadline = new Date(this.now().getTime() + rules.deadlineSeconds * 1000).toISOString();
+      return this.apply(db, toRecord(chosen.rows[0]), { patch: { status: 'Checking Out', user: id, userName, checkout: { deadline, ...started } }, what: 'check-out started', actor: { who: id } });
+    });
+  }
+
+  /** The pool belongs to whoever made it: it is theirs to end. */
+  async close(): Promise<void> {}
+
+  protected update(udid: string, decide: (record: DeviceRecord) => Change | undefined): Promise<DeviceRecord> {
+    return this.write(async (db) => {
+      const { rows } = await db.query<DeviceRow>(`${SELECT_DEVICES} WHERE d.udid = $1 FOR UPDATE OF d`, [udid]);
+      const record = rows[0] ? toRecord(rows[0]) : newRecord(udid);
+      const change = decide(record);
+      return change ? this.apply(db, record, change) : record;
+    });
+  }
+
+  private now(): Date {
+    return this.options.now?.() ?? new Date();
+  }
+
+  /** Writes `change` of `record` with its audit rows and announces it, inside the caller's transaction. */
+  private async apply(db: PoolClient, record: DeviceRecord, change: Change): Promise<DeviceRecord> {
+    const { next, entries } = applyChange(record, change, this.now().toISOString());
+    await db.query(
+      `INSERT INTO checkout_devices (udid, serial, name, cart, hub_id, hub, port, docked, status, user_id, user_key, user_name, attributes, battery, healthy, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, now())
+       ON CONFLICT (udid) DO UPDATE SET serial = $2, name = $3, cart = $4, hub_id = $5, hub = $6, port = $7, docked = $8, status = $9,
+         user_id = $10, user_key = $11, user_name = $12, attributes = $13, battery = $14, healthy = $15, updated_at = now()`,
+      [
+        next.udid,
+        next.serial ?? null,
+        next.name ?? null,
+        next.cart ?? null,
+        next.hubId ?? null,
+        next.hub ?? null,
+        next.port ?? null,
+        next.docked,
+        next.status,
+        next.user ?? null,
+        next.user === undefined ? null : userKey(next.user),
+        next.userName ?? null,
+        JSON.stringify(next.attributes),
+        next.battery ?? null,
+        next.healthy,
+      ],
+    );
+    if (JSON.stringify(next.checkout) !== JSON.stringify(record.checkout)) {
+      if (next.checkout) {
+        const { deadline, node, message } = next.checkout;
+        await db.query(
+          `INSERT INTO checkout_deadlines (udid, cart, node, deadline, message) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (udid) DO UPDATE SET cart = $2, node = $3, deadline = $4, message = $5`,
+          [next.udid, this.cart, node ?? null, deadline, message === undefined ? null : JSON.stringify(message)],
+        );
+      } else await db.query('DELETE FROM checkout_deadlines WHERE udid = $1', [next.udid]);
+    }
+    for (const { at, udid, what, from, to, who, why } of entries) {
+      await db.query(`INSERT INTO checkout_audit (at, udid, cart, what, from_value, to_value, who, why) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [
+        at,
+        udid,
+        this.cart,
+        what,
+        from ?? null,
+        to ?? null,
+        who ?? null,
+        why ?? null,
+      ]);
+    }
+    await db.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, next.udid]);
+    return next;
+  }
+
+  /** The database, its schema brought up to date once (tried again on the next call after a failure). */
+  private async ready(): Promise<Pool> {
+    this.migrated ??= migrate(this.pool).catch((err: Error) => {
+      this.migrated = undefined;
+      throw err;
+    });
+    await this.migrated;
+    return this.pool;
+  }
+
+  private async query<Row extends object>(text: string, values: unknown[] = []): Promise<Row[]> {
+    return this.reaching(async () => (await (await this.ready()).query<Row>(text, values)).rows);
+  }
+
+  private write<T>(work: (db: PoolClient) => Promise<T>): Promise<T> {
+    return this.reaching(async () => transaction(await this.ready(), work));
+  }
+
+  /** A refusal (a CodedError) passes as it is; anything else means the database is out of reach. */
+  private async reaching<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      const result = await work();
+      this.healed();
+      return result;
+    } catch (err) {
+      if (err instanceof CodedError) {
+        this.healed();
+        throw err;
+      }
+      const unavailable = new CodedError('STORE_UNAVAILABLE', `the fleet database cannot be used: ${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`.replace(/\s+/g, ' '));
+      this.failed(unavailable);
+      throw unavailable;
+    }
+  }
+}

@@ -1,0 +1,212 @@
+import assert from 'node:assert/strict';
+import sinon from 'sinon';
+import type { CodedError } from '../nodes/lib/coded-error';
+import { CheckoutDeadlines } from '../nodes/lib/fleet/checkout-deadlines';
+import type { CheckoutRules, FleetStore } from '../nodes/lib/fleet/fleet-store';
+import { missedEvents } from '../nodes/lib/fleet/reconcile';
+import { settle } from './support';
+
+const RULES: CheckoutRules = { userLimit: 1, batteryThreshold: 0.3, deadlineSeconds: 60 };
+const HUB = { hubId: 'cart-hub', hub: 'Cart' };
+
+/** Opens a store on the same records each time it is called (a restart), its clock at `now()`. */
+export type OpenStore = (now: () => Date) => FleetStore;
+
+const code = (expected: string) => (err: CodedError) => err.code === expected;
+
+/**
+ * What every fleet store does alike, so every node works unchanged over either: run against
+ * the file store and against PostgreSQL. `fresh` gives a store on empty records for each test.
+ */
+export function fleetStoreContract(fresh: () => Promise<OpenStore>): void {
+  let now: Date;
+  let open: OpenStore;
+  let store: FleetStore;
+  const opened: FleetStore[] = [];
+  const reopen = (): FleetStore => {
+    const next = open(() => now);
+    opened.push(next);
+    return next;
+  };
+
+  /** A docked, checked-in phone with `battery`. */
+  async function ready(udid: string, port: number, battery: number): Promise<void> {
+    await store.docked(udid, { ...HUB, port });
+    await store.setStatus(udid, 'Checked In', { who: 'prep', why: 'Device Prep done' });
+    await store.reportHealth(udid, battery, true);
+  }
+
+  beforeEach(async () => {
+    now = new Date('2026-11-24T07:00:00Z');
+    open = await fresh();
+    store = reopen();
+  });
+
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((s) => s.close()));
+  });
+
+  it('keeps every device with its status and an audit trail of who changed what, when and why', async () => {
+    await store.docked('U1', { ...HUB, port: 2, serial: 'S1' });
+    assert.equal((await store.device('U1'))?.status, 'Unknown');
+    await store.setStatus('U1', 'Prepping', { who: 'flow:prep', why: 'new device' });
+    const trail = await store.audit('U1');
+    assert.deepEqual(trail.at(-1), { at: '2026-11-24T07:00:00.000Z', udid: 'U1', what: 'status', from: 'Unknown', to: 'Prepping', who: 'flow:prep', why: 'new device' });
+    assert.ok(trail.some((e) => e.what === 'docked: port' && e.to === '2'));
+    await assert.rejects(store.setStatus('U1', 'Lost' as never), code('INVALID_STATUS'));
+    await assert.rejects(store.setAttribute('U1', 'Ward', 'x'.repeat(257)), code('INVALID_ATTRIBUTE'));
+  });
+
+  it('hands out the most charged healthy phone, never one below the threshold', async () => {
+    await ready('LOW', 1, 0.2);
+    await ready('MID', 2, 0.6);
+    await ready('HIGH', 3, 0.9);
+    await store.reportHealth('HIGH', 0.9, false);
+    const chosen = await store.beginCheckout('alice', RULES);
+    assert.equal(chosen.udid, 'MID');
+    assert.equal(chosen.status, 'Checking Out');
+    assert.equal(chosen.user, 'alice');
+    assert.equal(chosen.checkout?.deadline, '2026-11-24T07:01:00.000Z');
+    assert.equal((await store.unplugged('MID', { who: 'alice' })).status, 'Checked Out', 'unplugging the phone completes its check-out');
+    await assert.rejects(store.beginCheckout('bob', RULES), code('NO_DEVICE_AVAILABLE'));
+  });
+
+  it('one check-out at a time per cart, and a per-user limit however the id is written', async () => {
+    await ready('A', 1, 0.9);
+    await ready('B', 2, 0.8);
+    await store.beginCheckout('alice', RULES);
+    await assert.rejects(store.beginCheckout('bob', RULES), (err: CodedError) => err.code === 'CART_BUSY' && /Cart port 1/.test(err.message));
+    await store.unplugged('A');
+    await assert.rejects(store.beginCheckout('ALICE\u200b', RULES), (err: CodedError) => err.code === 'USER_HAS_DEVICE' && /limit 1/.test(err.message));
+    assert.equal((await store.beginCheckout('alice', { ...RULES, userLimit: 2 })).udid, 'B');
+    await assert.rejects(store.beginCheckout(' ', RULES), code('INVALID_USER'));
+  });
+
+  it('taps arriving at once are taken one after the other: one phone per person, never two', async () => {
+    await ready('A', 1, 0.9);
+    await ready('B', 2, 0.8);
+    const taps = await Promise.allSettled([store.beginCheckout('alice', RULES), store.beginCheckout('alice', RULES), store.beginCheckout('bob', RULES)]);
+    const outcomes = taps.map((t) => (t.status === 'fulfilled' ? t.value.udid : (t.reason as CodedError).code)).sort();
+    assert.deepEqual(outcomes, ['A', 'CART_BUSY', 'CART_BUSY'], 'the first tap taken unlocks the best phone; the others wait for it to be taken');
+  });
+
+  it('a phone that failed while out with its user still counts toward her limit', async () => {
+    await ready('A', 1, 0.9);
+    await ready('B', 2, 0.8);
+    await store.beginCheckout('alice', RULES);
+    await store.unplugged('A');
+    await store.fail('A', { who: 'mdm-command', why: 'DEVICE_TIMEOUT' });
+    await assert.rejects(store.beginCheckout('alice', RULES), code('USER_HAS_DEVICE'));
+    await store.docked('A', { ...HUB, port: 1 }); // back on the cart: no longer in her hands
+    assert.equal((await store.beginCheckout('alice', RULES)).udid, 'B');
+  });
+
+  it('checks a device in: no user, no deadline', async () => {
+    await ready('A', 1, 0.9);
+    await store.beginCheckout('alice', RULES);
+    await store.checkIn('A', { who: 'return', why: 'docked again' });
+    const record = await store.device('A');
+    assert.deepEqual([record?.status, record?.user, record?.checkout], ['Checked In', undefined, undefined]);
+    assert.deepEqual(await store.pendingCheckouts(), []);
+  });
+
+  it('remembers devices, statuses and pending deadlines across a restart', async () => {
+    await ready('A', 1, 0.9);
+    await store.beginCheckout('alice', RULES, undefined, { node: 'checkout-node', message: { badge: 'x' } }, 'Alice Liddell');
+    const restarted = reopen();
+    const record = await restarted.device('A');
+    assert.deepEqual([record?.user, record?.userName, record?.battery, record?.hubId, record?.port], ['alice', 'Alice Liddell', 0.9, 'cart-hub', 1]);
+    assert.deepEqual(
+      (await restarted.pendingCheckouts()).map((d) => [d.udid, d.checkout]),
+      [['A', { deadline: '2026-11-24T07:01:00.000Z', node: 'checkout-node', message: { badge: 'x' } }]],
+    );
+    assert.ok((await restarted.audit('A')).length >= 4);
+  });
+
+  it('finds the phone on a port, and brings a renamed hub\u2019s records along', async () => {
+    await ready('A', 1, 0.9);
+    assert.equal((await store.deviceAt('cart-hub', 1))?.udid, 'A');
+    assert.equal(await store.deviceAt('cart-hub', 2), undefined);
+    await store.updateHub('cart-hub', 'Cart (north)');
+    assert.equal((await store.device('A'))?.hub, 'Cart (north)');
+    assert.ok((await store.audit('A')).some((e) => e.what === 'hub: hub' && e.why === 'hub renamed'));
+  });
+
+  it('fails a check-out when its deadline passes, not before; at once after a restart past it; never one unplugged meanwhile', async () => {
+    const start = now.getTime();
+    // Only the clock the deadlines read: the store's own I/O keeps real time.
+    const clock = sinon.useFakeTimers({ now: start, toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const watch = (fleet: FleetStore, expired: string[]) => {
+      const deadlines = new CheckoutDeadlines(
+        fleet,
+        async (record) => {
+          if (await fleet.expireCheckout(record.udid, record.checkout.deadline, { who: 'fleet', why: 'not unplugged' })) expired.push(`${record.udid}@${clock.now - start}`);
+        },
+        { now: () => clock.now },
+      );
+      return deadlines;
+    };
+    try {
+      await ready('A', 1, 0.9);
+      await ready('B', 2, 0.8);
+      await ready('C', 3, 0.7);
+      await store.beginCheckout('alice', { ...RULES, deadlineSeconds: 60 }, 'A');
+      const live: string[] = [];
+      const running = watch(store, live);
+      await running.arm();
+      await clock.tickAsync(59_999);
+      assert.deepEqual(live, [], 'not before the deadline');
+      running.close();
+      // The process was down past the deadline: the next start fails it at once.
+      await clock.tickAsync(5_000);
+      const restarted = reopen();
+      const afterRestart: string[] = [];
+      const deadlines = watch(restarted, afterRestart);
+      await deadlines.arm();
+      await settle(clock, 'the deadline passed while down', () => afterRestart.length > 0);
+      assert.deepEqual(afterRestart, ['A@64999']);
+      assert.equal((await restarted.device('A'))?.status, 'Failed');
+      // A check-out started now expires when its own deadline passes.
+      now = new Date(clock.now);
+      await restarted.beginCheckout('bob', { ...RULES, deadlineSeconds: 60 }, 'B');
+      await deadlines.arm();
+      await clock.tickAsync(59_999);
+      assert.deepEqual(afterRestart, ['A@64999']);
+      await clock.tickAsync(1);
+      await settle(clock, 'the second deadline', () => afterRestart.length > 1);
+      assert.deepEqual(afterRestart, ['A@64999', 'B@124999']);
+      // Unplugged just as its deadline is judged: the unplug wins, the nurse's phone is not failed.
+      now = new Date(clock.now);
+      await restarted.unplugged('B');
+      await restarted.beginCheckout('carol', { ...RULES, deadlineSeconds: 1 }, 'C');
+      const [pending] = await restarted.pendingCheckouts();
+      await restarted.unplugged('C');
+      assert.equal(await restarted.expireCheckout('C', pending.checkout.deadline, { who: 'fleet' }), undefined);
+      assert.equal((await restarted.device('C'))?.status, 'Checked Out');
+      deadlines.close();
+    } finally {
+      clock.restore();
+    }
+  });
+
+  it('after a start, tells what the hub\u2019s first reading says happened meanwhile, once', async () => {
+    await ready('IN', 1, 0.9); // still there, charging: nothing
+    await ready('TAKEN', 2, 0.9);
+    await store.beginCheckout('ann', RULES, 'TAKEN'); // port 2 is empty now: unplugged while away
+    await ready('CUT', 3, 0.9);
+    await store.setStatus('CUT', 'Checked Out'); // docked, but its Return never finished
+    await store.docked('OTHER', { hubId: 'cart-b-hub', hub: 'Cart B', port: 2 }); // another hub: not this reading's business
+    const missed = missedEvents(await store.devices(), 'cart-hub', [1, 3, 4]);
+    assert.deepEqual(missed, [
+      { event: 'unplug', port: 2, why: 'unplugged while away' },
+      { event: 'dock', port: 3, why: 'return not finished' },
+      { event: 'dock', port: 4, why: 'docked while away' },
+    ]);
+    await store.unplugged('TAKEN');
+    await store.docked('NEW', { ...HUB, port: 4 });
+    await store.checkIn('NEW');
+    await store.checkIn('CUT');
+    assert.deepEqual(missedEvents(await store.devices(), 'cart-hub', [1, 3, 4]), [], 'played once, the records agree');
+    assert.equal((await store.device('TAKEN'))?.status, 'Checked Out');
+  });
+}

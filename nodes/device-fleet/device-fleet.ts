@@ -56,11 +56,11 @@ export default function (RED: NodeAPI): void {
     const usb = (config.usb ?? '').trim();
     const field = (name: string): number => numberField('device-fleet', config, name);
     const text = (key: string, vars?: Record<string, unknown>): string => RED._(key, vars as Record<string, string | number> | undefined);
+    const cart = (config.cart ?? '').trim();
     let pool: Pool | undefined;
     try {
       if (config.store === 'postgres') {
         const url = (config.databaseUrl ?? '').trim();
-        const cart = (config.cart ?? '').trim();
         if (!url || !cart) throw new CodedError('INVALID_CONFIG', text('device-fleet.errors.no-database'));
         const { databaseUser, databasePassword } = this.credentials ?? {};
         pool = new Pool({ connectionString: url, user: databaseUser || undefined, password: databasePassword || undefined, max: 5, connectionTimeoutMillis: 5000, application_name: `device-checkout ${cart}`.slice(0, 63) });
@@ -70,7 +70,7 @@ export default function (RED: NodeAPI): void {
       this.fleet = new Fleet({
         id: this.id,
         dataDir: join(RED.settings.userDir ?? '.', 'device-checkout'),
-        store: pool && new PostgresFleetStore({ pool, cart: (config.cart ?? '').trim() }),
+        store: pool && new PostgresFleetStore({ pool, cart }),
         rules: {
           deadlineSeconds: field('checkoutDeadline'),
           userLimit: field('userLimit'),

@@ -10,7 +10,7 @@ import { EnrolmentVault } from '../nodes/lib/mdm/enrolment-vault';
 import { NanoMdm } from '../nodes/lib/mdm/nanomdm';
 import { webhookHandler } from '../nodes/mdm-server/webhooks';
 import { SimulatedDevice } from '../sim/simulated-device';
-import { helper, load, reports, send } from './node-red';
+import { helper, load, reports, send, statuses } from './node-red';
 import { readOnly, tempDir, waitFor } from './support';
 
 const code = (expected: string) => (err: CodedError) => err.code === expected;
@@ -125,6 +125,23 @@ describe('disk faults in a Node-RED runtime', () => {
     await waitFor('refused', () => errors.length === 1);
     assert.equal((errors[0] as CodedError).code, 'STORAGE_DAMAGED');
     assert.equal(readFileSync(join(fleetDir(), 'fleet-fleet.json'), 'utf8'), '{"version":2,"devices":', 'left for the admin');
+  });
+
+  it('a fleet database out of reach at start: the tap fails with STORE_UNAVAILABLE, the nodes say so, nothing crashes', async () => {
+    await load([
+      // Port 9 on loopback: nothing listens there.
+      { id: 'fleet', type: 'device-fleet', mdm: '', lockerApp: 'org.example.locker', store: 'postgres', databaseUrl: 'postgres://127.0.0.1:9/devices', cart: 'ward-3' },
+      { id: 'checkout', type: 'check-out-device', fleet: 'fleet', wires: [[]] },
+      { id: 'unconfigured', type: 'device-fleet', mdm: '', lockerApp: 'org.example.locker', store: 'postgres', databaseUrl: '', cart: 'ward-3' },
+    ]);
+    assert.equal((helper.getNode('unconfigured') as unknown as { unavailable?: CodedError }).unavailable?.code, 'INVALID_CONFIG', 'no database URL: said at deploy');
+    const shown = statuses('checkout');
+    const errors = reports('checkout', 'error');
+    send('checkout', { user: 'ann' });
+    await waitFor('refused', () => errors.length === 1, 10_000);
+    assert.equal((errors[0] as CodedError).code, 'STORE_UNAVAILABLE');
+    assert.match((errors[0] as CodedError).message, /ECONNREFUSED/);
+    await waitFor('the node says the database is out of reach', () => shown.some((s) => /store-unavailable/.test(String(s.text))));
   });
 
   it('a damaged USB location cache never takes the fleet down: set aside, said, learnt again', async () => {

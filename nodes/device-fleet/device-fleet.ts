@@ -4,6 +4,8 @@ import { Pool } from 'pg';
 import { CodedError } from '../lib/coded-error';
 import { Fleet } from '../lib/fleet/fleet';
 import { PostgresFleetStore } from '../lib/fleet/postgres-fleet-store';
+import { WebhookRelay, type RelayingAdapter } from '../lib/fleet/webhook-relay';
+import type { MdmAdapter } from '../lib/mdm/mdm-adapter';
 import type { MdmServerNode } from '../mdm-server/mdm-server';
 import { numberField } from '../shared/defaults';
 
@@ -91,7 +93,16 @@ export default function (RED: NodeAPI): void {
       return;
     }
     const { fleet } = this;
+    // NanoMDM posts to one cart: with a shared fleet, what any cart receives reaches them all.
+    const adapter = mdmNode?.adapter;
+    const secret = mdmNode?.credentials?.apiKey;
+    const relay =
+      pool && secret && adapter && 'takeRelayed' in adapter
+        ? new WebhookRelay({ pool, cart, adapter: adapter as MdmAdapter & RelayingAdapter, secret, text, log: { warn: (m) => this.warn(m) } })
+        : undefined;
+    void relay?.start();
     this.on('close', async (done: () => void) => {
+      await relay?.close();
       await fleet.close();
       await pool?.end();
       done();

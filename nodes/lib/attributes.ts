@@ -16,6 +16,12 @@ export interface Device {
   /** The Device User's display name from the badge lookup (or `msg.user.name`). */
   userName?: string;
   attributes?: Record<string, unknown>;
+  /** In a shared fleet: the cart it is docked at (or was last seen at). */
+  cart?: string;
+  /** Its Device Home cart (the `Device Home` attribute). */
+  home?: string;
+  /** Docked at another cart than its home. */
+  wrongCart?: boolean;
 }
 
 /** The built-in square-bracket placeholders and where their values come from. */

@@ -4,6 +4,10 @@ import { Client, Pool } from 'pg';
 import type { CodedError } from '../../nodes/lib/coded-error';
 import { CHANGES_CHANNEL, PostgresFleetStore } from '../../nodes/lib/fleet/postgres-fleet-store';
 import { migrate } from '../../nodes/lib/fleet/postgres-schema';
+import { WebhookRelay } from '../../nodes/lib/fleet/webhook-relay';
+import { toPlist } from '../../nodes/lib/mdm/commands';
+import { NanoMdm } from '../../nodes/lib/mdm/nanomdm';
+import { SimulatedDevice } from '../../sim/simulated-device';
 import { fleetStoreContract } from '../fleet-store-contract';
 import { waitFor } from '../support';
 import { createDatabase, startPostgres, type TestPostgres } from './postgres';
@@ -101,10 +105,10 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
   it('creates its tables on first connect, once, however many carts start at the same moment', async () => {
     const url = await freshDatabase();
     const carts = Array.from({ length: 6 }, () => cartPool(url));
-    assert.deepEqual(await Promise.all(carts.map((pool) => migrate(pool))), [1, 1, 1, 1, 1, 1]);
+    assert.deepEqual(await Promise.all(carts.map((pool) => migrate(pool))), [2, 2, 2, 2, 2, 2]);
     const applied = await carts[0].query('SELECT version FROM checkout_migrations ORDER BY version');
-    assert.deepEqual(applied.rows, [{ version: 1 }]);
-    assert.equal(await migrate(carts[0]), 1, 'started again: nothing to do');
+    assert.deepEqual(applied.rows, [{ version: 1 }, { version: 2 }]);
+    assert.equal(await migrate(carts[0]), 2, 'started again: nothing to do');
   });
 
   it('keeps the audit trail append-only', async () => {
@@ -167,6 +171,24 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
     assert.ok((await ward5.audit('A')).some((e) => e.what === 'docked: cart' && e.from === 'ward-3' && e.to === 'ward-5'));
   });
 
+  it('a phone checked in at ward 3 has its Device Home there; docked at ward 5 it is flagged wrong cart, back home the flag goes', async () => {
+    const url = await freshDatabase();
+    const [ward3, ward5] = [cartStore(url, 'ward-3'), cartStore(url, 'ward-5')];
+    await ward3.docked('A', { hubId: 'ward-3-hub', hub: 'ward-3', port: 1 });
+    await ward3.checkIn('A', { who: 'check-in' });
+    assert.equal((await ward3.device('A'))?.attributes['Device Home'], 'ward-3', 'the first cart that checks it in');
+    await ward3.unplugged('A');
+    const away = await ward5.docked('A', { hubId: 'ward-5-hub', hub: 'ward-5', port: 2 });
+    assert.equal(away.wrongCart, true);
+    assert.ok((await ward5.audit('A')).some((e) => e.what === 'docked: wrongCart' && e.to === 'true'), 'in the audit trail');
+    await ward5.checkIn('A', { who: 'check-in' });
+    assert.equal((await ward5.device('A'))?.attributes['Device Home'], 'ward-3', 'checking in elsewhere does not move its home');
+    await ward5.unplugged('A');
+    assert.equal((await ward3.docked('A', { hubId: 'ward-3-hub', hub: 'ward-3', port: 1 })).wrongCart, undefined, 'home again');
+    await ward3.setAttribute('A', 'Device Home', 'ward-5', { who: 'admin' }); // moved by a flow
+    assert.equal((await ward3.docked('A', { hubId: 'ward-3-hub', hub: 'ward-3', port: 1 })).wrongCart, true);
+  });
+
   it('the same hub id on two carts (one flow imported on both) keeps their ports apart', async () => {
     const url = await freshDatabase();
     const [ward3, ward5] = [cartStore(url, 'ward-3'), cartStore(url, 'ward-5')];
@@ -216,6 +238,74 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
       await pool.end();
       await link.close();
     }
+  });
+
+  describe('NanoMDM webhooks posted to one cart reach every cart (sealed in the database)', () => {
+    const API_KEY = 'relay-api-key-31f0';
+    let url: string;
+    let events = 0;
+    const carts: { nano: NanoMdm; relay: WebhookRelay }[] = [];
+    const said: string[] = [];
+
+    /** A cart's MDM connection and its relay; `start: false` for a cart that is down. */
+    async function cartMdm(cart: string, start = true): Promise<{ nano: NanoMdm; relay: WebhookRelay }> {
+      const nano = new NanoMdm({ url: 'http://127.0.0.1:9', apiKey: API_KEY, acceptUnsigned: true, maxConcurrent: 1, timeout: 1000 });
+      const relay = new WebhookRelay({ pool: cartPool(url), cart, adapter: nano, secret: API_KEY, text: (key, vars) => `${key} ${JSON.stringify(vars)}`, log: { warn: (m) => said.push(m) } });
+      if (start) await relay.start();
+      carts.push({ nano, relay });
+      return { nano, relay };
+    }
+    const post = (nano: NanoMdm, event: object) => nano.handleWebhook(Buffer.from(JSON.stringify({ event_id: `event-${++events}`, created_at: new Date().toISOString(), ...event })), undefined);
+    const plist = (message: object) => Buffer.from(toPlist(message)).toString('base64');
+    const checkIn = (nano: NanoMdm, phone: SimulatedDevice, topic: string, message: object) => post(nano, { topic, checkin_event: { udid: phone.udid, raw_payload: plist(message) } });
+
+    beforeEach(async () => {
+      url = await freshDatabase();
+    });
+
+    afterEach(async () => {
+      for (const { nano, relay } of carts.splice(0)) await Promise.all([relay.close(), nano.close()]);
+      assert.deepEqual(said, []);
+    });
+
+    it('an answer received by ward 3 completes the command ward 5 waits for; what a check-in teaches reaches ward 5 too', async () => {
+      const [ward3, ward5] = [await cartMdm('ward-3'), await cartMdm('ward-5')];
+      const phone = new SimulatedDevice();
+      const answer = ward5.nano.results.wait(phone.udid, 'CMD-1', 5000);
+      const ack = { udid: phone.udid, status: 'Acknowledged', command_uuid: 'CMD-1', raw_payload: plist({ UDID: phone.udid, Status: 'Acknowledged', CommandUUID: 'CMD-1', QueryResponses: { BatteryLevel: 0.7 } }) };
+      assert.equal(post(ward3.nano, { topic: 'mdm.Connect', acknowledge_event: ack }), 200);
+      assert.deepEqual((await answer).QueryResponses, { BatteryLevel: 0.7 });
+      assert.equal(checkIn(ward3.nano, phone, 'mdm.Authenticate', phone.authenticateMessage()), 200);
+      assert.equal(checkIn(ward3.nano, phone, 'mdm.TokenUpdate', phone.tokenUpdateMessage()), 200);
+      await waitFor('ward 5 learnt the unlock token', async () => (await ward5.nano.unlockToken(phone.udid))?.equals(phone.unlockToken));
+      assert.equal(ward5.nano.enrolment(phone.udid)?.serial, phone.serial);
+      const kept = await cartPool(url).query<{ sealed: Buffer }>('SELECT sealed FROM checkout_webhooks');
+      assert.equal(kept.rows.length, 3, 'the answer and two check-ins');
+      for (const { sealed } of kept.rows) for (const secret of [phone.unlockToken.toString('base64'), phone.serial, phone.udid]) assert.ok(!sealed.toString('latin1').includes(secret), 'sealed: nothing readable');
+    });
+
+    it('a cart that was down takes what the others received meanwhile, once it starts', async () => {
+      const ward3 = await cartMdm('ward-3');
+      const first = await cartMdm('ward-5');
+      await first.relay.close(); // ward 5 goes down
+      const phone = new SimulatedDevice();
+      checkIn(ward3.nano, phone, 'mdm.Authenticate', phone.authenticateMessage());
+      checkIn(ward3.nano, phone, 'mdm.TokenUpdate', phone.tokenUpdateMessage());
+      await waitFor('kept', async () => (await cartPool(url).query('SELECT id FROM checkout_webhooks')).rows.length === 2);
+      const restarted = await cartMdm('ward-5');
+      assert.deepEqual(await restarted.nano.unlockToken(phone.udid), phone.unlockToken);
+    });
+
+    it('one webhook posted twice (a retry through a load balancer) is kept once', async () => {
+      const ward3 = await cartMdm('ward-3');
+      const body = { event_id: 'same-event', topic: 'mdm.Connect', acknowledge_event: { udid: 'U', status: 'Idle' } };
+      ward3.nano.handleWebhook(Buffer.from(JSON.stringify(body)), undefined);
+      ward3.nano.handleWebhook(Buffer.from(JSON.stringify(body)), undefined);
+      post(ward3.nano, { topic: 'mdm.Connect', acknowledge_event: { udid: 'U', status: 'Idle' } }); // kept after both
+      const kept = async () => (await cartPool(url).query<{ event_id: string }>('SELECT event_id FROM checkout_webhooks ORDER BY id')).rows.map((r) => r.event_id);
+      await waitFor('the next one kept', async () => (await kept()).length > 1);
+      assert.deepEqual(await kept(), ['same-event', `event-${events}`]);
+    });
   });
 
   it('a phone that failed while out with her still counts toward her limit, at any cart', async () => {

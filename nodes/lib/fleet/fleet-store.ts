@@ -46,7 +46,12 @@ export interface DeviceRecord {
   healthy: boolean;
   /** A check-out waiting for the phone to be unplugged. */
   checkout?: PendingCheckout;
+  /** In a shared fleet: docked at another cart than its Device Home. */
+  wrongCart?: boolean;
 }
+
+/** The attribute naming a phone's home cart (`[Device Home]`): set at its first check-in at a cart, or by a flow. */
+export const DEVICE_HOME = 'Device Home';
 
 /** Kept with the device so a restart, even a killed process, still fails a late check-out. */
 export interface PendingCheckout {
@@ -130,10 +135,16 @@ export abstract class FleetStore extends EventEmitter {
    */
   protected abstract update(udid: string, decide: (record: DeviceRecord) => Change | undefined): Promise<DeviceRecord>;
 
-  /** A phone was identified on a port. */
+  /**
+   * A phone was identified on a port. In a shared fleet its record moves to this cart with it,
+   * and a phone away from its Device Home is flagged `wrongCart` (the Return runs here all the same).
+   */
   docked(udid: string, place: HubPort & { serial?: string }, actor: Actor = {}): Promise<DeviceRecord> {
-    // In a shared fleet the record moves to this cart with the phone.
-    return this.update(udid, () => ({ patch: { ...place, ...(this.cart !== undefined && { cart: this.cart }), docked: true }, what: 'docked', actor }));
+    return this.update(udid, (record) => {
+      if (this.cart === undefined) return { patch: { ...place, docked: true }, what: 'docked', actor };
+      const home = record.attributes[DEVICE_HOME];
+      return { patch: { ...place, cart: this.cart, docked: true, wrongCart: home !== undefined && home !== this.cart ? true : undefined }, what: 'docked', actor };
+    });
   }
 
   /** The phone left its port; for a phone being checked out that completes the check-out. */
@@ -184,9 +195,12 @@ export abstract class FleetStore extends EventEmitter {
     return expired ? record : undefined;
   }
 
-  /** Locked and charging again: no user. */
+  /** Locked and charging again: no user. In a shared fleet, the first cart a phone is checked in at becomes its Device Home. */
   checkIn(udid: string, actor: Actor = {}): Promise<DeviceRecord> {
-    return this.update(udid, () => ({ patch: { status: 'Checked In', user: undefined, userName: undefined, checkout: undefined }, what: 'checked in', actor }));
+    return this.update(udid, (record) => {
+      const home = this.cart === undefined || record.attributes[DEVICE_HOME] !== undefined ? {} : { attributes: { ...record.attributes, [DEVICE_HOME]: this.cart } };
+      return { patch: { status: 'Checked In', user: undefined, userName: undefined, checkout: undefined, ...home }, what: 'checked in', actor };
+    });
   }
 
   /** The device's name, as set on the phone: `[Device Name]` in every later workflow. */

@@ -12,7 +12,7 @@ import { keyOf, PortCorrelator } from '../usb/port-correlator';
 import { UsbmuxClient, type UsbDevice } from '../usb/usbmux-client';
 import { CheckoutDeadlines } from './checkout-deadlines';
 import { FileFleetStore } from './file-fleet-store';
-import type { CheckoutRules, DeviceRecord, FleetStore, HubPort, PendingCheckout } from './fleet-store';
+import { DEVICE_HOME, type CheckoutRules, type DeviceRecord, type FleetStore, type HubPort, type PendingCheckout } from './fleet-store';
 import { missedEvents, type MissedEvent } from './reconcile';
 
 /** What a dock or unplug can say about the phone on a port. */
@@ -65,8 +65,8 @@ export interface FleetOptions {
 const usbSources = new SharedPool<UsbmuxClient>();
 
 // What a message may carry of a record: not the fleet's bookkeeping (battery, deadline...).
-export const asDevice = ({ udid, serial, name, cart, hub, hubId, port, status, user, userName, attributes }: DeviceRecord): Device & { udid: string } =>
-  Object.fromEntries(Object.entries({ udid, serial, name, cart, hub, hubId, port, status, user, userName, attributes }).filter(([, v]) => v !== undefined)) as unknown as Device & { udid: string };
+export const asDevice = ({ udid, serial, name, cart, hub, hubId, port, status, user, userName, attributes, wrongCart }: DeviceRecord): Device & { udid: string } =>
+  Object.fromEntries(Object.entries({ udid, serial, name, cart, home: attributes[DEVICE_HOME], wrongCart, hub, hubId, port, status, user, userName, attributes }).filter(([, v]) => v !== undefined)) as unknown as Device & { udid: string };
 
 /**
  * One cart's devices: their records, which phone is on which port (hub events matched with

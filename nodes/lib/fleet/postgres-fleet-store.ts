@@ -42,13 +42,14 @@ interface DeviceRow {
   attributes: Record<string, string>;
   battery: number | null;
   healthy: boolean;
+  wrong_cart: boolean;
   deadline: Date | null;
   node: string | null;
   message: Record<string, unknown> | null;
 }
 
 const SELECT_DEVICES = `SELECT d.udid, d.serial, d.name, d.cart, d.hub_id, d.hub, d.port, d.docked, d.status, d.user_id, d.user_name,
-    d.attributes, d.battery, d.healthy, k.deadline, k.node, k.message
+    d.attributes, d.battery, d.healthy, d.wrong_cart, k.deadline, k.node, k.message
   FROM checkout_devices d LEFT JOIN checkout_deadlines k ON k.udid = d.udid`;
 
 function toRecord(row: DeviceRow): DeviceRecord {
@@ -63,7 +64,7 @@ function toRecord(row: DeviceRow): DeviceRecord {
     userName: row.user_name,
     battery: row.battery,
   };
-  const record: DeviceRecord = { udid: row.udid, docked: row.docked, status: row.status, attributes: row.attributes, healthy: row.healthy };
+  const record: DeviceRecord = { udid: row.udid, docked: row.docked, status: row.status, attributes: row.attributes, healthy: row.healthy, ...(row.wrong_cart && { wrongCart: true }) };
   for (const [field, value] of Object.entries(optional)) if (value !== null) (record as unknown as Record<string, unknown>)[field] = value;
   if (row.deadline) record.checkout = { deadline: row.deadline.toISOString(), ...(row.node !== null && { node: row.node }), ...(row.message !== null && { message: row.message }) };
   return record;
@@ -177,10 +178,10 @@ export class PostgresFleetStore extends FleetStore {
   private async apply(db: PoolClient, record: DeviceRecord, change: Change): Promise<DeviceRecord> {
     const { next, entries } = applyChange(record, change, this.now().toISOString());
     await db.query(
-      `INSERT INTO checkout_devices (udid, serial, name, cart, hub_id, hub, port, docked, status, user_id, user_key, user_name, attributes, battery, healthy, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, now())
+      `INSERT INTO checkout_devices (udid, serial, name, cart, hub_id, hub, port, docked, status, user_id, user_key, user_name, attributes, battery, healthy, wrong_cart, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, now())
        ON CONFLICT (udid) DO UPDATE SET serial = $2, name = $3, cart = $4, hub_id = $5, hub = $6, port = $7, docked = $8, status = $9,
-         user_id = $10, user_key = $11, user_name = $12, attributes = $13, battery = $14, healthy = $15, updated_at = now()`,
+         user_id = $10, user_key = $11, user_name = $12, attributes = $13, battery = $14, healthy = $15, wrong_cart = $16, updated_at = now()`,
       [
         next.udid,
         next.serial ?? null,
@@ -197,6 +198,7 @@ export class PostgresFleetStore extends FleetStore {
         JSON.stringify(next.attributes),
         next.battery ?? null,
         next.healthy,
+        next.wrongCart === true,
       ],
     );
     if (JSON.stringify(next.checkout) !== JSON.stringify(record.checkout)) {

@@ -50,6 +50,20 @@ const MIGRATIONS: string[] = [
      BEGIN RAISE EXCEPTION 'the audit trail is append-only'; END $$;
    CREATE TRIGGER checkout_audit_append_only BEFORE UPDATE OR DELETE ON checkout_audit
      FOR EACH ROW EXECUTE FUNCTION checkout_audit_append_only();`,
+  // 2: a phone docked away from its Device Home cart is flagged; NanoMDM's webhooks, received by
+  //    any one cart, are kept (sealed) for every cart, each cart reading on from where it was.
+  `ALTER TABLE checkout_devices ADD COLUMN wrong_cart boolean NOT NULL DEFAULT false;
+   CREATE TABLE checkout_webhooks (
+     id bigserial PRIMARY KEY,
+     event_id text NOT NULL UNIQUE,
+     cart text NOT NULL,
+     received_at timestamptz NOT NULL DEFAULT now(),
+     sealed bytea NOT NULL
+   );
+   CREATE TABLE checkout_webhook_cursors (
+     cart text PRIMARY KEY,
+     last_id bigint NOT NULL
+   );`,
 ];
 
 /** Serialises migrators across carts starting at once: the same key on every cart. */

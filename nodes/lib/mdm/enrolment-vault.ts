@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
+import { seal, unseal } from '../sealed';
 import { readJson, setAside, SnapshotFile } from '../json-file';
 import type { Enrolment } from './mdm-adapter';
 
@@ -9,6 +9,9 @@ interface VaultFile {
   tag: string;
   data: string;
 }
+
+/** Part of the key: vaults already written open with it, so it never changes. */
+const PURPOSE = 'enrolments';
 
 type Stored = Omit<Enrolment, 'unlockToken'> & { unlockToken?: string; [key: string]: unknown };
 
@@ -37,9 +40,8 @@ export class EnrolmentVault {
       const stored = readJson<VaultFile | undefined>(this.file, undefined);
       if (stored === undefined) return [];
       if (stored?.version !== 1) throw new Error('not a version 1 vault');
-      const decipher = createDecipheriv('aes-256-gcm', this.key(Buffer.from(stored.salt, 'base64')), Buffer.from(stored.iv, 'base64'));
-      decipher.setAuthTag(Buffer.from(stored.tag, 'base64'));
-      const plain = Buffer.concat([decipher.update(Buffer.from(stored.data, 'base64')), decipher.final()]).toString('utf8');
+      const [salt, iv, tag, data] = [stored.salt, stored.iv, stored.tag, stored.data].map((part) => Buffer.from(part, 'base64'));
+      const plain = unseal({ salt, iv, tag, data }, this.secret, PURPOSE).toString('utf8');
       return (JSON.parse(plain) as Stored[]).map(({ unlockToken, ...rest }) => ({ ...rest, ...(unlockToken && { unlockToken: Buffer.from(unlockToken, 'base64') }) }));
     } catch (err) {
       const aside = setAside(this.file);
@@ -51,15 +53,8 @@ export class EnrolmentVault {
   /** Resolves once the disk has these enrolments (or newer ones). */
   save(enrolments: Enrolment[]): Promise<void> {
     const plain = JSON.stringify(enrolments.map(({ unlockToken, ...rest }) => ({ ...rest, ...(unlockToken && { unlockToken: unlockToken.toString('base64') }) })));
-    const salt = randomBytes(16);
-    const iv = randomBytes(12);
-    const cipher = createCipheriv('aes-256-gcm', this.key(salt), iv);
-    const data = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
-    const file: VaultFile = { version: 1, salt: salt.toString('base64'), iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64') };
+    const { salt, iv, tag, data } = seal(Buffer.from(plain, 'utf8'), this.secret, PURPOSE);
+    const file: VaultFile = { version: 1, salt: salt.toString('base64'), iv: iv.toString('base64'), tag: tag.toString('base64'), data: data.toString('base64') };
     return this.snapshots.write(file);
-  }
-
-  private key(salt: Buffer): Buffer {
-    return Buffer.from(hkdfSync('sha256', this.secret, salt, 'node-red-contrib-device-checkout enrolments', 32));
   }
 }

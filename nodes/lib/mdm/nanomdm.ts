@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import Ajv from 'ajv';
 import { CodedError } from '../coded-error';
@@ -62,7 +62,8 @@ const isWebhook = new Ajv().compile<Webhook>({
  * TokenUpdate (UnlockToken) said, because NanoMDM has no API to read them back.
  *
  * Events: `authenticate`, `token-update`, `checkout` (CheckIn), `warning` (CodedError: a refused
- * webhook, a vault the disk refused), `webhook-status` (the refusal now going on, or undefined).
+ * webhook, a vault the disk refused), `webhook-status` (the refusal now going on, or undefined),
+ * `webhook` ({eventId, body}: one taken from the HTTP route, for carts that share them).
  */
 export class NanoMdm extends EventEmitter implements MdmAdapter {
   readonly vendor = 'nanomdm';
@@ -169,17 +170,26 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
     if (!webhookSecret && !acceptUnsigned) {
       return this.refuse(401, 'WEBHOOK_UNSIGNED', 'a webhook was refused: no webhook secret is set and unsigned webhooks are not accepted');
     }
-    let event: unknown;
-    try {
-      event = JSON.parse(body.toString('utf8'));
-    } catch {
-      return this.refuse(400, 'WEBHOOK_INVALID', 'a webhook was refused: its body is not JSON');
-    }
-    if (!isWebhook(event)) return this.refuse(400, 'WEBHOOK_INVALID', 'a webhook was refused: its body is not a NanoMDM event');
+    const event = parseWebhook(body);
+    if (event === 'not JSON') return this.refuse(400, 'WEBHOOK_INVALID', 'a webhook was refused: its body is not JSON');
+    if (!event) return this.refuse(400, 'WEBHOOK_INVALID', 'a webhook was refused: its body is not a NanoMDM event');
     if (this.webhookProblem) {
       this.webhookProblem = undefined;
       this.emit('webhook-status', undefined);
     }
+    const status = this.take(event);
+    if (status === 200) this.emit('webhook', { eventId: event.event_id ?? createHash('sha256').update(body).digest('hex'), body });
+    return status;
+  }
+
+  /** A webhook another cart received and checked (see `WebhookRelay`): taken as if it came here. */
+  takeRelayed(body: Buffer): void {
+    const event = parseWebhook(body);
+    if (event && event !== 'not JSON') this.take(event);
+  }
+
+  /** What one webhook says: a command's result, or what a check-in teaches. */
+  private take(event: Webhook): number {
     const ack = event.acknowledge_event;
     const checkin = event.checkin_event;
     if (event.topic === 'mdm.Connect' && ack) {
@@ -239,6 +249,16 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
 function timeOf(created: string): number | undefined {
   const ms = Date.parse(created.replace(/(\.\d{3})\d+/, '$1'));
   return Number.isNaN(ms) ? undefined : ms;
+}
+
+function parseWebhook(body: Buffer): Webhook | 'not JSON' | undefined {
+  let event: unknown;
+  try {
+    event = JSON.parse(body.toString('utf8'));
+  } catch {
+    return 'not JSON';
+  }
+  return isWebhook(event) ? event : undefined;
 }
 
 function signatureMatches(body: Buffer, signature: string | undefined, key: string): boolean {

@@ -1,0 +1,145 @@
+import type { EventEmitter } from 'node:events';
+import type { Notification, Pool, PoolClient } from 'pg';
+import { packSealed, seal, unpackSealed, unseal } from '../sealed';
+import { migrate } from './postgres-schema';
+
+/** Where a cart announces a webhook it received (the row id as payload). */
+export const WEBHOOKS_CHANNEL = 'checkout_webhooks';
+
+/** An MDM adapter whose webhooks can be shared: NanoMDM's. */
+export interface RelayingAdapter extends EventEmitter {
+  takeRelayed(body: Buffer): void;
+}
+
+export interface WebhookRelayOptions {
+  pool: Pool;
+  cart: string;
+  adapter: RelayingAdapter;
+  /** Seals the bodies in the database (check-ins carry unlock tokens): the MDM's API key, the same on every cart. */
+  secret: string;
+  log: { warn(message: string): void };
+  /** The user-facing text of a catalog key (`device-fleet.errors.…`). */
+  text: (key: string, vars?: Record<string, unknown>) => string;
+  /** How long received webhooks are kept for carts that were down, days. */
+  keepDays?: number;
+}
+
+const PURPOSE = 'webhooks';
+/**
+ * Rows are read again this far behind the newest one read: two carts' inserts may commit out of
+ * id order, and reading one twice does no harm (an answer nobody waits for is dropped, an older
+ * check-in changes nothing).
+ */
+const LOOKBACK = 200;
+const MAX_BACKOFF_MS = 30_000;
+
+/**
+ * NanoMDM posts its webhooks to one URL, so with carts sharing a fleet one cart receives what
+ * every cart needs: the answers to the commands it sent and what check-ins teach (serials,
+ * unlock tokens). Each webhook a cart takes is kept in the database, sealed with the MDM's API
+ * key, and announced; every other cart takes it as if it had received it. A cart reads on from
+ * where it was, so one that was down has missed nothing another received (within `keepDays`).
+ */
+export class WebhookRelay {
+  private listener?: PoolClient;
+  /** The newest row read, and the rows read in the lookback window. */
+  private newest = 0;
+  private readonly read = new Set<number>();
+  private reading: Promise<void> = Promise.resolve();
+  /** Webhooks are kept one after the other, in the order received. */
+  private keeping: Promise<void> = Promise.resolve();
+  private retry?: NodeJS.Timeout;
+  private backoff = 1000;
+  private closed = false;
+  private readonly onWebhook = ({ eventId, body }: { eventId: string; body: Buffer }): void => {
+    this.keeping = this.keeping.then(() => this.keep(eventId, body));
+  };
+
+  constructor(private readonly options: WebhookRelayOptions) {
+    options.adapter.on('webhook', this.onWebhook);
+  }
+
+  /** Listens, and takes what other carts received while this one was away; a database out of reach is tried again with backoff. */
+  async start(): Promise<void> {
+    const { pool, cart, keepDays = 7 } = this.options;
+    try {
+      await migrate(pool);
+      await pool.query(`DELETE FROM checkout_webhooks WHERE received_at < now() - make_interval(days => $1)`, [keepDays]);
+      // A cart new to the fleet starts at the newest webhook: older ones were for others.
+      await pool.query(`INSERT INTO checkout_webhook_cursors (cart, last_id) SELECT $1, coalesce(max(id), 0) FROM checkout_webhooks ON CONFLICT (cart) DO NOTHING`, [cart]);
+      if (this.newest === 0) this.newest = Number((await pool.query<{ last_id: string }>('SELECT last_id FROM checkout_webhook_cursors WHERE cart = $1', [cart])).rows[0].last_id);
+      const listener = await pool.connect();
+      this.listener = listener;
+      listener.on('notification', (_n: Notification) => this.readOn());
+      listener.on('error', (err: Error) => this.lost(err));
+      await listener.query(`LISTEN ${WEBHOOKS_CHANNEL}`);
+      this.backoff = 1000;
+      this.readOn();
+      await this.reading;
+    } catch (err) {
+      this.lost(err as Error);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retry);
+    this.options.adapter.off('webhook', this.onWebhook);
+    await Promise.all([this.keeping, this.reading]);
+    this.listener?.release(true);
+    this.listener = undefined;
+  }
+
+  private lost(err: Error): void {
+    this.listener?.release(true);
+    this.listener = undefined;
+    if (this.closed) return;
+    this.options.log.warn(this.options.text('device-fleet.errors.relay-down', { message: err.message }));
+    clearTimeout(this.retry);
+    this.retry = setTimeout(() => void this.start(), this.backoff);
+    this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
+  }
+
+  /** Keeps a webhook this cart received for the others, once (NanoMDM's event id). */
+  private async keep(eventId: string, body: Buffer): Promise<void> {
+    const { pool, cart, secret, log, text } = this.options;
+    try {
+      const kept = await pool.query<{ id: string }>(
+        'INSERT INTO checkout_webhooks (event_id, cart, sealed) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING RETURNING id',
+        [eventId, cart, packSealed(seal(body, secret, PURPOSE))],
+      );
+      if (kept.rows[0]) await pool.query('SELECT pg_notify($1, $2)', [WEBHOOKS_CHANNEL, kept.rows[0].id]);
+    } catch (err) {
+      log.warn(text('device-fleet.errors.relay-keep-failed', { message: (err as Error).message }));
+    }
+  }
+
+  /** Reads what was kept since the last read, one read at a time. */
+  private readOn(): void {
+    this.reading = this.reading.then(() => this.readNew()).catch((err: Error) => this.lost(err));
+  }
+
+  private async readNew(): Promise<void> {
+    const { pool, cart, secret, adapter, log, text } = this.options;
+    for (;;) {
+      const { rows } = await pool.query<{ id: string; cart: string; sealed: Buffer }>('SELECT id, cart, sealed FROM checkout_webhooks WHERE id > $1 ORDER BY id LIMIT 500', [
+        Math.max(0, this.newest - LOOKBACK),
+      ]);
+      const fresh = rows.filter((row) => !this.read.has(Number(row.id)));
+      if (fresh.length === 0) return;
+      for (const row of fresh) {
+        const id = Number(row.id);
+        this.read.add(id);
+        this.newest = Math.max(this.newest, id);
+        if (row.cart === cart) continue; // taken when it arrived here
+        try {
+          adapter.takeRelayed(unseal(unpackSealed(row.sealed), secret, PURPOSE));
+        } catch {
+          log.warn(text('device-fleet.errors.relay-unreadable', { cart: row.cart }));
+        }
+      }
+      for (const id of this.read) if (id <= this.newest - LOOKBACK) this.read.delete(id);
+      await pool.query('UPDATE checkout_webhook_cursors SET last_id = $2 WHERE cart = $1 AND last_id < $2', [cart, this.newest]);
+    }
+  }
+}

@@ -28,7 +28,7 @@ const MAX_CONCURRENT = 5;
 const LOCKER = 'org.example.locker';
 
 /** A NanoMDM answering every request in 20 ms, phones acknowledging at once, webhooks into the nodes. */
-async function startMdm(): Promise<{ mdm: SimulatedNanoMdm; close(): Promise<void> }> {
+export async function startMdm(): Promise<{ mdm: SimulatedNanoMdm; close(): Promise<void> }> {
   const mdm = new SimulatedNanoMdm({ apiKey: API_KEY, webhookSecret: WEBHOOK_KEY, checkinDelay: 0 });
   mdm.latency = MDM_LATENCY_MS;
   await mdm.start();
@@ -126,23 +126,20 @@ export interface BadgeToReadyResult {
 const wireMs = (line: string, baud = 115200): number => ((line.length + 5) * 10 * 1000) / baud;
 
 /**
- * Badge tap to flashing white LED on a cart (hub over a pty, usbmuxd, NanoMDM answering in
- * 20 ms, phones acknowledging at once, the badge lookup on loopback), beside the MDM round
- * trips the check-out needs, measured with a bare client in the same run.
+ * `samples` badge taps, each to flashing white (ms), on a cart with one phone (hub in its own
+ * process, usbmuxd, the given MDM and badge lookup); each check-out is returned before the
+ * next. `fleet` adds to the device-fleet's config (a store, say); `phase` hears where each one is.
  */
-export async function measureBadgeToReady(samples: number): Promise<BadgeToReadyResult> {
+export async function tapsToReady(samples: number, mdm: SimulatedNanoMdm, badgeUrl: string, fleet: Record<string, string> = {}, phase: (name: Phase) => void = () => undefined): Promise<number[]> {
   helper.init(require.resolve('node-red'));
   helper.settings({ userDir: tempDir('bench-userdir') });
-  const { mdm, close } = await startMdm();
-  const badges = new SimulatedBadgeServer(new Map([['1001', { user: 'alice', name: 'Alice Example' }]]));
-  await badges.start();
   // The hub in its own process, as a real one is its own machine: its replies never wait on Node-RED's event loop.
   const hubs = await startChildCart(tempDir('bench-hub'), 1, 8, 'empty');
-  const usb = await simulatedUsbmuxd('bench-badge');
+  const usb = await simulatedUsbmuxd(`bench-badge-${++benchCarts}`);
   await helper.load(packageNodes, [
     { id: 'hub', type: 'smart-hub', name: 'Cart', serialPort: hubs.paths[0], baudRate: '115200', pollInterval: '250', model: 'auto' },
     mdmServer(mdm),
-    { id: 'fleet', type: 'device-fleet', mdm: 'mdm', usb: 'sim:bench-badge', usbWindow: '1', lockerApp: LOCKER, checkoutDeadline: '600', userLimit: '1', batteryThreshold: '20', badgeLookupUrl: badges.url },
+    { id: 'fleet', type: 'device-fleet', mdm: 'mdm', usb: `sim:bench-badge-${benchCarts}`, usbWindow: '1', lockerApp: LOCKER, checkoutDeadline: '600', userLimit: '1', batteryThreshold: '20', badgeLookupUrl: badgeUrl, ...fleet },
     { id: 'in', type: 'hub-input', hub: 'hub', fleet: 'fleet', wires: [['checkin'], []] },
     ...returnWorkflow('returned'),
     { id: 'checkout', type: 'check-out-device', fleet: 'fleet', suppressBlueLed: true, timeout: '60', wires: [['handed']] },
@@ -153,23 +150,46 @@ export async function measureBadgeToReady(samples: number): Promise<BadgeToReady
   const phone = new SimulatedDevice();
   await mdm.enrol(phone);
   const docked = nextAt('returned');
+  phase('dock');
   hubs.dock(0, 1);
   usb.attach(phone, locationOf(0, 1));
   await docked;
+  phase('returned');
 
   const tapToReady: number[] = [];
   for (let i = 0; i < samples; i++) {
     const handed = nextAt('handed');
+    phase('tap');
     const started = performance.now();
     (helper.getNode('checkout') as Node).receive({ badge: '1001' } as NodeMessage);
     const msg = await handed;
     tapToReady.push(performance.now() - started);
+    phase('ready');
     const back = nextAt('returned');
     (helper.getNode('checkin') as Node).receive({ device: (msg as { device: object }).device } as NodeMessage);
     await back;
+    phase('returned');
   }
   await helper.unload();
-  await Promise.all([hubs.stop(), usb.stop(), badges.stop()]);
+  await Promise.all([hubs.stop(), usb.stop()]);
+  helper.settings({});
+  return tapToReady;
+}
+let benchCarts = 0;
+/** Where a cart of `tapsToReady` is: a phone docking, a tap, flashing white, the phone returned. */
+export type Phase = 'dock' | 'tap' | 'ready' | 'returned';
+
+/**
+ * Badge tap to flashing white LED on a cart (hub over a pty, usbmuxd, NanoMDM answering in
+ * 20 ms, phones acknowledging at once, the badge lookup on loopback), beside the MDM round
+ * trips the check-out needs, measured with a bare client in the same run.
+ */
+export async function measureBadgeToReady(samples: number): Promise<BadgeToReadyResult> {
+  const { mdm, close } = await startMdm();
+  const badges = new SimulatedBadgeServer(new Map([['1001', { user: 'alice', name: 'Alice Example' }]]));
+  await badges.start();
+  const tapToReady = await tapsToReady(samples, mdm, badges.url);
+  await badges.stop();
 
   // The same MDM, a bare client: enqueue, then wait for the acknowledgement on a webhook.
   const acked = new Map<string, () => void>();
@@ -207,7 +227,6 @@ export async function measureBadgeToReady(samples: number): Promise<BadgeToReady
     }, bare);
   }
   await Promise.all([badges.stop(), receiver.close(), close()]);
-  helper.settings({});
   const ledWire = (['granted', 'ready'] as const).flatMap((state) => ledPlan('universal', 1, state).commands).reduce((sum, line) => sum + wireMs(line), 0);
   return {
     samples,

@@ -2,6 +2,7 @@ import { formatLatency, measureLatency } from './latency';
 import { formatPollingCost, measurePollingCost } from './polling-cost';
 import { formatMdmThroughput, measureMdmThroughput } from './mdm-throughput';
 import { formatBadgeToReady, formatShiftChange, formatWallpaper, measureBadgeToReady, measureShiftChange, measureWallpaper } from './checkout';
+import { formatStoreTap, measureStoreTap } from './shared-fleet';
 
 // `npm run bench`: medians and ratios against baselines measured in this same run.
 async function main(): Promise<void> {
@@ -11,6 +12,7 @@ async function main(): Promise<void> {
     return;
   }
   if (only === 'checkout') return checkout();
+  if (only === 'fleet') return sharedFleet();
   console.log('Dock-to-event latency over a pty (real serialport binding, hub replies paced at 115200 baud)');
   for (const [interval, samples] of [[250, 120], [1000, 60]]) {
     console.log('  ' + formatLatency(await measureLatency(interval, samples)));
@@ -20,6 +22,12 @@ async function main(): Promise<void> {
   console.log('MDM throughput (simulated NanoMDM on loopback)');
   console.log('  ' + formatMdmThroughput(await measureMdmThroughput(500, 3)));
   await checkout();
+  await sharedFleet();
+}
+
+async function sharedFleet(): Promise<void> {
+  console.log('Many carts, one PostgreSQL fleet (a real server on loopback)');
+  console.log('  ' + formatStoreTap(await measureStoreTap(100)));
 }
 
 async function checkout(): Promise<void> {

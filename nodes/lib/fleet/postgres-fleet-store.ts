@@ -211,19 +211,16 @@ export class PostgresFleetStore extends FleetStore {
         );
       } else await db.query('DELETE FROM checkout_deadlines WHERE udid = $1', [next.udid]);
     }
-    for (const { at, udid, what, from, to, who, why } of entries) {
-      await db.query(`INSERT INTO checkout_audit (at, udid, cart, what, from_value, to_value, who, why) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, [
-        at,
-        udid,
-        this.cart,
-        what,
-        from ?? null,
-        to ?? null,
-        who ?? null,
-        why ?? null,
-      ]);
-    }
-    await db.query('SELECT pg_notify($1, $2)', [CHANGES_CHANNEL, next.udid]);
+    // The change's audit rows in one statement, and the announcement with them.
+    const column = (pick: (entry: AuditEntry) => string | undefined) => entries.map((entry) => pick(entry) ?? null);
+    await db.query(
+      `WITH audited AS (
+         INSERT INTO checkout_audit (at, udid, cart, what, from_value, to_value, who, why)
+         SELECT at, $2, $3, what, from_value, to_value, who, why
+           FROM unnest($4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) AS e (at, what, from_value, to_value, who, why))
+       SELECT pg_notify($1, $2)`,
+      [CHANGES_CHANNEL, next.udid, this.cart, column((e) => e.at), column((e) => e.what), column((e) => e.from), column((e) => e.to), column((e) => e.who), column((e) => e.why)],
+    );
     return next;
   }
 

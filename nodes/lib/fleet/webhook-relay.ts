@@ -3,7 +3,7 @@ import type { Notification, Pool, PoolClient } from 'pg';
 import { packSealed, seal, unpackSealed, unseal } from '../sealed';
 import { migrate } from './postgres-schema';
 
-/** Where a cart announces a webhook it received (the row id as payload). */
+/** Where a cart announces a webhook it received (`<row id> <cart>` as payload). */
 export const WEBHOOKS_CHANNEL = 'checkout_webhooks';
 
 /** An MDM adapter whose webhooks can be shared: NanoMDM's. */
@@ -70,7 +70,10 @@ export class WebhookRelay {
       if (this.newest === 0) this.newest = Number((await pool.query<{ last_id: string }>('SELECT last_id FROM checkout_webhook_cursors WHERE cart = $1', [cart])).rows[0].last_id);
       const listener = await pool.connect();
       this.listener = listener;
-      listener.on('notification', (_n: Notification) => this.readOn());
+      // Another cart's webhook: read it (and anything missed). This cart's own took its way already.
+      listener.on('notification', ({ payload = '' }: Notification) => {
+        if (payload.slice(payload.indexOf(' ') + 1) !== cart) this.readOn();
+      });
       listener.on('error', (err: Error) => this.lost(err));
       await listener.query(`LISTEN ${WEBHOOKS_CHANNEL}`);
       this.backoff = 1000;
@@ -104,11 +107,12 @@ export class WebhookRelay {
   private async keep(eventId: string, body: Buffer): Promise<void> {
     const { pool, cart, secret, log, text } = this.options;
     try {
-      const kept = await pool.query<{ id: string }>(
-        'INSERT INTO checkout_webhooks (event_id, cart, sealed) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING RETURNING id',
-        [eventId, cart, packSealed(seal(body, secret, PURPOSE))],
+      // Kept and announced in one statement; a webhook kept before (the same event id) is neither.
+      await pool.query(
+        `WITH kept AS (INSERT INTO checkout_webhooks (event_id, cart, sealed) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING RETURNING id)
+         SELECT pg_notify($4, id || ' ' || $2) FROM kept`,
+        [eventId, cart, packSealed(seal(body, secret, PURPOSE)), WEBHOOKS_CHANNEL],
       );
-      if (kept.rows[0]) await pool.query('SELECT pg_notify($1, $2)', [WEBHOOKS_CHANNEL, kept.rows[0].id]);
     } catch (err) {
       log.warn(text('device-fleet.errors.relay-keep-failed', { message: (err as Error).message }));
     }

@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type express from 'express';
+import { Pool } from 'pg';
 import { simulatedHub } from '../sim/hub-registry';
 import { SimulatedBadgeServer } from '../sim/badge-server';
 import { SimulatedNanoMdm } from '../sim/nanomdm-server';
@@ -36,6 +37,13 @@ export interface DemoOptions {
    * them survive a restart there. None: a throwaway one.
    */
   userDir?: string;
+  /** This cart's part in a fleet shared on PostgreSQL (`npm run start:ward`); none: the file store. */
+  shared?: SharedFleet;
+}
+
+export interface SharedFleet {
+  databaseUrl: string;
+  cart: string;
 }
 
 export interface Demo extends Runtime {
@@ -71,10 +79,11 @@ export async function startDemo({ port, dockPhones = true, ...options }: DemoOpt
   const locations = Object.fromEntries(HUBS.flatMap((h, i) => Array.from({ length: 8 }, (_, p) => [`${h.id}#${p + 1}`, locationOf(i, p + 1)])));
   writeFileSync(join(userDir, 'device-checkout', 'usb-locations-dc-fleet.json'), JSON.stringify(locations));
 
-  const runtime = await startNodeRed({ port, userDir, flows: [], beforeStart: (app) => serveControls(app, { hubs, cart, phones, userDir }), logLevel: process.env.DEMO_LOG_LEVEL ?? 'info' });
+  const records = options.shared ? databaseRecords(options.shared) : fileRecords(userDir);
+  const runtime = await startNodeRed({ port, userDir, flows: [], beforeStart: (app) => serveControls(app, { hubs, cart, phones, records: records.read }), logLevel: process.env.DEMO_LOG_LEVEL ?? 'info' });
   const webhook = `${runtime.url}device-checkout/webhook`;
   mdm.webhookUrl = webhook;
-  await deployFlows(runtime.url, pointAtDemo(kept ?? exampleFlows('Whole cart'), mdmUrl, badgeUrl));
+  await deployFlows(runtime.url, pointAtDemo(kept ?? exampleFlows('Whole cart'), mdmUrl, badgeUrl, options.shared));
   await waitForWebhook(webhook, SECRETS.webhookSecret);
   for (const phone of phones) {
     await mdm.enrol(phone);
@@ -90,7 +99,7 @@ export async function startDemo({ port, dockPhones = true, ...options }: DemoOpt
     async stop() {
       cart.stop();
       await runtime.stop();
-      await Promise.all([mdm.stop(), badges.stop(), usb.stop()]);
+      await Promise.all([mdm.stop(), badges.stop(), usb.stop(), records.close()]);
     },
   };
 }
@@ -111,13 +120,13 @@ function keptFlows(userDir: string): Record<string, unknown>[] | undefined {
 }
 
 /** Flows pointed at this demo's simulators (they take new ports on every start), with their secrets as credentials. */
-function pointAtDemo(flows: Record<string, unknown>[], mdmUrl: string, badgeUrl: string): object[] {
+function pointAtDemo(flows: Record<string, unknown>[], mdmUrl: string, badgeUrl: string, shared?: SharedFleet): object[] {
   // The examples name the hardware a user replaces (/dev/ttyACM0, the MDM's URL...): here, the simulated cart.
   const simulated = new Map(HUBS.map((hub) => [hub.name, `sim:${hub.sim}`]));
   return flows.map((node) => {
     if (node.type === 'smart-hub' && simulated.has(node.name as string)) return { ...node, serialPort: simulated.get(node.name as string) };
     if (node.type === 'mdm-server') return { ...node, url: mdmUrl, credentials: { apiKey: SECRETS.apiKey, webhookSecret: SECRETS.webhookSecret } };
-    if (node.type === 'device-fleet') return { ...node, usb: 'sim:cart', badgeLookupUrl: badgeUrl };
+    if (node.type === 'device-fleet') return { ...node, usb: 'sim:cart', badgeLookupUrl: badgeUrl, ...(shared && { store: 'postgres', ...shared }) };
     if (node.type === 'add-wifi') return { ...node, credentials: { password: SECRETS.wifi } };
     return node;
   });
@@ -135,35 +144,67 @@ function ledName(hub: SimulatedHub, port: number): string {
   return 'off';
 }
 
+/** What the control page shows of the fleet: each phone's record, and the newest audit entries. */
+interface Records {
+  devices: Record<string, { status: string; user?: string; name?: string; checkout?: { deadline: string } }>;
+  trail: object[];
+}
+
+/** The fleet's records in its file. */
+function fileRecords(userDir: string): { read(): Promise<Records>; close(): Promise<void> } {
+  const read = (path: string) => {
+    try {
+      return readFileSync(path, 'utf8');
+    } catch {
+      return '';
+    }
+  };
+  return {
+    read: async () => {
+      const devices = (JSON.parse(read(join(userDir, 'device-checkout', 'fleet-dc-fleet.json')) || '{"devices":{}}') as Pick<Records, 'devices'>).devices;
+      const audit = read(join(userDir, 'device-checkout', 'fleet-dc-fleet.audit.jsonl'));
+      return { devices, trail: audit.trim().split('\n').filter(Boolean).slice(-15).reverse().map((line) => JSON.parse(line) as object) };
+    },
+    close: async () => undefined,
+  };
+}
+
+/** The fleet's records in the shared database: every phone's, and this cart's newest audit entries. */
+function databaseRecords({ databaseUrl, cart }: SharedFleet): { read(): Promise<Records>; close(): Promise<void> } {
+  const pool = new Pool({ connectionString: databaseUrl, max: 2 });
+  pool.on('error', () => undefined); // the page shows what it can read; the fleet itself says what went wrong
+  return {
+    read: async () => {
+      const devices = await pool.query<{ udid: string; status: string; user: string | null; name: string | null; deadline: Date | null }>(
+        'SELECT d.udid, d.status, d.user_id AS user, d.name, k.deadline FROM checkout_devices d LEFT JOIN checkout_deadlines k USING (udid)',
+      );
+      const trail = await pool.query('SELECT at, udid, what, from_value AS "from", to_value AS "to", who, why FROM checkout_audit WHERE cart = $1 ORDER BY id DESC LIMIT 15', [cart]);
+      return {
+        devices: Object.fromEntries(
+          devices.rows.map(({ udid, status, user, name, deadline }) => [udid, { status, ...(user && { user }), ...(name && { name }), ...(deadline && { checkout: { deadline: deadline.toISOString() } }) }]),
+        ),
+        trail: trail.rows,
+      };
+    },
+    close: () => pool.end(),
+  };
+}
+
 /**
  * The control page and its API: `GET /sim` (the page), `GET /sim/state` (hubs, phones, fleet
  * statuses, the last audit entries), `POST /sim/phones/<udid>/dock|unplug`, and
  * `GET /sim/phones/<udid>/wallpaper.png`.
  */
-function serveControls(app: express.Express, demo: { hubs: SimulatedHub[]; cart: SimulatedCart; phones: SimulatedDevice[]; userDir: string }): void {
-  const { hubs, cart, phones, userDir } = demo;
-  const fleet = () => {
-    const file = join(userDir, 'device-checkout', 'fleet-dc-fleet.json');
-    const audit = join(userDir, 'device-checkout', 'fleet-dc-fleet.audit.jsonl');
-    const read = (path: string) => {
-      try {
-        return readFileSync(path, 'utf8');
-      } catch {
-        return '';
-      }
-    };
-    const devices = (JSON.parse(read(file) || '{"devices":{}}') as { devices: Record<string, { status: string; user?: string; name?: string; checkout?: { deadline: string } }> }).devices;
-    const trail = read(audit).trim().split('\n').filter(Boolean).slice(-15).reverse().map((line) => JSON.parse(line) as object);
-    return { devices, trail };
-  };
+function serveControls(app: express.Express, demo: { hubs: SimulatedHub[]; cart: SimulatedCart; phones: SimulatedDevice[]; records: () => Promise<Records> }): void {
+  const { hubs, cart, phones, records } = demo;
   // The page's links are relative to /sim/: /sim (as printed and typed) comes there first.
   app.get('/sim', (req, res) => {
     const [path, query = ''] = req.originalUrl.split('?');
     if (!path.endsWith('/')) return res.redirect(301, `${path}/${query && `?${query}`}`);
     res.type('html').send(readFileSync(join(PACKAGE_ROOT, 'flows', 'demo-page.html'), 'utf8'));
   });
-  app.get('/sim/state', (_req, res) => {
-    const { devices, trail } = fleet();
+  app.get('/sim/state', async (_req, res) => {
+    const { devices, trail } = await records().catch(() => ({ devices: {}, trail: [] }) as Records);
     res.json({
       badges: [...DEMO_BADGES].map(([badge, holder]) => ({ badge, ...holder })),
       hubs: hubs.map((hub, h) => ({

@@ -7,10 +7,12 @@ import { DEMO_BADGES, startDemo } from './demo';
 const port = Number(process.env.PORT ?? 1880);
 const userDir = process.env.DEMO_USERDIR || join(__dirname, '..', '..', '.demo-userdir');
 if (process.argv.includes('--fresh')) rmSync(userDir, { recursive: true, force: true });
-startDemo({ port, userDir }).then(
+// One cart of a ward (`npm run start:ward` starts two): its fleet on PostgreSQL.
+const shared = process.env.DEMO_CART && process.env.DATABASE_URL ? { cart: process.env.DEMO_CART, databaseUrl: process.env.DATABASE_URL } : undefined;
+startDemo({ port, userDir, shared }).then(
   (demo) => {
     const [badge, holder] = [...DEMO_BADGES][0];
-    console.log(`\nDevice checkout demo: open ${demo.url} (the editor) and ${demo.url}sim (the cart)`);
+    console.log(`\nDevice checkout demo${shared ? `, cart ${shared.cart} of a fleet on PostgreSQL` : ''}: open ${demo.url} (the editor) and ${demo.url}sim (the cart)`);
     console.log('Ten phones are being docked; as new phones they run Device Prep and end Checked In (watch the tabs and the debug sidebar).');
     console.log(`Then tap a badge on the cart page (${holder.name} is ${badge}): a phone flashes white and shows her name; unplug it within 60 s, dock it again to return it.`);
     console.log(`The same from a shell: curl -X POST -H 'content-type: application/json' -d '{"badge":"${badge}"}' ${demo.url}device-checkout/tap`);

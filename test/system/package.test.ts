@@ -29,7 +29,7 @@ describe('the packed package, installed into a fresh Node-RED user directory', f
   it('ships only what runs in a user\u2019s Node-RED: built nodes, the schemas as JSON, fonts, the editor\u2019s shared code, examples, README; no simulator', () => {
     const listed = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     const files = (JSON.parse(listed) as { files: { path: string }[] }[])[0].files.map((f) => f.path);
-    const unexpected = files.filter((f) => !/^(dist\/(nodes|schemas|fonts)\/|resources\/[\w-]+\.js$|examples\/|README\.md$|LICENSE$|package\.json$)/.test(f));
+    const unexpected = files.filter((f) => !/^(dist\/(nodes|bin|schemas|fonts)\/|resources\/[\w-]+\.js$|examples\/|README\.md$|LICENSE$|package\.json$)/.test(f));
     assert.deepEqual(unexpected, []);
     assert.deepEqual(files.filter((f) => f.endsWith('.map') || f.endsWith('.yaml')), [], 'no source maps to sources it does not ship, no YAML copies');
     assert.equal(files.filter((f) => f.endsWith('smart-hub.svg')).length, 1, 'one copy of the icons');

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { Client, Pool } from 'pg';
 import type { CodedError } from '../../nodes/lib/coded-error';
+import { FileFleetStore } from '../../nodes/lib/fleet/file-fleet-store';
+import { Fleet, type PortIdentity } from '../../nodes/lib/fleet/fleet';
+import { builtFile } from '../../nodes/lib/package-root';
 import { CHANGES_CHANNEL, PostgresFleetStore } from '../../nodes/lib/fleet/postgres-fleet-store';
 import { migrate } from '../../nodes/lib/fleet/postgres-schema';
 import { WebhookRelay } from '../../nodes/lib/fleet/webhook-relay';
@@ -9,7 +14,7 @@ import { toPlist } from '../../nodes/lib/mdm/commands';
 import { NanoMdm } from '../../nodes/lib/mdm/nanomdm';
 import { SimulatedDevice } from '../../sim/simulated-device';
 import { fleetStoreContract } from '../fleet-store-contract';
-import { waitFor } from '../support';
+import { sleep, tempDir, waitFor } from '../support';
 import { createDatabase, startPostgres, type TestPostgres } from './postgres';
 
 const RULES = { userLimit: 1, batteryThreshold: 0.2, deadlineSeconds: 60 };
@@ -52,8 +57,8 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
     return watched(new Pool({ connectionString: url, max: 4 }));
   }
 
-  /** A TCP port that refuses connections until `up()`, then forwards them to `target` on loopback. */
-  async function tcpLink(target: number): Promise<{ port: number; up(): Promise<void>; close(): Promise<void> }> {
+  /** A TCP port that refuses connections until `up()`, then forwards them to `target` on loopback; `down()` cuts every connection. */
+  async function tcpLink(target: number): Promise<{ port: number; up(): Promise<void>; down(): Promise<void> }> {
     const { port } = await new Promise<AddressInfo>((resolve) => {
       const probe = createServer().listen(0, '127.0.0.1', () => {
         const address = probe.address() as AddressInfo;
@@ -73,7 +78,7 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
     return {
       port,
       up: () => new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve())),
-      close: () => {
+      down: () => {
         sockets.forEach((socket) => socket.destroy());
         return new Promise((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
       },
@@ -236,7 +241,7 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
       assert.deepEqual(said, ['STORE_UNAVAILABLE', undefined], 'healed');
     } finally {
       await pool.end();
-      await link.close();
+      await link.down();
     }
   });
 
@@ -306,6 +311,67 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
       await waitFor('the next one kept', async () => (await kept()).length > 1);
       assert.deepEqual(await kept(), ['same-event', `event-${events}`]);
     });
+  });
+
+  it('an unplug seen while the database is away is recorded once it is back (the check-out completes), and its event waits for that', async () => {
+    const url = await freshDatabase();
+    const link = await tcpLink(Number(new URL(url).port));
+    await link.up();
+    const pool = new Pool({ connectionString: url.replace(/:\d+\//, `:${link.port}/`), connectionTimeoutMillis: 1000 });
+    pool.on('error', () => undefined); // the link is cut on purpose
+    const said: string[] = [];
+    const fleet = new Fleet({
+      id: 'ward-3',
+      dataDir: tempDir('fleet'),
+      store: new PostgresFleetStore({ pool, cart: 'ward-3' }),
+      rules: RULES,
+      lockerApp: 'org.example.locker',
+      badgeLookupUrl: '',
+      mdm: () => undefined,
+      text: (key) => key,
+      log: { info: () => undefined, warn: (m) => said.push(m), error: (m) => said.push(m) },
+    });
+    try {
+      await dockedPhone(fleet.store as PostgresFleetStore, 'A', 1);
+      await fleet.beginCheckout({ id: 'alice' }, 'A', { node: 'checkout' });
+      await link.down(); // the database goes away...
+      let told: PortIdentity | undefined;
+      void fleet.recordUnplug({ hubId: 'ward-3-hub', hub: 'ward-3', port: 1 }).then((identity) => (told = identity)); // ...as she takes the phone
+      await sleep(2500);
+      assert.equal(told, undefined, 'not told while it cannot be recorded');
+      await link.up();
+      await waitFor('recorded once the database is back', () => told, 40_000);
+      assert.deepEqual([told!.device?.udid, told!.device?.status], ['A', 'Checked Out']);
+      const completed = (await fleet.store.audit('A')).filter((e) => e.what === 'status' && e.to === 'Checked Out');
+      assert.equal(completed.length, 1, 'recorded once');
+    } finally {
+      await fleet.close();
+      await pool.end();
+      await link.down();
+    }
+  });
+
+  it('imports a cart\u2019s file store, devices and audit trail and pending deadline, once however often it runs (device-checkout-import-fleet)', async () => {
+    const url = await freshDatabase();
+    const file = join(tempDir('fleet'), 'fleet-cart.json');
+    const local = new FileFleetStore(file);
+    for (const [udid, port] of [['A', 1], ['B', 2]] as const) {
+      await local.docked(udid, { hubId: 'hub', hub: 'Cart', port });
+      await local.setStatus(udid, 'Checked In');
+    }
+    await local.setAttribute('A', 'Ward', '3');
+    await local.beginCheckout('alice', RULES, 'B', { node: 'checkout' });
+    const run = () => execFileSync(process.execPath, [builtFile('bin', 'import-fleet.js'), file, 'ward-3'], { env: { ...process.env, DATABASE_URL: url }, encoding: 'utf8' });
+    assert.match(run(), /2 devices imported with \d+ audit entries; 0 already in the database/);
+    const store = cartStore(url, 'ward-3');
+    const [a, b] = [await store.device('A'), await store.device('B')];
+    assert.deepEqual([a?.cart, a?.status, a?.attributes.Ward, b?.status, b?.user], ['ward-3', 'Checked In', '3', 'Checking Out', 'alice']);
+    assert.deepEqual((await store.pendingCheckouts()).map((d) => [d.udid, d.checkout.node]), [['B', 'checkout']], 'its deadline is this cart\u2019s to fire');
+    const trail = await store.audit('A');
+    assert.deepEqual(trail.map((e) => e.what), [...(await local.audit('A')).map((e) => e.what), 'imported']);
+    assert.match(run(), /0 devices imported with 0 audit entries; 2 already in the database, left as they are/);
+    assert.equal((await store.audit('A')).length, trail.length, 'nothing written twice');
+    assert.throws(() => execFileSync(process.execPath, [builtFile('bin', 'import-fleet.js')], { env: { ...process.env, DATABASE_URL: url }, stdio: 'pipe' }), /usage/);
   });
 
   it('a phone that failed while out with her still counts toward her limit, at any cart', async () => {

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { pause } from '../abort';
 import { CodedError } from '../coded-error';
 import type { Device } from '../attributes';
 import type { HubConnection } from '../hub/hub-connection';
@@ -8,7 +9,7 @@ import type { AssignedUser, MdmAdapter } from '../mdm/mdm-adapter';
 import { SharedPool } from '../shared-pool';
 import { LockdownSession } from '../usb/lockdown';
 import { openUsbSocket } from '../usb/open-usb';
-import { keyOf, PortCorrelator } from '../usb/port-correlator';
+import { keyOf, PortCorrelator, type Resolution } from '../usb/port-correlator';
 import { UsbmuxClient, type UsbDevice } from '../usb/usbmux-client';
 import { CheckoutDeadlines } from './checkout-deadlines';
 import { FileFleetStore } from './file-fleet-store';
@@ -28,8 +29,10 @@ export type ExpiredCheckout = { device: Device; checkout: PendingCheckout };
 
 /** How the fleet tells which phone is on a port: through usbmuxd, or without USB from its records alone. */
 interface PortIdentifier {
-  identify(place: HubPort, missed?: boolean): Promise<PortIdentity>;
-  unplug(place: HubPort): Promise<PortIdentity>;
+  /** Which phone a port event is about, or why that cannot be told. */
+  identify(place: HubPort, missed?: boolean): Promise<Resolution>;
+  /** The phone USB saw leave the port, if USB can tell. */
+  unplug(place: HubPort): string | undefined;
   lockdown(udid: string): Promise<LockdownSession>;
   close(): Promise<void>;
 }
@@ -96,6 +99,10 @@ export class Fleet {
   /** Expired check-outs whose node is not running (yet): handed over when it watches. */
   private readonly undelivered = new Map<string, ExpiredCheckout[]>();
   private readonly deadlines: CheckoutDeadlines;
+  /** Port events' writes, one after the other (see `recording`). */
+  private portWrites: Promise<unknown> = Promise.resolve();
+  /** Aborted on close: writes waiting for the database give up. */
+  private readonly closing = new AbortController();
 
   constructor(private readonly options: FleetOptions) {
     const { text, log } = options;
@@ -134,13 +141,19 @@ export class Fleet {
    * found by `reconcile`, told by the port's learnt USB location against usbmuxd's list (a port
    * not learnt yet: as any dock, a lone phone within the window).
    */
-  identifyDock(place: HubPort, missed?: boolean): Promise<PortIdentity> {
-    return this.ports.identify(place, missed);
+  async identifyDock(place: HubPort, missed?: boolean): Promise<PortIdentity> {
+    const found = await this.ports.identify(place, missed);
+    if (!found.udid) return { reason: found.reason };
+    return this.recording(async () => {
+      const serial = await this.serialOf(found.udid);
+      return { device: asDevice(await this.store.docked(found.udid, { ...place, ...(serial && { serial }) }, { who: 'hub', why: 'docked' })) };
+    });
   }
 
   /** Records that the phone on a port was unplugged and says which it was; completes a check-out waiting for it. */
   recordUnplug(place: HubPort): Promise<PortIdentity> {
-    return this.ports.unplug(place);
+    const udid = this.ports.unplug(place);
+    return this.recording(() => this.unpluggedAt(place, udid));
   }
 
   /** A lockdown session with a phone on this host's USB. */
@@ -157,7 +170,7 @@ export class Fleet {
     if (!this.reconciledHubs.has(hub.id)) {
       this.reconciledHubs.add(hub.id);
       await this.updatedHubs.get(hub.id);
-      const here = (await this.store.devices()).filter((d) => d.cart === this.store.cart);
+      const here = (await this.recording(() => this.store.devices())).filter((d) => d.cart === this.store.cart);
       for (const missed of missedEvents(here, hub.id, docked)) {
         this.options.log.info(this.options.text('device-fleet.errors.missed', { hub: hub.name, port: missed.port, event: missed.event, why: missed.why }));
         replay(missed);
@@ -218,9 +231,32 @@ export class Fleet {
   }
 
   async close(): Promise<void> {
+    this.closing.abort(new CodedError('NODE_CLOSED', this.options.text('device-fleet.errors.closed-while-away')));
     this.deadlines.close();
     await this.store.close();
     await this.ports.close();
+  }
+
+  /**
+   * A port event's write to the store, in the order the events came, each waiting for the one
+   * before. While the store cannot be reached (STORE_UNAVAILABLE) it is tried again, 1 s apart
+   * at first and at most 30 s, so a dock or unplug seen meanwhile is recorded (and its event
+   * sent on) once, when the database is back. Other failures are the caller's.
+   */
+  private recording<T>(write: () => Promise<T>): Promise<T> {
+    const attempt = async (): Promise<T> => {
+      for (let wait = 1000; ; wait = Math.min(wait * 2, 30_000)) {
+        try {
+          return await write();
+        } catch (err) {
+          if ((err as CodedError).code !== 'STORE_UNAVAILABLE' || this.closing.signal.aborted) throw err;
+          await pause(wait, this.closing.signal);
+        }
+      }
+    };
+    const recorded = this.portWrites.then(attempt);
+    this.portWrites = recorded.catch(() => undefined);
+    return recorded;
   }
 
   private deliver(expired: ExpiredCheckout): void {
@@ -282,10 +318,10 @@ export class Fleet {
     const noUsb = this.options.text('device-fleet.errors.no-usb');
     return {
       identify: async (place, missed) => {
-        const recorded = missed ? await this.store.deviceAt(place.hubId, place.port) : undefined;
-        return recorded ? { device: asDevice(recorded) } : { reason: noUsb };
+        const recorded = missed ? await this.recording(() => this.store.deviceAt(place.hubId, place.port)) : undefined;
+        return recorded ? { udid: recorded.udid } : { reason: noUsb };
       },
-      unplug: (place) => this.unpluggedAt(place),
+      unplug: () => undefined,
       lockdown: async () => {
         throw new CodedError('NO_USB', noUsb);
       },
@@ -319,12 +355,9 @@ export class Fleet {
     return {
       identify: async (place, missed) => {
         const known = missed ? await usb.whenListed(windowMs).then(() => correlator.present(place, usb.devices())) : undefined;
-        const found = known ?? (await correlator.dock(place));
-        if (!found.udid) return { reason: found.reason };
-        const serial = await this.serialOf(found.udid);
-        return { device: asDevice(await this.store.docked(found.udid, { ...place, ...(serial && { serial }) }, { who: 'hub', why: 'docked' })) };
+        return known ?? (await correlator.dock(place));
       },
-      unplug: (place) => this.unpluggedAt(place, correlator.unplug(place)),
+      unplug: (place) => correlator.unplug(place),
       lockdown: async (udid) => {
         const device = usb.byUdid(udid);
         if (!device) throw new CodedError('DEVICE_GONE', text('device-fleet.errors.not-on-usb', { udid }));

@@ -14,7 +14,7 @@ import {
   type PendingCheckout,
 } from './fleet-store';
 import { userKey } from './person';
-import { migrate } from './postgres-schema';
+import { migrated } from './postgres-schema';
 import { transaction } from './postgres-transaction';
 
 /** Where every change is announced (LISTEN/NOTIFY), the device's UDID as payload. */
@@ -82,7 +82,6 @@ function toRecord(row: DeviceRow): DeviceRecord {
 export class PostgresFleetStore extends FleetStore {
   readonly cart: string;
   private readonly pool: Pool;
-  private migrated?: Promise<unknown>;
 
   constructor(private readonly options: PostgresFleetStoreOptions) {
     super();
@@ -177,6 +176,27 @@ export class PostgresFleetStore extends FleetStore {
   /** Writes `change` of `record` with its audit rows and announces it, inside the caller's transaction. */
   private async apply(db: PoolClient, record: DeviceRecord, change: Change): Promise<DeviceRecord> {
     const { next, entries } = applyChange(record, change, this.now().toISOString());
+    await this.writeRecord(db, next, record.checkout, entries);
+    return next;
+  }
+
+  /**
+   * Takes over a device from a cart's file store (`importFileStore`) with its audit trail, as
+   * this cart's; false, and nothing written, when the database knows it already.
+   */
+  adopt(record: DeviceRecord, trail: AuditEntry[]): Promise<boolean> {
+    return this.write(async (db) => {
+      // Two imports at once (of one file, say) must not both find it new.
+      await db.query(`SELECT pg_advisory_xact_lock(hashtext('device-checkout device ' || $1))`, [record.udid]);
+      const { rows } = await db.query('SELECT 1 FROM checkout_devices WHERE udid = $1', [record.udid]);
+      if (rows.length > 0) return false;
+      await this.writeRecord(db, { ...record, cart: this.cart }, undefined, trail);
+      return true;
+    });
+  }
+
+  /** The device's row, its deadline row when it changed from `checkout`, its audit rows, and the announcement. */
+  private async writeRecord(db: PoolClient, next: DeviceRecord, checkout: PendingCheckout | undefined, entries: AuditEntry[]): Promise<void> {
     await db.query(
       `INSERT INTO checkout_devices (udid, serial, name, cart, hub_id, hub, port, docked, status, user_id, user_key, user_name, attributes, battery, healthy, wrong_cart, updated_at)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, now())
@@ -201,7 +221,7 @@ export class PostgresFleetStore extends FleetStore {
         next.wrongCart === true,
       ],
     );
-    if (JSON.stringify(next.checkout) !== JSON.stringify(record.checkout)) {
+    if (JSON.stringify(next.checkout) !== JSON.stringify(checkout)) {
       if (next.checkout) {
         const { deadline, node, message } = next.checkout;
         await db.query(
@@ -221,16 +241,11 @@ export class PostgresFleetStore extends FleetStore {
        SELECT pg_notify($1, $2)`,
       [CHANGES_CHANNEL, next.udid, this.cart, column((e) => e.at), column((e) => e.what), column((e) => e.from), column((e) => e.to), column((e) => e.who), column((e) => e.why)],
     );
-    return next;
   }
 
-  /** The database, its schema brought up to date once (tried again on the next call after a failure). */
+  /** The database, its schema brought up to date. */
   private async ready(): Promise<Pool> {
-    this.migrated ??= migrate(this.pool).catch((err: Error) => {
-      this.migrated = undefined;
-      throw err;
-    });
-    await this.migrated;
+    await migrated(this.pool);
     return this.pool;
   }
 

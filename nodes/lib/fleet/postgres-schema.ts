@@ -87,3 +87,18 @@ export function migrate(pool: Pool): Promise<number> {
     return version;
   });
 }
+
+const migrations = new WeakMap<Pool, Promise<number>>();
+
+/** `migrate`, once per pool however many ask at once; a failure is tried again by the next to ask. */
+export function migrated(pool: Pool): Promise<number> {
+  let migration = migrations.get(pool);
+  if (!migration) {
+    migration = migrate(pool).catch((err: Error) => {
+      migrations.delete(pool);
+      throw err;
+    });
+    migrations.set(pool, migration);
+  }
+  return migration;
+}

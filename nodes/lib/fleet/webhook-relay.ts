@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import type { Notification, Pool, PoolClient } from 'pg';
 import { packSealed, seal, unpackSealed, unseal } from '../sealed';
-import { migrate } from './postgres-schema';
+import { migrated } from './postgres-schema';
 
 /** Where a cart announces a webhook it received (`<row id> <cart>` as payload). */
 export const WEBHOOKS_CHANNEL = 'checkout_webhooks';
@@ -63,7 +63,7 @@ export class WebhookRelay {
   async start(): Promise<void> {
     const { pool, cart, keepDays = 7 } = this.options;
     try {
-      await migrate(pool);
+      await migrated(pool);
       await pool.query(`DELETE FROM checkout_webhooks WHERE received_at < now() - make_interval(days => $1)`, [keepDays]);
       // A cart new to the fleet starts at the newest webhook: older ones were for others.
       await pool.query(`INSERT INTO checkout_webhook_cursors (cart, last_id) SELECT $1, coalesce(max(id), 0) FROM checkout_webhooks ON CONFLICT (cart) DO NOTHING`, [cart]);
@@ -107,6 +107,7 @@ export class WebhookRelay {
   private async keep(eventId: string, body: Buffer): Promise<void> {
     const { pool, cart, secret, log, text } = this.options;
     try {
+      await migrated(pool); // a webhook may come before the relay has started
       // Kept and announced in one statement; a webhook kept before (the same event id) is neither.
       await pool.query(
         `WITH kept AS (INSERT INTO checkout_webhooks (event_id, cart, sealed) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING RETURNING id)

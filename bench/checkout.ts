@@ -20,12 +20,12 @@ import { webhookReceiver } from '../sim/webhook-receiver';
 import { startChildCart } from './pty-cart';
 import { median, ms, percentile } from './stats';
 
-const API_KEY = 'bench-key';
+export const API_KEY = 'bench-key';
 /** Signed webhooks, as a hospital runs NanoMDM. */
-const WEBHOOK_KEY = 'bench-webhook-key';
-const MDM_LATENCY_MS = 20;
-const MAX_CONCURRENT = 5;
-const LOCKER = 'org.example.locker';
+export const WEBHOOK_KEY = 'bench-webhook-key';
+export const MDM_LATENCY_MS = 20;
+export const MAX_CONCURRENT = 5;
+export const LOCKER = 'org.example.locker';
 
 /** A NanoMDM answering every request in 20 ms, phones acknowledging at once, webhooks into the nodes. */
 export async function startMdm(): Promise<{ mdm: SimulatedNanoMdm; close(): Promise<void> }> {
@@ -37,11 +37,12 @@ export async function startMdm(): Promise<{ mdm: SimulatedNanoMdm; close(): Prom
   return { mdm, close: async () => void (await Promise.all([mdm.stop(), receiver.close()])) };
 }
 
-const mdmServer = (mdm: SimulatedNanoMdm) => ({ id: 'mdm', type: 'mdm-server', vendor: 'nanomdm', url: mdm.url, maxConcurrent: String(MAX_CONCURRENT), timeout: '30000', webhookPath: 'device-checkout/webhook' });
-const returnWorkflow = (next: string) => [
-  { id: 'checkin', type: 'check-in-device', fleet: 'fleet', timeout: '60', wires: [['black-wallpaper']] },
-  { id: 'black-wallpaper', type: 'set-wallpaper', fleet: 'fleet', text: '', background: 'black', where: 'lock', timeout: '60', wires: [['passcode']] },
-  { id: 'passcode', type: 'clear-passcode', fleet: 'fleet', timeout: '60', wires: [[next]] },
+export const mdmServer = (mdm: SimulatedNanoMdm) => ({ id: 'mdm', type: 'mdm-server', vendor: 'nanomdm', url: mdm.url, maxConcurrent: String(MAX_CONCURRENT), timeout: '30000', webhookPath: 'device-checkout/webhook' });
+/** The Return workflow of `fleet`, its node ids ending in `suffix`, passing on to `next`. */
+export const returnWorkflow = (next: string, fleet = 'fleet', suffix = '') => [
+  { id: `checkin${suffix}`, type: 'check-in-device', fleet, timeout: '60', wires: [[`black-wallpaper${suffix}`]] },
+  { id: `black-wallpaper${suffix}`, type: 'set-wallpaper', fleet, text: '', background: 'black', where: 'lock', timeout: '60', wires: [[`passcode${suffix}`]] },
+  { id: `passcode${suffix}`, type: 'clear-passcode', fleet, timeout: '60', wires: [[next]] },
 ];
 
 /** Resolves with the next message that reaches helper node `id` and satisfies `match`. */

@@ -3,6 +3,7 @@ import { formatPollingCost, measurePollingCost } from './polling-cost';
 import { formatMdmThroughput, measureMdmThroughput } from './mdm-throughput';
 import { formatBadgeToReady, formatShiftChange, formatWallpaper, measureBadgeToReady, measureShiftChange, measureWallpaper } from './checkout';
 import { formatStoreTap, measureStoreTap } from './shared-fleet';
+import { formatWardCheckouts, formatWardShiftChange, measureWardCheckouts, measureWardShiftChange } from './ward';
 
 // `npm run bench`: medians and ratios against baselines measured in this same run.
 async function main(): Promise<void> {
@@ -28,6 +29,8 @@ async function main(): Promise<void> {
 async function sharedFleet(): Promise<void> {
   console.log('Many carts, one PostgreSQL fleet (a real server on loopback)');
   console.log('  ' + formatStoreTap(await measureStoreTap(100)));
+  console.log('  ' + formatWardCheckouts(await measureWardCheckouts(20, 4, 200, 60_000)));
+  console.log('  ' + formatWardShiftChange(await measureWardShiftChange(10, 200)));
 }
 
 async function checkout(): Promise<void> {

@@ -127,6 +127,22 @@ describe('disk faults in a Node-RED runtime', () => {
     assert.equal(readFileSync(join(fleetDir(), 'fleet-fleet.json'), 'utf8'), '{"version":2,"devices":', 'left for the admin');
   });
 
+  it('a flow with twelve check-out nodes (a ward\u2019s carts on one host) deploys without a listener-leak warning', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    try {
+      await load([
+        { id: 'fleet', type: 'device-fleet', mdm: '', lockerApp: 'org.example.locker' },
+        ...Array.from({ length: 12 }, (_, i) => ({ id: `checkout${i}`, type: 'check-out-device', fleet: 'fleet', wires: [[]] })),
+      ]);
+      await new Promise((resolve) => setImmediate(resolve)); // process warnings are emitted on the next tick
+      assert.deepEqual(warnings.filter((w) => /MaxListeners/.test(w)), []);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('a fleet database out of reach at start: the tap fails with STORE_UNAVAILABLE, the nodes say so, nothing crashes', async () => {
     await load([
       // Port 9 on loopback: nothing listens there.

@@ -59,6 +59,22 @@ function storable(msg: CheckOutMessage): Record<string, unknown> {
   }
 }
 
+/** Check-out nodes waiting for the deploy to start: one listener on the runtime for all of them, however many a flow has. */
+const waitingForStart = new Set<() => void>();
+
+/** Runs `work` once every node of the deploy has started; returns what cancels it. */
+function whenFlowsStarted(RED: NodeAPI, work: () => void): () => void {
+  if (waitingForStart.size === 0) {
+    RED.events.once('flows:started', () => {
+      const started = [...waitingForStart];
+      waitingForStart.clear();
+      started.forEach((run) => run());
+    });
+  }
+  waitingForStart.add(work);
+  return () => void waitingForStart.delete(work);
+}
+
 export default function (RED: NodeAPI): void {
   registerDeviceAction<CheckOutDef>(
     RED,
@@ -96,9 +112,9 @@ export default function (RED: NodeAPI): void {
             failAction(RED, node, err, msg, deviceLabel(device), (error) => node.error(error, msg));
           });
         };
-        RED.events.once('flows:started', watch);
+        const cancel = whenFlowsStarted(RED, watch);
         node.on('close', () => {
-          RED.events.removeListener('flows:started', watch);
+          cancel();
           unwatch();
         });
       },

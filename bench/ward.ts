@@ -1,0 +1,240 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import helper from 'node-red-node-test-helper';
+import type { Node, NodeMessage } from 'node-red';
+import { packageNodes } from '../test/node-red';
+import { tempDir } from '../test/support';
+import { createDatabase, startPostgres } from '../test/system/postgres';
+import { simulatedHub } from '../sim/hub-registry';
+import type { SimulatedNanoMdm } from '../sim/nanomdm-server';
+import { SimulatedCart, locationOf } from '../sim/simulated-cart';
+import { SimulatedDevice } from '../sim/simulated-device';
+import { simulatedUsbmuxd, type SimulatedUsbmuxd } from '../sim/usbmuxd-server';
+import { API_KEY, LOCKER, MAX_CONCURRENT, MDM_LATENCY_MS, mdmServer, returnWorkflow, startMdm, WEBHOOK_KEY } from './checkout';
+import { median, ms, percentile, sleep } from './stats';
+
+/** One simulated cart of a ward: its hubs, usbmuxd and the phones docked on it. */
+interface WardCart {
+  index: number;
+  cart: SimulatedCart;
+  usb: SimulatedUsbmuxd;
+  phones: SimulatedDevice[];
+}
+
+interface Ward {
+  carts: WardCart[];
+  stop(): Promise<void>;
+}
+
+let wards = 0;
+
+/**
+ * `carts` carts in one Node-RED, each its own `device-fleet` on one PostgreSQL fleet (each its
+ * own cart name, hubs and usbmuxd, as separate hosts would have), one NanoMDM for all. Each cart
+ * has the Return workflow on its docks and a check-out node (`checkout<c>` -> `handed`; their
+ * refusals caught to `refused`); every Return ends at `returned`.
+ */
+async function startWard(mdm: SimulatedNanoMdm, databaseUrl: string, carts: number, hubsPerCart: number, ports: number): Promise<Ward> {
+  const ward = ++wards;
+  helper.init(require.resolve('node-red'));
+  const userDir = tempDir('bench-ward');
+  helper.settings({ userDir });
+  mkdirSync(join(userDir, 'device-checkout'), { recursive: true });
+  const name = (c: number, h: number) => `ward-${process.pid}-${ward}-${c}-${h}`;
+  const built: WardCart[] = [];
+  const flows: object[] = [mdmServer(mdm), { id: 'returned', type: 'helper' }, { id: 'handed', type: 'helper' }, { id: 'refused', type: 'helper' }];
+  for (let c = 0; c < carts; c++) {
+    const hubs = Array.from({ length: hubsPerCart }, (_, h) => simulatedHub(name(c, h), { ports }));
+    const usb = await simulatedUsbmuxd(`ward-${ward}-${c}`);
+    built.push({ index: c, cart: new SimulatedCart(hubs, usb, 100), usb, phones: [] });
+    // Ports learnt on an earlier day: docks at the same moment are told apart at once.
+    const locations = Object.fromEntries(hubs.flatMap((_, h) => Array.from({ length: ports }, (__, p) => [`hub${c}-${h}#${p + 1}`, locationOf(h, p + 1)])));
+    writeFileSync(join(userDir, 'device-checkout', `usb-locations-fleet${c}.json`), JSON.stringify(locations));
+    const fleet = `fleet${c}`;
+    flows.push(
+      { id: fleet, type: 'device-fleet', mdm: 'mdm', usb: `sim:ward-${ward}-${c}`, usbWindow: '2', lockerApp: LOCKER, checkoutDeadline: '60', userLimit: '1', batteryThreshold: '20', store: 'postgres', databaseUrl, cart: `cart-${c}` },
+      ...hubs.flatMap((_, h) => [
+        { id: `hub${c}-${h}`, type: 'smart-hub', name: `Cart ${c} hub ${h}`, serialPort: `sim:${name(c, h)}`, baudRate: '115200', pollInterval: '250', model: 'auto' },
+        { id: `in${c}-${h}`, type: 'hub-input', hub: `hub${c}-${h}`, fleet, wires: [[`checkin${c}`], []] },
+      ]),
+      ...returnWorkflow('returned', fleet, String(c)),
+      { id: `checkout${c}`, type: 'check-out-device', fleet, suppressBlueLed: true, timeout: '60', wires: [['handed']] },
+    );
+  }
+  flows.push({ id: 'refusals', type: 'catch', scope: built.map((c) => `checkout${c.index}`), uncaught: false, wires: [['refused']] });
+  await helper.load(packageNodes, flows as never, { mdm: { apiKey: API_KEY, webhookSecret: WEBHOOK_KEY } } as never);
+  await sleep(1000);
+  return {
+    carts: built,
+    async stop() {
+      await helper.unload();
+      for (const { cart, usb } of built) {
+        cart.stop();
+        await usb.stop();
+      }
+      helper.settings({});
+    },
+  };
+}
+
+/** Resolves once `count` messages (beyond those already seen) reached helper node `id`. */
+function arrivals(id: string, count: number): Promise<void> {
+  return new Promise((resolve) => {
+    let seen = 0;
+    const node = helper.getNode(id);
+    const listener = () => {
+      if (++seen < count) return;
+      node.removeListener('input', listener);
+      resolve();
+    };
+    node.on('input', listener);
+  });
+}
+
+/** Docks `perCart` new enrolled phones on each cart and waits for every Return. */
+async function dockPhones(ward: Ward, mdm: SimulatedNanoMdm, perCart: number, ports: number, spreadMs: number): Promise<number> {
+  const all = ward.carts.flatMap((cart) => Array.from({ length: perCart }, (_, i) => ({ cart, phone: new SimulatedDevice({ batteryLevel: 0.9 }), slot: i })));
+  for (const { phone } of all) await mdm.enrol(phone);
+  await sleep(1500);
+  const returned = arrivals('returned', all.length);
+  const started = performance.now();
+  all.forEach(({ cart, phone, slot }, i) =>
+    setTimeout(() => {
+      cart.phones.push(phone);
+      cart.cart.dock(phone, Math.floor(slot / ports), (slot % ports) + 1);
+    }, (i * spreadMs) / all.length),
+  );
+  await returned;
+  return performance.now() - started;
+}
+
+export interface WardCheckoutResult {
+  carts: number;
+  phones: number;
+  checkouts: number;
+  /** Taps refused because the cart had a phone waiting or none left: not check-outs. */
+  refused: Record<string, number>;
+  /** A phone handed out while it was out with someone else: must be 0. */
+  doubles: number;
+  idle: { p50: number; p99: number };
+  load: { p50: number; p99: number };
+}
+
+/**
+ * `carts` carts on one PostgreSQL fleet with `perCart` phones each: badge taps (each a new
+ * person) at random carts and random instants within `windowMs`; each phone is taken within
+ * a second of flashing white and docked again 1 to 3 s later (its Return runs). Tap to
+ * flashing white under that load, beside the same on one idle cart of the same ward.
+ */
+export async function measureWardCheckouts(carts: number, perCart: number, taps: number, windowMs: number): Promise<WardCheckoutResult> {
+  const postgres = await startPostgres();
+  const { mdm, close } = await startMdm();
+  const ward = await startWard(mdm, await createDatabase(postgres, 'ward'), carts, 1, 8);
+  try {
+    await dockPhones(ward, mdm, perCart, 8, 2000);
+    const out = new Map<string, string>();
+    let doubles = 0;
+    const refused: Record<string, number> = {};
+    const pending = new Map<number, { started: number; resolve(ms?: number): void }>();
+    helper.getNode('handed').on('input', (raw: NodeMessage) => {
+      const msg = raw as NodeMessage & { tap: number; device: { udid: string } };
+      const tap = pending.get(msg.tap);
+      if (!tap) return;
+      pending.delete(msg.tap);
+      const elapsed = performance.now() - tap.started;
+      if (out.has(msg.device.udid)) doubles++;
+      out.set(msg.device.udid, String(msg.tap));
+      const cart = ward.carts.find((c) => c.phones.some((p) => p.udid === msg.device.udid))!;
+      const at = cart.cart.whereIs(msg.device.udid);
+      // She takes it within a second, and brings it back a little later.
+      setTimeout(() => {
+        if (at) cart.cart.unplug(at.hub, at.port);
+        setTimeout(() => {
+          out.delete(msg.device.udid);
+          if (at) cart.cart.dock(msg.device.udid, at.hub, at.port);
+        }, 1000 + Math.random() * 2000);
+      }, Math.random() * 1000);
+      tap.resolve(elapsed);
+    });
+    helper.getNode('refused').on('input', (raw: NodeMessage) => {
+      const msg = raw as NodeMessage & { tap: number; error: { code?: string } };
+      const tap = pending.get(msg.tap);
+      if (!tap) return;
+      pending.delete(msg.tap);
+      refused[msg.error.code ?? '?'] = (refused[msg.error.code ?? '?'] ?? 0) + 1;
+      tap.resolve();
+    });
+    let tapped = 0;
+    const tapAt = (cart: number): Promise<number | undefined> =>
+      new Promise((resolve) => {
+        const tap = ++tapped;
+        pending.set(tap, { started: performance.now(), resolve });
+        (helper.getNode(`checkout${cart}`) as Node).receive({ user: `nurse-${tap}`, tap } as NodeMessage);
+      });
+    // One cart of the ward at work, the others idle: a tap every 1.5 s (each phone is taken within a second).
+    const idle: number[] = [];
+    for (let i = 0; i < 30; i++) {
+      const elapsed = await tapAt(0);
+      if (elapsed !== undefined) idle.push(elapsed);
+      await sleep(1500);
+    }
+    // The ward at work.
+    const loaded = await Promise.all(Array.from({ length: taps }, () => sleep(Math.random() * windowMs).then(() => tapAt(Math.floor(Math.random() * carts)))));
+    const load = loaded.filter((t): t is number => t !== undefined);
+    await sleep(5000);
+    return {
+      carts,
+      phones: carts * perCart,
+      checkouts: load.length,
+      refused,
+      doubles,
+      idle: { p50: median(idle), p99: percentile(idle, 99) },
+      load: { p50: median(load), p99: percentile(load, 99) },
+    };
+  } finally {
+    await ward.stop();
+    await close();
+    await postgres.stop();
+  }
+}
+
+export function formatWardCheckouts(r: WardCheckoutResult): string {
+  const refusals = Object.entries(r.refused).map(([code, n]) => `${n} ${code}`).join(', ') || 'none';
+  return (
+    `${r.carts} carts, ${r.phones} phones, one database: ${r.checkouts} check-outs at random instants (refused taps: ${refusals}); a phone handed out twice: ${r.doubles}; ` +
+    `tap to flashing white p50 ${ms(r.load.p50)}, p99 ${ms(r.load.p99)}, against one idle cart of the same ward p50 ${ms(r.idle.p50)}, p99 ${ms(r.idle.p99)}: ` +
+    `p99 ${(r.load.p99 / r.idle.p99).toFixed(2)}x (target at most 1.5)`
+  );
+}
+
+export interface WardShiftChangeResult {
+  carts: number;
+  phones: number;
+  checkedIn: number;
+  bound: number;
+}
+
+/** A shift change on a shared fleet: `phones` phones docked over `carts` carts within 10 s, each through the Return workflow. */
+export async function measureWardShiftChange(carts: number, phones: number): Promise<WardShiftChangeResult> {
+  const postgres = await startPostgres();
+  const { mdm, close } = await startMdm();
+  const perCart = phones / carts;
+  const ports = 10;
+  const ward = await startWard(mdm, await createDatabase(postgres, 'shift'), carts, Math.ceil(perCart / ports), ports);
+  try {
+    const spread = 10_000;
+    const took = await dockPhones(ward, mdm, perCart, ports, spread);
+    const requestsPerPhone = 5; // app lock, app configuration, battery, wallpaper, clear passcode
+    const lastDock = ((phones - 1) * spread) / phones;
+    const bound = Math.max(lastDock + requestsPerPhone * MDM_LATENCY_MS, (phones * requestsPerPhone * MDM_LATENCY_MS) / MAX_CONCURRENT);
+    return { carts, phones, checkedIn: took / 1000, bound: bound / 1000 };
+  } finally {
+    await ward.stop();
+    await close();
+    await postgres.stop();
+  }
+}
+
+export function formatWardShiftChange(r: WardShiftChangeResult): string {
+  return `shift change on a shared fleet: ${r.phones} phones docked over ${r.carts} carts within 10 s, Return workflow each: all returned after ${r.checkedIn.toFixed(2)} s; the bound (last dock + one phone's requests, or the MDM's throughput) ${r.bound.toFixed(2)} s (${(r.checkedIn / r.bound).toFixed(2)}x, target at most 1.15)`;
+}

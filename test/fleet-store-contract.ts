@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import sinon from 'sinon';
 import type { CodedError } from '../nodes/lib/coded-error';
-import { CheckoutDeadlines } from '../nodes/lib/fleet/checkout-deadlines';
+import { DueTimes } from '../nodes/lib/fleet/due-times';
 import type { CheckoutRules, FleetStore } from '../nodes/lib/fleet/fleet-store';
 import { missedEvents } from '../nodes/lib/fleet/reconcile';
 import { settle } from './support';
@@ -137,8 +137,9 @@ export function fleetStoreContract(fresh: () => Promise<OpenStore>): void {
     // Only the clock the deadlines read: the store's own I/O keeps real time.
     const clock = sinon.useFakeTimers({ now: start, toFake: ['setTimeout', 'clearTimeout', 'Date'] });
     const watch = (fleet: FleetStore, expired: string[]) => {
-      const deadlines = new CheckoutDeadlines(
-        fleet,
+      const deadlines = new DueTimes(
+        () => fleet.pendingCheckouts(),
+        (record) => Date.parse(record.checkout.deadline),
         async (record) => {
           if (await fleet.expireCheckout(record.udid, record.checkout.deadline, { who: 'fleet', why: 'not unplugged' })) expired.push(`${record.udid}@${clock.now - start}`);
         },
@@ -187,6 +188,23 @@ export function fleetStoreContract(fresh: () => Promise<OpenStore>): void {
     } finally {
       clock.restore();
     }
+  });
+
+  it('knows when a phone was taken; marks it Overdue once (not one back or out again), and check-in clears it', async () => {
+    await ready('A', 1, 0.9);
+    await store.beginCheckout('alice', RULES, 'A');
+    now = new Date('2026-11-24T07:00:30Z');
+    const taken = await store.unplugged('A');
+    assert.equal(taken.checkedOutAt, '2026-11-24T07:00:30.000Z');
+    assert.deepEqual((await store.outstanding()).map((d) => d.udid), ['A']);
+    assert.equal(await store.markOverdue('A', '2026-11-24T06:00:00.000Z', { who: 'fleet' }), undefined, 'another time out: not this one');
+    const overdue = await store.markOverdue('A', taken.checkedOutAt!, { who: 'fleet', why: 'OVERDUE' });
+    assert.equal(overdue?.overdue, true);
+    assert.equal(await store.markOverdue('A', taken.checkedOutAt!, { who: 'fleet' }), undefined, 'once');
+    assert.deepEqual(await store.outstanding(), [], 'no longer waiting to become overdue');
+    assert.ok((await store.audit('A')).some((e) => e.what === 'overdue: overdue' && e.to === 'true' && e.why === 'OVERDUE'));
+    const back = await store.checkIn('A', { who: 'return' });
+    assert.deepEqual([back.overdue, back.checkedOutAt], [undefined, undefined]);
   });
 
   it('after a start, tells what the hub\u2019s first reading says happened meanwhile, once', async () => {

@@ -22,13 +22,13 @@ describe('Fleet: one cart, without Node-RED', () => {
   let said: string[];
   let dataDir: string;
 
-  const open = (usb?: { path: string; windowMs: number }) => {
+  const open = (usb?: { path: string; windowMs: number }, lendingHours = 0) => {
     const log = (level: string) => (message: string) => said.push(`${level}: ${message}`);
     return new Fleet({
       id: 'cart',
       dataDir,
       usb,
-      rules: { deadlineSeconds: 60, userLimit: 1, batteryThreshold: 0.2 },
+      rules: { deadlineSeconds: 60, userLimit: 1, batteryThreshold: 0.2, lendingHours },
       lockerApp: 'org.example.locker',
       badgeLookupUrl: '',
       mdm: () => undefined,
@@ -69,6 +69,21 @@ describe('Fleet: one cart, without Node-RED', () => {
     const expired: ExpiredCheckout[] = [];
     fleet.watchCheckouts('checkout', (e) => expired.push(e));
     assert.deepEqual(expired.map((e) => [e.device.udid, e.device.status]), [['PHONE-1', 'Failed']]);
+  });
+
+  it('a phone still out after the lending period becomes Overdue, said in the log; also when the period ended while Node-RED was down', async () => {
+    await fleet.close();
+    fleet = open(undefined, 1);
+    await dockedPhone('PHONE-5', 3);
+    await fleet.beginCheckout({ id: 'alice', name: 'Alice Liddell' }, 'PHONE-5', { node: 'checkout' });
+    await fleet.recordUnplug({ ...CART_A, port: 3 });
+    await clock.tickAsync(3_600_000 - 1000);
+    assert.equal((await fleet.store.device('PHONE-5'))?.overdue, undefined, 'not before');
+    await fleet.close();
+    await clock.tickAsync(60_000); // down past the period
+    fleet = open(undefined, 1);
+    await settle(clock, 'said overdue after the restart', () => said.some((line) => line.startsWith('warn: device-fleet.errors.overdue-phone') && line.includes('Alice Liddell')));
+    assert.equal((await fleet.store.device('PHONE-5'))?.overdue, true);
   });
 
   it('judges no deadline on a hub it has not read since the start', async () => {

@@ -19,6 +19,8 @@ export interface DeviceFleetDef extends NodeDef {
   lockerApp?: string;
   /** Seconds a person has to unplug a phone unlocked for them. */
   checkoutDeadline?: string;
+  /** Hours a phone may stay out before it is Overdue (a shift and a little more); 0: never. */
+  lendingPeriod?: string;
   /** Devices one user may hold at once. */
   userLimit?: string;
   /** Phones charged below this (%) are not handed out. */
@@ -75,6 +77,7 @@ export default function (RED: NodeAPI): void {
         store: pool && new PostgresFleetStore({ pool, cart }),
         rules: {
           deadlineSeconds: field('checkoutDeadline'),
+          lendingHours: field('lendingPeriod'),
           userLimit: field('userLimit'),
           batteryThreshold: field('batteryThreshold') / 100,
         },

@@ -22,6 +22,8 @@ export interface Device {
   home?: string;
   /** Docked at another cart than its home. */
   wrongCart?: boolean;
+  /** Out with its user past the fleet's lending period. */
+  overdue?: boolean;
 }
 
 /** The built-in square-bracket placeholders and where their values come from. */

@@ -96,6 +96,12 @@ export class FileFleetStore extends FleetStore {
       .sort((a, b) => Date.parse(a.checkout.deadline) - Date.parse(b.checkout.deadline));
   }
 
+  async outstanding(): Promise<(DeviceRecord & { checkedOutAt: string })[]> {
+    return Object.values(this.devicesById)
+      .filter((d): d is DeviceRecord & { checkedOutAt: string } => d.status === 'Checked Out' && d.checkedOutAt !== undefined && !d.overdue)
+      .sort((a, b) => Date.parse(a.checkedOutAt) - Date.parse(b.checkedOutAt));
+  }
+
   beginCheckout(user: string, rules: CheckoutRules, udid?: string, started: Omit<PendingCheckout, 'deadline'> = {}, userName?: string): Promise<DeviceRecord> {
     return this.serially(() => {
       const { id, key } = personOf(user);
@@ -136,7 +142,7 @@ export class FileFleetStore extends FleetStore {
     super.healed();
   }
 
-  private now(): Date {
+  protected now(): Date {
     return this.options.now?.() ?? new Date();
   }
 

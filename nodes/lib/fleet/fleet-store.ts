@@ -48,6 +48,10 @@ export interface DeviceRecord {
   checkout?: PendingCheckout;
   /** In a shared fleet: docked at another cart than its Device Home. */
   wrongCart?: boolean;
+  /** When its user took it (the unplug that completed the check-out), ISO 8601. */
+  checkedOutAt?: string;
+  /** Still out with its user past the fleet's lending period. */
+  overdue?: boolean;
 }
 
 /** The attribute naming a phone's home cart (`[Device Home]`): set at its first check-in at a cart, or by a flow. */
@@ -70,6 +74,8 @@ export interface CheckoutRules {
   batteryThreshold: number;
   /** Seconds the person has to unplug the phone. */
   deadlineSeconds: number;
+  /** Hours a phone may stay out before it is Overdue; 0: never. */
+  lendingHours?: number;
 }
 
 export interface Actor {
@@ -121,6 +127,8 @@ export abstract class FleetStore extends EventEmitter {
   abstract deviceAt(hubId: string, port: number): Promise<DeviceRecord | undefined>;
   /** This cart's check-outs still waiting for an unplug, the earliest deadline first. */
   abstract pendingCheckouts(): Promise<Pending[]>;
+  /** The phones checked out from this cart and still out, not yet Overdue, the longest out first. */
+  abstract outstanding(): Promise<(DeviceRecord & { checkedOutAt: string })[]>;
   /**
    * Starts a check-out for `user`: the given device, or the best one on the cart. Refuses with
    * CART_BUSY while another unlocked phone waits to be taken here, USER_HAS_DEVICE at the
@@ -129,6 +137,7 @@ export abstract class FleetStore extends EventEmitter {
    */
   abstract beginCheckout(user: string, rules: CheckoutRules, udid?: string, started?: Omit<PendingCheckout, 'deadline'>, userName?: string): Promise<DeviceRecord>;
   abstract close(): Promise<void>;
+  protected abstract now(): Date;
   /**
    * Writes what `decide` makes of the device's record (a new one if there is none) with its
    * audit entries, as one step; `decide` returning undefined changes nothing.
@@ -151,7 +160,7 @@ export abstract class FleetStore extends EventEmitter {
   unplugged(udid: string, actor: Actor = {}): Promise<DeviceRecord> {
     return this.update(udid, (record) =>
       record.status === 'Checking Out'
-        ? { patch: { docked: false, status: 'Checked Out', checkout: undefined }, what: 'check-out completed', actor }
+        ? { patch: { docked: false, status: 'Checked Out', checkout: undefined, checkedOutAt: this.now().toISOString() }, what: 'check-out completed', actor }
         : { patch: { docked: false }, what: 'unplugged', actor },
     );
   }
@@ -195,11 +204,21 @@ export abstract class FleetStore extends EventEmitter {
     return expired ? record : undefined;
   }
 
+  /** A phone still out past the lending period: Overdue, unless it came back (or went out again) meanwhile: undefined then. */
+  async markOverdue(udid: string, checkedOutAt: string, actor: Actor): Promise<DeviceRecord | undefined> {
+    let marked = false;
+    const record = await this.update(udid, (current) => {
+      marked = current.status === 'Checked Out' && current.checkedOutAt === checkedOutAt && !current.overdue;
+      return marked ? { patch: { overdue: true }, what: 'overdue', actor } : undefined;
+    });
+    return marked ? record : undefined;
+  }
+
   /** Locked and charging again: no user. In a shared fleet, the first cart a phone is checked in at becomes its Device Home. */
   checkIn(udid: string, actor: Actor = {}): Promise<DeviceRecord> {
     return this.update(udid, (record) => {
       const home = this.cart === undefined || record.attributes[DEVICE_HOME] !== undefined ? {} : { attributes: { ...record.attributes, [DEVICE_HOME]: this.cart } };
-      return { patch: { status: 'Checked In', user: undefined, userName: undefined, checkout: undefined, ...home }, what: 'checked in', actor };
+      return { patch: { status: 'Checked In', user: undefined, userName: undefined, checkout: undefined, checkedOutAt: undefined, overdue: undefined, ...home }, what: 'checked in', actor };
     });
   }
 

@@ -11,9 +11,9 @@ import { LockdownSession } from '../usb/lockdown';
 import { openUsbSocket } from '../usb/open-usb';
 import { keyOf, PortCorrelator, type Resolution } from '../usb/port-correlator';
 import { UsbmuxClient, type UsbDevice } from '../usb/usbmux-client';
-import { CheckoutDeadlines } from './checkout-deadlines';
+import { DueTimes } from './due-times';
 import { FileFleetStore } from './file-fleet-store';
-import { DEVICE_HOME, type CheckoutRules, type DeviceRecord, type FleetStore, type HubPort, type PendingCheckout } from './fleet-store';
+import { DEVICE_HOME, type CheckoutRules, type DeviceRecord, type FleetStore, type HubPort, type Pending, type PendingCheckout } from './fleet-store';
 import { missedEvents, type MissedEvent } from './reconcile';
 
 /** What a dock or unplug can say about the phone on a port. */
@@ -68,8 +68,8 @@ export interface FleetOptions {
 const usbSources = new SharedPool<UsbmuxClient>();
 
 // What a message may carry of a record: not the fleet's bookkeeping (battery, deadline...).
-export const asDevice = ({ udid, serial, name, cart, hub, hubId, port, status, user, userName, attributes, wrongCart }: DeviceRecord): Device & { udid: string } =>
-  Object.fromEntries(Object.entries({ udid, serial, name, cart, home: attributes[DEVICE_HOME], wrongCart, hub, hubId, port, status, user, userName, attributes }).filter(([, v]) => v !== undefined)) as unknown as Device & { udid: string };
+export const asDevice = ({ udid, serial, name, cart, hub, hubId, port, status, user, userName, attributes, wrongCart, overdue }: DeviceRecord): Device & { udid: string } =>
+  Object.fromEntries(Object.entries({ udid, serial, name, cart, home: attributes[DEVICE_HOME], wrongCart, hub, hubId, port, status, overdue, user, userName, attributes }).filter(([, v]) => v !== undefined)) as unknown as Device & { udid: string };
 
 /**
  * One cart's devices: their records, which phone is on which port (hub events matched with
@@ -98,7 +98,9 @@ export class Fleet {
   private readonly watchers = new Map<string, (expired: ExpiredCheckout) => void>();
   /** Expired check-outs whose node is not running (yet): handed over when it watches. */
   private readonly undelivered = new Map<string, ExpiredCheckout[]>();
-  private readonly deadlines: CheckoutDeadlines;
+  private readonly deadlines: DueTimes<Pending>;
+  /** Phones out past the lending period become Overdue. */
+  private readonly lending: DueTimes<DeviceRecord & { checkedOutAt: string }>;
   /** Port events' writes, one after the other (see `recording`). */
   private portWrites: Promise<unknown> = Promise.resolve();
   /** Aborted on close: writes waiting for the database give up. */
@@ -115,8 +117,9 @@ export class Fleet {
     this.badgeLookupUrl = options.badgeLookupUrl;
     // Check-outs not completed by an unplug in time: Failed, amber LED, and a failure for the
     // node that started them (kept until that node is running again after a restart).
-    this.deadlines = new CheckoutDeadlines(
-      this.store,
+    this.deadlines = new DueTimes(
+      () => this.store.pendingCheckouts(),
+      (record) => Date.parse(record.checkout.deadline),
       async (record) => {
         const why = text('device-fleet.errors.unplug-timeout', { seconds: this.rules.deadlineSeconds });
         const failed = await this.store.expireCheckout(record.udid, record.checkout.deadline, { who: 'fleet', why });
@@ -128,6 +131,17 @@ export class Fleet {
       { canJudge: (record) => record.hubId !== undefined && this.readHubs.has(record.hubId) },
     );
     this.deadlines.arm();
+    const lendingMs = (this.rules.lendingHours ?? 0) * 3_600_000;
+    this.lending = new DueTimes(
+      async () => (lendingMs > 0 ? this.store.outstanding() : []),
+      (record) => Date.parse(record.checkedOutAt) + lendingMs,
+      async (record) => {
+        const why = text('device-fleet.errors.overdue', { hours: this.rules.lendingHours });
+        const overdue = await this.store.markOverdue(record.udid, record.checkedOutAt, { who: 'fleet', why });
+        if (overdue) log.warn(text('device-fleet.errors.overdue-phone', { device: overdue.name ?? overdue.serial ?? overdue.udid, user: overdue.userName ?? overdue.user ?? '?', since: record.checkedOutAt }));
+      },
+    );
+    this.lending.arm();
     this.ports = options.usb ? this.usbIdentifier(options.usb.path, options.usb.windowMs) : this.recordsIdentifier();
   }
 
@@ -233,6 +247,7 @@ export class Fleet {
   async close(): Promise<void> {
     this.closing.abort(new CodedError('NODE_CLOSED', this.options.text('device-fleet.errors.closed-while-away')));
     this.deadlines.close();
+    this.lending.close();
     await this.store.close();
     await this.ports.close();
   }
@@ -288,6 +303,7 @@ export class Fleet {
     if (!udid) return { reason: this.options.text('device-fleet.errors.unplug-unknown') };
     const device = asDevice(await this.store.unplugged(udid, { who: 'hub', why: 'unplugged' }));
     this.deadlines.arm();
+    this.lending.arm();
     // "Off when removed": the port stays dark until the phone is checked in again.
     if (device.status === 'Checked Out') this.setLed(device, 'off').catch((err: Error) => this.options.log.warn(err.message));
     return { device };

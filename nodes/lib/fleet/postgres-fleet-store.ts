@@ -43,13 +43,15 @@ interface DeviceRow {
   battery: number | null;
   healthy: boolean;
   wrong_cart: boolean;
+  checked_out_at: Date | null;
+  overdue: boolean;
   deadline: Date | null;
   node: string | null;
   message: Record<string, unknown> | null;
 }
 
 const SELECT_DEVICES = `SELECT d.udid, d.serial, d.name, d.cart, d.hub_id, d.hub, d.port, d.docked, d.status, d.user_id, d.user_name,
-    d.attributes, d.battery, d.healthy, d.wrong_cart, k.deadline, k.node, k.message
+    d.attributes, d.battery, d.healthy, d.wrong_cart, d.checked_out_at, d.overdue, k.deadline, k.node, k.message
   FROM checkout_devices d LEFT JOIN checkout_deadlines k ON k.udid = d.udid`;
 
 function toRecord(row: DeviceRow): DeviceRecord {
@@ -63,8 +65,9 @@ function toRecord(row: DeviceRow): DeviceRecord {
     user: row.user_id,
     userName: row.user_name,
     battery: row.battery,
+    checkedOutAt: row.checked_out_at?.toISOString() ?? null,
   };
-  const record: DeviceRecord = { udid: row.udid, docked: row.docked, status: row.status, attributes: row.attributes, healthy: row.healthy, ...(row.wrong_cart && { wrongCart: true }) };
+  const record: DeviceRecord = { udid: row.udid, docked: row.docked, status: row.status, attributes: row.attributes, healthy: row.healthy, ...(row.wrong_cart && { wrongCart: true }), ...(row.overdue && { overdue: true }) };
   for (const [field, value] of Object.entries(optional)) if (value !== null) (record as unknown as Record<string, unknown>)[field] = value;
   if (row.deadline) record.checkout = { deadline: row.deadline.toISOString(), ...(row.node !== null && { node: row.node }), ...(row.message !== null && { message: row.message }) };
   return record;
@@ -124,6 +127,11 @@ export class PostgresFleetStore extends FleetStore {
     return rows.map(toRecord) as Pending[];
   }
 
+  async outstanding(): Promise<(DeviceRecord & { checkedOutAt: string })[]> {
+    const rows = await this.query<DeviceRow>(`${SELECT_DEVICES} WHERE d.cart = $1 AND d.status = 'Checked Out' AND d.checked_out_at IS NOT NULL AND NOT d.overdue ORDER BY d.checked_out_at`, [this.cart]);
+    return rows.map(toRecord) as (DeviceRecord & { checkedOutAt: string })[];
+  }
+
   /**
    * One transaction: every tap of one person, at any cart, waits on her lock, so her limit
    * holds across carts (two carts tapping one badge at the same instant hand out one phone);
@@ -169,7 +177,7 @@ export class PostgresFleetStore extends FleetStore {
     });
   }
 
-  private now(): Date {
+  protected now(): Date {
     return this.options.now?.() ?? new Date();
   }
 
@@ -198,10 +206,12 @@ export class PostgresFleetStore extends FleetStore {
   /** The device's row, its deadline row when it changed from `checkout`, its audit rows, and the announcement. */
   private async writeRecord(db: PoolClient, next: DeviceRecord, checkout: PendingCheckout | undefined, entries: AuditEntry[]): Promise<void> {
     await db.query(
-      `INSERT INTO checkout_devices (udid, serial, name, cart, hub_id, hub, port, docked, status, user_id, user_key, user_name, attributes, battery, healthy, wrong_cart, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, now())
+      `INSERT INTO checkout_devices (udid, serial, name, cart, hub_id, hub, port, docked, status, user_id, user_key, user_name, attributes, battery, healthy, wrong_cart,
+         checked_out_at, overdue, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, now())
        ON CONFLICT (udid) DO UPDATE SET serial = $2, name = $3, cart = $4, hub_id = $5, hub = $6, port = $7, docked = $8, status = $9,
-         user_id = $10, user_key = $11, user_name = $12, attributes = $13, battery = $14, healthy = $15, wrong_cart = $16, updated_at = now()`,
+         user_id = $10, user_key = $11, user_name = $12, attributes = $13, battery = $14, healthy = $15, wrong_cart = $16,
+         checked_out_at = $17, overdue = $18, updated_at = now()`,
       [
         next.udid,
         next.serial ?? null,
@@ -219,6 +229,8 @@ export class PostgresFleetStore extends FleetStore {
         next.battery ?? null,
         next.healthy,
         next.wrongCart === true,
+        next.checkedOutAt ?? null,
+        next.overdue === true,
       ],
     );
     if (JSON.stringify(next.checkout) !== JSON.stringify(checkout)) {

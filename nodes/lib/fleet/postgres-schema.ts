@@ -64,6 +64,9 @@ const MIGRATIONS: string[] = [
      cart text PRIMARY KEY,
      last_id bigint NOT NULL
    );`,
+  // 3: when a phone was taken, and whether it is out past the lending period.
+  `ALTER TABLE checkout_devices ADD COLUMN checked_out_at timestamptz, ADD COLUMN overdue boolean NOT NULL DEFAULT false;
+   CREATE INDEX checkout_devices_out ON checkout_devices (cart, checked_out_at) WHERE status = 'Checked Out' AND NOT overdue;`,
 ];
 
 /** Serialises migrators across carts starting at once: the same key on every cart. */

@@ -4,7 +4,7 @@ import { CodedError } from '../lib/coded-error';
 import type { Device } from '../lib/attributes';
 import type { AssignedUser, MdmAdapter, PerformOptions } from '../lib/mdm/mdm-adapter';
 import { fleetOf } from '../device-fleet/device-fleet';
-import { asDevice, type Fleet } from '../lib/fleet/fleet';
+import { type Fleet } from '../lib/fleet/fleet';
 import { reportFailure, workflowOf, workflowRuns } from './failure-routing';
 import { defaultOf, numberField } from './defaults';
 import { clearStatus, failMessage, showStatus } from './status';
@@ -168,9 +168,11 @@ export function registerDeviceAction<C extends DeviceActionDef>(
     try {
       const record = await fleet.store.device(udid);
       if (!record?.docked || record.status === 'Failed') return;
-      const failed = await fleet.store.fail(udid, { who: node.type, why: err.code ?? err.message });
-      // Cut off by a redeploy or a stop: the hubs are going away too; the next start replays the Return.
-      if (!CUT_OFF.has(err.code ?? '')) await fleet.setLed(asDevice(failed), 'error');
+      const actor = { who: node.type, why: err.code ?? err.message };
+      // Cut off by a redeploy or a stop: the hubs are going away too, and the next start replays
+      // the Return; nothing for an admin to be alerted to, no amber LED.
+      if (CUT_OFF.has(err.code ?? '')) await fleet.store.fail(udid, actor);
+      else await fleet.setLed(await fleet.fail(udid, actor), 'error');
     } catch (error) {
       node.warn((error as Error).message);
     }

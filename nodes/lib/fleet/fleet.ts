@@ -24,6 +24,16 @@ export interface PortIdentity {
   reason?: string;
 }
 
+/** What an admin is alerted to: a phone out past the lending period, or one a workflow gave up on. */
+export interface FleetEvent {
+  event: 'overdue' | 'failed';
+  device: Device & { udid: string };
+  /** When it happened, ISO 8601. */
+  at: string;
+  /** Why, as the audit trail says it (an error code, the lending period). */
+  why?: string;
+}
+
 /** A check-out whose phone was not unplugged in time, for the node that started it. */
 export type ExpiredCheckout = { device: Device; checkout: PendingCheckout };
 
@@ -96,6 +106,7 @@ export class Fleet {
   /** Hubs read since the start: only there can a deadline tell a phone still docked from one taken. */
   private readonly readHubs = new Set<string>();
   private readonly watchers = new Map<string, (expired: ExpiredCheckout) => void>();
+  private readonly eventListeners = new Set<(event: FleetEvent) => void>();
   /** Expired check-outs whose node is not running (yet): handed over when it watches. */
   private readonly undelivered = new Map<string, ExpiredCheckout[]>();
   private readonly deadlines: DueTimes<Pending>;
@@ -125,6 +136,7 @@ export class Fleet {
         const failed = await this.store.expireCheckout(record.udid, record.checkout.deadline, { who: 'fleet', why });
         if (!failed) return; // unplugged (or changed) meanwhile
         const device = asDevice(failed);
+        this.announce('failed', device, why);
         this.setLed(device, 'error').catch((err: Error) => log.warn(err.message));
         this.deliver({ device, checkout: record.checkout });
       },
@@ -138,7 +150,9 @@ export class Fleet {
       async (record) => {
         const why = text('device-fleet.errors.overdue', { hours: this.rules.lendingHours });
         const overdue = await this.store.markOverdue(record.udid, record.checkedOutAt, { who: 'fleet', why });
-        if (overdue) log.warn(text('device-fleet.errors.overdue-phone', { device: overdue.name ?? overdue.serial ?? overdue.udid, user: overdue.userName ?? overdue.user ?? '?', since: record.checkedOutAt }));
+        if (!overdue) return; // back (or out again) meanwhile
+        log.warn(text('device-fleet.errors.overdue-phone', { device: overdue.name ?? overdue.serial ?? overdue.udid, user: overdue.userName ?? overdue.user ?? '?', since: record.checkedOutAt }));
+        this.announce('overdue', asDevice(overdue), why);
       },
     );
     this.lending.arm();
@@ -233,6 +247,19 @@ export class Fleet {
     return device;
   }
 
+  /** A workflow gave up on the phone: Failed (never handed out so), said to `onEvent` listeners. */
+  async fail(udid: string, actor: { who: string; why: string }): Promise<Device & { udid: string }> {
+    const device = asDevice(await this.store.fail(udid, actor));
+    this.announce('failed', device, actor.why);
+    return device;
+  }
+
+  /** Calls `listener` with every fleet event from now on; returns what stops it. */
+  onEvent(listener: (event: FleetEvent) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => void this.eventListeners.delete(listener);
+  }
+
   /** Hands `node` the check-outs it started that ran out of time, also those from before a restart. */
   watchCheckouts(node: string, onExpired: (expired: ExpiredCheckout) => void): () => void {
     this.watchers.set(node, onExpired);
@@ -272,6 +299,11 @@ export class Fleet {
     const recorded = this.portWrites.then(attempt);
     this.portWrites = recorded.catch(() => undefined);
     return recorded;
+  }
+
+  private announce(event: FleetEvent['event'], device: Device & { udid: string }, why?: string): void {
+    const told: FleetEvent = { event, device, at: new Date().toISOString(), ...(why && { why }) };
+    for (const listener of this.eventListeners) listener(told);
   }
 
   private deliver(expired: ExpiredCheckout): void {

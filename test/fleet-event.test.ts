@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Fleet } from '../nodes/lib/fleet/fleet';
+import { collect, helper, load, send } from './node-red';
+import { tempDir, waitFor } from './support';
+
+type Alert = { topic: string; device: { udid: string; status: string; overdue?: boolean; userName?: string }; payload: { event: string; at: string; why?: string } };
+
+describe('fleet-event: what an admin is alerted to', function () {
+  this.timeout(10_000);
+  const place = { hubId: 'hub', hub: 'Cart', port: 1 };
+  let fleet: Fleet;
+
+  beforeEach(async () => {
+    const userDir = tempDir('userdir');
+    mkdirSync(join(userDir, 'device-checkout'));
+    helper.settings({ userDir });
+    await load([
+      // A lending period of about a second: 0.0003 h.
+      { id: 'fleet', type: 'device-fleet', mdm: '', lockerApp: 'org.example.locker', lendingPeriod: '0.0003' },
+      { id: 'everything', type: 'fleet-event', fleet: 'fleet', wires: [['alerts']] },
+      { id: 'failures-only', type: 'fleet-event', fleet: 'fleet', overdue: false, wires: [['failures']] },
+      { id: 'alerts', type: 'helper' },
+      { id: 'failures', type: 'helper' },
+      // No MDM: its check-in fails, and the fleet gives the docked phone up.
+      { id: 'checkin', type: 'check-in-device', fleet: 'fleet', wires: [[]] },
+    ]);
+    fleet = (helper.getNode('fleet') as unknown as { fleet: Fleet }).fleet;
+    await fleet.store.docked('PHONE', place);
+    await fleet.store.setStatus('PHONE', 'Checked In');
+  });
+
+  afterEach(async () => {
+    await helper.unload();
+    helper.settings({});
+  });
+
+  it('a phone still out after the lending period: one overdue message with the phone and its user', async () => {
+    const alerts = collect('alerts') as unknown as Alert[];
+    const failures = collect('failures') as unknown as Alert[];
+    await fleet.beginCheckout({ id: 'ann', name: 'Ann Example' }, 'PHONE', { node: 'checkout' });
+    await fleet.recordUnplug(place);
+    const [overdue] = await waitFor('overdue', () => alerts.length > 0 && alerts, 5000);
+    assert.equal(overdue.topic, 'overdue');
+    assert.deepEqual([overdue.device.udid, overdue.device.status, overdue.device.overdue, overdue.device.userName], ['PHONE', 'Checked Out', true, 'Ann Example']);
+    assert.equal(overdue.payload.event, 'overdue');
+    assert.ok(Date.parse(overdue.payload.at) > 0);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    assert.equal(alerts.length, 1, 'once');
+    assert.deepEqual(failures, [], 'not wanted there');
+  });
+
+  it('a workflow that gives up on a docked phone: a failed message with the reason, to every node that wants it', async () => {
+    const alerts = collect('alerts') as unknown as Alert[];
+    const failures = collect('failures') as unknown as Alert[];
+    send('checkin', { device: { udid: 'PHONE' } });
+    await waitFor('failed', () => alerts.length > 0 && failures.length > 0);
+    for (const [failed] of [alerts, failures]) {
+      assert.deepEqual([failed.topic, failed.device.udid, failed.device.status, failed.payload.why], ['failed', 'PHONE', 'Failed', 'NO_MDM']);
+    }
+  });
+});

@@ -112,8 +112,7 @@ export class FileFleetStore extends FleetStore {
       if (held >= rules.userLimit) throw refusals.userHasDevice(id, held, rules.userLimit);
       const chosen = udid ? this.devicesById[udid] : devices.filter((d) => available(d, rules)).sort((a, b) => (b.battery ?? 1) - (a.battery ?? 1))[0];
       if (!chosen || !available(chosen, rules)) throw refusals.noDevice(udid);
-      const deadline = new Date(this.now().getTime() + rules.deadlineSeconds * 1000).toISOString();
-      return this.write(chosen, { patch: { status: 'Checking Out', user: id, userName, checkout: { deadline, ...started } }, what: 'check-out started', actor: { who: id } });
+      return this.write(chosen, this.checkoutStarted(id, rules, started, userName));
     });
   }
 
@@ -168,7 +167,7 @@ export class FileFleetStore extends FleetStore {
   private async commit(record: DeviceRecord): Promise<void> {
     const devices = { ...this.devicesById, [record.udid]: record };
     try {
-      await writeFileAtomically(this.file, JSON.stringify({ version: 2, devices } satisfies FleetFile, null, 2));
+      await this.writeDevices(devices);
     } catch (err) {
       const failure = storageFailed('write', this.file, err);
       this.failed(failure);
@@ -212,11 +211,15 @@ export class FileFleetStore extends FleetStore {
   /** Tries to write what memory holds (the last state the disk took, plus unwritten audit entries). */
   private async heal(): Promise<void> {
     try {
-      await writeFileAtomically(this.file, JSON.stringify({ version: 2, devices: this.devicesById } satisfies FleetFile, null, 2));
+      await this.writeDevices(this.devicesById);
     } catch (err) {
       return this.failed(storageFailed('write', this.file, err));
     }
     if (await this.writeAudit()) this.healed();
+  }
+
+  private writeDevices(devices: Record<string, DeviceRecord>): Promise<void> {
+    return writeFileAtomically(this.file, JSON.stringify({ version: 2, devices } satisfies FleetFile, null, 2));
   }
 }
 

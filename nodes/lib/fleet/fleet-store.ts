@@ -235,6 +235,12 @@ export abstract class FleetStore extends EventEmitter {
     return this.update(udid, (record) => ({ patch: { attributes: { ...record.attributes, [name]: value } }, what: 'attribute', actor }));
   }
 
+  /** The change that starts `user`'s check-out, its unplug deadline counted from now: the same in every store. */
+  protected checkoutStarted(user: string, rules: CheckoutRules, started: Omit<PendingCheckout, 'deadline'>, userName?: string): Change {
+    const deadline = new Date(this.now().getTime() + rules.deadlineSeconds * 1000).toISOString();
+    return { patch: { status: 'Checking Out', user, userName, checkout: { deadline, ...started } }, what: 'check-out started', actor: { who: user } };
+  }
+
   /** Writing fails: said once per distinct reason. */
   protected failed(err: CodedError): void {
     const news = err.message !== this.failure?.message;

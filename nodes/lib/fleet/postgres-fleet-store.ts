@@ -84,11 +84,9 @@ function toRecord(row: DeviceRow): DeviceRecord {
  */
 export class PostgresFleetStore extends FleetStore {
   readonly cart: string;
-  private readonly pool: Pool;
 
   constructor(private readonly options: PostgresFleetStoreOptions) {
     super();
-    this.pool = options.pool;
     this.cart = options.cart;
   }
 
@@ -160,8 +158,7 @@ export class PostgresFleetStore extends FleetStore {
         [this.cart, rules.batteryThreshold, udid ?? null],
       );
       if (!chosen.rows[0]) throw refusals.noDevice(udid);
-      const deadline = new Date(this.now().getTime() + rules.deadlineSeconds * 1000).toISOString();
-      return this.apply(db, toRecord(chosen.rows[0]), { patch: { status: 'Checking Out', user: id, userName, checkout: { deadline, ...started } }, what: 'check-out started', actor: { who: id } });
+      return this.apply(db, toRecord(chosen.rows[0]), this.checkoutStarted(id, rules, started, userName));
     });
   }
 
@@ -257,8 +254,8 @@ export class PostgresFleetStore extends FleetStore {
 
   /** The database, its schema brought up to date. */
   private async ready(): Promise<Pool> {
-    await migrated(this.pool);
-    return this.pool;
+    await migrated(this.options.pool);
+    return this.options.pool;
   }
 
   private async query<Row extends object>(text: string, values: unknown[] = []): Promise<Row[]> {

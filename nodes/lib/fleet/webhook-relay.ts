@@ -69,6 +69,7 @@ export class WebhookRelay {
       await pool.query(`INSERT INTO checkout_webhook_cursors (cart, last_id) SELECT $1, coalesce(max(id), 0) FROM checkout_webhooks ON CONFLICT (cart) DO NOTHING`, [cart]);
       if (this.newest === 0) this.newest = Number((await pool.query<{ last_id: string }>('SELECT last_id FROM checkout_webhook_cursors WHERE cart = $1', [cart])).rows[0].last_id);
       const listener = await pool.connect();
+      if (this.closed) return listener.release(); // redeployed while it connected
       this.listener = listener;
       // Another cart's webhook: read it (and anything missed). This cart's own took its way already.
       listener.on('notification', ({ payload = '' }: Notification) => {

@@ -21,7 +21,7 @@
     'on-failure': { maxAttempts: 3 },
     'add-wifi': { timeout: 120 },
     'check-in-device': { timeout: 120 },
-    'check-out-device': { timeout: 60 },
+    'check-out-device': { timeout: 15, unlockPhones: 2 },
     'clear-passcode': { timeout: 120 },
     'delete-from-mdm': {},
     'dep-enroll': { timeout: 600 },

@@ -166,6 +166,11 @@ export class SimulatedNanoMdm {
     reply(200, { profile_uuid, devices: results });
   }
 
+  /** A device that was silent answers again: a push reaches it and it works through what was queued meanwhile. */
+  wake(udid: string): void {
+    this.push(udid);
+  }
+
   /** The device wakes up and works through its queue. */
   private push(udid: string, delay = this.options.checkinDelay ?? 5): void {
     if (this.busy.has(udid)) return;

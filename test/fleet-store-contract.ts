@@ -71,6 +71,18 @@ export function fleetStoreContract(fresh: () => Promise<OpenStore>): void {
     await assert.rejects(store.beginCheckout('bob', RULES), code('NO_DEVICE_AVAILABLE'));
   });
 
+  it('hands out a phone heard from within a day before a better charged one that has been silent longer', async () => {
+    await ready('SILENT', 1, 0.95);
+    now = new Date(now.getTime() + 25 * 3_600_000);
+    await ready('HEARD', 2, 0.5);
+    assert.equal((await store.device('HEARD'))?.heardAt, now.toISOString(), 'the check-in\u2019s device information is a heartbeat');
+    assert.equal((await store.beginCheckout('alice', RULES)).udid, 'HEARD');
+    assert.equal((await store.beginCheckout('bob', RULES).catch((err: CodedError) => err.code)), 'CART_BUSY');
+    await store.checkIn('HEARD');
+    await store.reportHealth('SILENT', 0.95, true);
+    assert.equal((await store.beginCheckout('bob', RULES)).udid, 'SILENT', 'heard again: the best charged goes first');
+  });
+
   it('one check-out at a time per cart, and a per-user limit however the id is written', async () => {
     await ready('A', 1, 0.9);
     await ready('B', 2, 0.8);

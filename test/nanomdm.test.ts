@@ -99,6 +99,22 @@ describe('NanoMDM client against a simulated NanoMDM', () => {
     await assert.rejects(perform(commands.restartDevice(), { timeout: 300 }), (err: CodedError) => err.code === 'DEVICE_TIMEOUT');
   });
 
+
+  it('stopped (a redeploy) while the command is still on its way to the server: rejects with the reason, no unhandled rejection (it would end Node-RED)', async () => {
+    sim.latency = 300;
+    const unhandled: unknown[] = [];
+    const record = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', record);
+    try {
+      const stop = new AbortController();
+      const performed = nano.perform(phone.udid, commands.restartDevice(), { timeout: 3000, signal: stop.signal });
+      setTimeout(() => stop.abort(Object.assign(new Error('closed'), { code: 'NODE_CLOSED' })), 50);
+      await assert.rejects(performed, (err: CodedError) => err.code === 'NODE_CLOSED');
+      assert.deepEqual(unhandled, []);
+    } finally {
+      process.off('unhandledRejection', record);
+    }
+  });
   it('retries 503 and 429, honouring Retry-After', async () => {
     sim.faults = [{ status: 503, times: 1 }, { status: 429, retryAfter: 1, times: 1 }];
     const started = Date.now();

@@ -1,7 +1,6 @@
 import type { NodeAPI } from 'node-red';
 import { CodedError } from '../lib/coded-error';
-import { lockerAppConfiguration } from '../lib/fleet/locker-app';
-import { applicationConfiguration, settings } from '../lib/mdm/commands';
+import { lockToLockerApp } from '../lib/fleet/locker-app';
 import { asDevice } from '../lib/fleet/fleet';
 import { NO_LOCKER_APP, registerDeviceAction, type DeviceActionDef } from '../shared/device-action';
 
@@ -12,9 +11,7 @@ import { NO_LOCKER_APP, registerDeviceAction, type DeviceActionDef } from '../sh
 export default function (RED: NodeAPI): void {
   registerDeviceAction<DeviceActionDef>(RED, 'check-in-device', async (_config, { msg, device, fleet, mdm, wait }) => {
     if (!fleet.lockerApp) throw new CodedError('INVALID_CONFIG', RED._(NO_LOCKER_APP));
-    // The lock first: whatever fails after it, the phone is no longer open.
-    await mdm.setAppLock(device.udid, fleet.lockerApp, wait);
-    await mdm.perform(device.udid, settings(applicationConfiguration(fleet.lockerApp, lockerAppConfiguration(undefined))), wait);
+    await lockToLockerApp(mdm, fleet.lockerApp, device.udid, wait);
     await mdm.assignUser(device.udid, undefined);
     // The charge decides which phone the next check-out hands out; the serial is re-learnt too.
     const { battery, serial } = await mdm.readDevice(device.udid, wait);

@@ -2,15 +2,19 @@ import type { Node, NodeAPI } from 'node-red';
 import { CodedError } from '../lib/coded-error';
 import { forgetBadge, lookUpBadge } from '../lib/fleet/badge-lookup';
 import { checkDisplayName, checkUserId } from '../lib/fleet/person';
-import { lockerAppConfiguration } from '../lib/fleet/locker-app';
-import type { AssignedUser } from '../lib/mdm/mdm-adapter';
+import { lockerAppConfiguration, lockToLockerApp } from '../lib/fleet/locker-app';
+import type { Device } from '../lib/attributes';
+import type { AssignedUser, MdmAdapter } from '../lib/mdm/mdm-adapter';
 import { applicationConfiguration, settings } from '../lib/mdm/commands';
 import { asDevice, type Fleet } from '../lib/fleet/fleet';
-import { deviceLabel, failAction, NO_LOCKER_APP, registerDeviceAction, type DeviceActionDef, type DeviceMessage } from '../shared/device-action';
+import { numberField } from '../shared/defaults';
+import { deviceLabel, failAction, NO_LOCKER_APP, registerDeviceAction, type ActionDevice, type ActionInput, type DeviceActionDef, type DeviceMessage } from '../shared/device-action';
 
 interface CheckOutDef extends DeviceActionDef {
   /** Green stays on while the MDM works, instead of blue "deployment in progress". */
   suppressBlueLed?: boolean;
+  /** Phones one tap may try when one does not unlock within `timeout` (1: no second phone). */
+  unlockPhones?: string;
 }
 
 interface CheckOutMessage extends DeviceMessage {
@@ -44,6 +48,9 @@ async function userOf(RED: NodeAPI, msg: CheckOutMessage, fleet: Fleet): Promise
   throw new CodedError('NO_USER', RED._('check-out-device.errors.no-user'));
 }
 
+/** How a phone that does not unlock fails: no answer in time, or a refusal. Not the MDM's own failures: the next phone would fare no better. */
+const UNRESPONSIVE = new Set(['DEVICE_TIMEOUT', 'DEVICE_ERROR']);
+
 /** The most of a message kept in the fleet file to report a late failure with (after a restart too). */
 const STORED_MESSAGE_LIMIT = 16 * 1024;
 
@@ -76,23 +83,61 @@ function whenFlowsStarted(RED: NodeAPI, work: () => void): () => void {
 }
 
 export default function (RED: NodeAPI): void {
+  /**
+   * Unlocks the phone for the person: green while the MDM works, then flashing white once the
+   * phone acknowledged the locker app's configuration and the unlock.
+   */
+  async function unlock(config: CheckOutDef, device: ActionDevice, user: AssignedUser, fleet: Fleet, mdm: MdmAdapter, wait: ActionInput['wait']): Promise<Device> {
+    // A failure from here on leaves the phone Failed with an amber LED (the action kit does it).
+    // Green shows while the MDM works: neither waits for the other.
+    const shown = Promise.all([fleet.setLed(device, 'granted'), config.suppressBlueLed === false && fleet.setLed(device, 'deploying')]);
+    const unlocked = (async () => {
+      await mdm.perform(device.udid, settings(applicationConfiguration(fleet.lockerApp, lockerAppConfiguration(user))), wait);
+      await mdm.setAppLock(device.udid, undefined, wait);
+      await mdm.assignUser(device.udid, user);
+    })();
+    await Promise.all([shown, unlocked]);
+    const now = asDevice((await fleet.store.device(device.udid))!);
+    // Taken already (a quick hand)? Then the port is dark; otherwise: flashing white, take me.
+    if (now.status === 'Checking Out') await fleet.setLed(now, 'ready');
+    return now;
+  }
+
+  /**
+   * A phone that did not unlock in time (or refused to) is released: Failed with the reason,
+   * amber LED, an `unlock-failed` event, and locked again should it still run what it was sent.
+   * False when the person has taken it meanwhile: hers, and nothing to fall back from.
+   */
+  async function release(device: ActionDevice, err: CodedError, fleet: Fleet, mdm: MdmAdapter, wait: ActionInput['wait'], node: Node): Promise<boolean> {
+    const record = await fleet.store.device(device.udid);
+    if (!record?.docked || record.status !== 'Checking Out') return false;
+    await fleet.setLed(await fleet.fail(device.udid, { who: node.type, why: `UNLOCK_FAILED: ${err.code}` }, 'unlock-failed'), 'error');
+    lockToLockerApp(mdm, fleet.lockerApp, device.udid, wait).catch((error: Error) => node.warn(error.message));
+    return true;
+  }
+
   registerDeviceAction<CheckOutDef>(
     RED,
     'check-out-device',
-    async (config, { msg, device, user, fleet, mdm, wait }) => {
-      // A failure from here on leaves the phone Failed with an amber LED (the action kit does it).
-      // Green shows while the MDM works: neither waits for the other.
-      const shown = Promise.all([fleet.setLed(device, 'granted'), config.suppressBlueLed === false && fleet.setLed(device, 'deploying')]);
-      const unlocked = (async () => {
-        await mdm.perform(device.udid, settings(applicationConfiguration(fleet.lockerApp, lockerAppConfiguration(user))), wait);
-        await mdm.setAppLock(device.udid, undefined, wait);
-        await mdm.assignUser(device.udid, user);
-      })();
-      await Promise.all([shown, unlocked]);
-      const now = asDevice((await fleet.store.device(device.udid))!);
-      // Taken already (a quick hand)? Then the port is dark; otherwise: flashing white, take me.
-      if (now.status === 'Checking Out') await fleet.setLed(now, 'ready');
-      msg.device = now;
+    async (config, input, node) => {
+      const { msg, user, fleet, mdm, wait } = input;
+      const phones = Math.max(1, Math.floor(numberField('check-out-device', config, 'unlockPhones')));
+      // The person waits on one tap: a phone that does not unlock is swapped for the next best, at most `phones` in all.
+      for (let tried = 1; ; tried++) {
+        try {
+          msg.device = await unlock(config, input.device, user!, fleet, mdm, wait);
+          return;
+        } catch (err) {
+          const code = (err as CodedError).code ?? '';
+          if (!UNRESPONSIVE.has(code) || !(await release(input.device, err as CodedError, fleet, mdm, wait, node))) throw err;
+          if (tried >= phones) {
+            throw new CodedError('UNLOCK_FAILED', RED._('check-out-device.errors.unlock-failed', { phones: tried, code }));
+          }
+          node.warn(RED._('check-out-device.errors.next-phone', { device: deviceLabel(input.device), code }));
+          input.device = await fleet.beginCheckout(user!, undefined, { node: node.id, message: storable(msg) });
+          msg.device = input.device;
+        }
+      }
     },
     {
       chooseDevice: async (_config, msg: CheckOutMessage, fleet, node) => {

@@ -1,13 +1,12 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import type { FleetEvent } from '../lib/fleet/fleet';
+import { FLEET_EVENTS, type FleetEvent } from '../lib/fleet/fleet';
 import { fleetOf } from '../device-fleet/device-fleet';
 import { showStatus } from '../shared/status';
 
-export interface FleetEventDef extends NodeDef {
-  fleet: string;
-  overdue?: boolean;
-  failed?: boolean;
-}
+/** Each event has a checkbox, on unless switched off: `returned-late` is field `returnedLate`. */
+export type FleetEventDef = NodeDef & { fleet: string } & Partial<Record<string, unknown>>;
+
+const fieldOf = (event: string): string => event.replace(/-(\w)/g, (_, letter: string) => letter.toUpperCase());
 
 export interface FleetEventMessage extends NodeMessage {
   topic: FleetEvent['event'];
@@ -15,7 +14,7 @@ export interface FleetEventMessage extends NodeMessage {
   device: FleetEvent['device'];
 }
 
-/** What an admin wires to e-mail, chat or a ticket: a phone Overdue, or one a workflow gave up on (Failed). */
+/** What an admin wires to e-mail, chat or a ticket: one message per fleet event (see FLEET_EVENTS) she wants. */
 export default function (RED: NodeAPI): void {
   function FleetEventNode(this: Node, config: FleetEventDef): void {
     RED.nodes.createNode(this, config);
@@ -24,7 +23,7 @@ export default function (RED: NodeAPI): void {
       showStatus(this, 'blocked', RED._(unavailable ? 'fleet-event.status.unavailable' : 'fleet-event.status.no-fleet'));
       return;
     }
-    const wanted = new Set<FleetEvent['event']>([...(config.overdue !== false ? ['overdue' as const] : []), ...(config.failed !== false ? ['failed' as const] : [])]);
+    const wanted = new Set<string>(FLEET_EVENTS.filter((event) => config[fieldOf(event)] !== false));
     const stop = fleet.onEvent(({ device, ...event }) => {
       if (!wanted.has(event.event)) return;
       const msg: FleetEventMessage = { topic: event.event, payload: event, device };

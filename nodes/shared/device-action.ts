@@ -21,6 +21,7 @@ export interface DeviceMessage extends NodeMessage {
 
 export interface ActionInput {
   msg: DeviceMessage;
+  /** The device acted on; an action that moves on to another one sets it (its failure is then that one's). */
   device: ActionDevice;
   /** The person the choosing step found (check-out). */
   user?: AssignedUser;
@@ -114,25 +115,24 @@ export function registerDeviceAction<C extends DeviceActionDef>(
       });
 
     this.on('input', (msg: DeviceMessage, send, done) => {
-      let label = msg.device ? deviceLabel(msg.device) : '?';
+      const label = msg.device ? deviceLabel(msg.device) : '?';
       if (unavailable) return failAction(RED, this, unavailable, msg, label, done, false);
       if (!fleet) return failAction(RED, this, new CodedError('NO_FLEET', RED._(`${ACTION_TEXT}.no-fleet`)), msg, label, done, false);
-      const act = async ({ device, user }: Chosen) => {
+      const inputOf = ({ device, user }: Chosen): ActionInput => ({
+        msg,
+        device,
+        user,
+        fleet,
+        wait: { timeout, signal: closing.signal },
+        get mdm() {
+          return mdmOf(fleet);
+        },
+      });
+      const act = async (input: ActionInput) => {
         // A run starts once a device was chosen: a refused message is kept for no retry.
         workflowRuns(RED).enter(workflowOf(this), msg as Record<string, unknown>);
-        msg.device = device;
-        label = deviceLabel(device);
-        showStatus(this, 'waiting', RED._(`${ACTION_TEXT}.waiting`, { device: label }));
-        const input: ActionInput = {
-          msg,
-          device,
-          user,
-          fleet,
-          wait: { timeout, signal: closing.signal },
-          get mdm() {
-            return mdmOf(fleet);
-          },
-        };
+        msg.device = input.device;
+        showStatus(this, 'waiting', RED._(`${ACTION_TEXT}.waiting`, { device: deviceLabel(input.device) }));
         return run(config, input, this);
       };
       // Through promises, so an action that throws at once fails like one that rejects. A
@@ -141,19 +141,22 @@ export function registerDeviceAction<C extends DeviceActionDef>(
       Promise.resolve()
         .then(() => chooseDevice(config, msg, fleet, this))
         .then(
-          (chosen) =>
-            act(chosen).then(
+          (chosen) => {
+            // The action may move on to another device (a check-out whose phone did not unlock): a failure is that one's.
+            const input = inputOf(chosen);
+            return act(input).then(
               (payload) => {
                 if (payload !== undefined) msg.payload = payload;
-                showStatus(this, 'ok', RED._(`${ACTION_TEXT}.done`, { device: label }));
+                showStatus(this, 'ok', RED._(`${ACTION_TEXT}.done`, { device: deviceLabel(input.device) }));
                 send(msg);
                 done();
               },
               async (err: CodedError) => {
-                await markFailed(fleet, chosen.device.udid, this, err);
-                failAction(RED, this, err, msg, label, done);
+                await markFailed(fleet, input.device.udid, this, err);
+                failAction(RED, this, err, msg, deviceLabel(input.device), done);
               },
-            ),
+            );
+          },
           (err: CodedError) => failAction(RED, this, err, msg, label, done, false),
         );
     });

@@ -29,6 +29,8 @@ const catchNode = require('@node-red/nodes/core/common/25-catch.js') as (RED: No
 const LOCKER = 'org.example.locker';
 const SECRETS = { apiKey: 'wf-api-key-4410', webhookSecret: 'wf-hmac-key-77c2' };
 const DEADLINE_S = 2;
+/** Out longer than this (while the first test waits past the deadline), a phone is Overdue. */
+const LENDING_S = 1.8;
 
 type Msg = NodeMessage & { device: { udid: string; status: string; user?: string; userName?: string; port: number }; error?: { code: string } };
 
@@ -49,7 +51,7 @@ for (const kind of ['file', 'postgres'] as const) {
     let usb: SimulatedUsbmuxd;
     let cart: SimulatedCart;
     let run = 0;
-    let seen: Record<'returned' | 'handed' | 'failed' | 'caught' | 'unplugs', Msg[]>;
+    let seen: Record<'returned' | 'handed' | 'failed' | 'caught' | 'unplugs' | 'alerts', Msg[]>;
     let store: FleetStore;
     let userDir: string;
 
@@ -86,6 +88,7 @@ for (const kind of ['file', 'postgres'] as const) {
         usbWindow: '1',
         lockerApp: LOCKER,
         checkoutDeadline: String(DEADLINE_S),
+        lendingPeriod: String(LENDING_S / 3600),
         userLimit: '1',
         batteryThreshold: '20',
         badgeLookupUrl: badges.url,
@@ -100,13 +103,15 @@ for (const kind of ['file', 'postgres'] as const) {
       { id: 'return-failure', type: 'on-failure', z: 'return', retry: true, maxAttempts: '2', runOther: false, wires: [['checkin'], []] },
       // Check Out: the example's On Failure: no retry, "if still failing, run another workflow" -> Return.
       { id: 'checkout', type: 'check-out-device', z: 'check-out', fleet: 'fleet', suppressBlueLed: true, timeout: '5', wires: [['wallpaper']] },
+      { id: 'checkout-quick', type: 'check-out-device', z: 'check-out', fleet: 'fleet', suppressBlueLed: true, timeout: '1', unlockPhones: '2', wires: [['handed']] },
+      { id: 'events', type: 'fleet-event', z: 'check-out', fleet: 'fleet', wires: [['alerts']] },
       { id: 'checkout-blue', type: 'check-out-device', z: 'check-out', fleet: 'fleet', suppressBlueLed: false, timeout: '5', wires: [['wallpaper']] },
       { id: 'wallpaper', type: 'set-wallpaper', z: 'check-out', fleet: 'fleet', text: 'Checked Out to [Device User]', background: 'black', where: 'lock', timeout: '5', wires: [['handed']] },
       { id: 'checkout-failure', type: 'on-failure', z: 'check-out', retry: false, maxAttempts: '1', runOther: true, wires: [[], ['run-return', 'failed']] },
       { id: 'run-return', type: 'link out', z: 'check-out', mode: 'link', links: ['to-return'], wires: [] },
       { id: 'catch-all', type: 'catch', z: 'check-out', scope: null, uncaught: false, wires: [['caught']] },
       ...['returned', 'unplugs'].map((id) => ({ id, type: 'helper', z: 'return' })),
-      ...['handed', 'failed', 'caught'].map((id) => ({ id, type: 'helper', z: 'check-out' })),
+      ...['handed', 'failed', 'caught', 'alerts'].map((id) => ({ id, type: 'helper', z: 'check-out' })),
     ];
 
     beforeEach(async () => {
@@ -119,7 +124,7 @@ for (const kind of ['file', 'postgres'] as const) {
       cart = new SimulatedCart([pty.hub], usb, 100);
       const watched = cartWatched({ pty, usb, cart });
       await helper.load([...packageNodes, linkNodes, catchNode], flow() as Parameters<typeof helper.load>[1], { mdm: SECRETS });
-      seen = { returned: collect('returned'), handed: collect('handed'), failed: collect('failed'), caught: collect('caught'), unplugs: collect('unplugs') } as typeof seen;
+      seen = { returned: collect('returned'), handed: collect('handed'), failed: collect('failed'), caught: collect('caught'), unplugs: collect('unplugs'), alerts: collect('alerts') } as typeof seen;
       store = (helper.getNode('fleet') as unknown as { fleet: { store: FleetStore } }).fleet.store;
       await watched();
     });
@@ -166,9 +171,12 @@ for (const kind of ['file', 'postgres'] as const) {
 
       await new Promise((resolve) => setTimeout(resolve, DEADLINE_S * 1000 + 300));
       assert.deepEqual(seen.caught, [], 'unplugged in time: no failure when the deadline passes');
+      await waitFor('Overdue after the lending period', async () => (await store.device(phone.udid))?.overdue === true);
 
       cart.dock(phone, 0, 2);
       await waitFor('returned', () => seen.returned.length === 2, 10_000);
+      assert.deepEqual(seen.alerts.map((a) => [a.topic, a.device.udid]), [['overdue', phone.udid], ['returned-late', phone.udid]]);
+      assert.equal((await store.device(phone.udid))?.overdue, undefined, 'checked in: no longer overdue');
       assert.equal(await status(phone), 'Checked In');
       const after = await store.device(phone.udid);
       assert.deepEqual([after?.user, after?.userName], [undefined, undefined], 'Device User and her name cleared');
@@ -221,6 +229,38 @@ for (const kind of ['file', 'postgres'] as const) {
       await waitFor('the other user gets the other phone', () => seen.handed.length === 2);
       assert.equal(seen.handed[1].device.udid, low.udid);
       assert.equal(badges.lookups - lookupsBefore, 5);
+    });
+
+    it('a phone that does not unlock costs one retry: released (Failed, amber, unlock-failed), the same tap hands out the next phone, and the first is locked again when it wakes', async () => {
+      const silent = await dockedPhone(4, 0.9);
+      const next = await dockedPhone(5, 0.5);
+      silent.silent = true;
+      send('checkout-quick', { badge: '1001' });
+      const [handed] = await waitFor('the next phone handed out', () => seen.handed.length === 1 && seen.handed, 10_000);
+      assert.deepEqual([handed.device.udid, handed.device.status, handed.device.user], [next.udid, 'Checking Out', 'alice']);
+      assert.deepEqual(next.appConfigurations.get(LOCKER), { CheckoutStatus: 'Checked Out', UserId: 'alice', UserName: 'Alice Example' });
+      assert.equal(await status(silent), 'Failed');
+      assert.deepEqual(ledHistory(pty.hub, 4), ['release', 'granted', 'error'], 'the silent phone\u2019s port: amber');
+      assert.deepEqual(ledHistory(pty.hub, 5), ['release', 'granted', 'ready']);
+      const [alert] = await waitFor('unlock-failed event', () => seen.alerts.length > 0 && seen.alerts);
+      assert.deepEqual([alert.topic, alert.device.udid, (alert.payload as { why: string }).why], ['unlock-failed', silent.udid, 'UNLOCK_FAILED: DEVICE_TIMEOUT']);
+      assert.ok((await trail(silent)).some((e) => e.what === 'status' && e.to === 'Failed' && e.why === 'UNLOCK_FAILED: DEVICE_TIMEOUT'));
+      assert.deepEqual(seen.caught, [], 'the person was not refused');
+
+      silent.silent = false;
+      mdm.wake(silent.udid);
+      await waitFor('the late phone locked again', () => silent.appConfigurations.get(LOCKER)?.CheckoutStatus === 'Checked In' && silent.profiles.has(APP_LOCK_IDENTIFIER));
+    });
+
+    it('tries at most the set number of phones in one tap: UNLOCK_FAILED, the others untouched', async () => {
+      const phones = [await dockedPhone(4, 0.9), await dockedPhone(5, 0.8), await dockedPhone(6, 0.5)];
+      phones[0].silent = phones[1].silent = true;
+      send('checkout-quick', { user: 'erin' });
+      const [caught] = await waitFor('refused', () => seen.caught.length === 1 && seen.caught, 10_000);
+      assert.equal(caught.error!.code, 'UNLOCK_FAILED');
+      assert.deepEqual(await Promise.all(phones.map(status)), ['Failed', 'Failed', 'Checked In']);
+      assert.deepEqual(seen.alerts.filter((a) => a.topic === 'unlock-failed').map((a) => a.device.udid), [phones[0].udid, phones[1].udid]);
+      assert.deepEqual(seen.handed, []);
     });
 
     it('blue LED while the MDM works when not suppressed', async () => {

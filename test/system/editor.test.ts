@@ -76,13 +76,13 @@ describe('the editor in a real browser (headless Chromium)', function () {
     const expected = Object.keys(NODES).filter((t) => !CONFIG_TYPES.includes(t));
     assert.deepEqual([...category].sort(), expected.sort());
     // What a new node shows is what the runtime falls back to: one table (resources/device-checkout.js).
-    const fields: [string, string][] = [['erase-device', 'timeout'], ['check-out-device', 'timeout'], ['dep-enroll', 'timeout'], ['delete-from-mdm', 'timeout'], ['device-fleet', 'checkoutDeadline'], ['mdm-server', 'timeout'], ['smart-hub', 'pollInterval'], ['on-failure', 'maxAttempts'], ['set-wallpaper', 'width']];
+    const fields: [string, string][] = [['erase-device', 'timeout'], ['check-out-device', 'timeout'], ['check-out-device', 'unlockPhones'], ['dep-enroll', 'timeout'], ['delete-from-mdm', 'timeout'], ['device-fleet', 'checkoutDeadline'], ['mdm-server', 'timeout'], ['smart-hub', 'pollInterval'], ['on-failure', 'maxAttempts'], ['set-wallpaper', 'width']];
     const shown = await page.evaluate((asked) => {
       const RED = (window as unknown as { RED: { nodes: { getType(t: string): { defaults: Record<string, { value: unknown }> } } } }).RED;
       return asked.map(([type, field]) => RED.nodes.getType(type).defaults[field]?.value ?? null);
     }, fields);
     assert.deepEqual(shown, fields.map(([type, field]) => defaultOf(type, field) ?? null));
-    assert.deepEqual(shown, [120, 60, 600, null, 60, 30000, 1000, 3, 1179], 'and they are the documented ones');
+    assert.deepEqual(shown, [120, 15, 2, 600, null, 60, 30000, 1000, 3, 1179], 'and they are the documented ones');
   });
 
   it('on the demo cart: a dock changes the hub input\u2019s status, and a returned phone shows its check-in', async () => {

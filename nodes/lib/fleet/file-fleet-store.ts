@@ -7,6 +7,7 @@ import {
   applyChange,
   available,
   FleetStore,
+  handOutOrder,
   holds,
   newRecord,
   personOf,
@@ -110,7 +111,7 @@ export class FileFleetStore extends FleetStore {
       if (waiting) throw refusals.cartBusy(waiting);
       const held = devices.filter((d) => holds(d) && userKey(d.user!) === key).length;
       if (held >= rules.userLimit) throw refusals.userHasDevice(id, held, rules.userLimit);
-      const chosen = udid ? this.devicesById[udid] : devices.filter((d) => available(d, rules)).sort((a, b) => (b.battery ?? 1) - (a.battery ?? 1))[0];
+      const chosen = udid ? this.devicesById[udid] : devices.filter((d) => available(d, rules)).sort(handOutOrder(this.now()))[0];
       if (!chosen || !available(chosen, rules)) throw refusals.noDevice(udid);
       return this.write(chosen, this.checkoutStarted(id, rules, started, userName));
     });

@@ -52,6 +52,8 @@ export interface DeviceRecord {
   checkedOutAt?: string;
   /** Still out with its user past the fleet's lending period. */
   overdue?: boolean;
+  /** When the phone last answered the MDM (the device information of its check-in), ISO 8601. */
+  heardAt?: string;
 }
 
 /** The attribute naming a phone's home cart (`[Device Home]`): set at its first check-in at a cart, or by a flow. */
@@ -184,9 +186,9 @@ export abstract class FleetStore extends EventEmitter {
     return this.update(udid, () => ({ patch: { status }, what: 'status', actor }));
   }
 
-  /** Battery and health (and the serial, when the phone said it), as the MDM last reported them. */
+  /** Battery and health (and the serial, when the phone said it), as the phone just told the MDM. */
   reportHealth(udid: string, battery: number | undefined, healthy: boolean, serial?: string): Promise<DeviceRecord> {
-    return this.update(udid, () => ({ patch: { battery, healthy, ...(serial && { serial }) } }));
+    return this.update(udid, () => ({ patch: { battery, healthy, heardAt: this.now().toISOString(), ...(serial && { serial }) } }));
   }
 
   /** A device whose workflow failed (not unplugged in time, an action failed): Failed, never handed out so. */
@@ -289,6 +291,22 @@ export const holds = (d: DeviceRecord): boolean => d.user !== undefined && (HOLD
 
 /** Whether a phone may be handed out under `rules`. */
 export const available = (d: DeviceRecord, rules: CheckoutRules): boolean => d.docked && d.status === 'Checked In' && d.healthy && (d.battery ?? 1) >= rules.batteryThreshold;
+
+/** A phone that answered the MDM within this many hours is handed out before a silent one. */
+export const HEARD_RECENTLY_HOURS = 24;
+
+/** Since when a phone counts as heard from recently, at `now`. */
+export const heardRecentlySince = (now: Date): Date => new Date(now.getTime() - HEARD_RECENTLY_HOURS * 3_600_000);
+
+/**
+ * Which available phone a check-out hands out first: one heard from recently (one that does
+ * not answer costs the person a wait for its unlock), then the best charged.
+ */
+export function handOutOrder(now: Date): (a: DeviceRecord, b: DeviceRecord) => number {
+  const since = heardRecentlySince(now).toISOString();
+  const recent = (d: DeviceRecord): number => (d.heardAt !== undefined && d.heardAt >= since ? 1 : 0);
+  return (a, b) => recent(b) - recent(a) || (b.battery ?? 1) - (a.battery ?? 1);
+}
 
 /** The refusals of `beginCheckout`, worded once for both stores. */
 export const refusals = {

@@ -24,9 +24,14 @@ export interface PortIdentity {
   reason?: string;
 }
 
-/** What an admin is alerted to: a phone out past the lending period, or one a workflow gave up on. */
+/**
+ * What an admin is alerted to: a phone out past the lending period, back after it, docked away
+ * from its Device Home, one a workflow gave up on, one that did not unlock for the person tapping.
+ */
+export const FLEET_EVENTS = ['overdue', 'returned-late', 'wrong-cart', 'failed', 'unlock-failed'] as const;
+
 export interface FleetEvent {
-  event: 'overdue' | 'failed';
+  event: (typeof FLEET_EVENTS)[number];
   device: Device & { udid: string };
   /** When it happened, ISO 8601. */
   at: string;
@@ -174,7 +179,10 @@ export class Fleet {
     if (!found.udid) return { reason: found.reason };
     return this.recording(async () => {
       const serial = await this.serialOf(found.udid);
-      return { device: asDevice(await this.store.docked(found.udid, { ...place, ...(serial && { serial }) }, { who: 'hub', why: 'docked' })) };
+      const device = asDevice(await this.store.docked(found.udid, { ...place, ...(serial && { serial }) }, { who: 'hub', why: 'docked' }));
+      if (device.overdue) this.announce('returned-late', device);
+      if (device.wrongCart) this.announce('wrong-cart', device, device.home);
+      return { device };
     });
   }
 
@@ -247,10 +255,13 @@ export class Fleet {
     return device;
   }
 
-  /** A workflow gave up on the phone: Failed (never handed out so), said to `onEvent` listeners. */
-  async fail(udid: string, actor: { who: string; why: string }): Promise<Device & { udid: string }> {
+  /**
+   * A workflow gave up on the phone, or (`unlock-failed`) it did not unlock for the person
+   * tapping: Failed, never handed out so, said to `onEvent` listeners.
+   */
+  async fail(udid: string, actor: { who: string; why: string }, event: 'failed' | 'unlock-failed' = 'failed'): Promise<Device & { udid: string }> {
     const device = asDevice(await this.store.fail(udid, actor));
-    this.announce('failed', device, actor.why);
+    this.announce(event, device, actor.why);
     return device;
   }
 

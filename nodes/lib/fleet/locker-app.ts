@@ -1,5 +1,5 @@
-import type { PlistValue } from '../mdm/commands';
-import type { AssignedUser } from '../mdm/mdm-adapter';
+import { applicationConfiguration, settings, type PlistValue } from '../mdm/commands';
+import type { AssignedUser, MdmAdapter, PerformOptions } from '../mdm/mdm-adapter';
 
 /**
  * The managed app configuration the locker app reads (`com.apple.configuration.managed`):
@@ -8,4 +8,10 @@ import type { AssignedUser } from '../mdm/mdm-adapter';
 export function lockerAppConfiguration(user: AssignedUser | undefined): Record<string, PlistValue> {
   if (!user) return { CheckoutStatus: 'Checked In' };
   return { CheckoutStatus: 'Checked Out', UserId: user.id, UserName: user.name ?? user.id };
+}
+
+/** Locks the phone to the locker app, then tells the app nobody has it: the lock first, so whatever fails after it the phone is no longer open. */
+export async function lockToLockerApp(mdm: MdmAdapter, lockerApp: string, udid: string, wait: PerformOptions): Promise<void> {
+  await mdm.setAppLock(udid, lockerApp, wait);
+  await mdm.perform(udid, settings(applicationConfiguration(lockerApp, lockerAppConfiguration(undefined))), wait);
 }

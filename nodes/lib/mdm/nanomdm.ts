@@ -103,6 +103,9 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
 
   async perform(udid: string, command: MdmCommand, { timeout, destructive = false, signal }: PerformOptions): Promise<Record<string, unknown>> {
     const answer = this.results.wait(udid, command.CommandUUID, timeout, signal);
+    // Stopped (a redeploy) or timed out while the enqueue is still on its way: rejected before
+    // it is awaited below, which must not count as an unhandled rejection (that ends Node.js).
+    answer.catch(() => undefined);
     try {
       await this.enqueue(udid, command, destructive);
     } catch (err) {

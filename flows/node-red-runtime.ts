@@ -30,6 +30,8 @@ export interface RuntimeOptions {
   /** Called after init and before start: where extra routes go. */
   beforeStart?: (httpNode: express.Express) => void;
   logLevel?: string;
+  /** A settings file as an admin writes one (`module.exports = { adminAuth: ... }`): what it sets wins over these defaults. */
+  settingsFile?: string;
 }
 
 export interface Runtime {
@@ -43,7 +45,7 @@ export interface Runtime {
  * the node routes mounted on it), with this package linked from the working tree into a
  * throwaway user directory, as npm links a local package.
  */
-export async function startNodeRed({ port, flows, beforeStart, logLevel = 'info', ...options }: RuntimeOptions): Promise<Runtime> {
+export async function startNodeRed({ port, flows, beforeStart, logLevel = 'info', settingsFile, ...options }: RuntimeOptions): Promise<Runtime> {
   const userDir = options.userDir ?? mkdtempSync(join(tmpdir(), 'device-checkout-node-red-'));
   if (!existsSync(join(userDir, 'node_modules', PACKAGE_NAME))) {
     mkdirSync(join(userDir, 'node_modules'), { recursive: true });
@@ -64,6 +66,8 @@ export async function startNodeRed({ port, flows, beforeStart, logLevel = 'info'
     logging: { console: { level: logLevel } },
     telemetry: { enabled: false, updateNotification: false },
     editorTheme: { tours: false, palette: { catalogues: [] } },
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    ...(settingsFile && (require(settingsFile) as object)),
   });
   app.use('/', RED.httpAdmin);
   app.use('/', RED.httpNode);
@@ -81,9 +85,10 @@ export async function startNodeRed({ port, flows, beforeStart, logLevel = 'info'
   };
 }
 
-/** Deploys `flows` over the admin API, as the editor's Deploy button does. */
-export async function deployFlows(url: string, flows: object[]): Promise<void> {
-  const deployed = await fetch(`${url}flows`, { method: 'POST', headers: { 'content-type': 'application/json', 'node-red-deployment-type': 'full' }, body: JSON.stringify(flows) });
+/** Deploys `flows` over the admin API, as the editor's Deploy button does (with adminAuth: as the user whose access token is given). */
+export async function deployFlows(url: string, flows: object[], token?: string): Promise<void> {
+  const headers: Record<string, string> = { 'content-type': 'application/json', 'node-red-deployment-type': 'full', ...(token && { authorization: `Bearer ${token}` }) };
+  const deployed = await fetch(`${url}flows`, { method: 'POST', headers, body: JSON.stringify(flows) });
   if (deployed.status !== 204) throw new Error(`deploy failed: ${deployed.status} ${await deployed.text()}`);
 }
 

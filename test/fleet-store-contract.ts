@@ -53,7 +53,7 @@ export function fleetStoreContract(fresh: () => Promise<OpenStore>): void {
     const trail = await store.audit('U1');
     assert.deepEqual(trail.at(-1), { at: '2026-11-24T07:00:00.000Z', udid: 'U1', what: 'status', from: 'Unknown', to: 'Prepping', who: 'flow:prep', why: 'new device' });
     assert.ok(trail.some((e) => e.what === 'docked: port' && e.to === '2'));
-    await assert.rejects(store.setStatus('U1', 'Lost' as never), code('INVALID_STATUS'));
+    await assert.rejects(store.setStatus('U1', 'Stolen' as never), code('INVALID_STATUS'));
     await assert.rejects(store.setAttribute('U1', 'Ward', 'x'.repeat(257)), code('INVALID_ATTRIBUTE'));
   });
 

@@ -8,6 +8,7 @@ import { WebhookRelay, type RelayingAdapter } from '../lib/fleet/webhook-relay';
 import type { MdmAdapter } from '../lib/mdm/mdm-adapter';
 import type { MdmServerNode } from '../mdm-server/mdm-server';
 import { numberField } from '../shared/defaults';
+import { fleetRoutes } from './fleet-routes';
 
 export interface DeviceFleetDef extends NodeDef {
   mdm: string;
@@ -33,11 +34,16 @@ export interface DeviceFleetDef extends NodeDef {
   databaseUrl?: string;
   /** This host's cart in a shared fleet. */
   cart?: string;
+  /** Its checked-out phones on the ward page (WARD_PATH). */
+  wardPage?: boolean;
 }
 
 interface DeviceFleetCredentials {
   databaseUser?: string;
   databasePassword?: string;
+  /** Basic auth for the ward page; empty: none. */
+  wardUser?: string;
+  wardPassword?: string;
 }
 
 export interface DeviceFleetNode extends Node<DeviceFleetCredentials> {
@@ -54,6 +60,8 @@ export function fleetOf(RED: NodeAPI, id: string | undefined): { fleet?: Fleet; 
 }
 
 export default function (RED: NodeAPI): void {
+  const routes = fleetRoutes(RED);
+
   function DeviceFleet(this: DeviceFleetNode, config: DeviceFleetDef): void {
     RED.nodes.createNode(this, config);
     const mdmNode = (RED.nodes.getNode(config.mdm) as MdmServerNode | null) ?? undefined;
@@ -104,7 +112,12 @@ export default function (RED: NodeAPI): void {
         ? new WebhookRelay({ pool, cart, adapter: adapter as MdmAdapter & RelayingAdapter, secret, text, log: { warn: (m) => this.warn(m) } })
         : undefined;
     void relay?.start();
+    const unlist = routes.directory.add(this.id, fleet);
+    const { wardUser, wardPassword } = this.credentials ?? {};
+    const unserve = config.wardPage ? routes.serveWard(this.id, { user: wardUser, password: wardPassword }) : () => undefined;
     this.on('close', async (done: () => void) => {
+      unlist();
+      unserve();
       await relay?.close();
       await fleet.close();
       await pool?.end();
@@ -113,6 +126,6 @@ export default function (RED: NodeAPI): void {
   }
 
   RED.nodes.registerType<DeviceFleetNode, DeviceFleetDef, object, DeviceFleetCredentials>('device-fleet', DeviceFleet, {
-    credentials: { databaseUser: { type: 'text' }, databasePassword: { type: 'password' } },
+    credentials: { databaseUser: { type: 'text' }, databasePassword: { type: 'password' }, wardUser: { type: 'text' }, wardPassword: { type: 'password' } },
   });
 }

@@ -6,12 +6,11 @@ import { startDemoChild, untilCart, type DemoChild } from './demo-child';
 import { logProblems } from './node-red-child';
 import { PACKAGE_ROOT as ROOT } from '../../nodes/lib/package-root';
 import { defaultOf } from '../../nodes/shared/defaults';
+import { ARTIFACTS } from './artifacts';
 
 const NODES = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))['node-red'].nodes as Record<string, string>;
 const CONFIG_TYPES = ['smart-hub', 'mdm-server', 'device-fleet'];
 const EXAMPLES = ['Device Prep', 'Check Out', 'Return', 'Whole cart', 'Cart tools'];
-/** Screenshots stay here after a run. */
-export const ARTIFACTS = join(ROOT, 'test-artifacts');
 
 type Status = { text?: string; fill?: string } | undefined;
 
@@ -111,6 +110,50 @@ describe('the editor in a real browser (headless Chromium)', function () {
     await page.evaluate(() => (window as unknown as { RED: { workspaces: { show(id: string): void } } }).RED.workspaces.show('dc-return'));
     await page.waitForTimeout(300);
     await page.screenshot({ path: join(ARTIFACTS, 'editor-return.png') });
+  });
+
+  it('the fleet tab lists the demo\u2019s phones, shows a check-out made on the cart without reloading, filters, and exports the audit trail as CSV', async () => {
+    await untilCart(demo.url, 'the ten phones prepared', (s) => s.phones.filter((p) => p.status === 'Checked In').length === 10);
+    const listRequests: string[] = [];
+    page.on('request', (request) => request.url().endsWith('/device-checkout/devices') && listRequests.push(request.url()));
+    const rows = page.locator('.dc-fleet-view tbody tr');
+    await page.evaluate(() => (window as unknown as { RED: { sidebar: { show(id: string): void } } }).RED.sidebar.show('device-checkout-fleet'));
+    await page.waitForFunction(() => document.querySelectorAll('.dc-fleet-view tbody tr').length === 10);
+
+    const tap = await fetch(`${demo.url}device-checkout/tap`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ badge: '1001' }) });
+    assert.equal(tap.status, 200, await tap.clone().text());
+    const out = (await untilCart(demo.url, 'a phone checked out', (s) => s.phones.some((p) => p.status === 'Checking Out'))).phones.find((p) => p.status === 'Checking Out')!;
+    const row = page.locator(`.dc-fleet-view tbody tr[data-udid="${out.udid}"]`);
+    await page.waitForFunction((udid) => document.querySelector(`.dc-fleet-view tbody tr[data-udid="${udid}"]`)?.textContent?.includes('Checking Out'), out.udid);
+    await fetch(`${demo.url}sim/phones/${out.udid}/unplug`, { method: 'POST' });
+    await page.waitForFunction((udid) => document.querySelector(`.dc-fleet-view tbody tr[data-udid="${udid}"]`)?.textContent?.includes('Checked Out'), out.udid);
+    assert.equal(listRequests.length, 1, 'live through RED.comms: the list was fetched once, never polled');
+
+    await page.selectOption('.dc-fleet-filter', 'out');
+    await page.waitForFunction(() => document.querySelectorAll('.dc-fleet-view tbody tr').length === 1);
+    assert.match((await row.textContent()) ?? '', /Alice/);
+    await page.selectOption('.dc-fleet-filter', 'all');
+    await page.fill('.dc-fleet-search', 'alice');
+    await page.waitForFunction(() => document.querySelectorAll('.dc-fleet-view tbody tr').length === 1);
+    await page.fill('.dc-fleet-search', '');
+    await page.waitForFunction(() => document.querySelectorAll('.dc-fleet-view tbody tr').length === 10);
+    assert.equal(await rows.count(), 10);
+
+    await row.click();
+    await page.waitForSelector('.dc-trail li');
+    const download = page.waitForEvent('download');
+    await page.click('.dc-export[data-format="csv"]');
+    const csv = readFileSync(await (await download).path(), 'utf8');
+    const [header, ...lines] = csv.trimEnd().split('\r\n');
+    assert.equal(header, 'at,udid,what,from,to,who,why');
+    const trail = ((await (await fetch(`${demo.url}device-checkout/devices/${out.udid}/audit`)).json()) as { entries: { at: string; what: string }[] }).entries;
+    assert.deepEqual(
+      lines.map((line) => line.split(',').slice(0, 3).join(',')),
+      trail.map((e) => `${e.at},${out.udid},${e.what}`),
+      'one row per entry of the phone\u2019s audit trail, in order',
+    );
+    assert.ok(trail.some((e) => e.what === 'status') && lines.length === trail.length);
+    await page.screenshot({ path: join(ARTIFACTS, 'fleet-view-demo.png') });
   });
 
   it('imports each example and deploys it without an error', async () => {

@@ -42,10 +42,10 @@ export interface NodeRedChild extends Child<unknown> {
   deploy(flows: object[]): Promise<void>;
 }
 
-/** Starts one; with `restart`, on the user directory and port of an earlier one. */
-export async function startNodeRedChild(restart?: { userDir: string; url: string }): Promise<NodeRedChild> {
+/** Starts one; with `restart`, on the user directory and port of an earlier one; with `settingsFile`, under that file's settings. */
+export async function startNodeRedChild(restart?: { userDir: string; url: string }, settingsFile?: string): Promise<NodeRedChild> {
   const args = restart ? [restart.userDir, new URL(restart.url).port] : [];
-  const child = await startChild(join(__dirname, 'node-red-process.js'), args, {}, (output) => /^\{"url".*$/m.exec(output)?.[0]);
+  const child = await startChild(join(__dirname, 'node-red-process.js'), args, settingsFile ? { NODE_RED_SETTINGS: settingsFile } : {}, (output) => /^\{"url".*$/m.exec(output)?.[0]);
   const { url, userDir } = JSON.parse(child.ready) as { url: string; userDir: string };
   return { ...child, url, userDir, deploy: (flows) => deployFlows(url, flows) };
 }

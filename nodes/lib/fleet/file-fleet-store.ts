@@ -18,6 +18,8 @@ import {
   type DeviceRecord,
   type Pending,
   type PendingCheckout,
+  type TimeRange,
+  within,
 } from './fleet-store';
 
 interface FleetFile {
@@ -83,8 +85,14 @@ export class FileFleetStore extends FleetStore {
     return Object.values(this.devicesById);
   }
 
-  async audit(udid?: string): Promise<AuditEntry[]> {
-    return udid ? this.audited.filter((e) => e.udid === udid) : [...this.audited];
+  async audit(udid?: string, range?: TimeRange): Promise<AuditEntry[]> {
+    return this.audited.filter((e) => (udid === undefined || e.udid === udid) && within(e.at, range));
+  }
+
+  async lastFailures(udid?: string): Promise<Map<string, string>> {
+    const reasons = new Map<string, string>();
+    for (const e of this.audited) if (e.what === 'status' && e.to === 'Failed' && (udid === undefined || e.udid === udid)) reasons.set(e.udid, e.why ?? '');
+    return reasons;
   }
 
   async deviceAt(hubId: string, port: number): Promise<DeviceRecord | undefined> {
@@ -161,6 +169,7 @@ export class FileFleetStore extends FleetStore {
     const { next, entries } = applyChange(record, change, this.now().toISOString());
     await this.commit(next);
     await this.appendAudit(entries);
+    this.emit('change', next);
     return next;
   }
 

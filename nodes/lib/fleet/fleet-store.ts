@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { CodedError } from '../coded-error';
 import { checkUserId, MAX_TEXT, userKey } from './person';
 
-export const STATUSES = ['Unknown', 'Prepping', 'Checked In', 'Checking Out', 'Checked Out', 'Returning', 'Failed'] as const;
+export const STATUSES = ['Unknown', 'Prepping', 'Checked In', 'Checking Out', 'Checked Out', 'Returning', 'Failed', 'Lost', 'Retired'] as const;
 export type DeviceStatus = (typeof STATUSES)[number];
 
 /** One change to one device: what, who, when, why. */
@@ -80,6 +80,15 @@ export interface CheckoutRules {
   lendingHours?: number;
 }
 
+/** ISO 8601 instants. */
+export interface TimeRange {
+  from?: string;
+  to?: string;
+}
+
+/** Whether `at` (ISO 8601) lies in `range`. */
+export const within = (at: string, { from, to }: TimeRange = {}): boolean => (from === undefined || at >= from) && (to === undefined || at < to);
+
 export interface Actor {
   who?: string;
   why?: string;
@@ -103,7 +112,8 @@ export interface Change {
  * Both keep the same rules, written here once; each change is on the disk (or committed)
  * before it resolves, and one that cannot be fails with a coded error and changes nothing.
  *
- * Events: `storage` (a CodedError while the store cannot write, then undefined once it can).
+ * Events: `storage` (a CodedError while the store cannot write, then undefined once it can);
+ * `change` (the DeviceRecord, once a change of it is written).
  */
 export abstract class FleetStore extends EventEmitter {
   /** The cart this store speaks for in a shared fleet; undefined: a store of one cart. */
@@ -124,7 +134,10 @@ export abstract class FleetStore extends EventEmitter {
 
   abstract device(udid: string): Promise<DeviceRecord | undefined>;
   abstract devices(): Promise<DeviceRecord[]>;
-  abstract audit(udid?: string): Promise<AuditEntry[]>;
+  /** The audit trail, oldest first: of one device, or all; within a time range (`to` not included). */
+  abstract audit(udid?: string, range?: TimeRange): Promise<AuditEntry[]>;
+  /** Why each device (or the one given) last became Failed, by UDID; devices never Failed are not in it. */
+  abstract lastFailures(udid?: string): Promise<Map<string, string>>;
   /** The docked phone on a port of this cart, as last seen. */
   abstract deviceAt(hubId: string, port: number): Promise<DeviceRecord | undefined>;
   /** This cart's check-outs still waiting for an unplug, the earliest deadline first. */
@@ -216,11 +229,14 @@ export abstract class FleetStore extends EventEmitter {
     return marked ? record : undefined;
   }
 
-  /** Locked and charging again: no user. In a shared fleet, the first cart a phone is checked in at becomes its Device Home. */
+  /**
+   * Locked and charging again: no user. A Retired phone stays Retired (locked, never handed out).
+   * In a shared fleet, the first cart a phone is checked in at becomes its Device Home.
+   */
   checkIn(udid: string, actor: Actor = {}): Promise<DeviceRecord> {
     return this.update(udid, (record) => {
       const home = this.cart === undefined || record.attributes[DEVICE_HOME] !== undefined ? {} : { attributes: { ...record.attributes, [DEVICE_HOME]: this.cart } };
-      return { patch: { status: 'Checked In', user: undefined, userName: undefined, checkout: undefined, checkedOutAt: undefined, overdue: undefined, ...home }, what: 'checked in', actor };
+      return { patch: { status: record.status === 'Retired' ? 'Retired' : 'Checked In', user: undefined, userName: undefined, checkout: undefined, checkedOutAt: undefined, overdue: undefined, ...home }, what: 'checked in', actor };
     });
   }
 

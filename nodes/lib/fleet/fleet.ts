@@ -5,7 +5,7 @@ import type { Device } from '../attributes';
 import type { HubConnection } from '../hub/hub-connection';
 import type { LedState } from '../hub/led-plan';
 import { readJson, setAside, SnapshotFile } from '../json-file';
-import type { AssignedUser, MdmAdapter } from '../mdm/mdm-adapter';
+import type { AssignedUser, MdmAdapter, PerformOptions } from '../mdm/mdm-adapter';
 import { SharedPool } from '../shared-pool';
 import { LockdownSession } from '../usb/lockdown';
 import { openUsbSocket } from '../usb/open-usb';
@@ -13,7 +13,8 @@ import { keyOf, PortCorrelator, type Resolution } from '../usb/port-correlator';
 import { UsbmuxClient, type UsbDevice } from '../usb/usbmux-client';
 import { DueTimes } from './due-times';
 import { FileFleetStore } from './file-fleet-store';
-import { DEVICE_HOME, type CheckoutRules, type DeviceRecord, type FleetStore, type HubPort, type Pending, type PendingCheckout } from './fleet-store';
+import { lockToLockerApp } from './locker-app';
+import { DEVICE_HOME, type Actor, type CheckoutRules, type DeviceRecord, type FleetStore, type HubPort, type Pending, type PendingCheckout } from './fleet-store';
 import { missedEvents, type MissedEvent } from './reconcile';
 
 /** What a dock or unplug can say about the phone on a port. */
@@ -263,6 +264,22 @@ export class Fleet {
     const device = asDevice(await this.store.fail(udid, actor));
     this.announce(event, device, actor.why);
     return device;
+  }
+
+  /**
+   * The check-in action (a Return's first step, or an admin's forced check-in): locked to the
+   * locker app, no Device User (nor the MDM's assigned user), charge and serial read again (the
+   * charge decides which phone goes out next), Checked In, the port's LED back to charging.
+   */
+  async checkIn(udid: string, mdm: MdmAdapter, wait: PerformOptions, actor: Actor): Promise<Device & { udid: string }> {
+    if (!this.lockerApp) throw new CodedError('INVALID_CONFIG', this.options.text('device-fleet.errors.no-locker-app'));
+    await lockToLockerApp(mdm, this.lockerApp, udid, wait);
+    await mdm.assignUser(udid, undefined);
+    const { battery, serial } = await mdm.readDevice(udid, wait);
+    await this.store.reportHealth(udid, battery, true, serial);
+    const record = await this.store.checkIn(udid, actor);
+    await this.setLed(record, 'release');
+    return asDevice(record);
   }
 
   /** Calls `listener` with every fleet event from now on; returns what stops it. */

@@ -13,6 +13,7 @@ import {
   type DeviceRecord,
   type Pending,
   type PendingCheckout,
+  type TimeRange,
 } from './fleet-store';
 import { userKey } from './person';
 import { migrated } from './postgres-schema';
@@ -102,10 +103,19 @@ export class PostgresFleetStore extends FleetStore {
     return (await this.query<DeviceRow>(`${SELECT_DEVICES} ORDER BY d.udid`)).map(toRecord);
   }
 
-  async audit(udid?: string): Promise<AuditEntry[]> {
-    const rows = await this.query<{ at: Date; udid: string; what: string; from_value: string | null; to_value: string | null; who: string | null; why: string | null }>(
-      `SELECT at, udid, what, from_value, to_value, who, why FROM checkout_audit WHERE $1::text IS NULL OR udid = $1 ORDER BY id`,
+  async lastFailures(udid?: string): Promise<Map<string, string>> {
+    const rows = await this.query<{ udid: string; why: string | null }>(
+      `SELECT DISTINCT ON (udid) udid, why FROM checkout_audit WHERE what = 'status' AND to_value = 'Failed' AND ($1::text IS NULL OR udid = $1) ORDER BY udid, id DESC`,
       [udid ?? null],
+    );
+    return new Map(rows.map((row) => [row.udid, row.why ?? '']));
+  }
+
+  async audit(udid?: string, { from, to }: TimeRange = {}): Promise<AuditEntry[]> {
+    const rows = await this.query<{ at: Date; udid: string; what: string; from_value: string | null; to_value: string | null; who: string | null; why: string | null }>(
+      `SELECT at, udid, what, from_value, to_value, who, why FROM checkout_audit
+        WHERE ($1::text IS NULL OR udid = $1) AND ($2::timestamptz IS NULL OR at >= $2) AND ($3::timestamptz IS NULL OR at < $3) ORDER BY id`,
+      [udid ?? null, from ?? null, to ?? null],
     );
     return rows.map(({ at, udid: device, what, from_value, to_value, who, why }) => ({
       at: at.toISOString(),
@@ -141,7 +151,7 @@ export class PostgresFleetStore extends FleetStore {
    */
   async beginCheckout(user: string, rules: CheckoutRules, udid?: string, started: Omit<PendingCheckout, 'deadline'> = {}, userName?: string): Promise<DeviceRecord> {
     const { id, key } = personOf(user);
-    return this.write(async (db) => {
+    const record = await this.write(async (db) => {
       await db.query(`SELECT pg_advisory_xact_lock(hashtext('device-checkout user ' || $1))`, [key]);
       await db.query(`SELECT pg_advisory_xact_lock(hashtext('device-checkout cart ' || $1))`, [this.cart]);
       const waiting = await db.query<DeviceRow>(`${SELECT_DEVICES} WHERE d.cart = $1 AND d.status = 'Checking Out' AND d.docked LIMIT 1`, [this.cart]);
@@ -163,18 +173,25 @@ export class PostgresFleetStore extends FleetStore {
       if (!chosen.rows[0]) throw refusals.noDevice(udid);
       return this.apply(db, toRecord(chosen.rows[0]), this.checkoutStarted(id, rules, started, userName));
     });
+    this.emit('change', record);
+    return record;
   }
 
   /** The pool belongs to whoever made it: it is theirs to end. */
   async close(): Promise<void> {}
 
-  protected update(udid: string, decide: (record: DeviceRecord) => Change | undefined): Promise<DeviceRecord> {
-    return this.write(async (db) => {
+  protected async update(udid: string, decide: (record: DeviceRecord) => Change | undefined): Promise<DeviceRecord> {
+    let changed = false;
+    const record = await this.write(async (db) => {
       const { rows } = await db.query<DeviceRow>(`${SELECT_DEVICES} WHERE d.udid = $1 FOR UPDATE OF d`, [udid]);
-      const record = rows[0] ? toRecord(rows[0]) : newRecord(udid);
-      const change = decide(record);
-      return change ? this.apply(db, record, change) : record;
+      const current = rows[0] ? toRecord(rows[0]) : newRecord(udid);
+      const change = decide(current);
+      changed = change !== undefined;
+      return change ? this.apply(db, current, change) : current;
     });
+    // Said once committed: a rolled-back change never was.
+    if (changed) this.emit('change', record);
+    return record;
   }
 
   protected now(): Date {

@@ -1,0 +1,159 @@
+import { EventEmitter } from 'node:events';
+import { CodedError } from '../coded-error';
+import type { Fleet } from './fleet';
+import { MAX_TEXT } from './person';
+import type { AuditEntry, DeviceRecord, FleetStore } from './fleet-store';
+import { byPerson, rowOf, type AuditQuery, type FleetRow } from './fleet-view';
+
+/** What an admin may do to a phone from the fleet view. */
+export const ADMIN_ACTIONS = ['check-in', 'lost', 'retired', 'reinstate', 'attribute'] as const;
+export type AdminAction = (typeof ADMIN_ACTIONS)[number];
+
+export interface AdminRequest {
+  /** Why (Lost, Retired, reinstated, a forced check-in): kept in the audit trail. */
+  reason?: unknown;
+  /** An attribute's name and value. */
+  name?: unknown;
+  value?: unknown;
+}
+
+interface Listed {
+  fleet: Fleet;
+  stop: () => void;
+}
+
+/** How long a forced check-in waits for the phone. */
+const CHECK_IN_WAIT_MS = 60_000;
+
+/**
+ * Every running fleet of this Node-RED, for the fleet view: one list of every phone (a shared
+ * fleet's phones once, answered by the cart they are at), audit trails and exports, and what an
+ * admin does to a phone. Events: `row` (a FleetRow, once a change of that phone is written).
+ */
+export class FleetDirectory extends EventEmitter {
+  private readonly fleets = new Map<string, Listed>();
+
+  /** Lists a fleet under its config node's id until the returned function is called. */
+  add(id: string, fleet: Fleet): () => void {
+    const onChange = (record: DeviceRecord): void => {
+      this.rowOf(id, fleet.store, record).then(
+        (row) => this.emit('row', row),
+        () => undefined, // the store is away: the next change, or a reload, shows it
+      );
+    };
+    fleet.store.on('change', onChange);
+    const stop = (): void => void fleet.store.off('change', onChange);
+    this.fleets.get(id)?.stop();
+    this.fleets.set(id, { fleet, stop });
+    return () => {
+      if (this.fleets.get(id)?.fleet !== fleet) return;
+      stop();
+      this.fleets.delete(id);
+    };
+  }
+
+  get size(): number {
+    return this.fleets.size;
+  }
+
+  /** Every phone of every fleet, once: a phone of a shared fleet as its cart's fleet sees it. */
+  async rows(only?: (id: string) => boolean): Promise<FleetRow[]> {
+    const rows = new Map<string, FleetRow>();
+    for (const [id, { fleet }] of this.fleets) {
+      if (only && !only(id)) continue;
+      const [records, failures] = await Promise.all([fleet.store.devices(), fleet.store.lastFailures()]);
+      for (const record of records) {
+        const seen = rows.get(record.udid);
+        if (seen && (seen.cart === undefined || seen.cart === record.cart) && record.cart !== fleet.store.cart) continue;
+        rows.set(record.udid, rowOf(id, record, failures.get(record.udid)));
+      }
+    }
+    return [...rows.values()];
+  }
+
+  /** One phone's audit trail, oldest first. */
+  async trail(udid: string): Promise<AuditEntry[]> {
+    const { fleet } = await this.holding(udid);
+    return fleet.store.audit(udid);
+  }
+
+  /** The audit entries `query` asks for, of every fleet (a shared fleet's once), oldest first. */
+  async audit(query: AuditQuery): Promise<AuditEntry[]> {
+    const seen = new Set<string>();
+    const entries: AuditEntry[] = [];
+    for (const { fleet } of this.fleets.values()) {
+      for (const entry of byPerson(await fleet.store.audit(query.udid, query), query.user)) {
+        const key = JSON.stringify(entry);
+        if (seen.has(key)) continue;
+        seen.add(key);
+        entries.push(entry);
+      }
+    }
+    return entries.sort((a, b) => a.at.localeCompare(b.at));
+  }
+
+  /**
+   * Does what an admin asked to a phone, as `who`: force its check-in (through the MDM, as a
+   * Return does; also the way out of Failed), mark it Lost or Retired with a reason, reinstate
+   * it (Unknown until its next Return), or set an attribute. Resolves with its row.
+   */
+  async act(udid: string, action: string, request: AdminRequest, who: string): Promise<FleetRow> {
+    const { id, fleet } = await this.holding(udid);
+    const store = fleet.store;
+    const reason = textOf(request.reason, 'reason');
+    switch (action as AdminAction) {
+      case 'check-in': {
+        const mdm = fleet.mdm;
+        if (!mdm) throw new CodedError('NO_MDM', 'the fleet has no MDM server to check the phone in through');
+        await fleet.checkIn(udid, mdm, { timeout: CHECK_IN_WAIT_MS }, { who, why: reason ?? 'checked in by an admin' });
+        break;
+      }
+      case 'lost':
+      case 'retired':
+        if (!reason) throw new CodedError('INVALID_REASON', `say why the phone is ${action} (1 to ${MAX_TEXT} characters)`);
+        await store.setStatus(udid, action === 'lost' ? 'Lost' : 'Retired', { who, why: reason });
+        break;
+      case 'reinstate': {
+        const status = (await store.device(udid))?.status;
+        if (status !== 'Lost' && status !== 'Retired') throw new CodedError('NOT_LOST', `the phone is ${status}, not Lost or Retired`);
+        await store.setStatus(udid, 'Unknown', { who, why: reason ?? 'reinstated by an admin' });
+        break;
+      }
+      case 'attribute': {
+        const name = textOf(request.name, 'name');
+        const value = textOf(request.value, 'value') ?? '';
+        if (!name) throw new CodedError('INVALID_ATTRIBUTE', 'an attribute needs a name');
+        await store.setAttribute(udid, name, value, { who, why: reason ?? 'set by an admin' });
+        break;
+      }
+      default:
+        throw new CodedError('INVALID_ACTION', `"${String(action).slice(0, 40)}" is not one of ${ADMIN_ACTIONS.join(', ')}`);
+    }
+    return this.rowOf(id, store, (await store.device(udid))!);
+  }
+
+  /** The fleet answering for a phone: the one of the cart it is at, else any that knows it. */
+  private async holding(udid: string): Promise<{ id: string; fleet: Fleet }> {
+    let found: { id: string; fleet: Fleet } | undefined;
+    for (const [id, { fleet }] of this.fleets) {
+      const record = await fleet.store.device(udid);
+      if (!record) continue;
+      if (record.cart === fleet.store.cart) return { id, fleet };
+      found ??= { id, fleet };
+    }
+    if (!found) throw new CodedError('DEVICE_NOT_FOUND', 'no fleet knows this phone');
+    return found;
+  }
+
+  private async rowOf(id: string, store: FleetStore, record: DeviceRecord): Promise<FleetRow> {
+    const failure = record.status === 'Failed' ? (await store.lastFailures(record.udid)).get(record.udid) : undefined;
+    return rowOf(id, record, failure);
+  }
+}
+
+/** A text field of an admin's request: trimmed, at most MAX_TEXT characters, undefined when empty. */
+function textOf(value: unknown, field: string): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string' || value.length > MAX_TEXT) throw new CodedError('INVALID_REQUEST', `${field} must be text of at most ${MAX_TEXT} characters`);
+  return value.trim() || undefined;
+}

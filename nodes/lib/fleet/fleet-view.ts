@@ -1,0 +1,133 @@
+import { CodedError } from '../coded-error';
+import { DEVICE_HOME, type AuditEntry, type DeviceRecord, type DeviceStatus } from './fleet-store';
+import { userKey } from './person';
+
+/** One line of the fleet view: what an admin or a charge nurse reads of a phone at a glance. */
+export interface FleetRow {
+  udid: string;
+  /** The device-fleet config node the phone belongs to (the one answering for it). */
+  fleet: string;
+  name?: string;
+  serial?: string;
+  cart?: string;
+  home?: string;
+  hub?: string;
+  port?: number;
+  docked: boolean;
+  status: DeviceStatus;
+  user?: string;
+  userName?: string;
+  /** When its user took it, ISO 8601. */
+  since?: string;
+  /** 0 to 100. */
+  battery?: number;
+  overdue?: boolean;
+  wrongCart?: boolean;
+  /** Why it last became Failed. */
+  lastError?: string;
+}
+
+export function rowOf(fleet: string, record: DeviceRecord, lastError?: string): FleetRow {
+  const { udid, name, serial, cart, hub, port, docked, status, user, userName, checkedOutAt, battery, overdue, wrongCart } = record;
+  const row = { udid, fleet, name, serial, cart, home: record.attributes[DEVICE_HOME], hub, port, docked, status, user, userName, since: checkedOutAt, battery: battery === undefined ? undefined : Math.round(battery * 100), overdue, wrongCart, lastError };
+  return Object.fromEntries(Object.entries(row).filter(([, value]) => value !== undefined && value !== '')) as unknown as FleetRow;
+}
+
+/** Which audit entries an export holds: a time range (ISO 8601, `to` not included) and a device or a person. */
+export interface AuditQuery {
+  from?: string;
+  to?: string;
+  udid?: string;
+  /** A person: entries by her, or naming her (her check-out's `user` change), however her id is written. */
+  user?: string;
+}
+
+/** Checks a query as it came from a URL: dates must be dates (INVALID_QUERY otherwise). */
+export function auditQuery(raw: Record<string, unknown>): AuditQuery {
+  const text = (name: string): string | undefined => (typeof raw[name] === 'string' && (raw[name] as string).trim() ? (raw[name] as string).trim() : undefined);
+  const date = (name: string): string | undefined => {
+    const value = text(name);
+    if (value === undefined) return undefined;
+    const at = Date.parse(value);
+    if (Number.isNaN(at)) throw new CodedError('INVALID_QUERY', `${name} is not a date: use ISO 8601, e.g. 2026-12-01 or 2026-12-01T07:00:00Z`);
+    return new Date(at).toISOString();
+  };
+  return { from: date('from'), to: date('to'), udid: text('udid'), user: text('user') };
+}
+
+/** The entries of `query`'s person, if it names one (the store has already kept to its device and time range). */
+export function byPerson(entries: AuditEntry[], user?: string): AuditEntry[] {
+  if (user === undefined) return entries;
+  const person = userKey(user);
+  const names = (value?: string): boolean => value !== undefined && userKey(value) === person;
+  return entries.filter((e) => names(e.who) || names(e.from) || names(e.to));
+}
+
+const COLUMNS: (keyof AuditEntry)[] = ['at', 'udid', 'what', 'from', 'to', 'who', 'why'];
+
+/**
+ * RFC 4180 CSV with a header row. A cell a spreadsheet would run as a formula (a user name
+ * starting with `=`, `+`, `-`, `@`) is prefixed with `'`: an export must not execute anything.
+ */
+export function auditCsv(entries: AuditEntry[]): string {
+  const cell = (value: string | undefined): string => {
+    const text = value === undefined ? '' : /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+    return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  };
+  return [COLUMNS.join(','), ...entries.map((e) => COLUMNS.map((c) => cell(e[c])).join(','))].join('\r\n') + '\r\n';
+}
+
+export function auditJsonLines(entries: AuditEntry[]): string {
+  return entries.map((e) => JSON.stringify(e)).join('\n') + (entries.length > 0 ? '\n' : '');
+}
+
+/** The phones out with someone: Overdue first, then the longest out first. */
+export function outWithSomeone(rows: FleetRow[]): FleetRow[] {
+  const out = rows.filter((r) => r.user !== undefined && (r.status === 'Checked Out' || r.status === 'Checking Out' || (r.status === 'Failed' && !r.docked)));
+  return out.sort((a, b) => Number(b.overdue === true) - Number(a.overdue === true) || (a.since ?? '\uffff').localeCompare(b.since ?? '\uffff'));
+}
+
+const escape = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** The texts of the ward page, in the reader's language. */
+export interface WardTexts {
+  title: string;
+  empty: string;
+  overdue: string;
+  columns: { user: string; phone: string; cart: string; since: string };
+  updated: string;
+}
+
+/**
+ * The ward's bookmarkable list of checked-out phones: who has which phone since when, Overdue
+ * first. One small page without scripts that a phone's browser shows well; it reloads itself
+ * every 30 s.
+ */
+export function wardPage(rows: FleetRow[], texts: WardTexts, now: Date, lang: string): string {
+  const out = outWithSomeone(rows);
+  const time = (iso?: string): string => (iso ? `<time datetime="${escape(iso)}">${escape(iso.slice(0, 16).replace('T', ' '))} UTC</time>` : '');
+  const body =
+    out.length === 0
+      ? `<p>${escape(texts.empty)}</p>`
+      : `<table><thead><tr><th>${escape(texts.columns.user)}</th><th>${escape(texts.columns.phone)}</th><th>${escape(texts.columns.cart)}</th><th>${escape(texts.columns.since)}</th></tr></thead><tbody>${out
+          .map(
+            (r) =>
+              `<tr${r.overdue ? ' class="overdue"' : ''}><td>${escape(r.userName ?? r.user ?? '')}${r.overdue ? ` <strong>${escape(texts.overdue)}</strong>` : ''}</td><td>${escape(r.name ?? r.serial ?? r.udid)}</td><td>${escape(r.cart ?? r.hub ?? '')}</td><td>${time(r.since)}</td></tr>`,
+          )
+          .join('')}</tbody></table>`;
+  return `<!DOCTYPE html>
+<html lang="${escape(lang)}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta http-equiv="refresh" content="30">
+<title>${escape(texts.title)}</title>
+<style>
+body{font:16px/1.4 system-ui,sans-serif;margin:0;padding:12px;color:#222}
+h1{font-size:20px;margin:0 0 8px}
+table{border-collapse:collapse;width:100%}
+th,td{text-align:left;padding:8px 6px;border-bottom:1px solid #ddd;overflow-wrap:anywhere}
+th{font-size:13px;color:#555}
+tr.overdue td{background:#fde8e8}
+strong{color:#b00020}
+footer{margin-top:8px;font-size:12px;color:#666}
+</style></head>
+<body><h1>${escape(texts.title)}</h1>${body}<footer>${escape(texts.updated)} ${time(now.toISOString())}</footer></body></html>
+`;
+}

@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { deployFlows } from '../../flows/node-red-runtime';
+import type { DeviceRecord } from '../../nodes/lib/fleet/fleet-store';
+import { logProblems, startNodeRedChild, type NodeRedChild } from './node-red-child';
+import { ARTIFACTS } from './artifacts';
+import { tempDir } from '../support';
+
+// Node-RED's own password hashing, as its admin tool writes adminAuth.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const bcrypt = require('bcryptjs') as { hashSync(password: string, rounds: number): string };
+
+const USERS = { charge: 'charge-nurse-pass', viewer: 'viewer-pass' };
+const WARD = { user: 'ward', password: 'night shift 7' };
+
+/** A settings file as an admin writes one: two users, one who may do everything, one who may only look. */
+function settingsFile(): string {
+  const file = join(tempDir('settings'), 'settings.js');
+  const users = [
+    { username: 'charge', password: bcrypt.hashSync(USERS.charge, 8), permissions: '*' },
+    { username: 'viewer', password: bcrypt.hashSync(USERS.viewer, 8), permissions: 'read' },
+  ];
+  writeFileSync(file, `module.exports = { adminAuth: { type: 'credentials', users: ${JSON.stringify(users)} } };\n`);
+  return file;
+}
+
+const record = (udid: string, fields: Partial<DeviceRecord>): DeviceRecord => ({ udid, docked: true, status: 'Checked In', attributes: {}, healthy: true, hubId: 'hub', hub: 'Cart A', ...fields });
+
+/** The fleet view behind Node-RED's adminAuth, in a real Node-RED process and in Chromium; the ward page with its own login. */
+describe('the fleet view under adminAuth (a real settings file with two users)', function () {
+  this.timeout(120_000);
+  let red: NodeRedChild;
+  let browser: Browser;
+  const tokens: Record<string, string> = {};
+
+  const api = (path: string, user?: keyof typeof USERS, init: RequestInit = {}) =>
+    fetch(red.url + path, { ...init, headers: { 'content-type': 'application/json', ...(user && { authorization: `Bearer ${tokens[user]}` }), ...init.headers } });
+
+  before(async () => {
+    red = await startNodeRedChild(undefined, settingsFile());
+    for (const user of Object.keys(USERS) as (keyof typeof USERS)[]) {
+      const res = await fetch(`${red.url}auth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ client_id: 'node-red-admin', grant_type: 'password', scope: user === 'charge' ? '*' : 'read', username: user, password: USERS[user] }),
+      });
+      assert.equal(res.status, 200, `${user} logs in`);
+      tokens[user] = ((await res.json()) as { access_token: string }).access_token;
+    }
+    // A cart with a history: one phone out past its lending period, one out, one docked.
+    mkdirSync(join(red.userDir, 'device-checkout'), { recursive: true });
+    const devices = {
+      LATE: record('LATE', { name: 'Cart A 1', docked: false, status: 'Checked Out', user: 'ann', userName: 'Ann Late', checkedOutAt: '2026-12-01T06:00:00.000Z', overdue: true, port: 1 }),
+      OUT: record('OUT', { name: 'Cart A 2', docked: false, status: 'Checked Out', user: 'bob', userName: 'Bob Out', checkedOutAt: '2026-12-02T06:00:00.000Z', port: 2 }),
+      HOME: record('HOME', { name: 'Cart A 3', port: 3, battery: 0.9 }),
+    };
+    writeFileSync(join(red.userDir, 'device-checkout', 'fleet-fleet.json'), JSON.stringify({ version: 2, devices }));
+    const taken = { at: '2026-12-02T06:00:00.000Z', udid: 'OUT', what: 'status', from: 'Checking Out', to: 'Checked Out', who: 'hub', why: 'unplugged' };
+    writeFileSync(join(red.userDir, 'device-checkout', 'fleet-fleet.audit.jsonl'), `${JSON.stringify(taken)}\n`);
+    const flows = [{ id: 'fleet', type: 'device-fleet', name: 'Ward 3', mdm: '', usb: '', lockerApp: 'org.example.locker', wardPage: true, credentials: { wardUser: WARD.user, wardPassword: WARD.password } }];
+    await deployFlows(red.url, flows, tokens.charge);
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await red?.stop();
+    assert.deepEqual(logProblems(red.output()), [], 'no warning or error in the log');
+  });
+
+  it('anonymous gets nothing; a read-only user sees and exports but cannot act; the admin acts, audited under her name', async () => {
+    assert.equal((await api('device-checkout/devices')).status, 401);
+    assert.equal((await api('device-checkout/devices/OUT/lost', undefined, { method: 'POST', body: '{"reason":"x"}' })).status, 401);
+
+    const listed = (await (await api('device-checkout/devices', 'viewer')).json()) as { devices: { udid: string; status: string; overdue?: boolean }[] };
+    assert.deepEqual(listed.devices.map((d) => d.udid).sort(), ['HOME', 'LATE', 'OUT']);
+    assert.equal((await api('device-checkout/audit?format=csv', 'viewer')).status, 200);
+    const refused = await api('device-checkout/devices/OUT/lost', 'viewer', { method: 'POST', body: JSON.stringify({ reason: 'never came back' }) });
+    assert.equal(refused.status, 401, 'Node-RED answers a missing permission as it answers no login');
+    assert.equal(((await (await api('device-checkout/devices', 'viewer')).json()) as typeof listed).devices.find((d) => d.udid === 'OUT')?.status, 'Checked Out', 'nothing changed');
+
+    const done = await api('device-checkout/devices/LATE/lost', 'charge', { method: 'POST', body: JSON.stringify({ reason: 'not back after two shifts' }) });
+    assert.equal(done.status, 200, await done.clone().text());
+    assert.equal(((await done.json()) as { device: { status: string } }).device.status, 'Lost');
+    const trail = (await (await api('device-checkout/devices/LATE/audit', 'viewer')).json()) as { entries: { what: string; to?: string; who?: string; why?: string }[] };
+    assert.ok(trail.entries.some((e) => e.what === 'status' && e.to === 'Lost' && e.who === 'charge' && e.why === 'not back after two shifts'));
+    const bad = await api('device-checkout/devices/HOME/lost', 'charge', { method: 'POST', body: '{}' });
+    assert.deepEqual([bad.status, ((await bad.json()) as { code: string }).code], [400, 'INVALID_REASON']);
+    const csv = await (await api('device-checkout/audit?format=csv&udid=LATE', 'viewer')).text();
+    assert.match(csv, /^at,udid,what,from,to,who,why\r\n/);
+    assert.match(csv, /LATE,status,Checked Out,Lost,charge,not back after two shifts/);
+  });
+
+  it('the ward page: its own login; who has which phone since when, Overdue first; fits a phone\u2019s screen', async () => {
+    const page = (auth?: string) => fetch(`${red.url}device-checkout/ward`, { headers: auth ? { authorization: `Basic ${Buffer.from(auth).toString('base64')}` } : {} });
+    assert.equal((await page()).status, 401);
+    assert.equal((await page(`${WARD.user}:wrong`)).status, 401);
+    assert.equal((await page(`charge:${USERS.charge}`)).status, 401, 'the editor\u2019s users are not the ward\u2019s');
+    const res = await page(`${WARD.user}:${WARD.password}`);
+    assert.equal(res.status, 200);
+    const html = await res.text();
+    assert.ok(html.indexOf('Bob Out') > 0 && !html.includes('Cart A 3'), 'phones out only');
+
+    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, httpCredentials: { username: WARD.user, password: WARD.password } });
+    const phone = await context.newPage();
+    await phone.goto(`${red.url}device-checkout/ward`);
+    const rows = await phone.$$eval('tbody tr', (trs) => trs.map((tr) => tr.textContent ?? ''));
+    assert.equal(rows.length, 1, 'the lost phone is no longer out with anyone');
+    assert.match(rows[0], /Bob Out/);
+    assert.ok(await phone.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'no sideways scrolling on a phone');
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await phone.screenshot({ path: join(ARTIFACTS, 'ward-page-phone.png'), fullPage: true });
+    await context.close();
+  });
+
+  /** The editor, logged in as `user`, with the fleet tab open. */
+  async function editorAs(user: keyof typeof USERS): Promise<Page> {
+    const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+    await page.goto(red.url);
+    await page.fill('#node-dialog-login-username', user);
+    await page.fill('#node-dialog-login-password', USERS[user]);
+    await page.click('#node-dialog-login-submit');
+    await page.waitForSelector('.red-ui-palette-node', { timeout: 60_000 });
+    await page.evaluate(() => (window as unknown as { RED: { sidebar: { show(id: string): void } } }).RED.sidebar.show('device-checkout-fleet'));
+    await page.waitForSelector('.dc-fleet-view tbody tr');
+    return page;
+  }
+
+  it('in the editor: a read-only user sees every phone and its trail, with the actions switched off', async () => {
+    const page = await editorAs('viewer');
+    assert.equal(await page.locator('.dc-fleet-view tbody tr').count(), 3);
+    await page.click('.dc-fleet-view tbody tr[data-udid="OUT"]');
+    await page.waitForSelector('.dc-trail li');
+    assert.ok(await page.locator('.dc-fleet-detail [data-action="lost"]').isDisabled());
+    assert.ok(await page.locator('.dc-read-only').isVisible());
+    await page.screenshot({ path: join(ARTIFACTS, 'fleet-view-read-only.png') });
+    await page.close();
+  });
+
+  it('in the editor: the admin marks a phone Retired with a reason, and the list shows it', async () => {
+    const page = await editorAs('charge');
+    await page.click('.dc-fleet-view tbody tr[data-udid="HOME"]');
+    await page.fill('.dc-reason', 'cracked screen');
+    await page.click('.dc-fleet-detail [data-action="retired"]');
+    await page.waitForFunction(() => document.querySelector('.dc-fleet-view tbody tr[data-udid="HOME"]')?.textContent?.includes('Retired'));
+    await page.selectOption('.dc-fleet-filter', 'lost');
+    await page.waitForFunction(() => document.querySelectorAll('.dc-fleet-view tbody tr').length === 2, undefined, { timeout: 5000 });
+    await page.screenshot({ path: join(ARTIFACTS, 'fleet-view-admin.png') });
+    await page.close();
+  });
+});

@@ -250,6 +250,10 @@ function appleCommand(data: Record<string, unknown>): { RequestType: string; [ke
       return { RequestType: 'ClearPasscode', UnlockToken: Buffer.from(String(data.unlockToken), 'base64') };
     case 'RESTART_DEVICE':
       return { RequestType: 'RestartDevice', NotifyUser: data.notifyUser };
+    case 'ENABLE_LOST_MODE':
+      return { RequestType: 'EnableLostMode', Message: data.lostModeMessage, PhoneNumber: data.lostModePhone, Footnote: data.lostModeFootnote };
+    case 'DISABLE_LOST_MODE':
+      return { RequestType: 'DisableLostMode' };
     case 'SETTINGS': {
       const settings: Record<string, unknown>[] = [];
       if (data.deviceName !== undefined) settings.push({ Item: 'DeviceName', DeviceName: data.deviceName });

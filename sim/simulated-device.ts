@@ -1,6 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { parsePlist } from '../nodes/lib/mdm/commands';
 
+/** What a device in Lost Mode still runs. */
+const LOST_MODE_COMMANDS = new Set(['EnableLostMode', 'DisableLostMode', 'DeviceInformation', 'DeviceLocation', 'PlayLostModeSound', 'EraseDevice']);
+
 /** What a device answers to one command, as it would report it to the MDM. */
 export interface DeviceReport {
   Status: 'Acknowledged' | 'Error' | 'NotNow' | 'CommandFormatError';
@@ -55,6 +58,8 @@ export class SimulatedDevice {
   failNext?: { code: number; text: string };
   /** Fault injection: never answer at all. */
   silent = false;
+  /** What its Lock Screen shows while in Lost Mode; undefined: not in Lost Mode. */
+  lostMode?: { Message?: string; PhoneNumber?: string; Footnote?: string };
   /** Set over USB (lockdown): com.apple.international. */
   language = 'en';
   locale = 'en_US';
@@ -84,7 +89,18 @@ export class SimulatedDevice {
       return error(code, text);
     }
     this.executed.push(command);
+    // Apple: while in Lost Mode a device answers commands it does not allow then with 12078.
+    if (this.lostMode && !LOST_MODE_COMMANDS.has(command.RequestType as string)) return error(12078, 'The command is not allowed while the device is in Lost Mode.');
     switch (command.RequestType) {
+      case 'EnableLostMode':
+        if (!this.supervised) return error(4001, 'Lost Mode requires a supervised device.');
+        if (!command.Message && !command.PhoneNumber) return { Status: 'CommandFormatError' }; // Apple: one of the two is required
+        this.lostMode = { Message: command.Message as string | undefined, PhoneNumber: command.PhoneNumber as string | undefined, Footnote: command.Footnote as string | undefined };
+        return { Status: 'Acknowledged' };
+      case 'DisableLostMode':
+        if (!this.lostMode) return error(12067, 'The device is not in Lost Mode.');
+        this.lostMode = undefined;
+        return { Status: 'Acknowledged' };
       case 'EraseDevice':
         return { Status: 'Acknowledged' };
       case 'ClearPasscode':
@@ -127,9 +143,10 @@ export class SimulatedDevice {
     else if (!domain && key === 'DeviceName') this.name = value;
   }
 
-  /** What an erase leaves: nothing of the last user, not enrolled, a new unlock token. */
+  /** What an erase leaves: nothing of the last user, not enrolled, a new unlock token (and no Lost Mode). */
   wipe(): void {
     this.erasures++;
+    this.lostMode = undefined;
     this.enrolled = false;
     this.name = 'iPhone';
     this.profiles.clear();

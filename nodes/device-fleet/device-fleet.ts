@@ -36,6 +36,11 @@ export interface DeviceFleetDef extends NodeDef {
   cart?: string;
   /** Its checked-out phones on the ward page (WARD_PATH). */
   wardPage?: boolean;
+  /** Lost Mode for Overdue phones (and phones an admin marks Lost), with these texts (placeholders allowed). */
+  lostMode?: boolean;
+  lostModeMessage?: string;
+  lostModePhone?: string;
+  lostModeFootnote?: string;
 }
 
 interface DeviceFleetCredentials {
@@ -93,6 +98,7 @@ export default function (RED: NodeAPI): void {
         badgeLookupUrl: (config.badgeLookupUrl ?? '').trim(),
         usb: usb ? { path: usb, windowMs: field('usbWindow') * 1000 } : undefined,
         mdm: () => mdmNode?.adapter,
+        lostMode: config.lostMode ? { Message: config.lostModeMessage?.trim(), PhoneNumber: config.lostModePhone?.trim(), Footnote: config.lostModeFootnote?.trim() } : undefined,
         text,
         log: { info: (m) => this.log(m), warn: (m) => this.warn(m), error: (m) => this.error(m) },
       });

@@ -89,6 +89,8 @@ for (const kind of ['file', 'postgres'] as const) {
         lockerApp: LOCKER,
         checkoutDeadline: String(DEADLINE_S),
         lendingPeriod: String(LENDING_S / 3600),
+        lostMode: true,
+        lostModeMessage: 'Overdue: please bring phone [Device Serial] back to the cart, [Device User Name].',
         userLimit: '1',
         batteryThreshold: '20',
         badgeLookupUrl: badges.url,
@@ -172,9 +174,14 @@ for (const kind of ['file', 'postgres'] as const) {
       await new Promise((resolve) => setTimeout(resolve, DEADLINE_S * 1000 + 300));
       assert.deepEqual(seen.caught, [], 'unplugged in time: no failure when the deadline passes');
       await waitFor('Overdue after the lending period', async () => (await store.device(phone.udid))?.overdue === true);
+      await waitFor('in Lost Mode', () => phone.lostMode !== undefined);
+      assert.deepEqual(phone.lostMode, { Message: `Overdue: please bring phone ${phone.serial} back to the cart, Alice Example.`, PhoneNumber: undefined, Footnote: undefined });
 
+      const executedAtDock = phone.executed.length;
       cart.dock(phone, 0, 2);
       await waitFor('returned', () => seen.returned.length === 2, 10_000);
+      assert.equal(phone.lostMode, undefined, 'Lost Mode lifted at the dock');
+      assert.equal(phone.executed[executedAtDock].RequestType, 'DisableLostMode', 'before the Return locks the phone');
       assert.deepEqual(seen.alerts.map((a) => [a.topic, a.device.udid]), [['overdue', phone.udid], ['returned-late', phone.udid]]);
       assert.equal((await store.device(phone.udid))?.overdue, undefined, 'checked in: no longer overdue');
       assert.equal(await status(phone), 'Checked In');

@@ -112,8 +112,11 @@ export class FleetDirectory extends EventEmitter {
       case 'retired':
         if (!reason) throw new CodedError('INVALID_REASON', `say why the phone is ${action} (1 to ${MAX_TEXT} characters)`);
         await store.setStatus(udid, action === 'lost' ? 'Lost' : 'Retired', { who, why: reason });
+        // With the fleet's Lost Mode: its Lock Screen asks whoever finds it to bring it back.
+        if (action === 'lost') await fleet.enableLostMode(udid, { who, why: reason });
         break;
       case 'reinstate': {
+        // A phone in Lost Mode stays so until its next check-in (docked at any cart) lifts it.
         const status = (await store.device(udid))?.status;
         if (status !== 'Lost' && status !== 'Retired') throw new CodedError('NOT_LOST', `the phone is ${status}, not Lost or Retired`);
         await store.setStatus(udid, 'Unknown', { who, why: reason ?? 'reinstated by an admin' });

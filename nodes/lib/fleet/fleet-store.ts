@@ -54,6 +54,8 @@ export interface DeviceRecord {
   overdue?: boolean;
   /** When the phone last answered the MDM (the device information of its check-in), ISO 8601. */
   heardAt?: string;
+  /** Sent into Lost Mode (and not yet out of it): lifted before its next check-in. */
+  lostMode?: boolean;
 }
 
 /** The attribute naming a phone's home cart (`[Device Home]`): set at its first check-in at a cart, or by a flow. */
@@ -238,6 +240,11 @@ export abstract class FleetStore extends EventEmitter {
       const home = this.cart === undefined || record.attributes[DEVICE_HOME] !== undefined ? {} : { attributes: { ...record.attributes, [DEVICE_HOME]: this.cart } };
       return { patch: { status: record.status === 'Retired' ? 'Retired' : 'Checked In', user: undefined, userName: undefined, checkout: undefined, checkedOutAt: undefined, overdue: undefined, ...home }, what: 'checked in', actor };
     });
+  }
+
+  /** Whether the phone was sent into Lost Mode (true) or taken out of it (false). */
+  setLostMode(udid: string, on: boolean, actor: Actor = {}): Promise<DeviceRecord> {
+    return this.update(udid, () => ({ patch: { lostMode: on || undefined }, what: 'lost mode', actor }));
   }
 
   /** The device's name, as set on the phone: `[Device Name]` in every later workflow. */

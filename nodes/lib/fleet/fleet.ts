@@ -6,6 +6,8 @@ import type { HubConnection } from '../hub/hub-connection';
 import type { LedState } from '../hub/led-plan';
 import { readJson, setAside, SnapshotFile } from '../json-file';
 import type { AssignedUser, MdmAdapter, PerformOptions } from '../mdm/mdm-adapter';
+import { disableLostMode, enableLostMode, type LostModeText } from '../mdm/commands';
+import { renderTemplate } from '../attributes';
 import { SharedPool } from '../shared-pool';
 import { LockdownSession } from '../usb/lockdown';
 import { openUsbSocket } from '../usb/open-usb';
@@ -75,10 +77,21 @@ export interface FleetOptions {
   usb?: { path: string; windowMs: number };
   /** The MDM's adapter, when the fleet has one (asked each time: it may come and go with redeploys). */
   mdm: () => MdmAdapter | undefined;
+  /**
+   * Lost Mode for phones out past the lending period (and phones an admin marks Lost): what
+   * their Lock Screen shows, with placeholders (`[Device User Name]`, `[Device Home]`...);
+   * undefined: no Lost Mode.
+   */
+  lostMode?: LostModeText;
   /** The user-facing text of a catalog key (`device-fleet.errors.…`). */
   text: (key: string, vars?: Record<string, unknown>) => string;
   log: FleetLog;
 }
+
+/** How long a Lost Mode command waits for a phone out of reach before leaving it queued at the MDM. */
+const LOST_MODE_WAIT_MS = 3_600_000;
+/** Apple's answer to DisableLostMode on a phone not in Lost Mode. */
+const NOT_IN_LOST_MODE = 12067;
 
 /** One usbmuxd connection per socket path across every fleet. */
 const usbSources = new SharedPool<UsbmuxClient>();
@@ -159,6 +172,7 @@ export class Fleet {
         if (!overdue) return; // back (or out again) meanwhile
         log.warn(text('device-fleet.errors.overdue-phone', { device: overdue.name ?? overdue.serial ?? overdue.udid, user: overdue.userName ?? overdue.user ?? '?', since: record.checkedOutAt }));
         this.announce('overdue', asDevice(overdue), why);
+        await this.enableLostMode(overdue.udid, { who: 'fleet', why });
       },
     );
     this.lending.arm();
@@ -273,6 +287,8 @@ export class Fleet {
    */
   async checkIn(udid: string, mdm: MdmAdapter, wait: PerformOptions, actor: Actor): Promise<Device & { udid: string }> {
     if (!this.lockerApp) throw new CodedError('INVALID_CONFIG', this.options.text('device-fleet.errors.no-locker-app'));
+    // A phone in Lost Mode refuses the lock (Apple: 12078): out of it first, wherever it was sent in.
+    if ((await this.store.device(udid))?.lostMode) await this.liftLostMode(udid, mdm, wait, actor);
     await lockToLockerApp(mdm, this.lockerApp, udid, wait);
     await mdm.assignUser(udid, undefined);
     const { battery, serial } = await mdm.readDevice(udid, wait);
@@ -280,6 +296,41 @@ export class Fleet {
     const record = await this.store.checkIn(udid, actor);
     await this.setLed(record, 'release');
     return asDevice(record);
+  }
+
+  /**
+   * Sends the phone into Lost Mode with the fleet's texts (when it has them and an MDM),
+   * recorded at once: a phone out of reach runs it once it reaches the MDM again, and its next
+   * check-in lifts it first. A phone that refuses (not supervised) is said in the log
+   * (LOST_MODE_REFUSED) and recorded as not in Lost Mode.
+   */
+  async enableLostMode(udid: string, actor: Actor): Promise<void> {
+    const { lostMode, log, text } = this.options;
+    const mdm = this.mdm;
+    if (!lostMode || !mdm) return;
+    const device = asDevice((await this.store.device(udid))!);
+    const label = device.name ?? device.serial ?? udid;
+    try {
+      const shown = Object.fromEntries(Object.entries(lostMode).filter(([, value]) => value).map(([key, value]) => [key, renderTemplate(value as string, device)]));
+      const command = enableLostMode(shown);
+      await this.store.setLostMode(udid, true, actor);
+      mdm.perform(udid, command, { timeout: LOST_MODE_WAIT_MS, signal: this.closing.signal }).catch(async (err: CodedError) => {
+        if (err.code !== 'DEVICE_ERROR') return; // not answered yet: it stays queued at the MDM
+        log.warn(text('device-fleet.errors.lost-mode-refused', { device: label, message: err.message }));
+        await this.store.setLostMode(udid, false, { who: 'fleet', why: `LOST_MODE_REFUSED: ${err.message}` }).catch((error: Error) => log.warn(error.message));
+      });
+    } catch (err) {
+      log.warn(text('device-fleet.errors.lost-mode-refused', { device: label, message: (err as Error).message }));
+    }
+  }
+
+  /** Takes the phone out of Lost Mode (one not in it any more counts as done: Apple's 12067) and records it. */
+  private async liftLostMode(udid: string, mdm: MdmAdapter, wait: PerformOptions, actor: Actor): Promise<void> {
+    await mdm.perform(udid, disableLostMode(), wait).catch((err: CodedError) => {
+      const chain = err.details?.errorChain as { ErrorCode?: number }[] | undefined;
+      if (!chain?.some((e) => e.ErrorCode === NOT_IN_LOST_MODE)) throw err;
+    });
+    await this.store.setLostMode(udid, false, actor);
   }
 
   /** Calls `listener` with every fleet event from now on; returns what stops it. */

@@ -48,13 +48,14 @@ interface DeviceRow {
   checked_out_at: Date | null;
   overdue: boolean;
   heard_at: Date | null;
+  lost_mode: boolean;
   deadline: Date | null;
   node: string | null;
   message: Record<string, unknown> | null;
 }
 
 const SELECT_DEVICES = `SELECT d.udid, d.serial, d.name, d.cart, d.hub_id, d.hub, d.port, d.docked, d.status, d.user_id, d.user_name,
-    d.attributes, d.battery, d.healthy, d.wrong_cart, d.checked_out_at, d.overdue, d.heard_at, k.deadline, k.node, k.message
+    d.attributes, d.battery, d.healthy, d.wrong_cart, d.checked_out_at, d.overdue, d.heard_at, d.lost_mode, k.deadline, k.node, k.message
   FROM checkout_devices d LEFT JOIN checkout_deadlines k ON k.udid = d.udid`;
 
 function toRecord(row: DeviceRow): DeviceRecord {
@@ -71,7 +72,7 @@ function toRecord(row: DeviceRow): DeviceRecord {
     checkedOutAt: row.checked_out_at?.toISOString() ?? null,
     heardAt: row.heard_at?.toISOString() ?? null,
   };
-  const record: DeviceRecord = { udid: row.udid, docked: row.docked, status: row.status, attributes: row.attributes, healthy: row.healthy, ...(row.wrong_cart && { wrongCart: true }), ...(row.overdue && { overdue: true }) };
+  const record: DeviceRecord = { udid: row.udid, docked: row.docked, status: row.status, attributes: row.attributes, healthy: row.healthy, ...(row.wrong_cart && { wrongCart: true }), ...(row.overdue && { overdue: true }), ...(row.lost_mode && { lostMode: true }) };
   for (const [field, value] of Object.entries(optional)) if (value !== null) (record as unknown as Record<string, unknown>)[field] = value;
   if (row.deadline) record.checkout = { deadline: row.deadline.toISOString(), ...(row.node !== null && { node: row.node }), ...(row.message !== null && { message: row.message }) };
   return record;
@@ -224,11 +225,11 @@ export class PostgresFleetStore extends FleetStore {
   private async writeRecord(db: PoolClient, next: DeviceRecord, checkout: PendingCheckout | undefined, entries: AuditEntry[]): Promise<void> {
     await db.query(
       `INSERT INTO checkout_devices (udid, serial, name, cart, hub_id, hub, port, docked, status, user_id, user_key, user_name, attributes, battery, healthy, wrong_cart,
-         checked_out_at, overdue, heard_at, updated_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, now())
+         checked_out_at, overdue, heard_at, lost_mode, updated_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, now())
        ON CONFLICT (udid) DO UPDATE SET serial = $2, name = $3, cart = $4, hub_id = $5, hub = $6, port = $7, docked = $8, status = $9,
          user_id = $10, user_key = $11, user_name = $12, attributes = $13, battery = $14, healthy = $15, wrong_cart = $16,
-         checked_out_at = $17, overdue = $18, heard_at = $19, updated_at = now()`,
+         checked_out_at = $17, overdue = $18, heard_at = $19, lost_mode = $20, updated_at = now()`,
       [
         next.udid,
         next.serial ?? null,
@@ -249,6 +250,7 @@ export class PostgresFleetStore extends FleetStore {
         next.checkedOutAt ?? null,
         next.overdue === true,
         next.heardAt ?? null,
+        next.lostMode === true,
       ],
     );
     if (JSON.stringify(next.checkout) !== JSON.stringify(checkout)) {

@@ -67,9 +67,9 @@ const MIGRATIONS: string[] = [
   // 3: when a phone was taken, and whether it is out past the lending period.
   `ALTER TABLE checkout_devices ADD COLUMN checked_out_at timestamptz, ADD COLUMN overdue boolean NOT NULL DEFAULT false;
    CREATE INDEX checkout_devices_out ON checkout_devices (cart, checked_out_at) WHERE status = 'Checked Out' AND NOT overdue;`,
-  // 4: when the phone last answered the MDM (phones heard from recently are handed out first);
-  //    the fleet view reads a device's trail, and exports a time range.
-  `ALTER TABLE checkout_devices ADD COLUMN heard_at timestamptz;
+  // 4: when the phone last answered the MDM (phones heard from recently are handed out first),
+  //    whether it was sent into Lost Mode; the fleet view reads a device's trail, and exports a time range.
+  `ALTER TABLE checkout_devices ADD COLUMN heard_at timestamptz, ADD COLUMN lost_mode boolean NOT NULL DEFAULT false;
    CREATE INDEX checkout_audit_device ON checkout_audit (udid, id);
    CREATE INDEX checkout_audit_at ON checkout_audit (at);`,
 ];

@@ -75,4 +75,12 @@ export const removeProfile = (identifier: string): MdmCommand => mdmCommand('Rem
 export const deviceInformation = (queries: string[]): MdmCommand => mdmCommand('DeviceInformation', { Queries: queries });
 /** Releases a device held in Setup Assistant by await_device_configured. */
 export const deviceConfigured = (): MdmCommand => mdmCommand('DeviceConfigured');
+/** What the Lock Screen of a phone in Lost Mode shows: a message or a phone number (Apple requires one), and a footnote. */
+export interface LostModeText {
+  Message?: string;
+  PhoneNumber?: string;
+  Footnote?: string;
+}
+export const enableLostMode = (text: LostModeText): MdmCommand => mdmCommand('EnableLostMode', Object.fromEntries(Object.entries(text).filter(([, value]) => value)));
+export const disableLostMode = (): MdmCommand => mdmCommand('DisableLostMode');
 export const restartDevice = (notifyUser?: boolean): MdmCommand => mdmCommand('RestartDevice', notifyUser === undefined ? {} : { NotifyUser: notifyUser });

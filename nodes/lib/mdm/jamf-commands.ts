@@ -18,6 +18,10 @@ export function jamfCommandData(command: MdmCommand): JamfCommandData {
       return { commandType: 'CLEAR_PASSCODE', unlockToken: (c.UnlockToken as Buffer).toString('base64') };
     case 'RestartDevice':
       return { commandType: 'RESTART_DEVICE', notifyUser: c.NotifyUser === true };
+    case 'EnableLostMode':
+      return { commandType: 'ENABLE_LOST_MODE', lostModeMessage: c.Message, lostModePhone: c.PhoneNumber, lostModeFootnote: c.Footnote };
+    case 'DisableLostMode':
+      return { commandType: 'DISABLE_LOST_MODE' };
     case 'Settings': {
       const items = c.Settings as Record<string, unknown>[];
       const data: JamfCommandData = { commandType: 'SETTINGS' };

@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { Fleet } from '../nodes/lib/fleet/fleet';
+import { FleetDirectory } from '../nodes/lib/fleet/fleet-directory';
+import { DEVICE_HOME } from '../nodes/lib/fleet/fleet-store';
+import type { MdmAdapter } from '../nodes/lib/mdm/mdm-adapter';
+import { JamfPro } from '../nodes/lib/mdm/jamf';
+import { NanoMdm } from '../nodes/lib/mdm/nanomdm';
+import { SimulatedJamf } from '../sim/jamf-server';
+import { SimulatedNanoMdm } from '../sim/nanomdm-server';
+import { SimulatedDevice } from '../sim/simulated-device';
+import { webhookReceiver } from '../sim/webhook-receiver';
+import { tempDir, waitFor } from './support';
+
+const LOCKER = 'org.example.locker';
+const LOST_MODE = { Message: 'Please return this phone to [Device Home]. It was with [Device User Name].', PhoneNumber: '+49 30 1234 5678', Footnote: '[Device Name]' };
+
+/** One MDM, simulated, with a client of it: what a fleet sends its commands through. */
+interface Mdm {
+  client: MdmAdapter;
+  enrol(phone: SimulatedDevice): Promise<void>;
+  /** Every command sent conforms to Apple's schema. */
+  invalidCommands(): unknown[];
+  stop(): Promise<void>;
+}
+
+async function nanoMdm(): Promise<Mdm> {
+  const sim = new SimulatedNanoMdm({ apiKey: 'lost-api-key', webhookSecret: 'lost-hmac' });
+  const url = await sim.start();
+  let client: NanoMdm | undefined;
+  const receiver = await webhookReceiver((body, signature) => client!.handleWebhook(body, signature));
+  sim.webhookUrl = receiver.url;
+  client = new NanoMdm({ url, apiKey: 'lost-api-key', webhookSecret: 'lost-hmac', maxConcurrent: 5, timeout: 2000 });
+  return {
+    client,
+    enrol: (phone) => sim.enrol(phone),
+    invalidCommands: () => sim.invalidCommands,
+    stop: async () => {
+      await client!.close();
+      await sim.stop();
+      await receiver.close();
+    },
+  };
+}
+
+async function jamfPro(): Promise<Mdm> {
+  const credentials = { clientId: 'device-checkout', clientSecret: 'lost-client-secret' };
+  const sim = new SimulatedJamf(credentials);
+  await sim.start();
+  const client = new JamfPro({ url: sim.url, ...credentials, maxConcurrent: 5, timeout: 2000, pollInterval: 20 });
+  return {
+    client,
+    enrol: async (phone) => void sim.enrol(phone),
+    invalidCommands: () => sim.invalidCommands,
+    stop: async () => {
+      await client.close();
+      await sim.stop();
+    },
+  };
+}
+
+for (const [vendor, start] of [['NanoMDM', nanoMdm], ['Jamf Pro', jamfPro]] as const) {
+  describe(`Lost Mode through ${vendor}`, function () {
+    this.timeout(15_000);
+    let mdm: Mdm;
+    let fleet: Fleet;
+    let directory: FleetDirectory;
+    let said: string[];
+    const wait = { timeout: 3000 };
+
+    beforeEach(async () => {
+      mdm = await start();
+      said = [];
+      fleet = new Fleet({
+        id: 'lost',
+        dataDir: tempDir('lost-mode'),
+        rules: { deadlineSeconds: 60, userLimit: 1, batteryThreshold: 0.2 },
+        lockerApp: LOCKER,
+        badgeLookupUrl: '',
+        mdm: () => mdm.client,
+        lostMode: LOST_MODE,
+        text: (key, vars) => `${key} ${JSON.stringify(vars ?? {})}`,
+        log: { info: () => undefined, warn: (m) => said.push(m), error: (m) => said.push(m) },
+      });
+      directory = new FleetDirectory();
+      directory.add('fleet', fleet);
+    });
+
+    afterEach(async () => {
+      await fleet.close();
+      await mdm.stop();
+      assert.deepEqual(mdm.invalidCommands(), [], 'every command conforms to Apple\u2019s schema');
+    });
+
+    /** A phone out with Ann, from a cart that is its Device Home. */
+    async function outWithAnn(options: { supervised?: boolean } = {}): Promise<SimulatedDevice> {
+      const phone = new SimulatedDevice(options);
+      await mdm.enrol(phone);
+      await fleet.store.docked(phone.udid, { hubId: 'hub', hub: 'Cart', port: 4 });
+      await fleet.store.setName(phone.udid, 'Ward 3 / 4');
+      await fleet.store.setAttribute(phone.udid, DEVICE_HOME, 'ward-3');
+      await fleet.store.setStatus(phone.udid, 'Checked In');
+      await fleet.beginCheckout({ id: 'ann', name: 'Ann Example' }, phone.udid, {});
+      await fleet.store.unplugged(phone.udid);
+      return phone;
+    }
+
+    it('a phone marked Lost shows the fleet\u2019s message on its Lock Screen, placeholders filled; its check-in lifts it before locking', async () => {
+      const phone = await outWithAnn();
+      const row = await directory.act(phone.udid, 'lost', { reason: 'not back after two shifts' }, 'charge');
+      assert.equal(row.status, 'Lost');
+      await waitFor('in Lost Mode', () => phone.lostMode !== undefined);
+      assert.deepEqual(phone.lostMode, { Message: 'Please return this phone to ward-3. It was with Ann Example.', PhoneNumber: '+49 30 1234 5678', Footnote: 'Ward 3 / 4' });
+      assert.equal((await fleet.store.device(phone.udid))?.lostMode, true);
+      assert.ok((await fleet.store.audit(phone.udid)).some((e) => e.what === 'lost mode: lostMode' && e.to === 'true' && e.who === 'charge'));
+
+      const before = phone.executed.length;
+      await fleet.checkIn(phone.udid, mdm.client, wait, { who: 'check-in', why: 'docked' });
+      assert.equal(phone.lostMode, undefined, 'out of Lost Mode');
+      const sent = phone.executed.slice(before).map((c) => c.RequestType);
+      assert.equal(sent[0], 'DisableLostMode', 'lifted before anything the Return needs');
+      assert.deepEqual([(await fleet.store.device(phone.udid))?.lostMode, (await fleet.store.device(phone.udid))?.status], [undefined, 'Checked In']);
+    });
+
+    it('a phone not supervised refuses Lost Mode: said as LOST_MODE_REFUSED, recorded as not in Lost Mode', async () => {
+      const phone = await outWithAnn({ supervised: false });
+      await directory.act(phone.udid, 'lost', { reason: 'gone' }, 'charge');
+      await waitFor('the refusal said', () => said.some((line) => line.startsWith('device-fleet.errors.lost-mode-refused')));
+      await waitFor('recorded', async () => (await fleet.store.device(phone.udid))?.lostMode === undefined);
+      assert.equal(phone.lostMode, undefined);
+      assert.ok((await fleet.store.audit(phone.udid)).some((e) => e.what === 'lost mode: lostMode' && e.to === undefined && e.why?.startsWith('LOST_MODE_REFUSED')));
+    });
+  });
+}

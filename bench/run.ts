@@ -3,6 +3,7 @@ import { formatPollingCost, measurePollingCost } from './polling-cost';
 import { formatMdmThroughput, measureMdmThroughput } from './mdm-throughput';
 import { formatBadgeToReady, formatShiftChange, formatWallpaper, measureBadgeToReady, measureShiftChange, measureWallpaper } from './checkout';
 import { formatStoreTap, measureStoreTap } from './shared-fleet';
+import { formatFleetView, measureFleetView } from './fleet-view';
 import { formatWardCheckouts, formatWardShiftChange, measureWardCheckouts, measureWardShiftChange } from './ward';
 
 // `npm run bench`: medians and ratios against baselines measured in this same run.
@@ -14,6 +15,7 @@ async function main(): Promise<void> {
   }
   if (only === 'checkout') return checkout();
   if (only === 'fleet') return sharedFleet();
+  if (only === 'view') return fleetView();
   console.log('Dock-to-event latency over a pty (real serialport binding, hub replies paced at 115200 baud)');
   for (const [interval, samples] of [[250, 120], [1000, 60]]) {
     console.log('  ' + formatLatency(await measureLatency(interval, samples)));
@@ -24,6 +26,12 @@ async function main(): Promise<void> {
   console.log('  ' + formatMdmThroughput(await measureMdmThroughput(500, 3)));
   await checkout();
   await sharedFleet();
+  await fleetView();
+}
+
+async function fleetView(): Promise<void> {
+  console.log('The fleet view in the editor (headless Chromium)');
+  console.log('  ' + formatFleetView(await measureFleetView(5000, 5, 20)));
 }
 
 async function sharedFleet(): Promise<void> {

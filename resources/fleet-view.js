@@ -11,6 +11,9 @@
   var t = function (key, vars) { return RED._(NS + key, vars); };
   var COLUMNS = ['name', 'serial', 'where', 'status', 'user', 'since', 'battery', 'lastError'];
   var FILTERS = ['all', 'out', 'overdue', 'failed', 'docked', 'lost'];
+  /** Every row is this tall: only the rows in view are drawn, placed by it. */
+  var ROW_HEIGHT = 22;
+  var MARGIN_ROWS = 20;
   var rows = new Map();
   var state = { sort: 'where', descending: false, filter: 'all', search: '', selected: undefined, loaded: false, drawing: false };
   var content = $('<div class="dc-fleet-view"></div>');
@@ -42,11 +45,19 @@
     var text = [row.name, row.serial, row.udid, row.user, row.userName, row.cart, row.hub, row.status].join(' ').toLowerCase();
     return text.indexOf(state.search) >= 0;
   };
-  var compare = function (a, b) {
-    var x = state.sort === 'battery' ? (a.battery === undefined ? -1 : a.battery) : String(cell(a, state.sort) || '');
-    var y = state.sort === 'battery' ? (b.battery === undefined ? -1 : b.battery) : String(cell(b, state.sort) || '');
-    var order = typeof x === 'number' ? x - y : x.localeCompare(y, undefined, { numeric: true });
-    return (state.descending ? -order : order) || a.udid.localeCompare(b.udid);
+  var collator = new Intl.Collator(undefined, { numeric: true });
+  var keyOf = function (row) { return state.sort === 'battery' ? (row.battery === undefined ? -1 : row.battery) : String(cell(row, state.sort) || ''); };
+  /** Negative when row `a` (sort key `ka`) goes before row `b` (key `kb`). */
+  var order = function (a, ka, b, kb) {
+    var by = typeof ka === 'number' ? ka - kb : collator.compare(ka, kb);
+    return (state.descending ? -by : by) || collator.compare(a.udid, b.udid);
+  };
+  /** The list as filtered and sorted: each row's sort key worked out once, not once per comparison. */
+  var ordered = function () {
+    var keyed = [];
+    rows.forEach(function (row) { if (matches(row)) keyed.push({ row: row, key: keyOf(row) }); });
+    keyed.sort(function (a, b) { return order(a.row, a.key, b.row, b.key); });
+    return keyed.map(function (k) { return k.row; });
   };
 
   content.html(
@@ -57,7 +68,8 @@
       '.dc-fleet-list{flex:1;overflow:auto}' +
       '.dc-fleet-list table{width:100%;border-collapse:collapse}' +
       '.dc-fleet-list th{position:sticky;top:0;background:var(--red-ui-secondary-background,#f3f3f3);cursor:pointer;text-align:left;padding:3px;white-space:nowrap}' +
-      '.dc-fleet-list td{padding:3px;border-bottom:1px solid var(--red-ui-secondary-border-color,#eee);white-space:nowrap;overflow:hidden;text-overflow:ellipsis;max-width:160px}' +
+      '.dc-fleet-list tr[data-udid]{height:' + ROW_HEIGHT + 'px}' +
+      '.dc-fleet-list td{padding:0 3px;line-height:21px;border-bottom:1px solid var(--red-ui-secondary-border-color,#eee);white-space:nowrap;overflow:hidden;text-overflow:ellipsis;max-width:160px}' +
       '.dc-fleet-list tr.dc-overdue td{background:#fde8e8}.dc-fleet-list tr.dc-failed td{background:#fff4d6}.dc-fleet-list tr.dc-selected td{outline:1px solid #4a90d9}' +
       '.dc-fleet-detail{max-height:45%;overflow:auto;border-top:1px solid var(--red-ui-secondary-border-color,#ddd);padding:6px}' +
       '.dc-fleet-detail .dc-actions{display:flex;flex-wrap:wrap;gap:4px;margin:6px 0;align-items:center}' +
@@ -80,23 +92,61 @@
   );
   content.find('.dc-fleet-search').attr('placeholder', t('search'));
 
-  /** Draws the list once per frame however many rows changed meanwhile. */
-  function redraw() {
+  /**
+   * Draws the list once per frame however many rows changed meanwhile. Only the rows in view
+   * (and a margin) are in the page, between two spacers: 5,000 phones cost what 60 do.
+   */
+  var shown = [];
+  function redraw(reorder) {
+    if (reorder !== false) state.reorder = true;
     if (state.drawing) return;
     state.drawing = true;
     requestAnimationFrame(function () {
       state.drawing = false;
-      var shown = Array.from(rows.values()).filter(matches).sort(compare);
-      content.find('tbody')[0].innerHTML = shown.map(function (row) {
+      if (state.reorder) {
+        shown = ordered();
+        state.reorder = false;
+      }
+      var list = content.find('.dc-fleet-list')[0];
+      var first = Math.max(0, Math.floor(list.scrollTop / ROW_HEIGHT) - MARGIN_ROWS);
+      var last = Math.min(shown.length, Math.ceil((list.scrollTop + list.clientHeight) / ROW_HEIGHT) + MARGIN_ROWS);
+      var spacer = function (count) { return count > 0 ? '<tr class="dc-spacer" style="height:' + count * ROW_HEIGHT + 'px"></tr>' : ''; };
+      content.find('tbody')[0].innerHTML = spacer(first) + shown.slice(first, last).map(function (row) {
         var classes = (row.overdue ? ' dc-overdue' : '') + (row.status === 'Failed' ? ' dc-failed' : '') + (row.udid === state.selected ? ' dc-selected' : '');
         return '<tr data-udid="' + esc(row.udid) + '" class="' + classes + '">' + COLUMNS.map(function (c) {
           var value = esc(cell(row, c));
           return '<td title="' + value + '">' + value + '</td>';
         }).join('') + '</tr>';
-      }).join('');
+      }).join('') + spacer(shown.length - last);
       content.find('.dc-fleet-count').text(t('count', { shown: shown.length, all: rows.size }));
+      if (state.loadStarted !== undefined) {
+        content[0].dataset.firstPaint = String(performance.now() - state.loadStarted);
+        state.loadStarted = undefined;
+      }
       content[0].dataset.drawn = String(Date.now());
     });
+  }
+
+  /** One phone changed: moved to its place in the list as it is (no sorting of the whole list), then drawn. */
+  function place(row) {
+    var old = rows.get(row.udid);
+    rows.set(row.udid, row);
+    if (!state.reorder) {
+      var at = old ? shown.indexOf(old) : -1;
+      if (at >= 0) shown.splice(at, 1);
+      if (matches(row)) {
+        var key = keyOf(row);
+        var low = 0;
+        var high = shown.length;
+        while (low < high) {
+          var middle = (low + high) >> 1;
+          if (order(shown[middle], keyOf(shown[middle]), row, key) < 0) low = middle + 1;
+          else high = middle;
+        }
+        shown.splice(low, 0, row);
+      }
+    }
+    redraw(false);
   }
 
   function failure(xhr) {
@@ -105,6 +155,7 @@
   }
 
   function load() {
+    state.loadStarted = performance.now();
     $.ajax({ url: 'device-checkout/devices', dataType: 'json' }).then(function (answer) {
       rows.clear();
       answer.devices.forEach(function (row) { rows.set(row.udid, row); });
@@ -117,7 +168,7 @@
     var row = rows.get(udid);
     var panel = content.find('.dc-fleet-detail');
     state.selected = udid;
-    redraw();
+    redraw(false);
     if (!row) return panel.attr('hidden', true);
     var canAct = RED.user.hasPermission('device-checkout.write');
     var action = function (name, label) { return '<button class="red-ui-button red-ui-button-small" data-action="' + name + '"' + (canAct ? '' : ' disabled') + '>' + esc(label) + '</button>'; };
@@ -148,7 +199,7 @@
     var body = { reason: panel.find('.dc-reason').val() || undefined };
     if (name === 'attribute') { body.name = panel.find('.dc-attribute-name').val(); body.value = panel.find('.dc-attribute-value').val(); }
     $.ajax({ url: 'device-checkout/devices/' + encodeURIComponent(state.selected) + '/' + name, method: 'POST', contentType: 'application/json', data: JSON.stringify(body), dataType: 'json' }).then(function (answer) {
-      rows.set(answer.device.udid, answer.device);
+      place(answer.device);
       RED.notify(t('done', { action: t('action.' + name), device: answer.device.name || answer.device.udid }), 'success');
       showDetail(answer.device.udid);
     }, failure);
@@ -175,14 +226,14 @@
     state.sort = column;
     redraw();
   });
-  content.on('click', 'tbody tr', function () { showDetail(this.dataset.udid); });
+  content.on('click', 'tbody tr[data-udid]', function () { showDetail(this.dataset.udid); });
+  content.find('.dc-fleet-list').on('scroll', function () { redraw(false); });
   content.on('click', '[data-action]', function () { act(this.dataset.action); });
   content.on('click', '.dc-export', function () { exportAudit(this.dataset.format); });
 
   RED.comms.subscribe('device-checkout/device', function (_topic, row) {
     if (!state.loaded || !row || !row.udid) return;
-    rows.set(row.udid, row);
-    redraw();
+    place(row);
   });
 
   RED.sidebar.addTab({
@@ -192,6 +243,6 @@
     iconClass: 'fa fa-mobile',
     content: content,
     enableOnEdit: true,
-    onchange: function () { if (!state.loaded) load(); }
+    onchange: function () { if (state.loaded) redraw(false); else load(); }
   });
 })();

@@ -116,9 +116,9 @@ describe('the editor in a real browser (headless Chromium)', function () {
     await untilCart(demo.url, 'the ten phones prepared', (s) => s.phones.filter((p) => p.status === 'Checked In').length === 10);
     const listRequests: string[] = [];
     page.on('request', (request) => request.url().endsWith('/device-checkout/devices') && listRequests.push(request.url()));
-    const rows = page.locator('.dc-fleet-view tbody tr');
+    const rows = page.locator('.dc-fleet-view tbody tr[data-udid]');
     await page.evaluate(() => (window as unknown as { RED: { sidebar: { show(id: string): void } } }).RED.sidebar.show('device-checkout-fleet'));
-    await page.waitForFunction(() => document.querySelectorAll('.dc-fleet-view tbody tr').length === 10);
+    await page.waitForFunction(() => document.querySelectorAll('.dc-fleet-view tbody tr[data-udid]').length === 10);
 
     const tap = await fetch(`${demo.url}device-checkout/tap`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ badge: '1001' }) });
     assert.equal(tap.status, 200, await tap.clone().text());
@@ -130,13 +130,13 @@ describe('the editor in a real browser (headless Chromium)', function () {
     assert.equal(listRequests.length, 1, 'live through RED.comms: the list was fetched once, never polled');
 
     await page.selectOption('.dc-fleet-filter', 'out');
-    await page.waitForFunction(() => document.querySelectorAll('.dc-fleet-view tbody tr').length === 1);
+    await page.waitForFunction(() => document.querySelectorAll('.dc-fleet-view tbody tr[data-udid]').length === 1);
     assert.match((await row.textContent()) ?? '', /Alice/);
     await page.selectOption('.dc-fleet-filter', 'all');
     await page.fill('.dc-fleet-search', 'alice');
-    await page.waitForFunction(() => document.querySelectorAll('.dc-fleet-view tbody tr').length === 1);
+    await page.waitForFunction(() => document.querySelectorAll('.dc-fleet-view tbody tr[data-udid]').length === 1);
     await page.fill('.dc-fleet-search', '');
-    await page.waitForFunction(() => document.querySelectorAll('.dc-fleet-view tbody tr').length === 10);
+    await page.waitForFunction(() => document.querySelectorAll('.dc-fleet-view tbody tr[data-udid]').length === 10);
     assert.equal(await rows.count(), 10);
 
     await row.click();

@@ -127,13 +127,13 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
     await page.click('#node-dialog-login-submit');
     await page.waitForSelector('.red-ui-palette-node', { timeout: 60_000 });
     await page.evaluate(() => (window as unknown as { RED: { sidebar: { show(id: string): void } } }).RED.sidebar.show('device-checkout-fleet'));
-    await page.waitForSelector('.dc-fleet-view tbody tr');
+    await page.waitForSelector('.dc-fleet-view tbody tr[data-udid]');
     return page;
   }
 
   it('in the editor: a read-only user sees every phone and its trail, with the actions switched off', async () => {
     const page = await editorAs('viewer');
-    assert.equal(await page.locator('.dc-fleet-view tbody tr').count(), 3);
+    assert.equal(await page.locator('.dc-fleet-view tbody tr[data-udid]').count(), 3);
     await page.click('.dc-fleet-view tbody tr[data-udid="OUT"]');
     await page.waitForSelector('.dc-trail li');
     assert.ok(await page.locator('.dc-fleet-detail [data-action="lost"]').isDisabled());
@@ -149,7 +149,7 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
     await page.click('.dc-fleet-detail [data-action="retired"]');
     await page.waitForFunction(() => document.querySelector('.dc-fleet-view tbody tr[data-udid="HOME"]')?.textContent?.includes('Retired'));
     await page.selectOption('.dc-fleet-filter', 'lost');
-    await page.waitForFunction(() => document.querySelectorAll('.dc-fleet-view tbody tr').length === 2, undefined, { timeout: 5000 });
+    await page.waitForFunction(() => document.querySelectorAll('.dc-fleet-view tbody tr[data-udid]').length === 2, undefined, { timeout: 5000 });
     await page.screenshot({ path: join(ARTIFACTS, 'fleet-view-admin.png') });
     await page.close();
   });

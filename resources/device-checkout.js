@@ -19,6 +19,7 @@
     'mdm-server': { maxConcurrent: 5, timeout: 30000, pollInterval: 2000, webhookPath: 'device-checkout/webhook' },
     'device-fleet': { store: 'file', usbWindow: 5, checkoutDeadline: 60, userLimit: 1, batteryThreshold: 20, lendingPeriod: 13 },
     'on-failure': { maxAttempts: 3 },
+    'audit-export': { hours: 24 },
     'add-wifi': { timeout: 120 },
     'check-in-device': { timeout: 120 },
     'check-out-device': { timeout: 15, unlockPhones: 2 },

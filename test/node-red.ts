@@ -19,6 +19,7 @@ import checkInDevice from '../nodes/check-in-device/check-in-device';
 import setWallpaper from '../nodes/set-wallpaper/set-wallpaper';
 import onFailure from '../nodes/on-failure/on-failure';
 import fleetEvent from '../nodes/fleet-event/fleet-event';
+import auditExport from '../nodes/audit-export/audit-export';
 import { registerSimulatedCart } from '../sim/transports';
 
 helper.init(require.resolve('node-red'));
@@ -30,7 +31,7 @@ export { helper };
  * The package's nodes for the test runtime. The helper's RED._ returns bare keys; this one
  * appends the variables too, so a status can be checked for the reason it shows.
  */
-export const packageNodes = [smartHub, hubInput, hubLed, mdmServer, deviceFleet, eraseDevice, addWifi, setDeviceName, clearPasscode, deleteFromMdm, mdmCommand, depEnroll, setLanguage, checkOutDevice, checkInDevice, setWallpaper, onFailure, fleetEvent].map((register) => (RED: NodeAPI) => {
+export const packageNodes = [smartHub, hubInput, hubLed, mdmServer, deviceFleet, eraseDevice, addWifi, setDeviceName, clearPasscode, deleteFromMdm, mdmCommand, depEnroll, setLanguage, checkOutDevice, checkInDevice, setWallpaper, onFailure, fleetEvent, auditExport].map((register) => (RED: NodeAPI) => {
   (RED as { _: unknown })._ = (key: string, vars?: object) => (vars ? `${key} ${JSON.stringify(vars)}` : key);
   register(RED);
 });

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Fleet } from '../nodes/lib/fleet/fleet';
-import { collect, helper, load, reports, send } from './node-red';
-import { tempDir, waitFor } from './support';
+import { collect, freshUserDir, helper, load, reports, send } from './node-red';
+import { waitFor } from './support';
 
 type Export = { payload: string; filename: string };
 
@@ -11,9 +9,7 @@ describe('audit-export: the audit trail as a file, from a flow', () => {
   let fleet: Fleet;
 
   beforeEach(async () => {
-    const userDir = tempDir('userdir');
-    mkdirSync(join(userDir, 'device-checkout'));
-    helper.settings({ userDir });
+    freshUserDir();
     await load([
       { id: 'fleet', type: 'device-fleet', mdm: '', lockerApp: 'org.example.locker' },
       { id: 'csv', type: 'audit-export', fleet: 'fleet', wires: [['files']] },

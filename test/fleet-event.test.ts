@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Fleet } from '../nodes/lib/fleet/fleet';
-import { collect, helper, load, send } from './node-red';
-import { tempDir, waitFor } from './support';
+import { collect, freshUserDir, helper, load, send } from './node-red';
+import { waitFor } from './support';
 
 type Alert = { topic: string; device: { udid: string; status: string; overdue?: boolean; userName?: string }; payload: { event: string; at: string; why?: string } };
 
@@ -13,9 +11,7 @@ describe('fleet-event: what an admin is alerted to', function () {
   let fleet: Fleet;
 
   beforeEach(async () => {
-    const userDir = tempDir('userdir');
-    mkdirSync(join(userDir, 'device-checkout'));
-    helper.settings({ userDir });
+    freshUserDir();
     await load([
       // A lending period of about a second: 0.0003 h.
       { id: 'fleet', type: 'device-fleet', mdm: '', lockerApp: 'org.example.locker', lendingPeriod: '0.0003' },

@@ -1,4 +1,6 @@
 import type { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import helper from 'node-red-node-test-helper';
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import smartHub from '../nodes/smart-hub/smart-hub';
@@ -21,6 +23,7 @@ import onFailure from '../nodes/on-failure/on-failure';
 import fleetEvent from '../nodes/fleet-event/fleet-event';
 import auditExport from '../nodes/audit-export/audit-export';
 import { registerSimulatedCart } from '../sim/transports';
+import { tempDir } from './support';
 
 helper.init(require.resolve('node-red'));
 registerSimulatedCart(); // `sim:` hubs and usbmuxd of this process, for the tests that use them
@@ -37,6 +40,13 @@ export const packageNodes = [smartHub, hubInput, hubLed, mdmServer, deviceFleet,
 });
 
 type Flow = Parameters<typeof helper.load>[1];
+
+/** Gives the test runtime a fresh user directory with the fleets' folder in it. */
+export function freshUserDir(): void {
+  const userDir = tempDir('userdir');
+  mkdirSync(join(userDir, 'device-checkout'));
+  helper.settings({ userDir });
+}
 
 /** Starts `flow` with the package's nodes (and `credentials` by node id). */
 export function load(flow: object[], credentials: Record<string, object> = {}): Promise<void> {

@@ -75,6 +75,7 @@ export default function (RED: NodeAPI): void {
     const text = (key: string, vars?: Record<string, unknown>): string => RED._(key, vars as Record<string, string | number> | undefined);
     const cart = (config.cart ?? '').trim();
     let pool: Pool | undefined;
+    let shared: PostgresFleetStore | undefined;
     try {
       if (config.store === 'postgres') {
         const url = (config.databaseUrl ?? '').trim();
@@ -87,7 +88,7 @@ export default function (RED: NodeAPI): void {
       this.fleet = new Fleet({
         id: this.id,
         dataDir: join(RED.settings.userDir ?? '.', 'device-checkout'),
-        store: pool && new PostgresFleetStore({ pool, cart }),
+        store: pool && (shared = new PostgresFleetStore({ pool, cart })),
         rules: {
           deadlineSeconds: field('checkoutDeadline'),
           lendingHours: field('lendingPeriod'),
@@ -119,11 +120,14 @@ export default function (RED: NodeAPI): void {
         : undefined;
     void relay?.start();
     const unlist = routes.directory.add(this.id, fleet);
+    // The fleet view shows what every cart changes, not only this one.
+    const unfollow = shared?.followOtherCarts((err) => this.warn(text('device-fleet.errors.changes-down', { message: err.message })));
     const { wardUser, wardPassword } = this.credentials ?? {};
     const unserve = config.wardPage ? routes.serveWard(this.id, { user: wardUser, password: wardPassword }) : () => undefined;
     this.on('close', async (done: () => void) => {
       unlist();
       unserve();
+      unfollow?.();
       await relay?.close();
       await fleet.close();
       await pool?.end();

@@ -16,10 +16,11 @@ import {
   type TimeRange,
 } from './fleet-store';
 import { userKey } from './person';
+import { PostgresListener } from './postgres-listener';
 import { migrated } from './postgres-schema';
 import { transaction } from './postgres-transaction';
 
-/** Where every change is announced (LISTEN/NOTIFY), the device's UDID as payload. */
+/** Where every change is announced (LISTEN/NOTIFY), `<udid> <cart>` as payload (the cart that made it). */
 export const CHANGES_CHANNEL = 'checkout_changes';
 
 export interface PostgresFleetStoreOptions {
@@ -178,6 +179,28 @@ export class PostgresFleetStore extends FleetStore {
     return record;
   }
 
+  /**
+   * Says what other carts change as `change` too (this cart's own changes are said as they are
+   * written): each phone another cart announces is read and said. Returns what stops it.
+   */
+  followOtherCarts(onLost: (err: Error) => void): () => void {
+    const listener = new PostgresListener({
+      pool: this.options.pool,
+      channel: CHANGES_CHANNEL,
+      onNotification: (payload) => {
+        const space = payload.indexOf(' ');
+        if (payload.slice(space + 1) === this.cart) return;
+        this.device(payload.slice(0, space)).then(
+          (record) => record && this.emit('change', record),
+          () => undefined, // out of reach: said by the next call that needs it
+        );
+      },
+      onLost,
+    });
+    void listener.start();
+    return () => listener.close();
+  }
+
   /** The pool belongs to whoever made it: it is theirs to end. */
   async close(): Promise<void> {}
 
@@ -270,7 +293,7 @@ export class PostgresFleetStore extends FleetStore {
          INSERT INTO checkout_audit (at, udid, cart, what, from_value, to_value, who, why)
          SELECT at, $2, $3, what, from_value, to_value, who, why
            FROM unnest($4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) AS e (at, what, from_value, to_value, who, why))
-       SELECT pg_notify($1, $2)`,
+       SELECT pg_notify($1, $2 || ' ' || $3)`,
       [CHANGES_CHANNEL, next.udid, this.cart, column((e) => e.at), column((e) => e.what), column((e) => e.from), column((e) => e.to), column((e) => e.who), column((e) => e.why)],
     );
   }

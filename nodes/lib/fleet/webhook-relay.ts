@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events';
-import type { Notification, Pool, PoolClient } from 'pg';
+import type { Pool } from 'pg';
 import { packSealed, seal, unpackSealed, unseal } from '../sealed';
+import { PostgresListener } from './postgres-listener';
 import { migrated } from './postgres-schema';
 
 /** Where a cart announces a webhook it received (`<row id> <cart>` as payload). */
@@ -31,7 +32,6 @@ const PURPOSE = 'webhooks';
  * check-in changes nothing).
  */
 const LOOKBACK = 200;
-const MAX_BACKOFF_MS = 30_000;
 
 /**
  * NanoMDM posts its webhooks to one URL, so with carts sharing a fleet one cart receives what
@@ -41,67 +41,55 @@ const MAX_BACKOFF_MS = 30_000;
  * where it was, so one that was down has missed nothing another received (within `keepDays`).
  */
 export class WebhookRelay {
-  private listener?: PoolClient;
+  private readonly listener: PostgresListener;
   /** The newest row read, and the rows read in the lookback window. */
   private newest = 0;
   private readonly read = new Set<number>();
   private reading: Promise<void> = Promise.resolve();
   /** Webhooks are kept one after the other, in the order received. */
   private keeping: Promise<void> = Promise.resolve();
-  private retry?: NodeJS.Timeout;
-  private backoff = 1000;
-  private closed = false;
   private readonly onWebhook = ({ eventId, body }: { eventId: string; body: Buffer }): void => {
     this.keeping = this.keeping.then(() => this.keep(eventId, body));
   };
 
   constructor(private readonly options: WebhookRelayOptions) {
+    const { pool, cart, log, text } = options;
     options.adapter.on('webhook', this.onWebhook);
+    this.listener = new PostgresListener({
+      pool,
+      channel: WEBHOOKS_CHANNEL,
+      // Another cart's webhook: read it (and anything missed). This cart's own took its way already.
+      onNotification: (payload) => {
+        if (payload.slice(payload.indexOf(' ') + 1) !== cart) this.readOn();
+      },
+      // Takes what other carts received while this one was away.
+      onListening: async () => {
+        await this.prepare();
+        this.readOn();
+        await this.reading;
+      },
+      onLost: (err) => log.warn(text('device-fleet.errors.relay-down', { message: err.message })),
+    });
   }
 
   /** Listens, and takes what other carts received while this one was away; a database out of reach is tried again with backoff. */
-  async start(): Promise<void> {
-    const { pool, cart, keepDays = 7 } = this.options;
-    try {
-      await migrated(pool);
-      await pool.query(`DELETE FROM checkout_webhooks WHERE received_at < now() - make_interval(days => $1)`, [keepDays]);
-      // A cart new to the fleet starts at the newest webhook: older ones were for others.
-      await pool.query(`INSERT INTO checkout_webhook_cursors (cart, last_id) SELECT $1, coalesce(max(id), 0) FROM checkout_webhooks ON CONFLICT (cart) DO NOTHING`, [cart]);
-      if (this.newest === 0) this.newest = Number((await pool.query<{ last_id: string }>('SELECT last_id FROM checkout_webhook_cursors WHERE cart = $1', [cart])).rows[0].last_id);
-      const listener = await pool.connect();
-      if (this.closed) return listener.release(); // redeployed while it connected
-      this.listener = listener;
-      // Another cart's webhook: read it (and anything missed). This cart's own took its way already.
-      listener.on('notification', ({ payload = '' }: Notification) => {
-        if (payload.slice(payload.indexOf(' ') + 1) !== cart) this.readOn();
-      });
-      listener.on('error', (err: Error) => this.lost(err));
-      await listener.query(`LISTEN ${WEBHOOKS_CHANNEL}`);
-      this.backoff = 1000;
-      this.readOn();
-      await this.reading;
-    } catch (err) {
-      this.lost(err as Error);
-    }
+  start(): Promise<void> {
+    return this.listener.start();
   }
 
   async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.retry);
     this.options.adapter.off('webhook', this.onWebhook);
+    this.listener.close();
     await Promise.all([this.keeping, this.reading]);
-    this.listener?.release(true);
-    this.listener = undefined;
   }
 
-  private lost(err: Error): void {
-    this.listener?.release(true);
-    this.listener = undefined;
-    if (this.closed) return;
-    this.options.log.warn(this.options.text('device-fleet.errors.relay-down', { message: err.message }));
-    clearTimeout(this.retry);
-    this.retry = setTimeout(() => void this.start(), this.backoff);
-    this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
+  /** The schema, old webhooks dropped, and this cart's cursor (a cart new to the fleet starts at the newest webhook: older ones were for others). */
+  private async prepare(): Promise<void> {
+    const { pool, cart, keepDays = 7 } = this.options;
+    await migrated(pool);
+    await pool.query(`DELETE FROM checkout_webhooks WHERE received_at < now() - make_interval(days => $1)`, [keepDays]);
+    await pool.query(`INSERT INTO checkout_webhook_cursors (cart, last_id) SELECT $1, coalesce(max(id), 0) FROM checkout_webhooks ON CONFLICT (cart) DO NOTHING`, [cart]);
+    if (this.newest === 0) this.newest = Number((await pool.query<{ last_id: string }>('SELECT last_id FROM checkout_webhook_cursors WHERE cart = $1', [cart])).rows[0].last_id);
   }
 
   /** Keeps a webhook this cart received for the others, once (NanoMDM's event id). */
@@ -122,7 +110,7 @@ export class WebhookRelay {
 
   /** Reads what was kept since the last read, one read at a time. */
   private readOn(): void {
-    this.reading = this.reading.then(() => this.readNew()).catch((err: Error) => this.lost(err));
+    this.reading = this.reading.then(() => this.readNew()).catch((err: Error) => this.listener.lost(err));
   }
 
   private async readNew(): Promise<void> {

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sinon from 'sinon';
-import { Fleet, type ExpiredCheckout } from '../nodes/lib/fleet/fleet';
+import type { CodedError } from '../nodes/lib/coded-error';
+import { BATTERY_CHECK_MS, Fleet, LOW_BATTERY_MS, type ExpiredCheckout } from '../nodes/lib/fleet/fleet';
+import type { MdmAdapter } from '../nodes/lib/mdm/mdm-adapter';
 import type { HubConnection } from '../nodes/lib/hub/hub-connection';
 import { settle, tempDir, waitFor } from './support';
 
@@ -22,7 +24,7 @@ describe('Fleet: one cart, without Node-RED', () => {
   let said: string[];
   let dataDir: string;
 
-  const open = (usb?: { path: string; windowMs: number }, lendingHours = 0) => {
+  const open = (usb?: { path: string; windowMs: number }, lendingHours = 0, mdm?: MdmAdapter) => {
     const log = (level: string) => (message: string) => said.push(`${level}: ${message}`);
     return new Fleet({
       id: 'cart',
@@ -31,7 +33,7 @@ describe('Fleet: one cart, without Node-RED', () => {
       rules: { deadlineSeconds: 60, userLimit: 1, batteryThreshold: 0.2, lendingHours },
       lockerApp: 'org.example.locker',
       badgeLookupUrl: '',
-      mdm: () => undefined,
+      mdm: () => mdm,
       // The keys themselves, with their values: what the node would look up in its catalog.
       text: (key, vars) => `${key}${vars ? ` ${JSON.stringify(vars)}` : ''}`,
       log: { info: log('info'), warn: log('warn'), error: log('error') },
@@ -84,6 +86,35 @@ describe('Fleet: one cart, without Node-RED', () => {
     fleet = open(undefined, 1);
     await settle(clock, 'said overdue after the restart', () => said.some((line) => line.startsWith('warn: device-fleet.errors.overdue-phone') && line.includes('Alice Liddell')));
     assert.equal((await fleet.store.device('PHONE-5'))?.overdue, true);
+  });
+
+  it('reads the charge of docked phones below the threshold again: one that charged goes out; one still low after two hours is announced once', async () => {
+    const charges: Record<string, number[]> = { CHARGING: [0.15, 0.6], BROKEN: [0.1, 0.1, 0.11, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.12, 0.1, 0.1, 0.1] };
+    const mdm = { readDevice: async (udid: string) => ({ battery: charges[udid].shift() ?? 0.1 }) } as unknown as MdmAdapter;
+    await fleet.close();
+    fleet = open(undefined, 0, mdm);
+    const events: string[] = [];
+    fleet.onEvent((e) => events.push(`${e.event} ${e.device.udid} ${e.why}`));
+    for (const [udid, port] of [['CHARGING', 1], ['BROKEN', 2]] as const) {
+      await fleet.store.docked(udid, { ...CART_A, port });
+      await fleet.store.setStatus(udid, 'Checked In');
+      await fleet.store.reportHealth(udid, 0.1, true);
+    }
+    await assert.rejects(fleet.beginCheckout({ id: 'ann' }, undefined, {}), (err: CodedError) => err.code === 'NO_DEVICE_AVAILABLE');
+    /** One round of reading: each of `phones` heard from at its time. */
+    const round = async (...phones: string[]) => {
+      await clock.tickAsync(BATTERY_CHECK_MS);
+      const at = new Date().toISOString();
+      await settle(clock, 'a round of battery readings', async () => (await Promise.all(phones.map((udid) => fleet.store.device(udid)))).every((d) => d?.heardAt === at));
+    };
+    await round('CHARGING', 'BROKEN');
+    await round('CHARGING', 'BROKEN');
+    assert.equal((await fleet.store.device('CHARGING'))?.battery, 0.6, 'read again');
+    assert.equal((await fleet.beginCheckout({ id: 'ann' }, undefined, {})).udid, 'CHARGING', 'charged: handed out again');
+    for (let i = 0; i < LOW_BATTERY_MS / BATTERY_CHECK_MS - 2; i++) await round('BROKEN');
+    assert.deepEqual(events, [], 'not before two hours');
+    for (let i = 0; i < 4; i++) await round('BROKEN');
+    assert.deepEqual(events, ['low-battery BROKEN 10%'], 'once, for the phone that does not charge');
   });
 
   it('judges no deadline on a hub it has not read since the start', async () => {

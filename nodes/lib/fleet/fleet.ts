@@ -29,9 +29,10 @@ export interface PortIdentity {
 
 /**
  * What an admin is alerted to: a phone out past the lending period, back after it, docked away
- * from its Device Home, one a workflow gave up on, one that did not unlock for the person tapping.
+ * from its Device Home, docked and still not charged after hours, one a workflow gave up on,
+ * one that did not unlock for the person tapping.
  */
-export const FLEET_EVENTS = ['overdue', 'returned-late', 'wrong-cart', 'failed', 'unlock-failed'] as const;
+export const FLEET_EVENTS = ['overdue', 'returned-late', 'wrong-cart', 'low-battery', 'failed', 'unlock-failed'] as const;
 
 export interface FleetEvent {
   event: (typeof FLEET_EVENTS)[number];
@@ -90,6 +91,10 @@ export interface FleetOptions {
 
 /** How long a Lost Mode command waits for a phone out of reach before leaving it queued at the MDM. */
 const LOST_MODE_WAIT_MS = 3_600_000;
+/** How often the charge of docked phones below the battery threshold is read again. */
+export const BATTERY_CHECK_MS = 15 * 60_000;
+/** Docked and still below the threshold this long: `low-battery` (a port or cable that does not charge). */
+export const LOW_BATTERY_MS = 2 * 3_600_000;
 /** Apple's answer to DisableLostMode on a phone not in Lost Mode. */
 const NOT_IN_LOST_MODE = 12067;
 
@@ -135,6 +140,9 @@ export class Fleet {
   private portWrites: Promise<unknown> = Promise.resolve();
   /** Aborted on close: writes waiting for the database give up. */
   private readonly closing = new AbortController();
+  /** Docked phones below the battery threshold: since when (ms), and whether that was announced. */
+  private readonly lowBattery = new Map<string, { since: number; announced: boolean }>();
+  private readonly batteryTimer: NodeJS.Timeout;
 
   constructor(private readonly options: FleetOptions) {
     const { text, log } = options;
@@ -177,6 +185,7 @@ export class Fleet {
     );
     this.lending.arm();
     this.ports = options.usb ? this.usbIdentifier(options.usb.path, options.usb.windowMs) : this.recordsIdentifier();
+    this.batteryTimer = setInterval(() => void this.checkBatteries().catch((err: Error) => log.warn(err.message)), BATTERY_CHECK_MS).unref();
   }
 
   /** The fleet's MDM, when it has one. */
@@ -354,6 +363,7 @@ export class Fleet {
     this.closing.abort(new CodedError('NODE_CLOSED', this.options.text('device-fleet.errors.closed-while-away')));
     this.deadlines.close();
     this.lending.close();
+    clearInterval(this.batteryTimer);
     await this.store.close();
     await this.ports.close();
   }
@@ -378,6 +388,40 @@ export class Fleet {
     const recorded = this.portWrites.then(attempt);
     this.portWrites = recorded.catch(() => undefined);
     return recorded;
+  }
+
+  /**
+   * A docked phone below the battery threshold is not handed out, and its charge was last read
+   * at its check-in: it is read again every BATTERY_CHECK_MS, so a charged phone goes out again.
+   * One still below the threshold after LOW_BATTERY_MS docked is announced as `low-battery`, once
+   * per dock (a port or cable that does not charge). Known since this start: a restart counts anew.
+   */
+  private async checkBatteries(): Promise<void> {
+    const mdm = this.mdm;
+    if (!mdm) return;
+    const now = Date.now();
+    const low = (await this.store.devices()).filter(
+      (d) => d.cart === this.store.cart && d.docked && d.status === 'Checked In' && d.battery !== undefined && d.battery < this.rules.batteryThreshold,
+    );
+    for (const udid of this.lowBattery.keys()) if (!low.some((d) => d.udid === udid)) this.lowBattery.delete(udid);
+    for (const phone of low) {
+      let record = phone;
+      try {
+        const { battery, serial } = await mdm.readDevice(phone.udid, { timeout: 30_000, signal: this.closing.signal });
+        record = await this.store.reportHealth(phone.udid, battery, phone.healthy, serial);
+      } catch {
+        // not answering: judged on what it said last
+      }
+      if ((record.battery ?? 1) >= this.rules.batteryThreshold) {
+        this.lowBattery.delete(phone.udid);
+        continue;
+      }
+      const seen = this.lowBattery.get(phone.udid) ?? { since: now, announced: false };
+      this.lowBattery.set(phone.udid, seen);
+      if (seen.announced || now - seen.since < LOW_BATTERY_MS) continue;
+      seen.announced = true;
+      this.announce('low-battery', asDevice(record), `${Math.round((record.battery ?? 0) * 100)}%`);
+    }
   }
 
   private announce(event: FleetEvent['event'], device: Device & { udid: string }, why?: string): void {

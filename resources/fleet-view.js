@@ -76,11 +76,13 @@
       '.dc-fleet-detail .dc-actions input{flex:1 1 90px;min-width:90px;height:24px;padding:2px 4px;font-size:12px;margin:0}' +
       '.dc-fleet-bar select{height:24px;font-size:12px;padding:0 4px;width:auto}' +
       '.dc-fleet-bar input[type=search]{height:24px;font-size:12px}' +
+      '.dc-fleet-bar input[type=date]{height:24px;font-size:11px;width:120px;padding:0 2px}' +
       '.dc-fleet-detail ol{padding-left:18px;margin:4px 0}' +
     '</style>' +
     '<div class="dc-fleet-bar">' +
       '<input type="search" class="dc-fleet-search">' +
       '<select class="dc-fleet-filter">' + FILTERS.map(function (f) { return '<option value="' + f + '">' + esc(t('filter.' + f)) + '</option>'; }).join('') + '</select>' +
+      '<input type="date" class="dc-from" title="' + esc(t('from')) + '"><input type="date" class="dc-to" title="' + esc(t('to')) + '">' +
       '<button class="red-ui-button red-ui-button-small dc-export" data-format="csv"><i class="fa fa-download"></i> CSV</button>' +
       '<button class="red-ui-button red-ui-button-small dc-export" data-format="jsonl"><i class="fa fa-download"></i> JSON</button>' +
       '<span class="dc-fleet-count"></span>' +
@@ -177,7 +179,7 @@
       (row.home ? '<div>' + esc(t('home')) + ': ' + esc(row.home) + '</div>' : '') +
       '<div class="dc-actions">' +
         '<input type="text" class="dc-reason" placeholder="' + esc(t('reason')) + '"' + (canAct ? '' : ' disabled') + '>' +
-        action('check-in', t('action.check-in')) + action('lost', t('action.lost')) + action('retired', t('action.retired')) + action('reinstate', t('action.reinstate')) +
+        action('check-in', t('action.check-in')) + (row.status === 'Failed' ? action('clear-failed', t('action.clear-failed')) : '') + action('lost', t('action.lost')) + action('retired', t('action.retired')) + action('reinstate', t('action.reinstate')) +
       '</div>' +
       '<div class="dc-actions">' +
         '<input type="text" class="dc-attribute-name" placeholder="' + esc(t('attributeName')) + '" value="Device Home"' + (canAct ? '' : ' disabled') + '>' +
@@ -208,6 +210,11 @@
   function exportAudit(format) {
     var query = { format: format };
     if (state.selected) query.udid = state.selected;
+    var from = content.find('.dc-from').val();
+    var to = content.find('.dc-to').val();
+    if (from) query.from = from;
+    // The last day chosen is included: the export runs to the start of the next.
+    if (to) query.to = new Date(Date.parse(to) + 86400000).toISOString().slice(0, 10);
     $.ajax({ url: 'device-checkout/audit?' + $.param(query), dataType: 'text' }).then(function (text) {
       var link = document.createElement('a');
       link.href = URL.createObjectURL(new Blob([text], { type: format === 'csv' ? 'text/csv' : 'application/x-ndjson' }));

@@ -78,6 +78,17 @@ describe('fleet view: every phone at a glance, what an admin does to one, export
     assert.equal((await directory.act('A1', 'reinstate', { reason: 'found' }, 'charge')).status, 'Unknown');
   });
 
+  it('clears Failed: a phone out with its user is hers again; one docked needs the check-in (through the MDM)', async () => {
+    await fleets[0].beginCheckout({ id: 'ann' }, 'A1', {});
+    await fleets[0].recordUnplug({ ...HUB, port: 1 });
+    await fleets[0].fail('A1', { who: 'set-wallpaper', why: 'DEVICE_TIMEOUT' });
+    const cleared = await directory.act('A1', 'clear-failed', {}, 'charge');
+    assert.deepEqual([cleared.status, cleared.user], ['Checked Out', 'ann']);
+    await assert.rejects(directory.act('A1', 'clear-failed', {}, 'charge'), code('NOT_FAILED'));
+    await fleets[0].fail('A2', { who: 'check-in-device', why: 'DEVICE_TIMEOUT' });
+    await assert.rejects(directory.act('A2', 'clear-failed', {}, 'charge'), code('NO_MDM'));
+  });
+
   it('sets attributes; refuses unknown phones, unknown actions, and a check-in without an MDM', async () => {
     assert.equal((await directory.act('B1', 'attribute', { name: 'Device Home', value: 'ward-7' }, 'charge')).home, 'ward-7');
     await assert.rejects(directory.act('NOPE', 'lost', { reason: 'x' }, 'charge'), code('DEVICE_NOT_FOUND'));

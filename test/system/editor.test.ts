@@ -153,6 +153,20 @@ describe('the editor in a real browser (headless Chromium)', function () {
       'one row per entry of the phone\u2019s audit trail, in order',
     );
     assert.ok(trail.some((e) => e.what === 'status') && lines.length === trail.length);
+    // Between days chosen, both included: today holds them all, tomorrow none.
+    const exported = async (from: string, to: string) => {
+      await page.fill('.dc-from', from);
+      await page.fill('.dc-to', to);
+      const file = page.waitForEvent('download');
+      await page.click('.dc-export[data-format="csv"]');
+      return readFileSync(await (await file).path(), 'utf8').trimEnd().split('\r\n').length - 1;
+    };
+    const today = new Date().toISOString().slice(0, 10);
+    const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
+    assert.equal(await exported(today, today), trail.filter((e) => e.at.startsWith(today)).length);
+    assert.equal(await exported(tomorrow, tomorrow), 0);
+    await page.fill('.dc-from', '');
+    await page.fill('.dc-to', '');
     await page.screenshot({ path: join(ARTIFACTS, 'fleet-view-demo.png') });
   });
 

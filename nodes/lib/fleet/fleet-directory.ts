@@ -6,7 +6,7 @@ import type { AuditEntry, DeviceRecord, FleetStore } from './fleet-store';
 import { byPerson, rowOf, type AuditQuery, type FleetRow } from './fleet-view';
 
 /** What an admin may do to a phone from the fleet view. */
-export const ADMIN_ACTIONS = ['check-in', 'lost', 'retired', 'reinstate', 'attribute'] as const;
+export const ADMIN_ACTIONS = ['check-in', 'clear-failed', 'lost', 'retired', 'reinstate', 'attribute'] as const;
 export type AdminAction = (typeof ADMIN_ACTIONS)[number];
 
 export interface AdminRequest {
@@ -94,18 +94,24 @@ export class FleetDirectory extends EventEmitter {
 
   /**
    * Does what an admin asked to a phone, as `who`: force its check-in (through the MDM, as a
-   * Return does; also the way out of Failed), mark it Lost or Retired with a reason, reinstate
-   * it (Unknown until its next Return), or set an attribute. Resolves with its row.
+   * Return does), clear Failed, mark it Lost or Retired with a reason, reinstate it (Unknown
+   * until its next Return), or set an attribute. Resolves with its row.
    */
   async act(udid: string, action: string, request: AdminRequest, who: string): Promise<FleetRow> {
     const { id, fleet } = await this.holding(udid);
     const store = fleet.store;
     const reason = textOf(request.reason, 'reason');
     switch (action as AdminAction) {
-      case 'check-in': {
-        const mdm = fleet.mdm;
-        if (!mdm) throw new CodedError('NO_MDM', 'the fleet has no MDM server to check the phone in through');
-        await fleet.checkIn(udid, mdm, { timeout: CHECK_IN_WAIT_MS }, { who, why: reason ?? 'checked in by an admin' });
+      case 'check-in':
+        await this.checkIn(fleet, udid, { who, why: reason ?? 'checked in by an admin' });
+        break;
+      case 'clear-failed': {
+        // Docked: checked in (locked, no user), as its Return would. Out with her: hers again. Else Unknown until its next Return.
+        const record = await store.device(udid);
+        if (record?.status !== 'Failed') throw new CodedError('NOT_FAILED', `the phone is ${record?.status}, not Failed`);
+        const actor = { who, why: reason ?? 'cleared by an admin' };
+        if (record.docked) await this.checkIn(fleet, udid, actor);
+        else await store.setStatus(udid, record.user === undefined ? 'Unknown' : 'Checked Out', actor);
         break;
       }
       case 'lost':
@@ -133,6 +139,13 @@ export class FleetDirectory extends EventEmitter {
         throw new CodedError('INVALID_ACTION', `"${String(action).slice(0, 40)}" is not one of ${ADMIN_ACTIONS.join(', ')}`);
     }
     return this.rowOf(id, store, (await store.device(udid))!);
+  }
+
+  /** The check-in action through the fleet's MDM. */
+  private checkIn(fleet: Fleet, udid: string, actor: { who: string; why: string }): Promise<unknown> {
+    const mdm = fleet.mdm;
+    if (!mdm) throw new CodedError('NO_MDM', 'the fleet has no MDM server to check the phone in through');
+    return fleet.checkIn(udid, mdm, { timeout: CHECK_IN_WAIT_MS }, actor);
   }
 
   /** The fleet answering for a phone: the one of the cart it is at, else any that knows it. */

@@ -29,7 +29,7 @@
       case 'user': return row.userName || row.user;
       case 'since': return row.since ? row.since.slice(0, 16).replace('T', ' ') : '';
       case 'battery': return row.battery === undefined ? '' : row.battery + '%';
-      case 'status': return row.status + (row.overdue ? ' \u00b7 ' + t('overdue') : '') + (row.wrongCart ? ' \u00b7 ' + t('wrongCart') : '');
+      case 'status': return row.status + (row.overdue ? ' \u00b7 ' + t('overdue') : '') + (row.lostMode ? ' \u00b7 ' + t('lostMode') : '') + (row.wrongCart ? ' \u00b7 ' + t('wrongCart') : '');
       default: return row[column];
     }
   };
@@ -153,7 +153,8 @@
 
   function failure(xhr) {
     var body = xhr.responseJSON || {};
-    RED.notify(t('failed', { code: body.code || xhr.status, message: body.message || xhr.statusText }), 'error');
+    // RED.notify shows HTML: a device's own words (an MDM's error text) are shown as text.
+    RED.notify(esc((body.code || xhr.status) + ': ' + (body.message || xhr.statusText)), 'error');
   }
 
   function load() {
@@ -202,7 +203,7 @@
     if (name === 'attribute') { body.name = panel.find('.dc-attribute-name').val(); body.value = panel.find('.dc-attribute-value').val(); }
     $.ajax({ url: 'device-checkout/devices/' + encodeURIComponent(state.selected) + '/' + name, method: 'POST', contentType: 'application/json', data: JSON.stringify(body), dataType: 'json' }).then(function (answer) {
       place(answer.device);
-      RED.notify(t('done', { action: t('action.' + name), device: answer.device.name || answer.device.udid }), 'success');
+      RED.notify(esc(t('action.' + name) + ': ' + (answer.device.name || answer.device.udid)), 'success');
       showDetail(answer.device.udid);
     }, failure);
   }

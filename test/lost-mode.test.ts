@@ -107,7 +107,7 @@ for (const [vendor, start] of [['NanoMDM', nanoMdm], ['Jamf Pro', jamfPro]] as c
     it('a phone marked Lost shows the fleet\u2019s message on its Lock Screen, placeholders filled; its check-in lifts it before locking', async () => {
       const phone = await outWithAnn();
       const row = await directory.act(phone.udid, 'lost', { reason: 'not back after two shifts' }, 'charge');
-      assert.equal(row.status, 'Lost');
+      assert.deepEqual([row.status, row.lostMode], ['Lost', true], 'the fleet view shows it');
       await waitFor('in Lost Mode', () => phone.lostMode !== undefined);
       assert.deepEqual(phone.lostMode, { Message: 'Please return this phone to ward-3. It was with Ann Example.', PhoneNumber: '+49 30 1234 5678', Footnote: 'Ward 3 / 4' });
       assert.equal((await fleet.store.device(phone.udid))?.lostMode, true);

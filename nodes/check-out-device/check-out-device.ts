@@ -48,6 +48,9 @@ async function userOf(RED: NodeAPI, msg: CheckOutMessage, fleet: Fleet): Promise
   throw new CodedError('NO_USER', RED._('check-out-device.errors.no-user'));
 }
 
+/** How long a released phone's lock waits behind its unlock at the MDM (a phone may wake much later). */
+const RELOCK_WAIT_MS = 3_600_000;
+
 /** How a phone that does not unlock fails: no answer in time, or a refusal. Not the MDM's own failures: the next phone would fare no better. */
 const UNRESPONSIVE = new Set(['DEVICE_TIMEOUT', 'DEVICE_ERROR']);
 
@@ -108,11 +111,14 @@ export default function (RED: NodeAPI): void {
    * amber LED, an `unlock-failed` event, and locked again should it still run what it was sent.
    * False when the person has taken it meanwhile: hers, and nothing to fall back from.
    */
-  async function release(device: ActionDevice, err: CodedError, fleet: Fleet, mdm: MdmAdapter, wait: ActionInput['wait'], node: Node): Promise<boolean> {
+  async function release(device: ActionDevice, err: CodedError, fleet: Fleet, mdm: MdmAdapter, signal: AbortSignal, node: Node): Promise<boolean> {
     const record = await fleet.store.device(device.udid);
     if (!record?.docked || record.status !== 'Checking Out') return false;
     await fleet.setLed(await fleet.fail(device.udid, { who: node.type, why: `UNLOCK_FAILED: ${err.code}` }, 'unlock-failed'), 'error');
-    lockToLockerApp(mdm, fleet.lockerApp, device.udid, wait).catch((error: Error) => node.warn(error.message));
+    // Queued behind the unlock: a phone that wakes later runs both, and ends locked with nobody's name.
+    lockToLockerApp(mdm, fleet.lockerApp, device.udid, { timeout: RELOCK_WAIT_MS, signal }).catch((error: CodedError) => {
+      if (error.code !== 'DEVICE_TIMEOUT' && error.code !== 'NODE_CLOSED') node.warn(error.message);
+    });
     return true;
   }
 
@@ -129,12 +135,14 @@ export default function (RED: NodeAPI): void {
           return;
         } catch (err) {
           const code = (err as CodedError).code ?? '';
-          if (!UNRESPONSIVE.has(code) || !(await release(input.device, err as CodedError, fleet, mdm, wait, node))) throw err;
-          if (tried >= phones) {
-            throw new CodedError('UNLOCK_FAILED', RED._('check-out-device.errors.unlock-failed', { phones: tried, code }));
-          }
+          if (!UNRESPONSIVE.has(code) || !(await release(input.device, err as CodedError, fleet, mdm, wait.signal, node))) throw err;
+          const unlockFailed = new CodedError('UNLOCK_FAILED', RED._('check-out-device.errors.unlock-failed', { phones: tried, code }));
+          if (tried >= phones) throw unlockFailed;
           node.warn(RED._('check-out-device.errors.next-phone', { device: deviceLabel(input.device), code }));
-          input.device = await fleet.beginCheckout(user!, undefined, { node: node.id, message: storable(msg) });
+          // No other phone to hand out: the person is told that hers did not unlock.
+          input.device = await fleet.beginCheckout(user!, undefined, { node: node.id, message: storable(msg) }).catch((refusal: CodedError) => {
+            throw refusal.code === 'NO_DEVICE_AVAILABLE' ? unlockFailed : refusal;
+          });
           msg.device = input.device;
         }
       }

@@ -84,11 +84,12 @@ export default function (RED: NodeAPI): void {
         pool = new Pool({ connectionString: url, user: databaseUser || undefined, password: databasePassword || undefined, max: 5, connectionTimeoutMillis: 5000, application_name: `device-checkout ${cart}`.slice(0, 63) });
         // A connection lost while idle (the server restarted): said; the next query opens a new one.
         pool.on('error', (err) => this.warn(text('device-fleet.errors.database-connection', { message: err.message })));
+        shared = new PostgresFleetStore({ pool, cart });
       }
       this.fleet = new Fleet({
         id: this.id,
         dataDir: join(RED.settings.userDir ?? '.', 'device-checkout'),
-        store: pool && (shared = new PostgresFleetStore({ pool, cart })),
+        store: shared,
         rules: {
           deadlineSeconds: field('checkoutDeadline'),
           lendingHours: field('lendingPeriod'),

@@ -259,7 +259,7 @@ for (const kind of ['file', 'postgres'] as const) {
       await waitFor('the late phone locked again', () => silent.appConfigurations.get(LOCKER)?.CheckoutStatus === 'Checked In' && silent.profiles.has(APP_LOCK_IDENTIFIER));
     });
 
-    it('tries at most the set number of phones in one tap: UNLOCK_FAILED, the others untouched', async () => {
+    it('tries at most the set number of phones in one tap: UNLOCK_FAILED, the others untouched; none left to try: UNLOCK_FAILED too', async () => {
       const phones = [await dockedPhone(4, 0.9), await dockedPhone(5, 0.8), await dockedPhone(6, 0.5)];
       phones[0].silent = phones[1].silent = true;
       send('checkout-quick', { user: 'erin' });
@@ -268,6 +268,12 @@ for (const kind of ['file', 'postgres'] as const) {
       assert.deepEqual(await Promise.all(phones.map(status)), ['Failed', 'Failed', 'Checked In']);
       assert.deepEqual(seen.alerts.filter((a) => a.topic === 'unlock-failed').map((a) => a.device.udid), [phones[0].udid, phones[1].udid]);
       assert.deepEqual(seen.handed, []);
+
+      phones[2].silent = true;
+      send('checkout-quick', { user: 'frank' });
+      const [last] = await waitFor('refused', () => seen.caught.length === 2 && seen.caught.slice(1), 10_000);
+      assert.equal(last.error!.code, 'UNLOCK_FAILED', 'no other phone to hand out: told that hers did not unlock');
+      assert.equal(await status(phones[2]), 'Failed');
     });
 
     it('blue LED while the MDM works when not suppressed', async () => {

@@ -63,8 +63,9 @@ export class FleetDirectory extends EventEmitter {
       if (only && !only(id)) continue;
       const [records, failures] = await Promise.all([fleet.store.devices(), fleet.store.lastFailures()]);
       for (const record of records) {
+        // Known to two fleets (one database; a phone moved between carts of their own files): as the cart it is at sees it.
         const seen = rows.get(record.udid);
-        if (seen && (seen.cart === undefined || seen.cart === record.cart) && record.cart !== fleet.store.cart) continue;
+        if (seen && (record.cart !== fleet.store.cart || (seen.docked && !record.docked))) continue;
         rows.set(record.udid, rowOf(id, record, failures.get(record.udid)));
       }
     }

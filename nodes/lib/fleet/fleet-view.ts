@@ -23,13 +23,16 @@ export interface FleetRow {
   battery?: number;
   overdue?: boolean;
   wrongCart?: boolean;
+  /** Sent into Lost Mode (until its next check-in). */
+  lostMode?: boolean;
   /** Why it last became Failed. */
   lastError?: string;
 }
 
 export function rowOf(fleet: string, record: DeviceRecord, lastError?: string): FleetRow {
-  const { udid, name, serial, cart, hub, port, docked, status, user, userName, checkedOutAt, battery, overdue, wrongCart } = record;
-  const row = { udid, fleet, name, serial, cart, home: record.attributes[DEVICE_HOME], hub, port, docked, status, user, userName, since: checkedOutAt, battery: battery === undefined ? undefined : Math.round(battery * 100), overdue, wrongCart, lastError };
+  const { udid, name, serial, cart, hub, port, docked, status, user, userName, checkedOutAt, battery, overdue, wrongCart, lostMode } = record;
+  const charge = battery === undefined ? undefined : Math.round(battery * 100);
+  const row = { udid, fleet, name, serial, cart, home: record.attributes[DEVICE_HOME], hub, port, docked, status, user, userName, since: checkedOutAt, battery: charge, overdue, wrongCart, lostMode, lastError };
   return Object.fromEntries(Object.entries(row).filter(([, value]) => value !== undefined && value !== '')) as unknown as FleetRow;
 }
 

@@ -1,13 +1,12 @@
 import { join } from 'node:path';
 import { pause } from '../abort';
 import { CodedError } from '../coded-error';
-import type { Device } from '../attributes';
+import { renderTemplate, type Device } from '../attributes';
 import type { HubConnection } from '../hub/hub-connection';
 import type { LedState } from '../hub/led-plan';
 import { readJson, setAside, SnapshotFile } from '../json-file';
 import type { AssignedUser, MdmAdapter, PerformOptions } from '../mdm/mdm-adapter';
 import { disableLostMode, enableLostMode, type LostModeText } from '../mdm/commands';
-import { renderTemplate } from '../attributes';
 import { SharedPool } from '../shared-pool';
 import { LockdownSession } from '../usb/lockdown';
 import { openUsbSocket } from '../usb/open-usb';

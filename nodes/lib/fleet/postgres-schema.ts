@@ -68,10 +68,12 @@ const MIGRATIONS: string[] = [
   `ALTER TABLE checkout_devices ADD COLUMN checked_out_at timestamptz, ADD COLUMN overdue boolean NOT NULL DEFAULT false;
    CREATE INDEX checkout_devices_out ON checkout_devices (cart, checked_out_at) WHERE status = 'Checked Out' AND NOT overdue;`,
   // 4: when the phone last answered the MDM (phones heard from recently are handed out first),
-  //    whether it was sent into Lost Mode; the fleet view reads a device's trail, and exports a time range.
+  //    whether it was sent into Lost Mode; the fleet view reads a device's trail, why phones last
+  //    failed, and exports a time range.
   `ALTER TABLE checkout_devices ADD COLUMN heard_at timestamptz, ADD COLUMN lost_mode boolean NOT NULL DEFAULT false;
    CREATE INDEX checkout_audit_device ON checkout_audit (udid, id);
-   CREATE INDEX checkout_audit_at ON checkout_audit (at);`,
+   CREATE INDEX checkout_audit_at ON checkout_audit (at);
+   CREATE INDEX checkout_audit_failed ON checkout_audit (udid, id) WHERE what = 'status' AND to_value = 'Failed';`,
 ];
 
 /** Serialises migrators across carts starting at once: the same key on every cart. */

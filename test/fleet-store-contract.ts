@@ -122,6 +122,24 @@ export function fleetStoreContract(fresh: () => Promise<OpenStore>): void {
     assert.deepEqual(await store.pendingCheckouts(), []);
   });
 
+  it('keeps Lost Mode and Lost or Retired across a restart; a Retired phone checked in stays Retired; every change is said as `change`', async () => {
+    await ready('A', 1, 0.9);
+    await ready('B', 2, 0.9);
+    const said: string[] = [];
+    store.on('change', (record: { udid: string; status: string }) => said.push(`${record.udid} ${record.status}`));
+    await store.setStatus('A', 'Lost', { who: 'charge', why: 'gone' });
+    await store.setLostMode('A', true, { who: 'charge', why: 'gone' });
+    await store.setStatus('B', 'Retired', { who: 'charge', why: 'cracked' });
+    await store.checkIn('B');
+    assert.deepEqual(said, ['A Lost', 'A Lost', 'B Retired', 'B Retired']);
+    const restarted = reopen();
+    assert.deepEqual([(await restarted.device('A'))?.status, (await restarted.device('A'))?.lostMode], ['Lost', true]);
+    assert.equal((await restarted.device('B'))?.status, 'Retired');
+    await restarted.setLostMode('A', false);
+    assert.equal((await restarted.device('A'))?.lostMode, undefined);
+    await assert.rejects(restarted.beginCheckout('alice', RULES), code('NO_DEVICE_AVAILABLE'));
+  });
+
   it('remembers devices, statuses and pending deadlines across a restart', async () => {
     await ready('A', 1, 0.9);
     await store.beginCheckout('alice', RULES, undefined, { node: 'checkout-node', message: { badge: 'x' } }, 'Alice Liddell');

@@ -3,7 +3,8 @@ import type { CodedError } from '../nodes/lib/coded-error';
 import { Fleet } from '../nodes/lib/fleet/fleet';
 import { FleetDirectory } from '../nodes/lib/fleet/fleet-directory';
 import { auditCsv, auditJsonLines, auditQuery, wardPage, type FleetRow } from '../nodes/lib/fleet/fleet-view';
-import { tempDir } from './support';
+import { spy as sinonSpy } from 'sinon';
+import { tempDir, waitFor } from './support';
 
 const HUB = { hubId: 'hub', hub: 'Cart A' };
 const code = (expected: string) => (err: CodedError) => err.code === expected;
@@ -62,6 +63,18 @@ describe('fleet view: every phone at a glance, what an admin does to one, export
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(told.map((r) => [r.udid, r.status, r.user]), [['B1', 'Checking Out', 'bob']]);
     assert.ok(JSON.stringify(told[0]).length < 400, 'one small message per change');
+  });
+
+  it('tells what another cart changed once read (many changes, one read), unless that cart\u2019s fleet is listed here and tells it itself', async () => {
+    const told: FleetRow[] = [];
+    directory.on('row', (row: FleetRow) => told.push(row));
+    const read = sinonSpy(fleets[0].store, 'devices');
+    for (let i = 0; i < 5; i++) fleets[0].store.emit('elsewhere', 'A1', 'ward-9');
+    fleets[0].store.emit('elsewhere', 'A2', undefined); // a cart whose fleet is listed here
+    await waitFor('read', () => told.length > 0);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    assert.deepEqual(told.map((r) => r.udid), ['A1'], 'once; not the listed cart\u2019s change');
+    assert.equal(read.callCount, 1, 'one read for all of them');
   });
 
   it('marks a phone Lost or Retired only with a reason, audited with who; never handed out so; reinstated to Unknown', async () => {

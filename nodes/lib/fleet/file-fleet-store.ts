@@ -81,8 +81,8 @@ export class FileFleetStore extends FleetStore {
     return this.devicesById[udid];
   }
 
-  async devices(): Promise<DeviceRecord[]> {
-    return Object.values(this.devicesById);
+  async devices(udids?: string[]): Promise<DeviceRecord[]> {
+    return udids ? udids.flatMap((udid) => this.devicesById[udid] ?? []) : Object.values(this.devicesById);
   }
 
   async audit(udid?: string, range?: TimeRange): Promise<AuditEntry[]> {

@@ -22,6 +22,9 @@ interface Listed {
   stop: () => void;
 }
 
+/** How often what other carts changed is read (at most): a shift change announces hundreds of changes a second. */
+const ELSEWHERE_MS = 250;
+
 /** How long a forced check-in waits for the phone. */
 const CHECK_IN_WAIT_MS = 60_000;
 
@@ -32,6 +35,9 @@ const CHECK_IN_WAIT_MS = 60_000;
  */
 export class FleetDirectory extends EventEmitter {
   private readonly fleets = new Map<string, Listed>();
+  /** Phones other carts changed, to be read (each once) through the fleet that heard of them. */
+  private readonly elsewhere = new Map<string, string>();
+  private elsewhereTimer?: NodeJS.Timeout;
 
   /** Lists a fleet under its config node's id until the returned function is called. */
   add(id: string, fleet: Fleet): () => void {
@@ -41,8 +47,14 @@ export class FleetDirectory extends EventEmitter {
         () => undefined, // the store is away: the next change, or a reload, shows it
       );
     };
-    fleet.store.on('change', onChange);
-    const stop = (): void => void fleet.store.off('change', onChange);
+    // Another cart's change: unless that cart's own fleet is listed here (and says it itself).
+    const onElsewhere = (udid: string, cart: string): void => {
+      if ([...this.fleets.values()].some((listed) => listed.fleet.store.cart === cart)) return;
+      this.elsewhere.set(udid, id);
+      this.elsewhereTimer ??= setTimeout(() => this.readElsewhere(), ELSEWHERE_MS);
+    };
+    fleet.store.on('change', onChange).on('elsewhere', onElsewhere);
+    const stop = (): void => void fleet.store.off('change', onChange).off('elsewhere', onElsewhere);
     this.fleets.get(id)?.stop();
     this.fleets.set(id, { fleet, stop });
     return () => {
@@ -140,6 +152,21 @@ export class FleetDirectory extends EventEmitter {
         throw new CodedError('INVALID_ACTION', `"${String(action).slice(0, 40)}" is not one of ${ADMIN_ACTIONS.join(', ')}`);
     }
     return this.rowOf(id, store, (await store.device(udid))!);
+  }
+
+  /** Reads the phones other carts changed, all at once per fleet, and tells their rows. */
+  private readElsewhere(): void {
+    this.elsewhereTimer = undefined;
+    const byFleet = new Map<string, string[]>();
+    for (const [udid, id] of this.elsewhere) byFleet.set(id, [...(byFleet.get(id) ?? []), udid]);
+    this.elsewhere.clear();
+    for (const [id, udids] of byFleet) {
+      const store = this.fleets.get(id)?.fleet.store;
+      store?.devices(udids).then(
+        (records) => records.forEach((record) => this.rowOf(id, store, record).then((row) => this.emit('row', row), () => undefined)),
+        () => undefined, // out of reach: the next change, or a reload, shows it
+      );
+    }
   }
 
   /** The check-in action through the fleet's MDM. */

@@ -115,7 +115,8 @@ export interface Change {
  * before it resolves, and one that cannot be fails with a coded error and changes nothing.
  *
  * Events: `storage` (a CodedError while the store cannot write, then undefined once it can);
- * `change` (the DeviceRecord, once a change of it is written).
+ * `change` (the DeviceRecord, once a change of it is written); in a shared fleet that follows
+ * the other carts, `elsewhere` (the UDID and the cart that changed it).
  */
 export abstract class FleetStore extends EventEmitter {
   /** The cart this store speaks for in a shared fleet; undefined: a store of one cart. */
@@ -135,7 +136,8 @@ export abstract class FleetStore extends EventEmitter {
   }
 
   abstract device(udid: string): Promise<DeviceRecord | undefined>;
-  abstract devices(): Promise<DeviceRecord[]>;
+  /** Every device, or those of `udids` (the ones known). */
+  abstract devices(udids?: string[]): Promise<DeviceRecord[]>;
   /** The audit trail, oldest first: of one device, or all; within a time range (`to` not included). */
   abstract audit(udid?: string, range?: TimeRange): Promise<AuditEntry[]>;
   /** Why each device (or the one given) last became Failed, by UDID; devices never Failed are not in it. */

@@ -101,8 +101,8 @@ export class PostgresFleetStore extends FleetStore {
     return rows[0] && toRecord(rows[0]);
   }
 
-  async devices(): Promise<DeviceRecord[]> {
-    return (await this.query<DeviceRow>(`${SELECT_DEVICES} ORDER BY d.udid`)).map(toRecord);
+  async devices(udids?: string[]): Promise<DeviceRecord[]> {
+    return (await this.query<DeviceRow>(`${SELECT_DEVICES} WHERE $1::text[] IS NULL OR d.udid = ANY($1) ORDER BY d.udid`, [udids ?? null])).map(toRecord);
   }
 
   async lastFailures(udid?: string): Promise<Map<string, string>> {
@@ -179,21 +179,15 @@ export class PostgresFleetStore extends FleetStore {
     return record;
   }
 
-  /**
-   * Says what other carts change as `change` too (this cart's own changes are said as they are
-   * written): each phone another cart announces is read and said. Returns what stops it.
-   */
+  /** Hears what other carts change (LISTEN on `checkout_changes`): `elsewhere` with the UDID and that cart. Returns what stops it. */
   followOtherCarts(onLost: (err: Error) => void): () => void {
     const listener = new PostgresListener({
       pool: this.options.pool,
       channel: CHANGES_CHANNEL,
       onNotification: (payload) => {
         const space = payload.indexOf(' ');
-        if (payload.slice(space + 1) === this.cart) return;
-        this.device(payload.slice(0, space)).then(
-          (record) => record && this.emit('change', record),
-          () => undefined, // out of reach: said by the next call that needs it
-        );
+        const cart = payload.slice(space + 1);
+        if (cart !== this.cart) this.emit('elsewhere', payload.slice(0, space), cart);
       },
       onLost,
     });

@@ -64,10 +64,6 @@ export class FleetDirectory extends EventEmitter {
     };
   }
 
-  get size(): number {
-    return this.fleets.size;
-  }
-
   /** Every phone of every fleet, once: a phone of a shared fleet as its cart's fleet sees it. */
   async rows(only?: (id: string) => boolean): Promise<FleetRow[]> {
     const rows = new Map<string, FleetRow>();

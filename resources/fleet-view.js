@@ -223,6 +223,7 @@
       document.body.appendChild(link);
       link.click();
       link.remove();
+      setTimeout(function () { URL.revokeObjectURL(link.href); }, 10000); // once the download has it
     }, failure);
   }
 

@@ -312,7 +312,7 @@ export function applyChange(record: DeviceRecord, { patch, what, actor = {} }: C
 
 const HOLDING: DeviceStatus[] = ['Checking Out', 'Checked Out'];
 /** Whether a person holds the phone: being taken or out, or Failed while out with her (a workflow failed on it). */
-export const holds = (d: DeviceRecord): boolean => d.user !== undefined && (HOLDING.includes(d.status) || (d.status === 'Failed' && !d.docked));
+export const holds = (d: Pick<DeviceRecord, 'user' | 'status' | 'docked'>): boolean => d.user !== undefined && (HOLDING.includes(d.status) || (d.status === 'Failed' && !d.docked));
 
 /** Whether a phone may be handed out under `rules`. */
 export const available = (d: DeviceRecord, rules: CheckoutRules): boolean => d.docked && d.status === 'Checked In' && d.healthy && (d.battery ?? 1) >= rules.batteryThreshold;

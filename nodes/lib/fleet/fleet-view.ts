@@ -1,5 +1,5 @@
 import { CodedError } from '../coded-error';
-import { DEVICE_HOME, type AuditEntry, type DeviceRecord, type DeviceStatus } from './fleet-store';
+import { DEVICE_HOME, holds, type AuditEntry, type DeviceRecord, type DeviceStatus } from './fleet-store';
 import { userKey } from './person';
 
 /** One line of the fleet view: what an admin or a charge nurse reads of a phone at a glance. */
@@ -84,9 +84,9 @@ export function auditJsonLines(entries: AuditEntry[]): string {
   return entries.map((e) => JSON.stringify(e)).join('\n') + (entries.length > 0 ? '\n' : '');
 }
 
-/** The phones out with someone: Overdue first, then the longest out first. */
+/** The phones someone holds (as her per-user limit counts them): Overdue first, then the longest out first. */
 export function outWithSomeone(rows: FleetRow[]): FleetRow[] {
-  const out = rows.filter((r) => r.user !== undefined && (r.status === 'Checked Out' || r.status === 'Checking Out' || (r.status === 'Failed' && !r.docked)));
+  const out = rows.filter(holds);
   return out.sort((a, b) => Number(b.overdue === true) - Number(a.overdue === true) || (a.since ?? '\uffff').localeCompare(b.since ?? '\uffff'));
 }
 

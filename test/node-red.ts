@@ -42,10 +42,11 @@ export const packageNodes = [smartHub, hubInput, hubLed, mdmServer, deviceFleet,
 type Flow = Parameters<typeof helper.load>[1];
 
 /** Gives the test runtime a fresh user directory with the fleets' folder in it. */
-export function freshUserDir(): void {
+export function freshUserDir(): string {
   const userDir = tempDir('userdir');
   mkdirSync(join(userDir, 'device-checkout'));
   helper.settings({ userDir });
+  return userDir;
 }
 
 /** Starts `flow` with the package's nodes (and `credentials` by node id). */

@@ -1,14 +1,15 @@
 import { join } from 'node:path';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { Pool } from 'pg';
+import type { Pool } from 'pg';
 import { CodedError } from '../lib/coded-error';
 import { Fleet } from '../lib/fleet/fleet';
 import { PostgresFleetStore } from '../lib/fleet/postgres-fleet-store';
+import { fleetPool } from '../lib/fleet/postgres-pool';
 import { WebhookRelay, type RelayingAdapter } from '../lib/fleet/webhook-relay';
 import type { MdmAdapter } from '../lib/mdm/mdm-adapter';
 import type { MdmServerNode } from '../mdm-server/mdm-server';
 import { numberField } from '../shared/defaults';
-import { fleetRoutes } from './fleet-routes';
+import { fleetRoutes, WARD_PATH } from './fleet-routes';
 
 export interface DeviceFleetDef extends NodeDef {
   mdm: string;
@@ -81,7 +82,7 @@ export default function (RED: NodeAPI): void {
         const url = (config.databaseUrl ?? '').trim();
         if (!url || !cart) throw new CodedError('INVALID_CONFIG', text('device-fleet.errors.no-database'));
         const { databaseUser, databasePassword } = this.credentials ?? {};
-        pool = new Pool({ connectionString: url, user: databaseUser || undefined, password: databasePassword || undefined, max: 5, connectionTimeoutMillis: 5000, application_name: `device-checkout ${cart}`.slice(0, 63) });
+        pool = fleetPool({ url, user: databaseUser, password: databasePassword, applicationName: `device-checkout ${cart}` });
         // A connection lost while idle (the server restarted): said; the next query opens a new one.
         pool.on('error', (err) => this.warn(text('device-fleet.errors.database-connection', { message: err.message })));
         shared = new PostgresFleetStore({ pool, cart });
@@ -125,6 +126,11 @@ export default function (RED: NodeAPI): void {
     const unfollow = shared?.followOtherCarts((err) => this.warn(text('device-fleet.errors.changes-down', { message: err.message })));
     const { wardUser, wardPassword } = this.credentials ?? {};
     const unserve = config.wardPage ? routes.serveWard(this.id, { user: wardUser, password: wardPassword }) : () => undefined;
+    if (config.wardPage) {
+      const path = `${WARD_PATH}/${this.id}`;
+      if (!wardUser && !wardPassword) this.warn(text('device-fleet.errors.ward-no-login', { path }));
+      else if (!wardUser || !wardPassword) this.error(text('device-fleet.errors.ward-half-login', { path }));
+    }
     this.on('close', async (done: () => void) => {
       unlist();
       unserve();

@@ -1,14 +1,15 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { Request, Response } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import type { NodeAPI } from 'node-red';
 import type { CodedError } from '../lib/coded-error';
 import { FleetDirectory } from '../lib/fleet/fleet-directory';
 import { auditCsv, auditJsonLines, auditQuery, wardPage, type FleetRow } from '../lib/fleet/fleet-view';
+import { LoginThrottle } from '../lib/login-throttle';
 
 /** Where the editor's fleet view hears of each changed phone (one row per message). */
 export const DEVICE_TOPIC = 'device-checkout/device';
 
-/** The ward's page on Node-RED's HTTP (httpNodeRoot), for the fleets that serve it. */
+/** Each fleet's ward page on Node-RED's HTTP (httpNodeRoot) is at this path and the fleet's id. */
 export const WARD_PATH = '/device-checkout/ward';
 
 /** Basic auth for the ward page, when its fleet sets one. */
@@ -25,6 +26,7 @@ const STATUS_OF: Record<string, number> = {
   INVALID_REASON: 400,
   INVALID_REQUEST: 400,
   INVALID_STATUS: 400,
+  INVALID_UDID: 400,
   NOT_LOST: 409,
   NOT_FAILED: 409,
   NO_MDM: 409,
@@ -35,7 +37,10 @@ const STATUS_OF: Record<string, number> = {
 
 export interface FleetRoutes {
   directory: FleetDirectory;
-  /** Serves the ward page for a fleet (with its login, if any) until the returned function is called. */
+  /**
+   * Serves the fleet's ward page at WARD_PATH/<id> (with its login, if any) until the returned
+   * function is called. A login with a user and no password lets nobody in.
+   */
   serveWard(id: string, login: WardLogin): () => void;
 }
 
@@ -48,6 +53,7 @@ export interface FleetRoutes {
 export function fleetRoutes(RED: NodeAPI): FleetRoutes {
   const directory = new FleetDirectory();
   const wards = new Map<string, WardLogin>();
+  const throttle = new LoginThrottle();
   const read = RED.auth.needsPermission('device-checkout.read');
   const write = RED.auth.needsPermission('device-checkout.write');
   const failed = (res: Response) => (err: CodedError) => {
@@ -73,17 +79,29 @@ export function fleetRoutes(RED: NodeAPI): FleetRoutes {
         res.send(lines ? auditJsonLines(entries) : auditCsv(entries));
       }, failed(res));
   });
-  RED.httpAdmin.post('/device-checkout/devices/:udid/:action', write, (req: Request, res: Response) => {
+  RED.httpAdmin.post('/device-checkout/devices/:udid/:action', write, sameSiteJson, (req: Request, res: Response) => {
     const who = (req as Request & { user?: { username?: string } }).user?.username ?? 'admin';
     directory.act(req.params.udid, req.params.action, (req.body ?? {}) as object, who).then((device) => res.json({ device }), failed(res));
   });
 
-  RED.httpNode.get(WARD_PATH, (req: Request, res: Response) => {
-    if (wards.size === 0) return void res.status(404).send();
-    const logins = [...wards.values()].filter((login) => login.user || login.password);
-    if (logins.length > 0 && !logins.some((login) => loggedIn(req, login))) {
-      res.set('www-authenticate', 'Basic realm="device-checkout ward", charset="UTF-8"');
-      return void res.status(401).send();
+  RED.httpNode.get(`${WARD_PATH}/:fleet`, async (req: Request, res: Response) => {
+    const fleet = req.params.fleet;
+    const login = wards.get(fleet);
+    if (!login) return void res.status(404).send();
+    if (login.user || login.password) {
+      const client = req.ip ?? req.socket.remoteAddress ?? '';
+      const verdict = throttle.verdict(client);
+      if (verdict.refused) {
+        res.set('retry-after', String(Math.ceil(verdict.retryAfterMs / 1000)));
+        return void res.status(429).send();
+      }
+      if (!loggedIn(req, login)) {
+        if (throttle.failed(client)) RED.log.warn(RED._('device-fleet.errors.ward-locked-out', { client }));
+        await new Promise((resolve) => setTimeout(resolve, verdict.delayMs));
+        res.set('www-authenticate', 'Basic realm="device-checkout ward", charset="UTF-8"');
+        return void res.status(401).send();
+      }
+      throttle.succeeded(client);
     }
     const texts = {
       title: RED._('device-fleet.ward.title'),
@@ -92,7 +110,7 @@ export function fleetRoutes(RED: NodeAPI): FleetRoutes {
       updated: RED._('device-fleet.ward.updated'),
       columns: { user: RED._('device-fleet.ward.user'), phone: RED._('device-fleet.ward.phone'), cart: RED._('device-fleet.ward.cart'), since: RED._('device-fleet.ward.since') },
     };
-    directory.rows((id) => wards.has(id)).then((rows) => {
+    directory.rows((id) => id === fleet).then((rows) => {
       res.set('cache-control', 'no-store');
       res.type('html').send(wardPage(rows, texts, new Date(), RED._('device-fleet.ward.lang')));
     }, failed(res));
@@ -107,8 +125,29 @@ export function fleetRoutes(RED: NodeAPI): FleetRoutes {
   };
 }
 
-/** Whether the request carries this login (compared in constant time). */
+/**
+ * An admin action comes as JSON from the editor's own page: an HTML form on another site (the
+ * attack on an editor without adminAuth) can send neither JSON nor this site's Origin.
+ */
+function sameSiteJson(req: Request, res: Response, next: NextFunction): void {
+  if (!req.is('application/json')) return void res.status(415).json({ code: 'INVALID_REQUEST', message: 'send the request as application/json' });
+  const origin = req.headers.origin;
+  const hosts = [req.headers.host, req.headers['x-forwarded-host']].filter(Boolean);
+  let from: string | undefined;
+  try {
+    from = origin === undefined ? undefined : new URL(origin).host;
+  } catch {
+    from = '';
+  }
+  if (req.headers['sec-fetch-site'] === 'cross-site' || (from !== undefined && !hosts.includes(from))) {
+    return void res.status(403).json({ code: 'FOREIGN_ORIGIN', message: 'refused: the request comes from another site' });
+  }
+  next();
+}
+
+/** Whether the request carries this login (compared in constant time); a login without a password matches nothing. */
 function loggedIn(req: Request, login: WardLogin): boolean {
+  if (!login.user || !login.password) return false;
   const header = req.headers.authorization ?? '';
   if (!header.startsWith('Basic ')) return false;
   const given = Buffer.from(Buffer.from(header.slice(6), 'base64').toString('utf8'));

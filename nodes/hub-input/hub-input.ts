@@ -33,7 +33,7 @@ export default function (RED: NodeAPI): void {
     const emit = async (event: PortEvent, missed = false): Promise<void> => {
       const place = { hubId: hubNode.id, hub: hubNode.hubName, port: event.port };
       // With a fleet, say which phone it is: a dock waits (at most the USB window) for usbmuxd.
-      const identity = !fleet ? {} : event.event === 'dock' ? await fleet.identifyDock(place, missed) : await fleet.recordUnplug(place);
+      const identity = fleet ? await fleet.identifyEvent(event, place, missed) : {};
       if (identity.reason) this.warn(RED._('hub-input.errors.unidentified', { hub: place.hub, port: place.port, reason: identity.reason }));
       const device: HubEventMessage['device'] = { ...identity.device, ...place };
       const msg: HubEventMessage = { topic: event.event, payload: { ...event, hub: hubNode.hubName }, device };

@@ -19,7 +19,7 @@ import { ledHistory } from './led-history';
 import { cartWatched, stopCartAndFlow } from './cart-fixture';
 import { collect, helper, packageNodes, send, statuses } from '../node-red';
 import { readOnly, tempDir, waitFor } from '../support';
-import { createDatabase, startPostgres, type TestPostgres } from './postgres';
+import { createCartLogin, createDatabase, startPostgres, type CartLogin, type TestPostgres } from './postgres';
 
 // Core nodes the workflows are wired with.
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -44,6 +44,8 @@ for (const kind of ['file', 'postgres'] as const) {
     /** With the PostgreSQL store: a real server, a new database for each test. */
     let postgres: TestPostgres | undefined;
     let databaseUrl = '';
+    /** The cart's login, as the editor sets it: the address in the URL, role and password in the credentials. */
+    let login: CartLogin | undefined;
     let mdm: SimulatedNanoMdm;
     let receiver: { url: string; close(): Promise<void> };
     let badges: SimulatedBadgeServer;
@@ -94,7 +96,7 @@ for (const kind of ['file', 'postgres'] as const) {
         userLimit: '1',
         batteryThreshold: '20',
         badgeLookupUrl: badges.url,
-        ...(kind === 'postgres' && { store: 'postgres', databaseUrl, cart: 'ward-3' }),
+        ...(login && { store: 'postgres', databaseUrl: login.databaseUrl, cart: 'ward-3' }),
       },
       // Return: a dock runs Check In, black wallpaper, Clear Passcode.
       { id: 'in', type: 'hub-input', z: 'return', hub: 'hub', fleet: 'fleet', wires: [['checkin'], ['unplugs']] },
@@ -120,12 +122,15 @@ for (const kind of ['file', 'postgres'] as const) {
       run++;
       userDir = tempDir('userdir');
       helper.settings({ userDir });
-      if (postgres) databaseUrl = await createDatabase(postgres, `workflows_${run}`);
+      if (postgres) {
+        databaseUrl = await createDatabase(postgres, `workflows_${run}`);
+        login = await createCartLogin(postgres, `workflows_${run}`);
+      }
       pty = await PtyHub.start(join(tempDir('hub'), 'ttyHUB'), { ports: 8 });
       usb = await simulatedUsbmuxd(`workflows-${kind}-${run}`);
       cart = new SimulatedCart([pty.hub], usb, 100);
       const watched = cartWatched({ pty, usb, cart });
-      await helper.load([...packageNodes, linkNodes, catchNode], flow() as Parameters<typeof helper.load>[1], { mdm: SECRETS });
+      await helper.load([...packageNodes, linkNodes, catchNode], flow() as Parameters<typeof helper.load>[1], { mdm: SECRETS, ...(login && { fleet: login.credentials }) });
       seen = { returned: collect('returned'), handed: collect('handed'), failed: collect('failed'), caught: collect('caught'), unplugs: collect('unplugs'), alerts: collect('alerts') } as typeof seen;
       store = (helper.getNode('fleet') as unknown as { fleet: { store: FleetStore } }).fleet.store;
       await watched();

@@ -14,6 +14,9 @@ const bcrypt = require('bcryptjs') as { hashSync(password: string, rounds: numbe
 
 const USERS = { charge: 'charge-nurse-pass', viewer: 'viewer-pass' };
 const WARD = { user: 'ward', password: 'night shift 7' };
+const WARD_5 = { user: 'ward5', password: 'day shift 5' };
+/** What the deploy and the ward pages must say, and nothing else. */
+const EXPECTED_LOG = [/ward\/open has no login/, /ward\/half lets nobody in/, /too many wrong logins from/];
 
 /** A settings file as an admin writes one: two users, one who may do everything, one who may only look. */
 function settingsFile(): string {
@@ -49,17 +52,28 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
       assert.equal(res.status, 200, `${user} logs in`);
       tokens[user] = ((await res.json()) as { access_token: string }).access_token;
     }
-    // A cart with a history: one phone out past its lending period, one out, one docked.
+    // A cart with a history: one phone out past its lending period, one out, one docked. Times
+    // are relative to now: a fixed date would turn "out" into Overdue (and a warning) some day.
+    const hoursAgo = (hours: number) => new Date(Date.now() - hours * 3_600_000).toISOString();
     mkdirSync(join(red.userDir, 'device-checkout'), { recursive: true });
     const devices = {
-      LATE: record('LATE', { name: 'Cart A 1', docked: false, status: 'Checked Out', user: 'ann', userName: 'Ann Late', checkedOutAt: '2026-12-01T06:00:00.000Z', overdue: true, port: 1 }),
-      OUT: record('OUT', { name: 'Cart A 2', docked: false, status: 'Checked Out', user: 'bob', userName: 'Bob Out', checkedOutAt: '2026-12-02T06:00:00.000Z', port: 2 }),
+      LATE: record('LATE', { name: 'Cart A 1', docked: false, status: 'Checked Out', user: 'ann', userName: 'Ann Late', checkedOutAt: hoursAgo(26), overdue: true, port: 1 }),
+      OUT: record('OUT', { name: 'Cart A 2', docked: false, status: 'Checked Out', user: 'bob', userName: 'Bob Out', checkedOutAt: hoursAgo(2), port: 2 }),
       HOME: record('HOME', { name: 'Cart A 3', port: 3, battery: 0.9 }),
     };
     writeFileSync(join(red.userDir, 'device-checkout', 'fleet-fleet.json'), JSON.stringify({ version: 2, devices }));
-    const taken = { at: '2026-12-02T06:00:00.000Z', udid: 'OUT', what: 'status', from: 'Checking Out', to: 'Checked Out', who: 'hub', why: 'unplugged' };
+    const taken = { at: hoursAgo(2), udid: 'OUT', what: 'status', from: 'Checking Out', to: 'Checked Out', who: 'hub', why: 'unplugged' };
     writeFileSync(join(red.userDir, 'device-checkout', 'fleet-fleet.audit.jsonl'), `${JSON.stringify(taken)}\n`);
-    const flows = [{ id: 'fleet', type: 'device-fleet', name: 'Ward 3', mdm: '', usb: '', lockerApp: 'org.example.locker', wardPage: true, credentials: { wardUser: WARD.user, wardPassword: WARD.password } }];
+    // Another ward's fleet on the same Node-RED, with its own nurse out and its own ward page.
+    const cora = record('CORA', { name: 'Ward 5 1', docked: false, status: 'Checked Out', user: 'cora', userName: 'Cora Other', checkedOutAt: hoursAgo(1), port: 1 });
+    writeFileSync(join(red.userDir, 'device-checkout', 'fleet-other.json'), JSON.stringify({ version: 2, devices: { CORA: cora } }));
+    const ward = (id: string, name: string, credentials: object) => ({ id, type: 'device-fleet', name, mdm: '', usb: '', lockerApp: 'org.example.locker', wardPage: true, credentials });
+    const flows = [
+      ward('fleet', 'Ward 3', { wardUser: WARD.user, wardPassword: WARD.password }),
+      ward('other', 'Ward 5', { wardUser: WARD_5.user, wardPassword: WARD_5.password }),
+      ward('open', 'Ward 7', {}),
+      ward('half', 'Ward 9', { wardUser: 'ward9' }),
+    ];
     await deployFlows(red.url, flows, tokens.charge);
     browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
@@ -70,7 +84,9 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
   after(async () => {
     await browser?.close();
     await red?.stop();
-    assert.deepEqual(logProblems(red.output()), [], 'no warning or error in the log');
+    const problems = logProblems(red.output());
+    for (const expected of EXPECTED_LOG) assert.equal(problems.filter((line) => expected.test(line)).length, 1, `said once: ${expected}`);
+    assert.deepEqual(problems.filter((line) => !EXPECTED_LOG.some((expected) => expected.test(line))), [], 'no other warning or error in the log');
   });
 
   it('anonymous gets nothing; a read-only user sees and exports but cannot act; the admin acts, audited under her name', async () => {
@@ -78,7 +94,7 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
     assert.equal((await api('device-checkout/devices/OUT/lost', undefined, { method: 'POST', body: '{"reason":"x"}' })).status, 401);
 
     const listed = (await (await api('device-checkout/devices', 'viewer')).json()) as { devices: { udid: string; status: string; overdue?: boolean }[] };
-    assert.deepEqual(listed.devices.map((d) => d.udid).sort(), ['HOME', 'LATE', 'OUT']);
+    assert.deepEqual(listed.devices.map((d) => d.udid).sort(), ['CORA', 'HOME', 'LATE', 'OUT'], 'every fleet of this Node-RED');
     assert.equal((await api('device-checkout/audit?format=csv', 'viewer')).status, 200);
     const refused = await api('device-checkout/devices/OUT/lost', 'viewer', { method: 'POST', body: JSON.stringify({ reason: 'never came back' }) });
     assert.equal(refused.status, 401, 'Node-RED answers a missing permission as it answers no login');
@@ -97,7 +113,7 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
   });
 
   it('the ward page: its own login; who has which phone since when, Overdue first; fits a phone\u2019s screen', async () => {
-    const page = (auth?: string) => fetch(`${red.url}device-checkout/ward`, { headers: auth ? { authorization: `Basic ${Buffer.from(auth).toString('base64')}` } : {} });
+    const page = (auth?: string, fleet = 'fleet') => fetch(`${red.url}device-checkout/ward/${fleet}`, { headers: auth ? { authorization: `Basic ${Buffer.from(auth).toString('base64')}` } : {} });
     assert.equal((await page()).status, 401);
     assert.equal((await page(`${WARD.user}:wrong`)).status, 401);
     assert.equal((await page(`charge:${USERS.charge}`)).status, 401, 'the editor\u2019s users are not the ward\u2019s');
@@ -105,10 +121,16 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
     assert.equal(res.status, 200);
     const html = await res.text();
     assert.ok(html.indexOf('Bob Out') > 0 && !html.includes('Cart A 3'), 'phones out only');
+    assert.ok(!html.includes('Cora Other'), 'not another ward\u2019s nurses');
+    assert.equal((await page(`${WARD.user}:${WARD.password}`, 'other')).status, 401, 'ward 3\u2019s login does not open ward 5');
+    const other = await (await page(`${WARD_5.user}:${WARD_5.password}`, 'other')).text();
+    assert.ok(other.includes('Cora Other') && !other.includes('Bob Out'), 'each ward page its own fleet');
+    assert.equal((await page('ward9:', 'half')).status, 401, 'a user without a password lets nobody in');
+    assert.equal((await page(undefined, 'nowhere')).status, 404);
 
     const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, httpCredentials: { username: WARD.user, password: WARD.password } });
     const phone = await context.newPage();
-    await phone.goto(`${red.url}device-checkout/ward`);
+    await phone.goto(`${red.url}device-checkout/ward/fleet`);
     const rows = await phone.$$eval('tbody tr', (trs) => trs.map((tr) => tr.textContent ?? ''));
     assert.equal(rows.length, 1, 'the lost phone is no longer out with anyone');
     assert.match(rows[0], /Bob Out/);
@@ -133,7 +155,7 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
 
   it('in the editor: a read-only user sees every phone and its trail, with the actions switched off', async () => {
     const page = await editorAs('viewer');
-    assert.equal(await page.locator('.dc-fleet-view tbody tr[data-udid]').count(), 3);
+    assert.equal(await page.locator('.dc-fleet-view tbody tr[data-udid]').count(), 4, 'both wards\u2019 phones');
     await page.click('.dc-fleet-view tbody tr[data-udid="OUT"]');
     await page.waitForSelector('.dc-trail li');
     assert.ok(await page.locator('.dc-fleet-detail [data-action="lost"]').isDisabled());
@@ -152,5 +174,20 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
     await page.waitForFunction(() => document.querySelectorAll('.dc-fleet-view tbody tr[data-udid]').length === 2, undefined, { timeout: 5000 });
     await page.screenshot({ path: join(ARTIFACTS, 'fleet-view-admin.png') });
     await page.close();
+  });
+
+  // Last: it locks this host out of the ward pages for 15 minutes.
+  it('the ward page slows down wrong logins, then refuses that client (429) and says so once', async () => {
+    const wrong = () => fetch(`${red.url}device-checkout/ward/fleet`, { headers: { authorization: `Basic ${Buffer.from(`${WARD.user}:guess`).toString('base64')}` } });
+    const started = Date.now();
+    const answers: number[] = [];
+    for (let i = 0; i < 10; i++) answers.push((await wrong()).status);
+    assert.deepEqual(answers, Array(10).fill(401));
+    assert.ok(Date.now() - started >= 4000, `slowed down (${Date.now() - started} ms for ten)`);
+    const locked = await wrong();
+    assert.equal(locked.status, 429);
+    assert.ok(Number(locked.headers.get('retry-after')) > 800);
+    const right = await fetch(`${red.url}device-checkout/ward/fleet`, { headers: { authorization: `Basic ${Buffer.from(`${WARD.user}:${WARD.password}`).toString('base64')}` } });
+    assert.equal(right.status, 429, 'not even the right password while refused');
   });
 });

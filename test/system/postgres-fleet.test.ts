@@ -8,6 +8,7 @@ import { FileFleetStore } from '../../nodes/lib/fleet/file-fleet-store';
 import { Fleet, type PortIdentity } from '../../nodes/lib/fleet/fleet';
 import { builtFile } from '../../nodes/lib/package-root';
 import { CHANGES_CHANNEL, PostgresFleetStore } from '../../nodes/lib/fleet/postgres-fleet-store';
+import { fleetPool } from '../../nodes/lib/fleet/postgres-pool';
 import { migrate } from '../../nodes/lib/fleet/postgres-schema';
 import { WebhookRelay } from '../../nodes/lib/fleet/webhook-relay';
 import { toPlist } from '../../nodes/lib/mdm/commands';
@@ -15,7 +16,7 @@ import { NanoMdm } from '../../nodes/lib/mdm/nanomdm';
 import { SimulatedDevice } from '../../sim/simulated-device';
 import { fleetStoreContract } from '../fleet-store-contract';
 import { sleep, tempDir, waitFor } from '../support';
-import { createDatabase, startPostgres, type TestPostgres } from './postgres';
+import { createCartLogin, createDatabase, startPostgres, type TestPostgres } from './postgres';
 
 const RULES = { userLimit: 1, batteryThreshold: 0.2, deadlineSeconds: 60 };
 
@@ -332,6 +333,63 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
     });
   });
 
+  describe('logging in as the editor asks: the address in the URL, a role and its password (scram-sha-256) in the credentials', () => {
+    /** Client backends connected (or still authenticating) as the cart's application, as the superuser sees them. */
+    async function cartBackends(application: string): Promise<number> {
+      const admin = new Client({ connectionString: postgres.url });
+      await admin.connect();
+      try {
+        const { rows } = await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND (application_name = $1 OR usename IS NULL)`, [application]);
+        return rows[0].n;
+      } finally {
+        await admin.end();
+      }
+    }
+
+    it('connects with a password that needs escaping in a URL (@ : / %) and shares the fleet', async () => {
+      const url = await freshDatabase();
+      const { databaseUrl, credentials } = await createCartLogin(postgres, new URL(url).pathname.slice(1));
+      assert.doesNotMatch(databaseUrl, /@/, 'no user in the URL, as the editor demands');
+      const pool = watched(fleetPool({ url: databaseUrl, user: credentials.databaseUser, password: credentials.databasePassword, applicationName: 'device-checkout ward-3' }));
+      const store = new PostgresFleetStore({ pool, cart: 'ward-3' });
+      await dockedPhone(store, 'A', 1);
+      assert.equal(await tap(store, 'alice'), 'A');
+      const { rows } = await pool.query<{ user: string; application: string }>('SELECT current_user AS user, current_setting($1) AS application', ['application_name']);
+      assert.deepEqual(rows[0], { user: credentials.databaseUser, application: 'device-checkout ward-3' });
+    });
+
+    for (const [what, password] of [['no password', undefined], ['a wrong password', 'not-the-password']] as const) {
+      it(`with ${what}: STORE_UNAVAILABLE naming why, and 40 calls in 3 s hold no connection on the server (failed connects back off)`, async () => {
+        const url = await freshDatabase();
+        const { databaseUrl, credentials } = await createCartLogin(postgres, new URL(url).pathname.slice(1));
+        const application = `device-checkout ${what}`;
+        const pool = watched(fleetPool({ url: databaseUrl, user: credentials.databaseUser, password, applicationName: application }));
+        const store = new PostgresFleetStore({ pool, cart: 'ward-3' });
+        const answers: string[] = [];
+        const calls = Array.from({ length: 40 }, async (_, i) => {
+          await sleep(i * 75);
+          await store.device('A').then(
+            () => answers.push('answered'),
+            (err: CodedError) => answers.push(`${err.code} ${err.message}`),
+          );
+        });
+        await sleep(1500);
+        assert.ok((await cartBackends(application)) <= 1, 'at most one attempt on the server at a time');
+        await Promise.all(calls);
+        assert.equal(answers.length, 40);
+        assert.ok(answers.every((a) => a.startsWith('STORE_UNAVAILABLE')), answers[0]);
+        assert.match(answers[0], password ? /password authentication failed/ : /password/);
+        assert.ok(answers.some((a) => /not tried again for \d+ s/.test(a)), 'backed off');
+        await sleep(200);
+        assert.equal(await cartBackends(application), 0, 'nothing left waiting in authentication');
+        // The superuser is never refused for want of connections.
+        const admin = new Client({ connectionString: postgres.url });
+        await admin.connect();
+        await admin.end();
+      });
+    }
+  });
+
   it('an unplug seen while the database is away is recorded once it is back (the check-out completes), and its event waits for that', async () => {
     const url = await freshDatabase();
     const link = await tcpLink(Number(new URL(url).port));
@@ -363,6 +421,49 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
       assert.deepEqual([told!.device?.udid, told!.device?.status], ['A', 'Checked Out']);
       const completed = (await fleet.store.audit('A')).filter((e) => e.what === 'status' && e.to === 'Checked Out');
       assert.equal(completed.length, 1, 'recorded once');
+    } finally {
+      await fleet.close();
+      await pool.end();
+      await link.down();
+    }
+  });
+
+  it('the database away while she takes the phone and until past its deadline: the unplug the hub saw first decides (Checked Out, never Failed)', async () => {
+    const url = await freshDatabase();
+    const link = await tcpLink(Number(new URL(url).port));
+    await link.up();
+    const pool = new Pool({ connectionString: url.replace(/:\d+\//, `:${link.port}/`), connectionTimeoutMillis: 1000 });
+    pool.on('error', () => undefined); // the link is cut on purpose
+    const fleet = new Fleet({
+      id: 'ward-3',
+      dataDir: tempDir('fleet'),
+      store: new PostgresFleetStore({ pool, cart: 'ward-3' }),
+      rules: { ...RULES, deadlineSeconds: 2 },
+      lockerApp: 'org.example.locker',
+      badgeLookupUrl: '',
+      mdm: () => undefined,
+      text: (key) => key,
+      log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    });
+    const events: string[] = [];
+    const expired: string[] = [];
+    fleet.onEvent(({ event }) => events.push(event));
+    fleet.watchCheckouts('checkout', ({ device }) => expired.push(device.udid!));
+    try {
+      const hub = { id: 'ward-3-hub', name: 'ward-3' };
+      await dockedPhone(fleet.store as PostgresFleetStore, 'A', 1);
+      await fleet.reconcile(hub, [1], () => undefined);
+      await fleet.beginCheckout({ id: 'alice' }, 'A', { node: 'checkout' });
+      await link.down(); // the database goes away...
+      let told: PortIdentity | undefined;
+      void fleet.recordUnplug({ hubId: hub.id, hub: hub.name, port: 1 }).then((identity) => (told = identity)); // ...as she takes the phone
+      await sleep(3500); // past the 2 s deadline
+      await link.up();
+      await waitFor('the unplug recorded', () => told, 40_000);
+      await sleep(1500); // a deadline judged wrongly would act now
+      assert.equal((await fleet.store.device('A'))?.status, 'Checked Out');
+      assert.equal((await fleet.store.device('A'))?.user, 'alice', 'still hers');
+      assert.deepEqual([events, expired], [[], []], 'no failure, no UNPLUG_TIMEOUT for On Failure to lock her phone with');
     } finally {
       await fleet.close();
       await pool.end();

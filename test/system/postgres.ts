@@ -1,5 +1,6 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +33,9 @@ function freePort(): Promise<number> {
 }
 
 /**
- * Starts PostgreSQL on a fresh temporary data directory, listening on a loopback port only.
+ * Starts PostgreSQL on a fresh temporary data directory, listening on a loopback port only, as
+ * a hospital runs it: every login over TCP with a password (`scram-sha-256` in pg_hba.conf), no
+ * trust. `url` is its superuser's, with the password in it.
  * initdb and the server refuse to run as root (CI runs as root): there they run as the
  * `postgres` user Debian's package creates.
  */
@@ -46,10 +49,14 @@ export async function startPostgres(): Promise<TestPostgres> {
     chownSync(dir, uid, gid);
   }
   const run = (program: string, args: string[]) => (asRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, program), ...args]] : [join(bin, program), args]) as [string, string[]];
-  execFileSync(...run('initdb', ['-D', data, '-U', 'checkout', '--auth=trust', '-E', 'UTF8', '--no-sync']), { stdio: 'ignore' });
+  const password = randomBytes(12).toString('hex');
+  const pwfile = join(dir, 'superuser-password');
+  writeFileSync(pwfile, password);
+  if (asRoot) execFileSync('chown', ['postgres', pwfile]);
+  execFileSync(...run('initdb', ['-D', data, '-U', 'checkout', '--pwfile', pwfile, '--auth-host=scram-sha-256', '--auth-local=scram-sha-256', '-E', 'UTF8', '--no-sync']), { stdio: 'ignore' });
   const port = await freePort();
   const server: ChildProcess = spawn(...run('postgres', ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', "unix_socket_directories=", '-c', 'fsync=off']), { stdio: 'ignore' });
-  const url = `postgres://checkout@127.0.0.1:${port}/postgres`;
+  const url = `postgres://checkout:${password}@127.0.0.1:${port}/postgres`;
   const deadline = Date.now() + 20_000;
   for (;;) {
     const client = new Client({ connectionString: url });
@@ -88,4 +95,29 @@ export async function createDatabase(server: TestPostgres, name: string): Promis
     await admin.end();
   }
   return server.url.replace(/\/postgres$/, `/${name}`);
+}
+
+/** How the editor sets a cart up: the address alone in the URL, a login role and its password in the credentials. */
+export interface CartLogin {
+  databaseUrl: string;
+  credentials: { databaseUser: string; databasePassword: string };
+}
+
+/**
+ * A login role of its own owning `database` (so it may create the fleet's tables), with a
+ * password full of what a URL would need escaped, as a hospital's DBA hands it over.
+ */
+export async function createCartLogin(server: TestPostgres, database: string): Promise<CartLogin> {
+  const role = `${database}_cart`;
+  const password = `p@ss:w/rd%25 ${randomBytes(4).toString('hex')}`;
+  const admin = new Client({ connectionString: server.url });
+  await admin.connect();
+  try {
+    await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD ${admin.escapeLiteral(password)}`);
+    await admin.query(`ALTER DATABASE ${database} OWNER TO ${role}`);
+  } finally {
+    await admin.end();
+  }
+  const { port } = new URL(server.url);
+  return { databaseUrl: `postgres://127.0.0.1:${port}/${database}?sslmode=disable`, credentials: { databaseUser: role, databasePassword: password } };
 }

@@ -12,7 +12,7 @@ import { SimulatedUsbmuxd } from '../../sim/usbmuxd-server';
 import { sleep, tempDir, waitFor } from '../support';
 import { cartWatched, type CartParts } from './cart-fixture';
 import { startNodeRedChild, type NodeRedChild } from './node-red-child';
-import { createDatabase, startPostgres, type TestPostgres } from './postgres';
+import { createCartLogin, createDatabase, startPostgres, type CartLogin, type TestPostgres } from './postgres';
 
 const SECRETS = { apiKey: 'ward-api-key-77a0', webhookSecret: 'ward-hmac-key-1c3e' };
 const DEADLINE_S = 4;
@@ -26,12 +26,15 @@ interface Ward extends CartParts {
  * Two carts, each its own Node-RED process with its own hub (pty) and usbmuxd, sharing one
  * PostgreSQL fleet and one NanoMDM, which posts its webhooks to cart A only (as a hospital
  * points NanoMDM at one URL). The same flow is deployed on both; only `cart` and the hardware
- * paths differ.
+ * paths differ. Each cart logs in as the editor asks: the database's address in the URL, a
+ * role with a password (scram-sha-256, over TCP) in the credentials.
  */
 describe('two carts, two Node-RED processes, one PostgreSQL fleet', function () {
   this.timeout(120_000);
   let postgres: TestPostgres;
+  /** The superuser's URL, for the test's own look into the tables. */
   let databaseUrl: string;
+  let login: CartLogin;
   let mdm: SimulatedNanoMdm;
   let collector: Server;
   let collectorUrl: string;
@@ -41,6 +44,7 @@ describe('two carts, two Node-RED processes, one PostgreSQL fleet', function () 
   before(async () => {
     postgres = await startPostgres();
     databaseUrl = await createDatabase(postgres, 'ward');
+    login = await createCartLogin(postgres, 'ward');
     mdm = new SimulatedNanoMdm(SECRETS);
     await mdm.start();
     collector = createServer((req, res) => {
@@ -89,8 +93,9 @@ describe('two carts, two Node-RED processes, one PostgreSQL fleet', function () 
       userLimit: '1',
       batteryThreshold: '20',
       store: 'postgres',
-      databaseUrl,
+      databaseUrl: login.databaseUrl,
       cart: name,
+      credentials: login.credentials,
     },
     { id: 'in', type: 'hub-input', z: 'return', hub: 'hub', fleet: 'fleet', wires: [['checkin'], []] },
     { id: 'to-return', type: 'link in', z: 'return', links: ['run-return'], wires: [['checkin']] },

@@ -18,6 +18,7 @@ describe('hub events carry the phone\u2019s UDID (hub over a pty, usbmuxd on a s
   let cart: SimulatedCart;
   let docks: NodeMessage[];
   let unplugs: NodeMessage[];
+  let second: { docks: NodeMessage[]; unplugs: NodeMessage[] };
   let warnings: unknown[];
   let userDir: string;
   let run = 0;
@@ -26,7 +27,11 @@ describe('hub events carry the phone\u2019s UDID (hub over a pty, usbmuxd on a s
     { id: 'hub', type: 'smart-hub', name: 'Cart', serialPort: hubPath, baudRate: '115200', pollInterval: '100', model: 'auto' },
     { id: 'fleet', type: 'device-fleet', mdm: '', usb: `sim:usb-identity-${run}`, usbWindow: '1' },
     { id: 'in', type: 'hub-input', hub: 'hub', fleet: 'fleet', wires: [['docks'], ['unplugs']] },
+    // A second input on the same hub (another tab's workflow, say): the same phones.
+    { id: 'in-2', type: 'hub-input', hub: 'hub', fleet: 'fleet', wires: [['docks-2'], ['unplugs-2']] },
     { id: 'docks', type: 'helper' },
+    { id: 'docks-2', type: 'helper' },
+    { id: 'unplugs-2', type: 'helper' },
     { id: 'unplugs', type: 'helper' },
     { id: 'lang', type: 'set-language', fleet: 'fleet', language: 'de', locale: 'de_DE', timeout: '10', wires: [['done']] },
     { id: 'name', type: 'set-device-name', fleet: 'fleet', deviceName: 'Cart [Port]', via: 'usb', timeout: '10', wires: [['done']] },
@@ -38,9 +43,10 @@ describe('hub events carry the phone\u2019s UDID (hub over a pty, usbmuxd on a s
     await load(flow(pty.hostPath));
     docks = collect('docks');
     unplugs = collect('unplugs');
+    second = { docks: collect('docks-2'), unplugs: collect('unplugs-2') };
     warnings = [];
     const onWarn = (call: { args: unknown[] }) => warnings.push(call.args[0]);
-    for (const id of ['in', 'fleet']) (helper.getNode(id) as unknown as import('node:events').EventEmitter).on('call:warn', onWarn);
+    for (const id of ['in', 'in-2', 'fleet']) (helper.getNode(id) as unknown as import('node:events').EventEmitter).on('call:warn', onWarn);
     await watched();
   }
 
@@ -76,6 +82,8 @@ describe('hub events carry the phone\u2019s UDID (hub over a pty, usbmuxd on a s
     cart.unplug(0, 3);
     await waitFor('unplug', () => unplugs.length === 1);
     assert.deepEqual(udids(unplugs), ['3:PHONE-A']);
+    await waitFor('the second input', () => second.unplugs.length === 1);
+    assert.deepEqual([udids(second.docks), udids(second.unplugs)], [['3:PHONE-A'], ['3:PHONE-A']], 'every hub-input of the hub names the phone');
     assert.deepEqual(warnings, []);
   });
 

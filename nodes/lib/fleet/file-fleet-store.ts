@@ -1,5 +1,6 @@
-import { readFileSync } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { appendFile, open, stat } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
 import { CodedError } from '../coded-error';
 import { readJson, storageFailed, writeFileAtomically } from '../json-file';
 import { userKey } from './person';
@@ -29,7 +30,6 @@ interface FleetFile {
 
 export interface FileFleetStoreOptions {
   now?: () => Date;
-  auditLimit?: number;
   /** After a failed write, how often to try writing again, ms. */
   healInterval?: number;
 }
@@ -38,7 +38,8 @@ export interface FileFleetStoreOptions {
  * One cart's fleet in a file (the embedded default: no server). The devices are written
  * atomically as a whole and flushed to the disk (a killed process or a power cut loses no
  * device, no status and no pending deadline), the audit trail appended as JSON lines next to
- * it. Changes run one at a time, each on what the one before left, and memory changes only
+ * it and kept whole (never rewritten or cut: it is read from the disk when asked for, so memory
+ * does not grow with it). Changes run one at a time, each on what the one before left, and memory changes only
  * once the disk has the change. A change the disk refuses (full, read-only) fails with
  * STORAGE_FAILED and changes nothing; the store then tries again every `healInterval`.
  */
@@ -46,9 +47,10 @@ export class FileFleetStore extends FleetStore {
   readonly cart = undefined;
   private devicesById: Record<string, DeviceRecord>;
   private readonly auditFile: string;
-  private readonly audited: AuditEntry[];
-  /** Lines in the audit file; past twice the limit it is rewritten with the newest only. */
-  private auditLines: number;
+  /** Bytes of the audit file that hold whole entries written by this store (or before it started). */
+  private auditBytes: number;
+  /** Why each device last became Failed, from the whole trail. */
+  private readonly failures = new Map<string, string>();
   /** Audit entries the disk has not taken yet; they go with the next write. */
   private unwritten: AuditEntry[] = [];
   /** The audit file may end in a line cut short (a kill, a failed append). */
@@ -67,14 +69,13 @@ export class FileFleetStore extends FleetStore {
     if (saved?.version !== 2 || typeof saved.devices !== 'object' || saved.devices === null || Array.isArray(saved.devices)) {
       throw new CodedError('STORAGE_DAMAGED', `${file} is damaged (not a version 2 fleet file)`, { path: file });
     }
-    this.devicesById = saved.devices;
+    this.devicesById = byUdid(saved.devices);
     this.auditFile = file.replace(/(\.json)?$/, '.audit.jsonl');
-    const { entries, skipped, torn } = readAudit(this.auditFile);
+    const { entries, skipped, torn, bytes } = readAudit(this.auditFile);
     if (skipped > 0) this.notices.push(`${this.auditFile}: skipped ${skipped} damaged line${skipped === 1 ? '' : 's'} (cut short by a kill?); new entries start on a line of their own`);
-    this.audited = entries;
+    this.noteFailures(entries);
     this.auditTorn = torn;
-    this.auditLines = entries.length;
-    this.audited.splice(0, Math.max(0, this.audited.length - this.auditLimit));
+    this.auditBytes = bytes;
   }
 
   async device(udid: string): Promise<DeviceRecord | undefined> {
@@ -85,14 +86,23 @@ export class FileFleetStore extends FleetStore {
     return udids ? udids.flatMap((udid) => this.devicesById[udid] ?? []) : Object.values(this.devicesById);
   }
 
+  /** Read from the disk as far as it holds whole entries, then what it has not taken yet. */
   async audit(udid?: string, range?: TimeRange): Promise<AuditEntry[]> {
-    return this.audited.filter((e) => (udid === undefined || e.udid === udid) && within(e.at, range));
+    const wanted = (e: AuditEntry) => (udid === undefined || e.udid === udid) && within(e.at, range);
+    const found: AuditEntry[] = [];
+    const unwritten = [...this.unwritten];
+    if (this.auditBytes > 0) {
+      const lines = createInterface({ input: createReadStream(this.auditFile, { end: this.auditBytes - 1 }), crlfDelay: Infinity });
+      for await (const line of lines) {
+        const entry = parseEntry(line);
+        if (entry && wanted(entry)) found.push(entry);
+      }
+    }
+    return [...found, ...unwritten.filter(wanted)];
   }
 
   async lastFailures(udid?: string): Promise<Map<string, string>> {
-    const reasons = new Map<string, string>();
-    for (const e of this.audited) if (e.what === 'status' && e.to === 'Failed' && (udid === undefined || e.udid === udid)) reasons.set(e.udid, e.why ?? '');
-    return reasons;
+    return new Map([...this.failures].filter(([device]) => udid === undefined || device === udid));
   }
 
   async deviceAt(hubId: string, port: number): Promise<DeviceRecord | undefined> {
@@ -154,10 +164,6 @@ export class FileFleetStore extends FleetStore {
     return this.options.now?.() ?? new Date();
   }
 
-  private get auditLimit(): number {
-    return this.options.auditLimit ?? 10_000;
-  }
-
   /** Runs `work` once every change before it is written (or refused). */
   private serially<T>(work: () => T | Promise<T>): Promise<T> {
     const run = this.writing.then(work);
@@ -175,7 +181,7 @@ export class FileFleetStore extends FleetStore {
 
   /** Memory changes only once the disk has the change. */
   private async commit(record: DeviceRecord): Promise<void> {
-    const devices = { ...this.devicesById, [record.udid]: record };
+    const devices = byUdid(this.devicesById, { [record.udid]: record });
     try {
       await this.writeDevices(devices);
     } catch (err) {
@@ -189,8 +195,7 @@ export class FileFleetStore extends FleetStore {
 
   private async appendAudit(entries: AuditEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    this.audited.push(...entries);
-    this.audited.splice(0, Math.max(0, this.audited.length - this.auditLimit));
+    this.noteFailures(entries);
     this.unwritten.push(...entries);
     if (await this.writeAudit()) this.healed();
   }
@@ -198,18 +203,16 @@ export class FileFleetStore extends FleetStore {
   /** Puts the unwritten entries on disk; false (and a storage failure) when it cannot. */
   private async writeAudit(): Promise<boolean> {
     if (this.unwritten.length === 0) return true;
+    const writing = this.unwritten;
     try {
-      if (this.auditLines + this.unwritten.length > 2 * this.auditLimit) {
-        await writeFileAtomically(this.auditFile, this.audited.map((e) => JSON.stringify(e)).join('\n') + '\n');
-        this.auditLines = this.audited.length;
-      } else {
-        // A new entry never continues a line cut short.
-        const lead = this.auditTorn && !(await endsWithNewline(this.auditFile)) ? '\n' : '';
-        await appendFile(this.auditFile, lead + this.unwritten.map((e) => JSON.stringify(e)).join('\n') + '\n');
-        this.auditLines += this.unwritten.length;
-      }
+      // A new entry never continues a line cut short.
+      const lead = this.auditTorn && !(await endsWithNewline(this.auditFile)) ? '\n' : '';
+      const text = lead + writing.map((e) => JSON.stringify(e)).join('\n') + '\n';
+      await appendFile(this.auditFile, text);
+      // The file may have grown by a torn part before: what is on disk now is its size.
+      this.auditBytes = (await stat(this.auditFile)).size;
       this.auditTorn = false;
-      this.unwritten = [];
+      this.unwritten = this.unwritten.slice(writing.length);
       return true;
     } catch (err) {
       this.auditTorn = true; // a failed append may have left part of a line
@@ -228,31 +231,46 @@ export class FileFleetStore extends FleetStore {
     if (await this.writeAudit()) this.healed();
   }
 
+  private noteFailures(entries: AuditEntry[]): void {
+    for (const e of entries) if (e.what === 'status' && e.to === 'Failed') this.failures.set(e.udid, e.why ?? '');
+  }
+
   private writeDevices(devices: Record<string, DeviceRecord>): Promise<void> {
     return writeFileAtomically(this.file, JSON.stringify({ version: 2, devices } satisfies FleetFile, null, 2));
   }
 }
 
+/** Devices by UDID in an object without a prototype: `__proto__` or `constructor` finds nothing that is not a device. */
+function byUdid(...sources: Record<string, DeviceRecord>[]): Record<string, DeviceRecord> {
+  return Object.assign(Object.create(null) as Record<string, DeviceRecord>, ...sources);
+}
+
+/** One line of the audit file, or undefined for a line cut short by a killed process. */
+function parseEntry(line: string): AuditEntry | undefined {
+  if (!line) return undefined;
+  try {
+    return JSON.parse(line) as AuditEntry;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The audit trail so far; lines cut short by a killed process are skipped and counted. */
-function readAudit(file: string): { entries: AuditEntry[]; skipped: number; torn: boolean } {
+function readAudit(file: string): { entries: AuditEntry[]; skipped: number; torn: boolean; bytes: number } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], skipped: 0, torn: false };
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { entries: [], skipped: 0, torn: false, bytes: 0 };
     throw storageFailed('read', file, err);
   }
   let skipped = 0;
   const entries = text.split('\n').flatMap((line) => {
-    if (!line) return [];
-    try {
-      return [JSON.parse(line) as AuditEntry];
-    } catch {
-      skipped++;
-      return [];
-    }
+    const entry = parseEntry(line);
+    if (line && !entry) skipped++;
+    return entry ?? [];
   });
-  return { entries, skipped, torn: text.length > 0 && !text.endsWith('\n') };
+  return { entries, skipped, torn: text.length > 0 && !text.endsWith('\n'), bytes: Buffer.byteLength(text) };
 }
 
 async function endsWithNewline(file: string): Promise<boolean> {

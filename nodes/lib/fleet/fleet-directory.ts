@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { CodedError } from '../coded-error';
 import type { Fleet } from './fleet';
-import { MAX_TEXT } from './person';
+import { hasControl, MAX_TEXT } from './person';
 import type { AuditEntry, DeviceRecord, FleetStore } from './fleet-store';
 import { byPerson, rowOf, type AuditQuery, type FleetRow } from './fleet-view';
 
@@ -174,6 +174,8 @@ export class FleetDirectory extends EventEmitter {
 
   /** The fleet answering for a phone: the one of the cart it is at, else any that knows it. */
   private async holding(udid: string): Promise<{ id: string; fleet: Fleet }> {
+    // `__proto__` or `constructor` is a name every object has, never a phone's.
+    if (!udid || udid.length > MAX_TEXT || hasControl(udid) || udid in Object.prototype) throw new CodedError('INVALID_UDID', 'that is not a device id');
     let found: { id: string; fleet: Fleet } | undefined;
     for (const [id, { fleet }] of this.fleets) {
       const record = await fleet.store.device(udid);

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { CodedError } from '../coded-error';
-import { checkUserId, MAX_TEXT, userKey } from './person';
+import { checkUserId, hasControl, MAX_TEXT, userKey } from './person';
 
 export const STATUSES = ['Unknown', 'Prepping', 'Checked In', 'Checking Out', 'Checked Out', 'Returning', 'Failed', 'Lost', 'Retired'] as const;
 export type DeviceStatus = (typeof STATUSES)[number];
@@ -258,6 +258,7 @@ export abstract class FleetStore extends EventEmitter {
   setAttribute(udid: string, name: string, value: string, actor: Actor = {}): Promise<DeviceRecord> {
     for (const text of [name, value]) {
       if (typeof text !== 'string' || text.length > MAX_TEXT) return Promise.reject(new CodedError('INVALID_ATTRIBUTE', `attribute names and values are text of at most ${MAX_TEXT} characters`));
+      if (hasControl(text)) return Promise.reject(new CodedError('INVALID_ATTRIBUTE', 'attribute names and values cannot contain control characters'));
     }
     return this.update(udid, (record) => ({ patch: { attributes: { ...record.attributes, [name]: value } }, what: 'attribute', actor }));
   }

@@ -46,13 +46,19 @@ export interface AuditQuery {
 }
 
 /** Checks a query as it came from a URL: dates must be dates (INVALID_QUERY otherwise). */
+const LAST_DAY = Date.UTC(10000, 0, 1);
+/** A day, or a day and a time with an optional zone: what ISO 8601 writes (not whatever Date.parse guesses at). */
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+
 export function auditQuery(raw: Record<string, unknown>): AuditQuery {
   const text = (name: string): string | undefined => (typeof raw[name] === 'string' && (raw[name] as string).trim() ? (raw[name] as string).trim() : undefined);
   const date = (name: string): string | undefined => {
     const value = text(name);
     if (value === undefined) return undefined;
-    const at = Date.parse(value);
+    const at = ISO_DATE.test(value) ? Date.parse(value) : NaN;
     if (Number.isNaN(at)) throw new CodedError('INVALID_QUERY', `${name} is not a date: use ISO 8601, e.g. 2026-12-01 or 2026-12-01T07:00:00Z`);
+    // What a database and ISO 8601's four-digit years can hold; an audit trail starts after 1970.
+    if (at < 0 || at >= LAST_DAY) throw new CodedError('INVALID_QUERY', `${name} is out of range: a date from 1970 to 9999`);
     return new Date(at).toISOString();
   };
   return { from: date('from'), to: date('to'), udid: text('udid'), user: text('user') };

@@ -139,6 +139,8 @@ export class Fleet {
   private portWrites: Promise<unknown> = Promise.resolve();
   /** Aborted on close: writes waiting for the database give up. */
   private readonly closing = new AbortController();
+  /** What each hub event was found to be about: every hub-input of that hub gets the same answer. */
+  private readonly identities = new WeakMap<object, Promise<PortIdentity>>();
   /** Docked phones below the battery threshold: since when (ms), and whether that was announced. */
   private readonly lowBattery = new Map<string, { since: number; announced: boolean }>();
   private readonly batteryTimer: NodeJS.Timeout;
@@ -159,7 +161,9 @@ export class Fleet {
       (record) => Date.parse(record.checkout.deadline),
       async (record) => {
         const why = text('device-fleet.errors.unplug-timeout', { seconds: this.rules.deadlineSeconds });
-        const failed = await this.store.expireCheckout(record.udid, record.checkout.deadline, { who: 'fleet', why });
+        // Judged behind the port events seen before it: an unplug the hub saw while the database
+        // was away is recorded first, so the phone in her hand completes its check-out.
+        const failed = await this.recording(() => this.store.expireCheckout(record.udid, record.checkout.deadline, { who: 'fleet', why }));
         if (!failed) return; // unplugged (or changed) meanwhile
         const device = asDevice(failed);
         this.announce('failed', device, why);
@@ -190,6 +194,20 @@ export class Fleet {
   /** The fleet's MDM, when it has one. */
   get mdm(): MdmAdapter | undefined {
     return this.options.mdm();
+  }
+
+  /**
+   * Which phone a hub's dock or unplug (`event`, the object the hub connection emitted) is about,
+   * recorded once however many hub-input nodes listen to that hub: USB tells a phone's arrival
+   * once, so a second node asking on its own would find nobody.
+   */
+  identifyEvent(event: { event: 'dock' | 'unplug' }, place: HubPort, missed?: boolean): Promise<PortIdentity> {
+    let identity = this.identities.get(event);
+    if (!identity) {
+      identity = event.event === 'dock' ? this.identifyDock(place, missed) : this.recordUnplug(place);
+      this.identities.set(event, identity);
+    }
+    return identity;
   }
 
   /**

@@ -5,6 +5,9 @@ export const MAX_TEXT = 256;
 
 // C0 and C1 controls (NUL, escapes, line breaks...): no user id or name has a use for them.
 const CONTROL = /\p{Cc}/u;
+
+/** Whether `text` has a control character (NUL, BEL, ESC, a line break...). */
+export const hasControl = (text: string): boolean => CONTROL.test(text);
 // Format characters (zero-width spaces and joiners, bidi overrides) are invisible: "user1"
 // with one is still user1.
 const FORMAT = /\p{Cf}/gu;

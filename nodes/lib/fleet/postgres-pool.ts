@@ -1,0 +1,90 @@
+import { Client, Pool, type ClientConfig } from 'pg';
+import { parse } from 'pg-connection-string';
+
+export interface FleetPoolOptions {
+  /** `postgres://host:port/database?sslmode=...`; a user or password in it is overridden by the two below. */
+  url: string;
+  user?: string;
+  password?: string;
+  /** Shown in `pg_stat_activity`, so a DBA sees which cart a connection is. */
+  applicationName: string;
+  max?: number;
+}
+
+type ConnectCallback = ((err: Error) => void) | ((err: null, c: Client) => void);
+
+const FIRST_BACKOFF_MS = 1000;
+const MAX_BACKOFF_MS = 30_000;
+
+/**
+ * A pool for the shared fleet, built the way the editor asks for it: the address in the URL,
+ * the role and its password from the credentials (pg lets a connection string override
+ * separate options, so the URL is parsed here and the credentials laid over it).
+ *
+ * A failed connect must not cost the server anything afterwards: pg leaves the socket of a
+ * connect that failed on the client's side (no password for a SCRAM login, say) open, and the
+ * backend waits on it until `authentication_timeout`; here it is closed at once. And after a
+ * failure the next connects fail at once, without reaching the server, for a backoff that
+ * doubles from 1 s to 30 s, so a cart with a wrong password never floods the database.
+ */
+export function fleetPool({ url, user, password, applicationName, max = 5 }: FleetPoolOptions): Pool {
+  const parsed = parse(url) as ClientConfig;
+  const config: ClientConfig = {
+    ...parsed,
+    ...(user && { user }),
+    ...(password && { password }),
+    // No password at all: pg would look for a ~/.pgpass of the Node-RED user, which the editor never set up.
+    ...(!password && !parsed.password && { password: '' }),
+    application_name: applicationName.slice(0, 63),
+    connectionTimeoutMillis: 5000,
+  };
+  const gate = new ConnectGate();
+  class GatedClient extends Client {
+    connect(): Promise<Client>;
+    connect(callback: ConnectCallback): void;
+    connect(callback?: ConnectCallback): Promise<Client> | void {
+      const connecting =
+        gate.refusal() ??
+        super.connect().then(
+          (client) => {
+            gate.passed();
+            return client;
+          },
+          (err: Error) => {
+            // The socket of a connect that failed, so the server's backend ends now.
+            (this as unknown as { connection?: { stream?: { destroy(): void } } }).connection?.stream?.destroy();
+            gate.failed(err);
+            throw err;
+          },
+        );
+      if (!callback) return connecting;
+      connecting.then((client) => (callback as (err: null, c: Client) => void)(null, client), callback as (err: Error) => void);
+    }
+  }
+  return new Pool({ ...config, max, Client: GatedClient });
+}
+
+/** Whether a connect may be tried now; after failures, not until their backoff has passed. */
+class ConnectGate {
+  private backoff = 0;
+  private until = 0;
+  private lastError?: Error;
+
+  refusal(): Promise<never> | undefined {
+    if (Date.now() >= this.until || !this.lastError) return undefined;
+    const err = new Error(`${this.lastError.message} (not tried again for ${Math.ceil((this.until - Date.now()) / 1000)} s)`);
+    Object.assign(err, { code: (this.lastError as NodeJS.ErrnoException).code });
+    return Promise.reject(err);
+  }
+
+  passed(): void {
+    this.backoff = 0;
+    this.lastError = undefined;
+  }
+
+  failed(err: Error): void {
+    this.backoff = this.backoff ? Math.min(this.backoff * 2, MAX_BACKOFF_MS) : FIRST_BACKOFF_MS;
+    this.until = Date.now() + this.backoff;
+    this.lastError = err;
+  }
+}

@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Fleet } from '../nodes/lib/fleet/fleet';
+import { LoginThrottle } from '../nodes/lib/login-throttle';
+import { freshUserDir, helper, load } from './node-red';
+
+const FLEET = [{ id: 'fleet', type: 'device-fleet', mdm: '', usb: '', lockerApp: 'org.example.locker' }];
+
+/** The admin API as Node-RED serves it without adminAuth (its default): what a page on another site can make a browser send. */
+describe('fleet admin API without adminAuth: only the editor’s own JSON requests act', () => {
+  let fleet: Fleet;
+  let userDir: string;
+
+  beforeEach(async () => {
+    userDir = freshUserDir();
+    await load(FLEET);
+    fleet = (helper.getNode('fleet') as unknown as { fleet: Fleet }).fleet;
+    await fleet.store.docked('PHONE-1', { hubId: 'hub', hub: 'Cart A', port: 1 });
+    await fleet.store.setStatus('PHONE-1', 'Checked In');
+  });
+
+  afterEach(() => helper.unload());
+
+  const status = async () => (await fleet.store.device('PHONE-1'))?.status;
+  const post = (path: string) => helper.request().post(`/device-checkout/devices/${path}`).set('Host', 'cart-3.example:1880');
+
+  it('refuses a cross-site HTML form (urlencoded or text/plain) and a foreign Origin; the editor’s own request acts', async () => {
+    const form = await post('PHONE-1/retired').set('Origin', 'https://evil.example').type('form').send('reason=gone');
+    assert.deepEqual([form.status, form.body.code], [415, 'INVALID_REQUEST']);
+    const plain = await post('PHONE-1/retired').set('Origin', 'https://evil.example').set('Content-Type', 'text/plain').send('{"reason":"gone"}');
+    assert.equal(plain.status, 415);
+    const foreign = await post('PHONE-1/retired').set('Origin', 'https://evil.example').send({ reason: 'gone' });
+    assert.deepEqual([foreign.status, foreign.body.code], [403, 'FOREIGN_ORIGIN']);
+    const crossSite = await post('PHONE-1/retired').set('Sec-Fetch-Site', 'cross-site').send({ reason: 'gone' });
+    assert.equal(crossSite.status, 403);
+    const opaque = await post('PHONE-1/retired').set('Origin', 'null').send({ reason: 'gone' });
+    assert.equal(opaque.status, 403, 'a sandboxed frame’s Origin');
+    assert.equal(await status(), 'Checked In', 'nothing changed');
+
+    const own = await post('PHONE-1/retired').set('Origin', 'http://cart-3.example:1880').send({ reason: 'cracked screen' });
+    assert.equal(own.status, 200, JSON.stringify(own.body));
+    assert.equal(await status(), 'Retired');
+    const script = await post('PHONE-1/reinstate').send({ reason: 'repaired' });
+    assert.equal(script.status, 200, 'a script with no Origin (curl) is no browser page');
+  });
+
+  it('refuses `__proto__` and `constructor` as phones (INVALID_UDID), writing nothing', async () => {
+    for (const udid of ['__proto__', 'constructor', 'hasOwnProperty']) {
+      const res = await post(`${udid}/attribute`).send({ name: 'Ward', value: '3' });
+      assert.deepEqual([res.status, res.body.code], [400, 'INVALID_UDID'], udid);
+      const trail = await helper.request().get(`/device-checkout/devices/${udid}/audit`);
+      assert.equal(trail.status, 400);
+    }
+    const file = JSON.parse(readFileSync(join(userDir, 'device-checkout', 'fleet-fleet.json'), 'utf8')) as { devices: object };
+    assert.deepEqual(Object.keys(file.devices), ['PHONE-1']);
+  });
+
+  it('answers bad input as bad input (400), and the fleet stays healthy: dates out of range, control characters', async () => {
+    for (const from of ['20000-01-01', '-1', '0000-01-01', '275760-09-13', '1969-12-31']) {
+      const res = await helper.request().get('/device-checkout/audit').query({ format: 'csv', from });
+      assert.deepEqual([res.status, res.body.code], [400, 'INVALID_QUERY'], from);
+    }
+    for (const value of ['a\u0000b', 'bell\u0007', 'esc\u001b[31m']) {
+      const res = await post('PHONE-1/attribute').send({ name: 'Ward', value });
+      assert.deepEqual([res.status, res.body.code], [400, 'INVALID_ATTRIBUTE'], JSON.stringify(value));
+    }
+    const fine = await post('PHONE-1/attribute').send({ name: 'Ward', value: 'Station 3 – Süd' });
+    assert.equal(fine.status, 200);
+    assert.equal((await helper.request().get('/device-checkout/devices')).status, 200);
+  });
+});
+
+describe('ward page logins: slowed down, then refused', () => {
+  it('five wrong logins cost nothing, then each costs more, and past ten the client is refused for 15 min; others are not', () => {
+    let now = 0;
+    const throttle = new LoginThrottle({ now: () => now });
+    const delays: number[] = [];
+    let lockedOut = 0;
+    for (let i = 0; i < 10; i++) {
+      const verdict = throttle.verdict('10.0.0.7');
+      assert.equal(verdict.refused, false);
+      delays.push((verdict as { delayMs: number }).delayMs);
+      if (throttle.failed('10.0.0.7')) lockedOut++;
+    }
+    assert.deepEqual(delays, [0, 0, 0, 0, 0, 0, 500, 1000, 1500, 2000]);
+    assert.equal(lockedOut, 1, 'said once');
+    assert.equal(throttle.verdict('10.0.0.7').refused, true);
+    assert.equal(throttle.verdict('10.0.0.8').refused, false, 'another client');
+    now += 15 * 60_000 + 1;
+    assert.deepEqual(throttle.verdict('10.0.0.7'), { refused: false, delayMs: 0 }, 'forgotten after the lockout');
+  });
+});

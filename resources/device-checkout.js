@@ -58,5 +58,16 @@
     return result;
   }
 
-  return { defaults: DEFAULTS, action: action };
+  /**
+   * In an edit dialog: a field the node has no value for (a flow from before the field, or
+   * written by hand) shows its default, as a new node would, so saving stores that default.
+   */
+  function showDefaults(node, type) {
+    Object.keys(DEFAULTS[type]).forEach(function (field) {
+      if (node[field] !== undefined && node[field] !== '') return;
+      self.$('#node-' + (node._def.category === 'config' ? 'config-' : '') + 'input-' + field).val(String(DEFAULTS[type][field]));
+    });
+  }
+
+  return { defaults: DEFAULTS, action: action, showDefaults: showDefaults };
 });

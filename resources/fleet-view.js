@@ -162,6 +162,9 @@
     $.ajax({ url: 'device-checkout/devices', dataType: 'json' }).then(function (answer) {
       rows.clear();
       answer.devices.forEach(function (row) { rows.set(row.udid, row); });
+      (answer.unreachable || []).forEach(function (fleet) {
+        RED.notify(esc(t('unreachable', { fleet: fleet.name, code: fleet.code, message: fleet.message })), { type: 'warning', timeout: 15000 });
+      });
       state.loaded = true;
       redraw();
     }, failure);
@@ -176,6 +179,8 @@
     var canAct = RED.user.hasPermission('device-checkout.write');
     var action = function (name, label) { return '<button class="red-ui-button red-ui-button-small" data-action="' + name + '"' + (canAct ? '' : ' disabled') + '>' + esc(label) + '</button>'; };
     panel.removeAttr('hidden').html(
+      // Exports follow the phone picked; this puts every phone back in them.
+      '<button class="red-ui-button red-ui-button-small dc-all-phones" style="float: right;">' + esc(t('allPhones')) + '</button>' +
       '<b>' + esc(row.name || row.serial || row.udid) + '</b> <span>' + esc(row.udid) + '</span>' +
       (row.home ? '<div>' + esc(t('home')) + ': ' + esc(row.home) + '</div>' : '') +
       '<div class="dc-actions">' +
@@ -236,6 +241,11 @@
     redraw();
   });
   content.on('click', 'tbody tr[data-udid]', function () { showDetail(this.dataset.udid); });
+  content.on('click', '.dc-all-phones', function () {
+    state.selected = undefined;
+    content.find('.dc-fleet-detail').attr('hidden', true).empty();
+    redraw(false);
+  });
   content.find('.dc-fleet-list').on('scroll', function () { redraw(false); });
   content.on('click', '[data-action]', function () { act(this.dataset.action); });
   content.on('click', '.dc-export', function () { exportAudit(this.dataset.format); });

@@ -30,6 +30,27 @@ describe('the example workflows', () => {
     }
   });
 
+  it('carry every field of each of the package\u2019s nodes, so no dialog opens blank and saving stores no undefined', () => {
+    // DeviceCheckout.defaults, as the editor and the runtime read it.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const shared = require(join(ROOT, 'resources', 'device-checkout.js')) as { defaults: Record<string, Record<string, unknown>> };
+    const fieldsOf = (type: string): string[] => {
+      const html = readFileSync(join(ROOT, 'nodes', type, `${type}.html`), 'utf8');
+      const block = html.slice(html.indexOf('defaults: {'), html.indexOf('\n    }', html.indexOf('defaults: {')));
+      const own = [...block.matchAll(/^\s+(\w+): \{/gm)].map((m) => m[1]);
+      // A device action also has the kit's fields: name, fleet, and its wait when it has one.
+      const kit = html.includes('DeviceCheckout.action(') ? ['name', 'fleet', ...('timeout' in shared.defaults[type] ? ['timeout'] : [])] : [];
+      return [...new Set([...kit, ...own])];
+    };
+    const missing: string[] = [];
+    for (const name of ['Device Prep', 'Check Out', 'Return', 'Whole cart', 'Cart tools']) {
+      for (const n of example(name).filter((node) => TYPES.includes(node.type))) {
+        for (const field of fieldsOf(n.type)) if (!(field in n)) missing.push(`${name}: ${n.type} ${n.id} has no ${field}`);
+      }
+    }
+    assert.deepEqual(missing, []);
+  });
+
   it('show every node of the package somewhere (the Flow Library asks for it)', () => {
     const used = new Set(['Whole cart', 'Cart tools'].flatMap((name) => example(name).map((n) => n.type)));
     assert.deepEqual(TYPES.filter((t) => !used.has(t)), []);

@@ -5,7 +5,11 @@ import type { Fleet } from '../nodes/lib/fleet/fleet';
 import { LoginThrottle } from '../nodes/lib/login-throttle';
 import { freshUserDir, helper, load } from './node-red';
 
-const FLEET = [{ id: 'fleet', type: 'device-fleet', mdm: '', usb: '', lockerApp: 'org.example.locker' }];
+const FLEET = [
+  { id: 'fleet', type: 'device-fleet', name: 'Ward 3', mdm: '', usb: '', lockerApp: 'org.example.locker' },
+  // Another ward's fleet whose database cannot be reached.
+  { id: 'away', type: 'device-fleet', name: 'Ward 9', mdm: '', usb: '', lockerApp: 'org.example.locker', store: 'postgres', databaseUrl: 'postgres://127.0.0.1:9/devices', cart: 'ward-9' },
+];
 
 /** The admin API as Node-RED serves it without adminAuth (its default): what a page on another site can make a browser send. */
 describe('fleet admin API without adminAuth: only the editor’s own JSON requests act', () => {
@@ -43,6 +47,13 @@ describe('fleet admin API without adminAuth: only the editor’s own JSON reques
     assert.equal(await status(), 'Retired');
     const script = await post('PHONE-1/reinstate').send({ reason: 'repaired' });
     assert.equal(script.status, 200, 'a script with no Origin (curl) is no browser page');
+  });
+
+  it('one fleet whose database is away: the others are still listed, and that one is named with why', async () => {
+    const res = await helper.request().get('/device-checkout/devices');
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body.devices.map((d: { udid: string }) => d.udid), ['PHONE-1']);
+    assert.deepEqual(res.body.unreachable.map((u: { fleet: string; name: string; code: string }) => [u.fleet, u.name, u.code]), [['away', 'Ward 9', 'STORE_UNAVAILABLE']]);
   });
 
   it('refuses `__proto__` and `constructor` as phones (INVALID_UDID), writing nothing', async () => {

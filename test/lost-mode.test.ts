@@ -121,6 +121,21 @@ for (const [vendor, start] of [['NanoMDM', nanoMdm], ['Jamf Pro', jamfPro]] as c
       assert.deepEqual([(await fleet.store.device(phone.udid))?.lostMode, (await fleet.store.device(phone.udid))?.status], [undefined, 'Checked In']);
     });
 
+    it('a placeholder without a value (a phone with no recorded name, no Device Home) leaves that part empty: Lost Mode is sent, and the log says what was missing', async () => {
+      const phone = new SimulatedDevice();
+      await mdm.enrol(phone);
+      await fleet.store.docked(phone.udid, { hubId: 'hub', hub: 'Cart', port: 5 });
+      await fleet.store.setStatus(phone.udid, 'Checked In');
+      await fleet.beginCheckout({ id: 'ann', name: 'Ann Example' }, phone.udid, {});
+      await fleet.store.unplugged(phone.udid);
+      await directory.act(phone.udid, 'lost', { reason: 'gone' }, 'charge');
+      await waitFor('in Lost Mode', () => phone.lostMode !== undefined);
+      assert.deepEqual(JSON.parse(JSON.stringify(phone.lostMode)), { Message: 'Please return this phone to . It was with Ann Example.', PhoneNumber: '+49 30 1234 5678' }, 'no name: no footnote');
+      assert.equal(said.filter((line) => line.startsWith('device-fleet.errors.lost-mode-empty')).length, 1);
+      assert.match(said[0], /\[Device Home\], \[Device Name\]/);
+      assert.ok(!said.some((line) => line.includes('refused')), 'the phone refused nothing');
+    });
+
     it('a phone not supervised refuses Lost Mode: said as LOST_MODE_REFUSED, recorded as not in Lost Mode', async () => {
       const phone = await outWithAnn({ supervised: false });
       await directory.act(phone.udid, 'lost', { reason: 'gone' }, 'charge');

@@ -100,6 +100,27 @@ describe('NanoMDM client against a simulated NanoMDM', () => {
   });
 
 
+  it('a slow MDM is not a silent phone: the device’s time starts once NanoMDM has the command', async () => {
+    sim.latency = 700; // each enqueue takes longer than the phone is given to answer
+    await perform(commands.restartDevice(), { timeout: 500 });
+    assert.equal(phone.executed.filter((c) => c.RequestType === 'RestartDevice').length, 1);
+    sim.latency = 0;
+  });
+
+  it('an MDM that cannot be reached: MDM_UNREACHABLE naming where it tried (never the credentials)', async () => {
+    const away = new NanoMdm({ url: 'http://nanomdm:secret-in-url@127.0.0.1:9/', apiKey: API_KEY, webhookSecret: HMAC_KEY, maxConcurrent: 5, timeout: 2000 });
+    try {
+      await assert.rejects(away.perform(phone.udid, commands.restartDevice(), { timeout: 1000 }), (err: CodedError) => {
+        assert.equal(err.code, 'MDM_UNREACHABLE');
+        assert.match(err.message, /MDM server http:\/\/127\.0\.0\.1:9 unreachable \(ECONNREFUSED\)/);
+        assert.doesNotMatch(err.message, /secret|nano-api-key/);
+        return true;
+      });
+    } finally {
+      await away.close();
+    }
+  });
+
   it('stopped (a redeploy) while the command is still on its way to the server: rejects with the reason, no unhandled rejection (it would end Node-RED)', async () => {
     sim.latency = 300;
     const unhandled: unknown[] = [];

@@ -151,6 +151,9 @@ describe('disk faults in a Node-RED runtime', () => {
       { id: 'unconfigured', type: 'device-fleet', mdm: '', lockerApp: 'org.example.locker', store: 'postgres', databaseUrl: '', cart: 'ward-3' },
     ]);
     assert.equal((helper.getNode('unconfigured') as unknown as { unavailable?: CodedError }).unavailable?.code, 'INVALID_CONFIG', 'no database URL: said at deploy');
+    const said = (helper.log() as unknown as { args: [{ id?: string; msg?: unknown }][] }).args.map(([entry]) => entry).filter((entry) => entry.id === 'unconfigured');
+    assert.ok(said.some((entry) => /device-fleet\.errors\.misconfigured/.test(String(entry.msg))), 'pointed at the dialog');
+    assert.ok(!said.some((entry) => /device-fleet\.errors\.unavailable/.test(String(entry.msg))), 'not at a damaged file and its backup');
     const shown = statuses('checkout');
     const errors = reports('checkout', 'error');
     send('checkout', { user: 'ann' });

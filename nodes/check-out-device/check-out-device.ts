@@ -8,6 +8,7 @@ import type { AssignedUser, MdmAdapter } from '../lib/mdm/mdm-adapter';
 import { applicationConfiguration, settings } from '../lib/mdm/commands';
 import { asDevice, type Fleet } from '../lib/fleet/fleet';
 import { numberField } from '../shared/defaults';
+import { showStatus } from '../shared/status';
 import { deviceLabel, failAction, NO_LOCKER_APP, registerDeviceAction, type ActionDevice, type ActionInput, type DeviceActionDef, type DeviceMessage } from '../shared/device-action';
 
 interface CheckOutDef extends DeviceActionDef {
@@ -122,6 +123,36 @@ export default function (RED: NodeAPI): void {
     return true;
   }
 
+  /** The node's status while its phone waits to be taken: counts down to the deadline, then says it was taken. */
+  const waitingToBeTaken = new WeakMap<Node, () => void>();
+  function showWaiting(node: Node, device: ActionDevice, fleet: Fleet): void {
+    waitingToBeTaken.get(node)?.();
+    const label = deviceLabel(device);
+    let deadline = Date.now() + fleet.rules.deadlineSeconds * 1000;
+    const tick = (): void => showStatus(node, 'waiting', RED._('check-out-device.status.waiting-taken', { device: label, seconds: Math.max(0, Math.ceil((deadline - Date.now()) / 1000)) }));
+    const timer = setInterval(tick, 1000);
+    const stop = (): void => {
+      clearInterval(timer);
+      fleet.store.off('change', onChange);
+      node.off('close', stop);
+      waitingToBeTaken.delete(node);
+    };
+    const onChange = (record: { udid: string; status: string }): void => {
+      if (record.udid !== device.udid) return;
+      if (record.status === 'Checked Out') showStatus(node, 'ok', RED._('check-out-device.status.taken', { device: label }));
+      if (record.status !== 'Checking Out') stop(); // taken, or its deadline's failure says so
+    };
+    fleet.store.on('change', onChange);
+    node.on('close', stop);
+    waitingToBeTaken.set(node, stop);
+    void fleet.store.device(device.udid).then((record) => {
+      if (!record || record.status !== 'Checking Out') return onChange(record ?? { udid: device.udid, status: '' });
+      if (record.checkout) deadline = Date.parse(record.checkout.deadline);
+      tick();
+    });
+    tick();
+  }
+
   registerDeviceAction<CheckOutDef>(
     RED,
     'check-out-device',
@@ -148,6 +179,7 @@ export default function (RED: NodeAPI): void {
       }
     },
     {
+      doneStatus: showWaiting,
       chooseDevice: async (_config, msg: CheckOutMessage, fleet, node) => {
         if (!fleet.lockerApp) throw new CodedError('INVALID_CONFIG', RED._(NO_LOCKER_APP));
         const user = await userOf(RED, msg, fleet);

@@ -109,7 +109,9 @@ export default function (RED: NodeAPI): void {
       // A damaged fleet file is left for the admin: guessing the phones' statuses could hand one out twice.
       void pool?.end();
       this.unavailable = err as CodedError;
-      this.error(RED._('device-fleet.errors.unavailable', { message: (err as Error).message }));
+      // A setting the dialog lacks is not a damaged file: each says where to look.
+      const advice = (err as CodedError).code === 'INVALID_CONFIG' ? 'device-fleet.errors.misconfigured' : 'device-fleet.errors.unavailable';
+      this.error(RED._(advice, { message: (err as Error).message }));
       return;
     }
     const { fleet } = this;

@@ -29,10 +29,13 @@ const STATUS_OF: Record<string, number> = {
   INVALID_UDID: 400,
   NOT_LOST: 409,
   NOT_FAILED: 409,
+  RETIRED: 409,
   NO_MDM: 409,
   INVALID_CONFIG: 409,
   DEVICE_TIMEOUT: 504,
   STORE_UNAVAILABLE: 503,
+  SCHEMA_TOO_NEW: 503,
+  STORE_BUSY: 503,
 };
 
 export interface FleetRoutes {
@@ -64,7 +67,12 @@ export function fleetRoutes(RED: NodeAPI): FleetRoutes {
   directory.on('row', (row: FleetRow) => RED.comms.publish(DEVICE_TOPIC, row as never, false));
 
   RED.httpAdmin.get('/device-checkout/devices', read, (_req: Request, res: Response) => {
-    directory.rows().then((devices) => res.json({ devices }), failed(res));
+    // One fleet whose database refuses is said by name; every other fleet is still listed.
+    const unreachable: { fleet: string; name: string; code: string; message: string }[] = [];
+    const nameOf = (id: string) => (RED.nodes.getNode(id) as { name?: string } | null)?.name || id;
+    directory
+      .rows(undefined, (id, err) => unreachable.push({ fleet: id, name: nameOf(id), code: (err as CodedError).code ?? 'ERROR', message: err.message }))
+      .then((devices) => res.json({ devices, unreachable }), failed(res));
   });
   RED.httpAdmin.get('/device-checkout/devices/:udid/audit', read, (req: Request, res: Response) => {
     directory.trail(req.params.udid).then((entries) => res.json({ entries }), failed(res));

@@ -45,20 +45,23 @@ const PLACEHOLDER = /\[([^[\]\r\n]{1,64})\]/g;
  * `template`. A placeholder without a value fails with MISSING_ATTRIBUTE rather than
  * producing a half-filled name or wallpaper, one whose value is longer than 256 characters
  * with INVALID_ATTRIBUTE. Only the device's own values count: `[constructor]` is no attribute.
+ * With `leaveEmpty`, a placeholder without a value is left empty instead and `leaveEmpty` told
+ * which (a Lost Mode message must go out even for a phone with no recorded name).
  */
-export function renderTemplate(template: string, device: Device): string {
+export function renderTemplate(template: string, device: Device, leaveEmpty?: (placeholders: string[]) => void): string {
   const missing: string[] = [];
   const text = template.replace(PLACEHOLDER, (whole, name: string) => {
     const value = valueOf(device, name);
     if (value === undefined || value === null || value === '' || typeof value === 'object' || typeof value === 'function') {
       missing.push(whole);
-      return whole;
+      return leaveEmpty ? '' : whole;
     }
     const rendered = String(value);
     if (rendered.length > MAX_TEXT) throw new CodedError('INVALID_ATTRIBUTE', `the value of ${whole} is longer than ${MAX_TEXT} characters`);
     return rendered;
   });
-  if (missing.length > 0) throw new CodedError('MISSING_ATTRIBUTE', `no value for ${missing.join(', ')} in "${template}"`);
+  if (missing.length > 0 && leaveEmpty) leaveEmpty(missing);
+  else if (missing.length > 0) throw new CodedError('MISSING_ATTRIBUTE', `no value for ${missing.join(', ')} in "${template}"`);
   return text;
 }
 

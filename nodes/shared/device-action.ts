@@ -52,6 +52,8 @@ export interface DeviceActionOptions<C> {
   chooseDevice?: (config: C, msg: DeviceMessage, fleet: Fleet, node: Node) => Promise<Chosen>;
   /** Runs once when the node starts, for actions that outlive a message (a check-out deadline). */
   setup?: (node: Node, config: C, fleet: Fleet) => void;
+  /** What the status says once the action is done, instead of "done" (a check-out still waits for the unplug). */
+  doneStatus?: (node: Node, device: ActionDevice, fleet: Fleet) => void;
 }
 
 /** The key prefix of the texts every action node shows, qualified so they come from the device-fleet's catalog. */
@@ -66,7 +68,9 @@ const CUT_OFF = new Set(['MDM_CLOSED', 'NODE_CLOSED']);
  */
 export function failAction(RED: NodeAPI, node: Node, err: CodedError, msg: DeviceMessage, label: string, fail: (err: Error) => void, toWorkflow = true): void {
   if (toWorkflow) reportFailure(node, err, msg as Record<string, unknown>);
-  failMessage(node, err, RED._(`${ACTION_TEXT}.failed`, { device: label, code: err.code ?? 'ERROR' }), fail);
+  // No device yet (no fleet, a refused tap): the code alone, not "?: NO_FLEET".
+  const code = err.code ?? 'ERROR';
+  failMessage(node, err, label ? RED._(`${ACTION_TEXT}.failed`, { device: label, code }) : RED._(`${ACTION_TEXT}.failed-alone`, { code }), fail);
 }
 
 export const NO_LOCKER_APP = 'node-red-contrib-device-checkout/device-fleet:device-fleet.errors.no-locker-app';
@@ -115,7 +119,7 @@ export function registerDeviceAction<C extends DeviceActionDef>(
       });
 
     this.on('input', (msg: DeviceMessage, send, done) => {
-      const label = msg.device ? deviceLabel(msg.device) : '?';
+      const label = msg.device ? deviceLabel(msg.device) : '';
       if (unavailable) return failAction(RED, this, unavailable, msg, label, done, false);
       if (!fleet) return failAction(RED, this, new CodedError('NO_FLEET', RED._(`${ACTION_TEXT}.no-fleet`)), msg, label, done, false);
       const inputOf = ({ device, user }: Chosen): ActionInput => ({
@@ -147,7 +151,8 @@ export function registerDeviceAction<C extends DeviceActionDef>(
             return act(input).then(
               (payload) => {
                 if (payload !== undefined) msg.payload = payload;
-                showStatus(this, 'ok', RED._(`${ACTION_TEXT}.done`, { device: deviceLabel(input.device) }));
+                if (options.doneStatus) options.doneStatus(this, input.device, fleet);
+                else showStatus(this, 'ok', RED._(`${ACTION_TEXT}.done`, { device: deviceLabel(input.device) }));
                 send(msg);
                 done();
               },

@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { HubConnection } from '../lib/hub/hub-connection';
+import { HubConnection, type HubStatus } from '../lib/hub/hub-connection';
 import { hubSettings } from '../lib/hub/hub-settings';
 import { openHubLink } from '../lib/hub/open-link';
 import { listSerialPorts } from '../lib/hub/serial-link';
@@ -38,6 +38,13 @@ export default function (RED: NodeAPI): void {
 
     let connection: HubConnection | undefined;
     const onWarning = (err: Error): void => this.warn(RED._('smart-hub.errors.warning', { message: err.message }));
+    // Why the hub is away goes to the log too (once per reason, not per retry): a status is seen only in the editor.
+    let said: string | undefined;
+    const onStatus = ({ status, reason }: HubStatus): void => {
+      if (status === 'disconnected' && reason && reason !== 'closed' && reason !== said) this.warn(RED._('smart-hub.errors.away', { hub: this.hubName, reason }));
+      if (status === 'connected' && said) this.log(RED._('smart-hub.errors.back', { hub: this.hubName }));
+      if (status !== 'connecting') said = status === 'disconnected' ? reason : undefined;
+    };
 
     // Each user holds one reference to the shared connection for as long as it runs.
     this.register = (user) => {
@@ -45,7 +52,7 @@ export default function (RED: NodeAPI): void {
       const { serialPort, baudRate, pollInterval, model } = settings;
       users.add(user.id);
       connection = connections.acquire(serialPort, () => new HubConnection({ path: serialPort, baudRate, pollInterval, model, openLink: openHubLink }));
-      if (users.size === 1) connection.on('warning', onWarning);
+      if (users.size === 1) connection.on('warning', onWarning).on('status', onStatus);
       connection.start();
       return connection;
     };
@@ -53,7 +60,7 @@ export default function (RED: NodeAPI): void {
     this.deregister = async (user) => {
       if (!settings || !users.delete(user.id)) return;
       if (users.size === 0) {
-        connection?.off('warning', onWarning);
+        connection?.off('warning', onWarning).off('status', onStatus);
         connection = undefined;
       }
       await connections.release(settings.serialPort);

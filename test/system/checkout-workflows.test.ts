@@ -162,9 +162,13 @@ for (const kind of ['file', 'postgres'] as const) {
       assert.ok(phone.profiles.has(APP_LOCK_IDENTIFIER), 'Check In locked the phone to the locker app');
       assert.deepEqual(phone.appConfigurations.get(LOCKER), { CheckoutStatus: 'Checked In' });
       const executedBefore = phone.executed.length;
+      const shown = statuses('checkout');
 
       send('checkout', { badge: '1001' });
       const [handed] = await waitFor('handed out', () => seen.handed.length === 1 && seen.handed);
+      const waiting = shown.at(-1)!;
+      assert.deepEqual([waiting.fill, waiting.shape], ['yellow', 'ring'], 'not done while the phone waits in the cart');
+      assert.match(String(waiting.text), /check-out-device\.status\.waiting-taken .*"seconds":[12]\b/);
       assert.deepEqual([handed.device.udid, handed.device.status, handed.device.user, handed.device.userName], [phone.udid, 'Checking Out', 'alice', 'Alice Example']);
       assert.deepEqual(requestTypes(phone, executedBefore), ['Settings:ApplicationConfiguration', 'RemoveProfile', 'Settings:Wallpaper']);
       assert.deepEqual(phone.appConfigurations.get(LOCKER), { CheckoutStatus: 'Checked Out', UserId: 'alice', UserName: 'Alice Example' });
@@ -175,6 +179,8 @@ for (const kind of ['file', 'postgres'] as const) {
       cart.unplug(0, 2);
       await waitFor('Checked Out', async () => (await status(phone)) === 'Checked Out');
       await waitFor('LED off', () => ledHistory(pty.hub, 2).at(-1) === 'off');
+      await waitFor('the node says it was taken', () => /check-out-device\.status\.taken/.test(String(shown.at(-1)?.text)));
+      assert.equal(shown.at(-1)!.fill, 'green');
 
       await new Promise((resolve) => setTimeout(resolve, DEADLINE_S * 1000 + 300));
       assert.deepEqual(seen.caught, [], 'unplugged in time: no failure when the deadline passes');
@@ -195,8 +201,8 @@ for (const kind of ['file', 'postgres'] as const) {
       assert.ok(phone.profiles.has(APP_LOCK_IDENTIFIER));
       assert.equal((await ink(phone.wallpapers.lock!)).pixels, 0, 'black lock screen: the phone is locked');
       assert.deepEqual(ledHistory(pty.hub, 2).slice(-1), ['release']);
-      const statuses = (await trail(phone)).filter((e) => e.what === 'status').map((e) => `${e.from}->${e.to}${e.who ? ` (${e.who})` : ''}`);
-      assert.deepEqual(statuses, ['Unknown->Checked In (check-in)', 'Checked In->Checking Out (alice)', 'Checking Out->Checked Out (hub)', 'Checked Out->Checked In (check-in)']);
+      const statusTrail = (await trail(phone)).filter((e) => e.what === 'status').map((e) => `${e.from}->${e.to}${e.who ? ` (${e.who})` : ''}`);
+      assert.deepEqual(statusTrail, ['Unknown->Checked In (check-in)', 'Checked In->Checking Out (alice)', 'Checking Out->Checked Out (hub)', 'Checked Out->Checked In (check-in)']);
     });
 
     it('not unplugged within the deadline: UNPLUG_TIMEOUT, and On Failure runs the Return workflow', async () => {

@@ -168,6 +168,12 @@ describe('the editor in a real browser (headless Chromium)', function () {
     await page.fill('.dc-from', '');
     await page.fill('.dc-to', '');
     await page.screenshot({ path: join(ARTIFACTS, 'fleet-view-demo.png') });
+    // Back to every phone: the exports are of the whole fleet again.
+    await page.click('.dc-all-phones');
+    assert.ok(await page.locator('.dc-fleet-detail').isHidden());
+    const everything = (await (await fetch(`${demo.url}device-checkout/audit?format=csv`)).text()).trimEnd().split('\r\n').length - 1;
+    assert.ok(everything > trail.length);
+    assert.ok((await exported('', '')) >= everything, 'every phone\u2019s trail (the cart may add to it meanwhile)');
   });
 
   it('imports each example and deploys it without an error', async () => {

@@ -353,9 +353,14 @@ describe('smart hub nodes over a real pseudo-terminal', function () {
     path = join(tempDir('hub'), 'ttyLATER');
     await load(cartFlow(path));
     const status = statuses('in');
+    const warnings = reports('hub', 'warn');
     const missing = await waitFor('red status', () => status.find((s) => s.fill === 'red'));
     assert.match(missing.text ?? '', /disconnected/);
     assert.match(missing.text ?? '', /cannot open .*ttyLATER: No such file or directory/);
+    assert.equal((missing.text ?? '').split('cannot open').length, 2, 'said once, not doubled');
+    await waitFor('in the log too, where an admin looks', () => warnings.some((w) => /smart-hub\.errors\.away.*ttyLATER: No such file or directory/.test(String(w))));
+    await new Promise((resolve) => setTimeout(resolve, 2500)); // a few retries
+    assert.equal(warnings.filter((w) => /smart-hub\.errors\.away/.test(String(w))).length, 1, 'once, not at every retry');
     pty = new PtyHub(new (await import('../../sim/simulated-hub')).SimulatedHub({ ports: 4 }), path);
     await pty.start();
     await waitFor('connected once the port exists', () => status.some((s) => s.text?.startsWith(CONNECTED)), 15000);

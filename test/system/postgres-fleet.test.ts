@@ -9,7 +9,7 @@ import { Fleet, type PortIdentity } from '../../nodes/lib/fleet/fleet';
 import { builtFile } from '../../nodes/lib/package-root';
 import { CHANGES_CHANNEL, PostgresFleetStore } from '../../nodes/lib/fleet/postgres-fleet-store';
 import { fleetPool } from '../../nodes/lib/fleet/postgres-pool';
-import { migrate } from '../../nodes/lib/fleet/postgres-schema';
+import { migrate, SCHEMA_VERSION } from '../../nodes/lib/fleet/postgres-schema';
 import { WebhookRelay } from '../../nodes/lib/fleet/webhook-relay';
 import { toPlist } from '../../nodes/lib/mdm/commands';
 import { NanoMdm } from '../../nodes/lib/mdm/nanomdm';
@@ -127,6 +127,42 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
     await assert.rejects(db.query('DELETE FROM checkout_audit'), /append-only/);
     const trail = await db.query(`SELECT udid, cart, what, from_value, to_value, who FROM checkout_audit WHERE what = 'status' ORDER BY id`);
     assert.deepEqual(trail.rows.at(-1), { udid: 'P1', cart: 'ward-3', what: 'status', from_value: 'Checked In', to_value: 'Checking Out', who: 'alice' });
+  });
+
+  it('a database a newer package migrated is refused in words (SCHEMA_TOO_NEW, said once), and nothing is written to it', async () => {
+    const url = await freshDatabase();
+    const store = cartStore(url, 'ward-3');
+    await dockedPhone(store, 'A', 1);
+    await cartPool(url).query('INSERT INTO checkout_migrations (version) VALUES ($1)', [SCHEMA_VERSION + 1]); // what the next version does
+    const old = cartStore(url, 'ward-3');
+    const said: (string | undefined)[] = [];
+    old.on('storage', (err?: CodedError) => said.push(err?.message));
+    await assert.rejects(old.beginCheckout('alice', RULES), (err: CodedError) => err.code === 'SCHEMA_TOO_NEW' && err.message.includes(`at schema ${SCHEMA_VERSION + 1}, this version of the package knows ${SCHEMA_VERSION}: upgrade`));
+    await assert.rejects(old.device('A'), (err: CodedError) => err.code === 'SCHEMA_TOO_NEW');
+    assert.equal(said.length, 1, 'said once');
+    assert.equal((await store.device('A'))?.status, 'Checked In', 'nothing written');
+  });
+
+  it('a lock another session holds: the tap is refused STORE_BUSY within seconds (the database is not called away); released, taps work again', async () => {
+    const url = await freshDatabase();
+    const store = new PostgresFleetStore({ pool: watched(fleetPool({ url, applicationName: 'device-checkout busy' })), cart: 'ward-3' });
+    await dockedPhone(store, 'A', 1);
+    const said: (string | undefined)[] = [];
+    store.on('storage', (err?: CodedError) => said.push(err?.code));
+    const holder = new Client({ connectionString: url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT pg_advisory_xact_lock(hashtext('device-checkout cart ' || $1))`, ['ward-3']); // a stuck session of this cart
+      const started = Date.now();
+      await assert.rejects(store.beginCheckout('alice', RULES), (err: CodedError) => err.code === 'STORE_BUSY' && /busy/.test(err.message));
+      assert.ok(Date.now() - started < 9000, 'refused in seconds, not left waiting');
+      assert.deepEqual(said, [], 'busy is not out of reach');
+      await holder.query('ROLLBACK');
+      assert.equal(await tap(store, 'alice'), 'A');
+    } finally {
+      await holder.end();
+    }
   });
 
   it('one badge tapped at two carts at the same instant hands out one phone, every time', async () => {

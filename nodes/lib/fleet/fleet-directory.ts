@@ -64,12 +64,24 @@ export class FleetDirectory extends EventEmitter {
     };
   }
 
-  /** Every phone of every fleet, once: a phone of a shared fleet as its cart's fleet sees it. */
-  async rows(only?: (id: string) => boolean): Promise<FleetRow[]> {
+  /**
+   * Every phone of every fleet, once: a phone of a shared fleet as its cart's fleet sees it.
+   * With `unreachable`, a fleet whose store cannot be read is told to it and left out (the others
+   * are still listed); without, its failure is the answer.
+   */
+  async rows(only?: (id: string) => boolean, unreachable?: (id: string, err: Error) => void): Promise<FleetRow[]> {
     const rows = new Map<string, FleetRow>();
     for (const [id, { fleet }] of this.fleets) {
       if (only && !only(id)) continue;
-      const [records, failures] = await Promise.all([fleet.store.devices(), fleet.store.lastFailures()]);
+      let records: DeviceRecord[];
+      let failures: Map<string, string>;
+      try {
+        [records, failures] = await Promise.all([fleet.store.devices(), fleet.store.lastFailures()]);
+      } catch (err) {
+        if (!unreachable) throw err;
+        unreachable(id, err as Error);
+        continue;
+      }
       for (const record of records) {
         // Known to two fleets (one database; a phone moved between carts of their own files): as the cart it is at sees it.
         const seen = rows.get(record.udid);
@@ -112,6 +124,8 @@ export class FleetDirectory extends EventEmitter {
     const reason = textOf(request.reason, 'reason');
     switch (action as AdminAction) {
       case 'check-in':
+        // A Retired phone stays Retired at a check-in: saying "done" would hide that nothing changed.
+        if ((await store.device(udid))?.status === 'Retired') throw new CodedError('RETIRED', 'the phone is Retired: Reinstate it first, then Check In');
         await this.checkIn(fleet, udid, { who, why: reason ?? 'checked in by an admin' });
         break;
       case 'clear-failed': {

@@ -210,7 +210,7 @@ export abstract class FleetStore extends EventEmitter {
 
   /** A device whose workflow failed (not unplugged in time, an action failed): Failed, never handed out so. */
   fail(udid: string, actor: Actor = {}): Promise<DeviceRecord> {
-    return this.update(udid, () => ({ patch: { status: 'Failed', checkout: undefined }, what: 'failed', actor }));
+    return this.update(udid, (current) => ({ patch: failedPatch(current), what: 'failed', actor }));
   }
 
   /** Fails a check-out whose deadline passed, unless it was completed (or started again) meanwhile: undefined then. */
@@ -218,7 +218,7 @@ export abstract class FleetStore extends EventEmitter {
     let expired = false;
     const record = await this.update(udid, (current) => {
       expired = current.status === 'Checking Out' && current.checkout?.deadline === deadline;
-      return expired ? { patch: { status: 'Failed', checkout: undefined }, what: 'failed', actor } : undefined;
+      return expired ? { patch: failedPatch(current), what: 'failed', actor } : undefined;
     });
     return expired ? record : undefined;
   }
@@ -283,6 +283,16 @@ export abstract class FleetStore extends EventEmitter {
     this.emit('storage', undefined);
   }
 }
+
+/**
+ * Failed: a phone still in the cart was never hers (her check-out failed before she took it), so
+ * it shows nobody's name; one out with her stays hers (it counts toward her limit).
+ */
+const failedPatch = (current: DeviceRecord): Partial<DeviceRecord> => ({
+  status: 'Failed',
+  checkout: undefined,
+  ...(current.docked && current.status === 'Checking Out' && { user: undefined, userName: undefined }),
+});
 
 /** A device nobody recorded yet: it exists once a change of it was written. */
 export const newRecord = (udid: string): DeviceRecord => ({ udid, docked: false, status: 'Unknown', attributes: {}, healthy: true });

@@ -94,6 +94,8 @@ const LOST_MODE_WAIT_MS = 3_600_000;
 export const BATTERY_CHECK_MS = 15 * 60_000;
 /** Docked and still below the threshold this long: `low-battery` (a port or cable that does not charge). */
 export const LOW_BATTERY_MS = 2 * 3_600_000;
+/** A port event's write that fails so is tried again: the database is away or busy, the event still happened. */
+const RECORD_AGAIN = new Set(['STORE_UNAVAILABLE', 'STORE_BUSY']);
 /** Apple's answer to DisableLostMode on a phone not in Lost Mode. */
 const NOT_IN_LOST_MODE = 12067;
 
@@ -337,7 +339,9 @@ export class Fleet {
     const device = asDevice((await this.store.device(udid))!);
     const label = device.name ?? device.serial ?? udid;
     try {
-      const shown = Object.fromEntries(Object.entries(lostMode).filter(([, value]) => value).map(([key, value]) => [key, renderTemplate(value as string, device)]));
+      const empty: string[] = [];
+      const shown = Object.fromEntries(Object.entries(lostMode).filter(([, value]) => value).map(([key, value]) => [key, renderTemplate(value as string, device, (missing) => empty.push(...missing)).trim()]).filter(([, value]) => value));
+      if (empty.length > 0) log.warn(text('device-fleet.errors.lost-mode-empty', { device: label, placeholders: empty.join(', ') }));
       const command = enableLostMode(shown);
       await this.store.setLostMode(udid, true, actor);
       mdm.perform(udid, command, { timeout: LOST_MODE_WAIT_MS, signal: this.closing.signal }).catch(async (err: CodedError) => {
@@ -346,7 +350,7 @@ export class Fleet {
         await this.store.setLostMode(udid, false, { who: 'fleet', why: `LOST_MODE_REFUSED: ${err.message}` }).catch((error: Error) => log.warn(error.message));
       });
     } catch (err) {
-      log.warn(text('device-fleet.errors.lost-mode-refused', { device: label, message: (err as Error).message }));
+      log.warn(text('device-fleet.errors.lost-mode-not-sent', { device: label, message: (err as Error).message }));
     }
   }
 
@@ -387,7 +391,7 @@ export class Fleet {
 
   /**
    * A port event's write to the store, in the order the events came, each waiting for the one
-   * before. While the store cannot be reached (STORE_UNAVAILABLE) it is tried again, 1 s apart
+   * before. While the store cannot be reached or is busy (RECORD_AGAIN) it is tried again, 1 s apart
    * at first and at most 30 s, so a dock or unplug seen meanwhile is recorded (and its event
    * sent on) once, when the database is back. Other failures are the caller's.
    */
@@ -397,7 +401,7 @@ export class Fleet {
         try {
           return await write();
         } catch (err) {
-          if ((err as CodedError).code !== 'STORE_UNAVAILABLE' || this.closing.signal.aborted) throw err;
+          if (!RECORD_AGAIN.has((err as CodedError).code) || this.closing.signal.aborted) throw err;
           await pause(wait, this.closing.signal);
         }
       }

@@ -17,8 +17,11 @@ import {
 } from './fleet-store';
 import { userKey } from './person';
 import { PostgresListener } from './postgres-listener';
-import { migrated } from './postgres-schema';
+import { migrated, SCHEMA_VERSION } from './postgres-schema';
 import { transaction } from './postgres-transaction';
+
+/** lock_not_available (lock_timeout) and query_canceled (statement_timeout). */
+const BUSY = new Set(['55P03', '57014']);
 
 /** Where every change is announced (LISTEN/NOTIFY), `<udid> <cart>` as payload (the cart that made it). */
 export const CHANGES_CHANNEL = 'checkout_changes';
@@ -292,9 +295,17 @@ export class PostgresFleetStore extends FleetStore {
     );
   }
 
-  /** The database, its schema brought up to date. */
+  /**
+   * The database, its schema brought up to date. One that a newer version of the package has
+   * migrated is refused (SCHEMA_TOO_NEW, said once): writing rows it does not know could break it.
+   */
   private async ready(): Promise<Pool> {
-    await migrated(this.options.pool);
+    const version = await migrated(this.options.pool);
+    if (version > SCHEMA_VERSION) {
+      const tooNew = new CodedError('SCHEMA_TOO_NEW', `the fleet database is at schema ${version}, this version of the package knows ${SCHEMA_VERSION}: upgrade node-red-contrib-device-checkout on every cart`);
+      this.failed(tooNew);
+      throw tooNew;
+    }
     return this.options.pool;
   }
 
@@ -314,8 +325,13 @@ export class PostgresFleetStore extends FleetStore {
       return result;
     } catch (err) {
       if (err instanceof CodedError) {
-        this.healed();
+        if (err.code !== 'SCHEMA_TOO_NEW') this.healed();
         throw err;
+      }
+      // The database answers, but another session holds what this change needs: busy, not away.
+      if (BUSY.has((err as { code?: string }).code ?? '')) {
+        this.healed();
+        throw new CodedError('STORE_BUSY', 'the fleet database is busy (another session holds what this needs): try again in a moment');
       }
       const unavailable = new CodedError('STORE_UNAVAILABLE', `the fleet database cannot be used: ${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`.replace(/\s+/g, ' '));
       this.failed(unavailable);

@@ -1,5 +1,5 @@
 import { Client, Pool, type ClientConfig } from 'pg';
-import { parse } from 'pg-connection-string';
+import { CodedError } from '../coded-error';
 
 export interface FleetPoolOptions {
   /** `postgres://host:port/database?sslmode=...`; a user or password in it is overridden by the two below. */
@@ -13,13 +13,15 @@ export interface FleetPoolOptions {
 
 type ConnectCallback = ((err: Error) => void) | ((err: null, c: Client) => void);
 
+const LOCK_TIMEOUT_MS = 3000;
+const STATEMENT_TIMEOUT_MS = 10_000;
 const FIRST_BACKOFF_MS = 1000;
 const MAX_BACKOFF_MS = 30_000;
 
 /**
  * A pool for the shared fleet, built the way the editor asks for it: the address in the URL,
  * the role and its password from the credentials (pg lets a connection string override
- * separate options, so the URL is parsed here and the credentials laid over it).
+ * separate options, so the credentials go into the URL, percent-encoded: any character works).
  *
  * A failed connect must not cost the server anything afterwards: pg leaves the socket of a
  * connect that failed on the client's side (no password for a SCRAM login, say) open, and the
@@ -28,15 +30,14 @@ const MAX_BACKOFF_MS = 30_000;
  * doubles from 1 s to 30 s, so a cart with a wrong password never floods the database.
  */
 export function fleetPool({ url, user, password, applicationName, max = 5 }: FleetPoolOptions): Pool {
-  const parsed = parse(url) as ClientConfig;
   const config: ClientConfig = {
-    ...parsed,
-    ...(user && { user }),
-    ...(password && { password }),
-    // No password at all: pg would look for a ~/.pgpass of the Node-RED user, which the editor never set up.
-    ...(!password && !parsed.password && { password: '' }),
+    connectionString: withLogin(url, user, password),
     application_name: applicationName.slice(0, 63),
     connectionTimeoutMillis: 5000,
+    // A tap waits a few seconds at most: a lock another session holds, or a statement that hangs,
+    // ends in STORE_BUSY (said to the person) instead of a cart that freezes.
+    lock_timeout: LOCK_TIMEOUT_MS,
+    statement_timeout: STATEMENT_TIMEOUT_MS,
   };
   const gate = new ConnectGate();
   class GatedClient extends Client {
@@ -62,6 +63,20 @@ export function fleetPool({ url, user, password, applicationName, max = 5 }: Fle
     }
   }
   return new Pool({ ...config, max, Client: GatedClient });
+}
+
+/** `url` with the login in it (the credentials win over a login in the URL). */
+function withLogin(url: string, user?: string, password?: string): string {
+  let address: URL;
+  try {
+    address = new URL(url);
+  } catch {
+    throw new CodedError('INVALID_CONFIG', `the database URL is not one: ${url.slice(0, 200)}`);
+  }
+  // Already percent-encoded, the setters keep it as it is; pg decodes it.
+  if (user) address.username = encodeURIComponent(user);
+  if (password) address.password = encodeURIComponent(password);
+  return address.toString();
 }
 
 /** Whether a connect may be tried now; after failures, not until their backoff has passed. */

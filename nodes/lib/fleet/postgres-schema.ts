@@ -76,6 +76,9 @@ const MIGRATIONS: string[] = [
    CREATE INDEX checkout_audit_failed ON checkout_audit (udid, id) WHERE what = 'status' AND to_value = 'Failed';`,
 ];
 
+/** The newest schema this version of the package knows. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
 /** Serialises migrators across carts starting at once: the same key on every cart. */
 const MIGRATION_LOCK = 0x64657663; // "devc"
 

@@ -27,7 +27,8 @@ export function openSerialLink(path: string, baudRate: number): Promise<ByteLink
   const port = new SerialPort({ path, baudRate, dataBits: 8, parity: 'none', stopBits: 1, rtscts: false, autoOpen: false });
   return new Promise((resolve, reject) => {
     port.open((err) => {
-      if (err) reject(new CodedError('HUB_OPEN_FAILED', `cannot open ${path}: ${err.message.replace(/^Error: /, '')}`));
+      // serialport's own text ends in ", cannot open <path>": said once, first.
+      if (err) reject(new CodedError('HUB_OPEN_FAILED', `cannot open ${path}: ${err.message.replace(/^Error: /, '').replace(`, cannot open ${path}`, '')}`));
       else resolve(new SerialLink(port));
     });
   });

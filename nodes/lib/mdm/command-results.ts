@@ -13,7 +13,9 @@ export interface CommandReport {
 interface Waiter {
   resolve(payload: Record<string, unknown>): void;
   reject(err: Error): void;
-  timer: NodeJS.Timeout;
+  /** Runs from when the device was asked (`asked`), not from the registration. */
+  timer?: NodeJS.Timeout;
+  timeoutMs: number;
   /** Stops listening to the caller's abort signal. */
   unlisten(): void;
 }
@@ -28,26 +30,34 @@ export class CommandResults {
   private readonly waiting = new Map<string, Waiter>();
 
   /**
-   * Register before sending: the device may answer before the MDM's HTTP reply arrives. An
-   * aborted `signal` stops the wait at once (rejecting with its reason).
+   * Register before sending: the device may answer before the MDM's HTTP reply arrives. The
+   * device's `timeoutMs` starts with `asked`, once the MDM took the command: a slow MDM is not a
+   * silent phone. An aborted `signal` stops the wait at once (rejecting with its reason).
    */
   wait(udid: string, commandUUID: string, timeoutMs: number, signal?: AbortSignal): Promise<Record<string, unknown>> {
     const key = `${udid}/${commandUUID}`;
     return new Promise((resolve, reject) => {
       if (signal?.aborted) return reject(signal.reason);
-      const timer = setTimeout(() => {
-        this.cancel(
-          udid,
-          commandUUID,
-          new CodedError(
-            'DEVICE_TIMEOUT',
-            `device ${udid} did not answer ${commandUUID} within ${Math.round(timeoutMs / 1000)} s (off, out of reach, or its answer came while Node-RED was restarting or refusing webhooks: NanoMDM never sends a webhook twice)`,
-          ),
-        );
-      }, timeoutMs);
       const unlisten = onAbort(signal, (reason) => this.cancel(udid, commandUUID, reason as Error));
-      this.waiting.set(key, { resolve, reject, timer, unlisten });
+      this.waiting.set(key, { resolve, reject, timeoutMs, unlisten });
     });
+  }
+
+  /** The MDM has the command: from now the device has the wait's time to answer. */
+  asked(udid: string, commandUUID: string): void {
+    const waiter = this.waiting.get(`${udid}/${commandUUID}`);
+    if (!waiter || waiter.timer) return;
+    const { timeoutMs } = waiter;
+    waiter.timer = setTimeout(() => {
+      this.cancel(
+        udid,
+        commandUUID,
+        new CodedError(
+          'DEVICE_TIMEOUT',
+          `device ${udid} did not answer ${commandUUID} within ${Math.round(timeoutMs / 1000)} s (off, out of reach, or its answer came while Node-RED was restarting or refusing webhooks: NanoMDM never sends a webhook twice)`,
+        ),
+      );
+    }, timeoutMs);
   }
 
   /** Stops waiting for a command: never queued, timed out, or no longer wanted. */

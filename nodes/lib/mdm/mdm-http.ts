@@ -74,12 +74,21 @@ export class MdmHttp {
       return { response };
     } catch (err) {
       const code = (err as AxiosError).code ?? '';
-      if (NOT_SENT.has(code)) return { error: new CodedError('MDM_UNREACHABLE', `MDM server unreachable (${code})`), retryAfter: backoff };
+      if (NOT_SENT.has(code)) return { error: new CodedError('MDM_UNREACHABLE', `MDM server ${this.where} unreachable (${code})`), retryAfter: backoff };
       const what = code === 'ECONNABORTED' || code === 'ETIMEDOUT' ? `no answer within ${this.options.timeout} ms` : `connection failed (${code || (err as Error).message})`;
       if (destructive) return { error: new CodedError('MDM_UNCERTAIN', `${what}; the command may or may not have been queued, so it was not sent again`) };
-      return { error: new CodedError('MDM_TIMEOUT', `MDM server: ${what}`), retryAfter: backoff };
+      return { error: new CodedError('MDM_TIMEOUT', `MDM server ${this.where}: ${what}`), retryAfter: backoff };
     } finally {
       this.release();
+    }
+  }
+
+  /** Where the server is, for a message that says where to look: its origin, never a user or password in the URL. */
+  private get where(): string {
+    try {
+      return new URL(this.options.baseURL).origin;
+    } catch {
+      return '(no valid URL)';
     }
   }
 

@@ -108,6 +108,7 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
     answer.catch(() => undefined);
     try {
       await this.enqueue(udid, command, destructive);
+      this.results.asked(udid, command.CommandUUID);
     } catch (err) {
       this.results.cancel(udid, command.CommandUUID, err as Error);
     }

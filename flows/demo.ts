@@ -119,11 +119,19 @@ function keptFlows(userDir: string): Record<string, unknown>[] | undefined {
   return Array.isArray(flows) && flows.length > 0 ? flows : undefined;
 }
 
+/** Said on the demo's first tab. */
+const DEMO_NOTE =
+  '**On this demo the examples are deployed already** (Whole cart, on a simulated cart): importing one again adds a second copy (a second tap route, more hub inputs). To start clean, stop the demo and run `npm start -- --fresh`.';
+
 /** Flows pointed at this demo's simulators (they take new ports on every start), with their secrets as credentials. */
 function pointAtDemo(flows: Record<string, unknown>[], mdmUrl: string, badgeUrl: string, shared?: SharedFleet): object[] {
   // The examples name the hardware a user replaces (/dev/ttyACM0, the MDM's URL...): here, the simulated cart.
   const simulated = new Map(HUBS.map((hub) => [hub.name, `sim:${hub.sim}`]));
+  // The first tab's comment tells a new admin what is deployed already, before she imports it twice.
+  const firstTab = flows.find((node) => node.type === 'tab')?.id;
+  const intro = flows.find((node) => node.type === 'comment' && node.z === firstTab);
   return flows.map((node) => {
+    if (node === intro && !String(node.info ?? '').startsWith(DEMO_NOTE)) return { ...node, info: `${DEMO_NOTE}\n\n${String(node.info ?? '')}` };
     if (node.type === 'smart-hub' && simulated.has(node.name as string)) return { ...node, serialPort: simulated.get(node.name as string) };
     if (node.type === 'mdm-server') return { ...node, url: mdmUrl, credentials: { apiKey: SECRETS.apiKey, webhookSecret: SECRETS.webhookSecret } };
     if (node.type === 'device-fleet') return { ...node, usb: 'sim:cart', badgeLookupUrl: badgeUrl, ...(shared && { store: 'postgres', ...shared }) };

@@ -72,8 +72,12 @@ export async function startNodeRed({ port, flows, beforeStart, logLevel = 'info'
   app.use('/', RED.httpAdmin);
   app.use('/', RED.httpNode);
   beforeStart?.(RED.httpNode);
-  await listenOnLoopback(server, port);
+  // As Node-RED's own red.js: started first, then listening, so nobody meets a "Not started" 503.
   await RED.start();
+  await listenOnLoopback(server, port).catch(async (err: Error) => {
+    await RED.stop();
+    throw err;
+  });
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
     userDir,

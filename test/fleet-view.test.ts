@@ -140,5 +140,10 @@ describe('fleet view: every phone at a glance, what an admin does to one, export
     assert.equal((html.match(/<tr/g) ?? []).length, 3, 'a header and the two phones out');
     assert.match(html, /name="viewport"/);
     assert.match(wardPage([], TEXTS, new Date(), 'en'), /<p>none<\/p>/);
+    // The hospital's local time, its zone named: 06:00 UTC is 07:00 in Berlin in December.
+    const berlin = wardPage(rows, TEXTS, new Date('2026-12-02T09:00:00Z'), 'de', 'Europe/Berlin');
+    assert.match(berlin, /<time datetime="2026-12-02T06:00:00Z">02\.12\.26, 07:00<\/time>/);
+    assert.match(berlin, /\(Europe\/Berlin\)<\/footer>/);
+    assert.ok(!berlin.includes('UTC'));
   });
 });

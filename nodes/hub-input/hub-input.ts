@@ -15,6 +15,8 @@ export interface HubEventMessage extends NodeMessage {
   device: Device & { hub: string; port: number };
 }
 
+const RECONCILE_AGAIN_MS = 5000;
+
 /** Output 1 carries docks, output 2 unplugs. */
 export default function (RED: NodeAPI): void {
   function HubInput(this: Node, config: HubInputDef): void {
@@ -41,18 +43,25 @@ export default function (RED: NodeAPI): void {
     };
     const onEvent = (event: PortEvent): void => void emit(event).catch((err: Error) => this.error(err));
     // What changed while nobody watched (Node-RED down, a redeploy) is played once, as the events it stands for.
+    let again: NodeJS.Timeout | undefined;
     const reconcile = (docked: number[]): void =>
       void fleet
         ?.reconcile(hubKey, docked, ({ event, port }) => {
           const happened: PortEvent = { event, port, at: new Date().toISOString(), flags: [], current_mA: 0 };
           emit(happened, true).catch((err: Error) => this.error(err));
         })
-        .catch((err: Error) => this.error(err));
+        .catch((err: Error) => {
+          this.error(err);
+          // Compared again with the hub's reading of then: until it is, no deadline of this hub is judged.
+          clearTimeout(again);
+          again = setTimeout(() => connection.hasBaseline && reconcile(connection.dockedPorts()), RECONCILE_AGAIN_MS);
+        });
     connection.on('dock', onEvent);
     connection.on('unplug', onEvent);
     connection.on('baseline', reconcile);
     if (connection.hasBaseline) reconcile(connection.dockedPorts());
     this.on('close', () => {
+      clearTimeout(again);
       connection.off('dock', onEvent);
       connection.off('unplug', onEvent);
       connection.off('baseline', reconcile);

@@ -55,6 +55,11 @@ describe('the demo (npm start) in a real Node-RED process', function () {
   it('offers the examples under Import > Examples', async () => {
     const listed = JSON.stringify(await (await get(`library/examples/flows/${PACKAGE}`)).json());
     for (const name of ['Device Prep', 'Check Out', 'Return', 'Whole cart']) assert.match(listed, new RegExp(name), name);
+    // ...and says on its first tab that they are deployed already, and how to start clean.
+    const flows = (await (await get('flows')).json()) as { type: string; id: string; z?: string; info?: string }[];
+    const first = flows.find((n) => n.type === 'tab')!;
+    const intro = flows.find((n) => n.type === 'comment' && n.z === first.id);
+    assert.match(intro?.info ?? '', /^\*\*On this demo the examples are deployed already\*\*.*npm start -- --fresh/s);
   });
 
   it('prepares the ten new phones through the Device Prep example: all end Checked In', async () => {

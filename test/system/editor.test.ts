@@ -94,12 +94,14 @@ describe('the editor in a real browser (headless Chromium)', function () {
 
     const tap = await fetch(`${demo.url}device-checkout/tap`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ badge: '1002' }) });
     const { hub, port } = (await tap.json()) as { hub: string; port: number };
-    await untilStatus('dc-checkout-device', (s) => s?.fill === 'green', 'check-out done');
+    // Not "done" while the phone still waits in the cart: a countdown, then "taken".
+    await untilStatus('dc-checkout-device', (s) => s?.fill === 'yellow' && /: waiting to be taken \(\d+ s\)$/.test(s.text ?? ''), 'check-out waits to be taken');
     const state = await untilCart(demo.url, 'a phone checked out', (s) => s.phones.some((p) => p.status === 'Checking Out'));
     const out = state.phones.find((p) => p.status === 'Checking Out')!;
     assert.equal(state.hubs.find((h) => h.name === hub)!.ports[port - 1].phone, out.udid);
     await fetch(`${demo.url}sim/phones/${out.udid}/unplug`, { method: 'POST' });
     await untilCart(demo.url, 'Checked Out', (s) => s.phones.find((p) => p.udid === out.udid)!.status === 'Checked Out');
+    await untilStatus('dc-checkout-device', (s) => s?.fill === 'green' && /: taken$/.test(s.text ?? ''), 'check-out says taken');
     const { hub: backHub, port: backPort } = (await (await fetch(`${demo.url}sim/phones/${out.udid}/dock`, { method: 'POST' })).json()) as { hub: number; port: number };
     // Device Prep named it after its port ("Cart B 5"); docked back on the first free port, the status names it and says where it is now.
     const now = `${state.hubs[backHub].name} ${backPort}`;

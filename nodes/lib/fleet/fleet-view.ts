@@ -112,9 +112,11 @@ export interface WardTexts {
  * first. One small page without scripts that a phone's browser shows well; it reloads itself
  * every 30 s.
  */
-export function wardPage(rows: FleetRow[], texts: WardTexts, now: Date, lang: string): string {
+export function wardPage(rows: FleetRow[], texts: WardTexts, now: Date, lang: string, timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone): string {
   const out = outWithSomeone(rows);
-  const time = (iso?: string): string => (iso ? `<time datetime="${escape(iso)}">${escape(iso.slice(0, 16).replace('T', ' '))} UTC</time>` : '');
+  // The hospital's time (the host's zone), in the page's language; the zone is named once, below.
+  const local = new Intl.DateTimeFormat(lang, { dateStyle: 'short', timeStyle: 'short', timeZone });
+  const time = (iso?: string): string => (iso ? `<time datetime="${escape(iso)}">${escape(local.format(new Date(iso)))}</time>` : '');
   const body =
     out.length === 0
       ? `<p>${escape(texts.empty)}</p>`
@@ -131,12 +133,12 @@ export function wardPage(rows: FleetRow[], texts: WardTexts, now: Date, lang: st
 body{font:16px/1.4 system-ui,sans-serif;margin:0;padding:12px;color:#222}
 h1{font-size:20px;margin:0 0 8px}
 table{border-collapse:collapse;width:100%}
-th,td{text-align:left;padding:8px 6px;border-bottom:1px solid #ddd;overflow-wrap:anywhere}
-th{font-size:13px;color:#555}
+th,td{text-align:left;padding:8px 6px;border-bottom:1px solid #ddd;overflow-wrap:break-word}
+th{font-size:13px;color:#555;white-space:nowrap}
 tr.overdue td{background:#fde8e8}
 strong{color:#b00020}
 footer{margin-top:8px;font-size:12px;color:#666}
 </style></head>
-<body><h1>${escape(texts.title)}</h1>${body}<footer>${escape(texts.updated)} ${time(now.toISOString())}</footer></body></html>
+<body><h1>${escape(texts.title)}</h1>${body}<footer>${escape(texts.updated)} ${time(now.toISOString())} (${escape(timeZone)})</footer></body></html>
 `;
 }

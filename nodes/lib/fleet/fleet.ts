@@ -249,7 +249,15 @@ export class Fleet {
     if (!this.reconciledHubs.has(hub.id)) {
       this.reconciledHubs.add(hub.id);
       await this.updatedHubs.get(hub.id);
-      const here = (await this.recording(() => this.store.devices())).filter((d) => d.cart === this.store.cart);
+      let records: DeviceRecord[];
+      try {
+        records = await this.recording(() => this.store.devices());
+      } catch (err) {
+        // Not compared: the next reading compares it (else this hub's deadlines would never be judged).
+        this.reconciledHubs.delete(hub.id);
+        throw err;
+      }
+      const here = records.filter((d) => d.cart === this.store.cart);
       for (const missed of missedEvents(here, hub.id, docked)) {
         this.options.log.info(this.options.text('device-fleet.errors.missed', { hub: hub.name, port: missed.port, event: missed.event, why: missed.why }));
         replay(missed);

@@ -4,6 +4,7 @@ import { formatMdmThroughput, measureMdmThroughput } from './mdm-throughput';
 import { formatBadgeToReady, formatShiftChange, formatWallpaper, measureBadgeToReady, measureShiftChange, measureWallpaper } from './checkout';
 import { formatStoreTap, measureStoreTap } from './shared-fleet';
 import { formatFleetView, measureFleetView } from './fleet-view';
+import { formatAuditExport, measureAuditExport } from './audit-export';
 import { formatWardCheckouts, formatWardShiftChange, measureWardCheckouts, measureWardShiftChange } from './ward';
 
 // `npm run bench`: medians and ratios against baselines measured in this same run.
@@ -16,6 +17,7 @@ async function main(): Promise<void> {
   if (only === 'checkout') return checkout();
   if (only === 'fleet') return sharedFleet();
   if (only === 'view') return fleetView();
+  if (only === 'export') return auditExport();
   console.log('Dock-to-event latency over a pty (real serialport binding, hub replies paced at 115200 baud)');
   for (const [interval, samples] of [[250, 120], [1000, 60]]) {
     console.log('  ' + formatLatency(await measureLatency(interval, samples)));
@@ -27,6 +29,12 @@ async function main(): Promise<void> {
   await checkout();
   await sharedFleet();
   await fleetView();
+  await auditExport();
+}
+
+async function auditExport(): Promise<void> {
+  console.log('A year\u2019s audit export (a real PostgreSQL on loopback)');
+  console.log('  ' + formatAuditExport(await measureAuditExport(100_000, 10_000, 3)));
 }
 
 async function fleetView(): Promise<void> {

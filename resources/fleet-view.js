@@ -26,7 +26,8 @@
   var cell = function (row, column) {
     switch (column) {
       case 'where': return where(row);
-      case 'user': return row.userName || row.user;
+      // The id the README and the badge service use, with the display name when there is one.
+      case 'user': return row.userName && row.userName !== row.user ? row.userName + ' (' + row.user + ')' : row.user;
       case 'since': return row.since ? row.since.slice(0, 16).replace('T', ' ') : '';
       case 'battery': return row.battery === undefined ? '' : row.battery + '%';
       case 'status': return row.status + (row.overdue ? ' \u00b7 ' + t('overdue') : '') + (row.lostMode ? ' \u00b7 ' + t('lostMode') : '') + (row.wrongCart ? ' \u00b7 ' + t('wrongCart') : '');
@@ -238,8 +239,18 @@
     var column = $(this).data('column');
     state.descending = state.sort === column ? !state.descending : false;
     state.sort = column;
+    showSortArrow();
     redraw();
   });
+  /** The sorted column's header says so, and which way. */
+  function showSortArrow() {
+    content.find('th[data-column]').each(function () {
+      var column = $(this).data('column');
+      $(this).attr('aria-sort', column === state.sort ? (state.descending ? 'descending' : 'ascending') : null)
+        .text(t('column.' + column) + (column === state.sort ? (state.descending ? ' \u25be' : ' \u25b4') : ''));
+    });
+  }
+  showSortArrow();
   content.on('click', 'tbody tr[data-udid]', function () { showDetail(this.dataset.udid); });
   content.on('click', '.dc-all-phones', function () {
     state.selected = undefined;

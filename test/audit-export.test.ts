@@ -41,7 +41,7 @@ describe('audit-export: the audit trail as a file, from a flow', () => {
     // Each export answers when its read is done, not in the order asked.
     const [all, phoneB, ann, lines] = ['all', 'phone B', 'ann', 'lines'].map((topic) => files.find((file) => (file as Export & { topic: string }).topic === topic)!);
     const rows = (csv: string) => csv.trimEnd().split('\r\n').slice(1);
-    assert.ok(all.payload.startsWith('at,udid,what,from,to,who,why\r\n'));
+    assert.ok(all.payload.startsWith('at,udid,what,from,to,who,why,name,serial\r\n'));
     assert.match(all.filename, /^device-checkout-audit-\d{4}-\d{2}-\d{2}\.csv$/);
     assert.ok(rows(phoneB.payload).length > 0 && rows(phoneB.payload).every((row) => row.split(',')[1] === 'B'));
     assert.ok(rows(ann.payload).length > 0 && rows(ann.payload).every((row) => row.split(',')[1] === 'A'), 'her check-out of A, whatever the case of her id');

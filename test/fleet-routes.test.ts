@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Fleet } from '../nodes/lib/fleet/fleet';
 import { LoginThrottle } from '../nodes/lib/login-throttle';
@@ -54,6 +54,24 @@ describe('fleet admin API without adminAuth: only the editor’s own JSON reques
     assert.equal(res.status, 200);
     assert.deepEqual(res.body.devices.map((d: { udid: string }) => d.udid), ['PHONE-1']);
     assert.deepEqual(res.body.unreachable.map((u: { fleet: string; name: string; code: string }) => [u.fleet, u.name, u.code]), [['away', 'Ward 9', 'STORE_UNAVAILABLE']]);
+  });
+
+  it('streams a long export whole, in time order: 25,000 entries as CSV and as JSON lines', async () => {
+    await helper.unload();
+    const start = Date.UTC(2026, 0, 1);
+    const year = Array.from({ length: 25_000 }, (_, i) => JSON.stringify({ at: new Date(start + i * 1_200_000).toISOString(), udid: 'PHONE-1', what: 'counter', to: String(i), who: 'test' }));
+    writeFileSync(join(userDir, 'device-checkout', 'fleet-fleet.audit.jsonl'), year.join('\n') + '\n');
+    await load([FLEET[0]]); // an export refuses while a fleet it covers cannot be read
+    const csv = await helper.request().get('/device-checkout/audit').query({ format: 'csv', from: '2026-01-01' });
+    assert.equal(csv.status, 200);
+    const rows = csv.text.trimEnd().split('\r\n');
+    assert.equal(rows[0], 'at,udid,what,from,to,who,why,name,serial');
+    assert.equal(rows.length, 1 + 25_000);
+    assert.deepEqual([rows[1].split(',')[4], rows.at(-1)!.split(',')[4]], ['0', '24999']);
+    const lines = await helper.request().get('/device-checkout/audit').query({ format: 'jsonl', from: '2026-01-01' });
+    const entries = lines.text.trimEnd().split('\n').map((line) => JSON.parse(line) as { at: string });
+    assert.equal(entries.length, 25_000);
+    assert.ok(entries.every((e, i) => i === 0 || entries[i - 1].at <= e.at), 'in time order');
   });
 
   it('refuses `__proto__` and `constructor` as phones (INVALID_UDID), writing nothing', async () => {

@@ -116,9 +116,9 @@ describe('fleet view: every phone at a glance, what an admin does to one, export
     const all = await directory.audit({});
     const hers = await directory.audit(auditQuery({ user: '=hyperlink("http://evil")' }));
     assert.ok(hers.length > 0 && hers.length < all.length, 'her entries only, however her id is written');
-    const csv = auditCsv(hers);
+    const csv = auditCsv(hers, await directory.phoneNames());
     const [header, ...lines] = csv.trimEnd().split('\r\n');
-    assert.equal(header, 'at,udid,what,from,to,who,why');
+    assert.equal(header, 'at,udid,what,from,to,who,why,name,serial');
     assert.equal(lines.length, hers.length);
     assert.ok(!/(^|,)=/.test(csv), 'no cell starts with =');
     assert.match(csv, /"'=HYPERLINK\(""http:\/\/evil""\)"/);

@@ -1,6 +1,6 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { CodedError } from '../lib/coded-error';
-import { auditCsv, auditJsonLines, auditQuery, byPerson } from '../lib/fleet/fleet-view';
+import { auditCsv, auditJsonLines, auditQuery, byPerson, phoneNamesOf } from '../lib/fleet/fleet-view';
 import { fleetOf } from '../device-fleet/device-fleet';
 import { numberField } from '../shared/defaults';
 import { failMessage, showStatus } from '../shared/status';
@@ -42,7 +42,7 @@ export default function (RED: NodeAPI): void {
           const hours = numberField('audit-export', config, 'hours');
           const query = auditQuery({ from: asText(msg.from) ?? new Date(Date.now() - hours * 3_600_000).toISOString(), to: asText(msg.to), udid: msg.udid, user: msg.user });
           const entries = byPerson(await fleet.store.audit(query.udid, query), query.user);
-          msg.payload = format === 'jsonl' ? auditJsonLines(entries) : auditCsv(entries);
+          msg.payload = format === 'jsonl' ? auditJsonLines(entries) : auditCsv(entries, phoneNamesOf(await fleet.store.devices()));
           msg.filename = `device-checkout-audit-${query.from!.slice(0, 10)}.${format}`;
           showStatus(this, 'ok', RED._('audit-export.status.done', { entries: entries.length }));
           send(msg);

@@ -3,7 +3,8 @@ import type { NextFunction, Request, Response } from 'express';
 import type { NodeAPI } from 'node-red';
 import type { CodedError } from '../lib/coded-error';
 import { FleetDirectory } from '../lib/fleet/fleet-directory';
-import { auditCsv, auditJsonLines, auditQuery, wardPage, type FleetRow } from '../lib/fleet/fleet-view';
+import { AUDIT_CSV_HEADER, auditCsvRows, auditJsonLines, auditQuery, wardPage, type FleetRow, type PhoneNames } from '../lib/fleet/fleet-view';
+import type { AuditEntry } from '../lib/fleet/fleet-store';
 import { LoginThrottle } from '../lib/login-throttle';
 
 /** Where the editor's fleet view hears of each changed phone (one row per message). */
@@ -77,15 +78,34 @@ export function fleetRoutes(RED: NodeAPI): FleetRoutes {
   RED.httpAdmin.get('/device-checkout/devices/:udid/audit', read, (req: Request, res: Response) => {
     directory.trail(req.params.udid).then((entries) => res.json({ entries }), failed(res));
   });
-  RED.httpAdmin.get('/device-checkout/audit', read, (req: Request, res: Response) => {
-    Promise.resolve()
-      .then(() => directory.audit(auditQuery(req.query)))
-      .then((entries) => {
-        const lines = req.query.format === 'jsonl';
-        res.set('content-type', lines ? 'application/x-ndjson; charset=utf-8' : 'text/csv; charset=utf-8');
-        res.set('content-disposition', `attachment; filename="device-checkout-audit.${lines ? 'jsonl' : 'csv'}"`);
-        res.send(lines ? auditJsonLines(entries) : auditCsv(entries));
-      }, failed(res));
+  // Streamed a page at a time: a year's export holds one page in memory, not the year.
+  RED.httpAdmin.get('/device-checkout/audit', read, async (req: Request, res: Response) => {
+    let pages: AsyncIterator<AuditEntry[]>;
+    let first: IteratorResult<AuditEntry[]>;
+    let phones: PhoneNames;
+    try {
+      pages = directory.auditPages(auditQuery(req.query))[Symbol.asyncIterator]();
+      // The first page before the headers: a bad query or a store away still answers with its code.
+      [first, phones] = await Promise.all([pages.next(), directory.phoneNames()]);
+    } catch (err) {
+      return failed(res)(err as CodedError);
+    }
+    const lines = req.query.format === 'jsonl';
+    res.set('content-type', lines ? 'application/x-ndjson; charset=utf-8' : 'text/csv; charset=utf-8');
+    res.set('content-disposition', `attachment; filename="device-checkout-audit.${lines ? 'jsonl' : 'csv'}"`);
+    if (!lines) res.write(AUDIT_CSV_HEADER);
+    try {
+      for (let page = first; !page.done; page = await pages.next()) {
+        const written = res.write(lines ? auditJsonLines(page.value) : auditCsvRows(page.value, phones));
+        if (!written) await drainedOrGone(res);
+        if (res.destroyed) return void (await pages.return?.()); // the download was cancelled
+      }
+      res.end();
+    } catch (err) {
+      // Halfway, the status is sent: the download is cut short, and the log says why.
+      RED.log.warn(RED._('device-fleet.errors.export-cut', { message: (err as Error).message }));
+      res.destroy(err as Error);
+    }
   });
   RED.httpAdmin.post('/device-checkout/devices/:udid/:action', write, sameSiteJson, (req: Request, res: Response) => {
     const who = (req as Request & { user?: { username?: string } }).user?.username ?? 'admin';
@@ -151,6 +171,17 @@ function sameSiteJson(req: Request, res: Response, next: NextFunction): void {
     return void res.status(403).json({ code: 'FOREIGN_ORIGIN', message: 'refused: the request comes from another site' });
   }
   next();
+}
+
+/** Resolves when the client has taken what was written, or has gone. */
+function drainedOrGone(res: Response): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done).off('close', done);
+      resolve();
+    };
+    res.on('drain', done).on('close', done);
+  });
 }
 
 /** Whether the request carries this login (compared in constant time); a login without a password matches nothing. */

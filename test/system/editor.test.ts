@@ -147,7 +147,7 @@ describe('the editor in a real browser (headless Chromium)', function () {
     await page.click('.dc-export[data-format="csv"]');
     const csv = readFileSync(await (await download).path(), 'utf8');
     const [header, ...lines] = csv.trimEnd().split('\r\n');
-    assert.equal(header, 'at,udid,what,from,to,who,why');
+    assert.equal(header, 'at,udid,what,from,to,who,why,name,serial');
     const trail = ((await (await fetch(`${demo.url}device-checkout/devices/${out.udid}/audit`)).json()) as { entries: { at: string; what: string }[] }).entries;
     assert.deepEqual(
       lines.map((line) => line.split(',').slice(0, 3).join(',')),

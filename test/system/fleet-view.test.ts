@@ -108,8 +108,8 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
     const bad = await api('device-checkout/devices/HOME/lost', 'charge', { method: 'POST', body: '{}' });
     assert.deepEqual([bad.status, ((await bad.json()) as { code: string }).code], [400, 'INVALID_REASON']);
     const csv = await (await api('device-checkout/audit?format=csv&udid=LATE', 'viewer')).text();
-    assert.match(csv, /^at,udid,what,from,to,who,why\r\n/);
-    assert.match(csv, /LATE,status,Checked Out,Lost,charge,not back after two shifts/);
+    assert.match(csv, /^at,udid,what,from,to,who,why,name,serial\r\n/);
+    assert.match(csv, /LATE,status,Checked Out,Lost,charge,not back after two shifts,Cart A 1,/, 'the phone named, as a person knows it');
   });
 
   it('the ward page: its own login; who has which phone since when, Overdue first; fits a phone\u2019s screen', async () => {

@@ -6,6 +6,8 @@ import { Client, Pool } from 'pg';
 import type { CodedError } from '../../nodes/lib/coded-error';
 import { FileFleetStore } from '../../nodes/lib/fleet/file-fleet-store';
 import { Fleet, type PortIdentity } from '../../nodes/lib/fleet/fleet';
+import { FleetDirectory } from '../../nodes/lib/fleet/fleet-directory';
+import type { AuditEntry } from '../../nodes/lib/fleet/fleet-store';
 import { builtFile } from '../../nodes/lib/package-root';
 import { CHANGES_CHANNEL, PostgresFleetStore } from '../../nodes/lib/fleet/postgres-fleet-store';
 import { fleetPool } from '../../nodes/lib/fleet/postgres-pool';
@@ -504,6 +506,35 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
       await fleet.close();
       await pool.end();
       await link.down();
+    }
+  });
+
+  it('exports a long trail a page at a time, in time order, each entry once, however many carts of the fleet run here', async () => {
+    const url = await freshDatabase();
+    const [a, b] = [cartStore(url, 'ward-3'), cartStore(url, 'ward-5')];
+    await dockedPhone(a, 'A', 1);
+    // 4,500 entries more (over two pages), written by two carts whose clocks differ: ward 5's rows are older but written later.
+    const db = cartPool(url);
+    await db.query(`INSERT INTO checkout_audit (at, udid, cart, what, to_value) SELECT timestamptz '2026-12-01' + n * interval '1 second', 'A', 'ward-3', 'counter', n::text FROM generate_series(1, 2500) AS n`);
+    await db.query(`INSERT INTO checkout_audit (at, udid, cart, what, to_value) SELECT timestamptz '2026-11-30' + n * interval '1 second', 'A', 'ward-5', 'counter', n::text FROM generate_series(1, 2000) AS n`);
+    const directory = new FleetDirectory();
+    const fleets = ['ward-3', 'ward-5'].map((cart, i) => new Fleet({ id: cart, dataDir: tempDir('fleet'), store: [a, b][i], rules: RULES, lockerApp: 'org.example.locker', badgeLookupUrl: '', mdm: () => undefined, text: (key) => key, log: { info: () => undefined, warn: () => undefined, error: () => undefined } }));
+    fleets.forEach((fleet, i) => directory.add(`fleet-${i}`, fleet));
+    try {
+      const pages: number[] = [];
+      const entries: AuditEntry[] = [];
+      for await (const page of directory.auditPages({ from: '2026-11-01T00:00:00.000Z' })) {
+        pages.push(page.length);
+        entries.push(...page);
+      }
+      const once = await a.audit(undefined, { from: '2026-11-01T00:00:00.000Z' });
+      assert.ok(once.length > 4500);
+      assert.equal(entries.length, once.length, 'each entry once, though two fleets read one database');
+      assert.ok(pages.length >= 3 && Math.max(...pages) <= 2000, `pages of at most 2000 (${pages.join()})`);
+      assert.ok(entries.every((e, i) => i === 0 || entries[i - 1].at <= e.at), 'in time order, across the carts');
+      assert.deepEqual([entries[0].to, entries[1999].to, entries[2000].to], ['1', '2000', '1'], 'ward 5\u2019s older rows first');
+    } finally {
+      await Promise.all(fleets.map((fleet) => fleet.close()));
     }
   });
 

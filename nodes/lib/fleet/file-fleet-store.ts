@@ -45,6 +45,7 @@ export interface FileFleetStoreOptions {
  */
 export class FileFleetStore extends FleetStore {
   readonly cart = undefined;
+  readonly source: string;
   private devicesById: Record<string, DeviceRecord>;
   private readonly auditFile: string;
   /** Bytes of the audit file that hold whole entries written by this store (or before it started). */
@@ -65,6 +66,7 @@ export class FileFleetStore extends FleetStore {
     private readonly options: FileFleetStoreOptions = {},
   ) {
     super();
+    this.source = `file:${file}`;
     const saved = readJson<FleetFile>(file, { version: 2, devices: {} });
     if (saved?.version !== 2 || typeof saved.devices !== 'object' || saved.devices === null || Array.isArray(saved.devices)) {
       throw new CodedError('STORAGE_DAMAGED', `${file} is damaged (not a version 2 fleet file)`, { path: file });
@@ -87,18 +89,22 @@ export class FileFleetStore extends FleetStore {
   }
 
   /** Read from the disk as far as it holds whole entries, then what it has not taken yet. */
-  async audit(udid?: string, range?: TimeRange): Promise<AuditEntry[]> {
+  async *auditPages(udid?: string, range?: TimeRange): AsyncIterable<AuditEntry[]> {
     const wanted = (e: AuditEntry) => (udid === undefined || e.udid === udid) && within(e.at, range);
-    const found: AuditEntry[] = [];
     const unwritten = [...this.unwritten];
+    let page: AuditEntry[] = [];
     if (this.auditBytes > 0) {
       const lines = createInterface({ input: createReadStream(this.auditFile, { end: this.auditBytes - 1 }), crlfDelay: Infinity });
       for await (const line of lines) {
         const entry = parseEntry(line);
-        if (entry && wanted(entry)) found.push(entry);
+        if (entry && wanted(entry)) page.push(entry);
+        if (page.length < AUDIT_PAGE) continue;
+        yield page;
+        page = [];
       }
     }
-    return [...found, ...unwritten.filter(wanted)];
+    page.push(...unwritten.filter(wanted));
+    if (page.length > 0) yield page;
   }
 
   async lastFailures(udid?: string): Promise<Map<string, string>> {
@@ -239,6 +245,9 @@ export class FileFleetStore extends FleetStore {
     return writeFileAtomically(this.file, JSON.stringify({ version: 2, devices } satisfies FleetFile, null, 2));
   }
 }
+
+/** Audit entries handed on at once. */
+const AUDIT_PAGE = 2000;
 
 /** Devices by UDID in an object without a prototype: `__proto__` or `constructor` finds nothing that is not a device. */
 function byUdid(...sources: Record<string, DeviceRecord>[]): Record<string, DeviceRecord> {

@@ -3,7 +3,7 @@ import { CodedError } from '../coded-error';
 import type { Fleet } from './fleet';
 import { hasControl, MAX_TEXT } from './person';
 import type { AuditEntry, DeviceRecord, FleetStore } from './fleet-store';
-import { byPerson, rowOf, type AuditQuery, type FleetRow } from './fleet-view';
+import { byPerson, phoneNamesOf, rowOf, type AuditQuery, type FleetRow, type PhoneNames } from './fleet-view';
 
 /** What an admin may do to a phone from the fleet view. */
 export const ADMIN_ACTIONS = ['check-in', 'clear-failed', 'lost', 'retired', 'reinstate', 'attribute'] as const;
@@ -24,6 +24,9 @@ interface Listed {
 
 /** How often what other carts changed is read (at most): a shift change announces hundreds of changes a second. */
 const ELSEWHERE_MS = 250;
+
+/** Audit entries handed on at once by an export. */
+const AUDIT_PAGE = 2000;
 
 /** How long a forced check-in waits for the phone. */
 const CHECK_IN_WAIT_MS = 60_000;
@@ -92,6 +95,12 @@ export class FleetDirectory extends EventEmitter {
     return [...rows.values()];
   }
 
+  /** Every phone's name and serial, of every fleet that can be read now. */
+  async phoneNames(): Promise<PhoneNames> {
+    const records = await Promise.all([...this.fleets.values()].map(({ fleet }) => fleet.store.devices().catch(() => [])));
+    return phoneNamesOf(records.flat());
+  }
+
   /** One phone's audit trail, oldest first. */
   async trail(udid: string): Promise<AuditEntry[]> {
     const { fleet } = await this.holding(udid);
@@ -100,17 +109,22 @@ export class FleetDirectory extends EventEmitter {
 
   /** The audit entries `query` asks for, of every fleet (a shared fleet's once), oldest first. */
   async audit(query: AuditQuery): Promise<AuditEntry[]> {
-    const seen = new Set<string>();
     const entries: AuditEntry[] = [];
-    for (const { fleet } of this.fleets.values()) {
-      for (const entry of byPerson(await fleet.store.audit(query.udid, query), query.user)) {
-        const key = JSON.stringify(entry);
-        if (seen.has(key)) continue;
-        seen.add(key);
-        entries.push(entry);
-      }
+    for await (const page of this.auditPages(query)) entries.push(...page);
+    return entries;
+  }
+
+  /**
+   * `audit` a page at a time, for exports of any length: each source of records (a file, a
+   * database two carts share) read once, their pages merged in time order.
+   */
+  async *auditPages(query: AuditQuery): AsyncIterable<AuditEntry[]> {
+    const sources = new Map<string, FleetStore>();
+    for (const { fleet } of this.fleets.values()) if (!sources.has(fleet.store.source)) sources.set(fleet.store.source, fleet.store);
+    for await (const page of mergedInTime([...sources.values()].map((store) => store.auditPages(query.udid, query)))) {
+      const kept = byPerson(page, query.user);
+      if (kept.length > 0) yield kept;
     }
-    return entries.sort((a, b) => a.at.localeCompare(b.at));
   }
 
   /**
@@ -212,4 +226,30 @@ function textOf(value: unknown, field: string): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   if (typeof value !== 'string' || value.length > MAX_TEXT) throw new CodedError('INVALID_REQUEST', `${field} must be text of at most ${MAX_TEXT} characters`);
   return value.trim() || undefined;
+}
+
+/** Pages of several streams, each in time order, as one stream in time order (pages of at most AUDIT_PAGE). */
+async function* mergedInTime(streams: AsyncIterable<AuditEntry[]>[]): AsyncIterable<AuditEntry[]> {
+  const heads = streams.map((stream) => ({ pages: stream[Symbol.asyncIterator](), page: [] as AuditEntry[], at: 0, done: false }));
+  const fill = async (head: (typeof heads)[number]): Promise<void> => {
+    while (!head.done && head.at >= head.page.length) {
+      const next = await head.pages.next();
+      head.done = next.done === true;
+      head.page = next.done ? [] : next.value;
+      head.at = 0;
+    }
+  };
+  await Promise.all(heads.map(fill));
+  let out: AuditEntry[] = [];
+  for (;;) {
+    let earliest: (typeof heads)[number] | undefined;
+    for (const head of heads) if (head.at < head.page.length && (!earliest || head.page[head.at].at < earliest.page[earliest.at].at)) earliest = head;
+    if (!earliest) break;
+    out.push(earliest.page[earliest.at++]);
+    await fill(earliest);
+    if (out.length < AUDIT_PAGE) continue;
+    yield out;
+    out = [];
+  }
+  if (out.length > 0) yield out;
 }

@@ -121,6 +121,8 @@ export interface Change {
 export abstract class FleetStore extends EventEmitter {
   /** The cart this store speaks for in a shared fleet; undefined: a store of one cart. */
   abstract readonly cart?: string;
+  /** Where the records live (a file, a database): two fleets of one source have one audit trail. Never shown: it may name a host. */
+  abstract readonly source: string;
   /** What opening found damaged and what was done about it, for the log. */
   readonly notices: string[] = [];
   private failure?: CodedError;
@@ -138,8 +140,18 @@ export abstract class FleetStore extends EventEmitter {
   abstract device(udid: string): Promise<DeviceRecord | undefined>;
   /** Every device, or those of `udids` (the ones known). */
   abstract devices(udids?: string[]): Promise<DeviceRecord[]>;
-  /** The audit trail, oldest first: of one device, or all; within a time range (`to` not included). */
-  abstract audit(udid?: string, range?: TimeRange): Promise<AuditEntry[]>;
+  /**
+   * The audit trail, oldest first: of one device, or all; within a time range (`to` not
+   * included), a page at a time, so an export of a year holds one page in memory, not the year.
+   */
+  abstract auditPages(udid?: string, range?: TimeRange): AsyncIterable<AuditEntry[]>;
+
+  /** `auditPages` as one list (one phone's trail, a day's export). */
+  async audit(udid?: string, range?: TimeRange): Promise<AuditEntry[]> {
+    const entries: AuditEntry[] = [];
+    for await (const page of this.auditPages(udid, range)) entries.push(...page);
+    return entries;
+  }
   /** Why each device (or the one given) last became Failed, by UDID; devices never Failed are not in it. */
   abstract lastFailures(udid?: string): Promise<Map<string, string>>;
   /** The docked phone on a port of this cart, as last seen. */

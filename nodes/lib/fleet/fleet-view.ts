@@ -74,16 +74,29 @@ export function byPerson(entries: AuditEntry[], user?: string): AuditEntry[] {
 
 const COLUMNS: (keyof AuditEntry)[] = ['at', 'udid', 'what', 'from', 'to', 'who', 'why'];
 
+/** Each phone's name and serial by UDID: the audit trail keys phones by UDID, a person reading an export knows them by these. */
+export type PhoneNames = Map<string, { name?: string; serial?: string }>;
+
+export const phoneNamesOf = (records: { udid: string; name?: string; serial?: string }[]): PhoneNames => new Map(records.map(({ udid, name, serial }) => [udid, { name, serial }]));
+
 /**
- * RFC 4180 CSV with a header row. A cell a spreadsheet would run as a formula (a user name
- * starting with `=`, `+`, `-`, `@`) is prefixed with `'`: an export must not execute anything.
+ * RFC 4180 CSV with a header row; each row also names the phone (its name and serial now). A
+ * cell a spreadsheet would run as a formula (a user name starting with `=`, `+`, `-`, `@`) is
+ * prefixed with `'`: an export must not execute anything.
  */
-export function auditCsv(entries: AuditEntry[]): string {
+export function auditCsv(entries: AuditEntry[], phones: PhoneNames = new Map()): string {
+  return AUDIT_CSV_HEADER + auditCsvRows(entries, phones);
+}
+
+export const AUDIT_CSV_HEADER = [...COLUMNS, 'name', 'serial'].join(',') + '\r\n';
+
+/** `auditCsv` without its header: the rows of one page of a streamed export. */
+export function auditCsvRows(entries: AuditEntry[], phones: PhoneNames = new Map()): string {
   const cell = (value: string | undefined): string => {
     const text = value === undefined ? '' : /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
     return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
   };
-  return [COLUMNS.join(','), ...entries.map((e) => COLUMNS.map((c) => cell(e[c])).join(','))].join('\r\n') + '\r\n';
+  return entries.map((e) => [...COLUMNS.map((c) => e[c]), phones.get(e.udid)?.name, phones.get(e.udid)?.serial].map(cell).join(',') + '\r\n').join('');
 }
 
 export function auditJsonLines(entries: AuditEntry[]): string {

@@ -62,6 +62,39 @@ const SELECT_DEVICES = `SELECT d.udid, d.serial, d.name, d.cart, d.hub_id, d.hub
     d.attributes, d.battery, d.healthy, d.wrong_cart, d.checked_out_at, d.overdue, d.heard_at, d.lost_mode, k.deadline, k.node, k.message
   FROM checkout_devices d LEFT JOIN checkout_deadlines k ON k.udid = d.udid`;
 
+/** Which database a pool reaches (host, port, database; never its login): fleets of one database share one audit trail. */
+function databaseOf(pool: Pool): string {
+  const { connectionString, host, port, database } = pool.options as { connectionString?: string; host?: string; port?: number; database?: string };
+  if (!connectionString) return `${host ?? ''}:${port ?? ''}/${database ?? ''}`;
+  const url = new URL(connectionString);
+  return `${url.host}${url.pathname}`;
+}
+
+/** Audit rows read at once. */
+const AUDIT_PAGE = 2000;
+
+interface AuditRow {
+  at: Date;
+  udid: string;
+  what: string;
+  from_value: string | null;
+  to_value: string | null;
+  who: string | null;
+  why: string | null;
+}
+
+function toEntry({ at, udid, what, from_value, to_value, who, why }: AuditRow): AuditEntry {
+  return {
+    at: at.toISOString(),
+    udid,
+    what,
+    ...(from_value !== null && { from: from_value }),
+    ...(to_value !== null && { to: to_value }),
+    ...(who !== null && { who }),
+    ...(why !== null && { why }),
+  };
+}
+
 function toRecord(row: DeviceRow): DeviceRecord {
   const optional = {
     serial: row.serial,
@@ -94,9 +127,12 @@ function toRecord(row: DeviceRow): DeviceRecord {
 export class PostgresFleetStore extends FleetStore {
   readonly cart: string;
 
+  readonly source: string;
+
   constructor(private readonly options: PostgresFleetStoreOptions) {
     super();
     this.cart = options.cart;
+    this.source = `postgres:${databaseOf(options.pool)}`;
   }
 
   async device(udid: string): Promise<DeviceRecord | undefined> {
@@ -116,21 +152,24 @@ export class PostgresFleetStore extends FleetStore {
     return new Map(rows.map((row) => [row.udid, row.why ?? '']));
   }
 
-  async audit(udid?: string, { from, to }: TimeRange = {}): Promise<AuditEntry[]> {
-    const rows = await this.query<{ at: Date; udid: string; what: string; from_value: string | null; to_value: string | null; who: string | null; why: string | null }>(
-      `SELECT at, udid, what, from_value, to_value, who, why FROM checkout_audit
-        WHERE ($1::text IS NULL OR udid = $1) AND ($2::timestamptz IS NULL OR at >= $2) AND ($3::timestamptz IS NULL OR at < $3) ORDER BY id`,
-      [udid ?? null, from ?? null, to ?? null],
-    );
-    return rows.map(({ at, udid: device, what, from_value, to_value, who, why }) => ({
-      at: at.toISOString(),
-      udid: device,
-      what,
-      ...(from_value !== null && { from: from_value }),
-      ...(to_value !== null && { to: to_value }),
-      ...(who !== null && { who }),
-      ...(why !== null && { why }),
-    }));
+  /**
+   * Pages of AUDIT_PAGE rows in time order (carts' clocks differ a little: the order the entries
+   * happened in, not the order they were written), each read after the last row of the one before
+   * (no cursor held open between pages).
+   */
+  async *auditPages(udid?: string, { from, to }: TimeRange = {}): AsyncIterable<AuditEntry[]> {
+    // The last row's time as the database has it (to the microsecond), not as a JS Date rounds it.
+    for (let after = { at_key: '-infinity', id: '0' }; ; ) {
+      const rows = await this.query<AuditRow & { id: string; at_key: string }>(
+        `SELECT id, at, at::text AS at_key, udid, what, from_value, to_value, who, why FROM checkout_audit
+          WHERE (at, id) > ($4::timestamptz, $5) AND ($1::text IS NULL OR udid = $1) AND ($2::timestamptz IS NULL OR at >= $2) AND ($3::timestamptz IS NULL OR at < $3)
+          ORDER BY at, id LIMIT $6`,
+        [udid ?? null, from ?? null, to ?? null, after.at_key, after.id, AUDIT_PAGE],
+      );
+      if (rows.length > 0) yield rows.map(toEntry);
+      if (rows.length < AUDIT_PAGE) return;
+      after = rows.at(-1)!;
+    }
   }
 
   async deviceAt(hubId: string, port: number): Promise<DeviceRecord | undefined> {

@@ -52,7 +52,7 @@ async function sharedFleet(): Promise<void> {
 async function checkout(): Promise<void> {
   console.log('Check Out and Return (simulated cart)');
   console.log('  ' + formatWallpaper(await measureWallpaper(30)));
-  console.log('  ' + formatBadgeToReady(await measureBadgeToReady(100)));
+  console.log('  ' + formatBadgeToReady(await measureBadgeToReady(500)));
   console.log('  ' + formatShiftChange(await measureShiftChange(200)));
 }
 

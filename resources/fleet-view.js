@@ -197,8 +197,9 @@
       '<div>' + esc(t('trail')) + '</div><ol class="dc-trail"></ol>'
     );
     $.ajax({ url: 'device-checkout/devices/' + encodeURIComponent(udid) + '/audit', dataType: 'json' }).then(function (answer) {
-      panel.find('.dc-trail').html(answer.entries.slice().reverse().map(function (e) {
-        return '<li>' + esc(e.at.slice(0, 19).replace('T', ' ')) + ' ' + esc(e.what) + (e.from !== undefined || e.to !== undefined ? ': ' + esc(e.from) + ' \u2192 ' + esc(e.to) : '') + (e.who ? ' (' + esc(e.who) + (e.why ? ': ' + esc(e.why) : '') + ')' : '') + '</li>';
+      // The hub's config node id is bookkeeping (its name is in the trail too); times in the reader's own.
+      panel.find('.dc-trail').html(answer.entries.slice().reverse().filter(function (e) { return !/: hubId$/.test(e.what); }).map(function (e) {
+        return '<li>' + esc(new Date(e.at).toLocaleString()) + ' ' + esc(e.what) + (e.from !== undefined || e.to !== undefined ? ': ' + esc(e.from) + ' \u2192 ' + esc(e.to) : '') + (e.who ? ' (' + esc(e.who) + (e.why ? ': ' + esc(e.why) : '') + ')' : '') + '</li>';
       }).join(''));
     }, failure);
   }

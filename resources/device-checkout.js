@@ -17,7 +17,7 @@
   var DEFAULTS = {
     'smart-hub': { baudRate: 115200, pollInterval: 1000 },
     'mdm-server': { maxConcurrent: 5, timeout: 30000, pollInterval: 2000, webhookPath: 'device-checkout/webhook' },
-    'device-fleet': { store: 'file', usbWindow: 5, checkoutDeadline: 60, userLimit: 1, batteryThreshold: 20, lendingPeriod: 13 },
+    'device-fleet': { store: 'file', auditFiles: 'one', usbWindow: 5, checkoutDeadline: 60, userLimit: 1, batteryThreshold: 20, lendingPeriod: 13 },
     'on-failure': { maxAttempts: 3 },
     'audit-export': { hours: 24 },
     'add-wifi': { timeout: 120 },

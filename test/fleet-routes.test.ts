@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Fleet } from '../nodes/lib/fleet/fleet';
 import { LoginThrottle } from '../nodes/lib/login-throttle';
@@ -72,6 +72,19 @@ describe('fleet admin API without adminAuth: only the editor’s own JSON reques
     const entries = lines.text.trimEnd().split('\n').map((line) => JSON.parse(line) as { at: string });
     assert.equal(entries.length, 25_000);
     assert.ok(entries.every((e, i) => i === 0 || entries[i - 1].at <= e.at), 'in time order');
+  });
+
+  it('a fleet set to a file a month: a trail begun last month is kept as that month\u2019s file at the first change of this month; the export reads both', async () => {
+    await helper.unload();
+    const lastMonth = new Date(Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth() - 1, 15));
+    const old = { at: lastMonth.toISOString(), udid: 'PHONE-1', what: 'counter', to: 'last month', who: 'test' };
+    writeFileSync(join(userDir, 'device-checkout', 'fleet-fleet.audit.jsonl'), JSON.stringify(old) + '\n');
+    await load([{ ...FLEET[0], auditFiles: 'monthly' }]);
+    fleet = (helper.getNode('fleet') as unknown as { fleet: Fleet }).fleet;
+    await fleet.store.setAttribute('PHONE-1', 'counter', 'this month');
+    assert.ok(readdirSync(join(userDir, 'device-checkout')).includes(`fleet-fleet.audit-${old.at.slice(0, 7)}.jsonl`));
+    const csv = await helper.request().get('/device-checkout/audit').query({ format: 'csv', udid: 'PHONE-1' });
+    assert.ok(csv.text.indexOf('last month') > 0 && csv.text.indexOf('last month') < csv.text.indexOf('this month'));
   });
 
   it('refuses `__proto__` and `constructor` as phones (INVALID_UDID), writing nothing', async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileFleetStore } from '../nodes/lib/fleet/file-fleet-store';
 import { deviceLabel } from '../nodes/shared/device-action';
@@ -29,6 +29,26 @@ describe('FileFleetStore: one cart\u2019s memory in a file', () => {
     assert.deepEqual([trail[0].to, trail.at(-2)?.to, trail.at(-1)?.to], ['1', 'after', 'later'], 'the oldest entry is still there');
     assert.equal((await reopened.audit()).length, 25_002);
     assert.deepEqual(reopened.notices.length, 1, 'the line cut short is said');
+  });
+
+  it('a file a month, all kept: a new month starts a new file, exports read every month in order, and a failure of a month ago is still known', async () => {
+    const dir = tempDir('fleet');
+    const file = join(dir, 'fleet.json');
+    let now = new Date('2026-11-30T23:59:00Z');
+    const monthly = new FileFleetStore(file, { auditFiles: 'monthly', now: () => now });
+    await monthly.fail('U', { who: 'check-in-device', why: 'DEVICE_TIMEOUT' });
+    await monthly.setAttribute('U', 'counter', 'november');
+    now = new Date('2026-12-01T00:01:00Z');
+    await monthly.setAttribute('U', 'counter', 'december');
+    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('audit')).sort(), ['fleet.audit-2026-11.jsonl', 'fleet.audit.jsonl']);
+    assert.ok(readFileSync(join(dir, 'fleet.audit-2026-11.jsonl'), 'utf8').includes('"to":"november"'));
+    assert.ok(!readFileSync(join(dir, 'fleet.audit.jsonl'), 'utf8').includes('"to":"november"'), 'this month\u2019s file starts with December');
+    const reopened = new FileFleetStore(file, { auditFiles: 'monthly', now: () => now });
+    assert.deepEqual((await reopened.audit('U')).filter((e) => e.what.endsWith('counter')).map((e) => e.to), ['november', 'december']);
+    assert.equal((await reopened.lastFailures('U')).get('U'), 'DEVICE_TIMEOUT', 'a failure of last month is still why');
+    // Back to one file: the months are still read, nothing is dropped.
+    const one = new FileFleetStore(file, { now: () => now });
+    assert.equal((await one.audit('U')).filter((e) => e.what.endsWith('counter')).length, 2);
   });
 
   it('statuses name a phone by its name and where it is now', () => {

@@ -31,6 +31,8 @@ export interface DeviceFleetDef extends NodeDef {
   badgeLookupUrl?: string;
   /** `file` (one cart, the default) or `postgres` (carts sharing a fleet). */
   store?: string;
+  /** With `file`: the audit trail in `one` file (the default) or a file a month (`monthly`), all kept. */
+  auditFiles?: string;
   /** `postgres://host:port/database?sslmode=...`, without a password (that is in the credentials). */
   databaseUrl?: string;
   /** This host's cart in a shared fleet. */
@@ -91,6 +93,7 @@ export default function (RED: NodeAPI): void {
         id: this.id,
         dataDir: join(RED.settings.userDir ?? '.', 'device-checkout'),
         store: shared,
+        auditFiles: config.auditFiles === 'monthly' ? 'monthly' : 'one',
         rules: {
           deadlineSeconds: field('checkoutDeadline'),
           lendingHours: field('lendingPeriod'),

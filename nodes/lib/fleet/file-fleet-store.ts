@@ -1,5 +1,6 @@
-import { createReadStream, readFileSync } from 'node:fs';
-import { appendFile, open, stat } from 'node:fs/promises';
+import { createReadStream, readdirSync, readFileSync } from 'node:fs';
+import { access, appendFile, open, readFile, rename, stat, truncate } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CodedError } from '../coded-error';
 import { readJson, storageFailed, writeFileAtomically } from '../json-file';
@@ -30,6 +31,11 @@ interface FleetFile {
 
 export interface FileFleetStoreOptions {
   now?: () => Date;
+  /**
+   * `one` (the default): the audit trail in one file, kept whole. `monthly`: a file a month, all
+   * kept (`<fleet>.audit-2026-11.jsonl`...), for an archive or a retention rule to take whole.
+   */
+  auditFiles?: 'one' | 'monthly';
   /** After a failed write, how often to try writing again, ms. */
   healInterval?: number;
 }
@@ -50,6 +56,8 @@ export class FileFleetStore extends FleetStore {
   private readonly auditFile: string;
   /** Bytes of the audit file that hold whole entries written by this store (or before it started). */
   private auditBytes: number;
+  /** The month (`2026-12`) of the current audit file's first entry, with monthly files. */
+  private auditMonth?: string;
   /** Why each device last became Failed, from the whole trail. */
   private readonly failures = new Map<string, string>();
   /** Audit entries the disk has not taken yet; they go with the next write. */
@@ -73,11 +81,14 @@ export class FileFleetStore extends FleetStore {
     }
     this.devicesById = byUdid(saved.devices);
     this.auditFile = file.replace(/(\.json)?$/, '.audit.jsonl');
+    // Why phones last failed comes from the whole trail, the months before included.
+    for (const month of this.monthFiles()) this.noteFailures(readAudit(month).entries);
     const { entries, skipped, torn, bytes } = readAudit(this.auditFile);
     if (skipped > 0) this.notices.push(`${this.auditFile}: skipped ${skipped} damaged line${skipped === 1 ? '' : 's'} (cut short by a kill?); new entries start on a line of their own`);
     this.noteFailures(entries);
     this.auditTorn = torn;
     this.auditBytes = bytes;
+    this.auditMonth = entries[0]?.at.slice(0, 7);
   }
 
   async device(udid: string): Promise<DeviceRecord | undefined> {
@@ -92,9 +103,12 @@ export class FileFleetStore extends FleetStore {
   async *auditPages(udid?: string, range?: TimeRange): AsyncIterable<AuditEntry[]> {
     const wanted = (e: AuditEntry) => (udid === undefined || e.udid === udid) && within(e.at, range);
     const unwritten = [...this.unwritten];
+    const files: [string, number | undefined][] = [...this.monthFiles().map((month): [string, undefined] => [month, undefined]), [this.auditFile, this.auditBytes]];
     let page: AuditEntry[] = [];
-    if (this.auditBytes > 0) {
-      const lines = createInterface({ input: createReadStream(this.auditFile, { end: this.auditBytes - 1 }), crlfDelay: Infinity });
+    for (const [file, bytes] of files) {
+      // The current file as far as it holds whole entries; a month's file is closed.
+      if (bytes === 0) continue;
+      const lines = createInterface({ input: createReadStream(file, { end: bytes === undefined ? undefined : bytes - 1 }), crlfDelay: Infinity });
       for await (const line of lines) {
         const entry = parseEntry(line);
         if (entry && wanted(entry)) page.push(entry);
@@ -211,6 +225,7 @@ export class FileFleetStore extends FleetStore {
     if (this.unwritten.length === 0) return true;
     const writing = this.unwritten;
     try {
+      await this.startNewMonth(writing[0].at.slice(0, 7));
       // A new entry never continues a line cut short.
       const lead = this.auditTorn && !(await endsWithNewline(this.auditFile)) ? '\n' : '';
       const text = lead + writing.map((e) => JSON.stringify(e)).join('\n') + '\n';
@@ -218,6 +233,7 @@ export class FileFleetStore extends FleetStore {
       // The file may have grown by a torn part before: what is on disk now is its size.
       this.auditBytes = (await stat(this.auditFile)).size;
       this.auditTorn = false;
+      this.auditMonth ??= writing[0].at.slice(0, 7);
       this.unwritten = this.unwritten.slice(writing.length);
       return true;
     } catch (err) {
@@ -237,6 +253,37 @@ export class FileFleetStore extends FleetStore {
     if (await this.writeAudit()) this.healed();
   }
 
+  /** With monthly files: the current file becomes its month's (kept) when an entry of a later month comes. */
+  private async startNewMonth(month: string): Promise<void> {
+    if (this.options.auditFiles !== 'monthly' || !this.auditMonth || month <= this.auditMonth || this.auditBytes === 0) return;
+    const target = this.monthFile(this.auditMonth);
+    // That month has a file already (monthly, then one file, then monthly again): added to it, never over it.
+    const taken = await access(target).then(() => true, () => false);
+    if (taken) {
+      await appendFile(target, await readFile(this.auditFile));
+      await truncate(this.auditFile);
+    } else await rename(this.auditFile, target);
+    this.auditBytes = 0;
+    this.auditTorn = false;
+    this.auditMonth = month;
+  }
+
+  private monthFile(month: string): string {
+    return this.auditFile.replace(/\.jsonl$/, `-${month}.jsonl`);
+  }
+
+  /** The months' audit files, oldest first (also after a switch back to one file: nothing is dropped). */
+  private monthFiles(): string[] {
+    const pattern = new RegExp(`^${escapeRegExp(basename(this.auditFile).replace(/\.jsonl$/, ''))}-\\d{4}-\\d{2}\\.jsonl$`);
+    let names: string[];
+    try {
+      names = readdirSync(dirname(this.auditFile));
+    } catch {
+      return [];
+    }
+    return names.filter((name) => pattern.test(name)).sort().map((name) => join(dirname(this.auditFile), name));
+  }
+
   private noteFailures(entries: AuditEntry[]): void {
     for (const e of entries) if (e.what === 'status' && e.to === 'Failed') this.failures.set(e.udid, e.why ?? '');
   }
@@ -245,6 +292,8 @@ export class FileFleetStore extends FleetStore {
     return writeFileAtomically(this.file, JSON.stringify({ version: 2, devices } satisfies FleetFile, null, 2));
   }
 }
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 /** Audit entries handed on at once. */
 const AUDIT_PAGE = 2000;

@@ -68,6 +68,8 @@ export interface FleetOptions {
   dataDir: string;
   /** Where the fleet's records live; by default a file in `dataDir` (one cart, no server). */
   store?: FleetStore;
+  /** With the file store: the audit trail in one file, or a file a month (all kept). */
+  auditFiles?: 'one' | 'monthly';
   rules: CheckoutRules;
   /** The locker app's bundle id: locked to it when checked in, configured with the user. */
   lockerApp: string;
@@ -149,7 +151,7 @@ export class Fleet {
 
   constructor(private readonly options: FleetOptions) {
     const { text, log } = options;
-    this.store = options.store ?? new FileFleetStore(join(options.dataDir, `fleet-${options.id}.json`));
+    this.store = options.store ?? new FileFleetStore(join(options.dataDir, `fleet-${options.id}.json`), { auditFiles: options.auditFiles });
     for (const notice of this.store.notices) log.warn(notice);
     const healed = this.store.cart === undefined ? 'device-fleet.errors.storage-healed' : 'device-fleet.errors.database-healed';
     this.store.on('storage', (err?: CodedError) => (err ? log.error(err.message) : log.info(text(healed))));

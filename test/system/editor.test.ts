@@ -251,4 +251,25 @@ describe('the editor in a real browser (headless Chromium)', function () {
     await page.screenshot({ path: join(ARTIFACTS, 'editor-validation.png') });
     assert.deepEqual(pageErrors, []);
   });
+
+  it('a fleet from a flow that predates its fields opens with their defaults, and its dialog links its own ward page', async () => {
+    await page.evaluate(() => {
+      const RED = (window as unknown as { RED: { view: { importNodes(n: object[], o?: object): void } } }).RED;
+      // As saved by 0.1: no lending period, no store, no audit files.
+      RED.view.importNodes([{ id: 'fleet-of-0-1', type: 'device-fleet', name: 'Ward 2 (0.1)', mdm: '', usb: '/var/run/usbmuxd', lockerApp: 'org.example.locker', wardPage: true }], { generateIds: false });
+    });
+    await page.evaluate(() => (window as unknown as { RED: { editor: { editConfig(a: string, t: string, id: string): void } } }).RED.editor.editConfig('', 'device-fleet', 'fleet-of-0-1'));
+    await page.waitForSelector('#node-config-input-lendingPeriod', { state: 'visible' });
+    const shown = {
+      lendingPeriod: await page.inputValue('#node-config-input-lendingPeriod'),
+      store: await page.inputValue('#node-config-input-store'),
+      auditFiles: await page.inputValue('#node-config-input-auditFiles'),
+      ward: await page.textContent('#device-fleet-ward-link'),
+    };
+    assert.deepEqual(shown, { lendingPeriod: '13', store: 'file', auditFiles: 'one', ward: '/device-checkout/ward/fleet-of-0-1' });
+    assert.ok(await page.locator('#node-config-input-auditFiles').isVisible(), 'the file store\u2019s own field');
+    await page.click('.red-ui-tray-toolbar button:has-text("Cancel")');
+    await page.waitForSelector('#node-config-input-lendingPeriod', { state: 'detached' });
+    assert.deepEqual(pageErrors, []);
+  });
 });

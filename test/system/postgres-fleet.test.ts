@@ -91,6 +91,27 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
   /** A cart's store on its own pool, as each cart is its own host with its own connections. */
   const cartStore = (url: string, cart: string, now?: () => Date) => new PostgresFleetStore({ pool: cartPool(url), cart, now });
 
+  /** A cart's fleet on `store`, as device-fleet makes one without MDM or USB. */
+  const cartFleet = (store: PostgresFleetStore, rules: typeof RULES = RULES): Fleet =>
+    new Fleet({
+      id: store.cart,
+      dataDir: tempDir('fleet'),
+      store,
+      rules,
+      lockerApp: 'org.example.locker',
+      badgeLookupUrl: '',
+      mdm: () => undefined,
+      text: (key) => key,
+      log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+    });
+
+  /** A pool that reaches the database through `link` (cut on purpose: its idle errors are expected). */
+  function linkedPool(url: string, link: { port: number }): Pool {
+    const pool = new Pool({ connectionString: url.replace(/:\d+\//, `:${link.port}/`), connectionTimeoutMillis: 1000 });
+    pool.on('error', () => undefined);
+    return pool;
+  }
+
   async function dockedPhone(store: PostgresFleetStore, udid: string, port: number, battery = 0.9): Promise<void> {
     await store.docked(udid, { hubId: `${store.cart}-hub`, hub: store.cart, port });
     await store.setStatus(udid, 'Checked In');
@@ -432,20 +453,8 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
     const url = await freshDatabase();
     const link = await tcpLink(Number(new URL(url).port));
     await link.up();
-    const pool = new Pool({ connectionString: url.replace(/:\d+\//, `:${link.port}/`), connectionTimeoutMillis: 1000 });
-    pool.on('error', () => undefined); // the link is cut on purpose
-    const said: string[] = [];
-    const fleet = new Fleet({
-      id: 'ward-3',
-      dataDir: tempDir('fleet'),
-      store: new PostgresFleetStore({ pool, cart: 'ward-3' }),
-      rules: RULES,
-      lockerApp: 'org.example.locker',
-      badgeLookupUrl: '',
-      mdm: () => undefined,
-      text: (key) => key,
-      log: { info: () => undefined, warn: (m) => said.push(m), error: (m) => said.push(m) },
-    });
+    const pool = linkedPool(url, link);
+    const fleet = cartFleet(new PostgresFleetStore({ pool, cart: 'ward-3' }));
     try {
       await dockedPhone(fleet.store as PostgresFleetStore, 'A', 1);
       await fleet.beginCheckout({ id: 'alice' }, 'A', { node: 'checkout' });
@@ -470,19 +479,8 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
     const url = await freshDatabase();
     const link = await tcpLink(Number(new URL(url).port));
     await link.up();
-    const pool = new Pool({ connectionString: url.replace(/:\d+\//, `:${link.port}/`), connectionTimeoutMillis: 1000 });
-    pool.on('error', () => undefined); // the link is cut on purpose
-    const fleet = new Fleet({
-      id: 'ward-3',
-      dataDir: tempDir('fleet'),
-      store: new PostgresFleetStore({ pool, cart: 'ward-3' }),
-      rules: { ...RULES, deadlineSeconds: 2 },
-      lockerApp: 'org.example.locker',
-      badgeLookupUrl: '',
-      mdm: () => undefined,
-      text: (key) => key,
-      log: { info: () => undefined, warn: () => undefined, error: () => undefined },
-    });
+    const pool = linkedPool(url, link);
+    const fleet = cartFleet(new PostgresFleetStore({ pool, cart: 'ward-3' }), { ...RULES, deadlineSeconds: 2 });
     const events: string[] = [];
     const expired: string[] = [];
     fleet.onEvent(({ event }) => events.push(event));
@@ -518,7 +516,7 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
     await db.query(`INSERT INTO checkout_audit (at, udid, cart, what, to_value) SELECT timestamptz '2026-12-01' + n * interval '1 second', 'A', 'ward-3', 'counter', n::text FROM generate_series(1, 2500) AS n`);
     await db.query(`INSERT INTO checkout_audit (at, udid, cart, what, to_value) SELECT timestamptz '2026-11-30' + n * interval '1 second', 'A', 'ward-5', 'counter', n::text FROM generate_series(1, 2000) AS n`);
     const directory = new FleetDirectory();
-    const fleets = ['ward-3', 'ward-5'].map((cart, i) => new Fleet({ id: cart, dataDir: tempDir('fleet'), store: [a, b][i], rules: RULES, lockerApp: 'org.example.locker', badgeLookupUrl: '', mdm: () => undefined, text: (key) => key, log: { info: () => undefined, warn: () => undefined, error: () => undefined } }));
+    const fleets = [a, b].map((store) => cartFleet(store));
     fleets.forEach((fleet, i) => directory.add(`fleet-${i}`, fleet));
     try {
       const pages: number[] = [];

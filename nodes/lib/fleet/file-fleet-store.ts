@@ -7,6 +7,7 @@ import { readJson, storageFailed, writeFileAtomically } from '../json-file';
 import { userKey } from './person';
 import {
   applyChange,
+  AUDIT_PAGE,
   available,
   FleetStore,
   handOutOrder,
@@ -58,6 +59,8 @@ export class FileFleetStore extends FleetStore {
   private auditBytes: number;
   /** The month (`2026-12`) of the current audit file's first entry, with monthly files. */
   private auditMonth?: string;
+  /** The months' closed audit files, oldest first: listed once at the start, added to as months end. */
+  private readonly months: string[];
   /** Why each device last became Failed, from the whole trail. */
   private readonly failures = new Map<string, string>();
   /** Audit entries the disk has not taken yet; they go with the next write. */
@@ -82,7 +85,8 @@ export class FileFleetStore extends FleetStore {
     this.devicesById = byUdid(saved.devices);
     this.auditFile = file.replace(/(\.json)?$/, '.audit.jsonl');
     // Why phones last failed comes from the whole trail, the months before included.
-    for (const month of this.monthFiles()) this.noteFailures(readAudit(month).entries);
+    this.months = this.monthFiles();
+    for (const month of this.months) this.noteFailures(readAudit(month).entries);
     const { entries, skipped, torn, bytes } = readAudit(this.auditFile);
     if (skipped > 0) this.notices.push(`${this.auditFile}: skipped ${skipped} damaged line${skipped === 1 ? '' : 's'} (cut short by a kill?); new entries start on a line of their own`);
     this.noteFailures(entries);
@@ -103,7 +107,7 @@ export class FileFleetStore extends FleetStore {
   async *auditPages(udid?: string, range?: TimeRange): AsyncIterable<AuditEntry[]> {
     const wanted = (e: AuditEntry) => (udid === undefined || e.udid === udid) && within(e.at, range);
     const unwritten = [...this.unwritten];
-    const files: [string, number | undefined][] = [...this.monthFiles().map((month): [string, undefined] => [month, undefined]), [this.auditFile, this.auditBytes]];
+    const files: [string, number | undefined][] = [...this.months.map((month): [string, undefined] => [month, undefined]), [this.auditFile, this.auditBytes]];
     let page: AuditEntry[] = [];
     for (const [file, bytes] of files) {
       // The current file as far as it holds whole entries; a month's file is closed.
@@ -229,9 +233,11 @@ export class FileFleetStore extends FleetStore {
       // A new entry never continues a line cut short.
       const lead = this.auditTorn && !(await endsWithNewline(this.auditFile)) ? '\n' : '';
       const text = lead + writing.map((e) => JSON.stringify(e)).join('\n') + '\n';
+      // After a failed append the file may hold part of a line this store does not know of: its size then
+      // comes from the disk, once; otherwise it is what was there plus what was written.
+      const before = this.auditTorn ? (await stat(this.auditFile).catch(() => ({ size: 0 }))).size : this.auditBytes;
       await appendFile(this.auditFile, text);
-      // The file may have grown by a torn part before: what is on disk now is its size.
-      this.auditBytes = (await stat(this.auditFile)).size;
+      this.auditBytes = before + Buffer.byteLength(text);
       this.auditTorn = false;
       this.auditMonth ??= writing[0].at.slice(0, 7);
       this.unwritten = this.unwritten.slice(writing.length);
@@ -262,7 +268,10 @@ export class FileFleetStore extends FleetStore {
     if (taken) {
       await appendFile(target, await readFile(this.auditFile));
       await truncate(this.auditFile);
-    } else await rename(this.auditFile, target);
+    } else {
+      await rename(this.auditFile, target);
+      this.months.push(target);
+    }
     this.auditBytes = 0;
     this.auditTorn = false;
     this.auditMonth = month;
@@ -294,9 +303,6 @@ export class FileFleetStore extends FleetStore {
 }
 
 const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-/** Audit entries handed on at once. */
-const AUDIT_PAGE = 2000;
 
 /** Devices by UDID in an object without a prototype: `__proto__` or `constructor` finds nothing that is not a device. */
 function byUdid(...sources: Record<string, DeviceRecord>[]): Record<string, DeviceRecord> {

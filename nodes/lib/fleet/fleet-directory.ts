@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { CodedError } from '../coded-error';
 import type { Fleet } from './fleet';
 import { hasControl, MAX_TEXT } from './person';
-import type { AuditEntry, DeviceRecord, FleetStore } from './fleet-store';
+import { AUDIT_PAGE, type AuditEntry, type DeviceRecord, type FleetStore } from './fleet-store';
 import { byPerson, phoneNamesOf, rowOf, type AuditQuery, type FleetRow, type PhoneNames } from './fleet-view';
 
 /** What an admin may do to a phone from the fleet view. */
@@ -24,9 +24,6 @@ interface Listed {
 
 /** How often what other carts changed is read (at most): a shift change announces hundreds of changes a second. */
 const ELSEWHERE_MS = 250;
-
-/** Audit entries handed on at once by an export. */
-const AUDIT_PAGE = 2000;
 
 /** How long a forced check-in waits for the phone. */
 const CHECK_IN_WAIT_MS = 60_000;

@@ -306,6 +306,9 @@ const failedPatch = (current: DeviceRecord): Partial<DeviceRecord> => ({
   ...(current.docked && current.status === 'Checking Out' && { user: undefined, userName: undefined }),
 });
 
+/** Audit entries read and handed on at once (an export of a year holds a page, not the year). */
+export const AUDIT_PAGE = 2000;
+
 /** A device nobody recorded yet: it exists once a change of it was written. */
 export const newRecord = (udid: string): DeviceRecord => ({ udid, docked: false, status: 'Unknown', attributes: {}, healthy: true });
 

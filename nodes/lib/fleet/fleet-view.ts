@@ -45,11 +45,11 @@ export interface AuditQuery {
   user?: string;
 }
 
-/** Checks a query as it came from a URL: dates must be dates (INVALID_QUERY otherwise). */
 const LAST_DAY = Date.UTC(10000, 0, 1);
 /** A day, or a day and a time with an optional zone: what ISO 8601 writes (not whatever Date.parse guesses at). */
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
+/** Checks a query as it came from a URL: dates must be dates (INVALID_QUERY otherwise). */
 export function auditQuery(raw: Record<string, unknown>): AuditQuery {
   const text = (name: string): string | undefined => (typeof raw[name] === 'string' && (raw[name] as string).trim() ? (raw[name] as string).trim() : undefined);
   const date = (name: string): string | undefined => {

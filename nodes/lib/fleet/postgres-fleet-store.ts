@@ -2,6 +2,7 @@ import type { Pool, PoolClient } from 'pg';
 import { CodedError } from '../coded-error';
 import {
   applyChange,
+  AUDIT_PAGE,
   FleetStore,
   heardRecentlySince,
   newRecord,
@@ -66,12 +67,13 @@ const SELECT_DEVICES = `SELECT d.udid, d.serial, d.name, d.cart, d.hub_id, d.hub
 function databaseOf(pool: Pool): string {
   const { connectionString, host, port, database } = pool.options as { connectionString?: string; host?: string; port?: number; database?: string };
   if (!connectionString) return `${host ?? ''}:${port ?? ''}/${database ?? ''}`;
-  const url = new URL(connectionString);
-  return `${url.host}${url.pathname}`;
+  try {
+    const url = new URL(connectionString);
+    return `${url.host}${url.pathname}`;
+  } catch {
+    return connectionString; // keyword form (host=... dbname=...): a key only, never shown
+  }
 }
-
-/** Audit rows read at once. */
-const AUDIT_PAGE = 2000;
 
 interface AuditRow {
   at: Date;

@@ -6,8 +6,8 @@ import { Fleet } from '../nodes/lib/fleet/fleet';
 import { FleetDirectory } from '../nodes/lib/fleet/fleet-directory';
 import { auditCsv, AUDIT_CSV_HEADER, auditCsvRows } from '../nodes/lib/fleet/fleet-view';
 import { PostgresFleetStore } from '../nodes/lib/fleet/postgres-fleet-store';
-import { createDatabase, startPostgres } from '../test/system/postgres';
-import { tempDir } from '../test/support';
+import { createDatabase, startPostgres } from '../harness/postgres';
+import { tempDir } from '../harness/support';
 import { median } from './stats';
 
 export interface AuditExportResult {

@@ -5,11 +5,12 @@ import axios from 'axios';
 import helper from 'node-red-node-test-helper';
 import type { Node, NodeMessage } from 'node-red';
 import { createCanvas } from '@napi-rs/canvas';
-import { packageNodes } from '../test/node-red';
-import { tempDir } from '../test/support';
+import { packageNodes } from '../harness/node-red';
+import { tempDir } from '../harness/support';
 import { webhookHandler } from '../nodes/mdm-server/webhooks';
 import * as commands from '../nodes/lib/mdm/commands';
-import { DEFAULT_SCREEN, WallpaperRenderer } from '../nodes/lib/wallpaper/wallpaper-renderer';
+import { WallpaperRenderer } from '../nodes/lib/wallpaper/wallpaper-renderer';
+import { defaultOf } from '../nodes/shared/defaults';
 import { ledPlan } from '../nodes/lib/hub/led-plan';
 import { SimulatedBadgeServer } from '../sim/badge-server';
 import { simulatedHub } from '../sim/hub-registry';
@@ -20,6 +21,9 @@ import { simulatedUsbmuxd } from '../sim/usbmuxd-server';
 import { webhookReceiver } from '../sim/webhook-receiver';
 import { startChildCart } from './pty-cart';
 import { median, ms, percentile } from './stats';
+
+/** The screen set-wallpaper renders for unless told otherwise. */
+const DEFAULT_SCREEN = { width: Number(defaultOf('set-wallpaper', 'width')), height: Number(defaultOf('set-wallpaper', 'height')) };
 
 export const API_KEY = 'bench-key';
 /** Signed webhooks, as a hospital runs NanoMDM. */

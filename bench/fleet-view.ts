@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import type { DeviceRecord } from '../nodes/lib/fleet/fleet-store';
-import { startNodeRedChild, type NodeRedChild } from '../test/system/node-red-child';
+import { startNodeRedChild, type NodeRedChild } from '../harness/node-red-child';
 import { median, ms } from './stats';
 
 /** A fleet of `count` phones as a hospital's would look: most docked, some out, a few overdue or failed. */

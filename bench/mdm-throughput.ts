@@ -11,7 +11,7 @@ import { SimulatedNanoMdm } from '../sim/nanomdm-server';
 import { SimulatedDevice } from '../sim/simulated-device';
 import { webhookReceiver } from '../sim/webhook-receiver';
 import { median } from './stats';
-import { tempDir } from '../test/support';
+import { tempDir } from '../harness/support';
 
 const API_KEY = 'bench-key';
 const MAX_CONCURRENT = 5;

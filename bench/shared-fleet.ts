@@ -1,6 +1,6 @@
 import { Client } from 'pg';
 import { SimulatedBadgeServer } from '../sim/badge-server';
-import { createDatabase, startPostgres } from '../test/system/postgres';
+import { createDatabase, startPostgres } from '../harness/postgres';
 import { startMdm, tapsToReady, type Phase } from './checkout';
 import { median, ms, percentile } from './stats';
 

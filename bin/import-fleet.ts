@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import { Pool } from 'pg';
+import { useCatalogs } from '../nodes/lib/coded-error';
+import { englishTexts } from '../nodes/lib/english-texts';
 import { importFileStore } from '../nodes/lib/fleet/import-file-store';
 import { PostgresFleetStore } from '../nodes/lib/fleet/postgres-fleet-store';
 
@@ -15,6 +17,7 @@ if (!file || !cart || !databaseUrl) {
   );
   process.exit(2);
 }
+useCatalogs(englishTexts);
 const pool = new Pool({ connectionString: databaseUrl, max: 1 });
 importFileStore(file, new PostgresFleetStore({ pool, cart }))
   .then(({ devices, known, entries }) => {

@@ -10,28 +10,69 @@
   'use strict';
 
   /**
-   * Every default a field falls back to, by node type: the value a new node shows in the
-   * editor and the one the runtime uses when the field is empty. An action with a `timeout`
-   * (seconds it waits for its device) has a wait field; one without has none.
+   * Every field's rules, by node type: its default (the value a new node shows in the editor and
+   * the one the runtime uses when the field is empty) and, for a number, its range (`min`, `max`,
+   * `integer`). The editor's validators and the runtime's checks both read them. An action with a
+   * `timeout` (seconds it waits for its device) has a wait field; one without has none.
    */
-  var DEFAULTS = {
-    'smart-hub': { baudRate: 115200, pollInterval: 1000 },
-    'mdm-server': { maxConcurrent: 5, timeout: 30000, pollInterval: 2000, webhookPath: 'device-checkout/webhook' },
-    'device-fleet': { store: 'file', auditFiles: 'one', usbWindow: 5, checkoutDeadline: 60, userLimit: 1, batteryThreshold: 20, lendingPeriod: 13 },
-    'on-failure': { maxAttempts: 3 },
-    'audit-export': { hours: 24 },
-    'add-wifi': { timeout: 120 },
-    'check-in-device': { timeout: 120 },
-    'check-out-device': { timeout: 15, unlockPhones: 2 },
-    'clear-passcode': { timeout: 120 },
+  var WAIT = { default: 120, min: 1, max: 86400 };
+  var FIELDS = {
+    'smart-hub': { baudRate: { default: 115200, min: 300, max: 4000000, integer: true }, pollInterval: { default: 1000, min: 100, max: 60000 } },
+    'mdm-server': {
+      maxConcurrent: { default: 5, min: 1, max: 50, integer: true },
+      timeout: { default: 30000, min: 1000, max: 600000 },
+      pollInterval: { default: 2000, min: 100, max: 60000 },
+      webhookPath: { default: 'device-checkout/webhook' }
+    },
+    'device-fleet': {
+      store: { default: 'file' },
+      auditFiles: { default: 'one' },
+      usbWindow: { default: 5, min: 1, max: 60 },
+      checkoutDeadline: { default: 60, min: 5, max: 3600 },
+      userLimit: { default: 1, min: 1, max: 10, integer: true },
+      batteryThreshold: { default: 20, min: 0, max: 100 },
+      lendingPeriod: { default: 13, min: 0, max: 720 }
+    },
+    'on-failure': { maxAttempts: { default: 3, min: 1, max: 10, integer: true } },
+    'audit-export': { hours: { default: 24, min: 0.01, max: 24 * 366 } },
+    'hub-led': { port: { min: 1, max: 16, integer: true } },
+    'add-wifi': { timeout: WAIT },
+    'check-in-device': { timeout: WAIT },
+    'check-out-device': { timeout: { default: 15, min: 1, max: 3600 }, unlockPhones: { default: 2, min: 1, max: 10, integer: true } },
+    'clear-passcode': { timeout: WAIT },
     'delete-from-mdm': {},
-    'dep-enroll': { timeout: 600 },
-    'erase-device': { timeout: 120 },
-    'mdm-command': { timeout: 120 },
-    'set-device-name': { timeout: 120 },
+    'dep-enroll': { timeout: { default: 600, min: 1, max: 86400 } },
+    'erase-device': { timeout: WAIT },
+    'mdm-command': { timeout: WAIT },
+    'set-device-name': { timeout: WAIT },
     'set-language': {},
-    'set-wallpaper': { timeout: 120, width: 1179, height: 2556 }
+    'set-wallpaper': { timeout: WAIT, width: { default: 1179, min: 100, max: 4096, integer: true }, height: { default: 2556, min: 100, max: 4096, integer: true } }
   };
+
+  /** The defaults alone, by node type (what a new node shows). */
+  var DEFAULTS = {};
+  Object.keys(FIELDS).forEach(function (type) {
+    DEFAULTS[type] = {};
+    Object.keys(FIELDS[type]).forEach(function (field) {
+      if (FIELDS[type][field].default !== undefined) DEFAULTS[type][field] = FIELDS[type][field].default;
+    });
+  });
+
+  /** Why `value` breaks the rules of number field `field` of `type` (empty: its default applies), or undefined when it does not. */
+  function problem(type, field, value) {
+    var rule = FIELDS[type][field];
+    if (value === undefined || value === null || value === '') return undefined;
+    var number = Number(value);
+    if (String(value).trim() === '' || !Number.isFinite(number)) return 'not-a-number';
+    if (rule.integer && !Number.isInteger(number)) return 'not-whole';
+    if (number < rule.min || number > rule.max) return 'out-of-range';
+    return undefined;
+  }
+
+  /** A number field's editor definition: its default, and a validator reading its rules; `extra` adds to it (`required`). */
+  function field(type, name, extra) {
+    return Object.assign({ value: FIELDS[type][name].default, validate: function (v) { return problem(type, name, v) === undefined; } }, extra);
+  }
 
   /**
    * The editor definition of device action `type` for RED.nodes.registerType: the family's
@@ -39,12 +80,11 @@
    * fleet, and its wait where it has one), then what `own` adds or overrides.
    */
   function action(type, own) {
-    var RED = self.RED; // the editor's, when it calls this (the runtime only reads the table)
     var defaults = {
       name: { value: '' },
       fleet: { value: '', type: 'device-fleet', required: true }
     };
-    if (DEFAULTS[type].timeout !== undefined) defaults.timeout = { value: DEFAULTS[type].timeout, validate: RED.validators.number() };
+    if (FIELDS[type].timeout !== undefined) defaults.timeout = field(type, 'timeout');
     var base = {
       category: 'device checkout',
       color: '#c0deed',
@@ -69,5 +109,5 @@
     });
   }
 
-  return { defaults: DEFAULTS, action: action, showDefaults: showDefaults };
+  return { fields: FIELDS, defaults: DEFAULTS, problem: problem, field: field, action: action, showDefaults: showDefaults };
 });

@@ -9,6 +9,12 @@
   var RED = window.RED;
   var NS = 'node-red-contrib-device-checkout/device-fleet:device-fleet.view.';
   var t = function (key, vars) { return RED._(NS + key, vars); };
+  /**
+   * A word the fleet stores as it is (a status, what changed and why) in the reader's language;
+   * a word the catalog does not know (a reason an admin typed, an error code) as it is.
+   */
+  var word = function (group, value) { return value === undefined || value === null ? value : RED._(NS + group + '.' + value, { defaultValue: String(value) }); };
+  var CODES = 'node-red-contrib-device-checkout/device-fleet:device-fleet.codes.';
   var COLUMNS = ['name', 'serial', 'where', 'status', 'user', 'since', 'battery', 'lastError'];
   var FILTERS = ['all', 'out', 'overdue', 'failed', 'docked', 'lost'];
   /** Every row is this tall: only the rows in view are drawn, placed by it. */
@@ -30,7 +36,7 @@
       case 'user': return row.userName && row.userName !== row.user ? row.userName + ' (' + row.user + ')' : row.user;
       case 'since': return row.since ? row.since.slice(0, 16).replace('T', ' ') : '';
       case 'battery': return row.battery === undefined ? '' : row.battery + '%';
-      case 'status': return row.status + (row.overdue ? ' \u00b7 ' + t('overdue') : '') + (row.lostMode ? ' \u00b7 ' + t('lostMode') : '') + (row.wrongCart ? ' \u00b7 ' + t('wrongCart') : '');
+      case 'status': return word('statuses', row.status) + (row.overdue ? ' \u00b7 ' + t('overdue') : '') + (row.lostMode ? ' \u00b7 ' + t('lostMode') : '') + (row.wrongCart ? ' \u00b7 ' + t('wrongCart') : '');
       default: return row[column];
     }
   };
@@ -118,7 +124,10 @@
         var classes = (row.overdue ? ' dc-overdue' : '') + (row.status === 'Failed' ? ' dc-failed' : '') + (row.udid === state.selected ? ' dc-selected' : '');
         return '<tr data-udid="' + esc(row.udid) + '" class="' + classes + '">' + COLUMNS.map(function (c) {
           var value = esc(cell(row, c));
-          return '<td title="' + value + '">' + value + '</td>';
+          // The last error's code (its first word) says what it means in the reader's words when pointed at.
+          var code = c === 'lastError' && /^[A-Z][A-Z_]+[A-Z]/.exec(row.lastError || '');
+          var title = code ? esc(RED._(CODES + code[0], { defaultValue: row.lastError })) : value;
+          return '<td title="' + title + '">' + value + '</td>';
         }).join('') + '</tr>';
       }).join('') + spacer(shown.length - last);
       content.find('.dc-fleet-count').text(t('count', { shown: shown.length, all: rows.size }));
@@ -199,7 +208,8 @@
     $.ajax({ url: 'device-checkout/devices/' + encodeURIComponent(udid) + '/audit', dataType: 'json' }).then(function (answer) {
       // The hub's config node id is bookkeeping (its name is in the trail too); times in the reader's own.
       panel.find('.dc-trail').html(answer.entries.slice().reverse().filter(function (e) { return !/: hubId$/.test(e.what); }).map(function (e) {
-        return '<li>' + esc(new Date(e.at).toLocaleString()) + ' ' + esc(e.what) + (e.from !== undefined || e.to !== undefined ? ': ' + esc(e.from) + ' \u2192 ' + esc(e.to) : '') + (e.who ? ' (' + esc(e.who) + (e.why ? ': ' + esc(e.why) : '') + ')' : '') + '</li>';
+        var changed = e.what === 'status' ? ': ' + esc(word('statuses', e.from)) + ' \u2192 ' + esc(word('statuses', e.to)) : e.from !== undefined || e.to !== undefined ? ': ' + esc(e.from) + ' \u2192 ' + esc(e.to) : '';
+        return '<li>' + esc(new Date(e.at).toLocaleString()) + ' ' + esc(word('what', e.what)) + changed + (e.who ? ' (' + esc(e.who) + (e.why ? ': ' + esc(word('why', e.why)) : '') + ')' : '') + '</li>';
       }).join(''));
     }, failure);
   }

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Fleet } from '../nodes/lib/fleet/fleet';
-import { collect, freshUserDir, helper, load, reports, send } from './node-red';
-import { waitFor } from './support';
+import { collect, freshUserDir, helper, load, reports, send } from '../harness/node-red';
+import { waitFor } from '../harness/support';
 
 type Export = { payload: string; filename: string };
 

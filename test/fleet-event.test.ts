@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { Fleet } from '../nodes/lib/fleet/fleet';
-import { collect, freshUserDir, helper, load, send } from './node-red';
-import { waitFor } from './support';
+import { collect, freshUserDir, helper, load, send } from '../harness/node-red';
+import { waitFor } from '../harness/support';
 
 type Alert = { topic: string; device: { udid: string; status: string; overdue?: boolean; userName?: string }; payload: { event: string; at: string; why?: string } };
 

@@ -3,7 +3,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Fleet } from '../nodes/lib/fleet/fleet';
 import { LoginThrottle } from '../nodes/lib/login-throttle';
-import { freshUserDir, helper, load } from './node-red';
+import { freshUserDir, helper, load } from '../harness/node-red';
 
 const FLEET = [
   { id: 'fleet', type: 'device-fleet', name: 'Ward 3', mdm: '', usb: '', lockerApp: 'org.example.locker' },

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { FileFleetStore } from '../nodes/lib/fleet/file-fleet-store';
 import { deviceLabel } from '../nodes/shared/device-action';
 import { fleetStoreContract } from './fleet-store-contract';
-import { tempDir } from './support';
+import { tempDir } from '../harness/support';
 
 describe('FileFleetStore: one cart\u2019s memory in a file', () => {
   fleetStoreContract(async () => {

@@ -4,7 +4,7 @@ import { Fleet } from '../nodes/lib/fleet/fleet';
 import { FleetDirectory } from '../nodes/lib/fleet/fleet-directory';
 import { auditCsv, auditJsonLines, auditQuery, wardPage, type FleetRow } from '../nodes/lib/fleet/fleet-view';
 import { spy as sinonSpy } from 'sinon';
-import { tempDir, waitFor } from './support';
+import { tempDir, waitFor } from '../harness/support';
 
 const HUB = { hubId: 'hub', hub: 'Cart A' };
 const code = (expected: string) => (err: CodedError) => err.code === expected;
@@ -87,7 +87,7 @@ describe('fleet view: every phone at a glance, what an admin does to one, export
     await assert.rejects(fleets[0].beginCheckout({ id: 'carol' }, undefined, {}), code('NO_DEVICE_AVAILABLE'));
     await fleets[0].store.checkIn('A2');
     assert.equal((await fleets[0].store.device('A2'))?.status, 'Retired', 'a Return does not put a retired phone back into service');
-    await assert.rejects(directory.act('A2', 'check-in', { reason: 'back from repair' }, 'charge'), (err: CodedError) => err.code === 'RETIRED' && /Reinstate it first/.test(err.message));
+    await assert.rejects(directory.act('A2', 'check-in', { reason: 'back from repair' }, 'charge'), (err: CodedError) => err.code === 'RETIRED' && /errors\.retired/.test(err.message));
     await assert.rejects(directory.act('B1', 'reinstate', {}, 'charge'), code('NOT_LOST'));
     assert.equal((await directory.act('A1', 'reinstate', { reason: 'found' }, 'charge')).status, 'Unknown');
   });

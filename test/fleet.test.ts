@@ -3,10 +3,12 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sinon from 'sinon';
 import type { CodedError } from '../nodes/lib/coded-error';
-import { BATTERY_CHECK_MS, Fleet, LOW_BATTERY_MS, type ExpiredCheckout } from '../nodes/lib/fleet/fleet';
+import { BATTERY_CHECK_MS, LOW_BATTERY_MS } from '../nodes/lib/fleet/battery-watch';
+import type { ExpiredCheckout } from '../nodes/lib/fleet/checkout-deadlines';
+import { Fleet } from '../nodes/lib/fleet/fleet';
 import type { MdmAdapter } from '../nodes/lib/mdm/mdm-adapter';
 import type { HubConnection } from '../nodes/lib/hub/hub-connection';
-import { settle, tempDir, waitFor } from './support';
+import { settle, tempDir, waitFor } from '../harness/support';
 
 /** A hub that records the LEDs it was asked for. */
 function recordingHub(): { hub: HubConnection; leds: string[] } {

@@ -3,9 +3,9 @@ import type { NodeMessage } from 'node-red';
 import type { CodedError } from '../nodes/lib/coded-error';
 import { SimulatedJamf } from '../sim/jamf-server';
 import { SimulatedDevice } from '../sim/simulated-device';
-import { collect, helper, load, reports, send, statuses } from './node-red';
-import { tempDir, waitFor } from './support';
-import { ink } from './images';
+import { collect, helper, load, reports, send, statuses } from '../harness/node-red';
+import { tempDir, waitFor } from '../harness/support';
+import { ink } from '../harness/images';
 import type { FleetStore } from '../nodes/lib/fleet/fleet-store';
 import { APP_LOCK_ATTRIBUTE } from '../nodes/lib/mdm/jamf';
 import { APP_LOCK_IDENTIFIER } from '../nodes/lib/mdm/profiles';
@@ -30,7 +30,7 @@ describe('device actions through Jamf Pro in Node-RED', () => {
     const action = (id: string, type: string, extra: object = {}) => ({ id, type, fleet: 'fleet', timeout: '3', wires: [['ok']], ...extra });
     await load(
       [
-        { id: 'mdm', type: 'mdm-server', vendor: 'jamf', url: jamf.url, maxConcurrent: '5', timeout: '5000', webhookPath: 'device-checkout/webhook', pollInterval: '20' },
+        { id: 'mdm', type: 'mdm-server', vendor: 'jamf', url: jamf.url, maxConcurrent: '5', timeout: '5000', webhookPath: 'device-checkout/webhook', pollInterval: '100' },
         { id: 'fleet', type: 'device-fleet', mdm: 'mdm', lockerApp: LOCKER },
         action('erase', 'erase-device', { preserveDataPlan: false, disallowProximitySetup: true }),
         action('wifi', 'add-wifi', { ssid: 'Ward', security: 'WPA2', hidden: false, autoJoin: true }),
@@ -88,7 +88,7 @@ describe('device actions through Jamf Pro in Node-RED', () => {
     send('wifi', { device: device() });
     const err = (await waitFor('wifi refused', () => errors.wifi[0])) as CodedError;
     assert.equal(err.code, 'UNSUPPORTED');
-    assert.match(err.message, /scope/);
+    assert.match(err.message, /errors\.jamf-profiles/);
   });
 
   it('Check In, Check Out and the wallpaper: assigned user, App Lock smart group attribute, Classic wallpaper', async () => {

@@ -6,7 +6,7 @@ import { appLockProfile } from '../nodes/lib/mdm/profiles';
 import type { CodedError } from '../nodes/lib/coded-error';
 import { SimulatedJamf } from '../sim/jamf-server';
 import { SimulatedDevice } from '../sim/simulated-device';
-import { waitFor } from './support';
+import { waitFor } from '../harness/support';
 
 const CLIENT = { clientId: 'device-checkout', clientSecret: 'jamf-client-secret-1' };
 
@@ -80,6 +80,17 @@ describe('Jamf Pro client against a simulated Jamf Pro', () => {
     assert.ok(enrolment.enrolledAt! >= enrolment.erasedAt!);
   });
 
+  it('sees it too when the phone enrolled again before the next poll read the erase as acknowledged', async () => {
+    const slow = new JamfPro({ url: jamf.url, ...CLIENT, maxConcurrent: 5, timeout: 2000, pollInterval: 300 });
+    try {
+      await slow.perform(phone.udid, commands.eraseDevice(), { timeout: 3000, destructive: true });
+      const enrolment = await waitForEnrolment(slow, phone.udid, 1500);
+      assert.ok(enrolment.enrolledAt! >= enrolment.erasedAt!);
+    } finally {
+      await slow.close();
+    }
+  });
+
   it('reports the device\u2019s refusal, keeps polling through NotNow, times out a silent device', async () => {
     await assert.rejects(perform(commands.clearPasscode(Buffer.from('wrong'))), (err: CodedError) => err.code === 'DEVICE_ERROR' && /unlock token is not valid/.test(err.message));
     phone.notNowFor = 2;
@@ -89,7 +100,7 @@ describe('Jamf Pro client against a simulated Jamf Pro', () => {
   });
 
   it('says what Jamf Pro cannot do per device, and fails for unknown devices', async () => {
-    await assert.rejects(perform(commands.installProfile(appLockProfile('com.example.locker'))), (err: CodedError) => err.code === 'UNSUPPORTED' && /scope the profile in Jamf Pro/.test(err.message));
+    await assert.rejects(perform(commands.installProfile(appLockProfile('com.example.locker'))), (err: CodedError) => err.code === 'UNSUPPORTED' && /errors\.jamf-profiles/.test(err.message));
     await assert.rejects(perform(commands.deviceInformation(['UDID'])), (err: CodedError) => err.code === 'UNSUPPORTED');
     await assert.rejects(client.perform('NO-SUCH-UDID', commands.restartDevice(), { timeout: 1000 }), (err: CodedError) => err.code === 'DEVICE_UNKNOWN');
   });

@@ -5,7 +5,7 @@ import { LockdownSession } from '../nodes/lib/usb/lockdown';
 import type { CodedError } from '../nodes/lib/coded-error';
 import { SimulatedDevice } from '../sim/simulated-device';
 import { SimulatedUsbmuxd } from '../sim/usbmuxd-server';
-import { tempDir } from './support';
+import { tempDir } from '../harness/support';
 
 const openSocket = (path: string) =>
   new Promise<Socket>((resolve, reject) => {
@@ -39,7 +39,7 @@ describe('lockdown over usbmuxd (pair record, StartSession, TLS)', () => {
   });
 
   it('fails with NOT_PAIRED without a pair record, and DEVICE_GONE for a phone no longer on USB', async () => {
-    await assert.rejects(LockdownSession.open(openSocket, usb.socketPath, { deviceId: 1, udid: phone.udid }), (err: CodedError) => err.code === 'NOT_PAIRED' && /trust this computer/.test(err.message));
+    await assert.rejects(LockdownSession.open(openSocket, usb.socketPath, { deviceId: 1, udid: phone.udid }), (err: CodedError) => err.code === 'NOT_PAIRED' && /errors\.no-pair-record/.test(err.message));
     usb.pair(phone.udid);
     usb.detach(phone.udid);
     await assert.rejects(LockdownSession.open(openSocket, usb.socketPath, { deviceId: 1, udid: phone.udid }), (err: CodedError) => err.code === 'DEVICE_GONE');

@@ -9,7 +9,7 @@ import { SimulatedJamf } from '../sim/jamf-server';
 import { SimulatedNanoMdm } from '../sim/nanomdm-server';
 import { SimulatedDevice } from '../sim/simulated-device';
 import { webhookReceiver } from '../sim/webhook-receiver';
-import { tempDir, waitFor } from './support';
+import { tempDir, waitFor } from '../harness/support';
 
 const LOCKER = 'org.example.locker';
 const LOST_MODE = { Message: 'Please return this phone to [Device Home]. It was with [Device User Name].', PhoneNumber: '+49 30 1234 5678', Footnote: '[Device Name]' };

@@ -7,8 +7,8 @@ import { webhookHandler } from '../nodes/mdm-server/webhooks';
 import { SimulatedNanoMdm } from '../sim/nanomdm-server';
 import { SimulatedDevice } from '../sim/simulated-device';
 import { webhookReceiver } from '../sim/webhook-receiver';
-import { collect, deploy, helper, load, reports, send, statuses } from './node-red';
-import { tempDir, waitFor } from './support';
+import { collect, deploy, helper, load, reports, send, statuses } from '../harness/node-red';
+import { tempDir, waitFor } from '../harness/support';
 
 const SECRETS = { apiKey: 'api-key-7f3a9c', webhookSecret: 'hmac-key-51b2e0', wifi: 'wifi-pass-c0ffee' };
 
@@ -118,7 +118,7 @@ describe('device actions through NanoMDM in Node-RED', () => {
     send('delete', { device: device() });
     const err = await codeOf('delete');
     assert.equal(err.code, 'UNSUPPORTED');
-    assert.match(err.message, /NanoMDM has no API/);
+    assert.match(err.message, /errors\.nanomdm-no-delete/);
   });
 
   it('mdm-command returns the device\u2019s answer, and refuses parameters Apple\u2019s schema rejects', async () => {
@@ -247,9 +247,9 @@ describe('device actions through NanoMDM in Node-RED', () => {
       send('command', { device: device() });
       const err = (await waitFor('timeout', () => errors.command[0], 6000)) as CodedError;
       assert.equal(err.code, 'DEVICE_TIMEOUT');
-      assert.match(err.message, /never sends a webhook twice/);
+      assert.match(err.message, /errors\.no-answer/);
       assert.ok(status.some((s) => /webhooks-refused/.test(s.text ?? '') && /WEBHOOK_BAD_SIGNATURE/.test(s.text ?? '')), JSON.stringify(status));
-      assert.equal(mdmWarnings.filter((w) => /signature does not match/.test(String(w))).length, 1, 'said once, not for every webhook');
+      assert.equal(mdmWarnings.filter((w) => /errors\.webhook-bad-signature/.test(String(w))).length, 1, 'said once, not for every webhook');
       assert.ok(!mdmWarnings.some((w) => String(w).includes(SECRETS.webhookSecret) || String(w).includes('a-key-nanomdm')), 'no secret in the log');
     } finally {
       sim.options.webhookSecret = SECRETS.webhookSecret;

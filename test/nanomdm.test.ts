@@ -6,7 +6,7 @@ import type { CodedError } from '../nodes/lib/coded-error';
 import { SimulatedNanoMdm } from '../sim/nanomdm-server';
 import { SimulatedDevice } from '../sim/simulated-device';
 import { webhookReceiver } from '../sim/webhook-receiver';
-import { tempDir, waitFor } from './support';
+import { tempDir, waitFor } from '../harness/support';
 import { EnrolmentVault } from '../nodes/lib/mdm/enrolment-vault';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -112,7 +112,7 @@ describe('NanoMDM client against a simulated NanoMDM', () => {
     try {
       await assert.rejects(away.perform(phone.udid, commands.restartDevice(), { timeout: 1000 }), (err: CodedError) => {
         assert.equal(err.code, 'MDM_UNREACHABLE');
-        assert.match(err.message, /MDM server http:\/\/127\.0\.0\.1:9 unreachable \(ECONNREFUSED\)/);
+        assert.match(err.message, /errors\.unreachable \{"where":"http:\/\/127\.0\.0\.1:9","code":"ECONNREFUSED"\}/);
         assert.doesNotMatch(err.message, /secret|nano-api-key/);
         return true;
       });

@@ -10,8 +10,8 @@ import { EnrolmentVault } from '../nodes/lib/mdm/enrolment-vault';
 import { NanoMdm } from '../nodes/lib/mdm/nanomdm';
 import { webhookHandler } from '../nodes/mdm-server/webhooks';
 import { SimulatedDevice } from '../sim/simulated-device';
-import { helper, load, reports, send, statuses } from './node-red';
-import { readOnly, tempDir, waitFor } from './support';
+import { helper, load, reports, send, statuses } from '../harness/node-red';
+import { readOnly, tempDir, waitFor } from '../harness/support';
 
 const code = (expected: string) => (err: CodedError) => err.code === expected;
 

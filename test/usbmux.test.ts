@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { encodeFrame, FrameReader } from '../nodes/lib/usb/usbmux-frames';
 import { UsbmuxClient, type UsbDevice } from '../nodes/lib/usb/usbmux-client';
 import { SimulatedUsbmuxd } from '../sim/usbmuxd-server';
-import { tempDir, waitFor } from './support';
+import { tempDir, waitFor } from '../harness/support';
 
 const openSocket = (path: string) =>
   new Promise<import('node:net').Socket>((resolve, reject) => {

@@ -2,10 +2,14 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createCanvas } from '@napi-rs/canvas';
-import { WallpaperRenderer, DEFAULT_SCREEN, type WallpaperSpec } from '../nodes/lib/wallpaper/wallpaper-renderer';
+import { WallpaperRenderer, type WallpaperSpec } from '../nodes/lib/wallpaper/wallpaper-renderer';
+import { defaultOf } from '../nodes/shared/defaults';
 import type { CodedError } from '../nodes/lib/coded-error';
-import { tempDir } from './support';
-import { HOSTILE_NAMES, ink } from './images';
+import { tempDir } from '../harness/support';
+import { HOSTILE_NAMES, ink } from '../harness/images';
+
+/** The screen set-wallpaper renders for unless told otherwise (iPhone 15/16 Pro, portrait). */
+const DEFAULT_SCREEN = { width: Number(defaultOf('set-wallpaper', 'width')), height: Number(defaultOf('set-wallpaper', 'height')) };
 
 describe('wallpapers: rendered PNGs with attribute text', function () {
   this.timeout(60_000);

@@ -1,7 +1,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { CodedError } from '../lib/coded-error';
 import { auditCsv, auditJsonLines, auditQuery, byPerson, phoneNamesOf } from '../lib/fleet/fleet-view';
-import { fleetOf } from '../device-fleet/device-fleet';
+import { fleetOf } from '../shared/config-nodes';
 import { numberField } from '../shared/defaults';
 import { failMessage, showStatus } from '../shared/status';
 

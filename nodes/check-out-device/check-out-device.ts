@@ -1,12 +1,14 @@
 import type { Node, NodeAPI } from 'node-red';
 import { CodedError } from '../lib/coded-error';
+import { meaning } from '../lib/error-codes';
 import { forgetBadge, lookUpBadge } from '../lib/fleet/badge-lookup';
 import { checkDisplayName, checkUserId } from '../lib/fleet/person';
 import { lockerAppConfiguration, lockToLockerApp } from '../lib/fleet/locker-app';
-import type { Device } from '../lib/attributes';
+import type { Device } from '../lib/device';
 import type { AssignedUser, MdmAdapter } from '../lib/mdm/mdm-adapter';
 import { applicationConfiguration, settings } from '../lib/mdm/commands';
-import { asDevice, type Fleet } from '../lib/fleet/fleet';
+import type { Fleet } from '../lib/fleet/fleet';
+import { asDevice } from '../lib/fleet/fleet-events';
 import { numberField } from '../shared/defaults';
 import { showStatus } from '../shared/status';
 import { deviceLabel, failAction, NO_LOCKER_APP, registerDeviceAction, type ActionDevice, type ActionInput, type DeviceActionDef, type DeviceMessage } from '../shared/device-action';
@@ -51,9 +53,6 @@ async function userOf(RED: NodeAPI, msg: CheckOutMessage, fleet: Fleet): Promise
 
 /** How long a released phone's lock waits behind its unlock at the MDM (a phone may wake much later). */
 const RELOCK_WAIT_MS = 3_600_000;
-
-/** How a phone that does not unlock fails: no answer in time, or a refusal. Not the MDM's own failures: the next phone would fare no better. */
-const UNRESPONSIVE = new Set(['DEVICE_TIMEOUT', 'DEVICE_ERROR']);
 
 /** The most of a message kept in the fleet file to report a late failure with (after a restart too). */
 const STORED_MESSAGE_LIMIT = 16 * 1024;
@@ -165,11 +164,11 @@ export default function (RED: NodeAPI): void {
           msg.device = await unlock(config, input.device, user!, fleet, mdm, wait);
           return;
         } catch (err) {
-          const code = (err as CodedError).code ?? '';
-          if (!UNRESPONSIVE.has(code) || !(await release(input.device, err as CodedError, fleet, mdm, wait.signal, node))) throw err;
-          const unlockFailed = new CodedError('UNLOCK_FAILED', RED._('check-out-device.errors.unlock-failed', { phones: tried, code }));
+          // A phone that does not answer or refuses is swapped; the MDM's own failures are not: the next phone would fare no better.
+          if (!meaning((err as CodedError).code).unresponsive || !(await release(input.device, err as CodedError, fleet, mdm, wait.signal, node))) throw err;
+          const unlockFailed = new CodedError('UNLOCK_FAILED', RED._('check-out-device.errors.unlock-failed', { phones: tried, code: (err as CodedError).code }));
           if (tried >= phones) throw unlockFailed;
-          node.warn(RED._('check-out-device.errors.next-phone', { device: deviceLabel(input.device), code }));
+          node.warn(RED._('check-out-device.errors.next-phone', { device: deviceLabel(input.device), code: (err as CodedError).code }));
           // No other phone to hand out: the person is told that hers did not unlock.
           input.device = await fleet.beginCheckout(user!, undefined, { node: node.id, message: storable(msg) }).catch((refusal: CodedError) => {
             throw refusal.code === 'NO_DEVICE_AVAILABLE' ? unlockFailed : refusal;

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import type { Node, NodeAPI, NodeDef } from 'node-red';
+import type { NodeAPI, NodeDef } from 'node-red';
 import type { Pool } from 'pg';
 import { CodedError } from '../lib/coded-error';
 import { Fleet } from '../lib/fleet/fleet';
@@ -7,7 +7,8 @@ import { PostgresFleetStore } from '../lib/fleet/postgres-fleet-store';
 import { fleetPool } from '../lib/fleet/postgres-pool';
 import { WebhookRelay, type RelayingAdapter } from '../lib/fleet/webhook-relay';
 import type { MdmAdapter } from '../lib/mdm/mdm-adapter';
-import type { MdmServerNode } from '../mdm-server/mdm-server';
+import { useNodeRedCatalogs } from '../shared/catalogs';
+import { mdmServerOf, type DeviceFleetNode } from '../shared/config-nodes';
 import { numberField } from '../shared/defaults';
 import { fleetRoutes, WARD_PATH } from './fleet-routes';
 
@@ -54,25 +55,15 @@ interface DeviceFleetCredentials {
   wardPassword?: string;
 }
 
-export interface DeviceFleetNode extends Node<DeviceFleetCredentials> {
-  /** The cart's devices; undefined when the fleet cannot work at all (see `unavailable`). */
-  fleet?: Fleet;
-  /** Why the fleet cannot work at all (its file is damaged): every user fails with it. */
-  unavailable?: CodedError;
-}
-
-/** The fleet a node names, or why there is none to use (NO_FLEET is the caller's to say). */
-export function fleetOf(RED: NodeAPI, id: string | undefined): { fleet?: Fleet; unavailable?: CodedError } {
-  const node = id ? (RED.nodes.getNode(id) as DeviceFleetNode | null) : null;
-  return { fleet: node?.fleet, unavailable: node?.unavailable };
-}
+type DeviceFleet = DeviceFleetNode<DeviceFleetCredentials>;
 
 export default function (RED: NodeAPI): void {
+  useNodeRedCatalogs(RED);
   const routes = fleetRoutes(RED);
 
-  function DeviceFleet(this: DeviceFleetNode, config: DeviceFleetDef): void {
+  function DeviceFleet(this: DeviceFleet, config: DeviceFleetDef): void {
     RED.nodes.createNode(this, config);
-    const mdmNode = (RED.nodes.getNode(config.mdm) as MdmServerNode | null) ?? undefined;
+    const mdmNode = mdmServerOf(RED, config.mdm);
     const usb = (config.usb ?? '').trim();
     const field = (name: string): number => numberField('device-fleet', config, name);
     const text = (key: string, vars?: Record<string, unknown>): string => RED._(key, vars as Record<string, string | number> | undefined);
@@ -120,7 +111,7 @@ export default function (RED: NodeAPI): void {
     const { fleet } = this;
     // NanoMDM posts to one cart: with a shared fleet, what any cart receives reaches them all.
     const adapter = mdmNode?.adapter;
-    const secret = mdmNode?.credentials?.apiKey;
+    const secret = mdmNode?.relaySecret;
     const relay =
       pool && secret && adapter && 'takeRelayed' in adapter
         ? new WebhookRelay({ pool, cart, adapter: adapter as MdmAdapter & RelayingAdapter, secret, text, log: { warn: (m) => this.warn(m) } })
@@ -147,7 +138,7 @@ export default function (RED: NodeAPI): void {
     });
   }
 
-  RED.nodes.registerType<DeviceFleetNode, DeviceFleetDef, object, DeviceFleetCredentials>('device-fleet', DeviceFleet, {
+  RED.nodes.registerType<DeviceFleet, DeviceFleetDef, object, DeviceFleetCredentials>('device-fleet', DeviceFleet, {
     credentials: { databaseUser: { type: 'text' }, databasePassword: { type: 'password' }, wardUser: { type: 'text' }, wardPassword: { type: 'password' } },
   });
 }

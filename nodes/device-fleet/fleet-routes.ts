@@ -2,13 +2,14 @@ import { timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, Response } from 'express';
 import type { NodeAPI } from 'node-red';
 import type { CodedError } from '../lib/coded-error';
+import { meaning } from '../lib/error-codes';
 import { FleetDirectory } from '../lib/fleet/fleet-directory';
 import { AUDIT_CSV_HEADER, auditCsvRows, auditJsonLines, auditQuery, wardPage, type FleetRow, type PhoneNames } from '../lib/fleet/fleet-view';
 import type { AuditEntry } from '../lib/fleet/fleet-store';
 import { LoginThrottle } from '../lib/login-throttle';
 
 /** Where the editor's fleet view hears of each changed phone (one row per message). */
-export const DEVICE_TOPIC = 'device-checkout/device';
+const DEVICE_TOPIC = 'device-checkout/device';
 
 /** Each fleet's ward page on Node-RED's HTTP (httpNodeRoot) is at this path and the fleet's id. */
 export const WARD_PATH = '/device-checkout/ward';
@@ -18,26 +19,6 @@ export interface WardLogin {
   user?: string;
   password?: string;
 }
-
-const STATUS_OF: Record<string, number> = {
-  DEVICE_NOT_FOUND: 404,
-  INVALID_ACTION: 400,
-  INVALID_ATTRIBUTE: 400,
-  INVALID_QUERY: 400,
-  INVALID_REASON: 400,
-  INVALID_REQUEST: 400,
-  INVALID_STATUS: 400,
-  INVALID_UDID: 400,
-  NOT_LOST: 409,
-  NOT_FAILED: 409,
-  RETIRED: 409,
-  NO_MDM: 409,
-  INVALID_CONFIG: 409,
-  DEVICE_TIMEOUT: 504,
-  STORE_UNAVAILABLE: 503,
-  SCHEMA_TOO_NEW: 503,
-  STORE_BUSY: 503,
-};
 
 export interface FleetRoutes {
   directory: FleetDirectory;
@@ -61,8 +42,7 @@ export function fleetRoutes(RED: NodeAPI): FleetRoutes {
   const read = RED.auth.needsPermission('device-checkout.read');
   const write = RED.auth.needsPermission('device-checkout.write');
   const failed = (res: Response) => (err: CodedError) => {
-    const status = STATUS_OF[err.code ?? ''] ?? 500;
-    res.status(status).json({ code: err.code ?? 'ERROR', message: err.message });
+    res.status(meaning(err.code).http).json({ code: err.code ?? 'ERROR', message: err.message });
   };
 
   directory.on('row', (row: FleetRow) => RED.comms.publish(DEVICE_TOPIC, row as never, false));
@@ -107,7 +87,7 @@ export function fleetRoutes(RED: NodeAPI): FleetRoutes {
       res.destroy(err as Error);
     }
   });
-  RED.httpAdmin.post('/device-checkout/devices/:udid/:action', write, sameSiteJson, (req: Request, res: Response) => {
+  RED.httpAdmin.post('/device-checkout/devices/:udid/:action', write, sameSiteJson(RED), (req: Request, res: Response) => {
     const who = (req as Request & { user?: { username?: string } }).user?.username ?? 'admin';
     directory.act(req.params.udid, req.params.action, (req.body ?? {}) as object, who).then((device) => res.json({ device }), failed(res));
   });
@@ -157,8 +137,8 @@ export function fleetRoutes(RED: NodeAPI): FleetRoutes {
  * An admin action comes as JSON from the editor's own page: an HTML form on another site (the
  * attack on an editor without adminAuth) can send neither JSON nor this site's Origin.
  */
-function sameSiteJson(req: Request, res: Response, next: NextFunction): void {
-  if (!req.is('application/json')) return void res.status(415).json({ code: 'INVALID_REQUEST', message: 'send the request as application/json' });
+const sameSiteJson = (RED: NodeAPI) => (req: Request, res: Response, next: NextFunction): void => {
+  if (!req.is('application/json')) return void res.status(415).json({ code: 'INVALID_REQUEST', message: RED._('device-fleet.errors.not-json-request') });
   const origin = req.headers.origin;
   const hosts = [req.headers.host, req.headers['x-forwarded-host']].filter(Boolean);
   let from: string | undefined;
@@ -168,10 +148,10 @@ function sameSiteJson(req: Request, res: Response, next: NextFunction): void {
     from = '';
   }
   if (req.headers['sec-fetch-site'] === 'cross-site' || (from !== undefined && !hosts.includes(from))) {
-    return void res.status(403).json({ code: 'FOREIGN_ORIGIN', message: 'refused: the request comes from another site' });
+    return void res.status(403).json({ code: 'FOREIGN_ORIGIN', message: RED._('device-fleet.errors.foreign-origin') });
   }
   next();
-}
+};
 
 /** Resolves when the client has taken what was written, or has gone. */
 function drainedOrGone(res: Response): Promise<void> {

@@ -1,6 +1,6 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { FLEET_EVENTS, type FleetEvent } from '../lib/fleet/fleet';
-import { fleetOf } from '../device-fleet/device-fleet';
+import { FLEET_EVENTS, type FleetEvent } from '../lib/fleet/fleet-events';
+import { fleetOf } from '../shared/config-nodes';
 import { showStatus } from '../shared/status';
 
 /** Each event has a checkbox, on unless switched off: `returned-late` is field `returnedLate`. */

@@ -1,7 +1,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import type { PortEvent } from '../lib/hub/hub-connection';
-import type { Device } from '../lib/attributes';
-import { fleetOf } from '../device-fleet/device-fleet';
+import type { Device } from '../lib/device';
+import { fleetOf } from '../shared/config-nodes';
 import { attachToHub } from '../shared/hub-attachment';
 
 export interface HubInputDef extends NodeDef {

@@ -1,30 +1,6 @@
-import { CodedError } from './coded-error';
+import { catalogText, CodedError } from './coded-error';
+import type { Device } from './device';
 import { MAX_TEXT } from './fleet/person';
-
-/** `msg.device`: the device a message is about. */
-export interface Device {
-  udid?: string;
-  serial?: string;
-  name?: string;
-  /** The hub's name, as people read it. */
-  hub?: string;
-  /** The hub's config node id: what the fleet keys ports on. */
-  hubId?: string;
-  port?: number;
-  status?: string;
-  user?: string;
-  /** The Device User's display name from the badge lookup (or `msg.user.name`). */
-  userName?: string;
-  attributes?: Record<string, unknown>;
-  /** In a shared fleet: the cart it is docked at (or was last seen at). */
-  cart?: string;
-  /** Its Device Home cart (the `Device Home` attribute). */
-  home?: string;
-  /** Docked at another cart than its home. */
-  wrongCart?: boolean;
-  /** Out with its user past the fleet's lending period. */
-  overdue?: boolean;
-}
 
 /** The built-in square-bracket placeholders and where their values come from. */
 const BUILT_IN: Record<string, (device: Device) => unknown> = {
@@ -57,11 +33,11 @@ export function renderTemplate(template: string, device: Device, leaveEmpty?: (p
       return leaveEmpty ? '' : whole;
     }
     const rendered = String(value);
-    if (rendered.length > MAX_TEXT) throw new CodedError('INVALID_ATTRIBUTE', `the value of ${whole} is longer than ${MAX_TEXT} characters`);
+    if (rendered.length > MAX_TEXT) throw new CodedError('INVALID_ATTRIBUTE', catalogText('device-fleet.errors.value-too-long', { placeholder: whole, max: MAX_TEXT }));
     return rendered;
   });
   if (missing.length > 0 && leaveEmpty) leaveEmpty(missing);
-  else if (missing.length > 0) throw new CodedError('MISSING_ATTRIBUTE', `no value for ${missing.join(', ')} in "${template}"`);
+  else if (missing.length > 0) throw new CodedError('MISSING_ATTRIBUTE', catalogText('device-fleet.errors.no-value', { placeholders: missing.join(', '), template }));
   return text;
 }
 

@@ -1,7 +1,7 @@
 import { readFileSync, renameSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { CodedError } from './coded-error';
+import { catalogText, CodedError } from './coded-error';
 
 /**
  * Reads a JSON file, or `fallback` when it does not exist yet. A file that is there but is
@@ -19,7 +19,7 @@ export function readJson<T>(path: string, fallback: T): T {
   try {
     return JSON.parse(text) as T;
   } catch (err) {
-    throw new CodedError('STORAGE_DAMAGED', `${path} is damaged (not JSON: ${(err as Error).message})`, { path });
+    throw new CodedError('STORAGE_DAMAGED', catalogText('device-fleet.errors.not-json', { path, reason: (err as Error).message }), { path });
   }
 }
 
@@ -90,7 +90,7 @@ export function setAside(path: string): string {
 export function storageFailed(action: 'read' | 'write', path: string, err: unknown): CodedError {
   if (err instanceof CodedError) return err;
   const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-  return new CodedError('STORAGE_FAILED', `cannot ${action} ${path}: ${reason}`, { path });
+  return new CodedError('STORAGE_FAILED', catalogText(action === 'read' ? 'device-fleet.errors.cannot-read' : 'device-fleet.errors.cannot-write', { path, reason }), { path });
 }
 
 /** Makes a rename in `directory` survive a power cut. */

@@ -25,7 +25,7 @@ function commandKeys(params: string, payload: unknown): Record<string, unknown> 
 }
 
 /** Problems with a command before it is sent; empty when Apple's schema accepts it. */
-export function commandProblems(requestType: string, keys: Record<string, unknown>): string[] {
+function commandProblems(requestType: string, keys: Record<string, unknown>): string[] {
   return appleSchemas().validateCommand(mdmCommand(requestType, keys));
 }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import type { Node, NodeAPI, NodeDef } from 'node-red';
+import type { NodeAPI, NodeDef } from 'node-red';
 import { CodedError } from '../lib/coded-error';
 import type { MdmAdapter } from '../lib/mdm/mdm-adapter';
 import { JamfPro } from '../lib/mdm/jamf';
@@ -8,6 +8,8 @@ import { EnrolmentVault } from '../lib/mdm/enrolment-vault';
 import { NanoMdm } from '../lib/mdm/nanomdm';
 import { SharedPool } from '../lib/shared-pool';
 import { serveWebhook, stopWebhook } from './webhooks';
+import { useNodeRedCatalogs } from '../shared/catalogs';
+import type { MdmServerNode } from '../shared/config-nodes';
 import { defaultOf, numberField } from '../shared/defaults';
 
 export interface MdmServerDef extends NodeDef {
@@ -22,7 +24,7 @@ export interface MdmServerDef extends NodeDef {
   acceptUnsigned?: boolean;
 }
 
-export interface MdmCredentials {
+interface MdmCredentials {
   apiKey?: string;
   webhookSecret?: string;
   clientId?: string;
@@ -31,10 +33,7 @@ export interface MdmCredentials {
   password?: string;
 }
 
-export interface MdmServerNode extends Node<MdmCredentials> {
-  /** The MDM's adapter, shared by every node naming the same server; undefined when the config is bad. */
-  adapter?: MdmAdapter;
-}
+type MdmServer = MdmServerNode<MdmCredentials>;
 
 const VENDORS = ['nanomdm', 'jamf'];
 
@@ -67,8 +66,10 @@ function createAdapter(config: MdmServerDef, credentials: MdmCredentials, dataDi
 }
 
 export default function (RED: NodeAPI): void {
-  function MdmServer(this: MdmServerNode, config: MdmServerDef): void {
+  useNodeRedCatalogs(RED);
+  function MdmServer(this: MdmServer, config: MdmServerDef): void {
     RED.nodes.createNode(this, config);
+    this.relaySecret = this.credentials?.apiKey;
     const key = `${config.vendor}|${config.url}`;
     const webhookPath = config.webhookPath || String(defaultOf('mdm-server', 'webhookPath'));
     let adapter: MdmAdapter;
@@ -103,7 +104,7 @@ export default function (RED: NodeAPI): void {
     });
   }
 
-  RED.nodes.registerType<MdmServerNode, MdmServerDef, object, MdmCredentials>('mdm-server', MdmServer, {
+  RED.nodes.registerType<MdmServer, MdmServerDef, object, MdmCredentials>('mdm-server', MdmServer, {
     credentials: {
       apiKey: { type: 'password' },
       webhookSecret: { type: 'password' },

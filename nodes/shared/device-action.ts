@@ -1,9 +1,11 @@
 import { setMaxListeners } from 'node:events';
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { CodedError } from '../lib/coded-error';
-import type { Device } from '../lib/attributes';
+import { meaning } from '../lib/error-codes';
+import { useNodeRedCatalogs } from './catalogs';
+import type { Device } from '../lib/device';
 import type { AssignedUser, MdmAdapter, PerformOptions } from '../lib/mdm/mdm-adapter';
-import { fleetOf } from '../device-fleet/device-fleet';
+import { fleetOf } from './config-nodes';
 import { type Fleet } from '../lib/fleet/fleet';
 import { reportFailure, workflowOf, workflowRuns } from './failure-routing';
 import { defaultOf, numberField } from './defaults';
@@ -57,10 +59,7 @@ export interface DeviceActionOptions<C> {
 }
 
 /** The key prefix of the texts every action node shows, qualified so they come from the device-fleet's catalog. */
-export const ACTION_TEXT = 'node-red-contrib-device-checkout/device-fleet:device-fleet.action';
-
-/** Codes of an action cut off by a redeploy or a stop, not by the device: no amber LED, the next start replays the Return. */
-const CUT_OFF = new Set(['MDM_CLOSED', 'NODE_CLOSED']);
+const ACTION_TEXT = 'node-red-contrib-device-checkout/device-fleet:device-fleet.action';
 
 /**
  * Reports a failure the way every action does: red status, the workflow's `on-failure`, and
@@ -97,15 +96,28 @@ export function registerDeviceAction<C extends DeviceActionDef>(
   run: (config: C, input: ActionInput, node: Node) => Promise<unknown>,
   options: DeviceActionOptions<C> = {},
 ): void {
+  useNodeRedCatalogs(RED);
   function DeviceAction(this: Node, config: C): void {
     RED.nodes.createNode(this, config);
-    const { fleet, unavailable } = fleetOf(RED, config.fleet);
-    const timeout = (defaultOf(type, 'timeout') === undefined ? UNLISTED_WAIT_SECONDS : numberField(type, config, 'timeout')) * 1000;
+    const found = fleetOf(RED, config.fleet);
+    const { fleet } = found;
+    let { unavailable } = found;
+    let timeout = UNLISTED_WAIT_SECONDS * 1000;
+    let misconfigured = false;
+    try {
+      if (defaultOf(type, 'timeout') !== undefined) timeout = numberField(type, config, 'timeout') * 1000;
+    } catch (err) {
+      // A wait the editor would not have saved (a flow file edited by hand): every message fails with it.
+      unavailable = err as CodedError;
+      misconfigured = true;
+      this.error(unavailable.message);
+    }
     // Closed (a redeploy, a stop): every wait of this node's actions ends at once, none outlives it.
     const closing = new AbortController();
     setMaxListeners(0, closing.signal); // one listener per wait in flight: a shift change has hundreds
     this.on('close', () => closing.abort(new CodedError('NODE_CLOSED', RED._(`${ACTION_TEXT}.closed`))));
-    if (unavailable) showStatus(this, 'blocked', RED._(`${ACTION_TEXT}.unavailable`));
+    if (misconfigured) showStatus(this, 'blocked', RED._(`${ACTION_TEXT}.failed-alone`, { code: 'INVALID_CONFIG' }));
+    else if (unavailable) showStatus(this, 'blocked', RED._(`${ACTION_TEXT}.unavailable`));
     else if (!fleet) showStatus(this, 'blocked', RED._(`${ACTION_TEXT}.no-fleet`));
     else {
       options.setup?.(this, config, fleet);
@@ -179,7 +191,7 @@ export function registerDeviceAction<C extends DeviceActionDef>(
       const actor = { who: node.type, why: err.code ?? err.message };
       // Cut off by a redeploy or a stop: the hubs are going away too, and the next start replays
       // the Return; nothing for an admin to be alerted to, no amber LED.
-      if (CUT_OFF.has(err.code ?? '')) await fleet.store.fail(udid, actor);
+      if (meaning(err.code).cutOff) await fleet.store.fail(udid, actor);
       else await fleet.setLed(await fleet.fail(udid, actor), 'error');
     } catch (error) {
       node.warn((error as Error).message);

@@ -4,7 +4,9 @@ import { hubSettings } from '../lib/hub/hub-settings';
 import { openHubLink } from '../lib/hub/open-link';
 import { listSerialPorts } from '../lib/hub/serial-link';
 import { SharedPool } from '../lib/shared-pool';
-import { defaultOf } from '../shared/defaults';
+import { useNodeRedCatalogs } from '../shared/catalogs';
+import type { SmartHubNode } from '../shared/config-nodes';
+import { numberField } from '../shared/defaults';
 
 export interface SmartHubDef extends NodeDef {
   serialPort: string;
@@ -13,25 +15,18 @@ export interface SmartHubDef extends NodeDef {
   model: string;
 }
 
-export interface SmartHubNode extends Node {
-  /** How events name this hub: the node's name, else its serial path. */
-  hubName: string;
-  /** The shared connection, opened by the first user; undefined when the config is bad. */
-  register(user: Node): HubConnection | undefined;
-  deregister(user: Node): Promise<void>;
-}
-
 /** One connection per serial path across every flow, however many config nodes name it. */
 const connections = new SharedPool<HubConnection>();
 
 export default function (RED: NodeAPI): void {
+  useNodeRedCatalogs(RED);
   function SmartHub(this: SmartHubNode, config: SmartHubDef): void {
     RED.nodes.createNode(this, config);
     this.hubName = config.name || config.serialPort;
     const users = new Set<string>();
     let settings: ReturnType<typeof hubSettings> | undefined;
     try {
-      settings = hubSettings(config, { baudRate: Number(defaultOf('smart-hub', 'baudRate')), pollInterval: Number(defaultOf('smart-hub', 'pollInterval')) });
+      settings = hubSettings(config, { baudRate: numberField('smart-hub', config, 'baudRate'), pollInterval: numberField('smart-hub', config, 'pollInterval') });
     } catch (err) {
       this.error(RED._('smart-hub.errors.config', { message: (err as Error).message }));
     }

@@ -9,12 +9,12 @@ import { SimulatedDevice } from '../../sim/simulated-device';
 import { PtyHub } from '../../sim/pty-hub';
 import { SimulatedCart } from '../../sim/simulated-cart';
 import { SimulatedUsbmuxd } from '../../sim/usbmuxd-server';
-import { startNodeRedChild, type NodeRedChild } from './node-red-child';
-import { cartWatched } from './cart-fixture';
-import { sleep, tempDir, waitFor } from '../support';
+import { startNodeRedChild, type NodeRedChild } from '../../harness/node-red-child';
+import { cartWatched } from '../../harness/cart-fixture';
+import { sleep, tempDir, waitFor } from '../../harness/support';
 
 const SECRETS = { apiKey: 'restart-api-key-5e10', webhookSecret: 'restart-hmac-key-8d21' };
-const DEADLINE_S = 4;
+const DEADLINE_S = 5; // the shortest deadline the fleet takes
 
 type FleetFile = { devices: Record<string, { status: string; user?: string; docked: boolean; checkout?: { deadline: string; message?: object } }> };
 

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { demoFlows } from '../../flows/demo';
-import { cartState, startDemoChild, untilCart, type DemoChild } from './demo-child';
-import { logProblems } from './node-red-child';
-import { tempDir } from '../support';
-import { deployFlows } from '../../flows/node-red-runtime';
+import { demoFlows } from '../../demo/demo';
+import { cartState, startDemoChild, untilCart, type DemoChild } from '../../harness/demo-child';
+import { logProblems } from '../../harness/node-red-child';
+import { tempDir } from '../../harness/support';
+import { deployFlows } from '../../demo/node-red-runtime';
 import { PACKAGE_ROOT as ROOT } from '../../nodes/lib/package-root';
 
 const PACKAGE = 'node-red-contrib-device-checkout';

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '../support';
+import { tempDir } from '../../harness/support';
 import { builtFile } from '../../nodes/lib/package-root';
 import { FileFleetStore } from '../../nodes/lib/fleet/file-fleet-store';
 

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { startDemoChild, untilCart, type DemoChild } from './demo-child';
-import { logProblems } from './node-red-child';
+import { startDemoChild, untilCart, type DemoChild } from '../../harness/demo-child';
+import { logProblems } from '../../harness/node-red-child';
 import { PACKAGE_ROOT as ROOT } from '../../nodes/lib/package-root';
 import { defaultOf } from '../../nodes/shared/defaults';
-import { ARTIFACTS } from './artifacts';
+import { ARTIFACTS } from '../../harness/artifacts';
 
 const NODES = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))['node-red'].nodes as Record<string, string>;
 const CONFIG_TYPES = ['smart-hub', 'mdm-server', 'device-fleet'];

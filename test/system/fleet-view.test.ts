@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { deployFlows } from '../../flows/node-red-runtime';
+import { deployFlows } from '../../demo/node-red-runtime';
 import type { DeviceRecord } from '../../nodes/lib/fleet/fleet-store';
-import { logProblems, startNodeRedChild, type NodeRedChild } from './node-red-child';
-import { ARTIFACTS } from './artifacts';
-import { tempDir } from '../support';
+import { logProblems, startNodeRedChild, type NodeRedChild } from '../../harness/node-red-child';
+import { ARTIFACTS } from '../../harness/artifacts';
+import { tempDir } from '../../harness/support';
 
 // Node-RED's own password hashing, as its admin tool writes adminAuth.
 // eslint-disable-next-line @typescript-eslint/no-require-imports

@@ -5,8 +5,8 @@ import type { NodeMessage } from 'node-red';
 import { PtyHub } from '../../sim/pty-hub';
 import type { SimulatedHubOptions } from '../../sim/simulated-hub';
 import type { CodedError } from '../../nodes/lib/coded-error';
-import { collect, deploy, helper, load, reports, send, statuses } from '../node-red';
-import { openDescriptors, sleep, tempDir, waitFor } from '../support';
+import { collect, deploy, helper, load, reports, send, statuses } from '../../harness/node-red';
+import { openDescriptors, sleep, tempDir, waitFor } from '../../harness/support';
 
 const CONNECTED = 'node-red-contrib-device-checkout/smart-hub:smart-hub.status.connected';
 
@@ -258,7 +258,7 @@ describe('smart hub nodes over a real pseudo-terminal', function () {
     const warned = (pattern: RegExp) => waitFor(`a warning matching ${pattern}`, () => warnings.some((w) => pattern.test(String(w))), 10000);
     // One fault at a time, each reported in its own words.
     const faults: [(reply: string[]) => string[], RegExp][] = [
-      [(reply) => [...reply.slice(0, 3), '4, 05', ...reply.slice(4)], /ignored a state row: too few columns: \\"4, 05\\"/],
+      [(reply) => [...reply.slice(0, 3), '4, 05', ...reply.slice(4)], /errors\.bad-row .*too few columns: .*4, 05/],
       [() => ['*E402: invalid parameter'], /\*E402: invalid parameter/],
       [(reply) => [...reply, reply[0]], /HUB_CONTRADICTION|port 1 is listed twice/],
     ];
@@ -329,7 +329,7 @@ describe('smart hub nodes over a real pseudo-terminal', function () {
     const status = statuses('in');
     pty.hub.unresponsive = true;
     const lost = await waitFor('red status', () => status.find((s) => s.fill === 'red'), 10000);
-    assert.match(lost.text ?? '', /did not answer/);
+    assert.match(lost.text ?? '', /errors\.timeout/);
     pty.hub.dock(4);
     pty.hub.unresponsive = false;
     await waitFor('dock after recovery', () => seen.docks.length === 1, 15000);
@@ -356,9 +356,9 @@ describe('smart hub nodes over a real pseudo-terminal', function () {
     const warnings = reports('hub', 'warn');
     const missing = await waitFor('red status', () => status.find((s) => s.fill === 'red'));
     assert.match(missing.text ?? '', /disconnected/);
-    assert.match(missing.text ?? '', /cannot open .*ttyLATER: No such file or directory/);
-    assert.equal((missing.text ?? '').split('cannot open').length, 2, 'said once, not doubled');
-    await waitFor('in the log too, where an admin looks', () => warnings.some((w) => /smart-hub\.errors\.away.*ttyLATER: No such file or directory/.test(String(w))));
+    assert.match(missing.text ?? '', /errors\.cannot-open .*ttyLATER.*"reason\\":\\"No such file or directory\\"/);
+    assert.ok(!(missing.text ?? '').includes('cannot open'), 'said once, not doubled');
+    await waitFor('in the log too, where an admin looks', () => warnings.some((w) => /smart-hub\.errors\.away.*ttyLATER.*No such file or directory/.test(String(w))));
     await new Promise((resolve) => setTimeout(resolve, 2500)); // a few retries
     assert.equal(warnings.filter((w) => /smart-hub\.errors\.away/.test(String(w))).length, 1, 'once, not at every retry');
     pty = new PtyHub(new (await import('../../sim/simulated-hub')).SimulatedHub({ ports: 4 }), path);

@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { toPlist } from '../../nodes/lib/mdm/commands';
 import { SimulatedNanoMdm } from '../../sim/nanomdm-server';
 import { SimulatedDevice } from '../../sim/simulated-device';
-import { waitForWebhook } from '../../flows/node-red-runtime';
-import { startNodeRedChild, type NodeRedChild } from './node-red-child';
-import { waitFor } from '../support';
+import { waitForWebhook } from '../../demo/node-red-runtime';
+import { startNodeRedChild, type NodeRedChild } from '../../harness/node-red-child';
+import { waitFor } from '../../harness/support';
 
 const SECRETS = { apiKey: 'proc-api-key-93e1', webhookSecret: 'proc-hmac-key-2ad4' };
 

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { logProblems, startNodeRedChild, type NodeRedChild } from './node-red-child';
-import { tempDir } from '../support';
+import { logProblems, startNodeRedChild, type NodeRedChild } from '../../harness/node-red-child';
+import { tempDir } from '../../harness/support';
 import { PACKAGE_ROOT as ROOT } from '../../nodes/lib/package-root';
 
 const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string; 'node-red': { nodes: Record<string, string> } };

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '../support';
+import { tempDir } from '../../harness/support';
 import { PACKAGE_ROOT as ROOT } from '../../nodes/lib/package-root';
 
 

@@ -9,13 +9,13 @@ import { SimulatedDevice } from '../../sim/simulated-device';
 import { PtyHub } from '../../sim/pty-hub';
 import { SimulatedCart } from '../../sim/simulated-cart';
 import { SimulatedUsbmuxd } from '../../sim/usbmuxd-server';
-import { sleep, tempDir, waitFor } from '../support';
-import { cartWatched, type CartParts } from './cart-fixture';
-import { startNodeRedChild, type NodeRedChild } from './node-red-child';
-import { createCartLogin, createDatabase, startPostgres, type CartLogin, type TestPostgres } from './postgres';
+import { sleep, tempDir, waitFor } from '../../harness/support';
+import { cartWatched, type CartParts } from '../../harness/cart-fixture';
+import { startNodeRedChild, type NodeRedChild } from '../../harness/node-red-child';
+import { createCartLogin, createDatabase, startPostgres, type CartLogin, type TestPostgres } from '../../harness/postgres';
 
 const SECRETS = { apiKey: 'ward-api-key-77a0', webhookSecret: 'ward-hmac-key-1c3e' };
-const DEADLINE_S = 4;
+const DEADLINE_S = 5; // the shortest deadline the fleet takes
 
 interface Ward extends CartParts {
   name: string;

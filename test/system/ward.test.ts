@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { builtFile } from '../../nodes/lib/package-root';
-import { tempDir } from '../support';
-import { untilCart } from './demo-child';
-import { logProblems, startChild, type Child } from './node-red-child';
-import { createDatabase, startPostgres, type TestPostgres } from './postgres';
+import { tempDir } from '../../harness/support';
+import { untilCart } from '../../harness/demo-child';
+import { logProblems, startChild, type Child } from '../../harness/node-red-child';
+import { createDatabase, startPostgres, type TestPostgres } from '../../harness/postgres';
 
 /** `npm run start:ward`: two demo carts, each its own Node-RED, one fleet on PostgreSQL. */
 describe('npm run start:ward: two carts on one PostgreSQL', function () {
@@ -14,7 +14,7 @@ describe('npm run start:ward: two carts on one PostgreSQL', function () {
   before(async () => {
     postgres = await startPostgres();
     const databaseUrl = await createDatabase(postgres, 'ward');
-    ward = await startChild(builtFile('flows', 'start-ward.js'), [], { PORT: '0', DATABASE_URL: databaseUrl, DEMO_WARD_DIR: tempDir('ward') }, (output) => {
+    ward = await startChild(builtFile('demo', 'start-ward.js'), [], { PORT: '0', DATABASE_URL: databaseUrl, DEMO_WARD_DIR: tempDir('ward') }, (output) => {
       const urls = Object.fromEntries([...output.matchAll(/\[(ward-[ab])\] .*open (http:\/\/127\.0\.0\.1:\d+\/)/g)].map((m) => [m[1], m[2]]));
       return Object.keys(urls).length === 2 ? urls : undefined;
     });
@@ -26,7 +26,7 @@ describe('npm run start:ward: two carts on one PostgreSQL', function () {
   });
 
   it('without a database it says what it needs', async () => {
-    const alone = await startChild(builtFile('flows', 'start-ward.js'), [], { DATABASE_URL: '' }, (output) => /needs a PostgreSQL database/.exec(output)?.[0]);
+    const alone = await startChild(builtFile('demo', 'start-ward.js'), [], { DATABASE_URL: '' }, (output) => /needs a PostgreSQL database/.exec(output)?.[0]);
     await alone.stop();
   });
 

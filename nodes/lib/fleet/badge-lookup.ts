@@ -1,5 +1,5 @@
 import axios from 'axios';
-import { CodedError } from '../coded-error';
+import { catalogText, CodedError } from '../coded-error';
 
 /** Who a badge belongs to: a username, and a display name when the service has one. */
 export interface BadgeHolder {
@@ -16,13 +16,13 @@ export async function lookUpBadge(url: string, badge: string, timeout = 5000): P
   const response = await axios
     .get<unknown>(url, { params: { id: badge }, timeout, validateStatus: () => true, responseType: 'json', maxContentLength: 64 * 1024 })
     .catch((err: Error) => {
-      throw new CodedError('BADGE_LOOKUP_FAILED', `the badge lookup service did not answer: ${err.message}`);
+      throw new CodedError('BADGE_LOOKUP_FAILED', catalogText('device-fleet.errors.badge-silent', { reason: err.message }));
     });
   const body = response.data as { user?: unknown; name?: unknown } | undefined;
   if (response.status === 404 || (response.status === 200 && (typeof body?.user !== 'string' || !body.user))) {
-    throw new CodedError('BADGE_NOT_FOUND', 'the badge belongs to no known user');
+    throw new CodedError('BADGE_NOT_FOUND', catalogText('device-fleet.errors.badge-unknown'));
   }
-  if (response.status !== 200) throw new CodedError('BADGE_LOOKUP_FAILED', `the badge lookup service answered HTTP ${response.status}`);
+  if (response.status !== 200) throw new CodedError('BADGE_LOOKUP_FAILED', catalogText('device-fleet.errors.badge-answered', { status: response.status }));
   return { user: body!.user as string, ...(typeof body!.name === 'string' && body!.name && { name: body!.name }) };
 }
 

@@ -2,19 +2,16 @@ import { createReadStream, readdirSync, readFileSync } from 'node:fs';
 import { access, appendFile, open, readFile, rename, stat, truncate } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { CodedError } from '../coded-error';
+import { catalogText, CodedError } from '../coded-error';
 import { readJson, storageFailed, writeFileAtomically } from '../json-file';
+import { available, handOutOrder, holds, refusals } from './checkout-policy';
 import { userKey } from './person';
 import {
   applyChange,
   AUDIT_PAGE,
-  available,
   FleetStore,
-  handOutOrder,
-  holds,
   newRecord,
   personOf,
-  refusals,
   type AuditEntry,
   type Change,
   type CheckoutRules,
@@ -80,7 +77,7 @@ export class FileFleetStore extends FleetStore {
     this.source = `file:${file}`;
     const saved = readJson<FleetFile>(file, { version: 2, devices: {} });
     if (saved?.version !== 2 || typeof saved.devices !== 'object' || saved.devices === null || Array.isArray(saved.devices)) {
-      throw new CodedError('STORAGE_DAMAGED', `${file} is damaged (not a version 2 fleet file)`, { path: file });
+      throw new CodedError('STORAGE_DAMAGED', catalogText('device-fleet.errors.not-fleet-file', { path: file }), { path: file });
     }
     this.devicesById = byUdid(saved.devices);
     this.auditFile = file.replace(/(\.json)?$/, '.audit.jsonl');

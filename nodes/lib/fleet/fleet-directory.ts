@@ -1,12 +1,12 @@
 import { EventEmitter } from 'node:events';
-import { CodedError } from '../coded-error';
+import { catalogText, CodedError } from '../coded-error';
 import type { Fleet } from './fleet';
 import { hasControl, MAX_TEXT } from './person';
 import { AUDIT_PAGE, type AuditEntry, type DeviceRecord, type FleetStore } from './fleet-store';
 import { byPerson, phoneNamesOf, rowOf, type AuditQuery, type FleetRow, type PhoneNames } from './fleet-view';
 
 /** What an admin may do to a phone from the fleet view. */
-export const ADMIN_ACTIONS = ['check-in', 'clear-failed', 'lost', 'retired', 'reinstate', 'attribute'] as const;
+const ADMIN_ACTIONS = ['check-in', 'clear-failed', 'lost', 'retired', 'reinstate', 'attribute'] as const;
 export type AdminAction = (typeof ADMIN_ACTIONS)[number];
 
 export interface AdminRequest {
@@ -136,13 +136,13 @@ export class FleetDirectory extends EventEmitter {
     switch (action as AdminAction) {
       case 'check-in':
         // A Retired phone stays Retired at a check-in: saying "done" would hide that nothing changed.
-        if ((await store.device(udid))?.status === 'Retired') throw new CodedError('RETIRED', 'the phone is Retired: Reinstate it first, then Check In');
+        if ((await store.device(udid))?.status === 'Retired') throw new CodedError('RETIRED', catalogText('device-fleet.errors.retired'));
         await this.checkIn(fleet, udid, { who, why: reason ?? 'checked in by an admin' });
         break;
       case 'clear-failed': {
         // Docked: checked in (locked, no user), as its Return would. Out with her: hers again. Else Unknown until its next Return.
         const record = await store.device(udid);
-        if (record?.status !== 'Failed') throw new CodedError('NOT_FAILED', `the phone is ${record?.status}, not Failed`);
+        if (record?.status !== 'Failed') throw new CodedError('NOT_FAILED', catalogText('device-fleet.errors.not-failed', { status: record?.status }));
         const actor = { who, why: reason ?? 'cleared by an admin' };
         if (record.docked) await this.checkIn(fleet, udid, actor);
         else await store.setStatus(udid, record.user === undefined ? 'Unknown' : 'Checked Out', actor);
@@ -150,7 +150,7 @@ export class FleetDirectory extends EventEmitter {
       }
       case 'lost':
       case 'retired':
-        if (!reason) throw new CodedError('INVALID_REASON', `say why the phone is ${action} (1 to ${MAX_TEXT} characters)`);
+        if (!reason) throw new CodedError('INVALID_REASON', catalogText('device-fleet.errors.no-reason', { action, max: MAX_TEXT }));
         await store.setStatus(udid, action === 'lost' ? 'Lost' : 'Retired', { who, why: reason });
         // With the fleet's Lost Mode: its Lock Screen asks whoever finds it to bring it back.
         if (action === 'lost') await fleet.enableLostMode(udid, { who, why: reason });
@@ -158,19 +158,19 @@ export class FleetDirectory extends EventEmitter {
       case 'reinstate': {
         // A phone in Lost Mode stays so until its next check-in (docked at any cart) lifts it.
         const status = (await store.device(udid))?.status;
-        if (status !== 'Lost' && status !== 'Retired') throw new CodedError('NOT_LOST', `the phone is ${status}, not Lost or Retired`);
+        if (status !== 'Lost' && status !== 'Retired') throw new CodedError('NOT_LOST', catalogText('device-fleet.errors.not-lost', { status }));
         await store.setStatus(udid, 'Unknown', { who, why: reason ?? 'reinstated by an admin' });
         break;
       }
       case 'attribute': {
         const name = textOf(request.name, 'name');
         const value = textOf(request.value, 'value') ?? '';
-        if (!name) throw new CodedError('INVALID_ATTRIBUTE', 'an attribute needs a name');
+        if (!name) throw new CodedError('INVALID_ATTRIBUTE', catalogText('device-fleet.errors.attribute-name'));
         await store.setAttribute(udid, name, value, { who, why: reason ?? 'set by an admin' });
         break;
       }
       default:
-        throw new CodedError('INVALID_ACTION', `"${String(action).slice(0, 40)}" is not one of ${ADMIN_ACTIONS.join(', ')}`);
+        throw new CodedError('INVALID_ACTION', catalogText('device-fleet.errors.action', { action: String(action).slice(0, 40), allowed: ADMIN_ACTIONS.join(', ') }));
     }
     return this.rowOf(id, store, (await store.device(udid))!);
   }
@@ -193,14 +193,14 @@ export class FleetDirectory extends EventEmitter {
   /** The check-in action through the fleet's MDM. */
   private checkIn(fleet: Fleet, udid: string, actor: { who: string; why: string }): Promise<unknown> {
     const mdm = fleet.mdm;
-    if (!mdm) throw new CodedError('NO_MDM', 'the fleet has no MDM server to check the phone in through');
+    if (!mdm) throw new CodedError('NO_MDM', catalogText('device-fleet.errors.check-in-no-mdm'));
     return fleet.checkIn(udid, mdm, { timeout: CHECK_IN_WAIT_MS }, actor);
   }
 
   /** The fleet answering for a phone: the one of the cart it is at, else any that knows it. */
   private async holding(udid: string): Promise<{ id: string; fleet: Fleet }> {
     // `__proto__` or `constructor` is a name every object has, never a phone's.
-    if (!udid || udid.length > MAX_TEXT || hasControl(udid) || udid in Object.prototype) throw new CodedError('INVALID_UDID', 'that is not a device id');
+    if (!udid || udid.length > MAX_TEXT || hasControl(udid) || udid in Object.prototype) throw new CodedError('INVALID_UDID', catalogText('device-fleet.errors.udid'));
     let found: { id: string; fleet: Fleet } | undefined;
     for (const [id, { fleet }] of this.fleets) {
       const record = await fleet.store.device(udid);
@@ -208,7 +208,7 @@ export class FleetDirectory extends EventEmitter {
       if (record.cart === fleet.store.cart) return { id, fleet };
       found ??= { id, fleet };
     }
-    if (!found) throw new CodedError('DEVICE_NOT_FOUND', 'no fleet knows this phone');
+    if (!found) throw new CodedError('DEVICE_NOT_FOUND', catalogText('device-fleet.errors.phone-unknown'));
     return found;
   }
 
@@ -221,7 +221,7 @@ export class FleetDirectory extends EventEmitter {
 /** A text field of an admin's request: trimmed, at most MAX_TEXT characters, undefined when empty. */
 function textOf(value: unknown, field: string): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
-  if (typeof value !== 'string' || value.length > MAX_TEXT) throw new CodedError('INVALID_REQUEST', `${field} must be text of at most ${MAX_TEXT} characters`);
+  if (typeof value !== 'string' || value.length > MAX_TEXT) throw new CodedError('INVALID_REQUEST', catalogText('device-fleet.errors.field-text', { field, max: MAX_TEXT }));
   return value.trim() || undefined;
 }
 

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { CodedError } from '../coded-error';
+import { catalogText, CodedError } from '../coded-error';
 import { checkUserId, hasControl, MAX_TEXT, userKey } from './person';
 
-export const STATUSES = ['Unknown', 'Prepping', 'Checked In', 'Checking Out', 'Checked Out', 'Returning', 'Failed', 'Lost', 'Retired'] as const;
+const STATUSES = ['Unknown', 'Prepping', 'Checked In', 'Checking Out', 'Checked Out', 'Returning', 'Failed', 'Lost', 'Retired'] as const;
 export type DeviceStatus = (typeof STATUSES)[number];
 
 /** One change to one device: what, who, when, why. */
@@ -211,7 +211,7 @@ export abstract class FleetStore extends EventEmitter {
   }
 
   setStatus(udid: string, status: DeviceStatus, actor: Actor = {}): Promise<DeviceRecord> {
-    if (!STATUSES.includes(status)) return Promise.reject(new CodedError('INVALID_STATUS', `"${status}" is not a device status`));
+    if (!STATUSES.includes(status)) return Promise.reject(new CodedError('INVALID_STATUS', catalogText('device-fleet.errors.status', { status })));
     return this.update(udid, () => ({ patch: { status }, what: 'status', actor }));
   }
 
@@ -269,8 +269,8 @@ export abstract class FleetStore extends EventEmitter {
   /** A custom attribute (`[name]` in text fields); names and values are 1 to 256 characters. */
   setAttribute(udid: string, name: string, value: string, actor: Actor = {}): Promise<DeviceRecord> {
     for (const text of [name, value]) {
-      if (typeof text !== 'string' || text.length > MAX_TEXT) return Promise.reject(new CodedError('INVALID_ATTRIBUTE', `attribute names and values are text of at most ${MAX_TEXT} characters`));
-      if (hasControl(text)) return Promise.reject(new CodedError('INVALID_ATTRIBUTE', 'attribute names and values cannot contain control characters'));
+      if (typeof text !== 'string' || text.length > MAX_TEXT) return Promise.reject(new CodedError('INVALID_ATTRIBUTE', catalogText('device-fleet.errors.attribute-text', { max: MAX_TEXT })));
+      if (hasControl(text)) return Promise.reject(new CodedError('INVALID_ATTRIBUTE', catalogText('device-fleet.errors.attribute-control')));
     }
     return this.update(udid, (record) => ({ patch: { attributes: { ...record.attributes, [name]: value } }, what: 'attribute', actor }));
   }
@@ -335,38 +335,6 @@ export function applyChange(record: DeviceRecord, { patch, what, actor = {} }: C
   }
   return { next, entries };
 }
-
-const HOLDING: DeviceStatus[] = ['Checking Out', 'Checked Out'];
-/** Whether a person holds the phone: being taken or out, or Failed while out with her (a workflow failed on it). */
-export const holds = (d: Pick<DeviceRecord, 'user' | 'status' | 'docked'>): boolean => d.user !== undefined && (HOLDING.includes(d.status) || (d.status === 'Failed' && !d.docked));
-
-/** Whether a phone may be handed out under `rules`. */
-export const available = (d: DeviceRecord, rules: CheckoutRules): boolean => d.docked && d.status === 'Checked In' && d.healthy && (d.battery ?? 1) >= rules.batteryThreshold;
-
-/** A phone that answered the MDM within this many hours is handed out before a silent one. */
-export const HEARD_RECENTLY_HOURS = 24;
-
-/** Since when a phone counts as heard from recently, at `now`. */
-export const heardRecentlySince = (now: Date): Date => new Date(now.getTime() - HEARD_RECENTLY_HOURS * 3_600_000);
-
-/**
- * Which available phone a check-out hands out first: one heard from recently (one that does
- * not answer costs the person a wait for its unlock), then the best charged.
- */
-export function handOutOrder(now: Date): (a: DeviceRecord, b: DeviceRecord) => number {
-  const since = heardRecentlySince(now).toISOString();
-  const recent = (d: DeviceRecord): number => (d.heardAt !== undefined && d.heardAt >= since ? 1 : 0);
-  return (a, b) => recent(b) - recent(a) || (b.battery ?? 1) - (a.battery ?? 1);
-}
-
-/** The refusals of `beginCheckout`, worded once for both stores. */
-export const refusals = {
-  cartBusy: (waiting: Pick<DeviceRecord, 'udid' | 'hub' | 'port'>) =>
-    new CodedError('CART_BUSY', `a phone is already waiting to be taken from ${waiting.hub ?? 'the cart'} port ${waiting.port ?? '?'}`, { udid: waiting.udid }),
-  userHasDevice: (user: string, held: number, limit: number) => new CodedError('USER_HAS_DEVICE', `${user} already has ${held} device${held === 1 ? '' : 's'} (limit ${limit})`),
-  noDevice: (udid?: string) =>
-    new CodedError('NO_DEVICE_AVAILABLE', udid ? `device ${udid} is not docked, checked in, healthy and charged enough` : 'no docked, checked-in, healthy phone is charged enough'),
-};
 
 /** The checked user id and the key its limit is counted by. */
 export function personOf(user: string): { id: string; key: string } {

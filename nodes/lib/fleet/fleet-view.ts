@@ -1,5 +1,6 @@
-import { CodedError } from '../coded-error';
-import { DEVICE_HOME, holds, type AuditEntry, type DeviceRecord, type DeviceStatus } from './fleet-store';
+import { catalogText, CodedError } from '../coded-error';
+import { holds } from './checkout-policy';
+import { DEVICE_HOME, type AuditEntry, type DeviceRecord, type DeviceStatus } from './fleet-store';
 import { userKey } from './person';
 
 /** One line of the fleet view: what an admin or a charge nurse reads of a phone at a glance. */
@@ -56,9 +57,9 @@ export function auditQuery(raw: Record<string, unknown>): AuditQuery {
     const value = text(name);
     if (value === undefined) return undefined;
     const at = ISO_DATE.test(value) ? Date.parse(value) : NaN;
-    if (Number.isNaN(at)) throw new CodedError('INVALID_QUERY', `${name} is not a date: use ISO 8601, e.g. 2026-12-01 or 2026-12-01T07:00:00Z`);
+    if (Number.isNaN(at)) throw new CodedError('INVALID_QUERY', catalogText('device-fleet.errors.not-a-date', { name }));
     // What a database and ISO 8601's four-digit years can hold; an audit trail starts after 1970.
-    if (at < 0 || at >= LAST_DAY) throw new CodedError('INVALID_QUERY', `${name} is out of range: a date from 1970 to 9999`);
+    if (at < 0 || at >= LAST_DAY) throw new CodedError('INVALID_QUERY', catalogText('device-fleet.errors.date-range', { name }));
     return new Date(at).toISOString();
   };
   return { from: date('from'), to: date('to'), udid: text('udid'), user: text('user') };
@@ -104,7 +105,7 @@ export function auditJsonLines(entries: AuditEntry[]): string {
 }
 
 /** The phones someone holds (as her per-user limit counts them): Overdue first, then the longest out first. */
-export function outWithSomeone(rows: FleetRow[]): FleetRow[] {
+function outWithSomeone(rows: FleetRow[]): FleetRow[] {
   const out = rows.filter(holds);
   return out.sort((a, b) => Number(b.overdue === true) - Number(a.overdue === true) || (a.since ?? '\uffff').localeCompare(b.since ?? '\uffff'));
 }

@@ -1,4 +1,4 @@
-import { CodedError } from '../coded-error';
+import { catalogText, CodedError } from '../coded-error';
 
 /** The longest user id, display name or attribute value a person or a lookup may supply. */
 export const MAX_TEXT = 256;
@@ -17,11 +17,11 @@ const FORMAT = /\p{Cf}/gu;
  * no control characters (INVALID_USER otherwise). It is stored as given; `userKey` compares.
  */
 export function checkUserId(id: unknown): string {
-  if (typeof id !== 'string') throw new CodedError('INVALID_USER', 'a user id is a string');
+  if (typeof id !== 'string') throw new CodedError('INVALID_USER', catalogText('device-fleet.errors.user-not-text'));
   const trimmed = id.trim();
-  if (!trimmed || !userKey(trimmed)) throw new CodedError('INVALID_USER', 'the user id is empty');
-  if (trimmed.length > MAX_TEXT) throw new CodedError('INVALID_USER', `a user id has at most ${MAX_TEXT} characters, not ${trimmed.length}`);
-  if (CONTROL.test(trimmed)) throw new CodedError('INVALID_USER', 'a user id cannot contain control characters');
+  if (!trimmed || !userKey(trimmed)) throw new CodedError('INVALID_USER', catalogText('device-fleet.errors.user-empty'));
+  if (trimmed.length > MAX_TEXT) throw new CodedError('INVALID_USER', catalogText('device-fleet.errors.user-too-long', { max: MAX_TEXT, length: trimmed.length }));
+  if (CONTROL.test(trimmed)) throw new CodedError('INVALID_USER', catalogText('device-fleet.errors.user-control'));
   return trimmed;
 }
 
@@ -30,8 +30,8 @@ export function checkDisplayName(name: unknown): string | undefined {
   if (typeof name !== 'string') return undefined;
   const trimmed = name.trim();
   if (!trimmed) return undefined;
-  if (trimmed.length > MAX_TEXT) throw new CodedError('INVALID_USER', `a display name has at most ${MAX_TEXT} characters, not ${trimmed.length}`);
-  if (CONTROL.test(trimmed)) throw new CodedError('INVALID_USER', 'a display name cannot contain control characters');
+  if (trimmed.length > MAX_TEXT) throw new CodedError('INVALID_USER', catalogText('device-fleet.errors.name-too-long', { max: MAX_TEXT, length: trimmed.length }));
+  if (CONTROL.test(trimmed)) throw new CodedError('INVALID_USER', catalogText('device-fleet.errors.name-control'));
   return trimmed;
 }
 

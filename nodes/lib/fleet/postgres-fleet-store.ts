@@ -1,13 +1,11 @@
 import type { Pool, PoolClient } from 'pg';
-import { CodedError } from '../coded-error';
+import { catalogText, CodedError } from '../coded-error';
 import {
   applyChange,
   AUDIT_PAGE,
   FleetStore,
-  heardRecentlySince,
   newRecord,
   personOf,
-  refusals,
   type AuditEntry,
   type Change,
   type CheckoutRules,
@@ -16,6 +14,7 @@ import {
   type PendingCheckout,
   type TimeRange,
 } from './fleet-store';
+import { heardRecentlySince, refusals } from './checkout-policy';
 import { userKey } from './person';
 import { PostgresListener } from './postgres-listener';
 import { migrated, SCHEMA_VERSION } from './postgres-schema';
@@ -343,7 +342,7 @@ export class PostgresFleetStore extends FleetStore {
   private async ready(): Promise<Pool> {
     const version = await migrated(this.options.pool);
     if (version > SCHEMA_VERSION) {
-      const tooNew = new CodedError('SCHEMA_TOO_NEW', `the fleet database is at schema ${version}, this version of the package knows ${SCHEMA_VERSION}: upgrade node-red-contrib-device-checkout on every cart`);
+      const tooNew = new CodedError('SCHEMA_TOO_NEW', catalogText('device-fleet.errors.schema-too-new', { version, known: SCHEMA_VERSION }));
       this.failed(tooNew);
       throw tooNew;
     }
@@ -372,9 +371,9 @@ export class PostgresFleetStore extends FleetStore {
       // The database answers, but another session holds what this change needs: busy, not away.
       if (BUSY.has((err as { code?: string }).code ?? '')) {
         this.healed();
-        throw new CodedError('STORE_BUSY', 'the fleet database is busy (another session holds what this needs): try again in a moment');
+        throw new CodedError('STORE_BUSY', catalogText('device-fleet.errors.database-busy'));
       }
-      const unavailable = new CodedError('STORE_UNAVAILABLE', `the fleet database cannot be used: ${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`.replace(/\s+/g, ' '));
+      const unavailable = new CodedError('STORE_UNAVAILABLE', catalogText('device-fleet.errors.database-unusable', { reason: `${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`.replace(/\s+/g, ' ').trim() }));
       this.failed(unavailable);
       throw unavailable;
     }

@@ -1,5 +1,5 @@
 import { Client, Pool, type ClientConfig } from 'pg';
-import { CodedError } from '../coded-error';
+import { catalogText, CodedError, say } from '../coded-error';
 
 export interface FleetPoolOptions {
   /** `postgres://host:port/database?sslmode=...`; a user or password in it is overridden by the two below. */
@@ -71,7 +71,7 @@ function withLogin(url: string, user?: string, password?: string): string {
   try {
     address = new URL(url);
   } catch {
-    throw new CodedError('INVALID_CONFIG', `the database URL is not one: ${url.slice(0, 200)}`);
+    throw new CodedError('INVALID_CONFIG', catalogText('device-fleet.errors.database-url', { url: url.slice(0, 200) }));
   }
   // Already percent-encoded, the setters keep it as it is; pg decodes it.
   if (user) address.username = encodeURIComponent(user);
@@ -87,7 +87,7 @@ class ConnectGate {
 
   refusal(): Promise<never> | undefined {
     if (Date.now() >= this.until || !this.lastError) return undefined;
-    const err = new Error(`${this.lastError.message} (not tried again for ${Math.ceil((this.until - Date.now()) / 1000)} s)`);
+    const err = new Error(say(catalogText('device-fleet.errors.not-tried-again', { message: this.lastError.message, seconds: Math.ceil((this.until - Date.now()) / 1000) })));
     Object.assign(err, { code: (this.lastError as NodeJS.ErrnoException).code });
     return Promise.reject(err);
   }

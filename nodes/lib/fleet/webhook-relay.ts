@@ -5,7 +5,7 @@ import { PostgresListener } from './postgres-listener';
 import { migrated } from './postgres-schema';
 
 /** Where a cart announces a webhook it received (`<row id> <cart>` as payload). */
-export const WEBHOOKS_CHANNEL = 'checkout_webhooks';
+const WEBHOOKS_CHANNEL = 'checkout_webhooks';
 
 /** An MDM adapter whose webhooks can be shared: NanoMDM's. */
 export interface RelayingAdapter extends EventEmitter {

@@ -1,5 +1,5 @@
 import type { ByteLink } from './byte-link';
-import { CodedError } from '../coded-error';
+import { catalogText, CodedError } from '../coded-error';
 
 /** The hub's prompt at the end of a reply; `boot>> ` means the boot loader is running. */
 const PROMPT = /(?:^|[\r\n])(boot)?>> $/;
@@ -73,12 +73,12 @@ export class HubCli {
     this.reply += chunk.toString('latin1');
     if (this.reply.length > MAX_REPLY_CHARS) {
       this.needsResync = true;
-      return this.finish(new CodedError('HUB_PROTOCOL', `hub sent over ${MAX_REPLY_CHARS} characters without a prompt`));
+      return this.finish(new CodedError('HUB_PROTOCOL', catalogText('smart-hub.errors.reply-too-long', { chars: MAX_REPLY_CHARS })));
     }
     const prompt = PROMPT.exec(this.reply);
     if (!prompt) return;
     if (prompt[1]) {
-      return this.finish(new CodedError('HUB_BOOTLOADER', 'hub is in its boot loader (boot>> prompt)'));
+      return this.finish(new CodedError('HUB_BOOTLOADER', catalogText('smart-hub.errors.bootloader')));
     }
     const line = this.current.line;
     const lines = this.reply
@@ -110,11 +110,11 @@ export class HubCli {
   private onTimeout(): void {
     this.needsResync = true;
     const what = this.current?.line ?? 'resynchronisation';
-    this.finish(new CodedError('HUB_TIMEOUT', `hub did not answer "${what}" within ${this.timeoutMs} ms`));
+    this.finish(new CodedError('HUB_TIMEOUT', catalogText('smart-hub.errors.timeout', { command: what, ms: this.timeoutMs })));
   }
 
   private onClose(err?: Error): void {
-    this.failAll(new CodedError('HUB_DISCONNECTED', `hub link closed${err ? `: ${err.message}` : ''}`));
+    this.failAll(new CodedError('HUB_DISCONNECTED', err ? catalogText('smart-hub.errors.link-failed', { message: err.message }) : catalogText('smart-hub.errors.link-closed')));
   }
 
   private failAll(err: Error): void {
@@ -130,9 +130,9 @@ export class HubCli {
 function replyError(line: string, lines: string[]): CodedError | undefined {
   for (const text of lines) {
     const fatal = FATAL_LINE.exec(text);
-    if (fatal) return new CodedError('HUB_FATAL', `hub fatal error on "${line}": ${text}`, { hubCode: Number(fatal[1]) });
+    if (fatal) return new CodedError('HUB_FATAL', catalogText('smart-hub.errors.fatal', { command: line, reply: text }), { hubCode: Number(fatal[1]) });
     const error = ERROR_LINE.exec(text);
-    if (error) return new CodedError('HUB_COMMAND_ERROR', `hub refused "${line}": ${text}`, { hubCode: Number(error[1]) });
+    if (error) return new CodedError('HUB_COMMAND_ERROR', catalogText('smart-hub.errors.refused', { command: line, reply: text }), { hubCode: Number(error[1]) });
   }
   return undefined;
 }

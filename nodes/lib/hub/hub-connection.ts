@@ -3,7 +3,7 @@ import type { ByteLink, LinkOpener } from './byte-link';
 import { HubCli } from './hub-cli';
 import { attachChanges, familyFromId, parseId, parseState, type AttachEvent, type HubFamily, type PortState } from './hub-state';
 import { isLedState, LED_STATES, ledPlan, RGB_OVERRIDE_START, type LedModel, type LedState, type RowPatterns } from './led-plan';
-import { CodedError, errorCode } from '../coded-error';
+import { catalogText, CodedError, errorCode } from '../coded-error';
 
 export type HubModelSetting = 'auto' | LedModel;
 
@@ -121,7 +121,7 @@ export class HubConnection extends EventEmitter {
    * shown once it is, but the call fails with HUB_DISCONNECTED so the caller knows.
    */
   async setLed(port: number, state: string): Promise<void> {
-    if (!isLedState(state)) throw new CodedError('INVALID_LED', `unknown LED state "${state}" (use ${LED_STATES.join(', ')})`);
+    if (!isLedState(state)) throw new CodedError('INVALID_LED', catalogText('smart-hub.errors.unknown-led', { led: state, allowed: LED_STATES.join(', ') }));
     this.checkPort(port);
     this.stopBlink(port);
     // Remembered whatever the state: a hub that comes back gets the newest ask, release included.
@@ -129,7 +129,7 @@ export class HubConnection extends EventEmitter {
     this.awaitNextLed(port, state);
     const cli = this.cli;
     if (!cli || this.current.status !== 'connected') {
-      throw new CodedError('HUB_DISCONNECTED', `hub ${this.options.path} is not connected; the LED will be set when it is`);
+      throw new CodedError('HUB_DISCONNECTED', catalogText('smart-hub.errors.led-later', { path: this.options.path }));
     }
     const previous = this.ledQueues.get(port) ?? Promise.resolve();
     const sending = previous.then(() => this.applyLed(cli, port, state));
@@ -144,7 +144,7 @@ export class HubConnection extends EventEmitter {
   private checkPort(port: number): void {
     const highest = Math.max(0, ...this.known.keys());
     if (!Number.isInteger(port) || port < 1 || (highest > 0 && port > highest)) {
-      throw new CodedError('INVALID_PORT', `port ${String(port)} is not a port of this hub${highest ? ` (1-${highest})` : ''}`);
+      throw new CodedError('INVALID_PORT', highest ? catalogText('smart-hub.errors.no-such-port', { port: String(port), highest }) : catalogText('smart-hub.errors.no-port-yet', { port: String(port) }));
     }
   }
 
@@ -211,7 +211,7 @@ export class HubConnection extends EventEmitter {
   private async identify(cli: HubCli): Promise<void> {
     const id = parseId(await cli.command('id'));
     const family = familyFromId(id);
-    if (!family) this.warn(new CodedError('HUB_UNKNOWN_FAMILY', `hub firmware family "${id.fc ?? '?'}" is unknown; reading it as Universal`));
+    if (!family) this.warn(new CodedError('HUB_UNKNOWN_FAMILY', catalogText('smart-hub.errors.unknown-family', { family: id.fc ?? '?' })));
     this.family = family ?? 'universal';
     const { model } = this.options;
     // ModIT-class hardware carries the RGB LEDs; every other family has fixed-colour rows.
@@ -221,11 +221,11 @@ export class HubConnection extends EventEmitter {
 
   private async poll(cli: HubCli): Promise<void> {
     const state = parseState(await cli.command('state'), this.family);
-    if (state.contradiction) return this.warn(new CodedError('HUB_CONTRADICTION', `ignored a state reply that contradicts itself: ${state.contradiction}`));
-    for (const reason of state.rejected) this.warn(new CodedError('HUB_BAD_ROW', `ignored a state row: ${reason}`));
+    if (state.contradiction) return this.warn(new CodedError('HUB_CONTRADICTION', catalogText('smart-hub.errors.contradiction', { reason: state.contradiction })));
+    for (const reason of state.rejected) this.warn(new CodedError('HUB_BAD_ROW', catalogText('smart-hub.errors.bad-row', { reason })));
     if (state.rebooted) {
       await cli.command('crf');
-      this.warn(new CodedError('HUB_REBOOTED', 'hub rebooted; flag cleared and LEDs restored'));
+      this.warn(new CodedError('HUB_REBOOTED', catalogText('smart-hub.errors.rebooted')));
       this.rgbOverride = false;
       this.heldRows.clear();
       await this.applyAllLeds(cli);

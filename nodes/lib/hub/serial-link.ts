@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { SerialPort } from 'serialport';
 import type { ByteLink } from './byte-link';
-import { CodedError } from '../coded-error';
+import { catalogText, CodedError } from '../coded-error';
 
 /** A hub on a real serial port (8N1, no flow control). */
 class SerialLink extends EventEmitter implements ByteLink {
@@ -28,7 +28,7 @@ export function openSerialLink(path: string, baudRate: number): Promise<ByteLink
   return new Promise((resolve, reject) => {
     port.open((err) => {
       // serialport's own text ends in ", cannot open <path>": said once, first.
-      if (err) reject(new CodedError('HUB_OPEN_FAILED', `cannot open ${path}: ${err.message.replace(/^Error: /, '').replace(`, cannot open ${path}`, '')}`));
+      if (err) reject(new CodedError('HUB_OPEN_FAILED', catalogText('smart-hub.errors.cannot-open', { path, reason: err.message.replace(/^Error: /, '').replace(`, cannot open ${path}`, '') })));
       else resolve(new SerialLink(port));
     });
   });

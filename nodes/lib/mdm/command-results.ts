@@ -1,5 +1,5 @@
 import { onAbort } from '../abort';
-import { CodedError } from '../coded-error';
+import { catalogText, CodedError } from '../coded-error';
 
 /** A device's answer to one command, as the MDM reports it. */
 export interface CommandReport {
@@ -54,7 +54,7 @@ export class CommandResults {
         commandUUID,
         new CodedError(
           'DEVICE_TIMEOUT',
-          `device ${udid} did not answer ${commandUUID} within ${Math.round(timeoutMs / 1000)} s (off, out of reach, or its answer came while Node-RED was restarting or refusing webhooks: NanoMDM never sends a webhook twice)`,
+          catalogText('mdm-server.errors.no-answer', { udid, command: commandUUID, seconds: Math.round(timeoutMs / 1000) }),
         ),
       );
     }, timeoutMs);
@@ -81,8 +81,8 @@ export class CommandResults {
     if (!this.waiting.has(key) || status === 'NotNow') return this.waiting.has(key);
     const waiter = this.take(key)!;
     if (status === 'Acknowledged') waiter.resolve(payload);
-    else if (status === 'Error') waiter.reject(new CodedError('DEVICE_ERROR', `device ${udid} refused the command: ${errorChainText(payload.ErrorChain as ErrorChain)}`, { errorChain: payload.ErrorChain }));
-    else waiter.reject(new CodedError('DEVICE_ERROR', `device ${udid} answered ${status}`));
+    else if (status === 'Error') waiter.reject(new CodedError('DEVICE_ERROR', catalogText('mdm-server.errors.device-refused', { udid, reason: errorChainText(payload.ErrorChain as ErrorChain) }), { errorChain: payload.ErrorChain }));
+    else waiter.reject(new CodedError('DEVICE_ERROR', catalogText('mdm-server.errors.device-answered', { udid, status })));
     return true;
   }
 
@@ -92,7 +92,7 @@ export class CommandResults {
   }
 }
 
-export function errorChainText(chain: ErrorChain | undefined): string {
+function errorChainText(chain: ErrorChain | undefined): string {
   if (!chain?.length) return 'no reason given';
   return chain.map((e) => `${e.USEnglishDescription ?? e.LocalizedDescription ?? 'error'} (${e.ErrorDomain ?? '?'} ${e.ErrorCode ?? '?'})`).join('; ');
 }

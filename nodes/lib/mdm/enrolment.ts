@@ -1,6 +1,6 @@
 import axios from 'axios';
 import { onAbort } from '../abort';
-import { CodedError } from '../coded-error';
+import { catalogText, CodedError } from '../coded-error';
 import type { Enrolment, MdmAdapter } from './mdm-adapter';
 
 /**
@@ -20,7 +20,7 @@ export function waitForEnrolment(mdm: MdmAdapter, udid: string, timeoutMs: numbe
     };
     const timer = setTimeout(() => {
       stop();
-      reject(new CodedError('DEVICE_TIMEOUT', `device ${udid} did not enrol within ${Math.round(timeoutMs / 1000)} s`));
+      reject(new CodedError('DEVICE_TIMEOUT', catalogText('mdm-server.errors.not-enrolled', { udid, seconds: Math.round(timeoutMs / 1000) })));
     }, timeoutMs);
     const unlisten = onAbort(signal, (reason) => {
       stop();
@@ -50,9 +50,9 @@ export async function assignDepProfile(proxyUrl: string, apiKey: string, profile
     { profile_uuid: profileUuid, devices: [serial] },
     { auth: { username: 'depserver', password: apiKey }, timeout, validateStatus: () => true },
   ).catch((err: Error) => {
-    throw new CodedError('DEP_UNREACHABLE', `DEP proxy unreachable: ${err.message}`);
+    throw new CodedError('DEP_UNREACHABLE', catalogText('mdm-server.errors.dep-unreachable', { reason: err.message }));
   });
-  if (response.status !== 200) throw new CodedError('DEP_ASSIGN_FAILED', `DEP proxy answered ${response.status}`, { status: response.status });
+  if (response.status !== 200) throw new CodedError('DEP_ASSIGN_FAILED', catalogText('mdm-server.errors.dep-answered', { status: response.status }), { status: response.status });
   const result = response.data?.devices?.[serial];
-  if (result !== 'SUCCESS') throw new CodedError('DEP_ASSIGN_FAILED', `Apple did not assign profile ${profileUuid} to ${serial}: ${result ?? 'no answer for it'}`, { result });
+  if (result !== 'SUCCESS') throw new CodedError('DEP_ASSIGN_FAILED', result ? catalogText('mdm-server.errors.dep-not-assigned', { profile: profileUuid, serial, result }) : catalogText('mdm-server.errors.dep-no-answer', { profile: profileUuid, serial }), { result });
 }

@@ -1,4 +1,4 @@
-import { CodedError } from '../coded-error';
+import { catalogText, CodedError } from '../coded-error';
 import { toPlist, type MdmCommand } from './commands';
 
 /** Jamf Pro's `commandData` for `POST /api/v2/mdm/commands`. */
@@ -29,14 +29,14 @@ export function jamfCommandData(command: MdmCommand): JamfCommandData {
         if (item.Item === 'DeviceName') data.deviceName = item.DeviceName;
         else if (item.Item === 'ApplicationConfiguration') {
           data.applicationConfiguration = { identifier: item.Identifier, configuration: toPlist((item.Configuration as object) ?? {}) };
-        } else throw new CodedError('UNSUPPORTED', `Jamf Pro's SETTINGS command has no ${String(item.Item)} (a wallpaper is sent alone, through the Classic API)`);
+        } else throw new CodedError('UNSUPPORTED', catalogText('mdm-server.errors.jamf-no-setting', { item: String(item.Item) }));
       }
       return data;
     }
     case 'InstallProfile':
     case 'RemoveProfile':
-      throw new CodedError('UNSUPPORTED', 'Jamf Pro installs profiles by scoping a configuration profile to the device, not by a per-device command: scope the profile in Jamf Pro');
+      throw new CodedError('UNSUPPORTED', catalogText('mdm-server.errors.jamf-profiles'));
     default:
-      throw new CodedError('UNSUPPORTED', `Jamf Pro's API has no ${c.RequestType} command`);
+      throw new CodedError('UNSUPPORTED', catalogText('mdm-server.errors.jamf-no-command', { command: c.RequestType }));
   }
 }

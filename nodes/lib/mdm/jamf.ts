@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { pause } from '../abort';
-import { CodedError } from '../coded-error';
+import { catalogText, CodedError } from '../coded-error';
 import type { MdmCommand } from './commands';
 import { jamfCommandData } from './jamf-commands';
 import type { AssignedUser, DeviceFacts, Enrolment, MdmAdapter, PerformOptions } from './mdm-adapter';
@@ -62,7 +62,7 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
   constructor(private readonly options: JamfOptions) {
     super();
     if (!(options.clientId && options.clientSecret) && !(options.username && options.password)) {
-      throw new CodedError('INVALID_CONFIG', 'Jamf Pro needs an API client (client id and secret) or a username and password');
+      throw new CodedError('INVALID_CONFIG', catalogText('mdm-server.errors.jamf-login'));
     }
     this.http = new MdmHttp({ baseURL: options.url, maxConcurrent: options.maxConcurrent, timeout: options.timeout });
   }
@@ -72,12 +72,14 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
     if (wallpaper) return this.sendWallpaper(udid, wallpaper);
     const commandData = jamfCommandData(command);
     const device = await this.device(udid);
-    const deadline = Date.now() + timeout;
+    const sentAt = Date.now();
+    const deadline = sentAt + timeout;
     const sent = await this.api<{ id: string }[]>({ method: 'POST', url: '/api/v2/mdm/commands', data: { clientData: [{ managementId: device.managementId }], commandData }, destructive });
     const uuid = sent.data?.[0]?.id;
-    if (!uuid) throw new CodedError('MDM_PROTOCOL', 'Jamf Pro accepted the command but returned no command id');
+    if (!uuid) throw new CodedError('MDM_PROTOCOL', catalogText('mdm-server.errors.jamf-no-id'));
     await this.untilAcknowledged(udid, uuid, deadline, timeout, signal);
-    if (command.Command.RequestType === 'EraseDevice') this.enrolmentOf(udid).erasedAt = Date.now();
+    // Erased when sent, not when the acknowledgement was read: a phone may enrol again before the next poll.
+    if (command.Command.RequestType === 'EraseDevice') this.enrolmentOf(udid).erasedAt = sentAt;
     return {};
   }
 
@@ -172,8 +174,8 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
       const found = await this.api<{ results?: { commandState?: CommandState; errorMessage?: string }[] }>({ method: 'GET', url: '/api/v2/mdm/commands', params: { filter: `uuid==${uuid}` } });
       const state = found.data?.results?.[0];
       if (state?.commandState === 'ACKNOWLEDGED') return;
-      if (state?.commandState === 'ERROR') throw new CodedError('DEVICE_ERROR', `device ${udid} refused the command: ${state.errorMessage ?? 'Jamf Pro reports an error'}`);
-      if (Date.now() >= deadline || this.closed) throw new CodedError('DEVICE_TIMEOUT', `device ${udid} did not answer command ${uuid} within ${Math.round(timeout / 1000)} s`);
+      if (state?.commandState === 'ERROR') throw new CodedError('DEVICE_ERROR', state.errorMessage ? catalogText('mdm-server.errors.device-refused', { udid, reason: state.errorMessage }) : catalogText('mdm-server.errors.jamf-device-error', { udid }));
+      if (Date.now() >= deadline || this.closed) throw new CodedError('DEVICE_TIMEOUT', catalogText('mdm-server.errors.jamf-no-answer', { udid, command: uuid, seconds: Math.round(timeout / 1000) }));
       await pause(Math.min(this.options.pollInterval ?? 2000, Math.max(0, deadline - Date.now())), signal);
     }
   }
@@ -183,7 +185,7 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
     if (cached) return cached;
     const found = await this.api<{ results?: JamfDevice[] }>({ method: 'GET', url: '/api/v2/mobile-devices', params: { filter: `udid=="${udid.replace(/"/g, '')}"` } });
     const device = found.data?.results?.find((d) => d.udid === udid);
-    if (!device) throw new CodedError('DEVICE_UNKNOWN', `Jamf Pro has no mobile device with UDID ${udid}`);
+    if (!device) throw new CodedError('DEVICE_UNKNOWN', catalogText('mdm-server.errors.jamf-unknown', { udid }));
     this.devices.set(udid, device);
     this.enrolmentOf(udid).serial = device.serialNumber;
     return device;

@@ -1,5 +1,6 @@
 import axios, { AxiosError, type AxiosInstance, type AxiosRequestConfig, type AxiosResponse } from 'axios';
-import { CodedError } from '../coded-error';
+import { catalogText, CodedError } from '../coded-error';
+import type { ErrorCode } from '../error-codes';
 
 export interface MdmHttpOptions {
   baseURL: string;
@@ -74,10 +75,11 @@ export class MdmHttp {
       return { response };
     } catch (err) {
       const code = (err as AxiosError).code ?? '';
-      if (NOT_SENT.has(code)) return { error: new CodedError('MDM_UNREACHABLE', `MDM server ${this.where} unreachable (${code})`), retryAfter: backoff };
-      const what = code === 'ECONNABORTED' || code === 'ETIMEDOUT' ? `no answer within ${this.options.timeout} ms` : `connection failed (${code || (err as Error).message})`;
-      if (destructive) return { error: new CodedError('MDM_UNCERTAIN', `${what}; the command may or may not have been queued, so it was not sent again`) };
-      return { error: new CodedError('MDM_TIMEOUT', `MDM server ${this.where}: ${what}`), retryAfter: backoff };
+      if (NOT_SENT.has(code)) return { error: new CodedError('MDM_UNREACHABLE', catalogText('mdm-server.errors.unreachable', { where: this.where, code })), retryAfter: backoff };
+      const silent = code === 'ECONNABORTED' || code === 'ETIMEDOUT';
+      const values = { where: this.where, ms: this.options.timeout, reason: code || (err as Error).message };
+      if (destructive) return { error: new CodedError('MDM_UNCERTAIN', catalogText(silent ? 'mdm-server.errors.uncertain-silent' : 'mdm-server.errors.uncertain-failed', values)) };
+      return { error: new CodedError('MDM_TIMEOUT', catalogText(silent ? 'mdm-server.errors.silent' : 'mdm-server.errors.failed', values)), retryAfter: backoff };
     } finally {
       this.release();
     }
@@ -120,7 +122,8 @@ function retryAfterMs(response: AxiosResponse): number | undefined {
 }
 
 /** The server's own words, shortened; never the request (it may carry secrets). */
-function httpError(response: AxiosResponse, code: string): CodedError {
+function httpError(response: AxiosResponse, code: ErrorCode): CodedError {
   const body = typeof response.data === 'string' ? response.data : JSON.stringify(response.data ?? '');
-  return new CodedError(code, `MDM server answered ${response.status}${body ? `: ${body.slice(0, 300)}` : ''}`, { status: response.status });
+  const values = { status: response.status, body: body.slice(0, 300) };
+  return new CodedError(code, catalogText(body ? 'mdm-server.errors.answered-with' : 'mdm-server.errors.answered', values), { status: response.status });
 }

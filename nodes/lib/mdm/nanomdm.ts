@@ -1,7 +1,8 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import Ajv from 'ajv';
-import { CodedError } from '../coded-error';
+import { catalogText, CodedError } from '../coded-error';
+import { ERROR_CODES, type ErrorCode } from '../error-codes';
 import { CommandResults } from './command-results';
 import { deviceInformation, installProfile, parsePlist, removeProfile, toPlist, type MdmCommand } from './commands';
 import { APP_LOCK_IDENTIFIER, appLockProfile } from './profiles';
@@ -144,10 +145,10 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
     // pushed (a fresh server has no push certificate), and the device gets it at its next poll.
     const outcome = reply.status?.[udid] ?? (reply.command_error || reply.push_error ? reply : undefined);
     const commandError = reply.command_error ?? outcome?.command_error;
-    if (commandError) throw new CodedError('MDM_REJECTED', `NanoMDM did not queue the command for ${udid}: ${commandError}`);
+    if (commandError) throw new CodedError('MDM_REJECTED', catalogText('mdm-server.errors.nanomdm-refused', { udid, reason: commandError }));
     if (!outcome) {
       const code = response.status === 500 ? (destructive ? 'MDM_UNCERTAIN' : 'MDM_SERVER_ERROR') : 'MDM_PROTOCOL';
-      throw new CodedError(code, `NanoMDM answered ${response.status} without saying whether the command was queued for ${udid}`, { status: response.status });
+      throw new CodedError(code, catalogText('mdm-server.errors.nanomdm-unclear', { status: response.status, udid }), { status: response.status });
     }
   }
 
@@ -157,7 +158,7 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
 
   /** NanoMDM has no API to delete a device record; saying so beats pretending. */
   async deleteDevice(udid: string): Promise<void> {
-    throw new CodedError('UNSUPPORTED', `NanoMDM has no API to delete a device record (${udid}); remove it from NanoMDM's storage, or let the next enrolment replace it`);
+    throw new CodedError('UNSUPPORTED', catalogText('mdm-server.errors.nanomdm-no-delete', { udid }));
   }
 
   /**
@@ -169,14 +170,14 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
   handleWebhook(body: Buffer, signature: string | undefined): number {
     const { webhookSecret, acceptUnsigned } = this.options;
     if (webhookSecret && !signatureMatches(body, signature, webhookSecret)) {
-      return this.refuse(401, signature ? 'WEBHOOK_BAD_SIGNATURE' : 'WEBHOOK_UNSIGNED', signature ? 'a webhook was refused: its signature does not match the webhook secret (a different key on NanoMDM?)' : 'a webhook was refused: it is not signed (NanoMDM started without -webhook-hmac-key?)');
+      return signature ? this.refuse('WEBHOOK_BAD_SIGNATURE', 'mdm-server.errors.webhook-bad-signature') : this.refuse('WEBHOOK_UNSIGNED', 'mdm-server.errors.webhook-not-signed');
     }
     if (!webhookSecret && !acceptUnsigned) {
-      return this.refuse(401, 'WEBHOOK_UNSIGNED', 'a webhook was refused: no webhook secret is set and unsigned webhooks are not accepted');
+      return this.refuse('WEBHOOK_UNSIGNED', 'mdm-server.errors.webhook-no-secret');
     }
     const event = parseWebhook(body);
-    if (event === 'not JSON') return this.refuse(400, 'WEBHOOK_INVALID', 'a webhook was refused: its body is not JSON');
-    if (!event) return this.refuse(400, 'WEBHOOK_INVALID', 'a webhook was refused: its body is not a NanoMDM event');
+    if (event === 'not JSON') return this.refuse('WEBHOOK_INVALID', 'mdm-server.errors.webhook-not-json');
+    if (!event) return this.refuse('WEBHOOK_INVALID', 'mdm-server.errors.webhook-not-event');
     if (this.webhookProblem) {
       this.webhookProblem = undefined;
       this.emit('webhook-status', undefined);
@@ -232,8 +233,10 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
     this.vaultSaved = this.options.vault.save([...this.devices.values()]).catch((err: Error) => void this.emit('warning', err));
   }
 
-  private refuse(status: number, code: string, message: string): number {
-    const problem = new CodedError(code, message);
+  /** Refuses a webhook with its code's HTTP status. */
+  private refuse(code: ErrorCode, key: string): number {
+    const { http: status } = ERROR_CODES[code];
+    const problem = new CodedError(code, catalogText(key));
     this.emit('warning', problem);
     if (status === 401 && this.webhookProblem?.code !== code) {
       this.webhookProblem = problem;
@@ -244,7 +247,7 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
 
   /** Waits for what the check-ins taught to be on disk: the next start reads it. */
   async close(): Promise<void> {
-    this.results.rejectAll(new CodedError('MDM_CLOSED', 'the MDM server configuration was closed (redeploy)'));
+    this.results.rejectAll(new CodedError('MDM_CLOSED', catalogText('mdm-server.errors.closed')));
     await this.vaultSaved;
   }
 }

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 
 /** The prefix of every profile identifier this package installs, so it can remove them again. */
-export const PROFILE_PREFIX = 'org.nodered.device-checkout';
+const PROFILE_PREFIX = 'org.nodered.device-checkout';
 
 export type WifiSecurity = 'WPA2' | 'WPA3' | 'WPA' | 'WEP' | 'None' | 'Any';
 export const WIFI_SECURITY: WifiSecurity[] = ['WPA2', 'WPA3', 'WPA', 'WEP', 'None', 'Any'];
@@ -31,7 +31,7 @@ function profile(identifier: string, displayName: string, payload: Record<string
 }
 
 /** The identifier a Wi-Fi profile for `ssid` is installed under. */
-export function wifiProfileIdentifier(ssid: string): string {
+function wifiProfileIdentifier(ssid: string): string {
   return `${PROFILE_PREFIX}.wifi.${Buffer.from(ssid, 'utf8').toString('hex')}`;
 }
 

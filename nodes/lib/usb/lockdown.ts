@@ -1,6 +1,6 @@
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
-import { CodedError } from '../coded-error';
+import { catalogText, CodedError } from '../coded-error';
 import { parsePlist, toPlist } from '../mdm/commands';
 import { encodeFrame, FrameReader } from './usbmux-frames';
 import type { SocketOpener } from './usbmux-client';
@@ -58,15 +58,15 @@ class LockdownChannel {
       this.waiting = undefined;
       waiting?.resolve(parsePlist(body) as Record<string, unknown>);
     });
-    this.stream.once('close', () => this.waiting?.reject(new CodedError('DEVICE_GONE', 'the device closed the lockdown connection')));
-    this.stream.once('error', (err: Error) => this.waiting?.reject(new CodedError('DEVICE_GONE', `lockdown connection failed: ${err.message}`)));
+    this.stream.once('close', () => this.waiting?.reject(new CodedError('DEVICE_GONE', catalogText('device-fleet.errors.lockdown-closed'))));
+    this.stream.once('error', (err: Error) => this.waiting?.reject(new CodedError('DEVICE_GONE', catalogText('device-fleet.errors.lockdown-failed', { reason: err.message }))));
   }
 }
 
 /** One request to usbmuxd on a fresh socket, left open: after Connect it is the tunnel. */
 async function usbmux(openSocket: SocketOpener, source: string, message: object): Promise<{ reply: Record<string, unknown>; socket: Duplex }> {
   const socket = await openSocket(source).catch((err: Error) => {
-    throw new CodedError('USB_UNREACHABLE', `cannot reach usbmuxd at ${source}: ${err.message}`);
+    throw new CodedError('USB_UNREACHABLE', catalogText('device-fleet.errors.usbmuxd-unreachable', { path: source, reason: err.message }));
   });
   const reader = new FrameReader();
   const reply = await new Promise<Record<string, unknown>>((resolve, reject) => {
@@ -84,10 +84,10 @@ async function usbmux(openSocket: SocketOpener, source: string, message: object)
 }
 
 /** The pair record usbmuxd keeps for `udid`, or NOT_PAIRED. */
-export async function readPairRecord(openSocket: SocketOpener, source: string, udid: string): Promise<PairRecord> {
+async function readPairRecord(openSocket: SocketOpener, source: string, udid: string): Promise<PairRecord> {
   const { reply, socket } = await usbmux(openSocket, source, { MessageType: 'ReadPairRecord', PairRecordID: udid });
   socket.destroy();
-  if (!Buffer.isBuffer(reply.PairRecordData)) throw new CodedError('NOT_PAIRED', `this host has no pair record for ${udid}: trust this computer on the phone (or pair it with idevicepair)`);
+  if (!Buffer.isBuffer(reply.PairRecordData)) throw new CodedError('NOT_PAIRED', catalogText('device-fleet.errors.no-pair-record', { udid }));
   return parsePlist(reply.PairRecordData) as PairRecord;
 }
 
@@ -107,13 +107,13 @@ export class LockdownSession {
     const { reply, socket } = await usbmux(openSocket, source, { MessageType: 'Connect', DeviceID: device.deviceId, PortNumber: port });
     if (reply.Number !== 0) {
       socket.destroy();
-      throw new CodedError('DEVICE_GONE', `device ${device.udid} is not on USB any more (usbmuxd result ${String(reply.Number)})`);
+      throw new CodedError('DEVICE_GONE', catalogText('device-fleet.errors.usb-gone', { udid: device.udid, result: String(reply.Number) }));
     }
     const channel = new LockdownChannel(socket);
     const started = await channel.request({ Request: 'StartSession', HostID: pairRecord.HostID, SystemBUID: pairRecord.SystemBUID });
     if (started.Error) {
       socket.destroy();
-      throw new CodedError(started.Error === 'InvalidHostID' ? 'NOT_PAIRED' : 'LOCKDOWN_ERROR', `lockdown refused the session: ${String(started.Error)}`);
+      throw new CodedError(started.Error === 'InvalidHostID' ? 'NOT_PAIRED' : 'LOCKDOWN_ERROR', catalogText('device-fleet.errors.lockdown-refused', { reason: String(started.Error) }));
     }
     if (started.EnableSessionSSL) {
       // The device presents its own certificate, made at pairing; the pair record pins it.
@@ -122,7 +122,7 @@ export class LockdownSession {
       const presented = tls.getPeerX509Certificate();
       if (!presented || !presented.raw.equals(pemToDer(pairRecord.DeviceCertificate))) {
         tls.destroy();
-        throw new CodedError('NOT_PAIRED', `device ${device.udid} presented a certificate its pair record does not hold`);
+        throw new CodedError('NOT_PAIRED', catalogText('device-fleet.errors.foreign-certificate', { udid: device.udid }));
       }
       channel.switchTo(tls);
       return new LockdownSession(channel, tls);
@@ -132,13 +132,13 @@ export class LockdownSession {
 
   async getValue(key: string, domain?: string): Promise<unknown> {
     const reply = await this.channel.request({ Request: 'GetValue', Key: key, ...(domain && { Domain: domain }) });
-    if (reply.Error) throw new CodedError('LOCKDOWN_ERROR', `GetValue ${key}: ${String(reply.Error)}`);
+    if (reply.Error) throw new CodedError('LOCKDOWN_ERROR', catalogText('device-fleet.errors.lockdown-get', { key, reason: String(reply.Error) }));
     return reply.Value;
   }
 
   async setValue(key: string, value: string, domain?: string): Promise<void> {
     const reply = await this.channel.request({ Request: 'SetValue', Key: key, Value: value, ...(domain && { Domain: domain }) });
-    if (reply.Error) throw new CodedError('LOCKDOWN_ERROR', `SetValue ${domain ? `${domain} ` : ''}${key}: ${String(reply.Error)}`);
+    if (reply.Error) throw new CodedError('LOCKDOWN_ERROR', catalogText('device-fleet.errors.lockdown-set', { key: domain ? `${domain} ${key}` : key, reason: String(reply.Error) }));
   }
 
   close(): void {

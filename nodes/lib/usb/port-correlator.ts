@@ -1,3 +1,5 @@
+import { catalogText, say } from '../coded-error';
+
 /** Where a dock happened: one port of one hub, the hub named by its config node's id (names repeat and change). */
 export interface PortKey {
   hubId: string;
@@ -61,7 +63,7 @@ export class PortCorrelator {
   /** The hub saw a dock: resolves with the phone, or why it cannot be told, within the window. */
   dock(port: PortKey): Promise<Resolution> {
     const key = keyOf(port);
-    this.pending.get(key)?.resolve({ reason: 'docked again before the phone was identified' });
+    this.pending.get(key)?.resolve({ reason: say(catalogText('device-fleet.errors.docked-again')) });
     const at = this.now();
     this.recentDocks.push({ ...port, at });
     return new Promise((resolve) => {
@@ -91,7 +93,7 @@ export class PortCorrelator {
     const location = this.options.locations.get(key);
     if (location === undefined) return undefined;
     const phone = listed.find((d) => d.locationId === location);
-    if (!phone) return { reason: 'found docked at start, but usbmuxd lists no phone at this port\'s USB location' };
+    if (!phone) return { reason: say(catalogText('device-fleet.errors.not-at-location')) };
     this.bound.set(key, phone.udid);
     return { udid: phone.udid };
   }
@@ -99,7 +101,7 @@ export class PortCorrelator {
   /** The hub saw an unplug: the port is free, and says who left. */
   unplug(port: PortKey): string | undefined {
     const key = keyOf(port);
-    this.pending.get(key)?.resolve({ reason: 'unplugged before the phone was identified' });
+    this.pending.get(key)?.resolve({ reason: say(catalogText('device-fleet.errors.unplugged-early')) });
     const udid = this.bound.get(key);
     this.bound.delete(key);
     return udid;
@@ -178,9 +180,9 @@ export class PortCorrelator {
     const seconds = this.options.windowMs / 1000;
     const reason =
       candidates.length === 0
-        ? `no phone appeared on USB within ${seconds} s (charge-only cable, or not trusted?)`
-        : `${rivals.length + 1} docks and ${candidates.length} phones on USB within ${seconds} s, and this port's USB location is not learnt yet`;
-    dock.resolve({ reason });
+        ? catalogText('device-fleet.errors.no-phone-on-usb', { seconds })
+        : catalogText('device-fleet.errors.usb-ambiguous', { docks: rivals.length + 1, phones: candidates.length, seconds });
+    dock.resolve({ reason: say(reason) });
   }
 
   /** Forgets attaches and docks too old to matter. */

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import { CodedError } from '../coded-error';
+import { catalogText, CodedError } from '../coded-error';
 import { encodeFrame, FrameReader } from './usbmux-frames';
 
 /** A device as usbmuxd reports it. */
@@ -115,7 +115,7 @@ export class UsbmuxClient extends EventEmitter {
   /** One connection: list, then listen until it drops. */
   private async session(onConnected: () => void): Promise<void> {
     const socket = await this.options.openSocket(this.options.path).catch((err: Error) => {
-      throw new CodedError('USB_UNREACHABLE', `cannot reach usbmuxd at ${this.options.path}: ${err.message}`);
+      throw new CodedError('USB_UNREACHABLE', catalogText('device-fleet.errors.usbmuxd-unreachable', { path: this.options.path, reason: err.message }));
     });
     this.socket = socket;
     const reader = new FrameReader();
@@ -132,11 +132,11 @@ export class UsbmuxClient extends EventEmitter {
           }
         } catch (err) {
           socket.destroy();
-          reject(new CodedError('USB_PROTOCOL', `usbmuxd sent something unreadable: ${(err as Error).message}`));
+          reject(new CodedError('USB_PROTOCOL', catalogText('device-fleet.errors.usbmuxd-unreadable', { reason: (err as Error).message })));
         }
       });
       socket.once('close', () => resolve());
-      socket.once('error', (err: Error) => reject(new CodedError('USB_DISCONNECTED', `usbmuxd connection failed: ${err.message}`)));
+      socket.once('error', (err: Error) => reject(new CodedError('USB_DISCONNECTED', catalogText('device-fleet.errors.usbmuxd-failed', { reason: err.message }))));
     });
     const request = (tag: number, message: object): Promise<Record<string, unknown>> =>
       Promise.race([
@@ -145,14 +145,14 @@ export class UsbmuxClient extends EventEmitter {
           socket.write(encodeFrame({ ...message, ClientVersionString: PROGRAM, ProgName: PROGRAM, kLibUSBMuxVersion: 3 }, tag));
         }),
         ended.then(() => {
-          throw new CodedError('USB_DISCONNECTED', 'usbmuxd closed the connection');
+          throw new CodedError('USB_DISCONNECTED', catalogText('device-fleet.errors.usbmuxd-closed'));
         }),
       ]);
     try {
       const listed = await request(1, { MessageType: 'ListDevices' });
       this.reconcile(((listed.DeviceList as { Properties?: Record<string, unknown> }[]) ?? []).map((d) => toDevice(d.Properties ?? {})));
       const result = await request(2, { MessageType: 'Listen' });
-      if (result.Number !== 0) throw new CodedError('USB_REFUSED', `usbmuxd refused Listen (result ${String(result.Number)})`);
+      if (result.Number !== 0) throw new CodedError('USB_REFUSED', catalogText('device-fleet.errors.usbmuxd-refused', { result: String(result.Number) }));
       onConnected();
       this.setStatus({ status: 'connected' });
       await ended;

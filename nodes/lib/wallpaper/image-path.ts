@@ -1,6 +1,7 @@
 import { dirname, resolve, sep } from 'node:path';
-import { firstPlaceholder, renderTemplate, type Device } from '../attributes';
-import { CodedError } from '../coded-error';
+import { firstPlaceholder, renderTemplate } from '../attributes';
+import type { Device } from '../device';
+import { catalogText, CodedError } from '../coded-error';
 
 /**
  * The image file for this device. With placeholders in the path, the file must stay inside the
@@ -12,7 +13,7 @@ export function imagePath(template: string, device: Device): string {
   if (first < 0) return path;
   const folder = resolve(dirname(`${template.slice(0, first)}x`));
   if (!resolve(path).startsWith(folder + sep)) {
-    throw new CodedError('INVALID_WALLPAPER', `the wallpaper image path leaves ${folder} once its placeholders are filled in`);
+    throw new CodedError('INVALID_WALLPAPER', catalogText('set-wallpaper.errors.image-outside', { folder }));
   }
   return path;
 }

@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import { createCanvas, loadImage, type Image, type SKRSContext2D } from '@napi-rs/canvas';
-import { CodedError } from '../coded-error';
+import { catalogText, CodedError } from '../coded-error';
 import { wallpaperFontFamilies } from './fonts';
 import { encodePng } from './png';
 
@@ -16,10 +16,7 @@ export interface WallpaperSpec {
 }
 
 /** The longest text a wallpaper carries: rendering time grows faster than the text. */
-export const MAX_WALLPAPER_TEXT = 1000;
-
-/** iPhone 15/16 Pro screens, portrait. */
-export const DEFAULT_SCREEN = { width: 1179, height: 2556 };
+const MAX_WALLPAPER_TEXT = 1000;
 
 // Control characters, and the bidi embeddings, overrides and isolates that could reorder the
 // admin's words around a user's name ("Checked Out to" shown backwards, say).
@@ -41,13 +38,13 @@ export class WallpaperRenderer {
   async render(spec: WallpaperSpec): Promise<Buffer> {
     const { width, height, background } = spec;
     if (![width, height].every((n) => Number.isInteger(n) && n >= 100 && n <= 4096)) {
-      throw new CodedError('INVALID_WALLPAPER', `a wallpaper is 100 to 4096 pixels wide and high, not ${width} x ${height}`);
+      throw new CodedError('INVALID_WALLPAPER', catalogText('set-wallpaper.errors.size', { width, height }));
     }
     if (spec.text.length > MAX_WALLPAPER_TEXT) {
-      throw new CodedError('INVALID_WALLPAPER', `a wallpaper text has at most ${MAX_WALLPAPER_TEXT} characters, not ${spec.text.length}`);
+      throw new CodedError('INVALID_WALLPAPER', catalogText('set-wallpaper.errors.text-too-long', { max: MAX_WALLPAPER_TEXT, length: spec.text.length }));
     }
     if ('colour' in background && !/^#[0-9a-f]{6}$/i.test(background.colour)) {
-      throw new CodedError('INVALID_WALLPAPER', `a background colour is #rrggbb, not "${background.colour}"`);
+      throw new CodedError('INVALID_WALLPAPER', catalogText('set-wallpaper.errors.colour', { colour: background.colour }));
     }
     const image = 'imageFile' in background ? await this.image(background.imageFile) : undefined;
     const key = JSON.stringify([width, height, 'colour' in background ? background.colour : image!.version, spec.text]);
@@ -76,13 +73,13 @@ export class WallpaperRenderer {
   /** The decoded image, read again only when the file changed. */
   private async image(file: string): Promise<{ version: string; image: Image }> {
     const info = await stat(file).catch((err: Error) => {
-      throw new CodedError('INVALID_WALLPAPER', `cannot read the wallpaper image ${file}: ${err.message}`);
+      throw new CodedError('INVALID_WALLPAPER', catalogText('set-wallpaper.errors.unreadable', { file, reason: err.message }));
     });
     const version = `${file}:${info.size}:${info.mtimeMs}`;
     const known = this.images.get(file);
     if (known?.version === version) return known;
     const image = await loadImage(file).catch((err: Error) => {
-      throw new CodedError('INVALID_WALLPAPER', `${file} is not a PNG or JPEG image: ${err.message}`);
+      throw new CodedError('INVALID_WALLPAPER', catalogText('set-wallpaper.errors.not-image', { file, reason: err.message }));
     });
     const entry = { version, image };
     this.images.set(file, entry);

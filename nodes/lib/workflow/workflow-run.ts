@@ -81,7 +81,7 @@ export class WorkflowRuns {
  * Roughly how many bytes `value` takes (strings at two a character), counting no further than
  * just past `limit`: enough to tell a small message from one to leave alone.
  */
-export function sizeOf(value: unknown, limit: number): number {
+function sizeOf(value: unknown, limit: number): number {
   let total = 0;
   const seen = new Set<object>();
   const stack: unknown[] = [value];

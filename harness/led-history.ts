@@ -1,4 +1,4 @@
-import type { SimulatedHub } from '../../sim/simulated-hub';
+import type { SimulatedHub } from '../sim/simulated-hub';
 
 // The row patterns led-plan sends for each state on fixed-colour hubs (rows 1, 2, 3).
 const STATES: Record<string, string> = {

@@ -1,6 +1,6 @@
 import { startChild, type Child } from './node-red-child';
-import { tempDir } from '../support';
-import { builtFile } from '../../nodes/lib/package-root';
+import { tempDir } from './support';
+import { builtFile } from '../nodes/lib/package-root';
 
 /** `npm start`'s program in its own process, on free loopback ports. */
 export interface DemoChild extends Child<string> {
@@ -9,7 +9,7 @@ export interface DemoChild extends Child<string> {
 
 /** `userDir`: where the demo keeps its flows (a fresh one by default); `args`: e.g. `--fresh`. */
 export async function startDemoChild(userDir = tempDir('demo'), args: string[] = []): Promise<DemoChild> {
-  const demo = await startChild(builtFile('flows', 'start-demo.js'), args, { PORT: '0', DEMO_USERDIR: userDir }, (output) => /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output)?.[1]);
+  const demo = await startChild(builtFile('demo', 'start-demo.js'), args, { PORT: '0', DEMO_USERDIR: userDir }, (output) => /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output)?.[1]);
   return { ...demo, url: demo.ready };
 }
 

@@ -1,4 +1,4 @@
-import { startNodeRed } from '../../flows/node-red-runtime';
+import { startNodeRed } from '../demo/node-red-runtime';
 
 // A real Node-RED process for black-box tests: prints {url, userDir} as one JSON line.
 // Arguments (for a restart): the user directory to use again, and the port. NODE_RED_SETTINGS:

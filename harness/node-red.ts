@@ -23,6 +23,7 @@ import onFailure from '../nodes/on-failure/on-failure';
 import fleetEvent from '../nodes/fleet-event/fleet-event';
 import auditExport from '../nodes/audit-export/audit-export';
 import { registerSimulatedCart } from '../sim/transports';
+import { checkedText } from './catalog-texts';
 import { tempDir } from './support';
 
 helper.init(require.resolve('node-red'));
@@ -32,10 +33,11 @@ export { helper };
 
 /**
  * The package's nodes for the test runtime. The helper's RED._ returns bare keys; this one
- * appends the variables too, so a status can be checked for the reason it shows.
+ * appends the variables too, so a status can be checked for the reason it shows, and fails
+ * the test when the catalogs lack the key or one of its values.
  */
 export const packageNodes = [smartHub, hubInput, hubLed, mdmServer, deviceFleet, eraseDevice, addWifi, setDeviceName, clearPasscode, deleteFromMdm, mdmCommand, depEnroll, setLanguage, checkOutDevice, checkInDevice, setWallpaper, onFailure, fleetEvent, auditExport].map((register) => (RED: NodeAPI) => {
-  (RED as { _: unknown })._ = (key: string, vars?: object) => (vars ? `${key} ${JSON.stringify(vars)}` : key);
+  (RED as { _: unknown })._ = checkedText;
   register(RED);
 });
 

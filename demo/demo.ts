@@ -209,7 +209,7 @@ function serveControls(app: express.Express, demo: { hubs: SimulatedHub[]; cart:
   app.get('/sim', (req, res) => {
     const [path, query = ''] = req.originalUrl.split('?');
     if (!path.endsWith('/')) return res.redirect(301, `${path}/${query && `?${query}`}`);
-    res.type('html').send(readFileSync(join(PACKAGE_ROOT, 'flows', 'demo-page.html'), 'utf8'));
+    res.type('html').send(readFileSync(join(PACKAGE_ROOT, 'demo', 'demo-page.html'), 'utf8'));
   });
   app.get('/sim/state', async (_req, res) => {
     const { devices, trail } = await records().catch(() => ({ devices: {}, trail: [] }) as Records);

@@ -1,8 +1,8 @@
-import { helper } from '../node-red';
-import { waitFor } from '../support';
-import type { PtyHub } from '../../sim/pty-hub';
-import type { SimulatedCart } from '../../sim/simulated-cart';
-import type { SimulatedUsbmuxd } from '../../sim/usbmuxd-server';
+import { helper } from './node-red';
+import { waitFor } from './support';
+import type { PtyHub } from '../sim/pty-hub';
+import type { SimulatedCart } from '../sim/simulated-cart';
+import type { SimulatedUsbmuxd } from '../sim/usbmuxd-server';
 
 /** The simulated cart a flow runs on: its hub behind a pty, usbmuxd, and what ties them. */
 export interface CartParts {

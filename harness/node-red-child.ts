@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { deployFlows } from '../../flows/node-red-runtime';
-import { waitFor } from '../support';
+import { deployFlows } from '../demo/node-red-runtime';
+import { waitFor } from './support';
 
 /** A program of this package in its own process, with what it printed. */
 export interface Child<T> {
@@ -30,9 +30,9 @@ export async function startChild<T>(script: string, args: string[], env: NodeJS.
   return { ready: found, output: () => output, stop: () => end('SIGTERM'), kill: () => end('SIGKILL') };
 }
 
-/** The warnings and errors in a Node-RED log, less the two every fresh user directory prints. */
+/** The warnings and errors in a Node-RED log, less the two every fresh user directory prints (in English or German). */
 export function logProblems(output: string): string[] {
-  return output.split('\n').filter((line) => /\[(warn|error)\]/.test(line) && !/Projects disabled|Encrypted credentials not found/.test(line));
+  return output.split('\n').filter((line) => /\[(warn|error)\]/.test(line) && !/Projects disabled|Encrypted credentials not found|Projekte deaktiviert|Verschlüsselte Credentials nicht gefunden/.test(line));
 }
 
 /** Node-RED as an admin runs it: its own process and HTTP, flows deployed over the admin API. */

@@ -64,7 +64,10 @@ export async function measureAuditExport(rows: number, baselineRows: number, run
   const postgres = await startPostgres();
   const growth = { streamed: { rows: [] as number[], baseline: [] as number[] }, allAtOnce: { rows: [] as number[], baseline: [] as number[] } };
   try {
-    for (const [size, key] of [[rows, 'rows'], [baselineRows, 'baseline']] as const) {
+    for (const [size, key] of [
+      [rows, 'rows'],
+      [baselineRows, 'baseline'],
+    ] as const) {
       const url = await createDatabase(postgres, `export_${size}`);
       const pool = new Pool({ connectionString: url, max: 4 });
       const store = new PostgresFleetStore({ pool, cart: 'ward-3' });
@@ -75,7 +78,17 @@ export async function measureAuditExport(rows: number, baselineRows: number, run
            FROM generate_series(1, $1) AS n`,
         [size],
       );
-      const fleet = new Fleet({ id: `export-${size}`, dataDir: tempDir('bench-export'), store, rules: { deadlineSeconds: 60, userLimit: 1, batteryThreshold: 0.2 }, lockerApp: 'org.example.locker', badgeLookupUrl: '', mdm: () => undefined, text: (k) => k, log: { info: () => undefined, warn: () => undefined, error: () => undefined } });
+      const fleet = new Fleet({
+        id: `export-${size}`,
+        dataDir: tempDir('bench-export'),
+        store,
+        rules: { deadlineSeconds: 60, userLimit: 1, batteryThreshold: 0.2 },
+        lockerApp: 'org.example.locker',
+        badgeLookupUrl: '',
+        mdm: () => undefined,
+        text: (k) => k,
+        log: { info: () => undefined, warn: () => undefined, error: () => undefined },
+      });
       const directory = new FleetDirectory();
       directory.add('fleet', fleet);
       for (let run = 0; run < runs; run++) {

@@ -42,7 +42,15 @@ export async function startMdm(): Promise<{ mdm: SimulatedNanoMdm; close(): Prom
   return { mdm, close: async () => void (await Promise.all([mdm.stop(), receiver.close()])) };
 }
 
-export const mdmServer = (mdm: SimulatedNanoMdm) => ({ id: 'mdm', type: 'mdm-server', vendor: 'nanomdm', url: mdm.url, maxConcurrent: String(MAX_CONCURRENT), timeout: '30000', webhookPath: 'device-checkout/webhook' });
+export const mdmServer = (mdm: SimulatedNanoMdm) => ({
+  id: 'mdm',
+  type: 'mdm-server',
+  vendor: 'nanomdm',
+  url: mdm.url,
+  maxConcurrent: String(MAX_CONCURRENT),
+  timeout: '30000',
+  webhookPath: 'device-checkout/webhook',
+});
 /** The Return workflow of `fleet`, its node ids ending in `suffix`, passing on to `next`. */
 export const returnWorkflow = (next: string, fleet = 'fleet', suffix = '') => [
   { id: `checkin${suffix}`, type: 'check-in-device', fleet, timeout: '60', wires: [[`black-wallpaper${suffix}`]] },
@@ -148,22 +156,45 @@ export interface TapProbe {
   gc: number;
 }
 
-export async function tapsToReady(samples: number, mdm: SimulatedNanoMdm, badgeUrl: string, fleet: Record<string, string> = {}, phase: (name: Phase) => void = () => undefined, probes?: TapProbe[]): Promise<number[]> {
+export async function tapsToReady(
+  samples: number,
+  mdm: SimulatedNanoMdm,
+  badgeUrl: string,
+  fleet: Record<string, string> = {},
+  phase: (name: Phase) => void = () => undefined,
+  probes?: TapProbe[],
+): Promise<number[]> {
   helper.init(require.resolve('node-red'));
   helper.settings({ userDir: tempDir('bench-userdir') });
   // The hub in its own process, as a real one is its own machine: its replies never wait on Node-RED's event loop.
   const hubs = await startChildCart(tempDir('bench-hub'), 1, 8, 'empty');
   const usb = await simulatedUsbmuxd(`bench-badge-${++benchCarts}`);
-  await helper.load(packageNodes, [
-    { id: 'hub', type: 'smart-hub', name: 'Cart', serialPort: hubs.paths[0], baudRate: '115200', pollInterval: '250', model: 'auto' },
-    mdmServer(mdm),
-    { id: 'fleet', type: 'device-fleet', mdm: 'mdm', usb: `sim:bench-badge-${benchCarts}`, usbWindow: '1', lockerApp: LOCKER, checkoutDeadline: '600', userLimit: '1', batteryThreshold: '20', badgeLookupUrl: badgeUrl, ...fleet },
-    { id: 'in', type: 'hub-input', hub: 'hub', fleet: 'fleet', wires: [['checkin'], []] },
-    ...returnWorkflow('returned'),
-    { id: 'checkout', type: 'check-out-device', fleet: 'fleet', suppressBlueLed: true, timeout: '60', wires: [['handed']] },
-    { id: 'returned', type: 'helper' },
-    { id: 'handed', type: 'helper' },
-  ] as never, { mdm: { apiKey: API_KEY, webhookSecret: WEBHOOK_KEY } } as never);
+  await helper.load(
+    packageNodes,
+    [
+      { id: 'hub', type: 'smart-hub', name: 'Cart', serialPort: hubs.paths[0], baudRate: '115200', pollInterval: '250', model: 'auto' },
+      mdmServer(mdm),
+      {
+        id: 'fleet',
+        type: 'device-fleet',
+        mdm: 'mdm',
+        usb: `sim:bench-badge-${benchCarts}`,
+        usbWindow: '1',
+        lockerApp: LOCKER,
+        checkoutDeadline: '600',
+        userLimit: '1',
+        batteryThreshold: '20',
+        badgeLookupUrl: badgeUrl,
+        ...fleet,
+      },
+      { id: 'in', type: 'hub-input', hub: 'hub', fleet: 'fleet', wires: [['checkin'], []] },
+      ...returnWorkflow('returned'),
+      { id: 'checkout', type: 'check-out-device', fleet: 'fleet', suppressBlueLed: true, timeout: '60', wires: [['handed']] },
+      { id: 'returned', type: 'helper' },
+      { id: 'handed', type: 'helper' },
+    ] as never,
+    { mdm: { apiKey: API_KEY, webhookSecret: WEBHOOK_KEY } } as never,
+  );
   await new Promise((resolve) => setTimeout(resolve, 500));
   const phone = new SimulatedDevice();
   await mdm.enrol(phone);
@@ -249,7 +280,10 @@ export async function measureBadgeToReady(samples: number): Promise<BadgeToReady
   const roundTrip = async () => {
     const command = commands.settings(commands.applicationConfiguration(LOCKER, { CheckoutStatus: 'Checked Out', UserId: 'alice' }));
     const done = new Promise<void>((resolve) => acked.set(command.CommandUUID, resolve));
-    await axios.put(`${mdm.url}/v1/enqueue/${rawPhone.udid}`, commands.toPlist(command), { auth: { username: 'nanomdm', password: API_KEY }, headers: { 'content-type': 'application/xml' } });
+    await axios.put(`${mdm.url}/v1/enqueue/${rawPhone.udid}`, commands.toPlist(command), {
+      auth: { username: 'nanomdm', password: API_KEY },
+      headers: { 'content-type': 'application/xml' },
+    });
     await done;
   };
   const lookup = () => axios.get(badges.url, { params: { id: '1001' } });
@@ -321,14 +355,36 @@ export async function measureShiftChange(phones: number): Promise<ShiftChangeRes
   const locations = Object.fromEntries(hubs.flatMap((_, h) => Array.from({ length: 16 }, (__, p) => [`hub${h}#${p + 1}`, locationOf(h, p + 1)])));
   mkdirSync(join(userDir, 'device-checkout'), { recursive: true });
   writeFileSync(join(userDir, 'device-checkout', 'usb-locations-fleet.json'), JSON.stringify(locations));
-  await helper.load(packageNodes, [
-    ...hubs.map((_, h) => ({ id: `hub${h}`, type: 'smart-hub', name: `Hub ${h}`, serialPort: `sim:shift-${process.pid}-${h}`, baudRate: '115200', pollInterval: '1000', model: 'auto' })),
-    ...hubs.map((_, h) => ({ id: `in${h}`, type: 'hub-input', hub: `hub${h}`, fleet: 'fleet', wires: [['checkin'], []] })),
-    mdmServer(mdm),
-    { id: 'fleet', type: 'device-fleet', mdm: 'mdm', usb: 'sim:bench-shift', usbWindow: '2', lockerApp: LOCKER, checkoutDeadline: '60', userLimit: '1', batteryThreshold: '20' },
-    ...returnWorkflow('returned'),
-    { id: 'returned', type: 'helper' },
-  ] as never, { mdm: { apiKey: API_KEY, webhookSecret: WEBHOOK_KEY } } as never);
+  await helper.load(
+    packageNodes,
+    [
+      ...hubs.map((_, h) => ({
+        id: `hub${h}`,
+        type: 'smart-hub',
+        name: `Hub ${h}`,
+        serialPort: `sim:shift-${process.pid}-${h}`,
+        baudRate: '115200',
+        pollInterval: '1000',
+        model: 'auto',
+      })),
+      ...hubs.map((_, h) => ({ id: `in${h}`, type: 'hub-input', hub: `hub${h}`, fleet: 'fleet', wires: [['checkin'], []] })),
+      mdmServer(mdm),
+      {
+        id: 'fleet',
+        type: 'device-fleet',
+        mdm: 'mdm',
+        usb: 'sim:bench-shift',
+        usbWindow: '2',
+        lockerApp: LOCKER,
+        checkoutDeadline: '60',
+        userLimit: '1',
+        batteryThreshold: '20',
+      },
+      ...returnWorkflow('returned'),
+      { id: 'returned', type: 'helper' },
+    ] as never,
+    { mdm: { apiKey: API_KEY, webhookSecret: WEBHOOK_KEY } } as never,
+  );
   const devices = Array.from({ length: phones }, () => new SimulatedDevice());
   for (const phone of devices) await mdm.enrol(phone);
   await new Promise((resolve) => setTimeout(resolve, 1500));

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
+import { launchChromium } from '../harness/chromium';
 import type { DeviceRecord } from '../nodes/lib/fleet/fleet-store';
 import { startNodeRedChild, type NodeRedChild } from '../harness/node-red-child';
 import { median, ms } from './stats';
@@ -23,7 +24,12 @@ function seededFleet(count: number): Record<string, DeviceRecord> {
       attributes: { 'Device Home': `ward-${(i % 40) + 1}` },
       battery: (i % 100) / 100,
       healthy: true,
-      ...(out && { user: `nurse${i}`, userName: `Nurse Number ${i}`, checkedOutAt: new Date(Date.UTC(2026, 11, 2, 6, i % 60)).toISOString(), ...(i % 35 === 0 && { overdue: true }) }),
+      ...(out && {
+        user: `nurse${i}`,
+        userName: `Nurse Number ${i}`,
+        checkedOutAt: new Date(Date.UTC(2026, 11, 2, 6, i % 60)).toISOString(),
+        ...(i % 35 === 0 && { overdue: true }),
+      }),
     };
   }
   return devices;
@@ -52,7 +58,7 @@ async function openEditor(page: Page, url: string): Promise<void> {
 /** Node-RED with one fleet of `devices` phones, its editor opened `loads` times, then `changes` changes made over the admin API. */
 async function measureView(devices: number, loads: number, changes: number): Promise<ViewSample> {
   const red: NodeRedChild = await startNodeRedChild();
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'] });
+  const browser = await launchChromium();
   try {
     mkdirSync(join(red.userDir, 'device-checkout'), { recursive: true });
     const fleet = seededFleet(devices);
@@ -78,7 +84,9 @@ async function measureView(devices: number, loads: number, changes: number): Pro
         }),
       );
       await page.evaluate(() => (window as unknown as { RED: { sidebar: { show(id: string): void } } }).RED.sidebar.show('info'));
-      fetched.push(await page.evaluate(() => performance.getEntriesByType('resource').find((e) => e.name.endsWith('/device-checkout/devices'))?.duration ?? NaN));
+      fetched.push(
+        await page.evaluate(() => performance.getEntriesByType('resource').find((e) => e.name.endsWith('/device-checkout/devices'))?.duration ?? NaN),
+      );
     }
     // Each change: the time from its message reaching the editor to the list drawn again.
     await page.evaluate(() => {
@@ -93,7 +101,11 @@ async function measureView(devices: number, loads: number, changes: number): Pro
     for (let i = 0; i < changes; i++) {
       const drawnBefore = await page.evaluate(() => Number((document.querySelector('.dc-fleet-view') as HTMLElement).dataset.drawn));
       const asked = Date.now();
-      const res = await fetch(`${red.url}device-checkout/devices/${udids[(i * 7) % udids.length]}/attribute`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'Bench', value: String(i) }) });
+      const res = await fetch(`${red.url}device-checkout/devices/${udids[(i * 7) % udids.length]}/attribute`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'Bench', value: String(i) }),
+      });
       if (res.status !== 200) throw new Error(`the change was refused: ${res.status} ${await res.text()}`);
       messageBytes = Buffer.byteLength(JSON.stringify(((await res.json()) as { device: object }).device));
       update.push(

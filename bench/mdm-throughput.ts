@@ -76,7 +76,12 @@ async function rawRun(devices: number): Promise<number> {
       for (const { RequestType, keys } of returnCommands()) {
         const command = commands.mdmCommand(RequestType, keys);
         const acked = new Promise<void>((resolve) => waiting.set(command.CommandUUID, resolve));
-        await limited(() => axios.put(`${sim.url}/v1/enqueue/${phone.udid}`, commands.toPlist(command), { auth: { username: 'nanomdm', password: API_KEY }, headers: { 'content-type': 'application/xml' } }));
+        await limited(() =>
+          axios.put(`${sim.url}/v1/enqueue/${phone.udid}`, commands.toPlist(command), {
+            auth: { username: 'nanomdm', password: API_KEY },
+            headers: { 'content-type': 'application/xml' },
+          }),
+        );
         await acked;
       }
     }),
@@ -93,13 +98,34 @@ async function nodesRun(devices: number): Promise<{ seconds: number; peak: numbe
   const receiver = await webhookReceiver((body, signature) => webhookHandler('/device-checkout/webhook')?.(body, signature) ?? 503);
   sim.webhookUrl = receiver.url;
   helper.settings({ userDir: tempDir('bench-userdir') });
-  await helper.load([mdmServer, deviceFleet, mdmCommand], [
-    // Unsigned, as the raw client's webhooks are: the same work on both sides.
-    { id: 'mdm', type: 'mdm-server', vendor: 'nanomdm', url: sim.url, maxConcurrent: String(MAX_CONCURRENT), timeout: '30000', webhookPath: 'device-checkout/webhook', acceptUnsigned: true },
-    { id: 'fleet', type: 'device-fleet', mdm: 'mdm' },
-    ...[0, 1, 2].map((i) => ({ id: `cmd${i}`, type: 'mdm-command', fleet: 'fleet', command: returnCommands()[i].RequestType, params: '', timeout: '120', wires: [['done']] })),
-    { id: 'done', type: 'helper' },
-  ] as never, { mdm: { apiKey: API_KEY } } as never);
+  await helper.load(
+    [mdmServer, deviceFleet, mdmCommand],
+    [
+      // Unsigned, as the raw client's webhooks are: the same work on both sides.
+      {
+        id: 'mdm',
+        type: 'mdm-server',
+        vendor: 'nanomdm',
+        url: sim.url,
+        maxConcurrent: String(MAX_CONCURRENT),
+        timeout: '30000',
+        webhookPath: 'device-checkout/webhook',
+        acceptUnsigned: true,
+      },
+      { id: 'fleet', type: 'device-fleet', mdm: 'mdm' },
+      ...[0, 1, 2].map((i) => ({
+        id: `cmd${i}`,
+        type: 'mdm-command',
+        fleet: 'fleet',
+        command: returnCommands()[i].RequestType,
+        params: '',
+        timeout: '120',
+        wires: [['done']],
+      })),
+      { id: 'done', type: 'helper' },
+    ] as never,
+    { mdm: { apiKey: API_KEY } } as never,
+  );
   for (const phone of phones) await sim.enrol(phone);
   const next = new Map<string, (msg: NodeMessage) => void>();
   helper.getNode('done').on('input', (msg: NodeMessage) => next.get((msg as { _device?: string })._device ?? '')?.(msg));

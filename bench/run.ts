@@ -19,7 +19,10 @@ async function main(): Promise<void> {
   if (only === 'view') return fleetView();
   if (only === 'export') return auditExport();
   console.log('Dock-to-event latency over a pty (real serialport binding, hub replies paced at 115200 baud)');
-  for (const [interval, samples] of [[250, 120], [1000, 60]]) {
+  for (const [interval, samples] of [
+    [250, 120],
+    [1000, 60],
+  ]) {
     console.log('  ' + formatLatency(await measureLatency(interval, samples)));
   }
   console.log('Polling cost');

@@ -52,9 +52,30 @@ async function startWard(mdm: SimulatedNanoMdm, databaseUrl: string, carts: numb
     writeFileSync(join(userDir, 'device-checkout', `usb-locations-fleet${c}.json`), JSON.stringify(locations));
     const fleet = `fleet${c}`;
     flows.push(
-      { id: fleet, type: 'device-fleet', mdm: 'mdm', usb: `sim:ward-${ward}-${c}`, usbWindow: '2', lockerApp: LOCKER, checkoutDeadline: '60', userLimit: '1', batteryThreshold: '20', store: 'postgres', databaseUrl, cart: `cart-${c}` },
+      {
+        id: fleet,
+        type: 'device-fleet',
+        mdm: 'mdm',
+        usb: `sim:ward-${ward}-${c}`,
+        usbWindow: '2',
+        lockerApp: LOCKER,
+        checkoutDeadline: '60',
+        userLimit: '1',
+        batteryThreshold: '20',
+        store: 'postgres',
+        databaseUrl,
+        cart: `cart-${c}`,
+      },
       ...hubs.flatMap((_, h) => [
-        { id: `hub${c}-${h}`, type: 'smart-hub', name: `Cart ${c} hub ${h}`, serialPort: `sim:${name(c, h)}`, baudRate: '115200', pollInterval: '250', model: 'auto' },
+        {
+          id: `hub${c}-${h}`,
+          type: 'smart-hub',
+          name: `Cart ${c} hub ${h}`,
+          serialPort: `sim:${name(c, h)}`,
+          baudRate: '115200',
+          pollInterval: '250',
+          model: 'auto',
+        },
         { id: `in${c}-${h}`, type: 'hub-input', hub: `hub${c}-${h}`, fleet, wires: [[`checkin${c}`], []] },
       ]),
       ...returnWorkflow('returned', fleet, String(c)),
@@ -99,10 +120,13 @@ async function dockPhones(ward: Ward, mdm: SimulatedNanoMdm, perCart: number, po
   const returned = arrivals('returned', all.length);
   const started = performance.now();
   all.forEach(({ cart, phone, slot }, i) =>
-    setTimeout(() => {
-      cart.phones.push(phone);
-      cart.cart.dock(phone, Math.floor(slot / ports), (slot % ports) + 1);
-    }, (i * spreadMs) / all.length),
+    setTimeout(
+      () => {
+        cart.phones.push(phone);
+        cart.cart.dock(phone, Math.floor(slot / ports), (slot % ports) + 1);
+      },
+      (i * spreadMs) / all.length,
+    ),
   );
   await returned;
   return performance.now() - started;
@@ -149,10 +173,13 @@ export async function measureWardCheckouts(carts: number, perCart: number, taps:
       // She takes it within a second, and brings it back a little later.
       setTimeout(() => {
         if (at) cart.cart.unplug(at.hub, at.port);
-        setTimeout(() => {
-          out.delete(msg.device.udid);
-          if (at) cart.cart.dock(msg.device.udid, at.hub, at.port);
-        }, 1000 + Math.random() * 2000);
+        setTimeout(
+          () => {
+            out.delete(msg.device.udid);
+            if (at) cart.cart.dock(msg.device.udid, at.hub, at.port);
+          },
+          1000 + Math.random() * 2000,
+        );
       }, Math.random() * 1000);
       tap.resolve(elapsed);
     });
@@ -199,7 +226,10 @@ export async function measureWardCheckouts(carts: number, perCart: number, taps:
 }
 
 export function formatWardCheckouts(r: WardCheckoutResult): string {
-  const refusals = Object.entries(r.refused).map(([code, n]) => `${n} ${code}`).join(', ') || 'none';
+  const refusals =
+    Object.entries(r.refused)
+      .map(([code, n]) => `${n} ${code}`)
+      .join(', ') || 'none';
   return (
     `${r.carts} carts, ${r.phones} phones, one database: ${r.checkouts} check-outs at random instants (refused taps: ${refusals}); a phone handed out twice: ${r.doubles}; ` +
     `tap to flashing white p50 ${ms(r.load.p50)}, p99 ${ms(r.load.p99)}, against one idle cart of the same ward p50 ${ms(r.idle.p50)}, p99 ${ms(r.idle.p99)}: ` +

@@ -21,7 +21,9 @@ useCatalogs(englishTexts);
 const pool = new Pool({ connectionString: databaseUrl, max: 1 });
 importFileStore(file, new PostgresFleetStore({ pool, cart }))
   .then(({ devices, known, entries }) => {
-    console.log(`${file} -> cart ${cart}: ${devices} device${devices === 1 ? '' : 's'} imported with ${entries} audit entries; ${known} already in the database, left as they are.`);
+    console.log(
+      `${file} -> cart ${cart}: ${devices} device${devices === 1 ? '' : 's'} imported with ${entries} audit entries; ${known} already in the database, left as they are.`,
+    );
   })
   .catch((err: Error & { code?: string }) => {
     console.error(`nothing more was imported: ${err.code ?? 'ERROR'}: ${err.message}`);

@@ -53,6 +53,19 @@ export interface Demo extends Runtime {
 }
 
 /**
+ * The demo takes PORT for the editor and the two ports after it for its simulated MDM and badge
+ * service: a port in use is said as the one it is, with the PORT that chose it.
+ */
+function portTaken(port: number, at: number, what: string): (err: Error & { code?: string }) => never {
+  return (err) => {
+    if (err.code !== 'EADDRINUSE') throw err;
+    throw new Error(
+      `port ${at} on 127.0.0.1, the demo's ${what} (PORT=${port} takes ${port} to ${port + 2}), is already in use (another Node-RED or demo?): start with another PORT, e.g. PORT=${port + 10} npm start`,
+    );
+  };
+}
+
+/**
  * Node-RED with the package and the Whole cart example deployed on a simulated cart: two
  * 8-port hubs, the host's usbmuxd, a NanoMDM with ten phones, a badge lookup service, and a
  * control page at /sim to dock, unplug and tap badges.
@@ -60,9 +73,9 @@ export interface Demo extends Runtime {
 export async function startDemo({ port, dockPhones = true, ...options }: DemoOptions): Promise<Demo> {
   registerSimulatedCart();
   const mdm = new SimulatedNanoMdm({ ...SECRETS, checkinDelay: 200, reenrolDelay: 1500 });
-  const mdmUrl = await mdm.start(port ? port + 1 : 0);
+  const mdmUrl = await mdm.start(port ? port + 1 : 0).catch(portTaken(port, port + 1, 'simulated MDM'));
   const badges = new SimulatedBadgeServer(DEMO_BADGES);
-  const badgeUrl = await badges.start(port ? port + 2 : 0);
+  const badgeUrl = await badges.start(port ? port + 2 : 0).catch(portTaken(port, port + 2, 'badge service'));
   const hubs = HUBS.map((h) => simulatedHub(h.sim, { ports: 8 }));
   const usb = await simulatedUsbmuxd('cart');
   const cart = new SimulatedCart(hubs, usb, 300);
@@ -80,7 +93,13 @@ export async function startDemo({ port, dockPhones = true, ...options }: DemoOpt
   writeFileSync(join(userDir, 'device-checkout', 'usb-locations-dc-fleet.json'), JSON.stringify(locations));
 
   const records = options.shared ? databaseRecords(options.shared) : fileRecords(userDir);
-  const runtime = await startNodeRed({ port, userDir, flows: [], beforeStart: (app) => serveControls(app, { hubs, cart, phones, records: records.read }), logLevel: process.env.DEMO_LOG_LEVEL ?? 'info' });
+  const runtime = await startNodeRed({
+    port,
+    userDir,
+    flows: [],
+    beforeStart: (app) => serveControls(app, { hubs, cart, phones, records: records.read }),
+    logLevel: process.env.DEMO_LOG_LEVEL ?? 'info',
+  }).catch(portTaken(port, port, 'editor'));
   const webhook = `${runtime.url}device-checkout/webhook`;
   mdm.webhookUrl = webhook;
   await deployFlows(runtime.url, pointAtDemo(kept ?? exampleFlows('Whole cart'), mdmUrl, badgeUrl, options.shared));
@@ -121,7 +140,7 @@ function keptFlows(userDir: string): Record<string, unknown>[] | undefined {
 
 /** Said on the demo's first tab. */
 const DEMO_NOTE =
-  '**On this demo the examples are deployed already** (Whole cart, on a simulated cart): importing one again adds a second copy (a second tap route, more hub inputs). To start clean, stop the demo and run `npm start -- --fresh`. The simulated cart itself (its hubs, phones and a badge reader to tap) is the [cart page](/sim).';
+  "**On this demo the examples are deployed already** (Whole cart, on a simulated cart): importing one again adds a second copy (a second tap route, more hub inputs). To start clean, stop the demo and run `npm start -- --fresh`. The simulated cart itself (its hubs, phones and a badge reader to tap) is the [cart page](/sim); every phone, its trail and the admin's actions are in the sidebar's *Device fleet* tab (the ▾ at the sidebar's top right).";
 
 /** Flows pointed at this demo's simulators (they take new ports on every start), with their secrets as credentials. */
 function pointAtDemo(flows: Record<string, unknown>[], mdmUrl: string, badgeUrl: string, shared?: SharedFleet): object[] {
@@ -171,7 +190,16 @@ function fileRecords(userDir: string): { read(): Promise<Records>; close(): Prom
     read: async () => {
       const devices = (JSON.parse(read(join(userDir, 'device-checkout', 'fleet-dc-fleet.json')) || '{"devices":{}}') as Pick<Records, 'devices'>).devices;
       const audit = read(join(userDir, 'device-checkout', 'fleet-dc-fleet.audit.jsonl'));
-      return { devices, trail: audit.trim().split('\n').filter(Boolean).slice(-15).reverse().map((line) => JSON.parse(line) as object) };
+      return {
+        devices,
+        trail: audit
+          .trim()
+          .split('\n')
+          .filter(Boolean)
+          .slice(-15)
+          .reverse()
+          .map((line) => JSON.parse(line) as object),
+      };
     },
     close: async () => undefined,
   };
@@ -186,10 +214,16 @@ function databaseRecords({ databaseUrl, cart }: SharedFleet): { read(): Promise<
       const devices = await pool.query<{ udid: string; status: string; user: string | null; name: string | null; deadline: Date | null }>(
         'SELECT d.udid, d.status, d.user_id AS user, d.name, k.deadline FROM checkout_devices d LEFT JOIN checkout_deadlines k USING (udid)',
       );
-      const trail = await pool.query('SELECT at, udid, what, from_value AS "from", to_value AS "to", who, why FROM checkout_audit WHERE cart = $1 ORDER BY id DESC LIMIT 15', [cart]);
+      const trail = await pool.query(
+        'SELECT at, udid, what, from_value AS "from", to_value AS "to", who, why FROM checkout_audit WHERE cart = $1 ORDER BY id DESC LIMIT 15',
+        [cart],
+      );
       return {
         devices: Object.fromEntries(
-          devices.rows.map(({ udid, status, user, name, deadline }) => [udid, { status, ...(user && { user }), ...(name && { name }), ...(deadline && { checkout: { deadline: deadline.toISOString() } }) }]),
+          devices.rows.map(({ udid, status, user, name, deadline }) => [
+            udid,
+            { status, ...(user && { user }), ...(name && { name }), ...(deadline && { checkout: { deadline: deadline.toISOString() } }) },
+          ]),
         ),
         trail: trail.rows,
       };
@@ -203,7 +237,10 @@ function databaseRecords({ databaseUrl, cart }: SharedFleet): { read(): Promise<
  * statuses, the last audit entries), `POST /sim/phones/<udid>/dock|unplug`, and
  * `GET /sim/phones/<udid>/wallpaper.png`.
  */
-function serveControls(app: express.Express, demo: { hubs: SimulatedHub[]; cart: SimulatedCart; phones: SimulatedDevice[]; records: () => Promise<Records> }): void {
+function serveControls(
+  app: express.Express,
+  demo: { hubs: SimulatedHub[]; cart: SimulatedCart; phones: SimulatedDevice[]; records: () => Promise<Records> },
+): void {
   const { hubs, cart, phones, records } = demo;
   // The page's links are relative to /sim/: /sim (as printed and typed) comes there first.
   app.get('/sim', (req, res) => {
@@ -222,7 +259,16 @@ function serveControls(app: express.Express, demo: { hubs: SimulatedHub[]; cart:
           return { port: i + 1, docked: hub.isDocked(i + 1), led: ledName(hub, i + 1), phone: phone?.udid };
         }),
       })),
-      phones: phones.map((p) => ({ udid: p.udid, serial: p.serial, name: p.name, docked: Boolean(cart.whereIs(p.udid)), status: devices[p.udid]?.status ?? 'Unknown', user: devices[p.udid]?.user, unplugBy: devices[p.udid]?.checkout?.deadline, wallpaper: Boolean(p.wallpapers.lock) })),
+      phones: phones.map((p) => ({
+        udid: p.udid,
+        serial: p.serial,
+        name: p.name,
+        docked: Boolean(cart.whereIs(p.udid)),
+        status: devices[p.udid]?.status ?? 'Unknown',
+        user: devices[p.udid]?.user,
+        unplugBy: devices[p.udid]?.checkout?.deadline,
+        wallpaper: Boolean(p.wallpapers.lock),
+      })),
       audit: trail,
     });
   });

@@ -8,8 +8,7 @@ import express from 'express';
 import { listenOnLoopback } from '../sim/listen';
 import { PACKAGE_ROOT } from '../nodes/lib/package-root';
 
-// Node-RED ships no type declarations for its embedding API.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- Node-RED ships no type declarations for its embedding API
 const RED = require('node-red') as {
   init(server: ReturnType<typeof createServer>, settings: object): void;
   start(): Promise<void>;
@@ -66,7 +65,7 @@ export async function startNodeRed({ port, flows, beforeStart, logLevel = 'info'
     logging: { console: { level: logLevel } },
     telemetry: { enabled: false, updateNotification: false },
     editorTheme: { tours: false, palette: { catalogues: [] } },
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a settings.js, loaded as Node-RED loads one
     ...(settingsFile && (require(settingsFile) as object)),
   });
   app.use('/', RED.httpAdmin);
@@ -91,7 +90,11 @@ export async function startNodeRed({ port, flows, beforeStart, logLevel = 'info'
 
 /** Deploys `flows` over the admin API, as the editor's Deploy button does (with adminAuth: as the user whose access token is given). */
 export async function deployFlows(url: string, flows: object[], token?: string): Promise<void> {
-  const headers: Record<string, string> = { 'content-type': 'application/json', 'node-red-deployment-type': 'full', ...(token && { authorization: `Bearer ${token}` }) };
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    'node-red-deployment-type': 'full',
+    ...(token && { authorization: `Bearer ${token}` }),
+  };
   const deployed = await fetch(`${url}flows`, { method: 'POST', headers, body: JSON.stringify(flows) });
   if (deployed.status !== 204) throw new Error(`deploy failed: ${deployed.status} ${await deployed.text()}`);
 }

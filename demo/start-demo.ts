@@ -12,9 +12,13 @@ const shared = process.env.DEMO_CART && process.env.DATABASE_URL ? { cart: proce
 startDemo({ port, userDir, shared }).then(
   (demo) => {
     const [badge, holder] = [...DEMO_BADGES][0];
-    console.log(`\nDevice checkout demo${shared ? `, cart ${shared.cart} of a fleet on PostgreSQL` : ''}: open ${demo.url} (the editor) and ${demo.url}sim (the cart)`);
+    console.log(
+      `\nDevice checkout demo${shared ? `, cart ${shared.cart} of a fleet on PostgreSQL` : ''}: open ${demo.url} (the editor) and ${demo.url}sim (the cart)`,
+    );
     console.log('Ten phones are being docked; as new phones they run Device Prep and end Checked In (watch the tabs and the debug sidebar).');
-    console.log(`Then tap a badge on the cart page (${holder.name} is ${badge}): a phone flashes white and shows her name; unplug it within 60 s, dock it again to return it.`);
+    console.log(
+      `Then tap a badge on the cart page (${holder.name} is ${badge}): a phone flashes white and shows her name; unplug it within 60 s, dock it again to return it.`,
+    );
     console.log(`The same from a shell: curl -X POST -H 'content-type: application/json' -d '{"badge":"${badge}"}' ${demo.url}device-checkout/tap`);
     console.log(`(this demo keeps its flows in ${demo.userDir}: your changes survive a restart; npm start -- --fresh starts over. Ctrl-C stops)\n`);
     const stop = (): void => void demo.stop().then(() => process.exit(0));

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 // named by DATABASE_URL. Cart A on PORT (1880), cart B ten ports up; PORT=0 takes free ones.
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) {
-  console.error('start:ward needs a PostgreSQL database for the carts to share, e.g.\n  DATABASE_URL=postgres://user@localhost:5432/devices npm run start:ward\n(the carts create their tables there on first start)');
+  console.error(
+    'start:ward needs a PostgreSQL database for the carts to share, e.g.\n  DATABASE_URL=postgres://user@localhost:5432/devices npm run start:ward\n(the carts create their tables there on first start)',
+  );
   process.exit(2);
 }
 const base = Number(process.env.PORT ?? 1880);

@@ -9,7 +9,12 @@ export interface DemoChild extends Child<string> {
 
 /** `userDir`: where the demo keeps its flows (a fresh one by default); `args`: e.g. `--fresh`. */
 export async function startDemoChild(userDir = tempDir('demo'), args: string[] = []): Promise<DemoChild> {
-  const demo = await startChild(builtFile('demo', 'start-demo.js'), args, { PORT: '0', DEMO_USERDIR: userDir }, (output) => /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output)?.[1]);
+  const demo = await startChild(
+    builtFile('demo', 'start-demo.js'),
+    args,
+    { PORT: '0', DEMO_USERDIR: userDir },
+    (output) => /open (http:\/\/127\.0\.0\.1:\d+\/)/.exec(output)?.[1],
+  );
   return { ...demo, url: demo.ready };
 }
 

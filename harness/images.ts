@@ -12,7 +12,10 @@ export const HOSTILE_NAMES = [
 ];
 
 /** Decodes a PNG and says where its non-background pixels are. */
-export async function ink(png: Buffer, background = [0, 0, 0]): Promise<{ width: number; height: number; box?: { left: number; top: number; right: number; bottom: number }; pixels: number }> {
+export async function ink(
+  png: Buffer,
+  background = [0, 0, 0],
+): Promise<{ width: number; height: number; box?: { left: number; top: number; right: number; bottom: number }; pixels: number }> {
   const image = await loadImage(png);
   const { width, height } = image; // native getters: read once, not per pixel
   const canvas = createCanvas(width, height);

@@ -32,7 +32,13 @@ export async function startChild<T>(script: string, args: string[], env: NodeJS.
 
 /** The warnings and errors in a Node-RED log, less the two every fresh user directory prints (in English or German). */
 export function logProblems(output: string): string[] {
-  return output.split('\n').filter((line) => /\[(warn|error)\]/.test(line) && !/Projects disabled|Encrypted credentials not found|Projekte deaktiviert|Verschlüsselte Credentials nicht gefunden/.test(line));
+  return output
+    .split('\n')
+    .filter(
+      (line) =>
+        /\[(warn|error)\]/.test(line) &&
+        !/Projects disabled|Encrypted credentials not found|Projekte deaktiviert|Verschlüsselte Credentials nicht gefunden/.test(line),
+    );
 }
 
 /** Node-RED as an admin runs it: its own process and HTTP, flows deployed over the admin API. */
@@ -45,7 +51,12 @@ export interface NodeRedChild extends Child<unknown> {
 /** Starts one; with `restart`, on the user directory and port of an earlier one; with `settingsFile`, under that file's settings. */
 export async function startNodeRedChild(restart?: { userDir: string; url: string }, settingsFile?: string): Promise<NodeRedChild> {
   const args = restart ? [restart.userDir, new URL(restart.url).port] : [];
-  const child = await startChild(join(__dirname, 'node-red-process.js'), args, settingsFile ? { NODE_RED_SETTINGS: settingsFile } : {}, (output) => /^\{"url".*$/m.exec(output)?.[0]);
+  const child = await startChild(
+    join(__dirname, 'node-red-process.js'),
+    args,
+    settingsFile ? { NODE_RED_SETTINGS: settingsFile } : {},
+    (output) => /^\{"url".*$/m.exec(output)?.[0],
+  );
   const { url, userDir } = JSON.parse(child.ready) as { url: string; userDir: string };
   return { ...child, url, userDir, deploy: (flows) => deployFlows(url, flows) };
 }

@@ -36,7 +36,27 @@ export { helper };
  * appends the variables too, so a status can be checked for the reason it shows, and fails
  * the test when the catalogs lack the key or one of its values.
  */
-export const packageNodes = [smartHub, hubInput, hubLed, mdmServer, deviceFleet, eraseDevice, addWifi, setDeviceName, clearPasscode, deleteFromMdm, mdmCommand, depEnroll, setLanguage, checkOutDevice, checkInDevice, setWallpaper, onFailure, fleetEvent, auditExport].map((register) => (RED: NodeAPI) => {
+export const packageNodes = [
+  smartHub,
+  hubInput,
+  hubLed,
+  mdmServer,
+  deviceFleet,
+  eraseDevice,
+  addWifi,
+  setDeviceName,
+  clearPasscode,
+  deleteFromMdm,
+  mdmCommand,
+  depEnroll,
+  setLanguage,
+  checkOutDevice,
+  checkInDevice,
+  setWallpaper,
+  onFailure,
+  fleetEvent,
+  auditExport,
+].map((register) => (RED: NodeAPI) => {
   (RED as { _: unknown })._ = checkedText;
   register(RED);
 });

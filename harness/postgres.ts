@@ -48,14 +48,21 @@ export async function startPostgres(): Promise<TestPostgres> {
     const [uid, gid] = ['-u', '-g'].map((flag) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' })));
     chownSync(dir, uid, gid);
   }
-  const run = (program: string, args: string[]) => (asRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, program), ...args]] : [join(bin, program), args]) as [string, string[]];
+  const run = (program: string, args: string[]) =>
+    (asRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, program), ...args]] : [join(bin, program), args]) as [string, string[]];
   const password = randomBytes(12).toString('hex');
   const pwfile = join(dir, 'superuser-password');
   writeFileSync(pwfile, password);
   if (asRoot) execFileSync('chown', ['postgres', pwfile]);
-  execFileSync(...run('initdb', ['-D', data, '-U', 'checkout', '--pwfile', pwfile, '--auth-host=scram-sha-256', '--auth-local=scram-sha-256', '-E', 'UTF8', '--no-sync']), { stdio: 'ignore' });
+  execFileSync(
+    ...run('initdb', ['-D', data, '-U', 'checkout', '--pwfile', pwfile, '--auth-host=scram-sha-256', '--auth-local=scram-sha-256', '-E', 'UTF8', '--no-sync']),
+    { stdio: 'ignore' },
+  );
   const port = await freePort();
-  const server: ChildProcess = spawn(...run('postgres', ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', "unix_socket_directories=", '-c', 'fsync=off']), { stdio: 'ignore' });
+  const server: ChildProcess = spawn(
+    ...run('postgres', ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=off']),
+    { stdio: 'ignore' },
+  );
   const url = `postgres://checkout:${password}@127.0.0.1:${port}/postgres`;
   const deadline = Date.now() + 20_000;
   for (;;) {
@@ -66,7 +73,7 @@ export async function startPostgres(): Promise<TestPostgres> {
       break;
     } catch (err) {
       await client.end().catch(() => undefined);
-      if (server.exitCode !== null || Date.now() > deadline) throw new Error(`PostgreSQL did not start: ${(err as Error).message}`);
+      if (server.exitCode !== null || Date.now() > deadline) throw new Error(`PostgreSQL did not start: ${(err as Error).message}`, { cause: err });
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }

@@ -26,7 +26,12 @@ export async function waitFor<T>(what: string, check: () => T | undefined | fals
  * database) and the work it starts finish until `check` holds, the fake clock standing still;
  * fails after `ms` of real time.
  */
-export async function settle(clock: { tickAsync(ms: number): Promise<number> }, what: string, check: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+export async function settle(
+  clock: { tickAsync(ms: number): Promise<number> },
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  ms = 5000,
+): Promise<void> {
   const deadline = performance.now() + ms;
   while (!(await check())) {
     if (performance.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);

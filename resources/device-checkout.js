@@ -22,7 +22,7 @@
       maxConcurrent: { default: 5, min: 1, max: 50, integer: true },
       timeout: { default: 30000, min: 1000, max: 600000 },
       pollInterval: { default: 2000, min: 100, max: 60000 },
-      webhookPath: { default: 'device-checkout/webhook' }
+      webhookPath: { default: 'device-checkout/webhook' },
     },
     'device-fleet': {
       store: { default: 'file' },
@@ -31,7 +31,7 @@
       checkoutDeadline: { default: 60, min: 5, max: 3600 },
       userLimit: { default: 1, min: 1, max: 10, integer: true },
       batteryThreshold: { default: 20, min: 0, max: 100 },
-      lendingPeriod: { default: 13, min: 0, max: 720 }
+      lendingPeriod: { default: 13, min: 0, max: 720 },
     },
     'on-failure': { maxAttempts: { default: 3, min: 1, max: 10, integer: true } },
     'audit-export': { hours: { default: 24, min: 0.01, max: 24 * 366 } },
@@ -46,7 +46,11 @@
     'mdm-command': { timeout: WAIT },
     'set-device-name': { timeout: WAIT },
     'set-language': {},
-    'set-wallpaper': { timeout: WAIT, width: { default: 1179, min: 100, max: 4096, integer: true }, height: { default: 2556, min: 100, max: 4096, integer: true } }
+    'set-wallpaper': {
+      timeout: WAIT,
+      width: { default: 1179, min: 100, max: 4096, integer: true },
+      height: { default: 2556, min: 100, max: 4096, integer: true },
+    },
   };
 
   /** The defaults alone, by node type (what a new node shows). */
@@ -71,7 +75,15 @@
 
   /** A number field's editor definition: its default, and a validator reading its rules; `extra` adds to it (`required`). */
   function field(type, name, extra) {
-    return Object.assign({ value: FIELDS[type][name].default, validate: function (v) { return problem(type, name, v) === undefined; } }, extra);
+    return Object.assign(
+      {
+        value: FIELDS[type][name].default,
+        validate: function (v) {
+          return problem(type, name, v) === undefined;
+        },
+      },
+      extra,
+    );
   }
 
   /**
@@ -82,7 +94,7 @@
   function action(type, own) {
     var defaults = {
       name: { value: '' },
-      fleet: { value: '', type: 'device-fleet', required: true }
+      fleet: { value: '', type: 'device-fleet', required: true },
     };
     if (FIELDS[type].timeout !== undefined) defaults.timeout = field(type, 'timeout');
     var base = {
@@ -90,8 +102,12 @@
       color: '#c0deed',
       inputs: 1,
       outputs: 1,
-      paletteLabel: function () { return this._(type + '.paletteLabel'); },
-      label: function () { return this.name || this._(type + '.paletteLabel'); }
+      paletteLabel: function () {
+        return this._(type + '.paletteLabel');
+      },
+      label: function () {
+        return this.name || this._(type + '.paletteLabel');
+      },
     };
     var result = Object.assign(base, own);
     result.defaults = Object.assign(defaults, own.defaults);

@@ -8,12 +8,16 @@
   'use strict';
   var RED = window.RED;
   var NS = 'node-red-contrib-device-checkout/device-fleet:device-fleet.view.';
-  var t = function (key, vars) { return RED._(NS + key, vars); };
+  var t = function (key, vars) {
+    return RED._(NS + key, vars);
+  };
   /**
    * A word the fleet stores as it is (a status, what changed and why) in the reader's language;
    * a word the catalog does not know (a reason an admin typed, an error code) as it is.
    */
-  var word = function (group, value) { return value === undefined || value === null ? value : RED._(NS + group + '.' + value, { defaultValue: String(value) }); };
+  var word = function (group, value) {
+    return value === undefined || value === null ? value : RED._(NS + group + '.' + value, { defaultValue: String(value) });
+  };
   var CODES = 'node-red-contrib-device-checkout/device-fleet:device-fleet.codes.';
   var COLUMNS = ['name', 'serial', 'where', 'status', 'user', 'since', 'battery', 'lastError'];
   var FILTERS = ['all', 'out', 'overdue', 'failed', 'docked', 'lost'];
@@ -24,36 +28,69 @@
   var state = { sort: 'where', descending: false, filter: 'all', search: '', selected: undefined, loaded: false, drawing: false };
   var content = $('<div class="dc-fleet-view"></div>');
 
-  var esc = function (value) { return value === undefined || value === null ? '' : String(value).replace(/[&<>"']/g, function (c) { return '&#' + c.charCodeAt(0) + ';'; }); };
+  var esc = function (value) {
+    return value === undefined || value === null
+      ? ''
+      : String(value).replace(/[&<>"']/g, function (c) {
+          return '&#' + c.charCodeAt(0) + ';';
+        });
+  };
   var where = function (row) {
     if (!row.docked) return row.user ? t('out') : t('undocked');
-    return [row.cart, row.hub, row.port].filter(function (v) { return v !== undefined; }).join(' ');
+    return [row.cart, row.hub, row.port]
+      .filter(function (v) {
+        return v !== undefined;
+      })
+      .join(' ');
   };
   var cell = function (row, column) {
     switch (column) {
-      case 'where': return where(row);
+      case 'where':
+        return where(row);
       // The id the README and the badge service use, with the display name when there is one.
-      case 'user': return row.userName && row.userName !== row.user ? row.userName + ' (' + row.user + ')' : row.user;
-      case 'since': return row.since ? row.since.slice(0, 16).replace('T', ' ') : '';
-      case 'battery': return row.battery === undefined ? '' : row.battery + '%';
-      case 'status': return word('statuses', row.status) + (row.overdue ? ' \u00b7 ' + t('overdue') : '') + (row.lostMode ? ' \u00b7 ' + t('lostMode') : '') + (row.wrongCart ? ' \u00b7 ' + t('wrongCart') : '');
-      default: return row[column];
+      case 'user':
+        return row.userName && row.userName !== row.user ? row.userName + ' (' + row.user + ')' : row.user;
+      case 'since':
+        return row.since ? row.since.slice(0, 16).replace('T', ' ') : '';
+      case 'battery':
+        return row.battery === undefined ? '' : row.battery + '%';
+      case 'status':
+        return (
+          word('statuses', row.status) +
+          (row.overdue ? ' \u00b7 ' + t('overdue') : '') +
+          (row.lostMode ? ' \u00b7 ' + t('lostMode') : '') +
+          (row.wrongCart ? ' \u00b7 ' + t('wrongCart') : '')
+        );
+      default:
+        return row[column];
     }
   };
   var matches = function (row) {
     switch (state.filter) {
-      case 'out': if (!row.user || row.docked) return false; break;
-      case 'overdue': if (!row.overdue) return false; break;
-      case 'failed': if (row.status !== 'Failed') return false; break;
-      case 'docked': if (!row.docked) return false; break;
-      case 'lost': if (row.status !== 'Lost' && row.status !== 'Retired') return false; break;
+      case 'out':
+        if (!row.user || row.docked) return false;
+        break;
+      case 'overdue':
+        if (!row.overdue) return false;
+        break;
+      case 'failed':
+        if (row.status !== 'Failed') return false;
+        break;
+      case 'docked':
+        if (!row.docked) return false;
+        break;
+      case 'lost':
+        if (row.status !== 'Lost' && row.status !== 'Retired') return false;
+        break;
     }
     if (!state.search) return true;
     var text = [row.name, row.serial, row.udid, row.user, row.userName, row.cart, row.hub, row.status].join(' ').toLowerCase();
     return text.indexOf(state.search) >= 0;
   };
   var collator = new Intl.Collator(undefined, { numeric: true });
-  var keyOf = function (row) { return state.sort === 'battery' ? (row.battery === undefined ? -1 : row.battery) : String(cell(row, state.sort) || ''); };
+  var keyOf = function (row) {
+    return state.sort === 'battery' ? (row.battery === undefined ? -1 : row.battery) : String(cell(row, state.sort) || '');
+  };
   /** Negative when row `a` (sort key `ka`) goes before row `b` (key `kb`). */
   var order = function (a, ka, b, kb) {
     var by = typeof ka === 'number' ? ka - kb : collator.compare(ka, kb);
@@ -62,9 +99,15 @@
   /** The list as filtered and sorted: each row's sort key worked out once, not once per comparison. */
   var ordered = function () {
     var keyed = [];
-    rows.forEach(function (row) { if (matches(row)) keyed.push({ row: row, key: keyOf(row) }); });
-    keyed.sort(function (a, b) { return order(a.row, a.key, b.row, b.key); });
-    return keyed.map(function (k) { return k.row; });
+    rows.forEach(function (row) {
+      if (matches(row)) keyed.push({ row: row, key: keyOf(row) });
+    });
+    keyed.sort(function (a, b) {
+      return order(a.row, a.key, b.row, b.key);
+    });
+    return keyed.map(function (k) {
+      return k.row;
+    });
   };
 
   content.html(
@@ -75,7 +118,9 @@
       '.dc-fleet-list{flex:1;overflow:auto}' +
       '.dc-fleet-list table{width:100%;border-collapse:collapse}' +
       '.dc-fleet-list th{position:sticky;top:0;background:var(--red-ui-secondary-background,#f3f3f3);cursor:pointer;text-align:left;padding:3px;white-space:nowrap}' +
-      '.dc-fleet-list tr[data-udid]{height:' + ROW_HEIGHT + 'px}' +
+      '.dc-fleet-list tr[data-udid]{height:' +
+      ROW_HEIGHT +
+      'px}' +
       '.dc-fleet-list td{padding:0 3px;line-height:21px;border-bottom:1px solid var(--red-ui-secondary-border-color,#eee);white-space:nowrap;overflow:hidden;text-overflow:ellipsis;max-width:160px}' +
       '.dc-fleet-list tr.dc-overdue td{background:#fde8e8}.dc-fleet-list tr.dc-failed td{background:#fff4d6}.dc-fleet-list tr.dc-selected td{outline:1px solid #4a90d9}' +
       '.dc-fleet-detail{max-height:45%;overflow:auto;border-top:1px solid var(--red-ui-secondary-border-color,#ddd);padding:6px}' +
@@ -85,19 +130,29 @@
       '.dc-fleet-bar input[type=search]{height:24px;font-size:12px}' +
       '.dc-fleet-bar input[type=date]{height:24px;font-size:11px;width:120px;padding:0 2px}' +
       '.dc-fleet-detail ol{padding-left:18px;margin:4px 0}' +
-    '</style>' +
-    '<div class="dc-fleet-bar">' +
+      '</style>' +
+      '<div class="dc-fleet-bar">' +
       '<input type="search" class="dc-fleet-search">' +
-      '<select class="dc-fleet-filter">' + FILTERS.map(function (f) { return '<option value="' + f + '">' + esc(t('filter.' + f)) + '</option>'; }).join('') + '</select>' +
-      '<input type="date" class="dc-from" title="' + esc(t('from')) + '"><input type="date" class="dc-to" title="' + esc(t('to')) + '">' +
+      '<select class="dc-fleet-filter">' +
+      FILTERS.map(function (f) {
+        return '<option value="' + f + '">' + esc(t('filter.' + f)) + '</option>';
+      }).join('') +
+      '</select>' +
+      '<input type="date" class="dc-from" title="' +
+      esc(t('from')) +
+      '"><input type="date" class="dc-to" title="' +
+      esc(t('to')) +
+      '">' +
       '<button class="red-ui-button red-ui-button-small dc-export" data-format="csv"><i class="fa fa-download"></i> CSV</button>' +
       '<button class="red-ui-button red-ui-button-small dc-export" data-format="jsonl"><i class="fa fa-download"></i> JSON</button>' +
       '<span class="dc-fleet-count"></span>' +
-    '</div>' +
-    '<div class="dc-fleet-list"><table><thead><tr>' +
-      COLUMNS.map(function (c) { return '<th data-column="' + c + '">' + esc(t('column.' + c)) + '</th>'; }).join('') +
-    '</tr></thead><tbody></tbody></table></div>' +
-    '<div class="dc-fleet-detail" hidden></div>'
+      '</div>' +
+      '<div class="dc-fleet-list"><table><thead><tr>' +
+      COLUMNS.map(function (c) {
+        return '<th data-column="' + c + '">' + esc(t('column.' + c)) + '</th>';
+      }).join('') +
+      '</tr></thead><tbody></tbody></table></div>' +
+      '<div class="dc-fleet-detail" hidden></div>',
   );
   content.find('.dc-fleet-search').attr('placeholder', t('search'));
 
@@ -119,17 +174,34 @@
       var list = content.find('.dc-fleet-list')[0];
       var first = Math.max(0, Math.floor(list.scrollTop / ROW_HEIGHT) - MARGIN_ROWS);
       var last = Math.min(shown.length, Math.ceil((list.scrollTop + list.clientHeight) / ROW_HEIGHT) + MARGIN_ROWS);
-      var spacer = function (count) { return count > 0 ? '<tr class="dc-spacer" style="height:' + count * ROW_HEIGHT + 'px"></tr>' : ''; };
-      content.find('tbody')[0].innerHTML = spacer(first) + shown.slice(first, last).map(function (row) {
-        var classes = (row.overdue ? ' dc-overdue' : '') + (row.status === 'Failed' ? ' dc-failed' : '') + (row.udid === state.selected ? ' dc-selected' : '');
-        return '<tr data-udid="' + esc(row.udid) + '" class="' + classes + '">' + COLUMNS.map(function (c) {
-          var value = esc(cell(row, c));
-          // The last error's code (its first word) says what it means in the reader's words when pointed at.
-          var code = c === 'lastError' && /^[A-Z][A-Z_]+[A-Z]/.exec(row.lastError || '');
-          var title = code ? esc(RED._(CODES + code[0], { defaultValue: row.lastError })) : value;
-          return '<td title="' + title + '">' + value + '</td>';
-        }).join('') + '</tr>';
-      }).join('') + spacer(shown.length - last);
+      var spacer = function (count) {
+        return count > 0 ? '<tr class="dc-spacer" style="height:' + count * ROW_HEIGHT + 'px"></tr>' : '';
+      };
+      content.find('tbody')[0].innerHTML =
+        spacer(first) +
+        shown
+          .slice(first, last)
+          .map(function (row) {
+            var classes =
+              (row.overdue ? ' dc-overdue' : '') + (row.status === 'Failed' ? ' dc-failed' : '') + (row.udid === state.selected ? ' dc-selected' : '');
+            return (
+              '<tr data-udid="' +
+              esc(row.udid) +
+              '" class="' +
+              classes +
+              '">' +
+              COLUMNS.map(function (c) {
+                var value = esc(cell(row, c));
+                // The last error's code (its first word) says what it means in the reader's words when pointed at.
+                var code = c === 'lastError' && /^[A-Z][A-Z_]+[A-Z]/.exec(row.lastError || '');
+                var title = code ? esc(RED._(CODES + code[0], { defaultValue: row.lastError })) : value;
+                return '<td title="' + title + '">' + value + '</td>';
+              }).join('') +
+              '</tr>'
+            );
+          })
+          .join('') +
+        spacer(shown.length - last);
       content.find('.dc-fleet-count').text(t('count', { shown: shown.length, all: rows.size }));
       if (state.loadStarted !== undefined) {
         content[0].dataset.firstPaint = String(performance.now() - state.loadStarted);
@@ -171,7 +243,9 @@
     state.loadStarted = performance.now();
     $.ajax({ url: 'device-checkout/devices', dataType: 'json' }).then(function (answer) {
       rows.clear();
-      answer.devices.forEach(function (row) { rows.set(row.udid, row); });
+      answer.devices.forEach(function (row) {
+        rows.set(row.udid, row);
+      });
       (answer.unreachable || []).forEach(function (fleet) {
         RED.notify(esc(t('unreachable', { fleet: fleet.name, code: fleet.code, message: fleet.message })), { type: 'warning', timeout: 15000 });
       });
@@ -187,38 +261,95 @@
     redraw(false);
     if (!row) return panel.attr('hidden', true);
     var canAct = RED.user.hasPermission('device-checkout.write');
-    var action = function (name, label) { return '<button class="red-ui-button red-ui-button-small" data-action="' + name + '"' + (canAct ? '' : ' disabled') + '>' + esc(label) + '</button>'; };
+    var action = function (name, label) {
+      return '<button class="red-ui-button red-ui-button-small" data-action="' + name + '"' + (canAct ? '' : ' disabled') + '>' + esc(label) + '</button>';
+    };
     panel.removeAttr('hidden').html(
       // Exports follow the phone picked; this puts every phone back in them.
-      '<button class="red-ui-button red-ui-button-small dc-all-phones" style="float: right;">' + esc(t('allPhones')) + '</button>' +
-      '<b>' + esc(row.name || row.serial || row.udid) + '</b> <span>' + esc(row.udid) + '</span>' +
-      (row.home ? '<div>' + esc(t('home')) + ': ' + esc(row.home) + '</div>' : '') +
-      '<div class="dc-actions">' +
-        '<input type="text" class="dc-reason" placeholder="' + esc(t('reason')) + '"' + (canAct ? '' : ' disabled') + '>' +
-        action('check-in', t('action.check-in')) + (row.status === 'Failed' ? action('clear-failed', t('action.clear-failed')) : '') + action('lost', t('action.lost')) + action('retired', t('action.retired')) + action('reinstate', t('action.reinstate')) +
-      '</div>' +
-      '<div class="dc-actions">' +
-        '<input type="text" class="dc-attribute-name" placeholder="' + esc(t('attributeName')) + '" value="Device Home"' + (canAct ? '' : ' disabled') + '>' +
-        '<input type="text" class="dc-attribute-value" placeholder="' + esc(t('attributeValue')) + '"' + (canAct ? '' : ' disabled') + '>' +
+      '<button class="red-ui-button red-ui-button-small dc-all-phones" style="float: right;">' +
+        esc(t('allPhones')) +
+        '</button>' +
+        '<b>' +
+        esc(row.name || row.serial || row.udid) +
+        '</b> <span>' +
+        esc(row.udid) +
+        '</span>' +
+        (row.home ? '<div>' + esc(t('home')) + ': ' + esc(row.home) + '</div>' : '') +
+        '<div class="dc-actions">' +
+        '<input type="text" class="dc-reason" placeholder="' +
+        esc(t('reason')) +
+        '"' +
+        (canAct ? '' : ' disabled') +
+        '>' +
+        action('check-in', t('action.check-in')) +
+        (row.status === 'Failed' ? action('clear-failed', t('action.clear-failed')) : '') +
+        action('lost', t('action.lost')) +
+        action('retired', t('action.retired')) +
+        action('reinstate', t('action.reinstate')) +
+        '</div>' +
+        '<div class="dc-actions">' +
+        '<input type="text" class="dc-attribute-name" placeholder="' +
+        esc(t('attributeName')) +
+        '" value="Device Home"' +
+        (canAct ? '' : ' disabled') +
+        '>' +
+        '<input type="text" class="dc-attribute-value" placeholder="' +
+        esc(t('attributeValue')) +
+        '"' +
+        (canAct ? '' : ' disabled') +
+        '>' +
         action('attribute', t('action.attribute')) +
-      '</div>' +
-      (canAct ? '' : '<div class="dc-read-only">' + esc(t('readOnly')) + '</div>') +
-      '<div>' + esc(t('trail')) + '</div><ol class="dc-trail"></ol>'
+        '</div>' +
+        (canAct ? '' : '<div class="dc-read-only">' + esc(t('readOnly')) + '</div>') +
+        '<div>' +
+        esc(t('trail')) +
+        '</div><ol class="dc-trail"></ol>',
     );
     $.ajax({ url: 'device-checkout/devices/' + encodeURIComponent(udid) + '/audit', dataType: 'json' }).then(function (answer) {
       // The hub's config node id is bookkeeping (its name is in the trail too); times in the reader's own.
-      panel.find('.dc-trail').html(answer.entries.slice().reverse().filter(function (e) { return !/: hubId$/.test(e.what); }).map(function (e) {
-        var changed = e.what === 'status' ? ': ' + esc(word('statuses', e.from)) + ' \u2192 ' + esc(word('statuses', e.to)) : e.from !== undefined || e.to !== undefined ? ': ' + esc(e.from) + ' \u2192 ' + esc(e.to) : '';
-        return '<li>' + esc(new Date(e.at).toLocaleString()) + ' ' + esc(word('what', e.what)) + changed + (e.who ? ' (' + esc(e.who) + (e.why ? ': ' + esc(word('why', e.why)) : '') + ')' : '') + '</li>';
-      }).join(''));
+      panel.find('.dc-trail').html(
+        answer.entries
+          .slice()
+          .reverse()
+          .filter(function (e) {
+            return !/: hubId$/.test(e.what);
+          })
+          .map(function (e) {
+            var changed =
+              e.what === 'status'
+                ? ': ' + esc(word('statuses', e.from)) + ' \u2192 ' + esc(word('statuses', e.to))
+                : e.from !== undefined || e.to !== undefined
+                  ? ': ' + esc(e.from) + ' \u2192 ' + esc(e.to)
+                  : '';
+            return (
+              '<li>' +
+              esc(new Date(e.at).toLocaleString()) +
+              ' ' +
+              esc(word('what', e.what)) +
+              changed +
+              (e.who ? ' (' + esc(e.who) + (e.why ? ': ' + esc(word('why', e.why)) : '') + ')' : '') +
+              '</li>'
+            );
+          })
+          .join(''),
+      );
     }, failure);
   }
 
   function act(name) {
     var panel = content.find('.dc-fleet-detail');
     var body = { reason: panel.find('.dc-reason').val() || undefined };
-    if (name === 'attribute') { body.name = panel.find('.dc-attribute-name').val(); body.value = panel.find('.dc-attribute-value').val(); }
-    $.ajax({ url: 'device-checkout/devices/' + encodeURIComponent(state.selected) + '/' + name, method: 'POST', contentType: 'application/json', data: JSON.stringify(body), dataType: 'json' }).then(function (answer) {
+    if (name === 'attribute') {
+      body.name = panel.find('.dc-attribute-name').val();
+      body.value = panel.find('.dc-attribute-value').val();
+    }
+    $.ajax({
+      url: 'device-checkout/devices/' + encodeURIComponent(state.selected) + '/' + name,
+      method: 'POST',
+      contentType: 'application/json',
+      data: JSON.stringify(body),
+      dataType: 'json',
+    }).then(function (answer) {
       place(answer.device);
       RED.notify(esc(t('action.' + name) + ': ' + (answer.device.name || answer.device.udid)), 'success');
       showDetail(answer.device.udid);
@@ -240,12 +371,20 @@
       document.body.appendChild(link);
       link.click();
       link.remove();
-      setTimeout(function () { URL.revokeObjectURL(link.href); }, 10000); // once the download has it
+      setTimeout(function () {
+        URL.revokeObjectURL(link.href);
+      }, 10000); // once the download has it
     }, failure);
   }
 
-  content.on('input', '.dc-fleet-search', function () { state.search = $(this).val().trim().toLowerCase(); redraw(); });
-  content.on('change', '.dc-fleet-filter', function () { state.filter = $(this).val(); redraw(); });
+  content.on('input', '.dc-fleet-search', function () {
+    state.search = $(this).val().trim().toLowerCase();
+    redraw();
+  });
+  content.on('change', '.dc-fleet-filter', function () {
+    state.filter = $(this).val();
+    redraw();
+  });
   content.on('click', 'th', function () {
     var column = $(this).data('column');
     state.descending = state.sort === column ? !state.descending : false;
@@ -257,20 +396,29 @@
   function showSortArrow() {
     content.find('th[data-column]').each(function () {
       var column = $(this).data('column');
-      $(this).attr('aria-sort', column === state.sort ? (state.descending ? 'descending' : 'ascending') : null)
+      $(this)
+        .attr('aria-sort', column === state.sort ? (state.descending ? 'descending' : 'ascending') : null)
         .text(t('column.' + column) + (column === state.sort ? (state.descending ? ' \u25be' : ' \u25b4') : ''));
     });
   }
   showSortArrow();
-  content.on('click', 'tbody tr[data-udid]', function () { showDetail(this.dataset.udid); });
+  content.on('click', 'tbody tr[data-udid]', function () {
+    showDetail(this.dataset.udid);
+  });
   content.on('click', '.dc-all-phones', function () {
     state.selected = undefined;
     content.find('.dc-fleet-detail').attr('hidden', true).empty();
     redraw(false);
   });
-  content.find('.dc-fleet-list').on('scroll', function () { redraw(false); });
-  content.on('click', '[data-action]', function () { act(this.dataset.action); });
-  content.on('click', '.dc-export', function () { exportAudit(this.dataset.format); });
+  content.find('.dc-fleet-list').on('scroll', function () {
+    redraw(false);
+  });
+  content.on('click', '[data-action]', function () {
+    act(this.dataset.action);
+  });
+  content.on('click', '.dc-export', function () {
+    exportAudit(this.dataset.format);
+  });
 
   RED.comms.subscribe('device-checkout/device', function (_topic, row) {
     if (!state.loaded || !row || !row.udid) return;
@@ -284,6 +432,9 @@
     iconClass: 'fa fa-mobile',
     content: content,
     enableOnEdit: true,
-    onchange: function () { if (state.loaded) redraw(false); else load(); }
+    onchange: function () {
+      if (state.loaded) redraw(false);
+      else load();
+    },
   });
 })();

@@ -47,6 +47,7 @@ for (const { pkg, files } of fonts) {
   const from = path.dirname(require.resolve(`${pkg}/package.json`));
   const to = path.join(dist, 'fonts', path.basename(pkg));
   fs.mkdirSync(to, { recursive: true });
-  for (const name of fs.readdirSync(path.join(from, 'files')).filter((f) => files.test(f))) fs.copyFileSync(path.join(from, 'files', name), path.join(to, name));
+  for (const name of fs.readdirSync(path.join(from, 'files')).filter((f) => files.test(f)))
+    fs.copyFileSync(path.join(from, 'files', name), path.join(to, name));
   fs.copyFileSync(path.join(from, 'LICENSE'), path.join(to, 'LICENSE'));
 }

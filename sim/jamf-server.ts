@@ -81,7 +81,14 @@ export class SimulatedJamf {
   /** The device appears in Jamf Pro's inventory, enrolled. */
   enrol(device: SimulatedDevice): void {
     const existing = [...this.records.values()].find((r) => r.device === device);
-    const record = existing ?? { id: String(this.nextId++), managementId: randomUUID(), device, lastEnrollmentTimestamp: '', location: { username: '', realName: '' }, extensionAttributes: new Map() };
+    const record = existing ?? {
+      id: String(this.nextId++),
+      managementId: randomUUID(),
+      device,
+      lastEnrollmentTimestamp: '',
+      location: { username: '', realName: '' },
+      extensionAttributes: new Map(),
+    };
     record.lastEnrollmentTimestamp = new Date().toISOString();
     device.enrolled = true;
     this.records.set(record.id, record);
@@ -111,7 +118,12 @@ export class SimulatedJamf {
     };
     if (req.method === 'POST' && path === '/api/v1/oauth/token') {
       const form = new URLSearchParams(body);
-      if (form.get('grant_type') !== 'client_credentials' || form.get('client_id') !== this.options.clientId || form.get('client_secret') !== this.options.clientSecret) return reply(401, { error: 'invalid_client' });
+      if (
+        form.get('grant_type') !== 'client_credentials' ||
+        form.get('client_id') !== this.options.clientId ||
+        form.get('client_secret') !== this.options.clientSecret
+      )
+        return reply(401, { error: 'invalid_client' });
       const token = this.issue();
       return reply(200, { access_token: token, token_type: 'Bearer', expires_in: this.options.tokenLifetime ?? 1200, scope: 'api-role:1' });
     }
@@ -142,16 +154,38 @@ export class SimulatedJamf {
     if (req.method === 'GET' && detail) {
       const r = this.records.get(detail[1]);
       if (!r) return reply(404, { httpStatus: 404 });
-      return reply(200, { id: r.id, udid: r.device.udid, serialNumber: r.device.serial, managementId: r.managementId, name: r.device.name, lastEnrollmentTimestamp: r.lastEnrollmentTimestamp, ios: { supervised: r.device.supervised, unlockToken: r.device.unlockToken.toString('base64') } });
+      return reply(200, {
+        id: r.id,
+        udid: r.device.udid,
+        serialNumber: r.device.serial,
+        managementId: r.managementId,
+        name: r.device.name,
+        lastEnrollmentTimestamp: r.lastEnrollmentTimestamp,
+        ios: { supervised: r.device.supervised, unlockToken: r.device.unlockToken.toString('base64') },
+      });
     }
     if (req.method === 'POST' && path === '/api/v2/mdm/commands') {
       const sent = this.send(JSON.parse(body));
-      return sent ? reply(201, [{ id: sent.uuid, href: `/api/v2/mdm/commands?filter=uuid==${sent.uuid}` }]) : reply(400, { httpStatus: 400, errors: [{ description: 'unknown managementId' }] });
+      return sent
+        ? reply(201, [{ id: sent.uuid, href: `/api/v2/mdm/commands?filter=uuid==${sent.uuid}` }])
+        : reply(400, { httpStatus: 400, errors: [{ description: 'unknown managementId' }] });
     }
     if (req.method === 'GET' && path === '/api/v2/mdm/commands') {
       const uuid = /^uuid==(.+)$/.exec(url.searchParams.get('filter') ?? '')?.[1];
       const found = uuid ? this.commands.get(uuid) : undefined;
-      const results = found ? [{ uuid: found.uuid, commandType: found.commandType, commandState: found.commandState, errorMessage: found.errorMessage, dateSent: found.dateSent, dateCompleted: found.dateCompleted, client: { managementId: found.managementId, clientType: 'MOBILE_DEVICE' } }] : [];
+      const results = found
+        ? [
+            {
+              uuid: found.uuid,
+              commandType: found.commandType,
+              commandState: found.commandState,
+              errorMessage: found.errorMessage,
+              dateSent: found.dateSent,
+              dateCompleted: found.dateCompleted,
+              client: { managementId: found.managementId, clientType: 'MOBILE_DEVICE' },
+            },
+          ]
+        : [];
       return reply(200, { totalCount: results.length, results });
     }
     const patch = /^\/api\/v2\/mobile-devices\/(\d+)$/.exec(path);
@@ -172,7 +206,11 @@ export class SimulatedJamf {
       const content = field('wallpaper_content');
       if (!r || ![1, 2, 3].includes(where) || !content) return reply(400, '<html>Bad Request</html>', 'text/html');
       this.deliver(r, { RequestType: 'Settings', Settings: [{ Item: 'Wallpaper', Image: Buffer.from(content, 'base64'), Where: where }] });
-      return reply(201, `<?xml version="1.0" encoding="UTF-8"?><mobile_device_command><command>Wallpaper</command><mobile_devices><mobile_device><id>${r.id}</id></mobile_device></mobile_devices></mobile_device_command>`, 'application/xml');
+      return reply(
+        201,
+        `<?xml version="1.0" encoding="UTF-8"?><mobile_device_command><command>Wallpaper</command><mobile_devices><mobile_device><id>${r.id}</id></mobile_device></mobile_devices></mobile_device_command>`,
+        'application/xml',
+      );
     }
     const classicDelete = /^\/JSSResource\/mobiledevices\/id\/(\d+)$/.exec(path);
     if (req.method === 'DELETE' && classicDelete) {
@@ -217,7 +255,13 @@ export class SimulatedJamf {
     const managementId = request.clientData?.[0]?.managementId;
     const record = [...this.records.values()].find((r) => r.managementId === managementId);
     if (!record || !request.commandData) return undefined;
-    const command: JamfCommand = { uuid: randomUUID(), commandType: String(request.commandData.commandType), commandState: 'PENDING', managementId: record.managementId, dateSent: new Date().toISOString() };
+    const command: JamfCommand = {
+      uuid: randomUUID(),
+      commandType: String(request.commandData.commandType),
+      commandState: 'PENDING',
+      managementId: record.managementId,
+      dateSent: new Date().toISOString(),
+    };
     this.commands.set(command.uuid, command);
     const apple = appleCommand(request.commandData);
     this.check(command.uuid, apple);

@@ -2,12 +2,21 @@ import type { Server } from 'node:http';
 
 /**
  * Listens on loopback; a port already taken rejects with a sentence a person can act on
- * (instead of an unhandled EADDRINUSE).
+ * (instead of an unhandled EADDRINUSE), still coded EADDRINUSE for a caller that says more.
  */
 export function listenOnLoopback(server: Server, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     const failed = (err: NodeJS.ErrnoException): void =>
-      reject(err.code === 'EADDRINUSE' ? new Error(`port ${port} on 127.0.0.1 is already in use (another Node-RED or demo?): start with another PORT, e.g. PORT=1890 npm start`) : err);
+      reject(
+        err.code === 'EADDRINUSE'
+          ? Object.assign(
+              new Error(`port ${port} on 127.0.0.1 is already in use (another Node-RED or demo?): start with another PORT, e.g. PORT=1890 npm start`),
+              {
+                code: 'EADDRINUSE',
+              },
+            )
+          : err,
+      );
     server.once('error', failed);
     server.listen(port, '127.0.0.1', () => {
       server.off('error', failed);

@@ -92,7 +92,10 @@ export class SimulatedNanoMdm {
     await this.post({ topic: 'mdm.Authenticate', checkin_event: { udid: device.udid, raw_payload: b64(toPlist(device.authenticateMessage())) } });
     device.enrolled = true;
     device.awaitingConfiguration = device.awaitDeviceConfigured;
-    await this.post({ topic: 'mdm.TokenUpdate', checkin_event: { udid: device.udid, raw_payload: b64(toPlist(device.tokenUpdateMessage())), token_update_tally: 1 } });
+    await this.post({
+      topic: 'mdm.TokenUpdate',
+      checkin_event: { udid: device.udid, raw_payload: b64(toPlist(device.tokenUpdateMessage())), token_update_tally: 1 },
+    });
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -207,7 +210,10 @@ export class SimulatedNanoMdm {
 
   private result(device: SimulatedDevice, uuid: string, report: Record<string, unknown>): Promise<void> {
     const payload = { UDID: device.udid, CommandUUID: uuid, ...report };
-    return this.post({ topic: 'mdm.Connect', acknowledge_event: { udid: device.udid, status: report.Status, command_uuid: uuid, raw_payload: b64(toPlist(payload)) } });
+    return this.post({
+      topic: 'mdm.Connect',
+      acknowledge_event: { udid: device.udid, status: report.Status, command_uuid: uuid, raw_payload: b64(toPlist(payload)) },
+    });
   }
 
   /** One webhook delivery, shaped and signed as NanoMDM does it. */
@@ -217,7 +223,12 @@ export class SimulatedNanoMdm {
     const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
     if (this.options.webhookSecret) headers['x-hmac-signature'] = createHmac('sha256', this.options.webhookSecret).update(body).digest('base64');
     try {
-      const res = await axios.post(this.options.webhookUrl, body, { headers, validateStatus: () => true, timeout: 5000, transformRequest: [(data: string) => data] });
+      const res = await axios.post(this.options.webhookUrl, body, {
+        headers,
+        validateStatus: () => true,
+        timeout: 5000,
+        transformRequest: [(data: string) => data],
+      });
       if (res.status >= 300) this.webhookFailures.push(`${String(event.topic)}: ${res.status}`);
     } catch (err) {
       this.webhookFailures.push(`${String(event.topic)}: ${(err as Error).message}`);

@@ -90,12 +90,17 @@ export class SimulatedDevice {
     }
     this.executed.push(command);
     // Apple: while in Lost Mode a device answers commands it does not allow then with 12078.
-    if (this.lostMode && !LOST_MODE_COMMANDS.has(command.RequestType as string)) return error(12078, 'The command is not allowed while the device is in Lost Mode.');
+    if (this.lostMode && !LOST_MODE_COMMANDS.has(command.RequestType as string))
+      return error(12078, 'The command is not allowed while the device is in Lost Mode.');
     switch (command.RequestType) {
       case 'EnableLostMode':
         if (!this.supervised) return error(4001, 'Lost Mode requires a supervised device.');
         if (!command.Message && !command.PhoneNumber) return { Status: 'CommandFormatError' }; // Apple: one of the two is required
-        this.lostMode = { Message: command.Message as string | undefined, PhoneNumber: command.PhoneNumber as string | undefined, Footnote: command.Footnote as string | undefined };
+        this.lostMode = {
+          Message: command.Message as string | undefined,
+          PhoneNumber: command.PhoneNumber as string | undefined,
+          Footnote: command.Footnote as string | undefined,
+        };
         return { Status: 'Acknowledged' };
       case 'DisableLostMode':
         if (!this.lostMode) return error(12067, 'The device is not in Lost Mode.');
@@ -127,7 +132,10 @@ export class SimulatedDevice {
       case 'RestartDevice':
         return this.supervised ? { Status: 'Acknowledged' } : error(4001, 'RestartDevice requires a supervised device.');
       default:
-        return { Status: 'Error', ErrorChain: [{ ErrorCode: 12, ErrorDomain: 'MDMErrorDomain', LocalizedDescription: 'Unknown command', USEnglishDescription: 'Unknown command' }] };
+        return {
+          Status: 'Error',
+          ErrorChain: [{ ErrorCode: 12, ErrorDomain: 'MDMErrorDomain', LocalizedDescription: 'Unknown command', USEnglishDescription: 'Unknown command' }],
+        };
     }
   }
 
@@ -158,12 +166,28 @@ export class SimulatedDevice {
 
   /** The Authenticate check-in's payload. */
   authenticateMessage(): Record<string, unknown> {
-    return { MessageType: 'Authenticate', UDID: this.udid, SerialNumber: this.serial, Model: this.model, ModelName: 'iPhone', ProductName: this.model, Topic: 'com.apple.mgmt.External.' + randomUUID() };
+    return {
+      MessageType: 'Authenticate',
+      UDID: this.udid,
+      SerialNumber: this.serial,
+      Model: this.model,
+      ModelName: 'iPhone',
+      ProductName: this.model,
+      Topic: 'com.apple.mgmt.External.' + randomUUID(),
+    };
   }
 
   /** The TokenUpdate check-in's payload, carrying the UnlockToken. */
   tokenUpdateMessage(): Record<string, unknown> {
-    return { MessageType: 'TokenUpdate', UDID: this.udid, Topic: 'com.apple.mgmt.External', PushMagic: randomUUID(), Token: randomBytes(32), UnlockToken: this.unlockToken, AwaitingConfiguration: this.awaitingConfiguration };
+    return {
+      MessageType: 'TokenUpdate',
+      UDID: this.udid,
+      Topic: 'com.apple.mgmt.External',
+      PushMagic: randomUUID(),
+      Token: randomBytes(32),
+      UnlockToken: this.unlockToken,
+      AwaitingConfiguration: this.awaitingConfiguration,
+    };
   }
 
   private settings(items: Record<string, unknown>[]): DeviceReport {
@@ -179,11 +203,14 @@ export class SimulatedDevice {
         if (where & 1) this.wallpapers.lock = item.Image as Buffer;
         if (where & 2) this.wallpapers.home = item.Image as Buffer;
       }
-      if (item.Item === 'ApplicationConfiguration') this.appConfigurations.set(item.Identifier as string, (item.Configuration as Record<string, unknown>) ?? {});
+      if (item.Item === 'ApplicationConfiguration')
+        this.appConfigurations.set(item.Identifier as string, (item.Configuration as Record<string, unknown>) ?? {});
       results.push({ Item: item.Item, Status: 'Acknowledged' });
     }
     const failed = results.find((r) => r.Status === 'Error');
-    return failed ? { Status: 'Error', ErrorChain: failed.ErrorChain as DeviceReport['ErrorChain'], Settings: results } : { Status: 'Acknowledged', Settings: results };
+    return failed
+      ? { Status: 'Error', ErrorChain: failed.ErrorChain as DeviceReport['ErrorChain'], Settings: results }
+      : { Status: 'Acknowledged', Settings: results };
   }
 
   private information(queries: string[]): Record<string, unknown> {

@@ -30,7 +30,10 @@ const BANNER = '\x1b[2J\x1b[H\r\ncambrionix Universal Charger\r\nFirmware 1.68 (
 
 /** Thrown inside command handling; becomes a `*Ennn: text` reply line. */
 class CliError extends Error {
-  constructor(readonly code: number, text: string) {
+  constructor(
+    readonly code: number,
+    text: string,
+  ) {
     super(text);
   }
 }
@@ -124,7 +127,9 @@ export class SimulatedHub {
   private run(name: string, args: string[]): string[] {
     switch (name) {
       case 'id':
-        return [`mfr:cambrionix,mode:main,hw:${this.rgb ? 'ModIT-Max' : 'PP15S'},hwid:0x13,fw:1.68,bl:0.15,sn:${this.options.serialNumber ?? '000000'},group:-,fc:${this.family === 'pdsync' ? 'ps' : 'un'}`];
+        return [
+          `mfr:cambrionix,mode:main,hw:${this.rgb ? 'ModIT-Max' : 'PP15S'},hwid:0x13,fw:1.68,bl:0.15,sn:${this.options.serialNumber ?? '000000'},group:-,fc:${this.family === 'pdsync' ? 'ps' : 'un'}`,
+        ];
       case 'state':
         return this.stateRows(args[0]);
       case 'health':
@@ -167,11 +172,14 @@ export class SimulatedHub {
     const ports = portArg === undefined ? this.ports.map((_, i) => i + 1) : [this.portNumber(portArg)];
     const system = [this.rebooted ? 'R' : '', this.hubError ? 'E' : ''].filter(Boolean);
     if (this.family === 'pdsync') {
-      return ['0, 2010, 0000, A, I, _', ...ports.map((n) => {
-        const p = this.ports[n - 1];
-        const state = p.mode === 'o' ? 'O' : p.attached ? (p.mode === 's' ? 'S' : 'C') : 'I';
-        return `${n}, ${p.attached ? '0505' : '0000'}, ${pad(p.current_mA)}, ${p.attached ? 'A' : 'D'}, ${state}, _`;
-      })];
+      return [
+        '0, 2010, 0000, A, I, _',
+        ...ports.map((n) => {
+          const p = this.ports[n - 1];
+          const state = p.mode === 'o' ? 'O' : p.attached ? (p.mode === 's' ? 'S' : 'C') : 'I';
+          return `${n}, ${p.attached ? '0505' : '0000'}, ${pad(p.current_mA)}, ${p.attached ? 'A' : 'D'}, ${state}, _`;
+        }),
+      ];
     }
     return ports.map((n) => {
       const p = this.ports[n - 1];
@@ -319,14 +327,17 @@ export class SimulatedHubSession extends EventEmitter implements ByteLink {
   /** One timer drains the outbox, so pieces can never overtake each other. */
   private pump(): void {
     if (this.pumping || this.outbox.length === 0) return;
-    this.pumping = setTimeout(() => {
-      this.pumping = undefined;
-      while (this.outbox.length > 0 && this.outbox[0].at <= performance.now() + 0.5) {
-        const { bytes } = this.outbox.shift()!;
-        if (!this.closed) this.emit('data', bytes);
-      }
-      this.pump();
-    }, Math.max(0, this.outbox[0].at - performance.now()));
+    this.pumping = setTimeout(
+      () => {
+        this.pumping = undefined;
+        while (this.outbox.length > 0 && this.outbox[0].at <= performance.now() + 0.5) {
+          const { bytes } = this.outbox.shift()!;
+          if (!this.closed) this.emit('data', bytes);
+        }
+        this.pump();
+      },
+      Math.max(0, this.outbox[0].at - performance.now()),
+    );
   }
 
   close(): Promise<void> {

@@ -60,6 +60,7 @@ export class SimulatedUsbmuxd {
   pair(udid: string): void {
     // Loaded here, not at the top: certificates need node-forge, a development dependency, and
     // the package loads this simulator for `sim:` sources even where nobody pairs.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on first use, as said above
     const { pair } = require('./pairing') as typeof import('./pairing');
     if (!this.pairings.has(udid)) this.pairings.set(udid, pair(udid));
   }
@@ -101,7 +102,13 @@ export class SimulatedUsbmuxd {
           if (!pairing || request.HostID !== pairing.record.HostID) return send({ Request: 'StartSession', Error: 'InvalidHostID' });
           send({ Request: 'StartSession', SessionID: 'SIM-SESSION', EnableSessionSSL: true });
           socket.removeListener('data', onData);
-          const tls = new TLSSocket(socket, { isServer: true, key: pairing.deviceKey, cert: pairing.record.DeviceCertificate, requestCert: true, rejectUnauthorized: false });
+          const tls = new TLSSocket(socket, {
+            isServer: true,
+            key: pairing.deviceKey,
+            cert: pairing.record.DeviceCertificate,
+            requestCert: true,
+            rejectUnauthorized: false,
+          });
           tls.on('error', () => socket.destroy());
           // Only the host that paired gets in: its certificate must be the one in the record.
           tls.once('secure', () => {
@@ -141,7 +148,12 @@ export class SimulatedUsbmuxd {
       }
       for (const { tag, message } of frames) {
         if (message.MessageType === 'ListDevices') {
-          socket.write(encodeFrame({ DeviceList: [...this.devices.values()].map((d) => ({ DeviceID: d.deviceId, MessageType: 'Attached', Properties: properties(d) })) }, tag));
+          socket.write(
+            encodeFrame(
+              { DeviceList: [...this.devices.values()].map((d) => ({ DeviceID: d.deviceId, MessageType: 'Attached', Properties: properties(d) })) },
+              tag,
+            ),
+          );
         } else if (message.MessageType === 'ReadPairRecord') {
           const pairing = this.pairings.get(String(message.PairRecordID));
           socket.write(encodeFrame(pairing ? { PairRecordData: Buffer.from(toPlist(pairing.record)) } : { MessageType: 'Result', Number: 2 }, tag));
@@ -168,7 +180,14 @@ export class SimulatedUsbmuxd {
 }
 
 function properties(d: Attached): Record<string, unknown> {
-  return { DeviceID: d.deviceId, SerialNumber: d.udid, ProductID: 4776, ConnectionType: d.connectionType, LocationID: d.locationId, ConnectionSpeed: 480000000 };
+  return {
+    DeviceID: d.deviceId,
+    SerialNumber: d.udid,
+    ProductID: 4776,
+    ConnectionType: d.connectionType,
+    LocationID: d.locationId,
+    ConnectionSpeed: 480000000,
+  };
 }
 
 /** Simulated usbmuxds by name, for `sim:<name>` USB sources, each on its own socket. */

@@ -41,7 +41,9 @@ describe('Apple MDM commands and profiles', () => {
 
   it('builds Wi-Fi profiles for every security type, and the app lock profile', () => {
     for (const security of WIFI_SECURITY) {
-      const profile = installedProfile(commands.installProfile(wifiProfile({ ssid: 'Ward <3> "Guest" 病院 📶', security, password: 'secret', hidden: true, autoJoin: false })));
+      const profile = installedProfile(
+        commands.installProfile(wifiProfile({ ssid: 'Ward <3> "Guest" 病院 📶', security, password: 'secret', hidden: true, autoJoin: false })),
+      );
       assert.deepEqual(schemas.validateProfile(profile), [], security);
       const payload = (profile.PayloadContent as Record<string, unknown>[])[0];
       assert.equal(payload.SSID_STR, 'Ward <3> "Guest" 病院 📶');
@@ -58,7 +60,9 @@ describe('Apple MDM commands and profiles', () => {
     assert.deepEqual(bad('EraseDevice', { PreserveDataPlan: 'yes' }), ['/Command/PreserveDataPlan must be boolean']);
     assert.deepEqual(bad('ClearPasscode', {}), ["/Command must have required property 'UnlockToken'"]);
     assert.deepEqual(bad('ClearPasscode', { UnlockToken: 'not data' }), ['/Command/UnlockToken must pass "plistData" keyword validation']);
-    assert.deepEqual(bad('Settings', { Settings: [{ Item: 'Wallpaper', Image: png, Where: 4 }] }), ['/Command/Settings/0/Where must be equal to one of the allowed values (1, 2, 3)']);
+    assert.deepEqual(bad('Settings', { Settings: [{ Item: 'Wallpaper', Image: png, Where: 4 }] }), [
+      '/Command/Settings/0/Where must be equal to one of the allowed values (1, 2, 3)',
+    ]);
     assert.deepEqual(bad('Settings', { Settings: [{ Item: 'DeviceName' }] }), ["/Command/Settings/0 must have required property 'DeviceName'"]);
     assert.deepEqual(bad('RemoveProfile', { Identifier: 'x', Extra: 1 }), ['/Command must NOT have additional properties']);
     assert.deepEqual(bad('Frobnicate', {}), ['no Apple schema for RequestType "Frobnicate"']);

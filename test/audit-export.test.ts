@@ -39,7 +39,9 @@ describe('audit-export: the audit trail as a file, from a flow', () => {
     send('csv', { from: 'last tuesday-ish' });
     await waitFor('four files and one refusal', () => files.length === 4 && refused.length === 1);
     // Each export answers when its read is done, not in the order asked.
-    const [all, phoneB, ann, lines] = ['all', 'phone B', 'ann', 'lines'].map((topic) => files.find((file) => (file as Export & { topic: string }).topic === topic)!);
+    const [all, phoneB, ann, lines] = ['all', 'phone B', 'ann', 'lines'].map((topic) =>
+      files.find((file) => (file as Export & { topic: string }).topic === topic)!,
+    );
     const rows = (csv: string) => csv.trimEnd().split('\r\n').slice(1);
     assert.ok(all.payload.startsWith('at,udid,what,from,to,who,why,name,serial\r\n'));
     assert.match(all.filename, /^device-checkout-audit-\d{4}-\d{2}-\d{2}\.csv$/);

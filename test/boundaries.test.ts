@@ -11,14 +11,22 @@ function imports(dir: string): { file: string; target: string }[] {
   return readdirSync(dir, { recursive: true })
     .map(String)
     .filter((f) => f.endsWith('.ts'))
-    .flatMap((f) => [...readFileSync(join(dir, f), 'utf8').matchAll(/from '(\.[^']+)'/g)].map((m) => ({ file: relative(NODES, join(dir, f)), target: relative(NODES, resolve(dirname(join(dir, f)), m[1])) })));
+    .flatMap((f) =>
+      [...readFileSync(join(dir, f), 'utf8').matchAll(/from '(\.[^']+)'/g)].map((m) => ({
+        file: relative(NODES, join(dir, f)),
+        target: relative(NODES, resolve(dirname(join(dir, f)), m[1])),
+      })),
+    );
 }
 
 describe('the product\u2019s boundaries', () => {
   it('nodes/lib imports nothing outside nodes/lib (no simulator in what users run)', () => {
     const found = imports(LIB);
     assert.ok(found.length > 20);
-    assert.deepEqual(found.filter(({ target }) => !target.startsWith('lib/')).map(({ file, target }) => `${file} -> ${target}`), []);
+    assert.deepEqual(
+      found.filter(({ target }) => !target.startsWith('lib/')).map(({ file, target }) => `${file} -> ${target}`),
+      [],
+    );
   });
 
   it('a node folder imports only nodes/shared, nodes/lib and itself; nodes/shared only nodes/lib and itself', () => {

@@ -22,8 +22,16 @@ describe('error codes', () => {
     const named = new Set([...sources('nodes'), ...sources('resources')].flatMap(codesNamed));
     // Codes of other systems the package reads: a socket error, Jamf's command state and command names, an MDM's answer.
     const foreign = ['EAI_AGAIN', 'NOT_NOW', 'ERASE_DEVICE', 'RESTART_DEVICE', 'CLEAR_PASSCODE', 'ENABLE_LOST_MODE', 'DISABLE_LOST_MODE'];
-    assert.deepEqual([...named].filter((code) => !(code in ERROR_CODES) && !foreign.includes(code)), [], 'raised but not in ERROR_CODES');
-    assert.deepEqual(CODES.filter((code) => !named.has(code)), [], 'codes in the table nothing raises');
+    assert.deepEqual(
+      [...named].filter((code) => !(code in ERROR_CODES) && !foreign.includes(code)),
+      [],
+      'raised but not in ERROR_CODES',
+    );
+    assert.deepEqual(
+      CODES.filter((code) => !named.has(code)),
+      [],
+      'codes in the table nothing raises',
+    );
   });
 
   it('every code has a text for people in every language', () => {
@@ -48,13 +56,24 @@ describe('error codes', () => {
   it("each node's help, in every language, names the codes its own code raises, and every code is in some help", () => {
     const inSomeHelp = new Set<string>();
     for (const type of TYPES) {
-      const own = new Set(sources(join('nodes', type)).flatMap(codesNamed).filter((code) => code in ERROR_CODES));
+      const own = new Set(
+        sources(join('nodes', type))
+          .flatMap(codesNamed)
+          .filter((code) => code in ERROR_CODES),
+      );
       for (const lang of LANGS) {
         const help = read('locales', lang, `${type}.html`);
         for (const code of CODES) if (help.includes(code)) inSomeHelp.add(`${lang} ${code}`);
-        assert.deepEqual([...own].filter((code) => !help.includes(code)), [], `${lang} help of ${type}`);
+        assert.deepEqual(
+          [...own].filter((code) => !help.includes(code)),
+          [],
+          `${lang} help of ${type}`,
+        );
       }
     }
-    assert.deepEqual(LANGS.flatMap((lang) => CODES.filter((code) => !inSomeHelp.has(`${lang} ${code}`)).map((code) => `${lang} ${code}`)), []);
+    assert.deepEqual(
+      LANGS.flatMap((lang) => CODES.filter((code) => !inSomeHelp.has(`${lang} ${code}`)).map((code) => `${lang} ${code}`)),
+      [],
+    );
   });
 });

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fieldRules } from '../nodes/shared/defaults';
 import { PACKAGE_ROOT as ROOT } from '../nodes/lib/package-root';
 
 const TYPES = Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))['node-red'].nodes as object);
 const CORE = ['tab', 'comment', 'inject', 'link in', 'link out', 'link call', 'catch', 'debug', 'switch', 'change', 'http in', 'http response'];
+/** What a 1440 px wide editor shows of a flow: the window less the palette (180 px) and the sidebar's default width. */
+const CANVAS_WIDTH = 940;
 type FlowNode = { id: string; type: string; z?: string; name?: string; wires?: string[][]; x?: number; y?: number; url?: string; method?: string };
 const example = (name: string) => JSON.parse(readFileSync(join(ROOT, 'examples', `${name}.json`), 'utf8')) as FlowNode[];
 
@@ -24,16 +27,22 @@ describe('the example workflows', () => {
         for (const target of (n.wires ?? []).flat()) assert.ok(ids.has(target), `${name}: ${n.id} is wired to a missing ${target}`);
       }
       for (const tab of nodes.filter((n) => n.type === 'tab')) {
-        assert.ok(nodes.some((n) => n.type === 'comment' && n.z === tab.id), `${name}: the ${tab.id} tab has a comment`);
-        if (tab.id !== 'dc-tools') assert.ok(nodes.some((n) => n.type === 'on-failure' && n.z === tab.id), `${name}: the ${tab.id} workflow has its on-failure`);
+        assert.ok(
+          nodes.some((n) => n.type === 'comment' && n.z === tab.id),
+          `${name}: the ${tab.id} tab has a comment`,
+        );
+        if (tab.id !== 'dc-tools')
+          assert.ok(
+            nodes.some((n) => n.type === 'on-failure' && n.z === tab.id),
+            `${name}: the ${tab.id} workflow has its on-failure`,
+          );
       }
     }
   });
 
   it('carry every field of each of the package\u2019s nodes, so no dialog opens blank and saving stores no undefined', () => {
     // DeviceCheckout.defaults, as the editor and the runtime read it.
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const shared = require(join(ROOT, 'resources', 'device-checkout.js')) as { defaults: Record<string, Record<string, unknown>> };
+    const shared = fieldRules;
     const fieldsOf = (type: string): string[] => {
       const html = readFileSync(join(ROOT, 'nodes', type, `${type}.html`), 'utf8');
       const block = html.slice(html.indexOf('defaults: {'), html.indexOf('\n    }', html.indexOf('defaults: {')));
@@ -53,7 +62,10 @@ describe('the example workflows', () => {
 
   it('show every node of the package somewhere (the Flow Library asks for it)', () => {
     const used = new Set(['Whole cart', 'Cart tools'].flatMap((name) => example(name).map((n) => n.type)));
-    assert.deepEqual(TYPES.filter((t) => !used.has(t)), []);
+    assert.deepEqual(
+      TYPES.filter((t) => !used.has(t)),
+      [],
+    );
   });
 
   it('name the hardware and servers a user replaces, never the simulated cart or this host', () => {
@@ -68,7 +80,7 @@ describe('the example workflows', () => {
     for (const name of ['Check Out', 'Return']) assert.ok(!example(name).some((n) => n.type === 'add-wifi'), name);
   });
 
-  it('read left to right: no node overlaps another, and every wire but a retry goes rightwards', () => {
+  it('read left to right on a 1440 x 900 screen: no node overlaps another or runs off the canvas, and every wire but a retry goes rightwards', () => {
     // Roughly as the editor sizes a node: its label at ~7 px a character, an icon, ports; 100 px at least.
     const label = (n: FlowNode) => n.name || (n.type === 'http in' ? `[${n.method}] ${n.url}` : n.type);
     const width = (n: FlowNode) => Math.max(100, 7 * label(n).length + 50);
@@ -80,6 +92,8 @@ describe('the example workflows', () => {
           if (a.z !== b.z || Math.abs(a.y! - b.y!) >= 30) continue;
           assert.ok(Math.abs(a.x! - b.x!) >= (width(a) + width(b)) / 2 + 10, `${name}: "${label(a)}" and "${label(b)}" overlap`);
         }
+        // The canvas of a 1440 x 900 editor beside its palette and sidebar: nothing runs off its right edge.
+        assert.ok(a.x! + width(a) / 2 <= CANVAS_WIDTH, `${name}: "${label(a)}" runs off a 1440 px editor`);
         for (const target of (a.wires ?? []).flat().map((id) => byId.get(id)!)) {
           if (a.type === 'on-failure' || target.type === 'link out') continue; // a retry goes back to the start by design
           assert.ok(target.x! > a.x!, `${name}: the wire from "${label(a)}" to "${label(target)}" runs backwards`);

@@ -3,17 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CodedError } from '../nodes/lib/coded-error';
 import { PACKAGE_ROOT as ROOT } from '../nodes/lib/package-root';
+import { fieldRules } from '../nodes/shared/defaults';
 import { freshUserDir, helper, load, reports, send, statuses } from '../harness/node-red';
 import { waitFor } from '../harness/support';
-
-interface Rule {
-  default?: number | string;
-  min?: number;
-  max?: number;
-  integer?: boolean;
-}
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const shared = require(join(ROOT, 'resources', 'device-checkout.js')) as { fields: Record<string, Record<string, Rule>>; problem(type: string, field: string, value: unknown): string | undefined };
 
 /** What the log said about node `id` (Node-RED logs a node that could not be created under its id). */
 const logged = (id: string): string[] =>
@@ -23,13 +15,17 @@ const logged = (id: string): string[] =>
     .map((entry) => String(entry.msg));
 
 describe('a field’s rules in one place (resources/device-checkout.js)', () => {
-  const numeric = Object.entries(shared.fields).flatMap(([type, fields]) => Object.entries(fields).filter(([, rule]) => rule.min !== undefined).map(([field, rule]) => ({ type, field, rule })));
+  const numeric = Object.entries(fieldRules.fields).flatMap(([type, fields]) =>
+    Object.entries(fields)
+      .filter(([, rule]) => rule.min !== undefined)
+      .map(([field, rule]) => ({ type, field, rule })),
+  );
 
   it('every number field has a range, and its default lies in it', () => {
     assert.ok(numeric.length >= 20);
     for (const { type, field, rule } of numeric) {
       assert.ok(rule.max !== undefined && rule.min! < rule.max, `${type}.${field}`);
-      if (rule.default !== undefined) assert.equal(shared.problem(type, field, rule.default), undefined, `${type}.${field} default`);
+      if (rule.default !== undefined) assert.equal(fieldRules.problem(type, field, rule.default), undefined, `${type}.${field} default`);
     }
   });
 
@@ -42,14 +38,14 @@ describe('a field’s rules in one place (resources/device-checkout.js)', () => 
   });
 
   it('says what is wrong: empty takes the default; text, fractions of a whole number and values out of range are refused', () => {
-    assert.equal(shared.problem('device-fleet', 'checkoutDeadline', ''), undefined);
-    assert.equal(shared.problem('device-fleet', 'checkoutDeadline', 5), undefined);
-    assert.equal(shared.problem('device-fleet', 'checkoutDeadline', '3600'), undefined);
-    assert.equal(shared.problem('device-fleet', 'checkoutDeadline', '4.9'), 'out-of-range');
-    assert.equal(shared.problem('device-fleet', 'checkoutDeadline', '99999'), 'out-of-range');
-    assert.equal(shared.problem('device-fleet', 'checkoutDeadline', ' '), 'not-a-number');
-    assert.equal(shared.problem('device-fleet', 'userLimit', '1.5'), 'not-whole');
-    assert.equal(shared.problem('mdm-server', 'maxConcurrent', 'lots'), 'not-a-number');
+    assert.equal(fieldRules.problem('device-fleet', 'checkoutDeadline', ''), undefined);
+    assert.equal(fieldRules.problem('device-fleet', 'checkoutDeadline', 5), undefined);
+    assert.equal(fieldRules.problem('device-fleet', 'checkoutDeadline', '3600'), undefined);
+    assert.equal(fieldRules.problem('device-fleet', 'checkoutDeadline', '4.9'), 'out-of-range');
+    assert.equal(fieldRules.problem('device-fleet', 'checkoutDeadline', '99999'), 'out-of-range');
+    assert.equal(fieldRules.problem('device-fleet', 'checkoutDeadline', ' '), 'not-a-number');
+    assert.equal(fieldRules.problem('device-fleet', 'userLimit', '1.5'), 'not-whole');
+    assert.equal(fieldRules.problem('mdm-server', 'maxConcurrent', 'lots'), 'not-a-number');
   });
 
   describe('a flow file edited by hand, deployed', () => {
@@ -62,7 +58,10 @@ describe('a field’s rules in one place (resources/device-checkout.js)', () => 
         { id: 'checkout', type: 'check-out-device', fleet: 'fleet', wires: [[]] },
       ]);
       assert.equal((helper.getNode('fleet') as unknown as { unavailable?: CodedError }).unavailable?.code, 'INVALID_CONFIG');
-      assert.ok(logged('fleet').some((line) => /field-out-of-range .*checkoutDeadline.*99999.*\b5\b.*\b3600\b/.test(line)), logged('fleet').join('\n'));
+      assert.ok(
+        logged('fleet').some((line) => /field-out-of-range .*checkoutDeadline.*99999.*\b5\b.*\b3600\b/.test(line)),
+        logged('fleet').join('\n'),
+      );
       const errors = reports('checkout', 'error');
       send('checkout', { user: 'ann' });
       await waitFor('refused', () => errors.length === 1);
@@ -78,7 +77,10 @@ describe('a field’s rules in one place (resources/device-checkout.js)', () => 
       const errors = reports('erase', 'error');
       send('erase', { device: { udid: 'A' } });
       await waitFor('refused', () => errors.some((e) => (e as CodedError).code === 'INVALID_CONFIG'));
-      assert.ok(logged('erase').some((line) => /field-not-a-number \{"field":"timeout","value":"two minutes"/.test(line)), logged('erase').join('\n'));
+      assert.ok(
+        logged('erase').some((line) => /field-not-a-number \{"field":"timeout","value":"two minutes"/.test(line)),
+        logged('erase').join('\n'),
+      );
       assert.ok(shown.some((s) => s.fill === 'red' && /INVALID_CONFIG/.test(String(s.text))));
     });
 
@@ -87,8 +89,14 @@ describe('a field’s rules in one place (resources/device-checkout.js)', () => 
         { id: 'hub', type: 'smart-hub', serialPort: '/dev/ttyNONE', baudRate: '9600.5', pollInterval: '1000', model: 'auto' },
         { id: 'retry', type: 'on-failure', maxAttempts: '50', wires: [[], []] },
       ]);
-      assert.ok(logged('hub').some((line) => /field-not-whole .*baudRate.*9600\.5.*\b300\b.*\b4000000\b/.test(line)), logged('hub').join('\n'));
-      assert.ok(logged('retry').some((line) => /field-out-of-range .*maxAttempts.*\b50\b.*\b1\b.*\b10\b/.test(line)), logged('retry').join('\n'));
+      assert.ok(
+        logged('hub').some((line) => /field-not-whole .*baudRate.*9600\.5.*\b300\b.*\b4000000\b/.test(line)),
+        logged('hub').join('\n'),
+      );
+      assert.ok(
+        logged('retry').some((line) => /field-out-of-range .*maxAttempts.*\b50\b.*\b1\b.*\b10\b/.test(line)),
+        logged('retry').join('\n'),
+      );
     });
   });
 });

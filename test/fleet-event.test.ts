@@ -3,7 +3,11 @@ import type { Fleet } from '../nodes/lib/fleet/fleet';
 import { collect, freshUserDir, helper, load, send } from '../harness/node-red';
 import { waitFor } from '../harness/support';
 
-type Alert = { topic: string; device: { udid: string; status: string; overdue?: boolean; userName?: string }; payload: { event: string; at: string; why?: string } };
+type Alert = {
+  topic: string;
+  device: { udid: string; status: string; overdue?: boolean; userName?: string };
+  payload: { event: string; at: string; why?: string };
+};
 
 describe('fleet-event: what an admin is alerted to', function () {
   this.timeout(10_000);
@@ -39,7 +43,10 @@ describe('fleet-event: what an admin is alerted to', function () {
     await fleet.recordUnplug(place);
     const [overdue] = await waitFor('overdue', () => alerts.length > 0 && alerts, 5000);
     assert.equal(overdue.topic, 'overdue');
-    assert.deepEqual([overdue.device.udid, overdue.device.status, overdue.device.overdue, overdue.device.userName], ['PHONE', 'Checked Out', true, 'Ann Example']);
+    assert.deepEqual(
+      [overdue.device.udid, overdue.device.status, overdue.device.overdue, overdue.device.userName],
+      ['PHONE', 'Checked Out', true, 'Ann Example'],
+    );
     assert.equal(overdue.payload.event, 'overdue');
     assert.ok(Date.parse(overdue.payload.at) > 0);
     await new Promise((resolve) => setTimeout(resolve, 1500));

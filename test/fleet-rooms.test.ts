@@ -36,7 +36,10 @@ describe('the fleet’s rooms', () => {
 
     it('hands any other failure to its caller at once, and the next write goes ahead', async () => {
       const writes = new PortWrites(new AbortController().signal);
-      await assert.rejects(writes.record(async () => Promise.reject(new CodedError('INVALID_UDID', 'no'))), { code: 'INVALID_UDID' });
+      await assert.rejects(
+        writes.record(async () => Promise.reject(new CodedError('INVALID_UDID', 'no'))),
+        { code: 'INVALID_UDID' },
+      );
       assert.equal(await writes.record(async () => 'next'), 'next');
     });
 
@@ -70,7 +73,8 @@ describe('the fleet’s rooms', () => {
     });
 
     it('a hub that is reconnecting is said in the log, not a failure; any other refusal is', async () => {
-      const refusing = (code: 'HUB_DISCONNECTED' | 'INVALID_PORT') => ({ setLed: async () => Promise.reject(new CodedError(code, code)) }) as unknown as HubConnection;
+      const refusing = (code: 'HUB_DISCONNECTED' | 'INVALID_PORT') =>
+        ({ setLed: async () => Promise.reject(new CodedError(code, code)) }) as unknown as HubConnection;
       router.attach({ id: 'away', name: 'Away' }, refusing('HUB_DISCONNECTED'));
       await router.setLed({ hubId: 'away', port: 1 }, 'ready');
       assert.equal(said.at(-1), 'HUB_DISCONNECTED');
@@ -102,7 +106,16 @@ describe('the fleet’s rooms', () => {
       events.on((e) => announced.push(`${e.event} ${e.device.udid}`));
       const leds = new LedRouter({ warn: () => undefined, text });
       let read = false;
-      const deadlines = new CheckoutDeadlines({ store, rules: { deadlineSeconds: 60, userLimit: 1, batteryThreshold: 0 }, writes: new PortWrites(new AbortController().signal), events, leds, hubRead: () => read, text, warn: () => undefined });
+      const deadlines = new CheckoutDeadlines({
+        store,
+        rules: { deadlineSeconds: 60, userLimit: 1, batteryThreshold: 0 },
+        writes: new PortWrites(new AbortController().signal),
+        events,
+        leds,
+        hubRead: () => read,
+        text,
+        warn: () => undefined,
+      });
       try {
         await store.docked('A', { hubId: 'hub-a', hub: 'Cart A', port: 1 });
         await store.setStatus('A', 'Checked In');

@@ -8,7 +8,17 @@ import { freshUserDir, helper, load } from '../harness/node-red';
 const FLEET = [
   { id: 'fleet', type: 'device-fleet', name: 'Ward 3', mdm: '', usb: '', lockerApp: 'org.example.locker' },
   // Another ward's fleet whose database cannot be reached.
-  { id: 'away', type: 'device-fleet', name: 'Ward 9', mdm: '', usb: '', lockerApp: 'org.example.locker', store: 'postgres', databaseUrl: 'postgres://127.0.0.1:9/devices', cart: 'ward-9' },
+  {
+    id: 'away',
+    type: 'device-fleet',
+    name: 'Ward 9',
+    mdm: '',
+    usb: '',
+    lockerApp: 'org.example.locker',
+    store: 'postgres',
+    databaseUrl: 'postgres://127.0.0.1:9/devices',
+    cart: 'ward-9',
+  },
 ];
 
 /** The admin API as Node-RED serves it without adminAuth (its default): what a page on another site can make a browser send. */
@@ -52,14 +62,22 @@ describe('fleet admin API without adminAuth: only the editor’s own JSON reques
   it('one fleet whose database is away: the others are still listed, and that one is named with why', async () => {
     const res = await helper.request().get('/device-checkout/devices');
     assert.equal(res.status, 200);
-    assert.deepEqual(res.body.devices.map((d: { udid: string }) => d.udid), ['PHONE-1']);
-    assert.deepEqual(res.body.unreachable.map((u: { fleet: string; name: string; code: string }) => [u.fleet, u.name, u.code]), [['away', 'Ward 9', 'STORE_UNAVAILABLE']]);
+    assert.deepEqual(
+      res.body.devices.map((d: { udid: string }) => d.udid),
+      ['PHONE-1'],
+    );
+    assert.deepEqual(
+      res.body.unreachable.map((u: { fleet: string; name: string; code: string }) => [u.fleet, u.name, u.code]),
+      [['away', 'Ward 9', 'STORE_UNAVAILABLE']],
+    );
   });
 
   it('streams a long export whole, in time order: 25,000 entries as CSV and as JSON lines', async () => {
     await helper.unload();
     const start = Date.UTC(2026, 0, 1);
-    const year = Array.from({ length: 25_000 }, (_, i) => JSON.stringify({ at: new Date(start + i * 1_200_000).toISOString(), udid: 'PHONE-1', what: 'counter', to: String(i), who: 'test' }));
+    const year = Array.from({ length: 25_000 }, (_, i) =>
+      JSON.stringify({ at: new Date(start + i * 1_200_000).toISOString(), udid: 'PHONE-1', what: 'counter', to: String(i), who: 'test' }),
+    );
     writeFileSync(join(userDir, 'device-checkout', 'fleet-fleet.audit.jsonl'), year.join('\n') + '\n');
     await load([FLEET[0]]); // an export refuses while a fleet it covers cannot be read
     const csv = await helper.request().get('/device-checkout/audit').query({ format: 'csv', from: '2026-01-01' });
@@ -69,9 +87,15 @@ describe('fleet admin API without adminAuth: only the editor’s own JSON reques
     assert.equal(rows.length, 1 + 25_000);
     assert.deepEqual([rows[1].split(',')[4], rows.at(-1)!.split(',')[4]], ['0', '24999']);
     const lines = await helper.request().get('/device-checkout/audit').query({ format: 'jsonl', from: '2026-01-01' });
-    const entries = lines.text.trimEnd().split('\n').map((line) => JSON.parse(line) as { at: string });
+    const entries = lines.text
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { at: string });
     assert.equal(entries.length, 25_000);
-    assert.ok(entries.every((e, i) => i === 0 || entries[i - 1].at <= e.at), 'in time order');
+    assert.ok(
+      entries.every((e, i) => i === 0 || entries[i - 1].at <= e.at),
+      'in time order',
+    );
   });
 
   it('a fleet set to a file a month: a trail begun last month is kept as that month\u2019s file at the first change of this month; the export reads both', async () => {

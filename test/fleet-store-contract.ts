@@ -51,7 +51,15 @@ export function fleetStoreContract(fresh: () => Promise<OpenStore>): void {
     assert.equal((await store.device('U1'))?.status, 'Unknown');
     await store.setStatus('U1', 'Prepping', { who: 'flow:prep', why: 'new device' });
     const trail = await store.audit('U1');
-    assert.deepEqual(trail.at(-1), { at: '2026-11-24T07:00:00.000Z', udid: 'U1', what: 'status', from: 'Unknown', to: 'Prepping', who: 'flow:prep', why: 'new device' });
+    assert.deepEqual(trail.at(-1), {
+      at: '2026-11-24T07:00:00.000Z',
+      udid: 'U1',
+      what: 'status',
+      from: 'Unknown',
+      to: 'Prepping',
+      who: 'flow:prep',
+      why: 'new device',
+    });
     assert.ok(trail.some((e) => e.what === 'docked: port' && e.to === '2'));
     await assert.rejects(store.setStatus('U1', 'Stolen' as never), code('INVALID_STATUS'));
     await assert.rejects(store.setAttribute('U1', 'Ward', 'x'.repeat(257)), code('INVALID_ATTRIBUTE'));
@@ -77,7 +85,7 @@ export function fleetStoreContract(fresh: () => Promise<OpenStore>): void {
     await ready('HEARD', 2, 0.5);
     assert.equal((await store.device('HEARD'))?.heardAt, now.toISOString(), 'the check-in\u2019s device information is a heartbeat');
     assert.equal((await store.beginCheckout('alice', RULES)).udid, 'HEARD');
-    assert.equal((await store.beginCheckout('bob', RULES).catch((err: CodedError) => err.code)), 'CART_BUSY');
+    assert.equal(await store.beginCheckout('bob', RULES).catch((err: CodedError) => err.code), 'CART_BUSY');
     await store.checkIn('HEARD');
     await store.reportHealth('SILENT', 0.95, true);
     assert.equal((await store.beginCheckout('bob', RULES)).udid, 'SILENT', 'heard again: the best charged goes first');
@@ -87,7 +95,10 @@ export function fleetStoreContract(fresh: () => Promise<OpenStore>): void {
     await ready('A', 1, 0.9);
     await ready('B', 2, 0.8);
     await store.beginCheckout('alice', RULES);
-    await assert.rejects(store.beginCheckout('bob', RULES), (err: CodedError) => err.code === 'CART_BUSY' && /cart-busy \{"cart":"Cart","port":1\}/.test(err.message));
+    await assert.rejects(
+      store.beginCheckout('bob', RULES),
+      (err: CodedError) => err.code === 'CART_BUSY' && /cart-busy \{"cart":"Cart","port":1\}/.test(err.message),
+    );
     await store.unplugged('A');
     await assert.rejects(store.beginCheckout('ALICE\u200b', RULES), (err: CodedError) => err.code === 'USER_HAS_DEVICE' && /"limit":1/.test(err.message));
     assert.equal((await store.beginCheckout('alice', { ...RULES, userLimit: 2 })).udid, 'B');
@@ -171,7 +182,8 @@ export function fleetStoreContract(fresh: () => Promise<OpenStore>): void {
         () => fleet.pendingCheckouts(),
         (record) => Date.parse(record.checkout.deadline),
         async (record) => {
-          if (await fleet.expireCheckout(record.udid, record.checkout.deadline, { who: 'fleet', why: 'not unplugged' })) expired.push(`${record.udid}@${clock.now - start}`);
+          if (await fleet.expireCheckout(record.udid, record.checkout.deadline, { who: 'fleet', why: 'not unplugged' }))
+            expired.push(`${record.udid}@${clock.now - start}`);
         },
         { now: () => clock.now },
       );
@@ -187,7 +199,10 @@ export function fleetStoreContract(fresh: () => Promise<OpenStore>): void {
       await running.arm();
       await clock.tickAsync(59_999);
       // The store's reads and writes take real time: give them some before saying nothing happened.
-      await assert.rejects(settle(clock, 'a failure before the deadline', () => live.length > 0, 300), /timed out/);
+      await assert.rejects(
+        settle(clock, 'a failure before the deadline', () => live.length > 0, 300),
+        /timed out/,
+      );
       assert.deepEqual(live, [], 'not before the deadline');
       running.close();
       // The process was down past the deadline: the next start fails it at once.
@@ -228,7 +243,10 @@ export function fleetStoreContract(fresh: () => Promise<OpenStore>): void {
     now = new Date('2026-11-24T07:00:30Z');
     const taken = await store.unplugged('A');
     assert.equal(taken.checkedOutAt, '2026-11-24T07:00:30.000Z');
-    assert.deepEqual((await store.outstanding()).map((d) => d.udid), ['A']);
+    assert.deepEqual(
+      (await store.outstanding()).map((d) => d.udid),
+      ['A'],
+    );
     assert.equal(await store.markOverdue('A', '2026-11-24T06:00:00.000Z', { who: 'fleet' }), undefined, 'another time out: not this one');
     const overdue = await store.markOverdue('A', taken.checkedOutAt!, { who: 'fleet', why: 'OVERDUE' });
     assert.equal(overdue?.overdue, true);

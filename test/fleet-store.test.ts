@@ -15,7 +15,15 @@ describe('FileFleetStore: one cart\u2019s memory in a file', () => {
   it('keeps the whole audit trail, on disk and when asked (a year of a busy cart), and skips a line cut short', async () => {
     const file = join(tempDir('fleet'), 'fleet.json');
     const auditFile = file.replace(/\.json$/, '.audit.jsonl');
-    const year = Array.from({ length: 25_000 }, (_, i) => JSON.stringify({ at: new Date(Date.UTC(2025, 0, 1) + i * 1_260_000).toISOString(), udid: i % 2 ? 'U' : 'V', what: 'counter', to: String(i), who: 'test' }));
+    const year = Array.from({ length: 25_000 }, (_, i) =>
+      JSON.stringify({
+        at: new Date(Date.UTC(2025, 0, 1) + i * 1_260_000).toISOString(),
+        udid: i % 2 ? 'U' : 'V',
+        what: 'counter',
+        to: String(i),
+        who: 'test',
+      }),
+    );
     writeFileSync(auditFile, year.join('\n') + '\n');
     const store = new FileFleetStore(file);
     await store.setAttribute('U', 'counter', 'after', { who: 'test' });
@@ -40,11 +48,19 @@ describe('FileFleetStore: one cart\u2019s memory in a file', () => {
     await monthly.setAttribute('U', 'counter', 'november');
     now = new Date('2026-12-01T00:01:00Z');
     await monthly.setAttribute('U', 'counter', 'december');
-    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('audit')).sort(), ['fleet.audit-2026-11.jsonl', 'fleet.audit.jsonl']);
+    assert.deepEqual(
+      readdirSync(dir)
+        .filter((f) => f.includes('audit'))
+        .sort(),
+      ['fleet.audit-2026-11.jsonl', 'fleet.audit.jsonl'],
+    );
     assert.ok(readFileSync(join(dir, 'fleet.audit-2026-11.jsonl'), 'utf8').includes('"to":"november"'));
     assert.ok(!readFileSync(join(dir, 'fleet.audit.jsonl'), 'utf8').includes('"to":"november"'), 'this month\u2019s file starts with December');
     const reopened = new FileFleetStore(file, { auditFiles: 'monthly', now: () => now });
-    assert.deepEqual((await reopened.audit('U')).filter((e) => e.what.endsWith('counter')).map((e) => e.to), ['november', 'december']);
+    assert.deepEqual(
+      (await reopened.audit('U')).filter((e) => e.what.endsWith('counter')).map((e) => e.to),
+      ['november', 'december'],
+    );
     assert.equal((await reopened.lastFailures('U')).get('U'), 'DEVICE_TIMEOUT', 'a failure of last month is still why');
     // Back to one file: the months are still read, nothing is dropped.
     const one = new FileFleetStore(file, { now: () => now });

@@ -8,7 +8,13 @@ import { tempDir, waitFor } from '../harness/support';
 
 const HUB = { hubId: 'hub', hub: 'Cart A' };
 const code = (expected: string) => (err: CodedError) => err.code === expected;
-const TEXTS = { title: 'Checked-out phones', empty: 'none', overdue: 'OVERDUE', updated: 'Updated', columns: { user: 'Who', phone: 'Phone', cart: 'Cart', since: 'Since' } };
+const TEXTS = {
+  title: 'Checked-out phones',
+  empty: 'none',
+  overdue: 'OVERDUE',
+  updated: 'Updated',
+  columns: { user: 'Who', phone: 'Phone', cart: 'Cart', since: 'Since' },
+};
 
 describe('fleet view: every phone at a glance, what an admin does to one, exports', () => {
   let fleets: Fleet[];
@@ -61,7 +67,10 @@ describe('fleet view: every phone at a glance, what an admin does to one, export
     directory.on('row', (row: FleetRow) => told.push(row));
     await fleets[1].beginCheckout({ id: 'bob' }, undefined, {});
     await new Promise((resolve) => setImmediate(resolve));
-    assert.deepEqual(told.map((r) => [r.udid, r.status, r.user]), [['B1', 'Checking Out', 'bob']]);
+    assert.deepEqual(
+      told.map((r) => [r.udid, r.status, r.user]),
+      [['B1', 'Checking Out', 'bob']],
+    );
     assert.ok(JSON.stringify(told[0]).length < 400, 'one small message per change');
   });
 
@@ -73,7 +82,11 @@ describe('fleet view: every phone at a glance, what an admin does to one, export
     fleets[0].store.emit('elsewhere', 'A2', undefined); // a cart whose fleet is listed here
     await waitFor('read', () => told.length > 0);
     await new Promise((resolve) => setTimeout(resolve, 400));
-    assert.deepEqual(told.map((r) => r.udid), ['A1'], 'once; not the listed cart\u2019s change');
+    assert.deepEqual(
+      told.map((r) => r.udid),
+      ['A1'],
+      'once; not the listed cart\u2019s change',
+    );
     assert.equal(read.callCount, 1, 'one read for all of them');
   });
 
@@ -87,7 +100,10 @@ describe('fleet view: every phone at a glance, what an admin does to one, export
     await assert.rejects(fleets[0].beginCheckout({ id: 'carol' }, undefined, {}), code('NO_DEVICE_AVAILABLE'));
     await fleets[0].store.checkIn('A2');
     assert.equal((await fleets[0].store.device('A2'))?.status, 'Retired', 'a Return does not put a retired phone back into service');
-    await assert.rejects(directory.act('A2', 'check-in', { reason: 'back from repair' }, 'charge'), (err: CodedError) => err.code === 'RETIRED' && /errors\.retired/.test(err.message));
+    await assert.rejects(
+      directory.act('A2', 'check-in', { reason: 'back from repair' }, 'charge'),
+      (err: CodedError) => err.code === 'RETIRED' && /errors\.retired/.test(err.message),
+    );
     await assert.rejects(directory.act('B1', 'reinstate', {}, 'charge'), code('NOT_LOST'));
     assert.equal((await directory.act('A1', 'reinstate', { reason: 'found' }, 'charge')).status, 'Unknown');
   });
@@ -122,7 +138,13 @@ describe('fleet view: every phone at a glance, what an admin does to one, export
     assert.equal(lines.length, hers.length);
     assert.ok(!/(^|,)=/.test(csv), 'no cell starts with =');
     assert.match(csv, /"'=HYPERLINK\(""http:\/\/evil""\)"/);
-    assert.deepEqual(auditJsonLines(hers).trimEnd().split('\n').map((line) => JSON.parse(line)), JSON.parse(JSON.stringify(hers)));
+    assert.deepEqual(
+      auditJsonLines(hers)
+        .trimEnd()
+        .split('\n')
+        .map((line) => JSON.parse(line)),
+      JSON.parse(JSON.stringify(hers)),
+    );
     const future = await directory.audit(auditQuery({ from: '2999-01-01' }));
     assert.deepEqual(future, []);
     assert.throws(() => auditQuery({ from: 'yesterday-ish' }), code('INVALID_QUERY'));
@@ -131,7 +153,16 @@ describe('fleet view: every phone at a glance, what an admin does to one, export
   it('the ward page: Overdue first, then the longest out; names are text, never markup', () => {
     const rows: FleetRow[] = [
       { udid: '1', fleet: 'f', docked: false, status: 'Checked Out', user: 'a', userName: 'Early Out', since: '2026-12-02T06:00:00Z' },
-      { udid: '2', fleet: 'f', docked: false, status: 'Checked Out', user: 'b', userName: '<img src=x onerror=alert(1)>', since: '2026-12-02T08:00:00Z', overdue: true },
+      {
+        udid: '2',
+        fleet: 'f',
+        docked: false,
+        status: 'Checked Out',
+        user: 'b',
+        userName: '<img src=x onerror=alert(1)>',
+        since: '2026-12-02T08:00:00Z',
+        overdue: true,
+      },
       { udid: '3', fleet: 'f', docked: true, status: 'Checked In' },
     ];
     const html = wardPage(rows, TEXTS, new Date('2026-12-02T09:00:00Z'), 'en');

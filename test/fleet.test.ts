@@ -72,7 +72,10 @@ describe('Fleet: one cart, without Node-RED', () => {
     assert.deepEqual(leds, ['4:error']);
     const expired: ExpiredCheckout[] = [];
     fleet.watchCheckouts('checkout', (e) => expired.push(e));
-    assert.deepEqual(expired.map((e) => [e.device.udid, e.device.status]), [['PHONE-1', 'Failed']]);
+    assert.deepEqual(
+      expired.map((e) => [e.device.udid, e.device.status]),
+      [['PHONE-1', 'Failed']],
+    );
   });
 
   it('a phone still out after the lending period becomes Overdue, said in the log; also when the period ended while Node-RED was down', async () => {
@@ -86,7 +89,9 @@ describe('Fleet: one cart, without Node-RED', () => {
     await fleet.close();
     await clock.tickAsync(60_000); // down past the period
     fleet = open(undefined, 1);
-    await settle(clock, 'said overdue after the restart', () => said.some((line) => line.startsWith('warn: device-fleet.errors.overdue-phone') && line.includes('Alice Liddell')));
+    await settle(clock, 'said overdue after the restart', () =>
+      said.some((line) => line.startsWith('warn: device-fleet.errors.overdue-phone') && line.includes('Alice Liddell')),
+    );
     assert.equal((await fleet.store.device('PHONE-5'))?.overdue, true);
   });
 
@@ -97,7 +102,10 @@ describe('Fleet: one cart, without Node-RED', () => {
     fleet = open(undefined, 0, mdm);
     const events: string[] = [];
     fleet.onEvent((e) => events.push(`${e.event} ${e.device.udid} ${e.why}`));
-    for (const [udid, port] of [['CHARGING', 1], ['BROKEN', 2]] as const) {
+    for (const [udid, port] of [
+      ['CHARGING', 1],
+      ['BROKEN', 2],
+    ] as const) {
       await fleet.store.docked(udid, { ...CART_A, port });
       await fleet.store.setStatus(udid, 'Checked In');
       await fleet.store.reportHealth(udid, 0.1, true);
@@ -107,7 +115,9 @@ describe('Fleet: one cart, without Node-RED', () => {
     const round = async (...phones: string[]) => {
       await clock.tickAsync(BATTERY_CHECK_MS);
       const at = new Date().toISOString();
-      await settle(clock, 'a round of battery readings', async () => (await Promise.all(phones.map((udid) => fleet.store.device(udid)))).every((d) => d?.heardAt === at));
+      await settle(clock, 'a round of battery readings', async () =>
+        (await Promise.all(phones.map((udid) => fleet.store.device(udid)))).every((d) => d?.heardAt === at),
+      );
     };
     await round('CHARGING', 'BROKEN');
     await round('CHARGING', 'BROKEN');
@@ -172,7 +182,13 @@ describe('Fleet: one cart, without Node-RED', () => {
     await fleet.close();
     clock.restore(); // a USB client keeps real time: its retries must run for it to close
     // What 0.1 wrote: records and locations that name the hub.
-    writeFileSync(join(dataDir, 'fleet-cart.json'), JSON.stringify({ version: 2, devices: { OLD: { udid: 'OLD', hub: 'Cart A', port: 3, docked: true, status: 'Checked In', attributes: {}, healthy: true } } }));
+    writeFileSync(
+      join(dataDir, 'fleet-cart.json'),
+      JSON.stringify({
+        version: 2,
+        devices: { OLD: { udid: 'OLD', hub: 'Cart A', port: 3, docked: true, status: 'Checked In', attributes: {}, healthy: true } },
+      }),
+    );
     writeFileSync(join(dataDir, 'usb-locations-cart.json'), JSON.stringify({ 'Cart A#3': 0x14100300, 'Cart B#1': 0x14200100 }));
     fleet = open({ path: join(dataDir, 'no-usbmuxd.sock'), windowMs: 100 });
     fleet.attachHub(HUB_A, recordingHub().hub);

@@ -10,10 +10,12 @@ const code = (expected: string) => (err: CodedError) => err.code === expected;
 
 describe('hostile and odd input', () => {
   it('user ids: one key per person (NFKC, case, invisible characters), controls and oversize refused', () => {
-    for (const id of ['USER1', 'user1\u200B', '\u202Euser1', '\uFF55\uFF53\uFF45\uFF52\uFF11', 'User\u00AD1']) assert.equal(userKey(checkUserId(id)), 'user1', JSON.stringify(id));
+    for (const id of ['USER1', 'user1\u200B', '\u202Euser1', '\uFF55\uFF53\uFF45\uFF52\uFF11', 'User\u00AD1'])
+      assert.equal(userKey(checkUserId(id)), 'user1', JSON.stringify(id));
     assert.equal(checkUserId('  Zoë  '), 'Zoë', 'stored as given, trimmed');
     assert.notEqual(userKey('zoe'), userKey('zoë'), 'a different letter is a different person');
-    for (const id of ['a\u0000b', 'a\u001Bb', 'x'.repeat(257), '\u200B', '', 42]) assert.throws(() => checkUserId(id), code('INVALID_USER'), JSON.stringify(id));
+    for (const id of ['a\u0000b', 'a\u001Bb', 'x'.repeat(257), '\u200B', '', 42])
+      assert.throws(() => checkUserId(id), code('INVALID_USER'), JSON.stringify(id));
     assert.equal(checkUserId('x'.repeat(256)).length, 256);
   });
 
@@ -51,7 +53,12 @@ describe('hostile and odd input', () => {
   });
 
   it('forgets a badge id wherever in the message it came, and nothing else', () => {
-    const msg: Record<string, unknown> = { badge: 4711, payload: { badge: '4711', list: ['a', '4711'], ward: '4711x' }, topic: '4711', req: { body: { id: '4711' }, socket: { id: '4711' } } };
+    const msg: Record<string, unknown> = {
+      badge: 4711,
+      payload: { badge: '4711', list: ['a', '4711'], ward: '4711x' },
+      topic: '4711',
+      req: { body: { id: '4711' }, socket: { id: '4711' } },
+    };
     forgetBadge(msg, 4711);
     assert.deepEqual(msg, { payload: { list: ['a'], ward: '4711x' }, req: { body: {}, socket: { id: '4711' } } });
   });

@@ -89,7 +89,10 @@ describe('HubCli', () => {
 
   it('turns *Ennn replies into coded errors with the hub code', async () => {
     const cli = new HubCli(new SimulatedHub({ baudRate: 0 }).connect(), 1000);
-    await assert.rejects(cli.command('ledb 99 1 0 H'), (err: CodedError) => err.code === 'HUB_COMMAND_ERROR' && err.details.hubCode === 410 && /invalid port/.test(err.message));
+    await assert.rejects(
+      cli.command('ledb 99 1 0 H'),
+      (err: CodedError) => err.code === 'HUB_COMMAND_ERROR' && err.details.hubCode === 410 && /invalid port/.test(err.message),
+    );
     await assert.rejects(cli.command('frobnicate'), (err: CodedError) => err.details.hubCode === 400);
     assert.deepEqual(await cli.command('crf'), [], 'the client is usable after an error');
   });

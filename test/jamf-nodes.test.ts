@@ -30,7 +30,16 @@ describe('device actions through Jamf Pro in Node-RED', () => {
     const action = (id: string, type: string, extra: object = {}) => ({ id, type, fleet: 'fleet', timeout: '3', wires: [['ok']], ...extra });
     await load(
       [
-        { id: 'mdm', type: 'mdm-server', vendor: 'jamf', url: jamf.url, maxConcurrent: '5', timeout: '5000', webhookPath: 'device-checkout/webhook', pollInterval: '100' },
+        {
+          id: 'mdm',
+          type: 'mdm-server',
+          vendor: 'jamf',
+          url: jamf.url,
+          maxConcurrent: '5',
+          timeout: '5000',
+          webhookPath: 'device-checkout/webhook',
+          pollInterval: '100',
+        },
         { id: 'fleet', type: 'device-fleet', mdm: 'mdm', lockerApp: LOCKER },
         action('erase', 'erase-device', { preserveDataPlan: false, disallowProximitySetup: true }),
         action('wifi', 'add-wifi', { ssid: 'Ward', security: 'WPA2', hidden: false, autoJoin: true }),
@@ -77,7 +86,10 @@ describe('device actions through Jamf Pro in Node-RED', () => {
     await passes('passcode', 2);
     send('command', { device: device() });
     await passes('command', 3);
-    assert.deepEqual(phone.executed.map((c) => c.RequestType), ['Settings', 'ClearPasscode', 'RestartDevice']);
+    assert.deepEqual(
+      phone.executed.map((c) => c.RequestType),
+      ['Settings', 'ClearPasscode', 'RestartDevice'],
+    );
   });
 
   it('delete-from-mdm removes the record; add-wifi says Jamf Pro scopes profiles instead', async () => {

@@ -45,7 +45,10 @@ describe('Jamf Pro client against a simulated Jamf Pro', () => {
     const basic = new JamfPro({ url: jamf.url, username: 'api-user', password: 'api-password', maxConcurrent: 5, timeout: 2000, pollInterval: 20 });
     await basic.perform(phone.udid, commands.restartDevice(), { timeout: 3000 });
     const wrong = new JamfPro({ url: jamf.url, username: 'api-user', password: 'nope', maxConcurrent: 5, timeout: 2000, pollInterval: 20 });
-    await assert.rejects(wrong.perform(phone.udid, commands.restartDevice(), { timeout: 3000 }), (err: CodedError) => err.code === 'MDM_AUTH' && !err.message.includes('nope'));
+    await assert.rejects(
+      wrong.perform(phone.udid, commands.restartDevice(), { timeout: 3000 }),
+      (err: CodedError) => err.code === 'MDM_AUTH' && !err.message.includes('nope'),
+    );
   });
 
   it('renews the token before it expires, and once after a 401', async () => {
@@ -92,7 +95,10 @@ describe('Jamf Pro client against a simulated Jamf Pro', () => {
   });
 
   it('reports the device\u2019s refusal, keeps polling through NotNow, times out a silent device', async () => {
-    await assert.rejects(perform(commands.clearPasscode(Buffer.from('wrong'))), (err: CodedError) => err.code === 'DEVICE_ERROR' && /unlock token is not valid/.test(err.message));
+    await assert.rejects(
+      perform(commands.clearPasscode(Buffer.from('wrong'))),
+      (err: CodedError) => err.code === 'DEVICE_ERROR' && /unlock token is not valid/.test(err.message),
+    );
     phone.notNowFor = 2;
     await perform(commands.restartDevice());
     phone.silent = true;
@@ -100,7 +106,10 @@ describe('Jamf Pro client against a simulated Jamf Pro', () => {
   });
 
   it('says what Jamf Pro cannot do per device, and fails for unknown devices', async () => {
-    await assert.rejects(perform(commands.installProfile(appLockProfile('com.example.locker'))), (err: CodedError) => err.code === 'UNSUPPORTED' && /errors\.jamf-profiles/.test(err.message));
+    await assert.rejects(
+      perform(commands.installProfile(appLockProfile('com.example.locker'))),
+      (err: CodedError) => err.code === 'UNSUPPORTED' && /errors\.jamf-profiles/.test(err.message),
+    );
     await assert.rejects(perform(commands.deviceInformation(['UDID'])), (err: CodedError) => err.code === 'UNSUPPORTED');
     await assert.rejects(client.perform('NO-SUCH-UDID', commands.restartDevice(), { timeout: 1000 }), (err: CodedError) => err.code === 'DEVICE_UNKNOWN');
   });
@@ -116,7 +125,10 @@ describe('Jamf Pro client against a simulated Jamf Pro', () => {
     await perform(commands.restartDevice());
     jamf.faults = [{ status: 502, times: 1, queueAnyway: true }];
     await assert.rejects(perform(commands.eraseDevice(), { destructive: true }), (err: CodedError) => err.code === 'MDM_UNCERTAIN');
-    assert.deepEqual(jamf.requests.filter((r) => r.method === 'POST' && r.path === '/api/v2/mdm/commands').map((r) => r.status), [503, 201, 502]);
+    assert.deepEqual(
+      jamf.requests.filter((r) => r.method === 'POST' && r.path === '/api/v2/mdm/commands').map((r) => r.status),
+      [503, 201, 502],
+    );
     await waitFor('the queued erase still ran once', () => phone.erasures === 1);
   });
 

@@ -26,7 +26,11 @@ const placeholders = (text: string) => [...text.matchAll(/__(\w+)__/g)].map((m) 
 const nodeSources = (): string[] =>
   readdirSync(join(ROOT, 'nodes'), { withFileTypes: true })
     .filter((entry) => entry.isDirectory() && entry.name !== 'lib')
-    .flatMap((dir) => readdirSync(join(ROOT, 'nodes', dir.name)).filter((f) => f.endsWith('.ts')).map((f) => join(ROOT, 'nodes', dir.name, f)));
+    .flatMap((dir) =>
+      readdirSync(join(ROOT, 'nodes', dir.name))
+        .filter((f) => f.endsWith('.ts'))
+        .map((f) => join(ROOT, 'nodes', dir.name, f)),
+    );
 
 /**
  * Every catalog key the nodes' code names, wherever it is built: a literal `'<type>.…'` or
@@ -37,7 +41,10 @@ const nodeSources = (): string[] =>
 function keysUsed(): { owner: string; key: string; where: string }[] {
   const constants = new Map<string, string>();
   // nodes/lib takes its texts as a function, but names the keys (the fleet's log lines): read it too.
-  const lib = readdirSync(join(ROOT, 'nodes', 'lib'), { recursive: true }).map(String).filter((f) => f.endsWith('.ts')).map((f) => join(ROOT, 'nodes', 'lib', f));
+  const lib = readdirSync(join(ROOT, 'nodes', 'lib'), { recursive: true })
+    .map(String)
+    .filter((f) => f.endsWith('.ts'))
+    .map((f) => join(ROOT, 'nodes', 'lib', f));
   const files = [...nodeSources(), ...lib].map((file) => ({ file, text: readFileSync(file, 'utf8') }));
   for (const { text } of files) for (const m of text.matchAll(/const ([A-Z_]+) = '([^']+)'/g)) constants.set(m[1], m[2]);
   const html = TYPES.map((type) => ({ file: join(ROOT, 'nodes', type, `${type}.html`), type }));
@@ -87,7 +94,9 @@ describe('locales', () => {
   it('every message key the nodes\u2019 code and editors use exists in every language, computed ones included', () => {
     const used = keysUsed();
     assert.ok(used.length > 100, `${used.length} keys found`);
-    const missing = used.flatMap(({ owner, key, where }) => LANGS.filter((lang) => !TYPES.includes(owner) || !catalog(lang, owner).has(key)).map((lang) => `${where}: ${lang} ${owner}:${key}`));
+    const missing = used.flatMap(({ owner, key, where }) =>
+      LANGS.filter((lang) => !TYPES.includes(owner) || !catalog(lang, owner).has(key)).map((lang) => `${where}: ${lang} ${owner}:${key}`),
+    );
     assert.deepEqual(missing, []);
   });
 
@@ -95,8 +104,17 @@ describe('locales', () => {
     const literal = /CodedError\('[A-Z_]+', ['`"]|\.(warn|error|log)\(['`"]|\b(text|message): ['`"]|new Error\(['`"]/;
     const nodeFiles = nodeSources();
     assert.ok(nodeFiles.length >= 17);
-    const offending = nodeFiles.flatMap((file) => readFileSync(file, 'utf8').split('\n').map((line, i) => [file, i + 1, line] as const)).filter(([, , line]) => literal.test(line));
-    assert.deepEqual(offending.map(([file, n, line]) => `${file.slice(ROOT.length + 1)}:${n}: ${line.trim()}`), []);
+    const offending = nodeFiles
+      .flatMap((file) =>
+        readFileSync(file, 'utf8')
+          .split('\n')
+          .map((line, i) => [file, i + 1, line] as const),
+      )
+      .filter(([, , line]) => literal.test(line));
+    assert.deepEqual(
+      offending.map(([file, n, line]) => `${file.slice(ROOT.length + 1)}:${n}: ${line.trim()}`),
+      [],
+    );
   });
 
   for (const type of TYPES) {
@@ -114,6 +132,5 @@ describe('locales', () => {
         assert.match(readFileSync(help, 'utf8'), new RegExp(`data-help-name="${type}"`));
       }
     });
-
   }
 });

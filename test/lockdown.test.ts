@@ -35,11 +35,17 @@ describe('lockdown over usbmuxd (pair record, StartSession, TLS)', () => {
     await session.setValue('DeviceName', 'Station 4 / 7');
     session.close();
     assert.deepEqual([phone.language, phone.locale, phone.name], ['de', 'de_DE', 'Station 4 / 7']);
-    assert.deepEqual(phone.lockdownWrites.map((w) => `${w.domain ?? ''}:${w.key}=${w.value}`), ['com.apple.international:Language=de', 'com.apple.international:Locale=de_DE', ':DeviceName=Station 4 / 7']);
+    assert.deepEqual(
+      phone.lockdownWrites.map((w) => `${w.domain ?? ''}:${w.key}=${w.value}`),
+      ['com.apple.international:Language=de', 'com.apple.international:Locale=de_DE', ':DeviceName=Station 4 / 7'],
+    );
   });
 
   it('fails with NOT_PAIRED without a pair record, and DEVICE_GONE for a phone no longer on USB', async () => {
-    await assert.rejects(LockdownSession.open(openSocket, usb.socketPath, { deviceId: 1, udid: phone.udid }), (err: CodedError) => err.code === 'NOT_PAIRED' && /errors\.no-pair-record/.test(err.message));
+    await assert.rejects(
+      LockdownSession.open(openSocket, usb.socketPath, { deviceId: 1, udid: phone.udid }),
+      (err: CodedError) => err.code === 'NOT_PAIRED' && /errors\.no-pair-record/.test(err.message),
+    );
     usb.pair(phone.udid);
     usb.detach(phone.udid);
     await assert.rejects(LockdownSession.open(openSocket, usb.socketPath, { deviceId: 1, udid: phone.udid }), (err: CodedError) => err.code === 'DEVICE_GONE');

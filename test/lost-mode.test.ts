@@ -12,7 +12,11 @@ import { webhookReceiver } from '../sim/webhook-receiver';
 import { tempDir, waitFor } from '../harness/support';
 
 const LOCKER = 'org.example.locker';
-const LOST_MODE = { Message: 'Please return this phone to [Device Home]. It was with [Device User Name].', PhoneNumber: '+49 30 1234 5678', Footnote: '[Device Name]' };
+const LOST_MODE = {
+  Message: 'Please return this phone to [Device Home]. It was with [Device User Name].',
+  PhoneNumber: '+49 30 1234 5678',
+  Footnote: '[Device Name]',
+};
 
 /** One MDM, simulated, with a client of it: what a fleet sends its commands through. */
 interface Mdm {
@@ -26,16 +30,16 @@ interface Mdm {
 async function nanoMdm(): Promise<Mdm> {
   const sim = new SimulatedNanoMdm({ apiKey: 'lost-api-key', webhookSecret: 'lost-hmac' });
   const url = await sim.start();
-  let client: NanoMdm | undefined;
-  const receiver = await webhookReceiver((body, signature) => client!.handleWebhook(body, signature));
+  // The receiver hands webhooks to the client made next (none arrive before it exists).
+  const receiver = await webhookReceiver((body, signature) => client.handleWebhook(body, signature));
   sim.webhookUrl = receiver.url;
-  client = new NanoMdm({ url, apiKey: 'lost-api-key', webhookSecret: 'lost-hmac', maxConcurrent: 5, timeout: 2000 });
+  const client = new NanoMdm({ url, apiKey: 'lost-api-key', webhookSecret: 'lost-hmac', maxConcurrent: 5, timeout: 2000 });
   return {
     client,
     enrol: (phone) => sim.enrol(phone),
     invalidCommands: () => sim.invalidCommands,
     stop: async () => {
-      await client!.close();
+      await client.close();
       await sim.stop();
       await receiver.close();
     },
@@ -58,7 +62,10 @@ async function jamfPro(): Promise<Mdm> {
   };
 }
 
-for (const [vendor, start] of [['NanoMDM', nanoMdm], ['Jamf Pro', jamfPro]] as const) {
+for (const [vendor, start] of [
+  ['NanoMDM', nanoMdm],
+  ['Jamf Pro', jamfPro],
+] as const) {
   describe(`Lost Mode through ${vendor}`, function () {
     this.timeout(15_000);
     let mdm: Mdm;
@@ -108,7 +115,11 @@ for (const [vendor, start] of [['NanoMDM', nanoMdm], ['Jamf Pro', jamfPro]] as c
       const row = await directory.act(phone.udid, 'lost', { reason: 'not back after two shifts' }, 'charge');
       assert.deepEqual([row.status, row.lostMode], ['Lost', true], 'the fleet view shows it');
       await waitFor('in Lost Mode', () => phone.lostMode !== undefined);
-      assert.deepEqual(phone.lostMode, { Message: 'Please return this phone to ward-3. It was with Ann Example.', PhoneNumber: '+49 30 1234 5678', Footnote: 'Ward 3 / 4' });
+      assert.deepEqual(phone.lostMode, {
+        Message: 'Please return this phone to ward-3. It was with Ann Example.',
+        PhoneNumber: '+49 30 1234 5678',
+        Footnote: 'Ward 3 / 4',
+      });
       assert.equal((await fleet.store.device(phone.udid))?.lostMode, true);
       assert.ok((await fleet.store.audit(phone.udid)).some((e) => e.what === 'lost mode: lostMode' && e.to === 'true' && e.who === 'charge'));
 
@@ -130,7 +141,11 @@ for (const [vendor, start] of [['NanoMDM', nanoMdm], ['Jamf Pro', jamfPro]] as c
       await fleet.store.unplugged(phone.udid);
       await directory.act(phone.udid, 'lost', { reason: 'gone' }, 'charge');
       await waitFor('in Lost Mode', () => phone.lostMode !== undefined);
-      assert.deepEqual(JSON.parse(JSON.stringify(phone.lostMode)), { Message: 'Please return this phone to . It was with Ann Example.', PhoneNumber: '+49 30 1234 5678' }, 'no name: no footnote');
+      assert.deepEqual(
+        JSON.parse(JSON.stringify(phone.lostMode)),
+        { Message: 'Please return this phone to . It was with Ann Example.', PhoneNumber: '+49 30 1234 5678' },
+        'no name: no footnote',
+      );
       assert.equal(said.filter((line) => line.startsWith('device-fleet.errors.lost-mode-empty')).length, 1);
       assert.match(said[0], /\[Device Home\], \[Device Name\]/);
       assert.ok(!said.some((line) => line.includes('refused')), 'the phone refused nothing');
@@ -142,7 +157,9 @@ for (const [vendor, start] of [['NanoMDM', nanoMdm], ['Jamf Pro', jamfPro]] as c
       await waitFor('the refusal said', () => said.some((line) => line.startsWith('device-fleet.errors.lost-mode-refused')));
       await waitFor('recorded', async () => (await fleet.store.device(phone.udid))?.lostMode === undefined);
       assert.equal(phone.lostMode, undefined);
-      assert.ok((await fleet.store.audit(phone.udid)).some((e) => e.what === 'lost mode: lostMode' && e.to === undefined && e.why?.startsWith('LOST_MODE_REFUSED')));
+      assert.ok(
+        (await fleet.store.audit(phone.udid)).some((e) => e.what === 'lost mode: lostMode' && e.to === undefined && e.why?.startsWith('LOST_MODE_REFUSED')),
+      );
     });
   });
 }

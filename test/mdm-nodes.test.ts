@@ -40,24 +40,29 @@ describe('device actions through NanoMDM in Node-RED', () => {
     helper.settings({ userDir: tempDir('userdir') }); // the fleet's files, away from the working tree
     const action = (id: string, type: string, extra: object = {}) => ({ id, type, fleet: 'fleet', timeout: '3', wires: [['ok']], ...extra });
     flow = [
-        { id: 'mdm', type: 'mdm-server', vendor: 'nanomdm', url: sim.url, maxConcurrent: '5', timeout: '5000', webhookPath: 'device-checkout/webhook' },
-        { id: 'fleet', type: 'device-fleet', mdm: 'mdm' },
-        action('erase', 'erase-device', { preserveDataPlan: true, disallowProximitySetup: false }),
-        action('wifi', 'add-wifi', { ssid: 'Ward [Hub]', security: 'WPA2', hidden: false, autoJoin: true }),
-        action('name', 'set-device-name', { deviceName: 'Cart [Hub] - [Port]' }),
-        action('name-empty', 'set-device-name', { deviceName: '  ' }),
-        action('passcode', 'clear-passcode'),
-        action('delete', 'delete-from-mdm'),
-        action('command', 'mdm-command', { command: 'DeviceInformation', params: '{"Queries": ["SerialNumber", "DeviceName"]}' }),
-        action('bad-command', 'mdm-command', { command: 'Settings', params: '{"Settings": [{"Item": "Wallpaper", "Where": 4}]}' }),
-        action('enrol', 'dep-enroll', { depProxyUrl: '', profileUuid: '', sendDeviceConfigured: true }),
-        action('enrol-dep', 'dep-enroll', { depProxyUrl: `${sim.url}/proxy/dep`, profileUuid: '9C2F5F4E-0D3A-4E8B-9A57-0B3C1D2E4F60', sendDeviceConfigured: false }),
-        { id: 'ok', type: 'helper' },
-      ];
-    await load(
-      flow,
-      { mdm: { apiKey: SECRETS.apiKey, webhookSecret: SECRETS.webhookSecret }, wifi: { password: SECRETS.wifi }, 'enrol-dep': { depApiKey: SECRETS.apiKey } },
-    );
+      { id: 'mdm', type: 'mdm-server', vendor: 'nanomdm', url: sim.url, maxConcurrent: '5', timeout: '5000', webhookPath: 'device-checkout/webhook' },
+      { id: 'fleet', type: 'device-fleet', mdm: 'mdm' },
+      action('erase', 'erase-device', { preserveDataPlan: true, disallowProximitySetup: false }),
+      action('wifi', 'add-wifi', { ssid: 'Ward [Hub]', security: 'WPA2', hidden: false, autoJoin: true }),
+      action('name', 'set-device-name', { deviceName: 'Cart [Hub] - [Port]' }),
+      action('name-empty', 'set-device-name', { deviceName: '  ' }),
+      action('passcode', 'clear-passcode'),
+      action('delete', 'delete-from-mdm'),
+      action('command', 'mdm-command', { command: 'DeviceInformation', params: '{"Queries": ["SerialNumber", "DeviceName"]}' }),
+      action('bad-command', 'mdm-command', { command: 'Settings', params: '{"Settings": [{"Item": "Wallpaper", "Where": 4}]}' }),
+      action('enrol', 'dep-enroll', { depProxyUrl: '', profileUuid: '', sendDeviceConfigured: true }),
+      action('enrol-dep', 'dep-enroll', {
+        depProxyUrl: `${sim.url}/proxy/dep`,
+        profileUuid: '9C2F5F4E-0D3A-4E8B-9A57-0B3C1D2E4F60',
+        sendDeviceConfigured: false,
+      }),
+      { id: 'ok', type: 'helper' },
+    ];
+    await load(flow, {
+      mdm: { apiKey: SECRETS.apiKey, webhookSecret: SECRETS.webhookSecret },
+      wifi: { password: SECRETS.wifi },
+      'enrol-dep': { depApiKey: SECRETS.apiKey },
+    });
     seen = { ok: collect('ok') };
     errors = Object.fromEntries(actionIds.map((id) => [id, reports(id, 'error')]));
     phone = new SimulatedDevice({ serial: `DX3PHONE${String(++phones).padStart(4, '0')}` });
@@ -200,7 +205,7 @@ describe('device actions through NanoMDM in Node-RED', () => {
     send('erase', { device: device() });
     await waitFor('erased', () => seen.ok.length === 1);
     send('enrol', { device: { udid: phone.udid } });
-    assert.equal((await waitFor('timeout', () => errors.enrol[0], 6000) as CodedError).code, 'DEVICE_TIMEOUT');
+    assert.equal(((await waitFor('timeout', () => errors.enrol[0], 6000)) as CodedError).code, 'DEVICE_TIMEOUT');
   });
 
   it('an action in flight stops when its node is redeployed: a 600 s dep-enroll wait does not outlive it', async () => {
@@ -226,7 +231,10 @@ describe('device actions through NanoMDM in Node-RED', () => {
       for (let i = 0; i < 15; i++) send('command', { device: device(), _tag: i });
       await waitFor('all answered', () => seen.ok.length === 15);
       await new Promise((resolve) => setImmediate(resolve)); // process warnings are emitted on the next tick
-      assert.deepEqual(warnings.filter((w) => /MaxListeners/.test(w)), []);
+      assert.deepEqual(
+        warnings.filter((w) => /MaxListeners/.test(w)),
+        [],
+      );
     } finally {
       process.off('warning', onWarning);
     }
@@ -248,7 +256,10 @@ describe('device actions through NanoMDM in Node-RED', () => {
       const err = (await waitFor('timeout', () => errors.command[0], 6000)) as CodedError;
       assert.equal(err.code, 'DEVICE_TIMEOUT');
       assert.match(err.message, /errors\.no-answer/);
-      assert.ok(status.some((s) => /webhooks-refused/.test(s.text ?? '') && /WEBHOOK_BAD_SIGNATURE/.test(s.text ?? '')), JSON.stringify(status));
+      assert.ok(
+        status.some((s) => /webhooks-refused/.test(s.text ?? '') && /WEBHOOK_BAD_SIGNATURE/.test(s.text ?? '')),
+        JSON.stringify(status),
+      );
       assert.equal(mdmWarnings.filter((w) => /errors\.webhook-bad-signature/.test(String(w))).length, 1, 'said once, not for every webhook');
       assert.ok(!mdmWarnings.some((w) => String(w).includes(SECRETS.webhookSecret) || String(w).includes('a-key-nanomdm')), 'no secret in the log');
     } finally {

@@ -46,14 +46,25 @@ describe('NanoMDM client against a simulated NanoMDM', () => {
 
   it('keeps serials and unlock tokens across a restart, encrypted with the API key', async () => {
     const file = join(tempDir('vault'), 'enrolments.json');
-    const first = new NanoMdm({ url: sim.url, apiKey: API_KEY, acceptUnsigned: true, maxConcurrent: 5, timeout: 2000, vault: new EnrolmentVault(file, API_KEY) });
+    const first = new NanoMdm({
+      url: sim.url,
+      apiKey: API_KEY,
+      acceptUnsigned: true,
+      maxConcurrent: 5,
+      timeout: 2000,
+      vault: new EnrolmentVault(file, API_KEY),
+    });
     const checkIn = (message: object, topic: string) =>
-      first.handleWebhook(Buffer.from(JSON.stringify({ topic, checkin_event: { udid: phone.udid, raw_payload: Buffer.from(commands.toPlist(message)).toString('base64') } })), undefined);
+      first.handleWebhook(
+        Buffer.from(JSON.stringify({ topic, checkin_event: { udid: phone.udid, raw_payload: Buffer.from(commands.toPlist(message)).toString('base64') } })),
+        undefined,
+      );
     assert.equal(checkIn(phone.authenticateMessage(), 'mdm.Authenticate'), 200);
     assert.equal(checkIn(phone.tokenUpdateMessage(), 'mdm.TokenUpdate'), 200);
     await first.close(); // a redeploy: what the check-ins taught is on disk once it is closed
     const onDisk = readFileSync(file, 'utf8');
-    for (const secret of [phone.unlockToken.toString('base64'), phone.unlockToken.toString('hex'), phone.serial]) assert.ok(!onDisk.includes(secret), 'nothing readable on disk');
+    for (const secret of [phone.unlockToken.toString('base64'), phone.unlockToken.toString('hex'), phone.serial])
+      assert.ok(!onDisk.includes(secret), 'nothing readable on disk');
 
     const restarted = new NanoMdm({ url: sim.url, apiKey: API_KEY, maxConcurrent: 5, timeout: 2000, vault: new EnrolmentVault(file, API_KEY) });
     assert.equal(restarted.enrolment(phone.udid)?.serial, phone.serial);
@@ -83,12 +94,18 @@ describe('NanoMDM client against a simulated NanoMDM', () => {
 
   it('clears the passcode with the stored unlock token, and reports a wrong one with Apple\u2019s words', async () => {
     await perform(commands.clearPasscode(nano.enrolment(phone.udid)!.unlockToken!));
-    await assert.rejects(perform(commands.clearPasscode(Buffer.from('wrong'))), (err: CodedError) => err.code === 'DEVICE_ERROR' && /unlock token is not valid\. \(MCMDMErrorDomain 12021\)/.test(err.message));
+    await assert.rejects(
+      perform(commands.clearPasscode(Buffer.from('wrong'))),
+      (err: CodedError) => err.code === 'DEVICE_ERROR' && /unlock token is not valid\. \(MCMDMErrorDomain 12021\)/.test(err.message),
+    );
   });
 
   it('fails with the ErrorChain when supervision is missing', async () => {
     phone.supervised = false;
-    await assert.rejects(perform(commands.settings(commands.deviceName('x'))), (err: CodedError) => err.code === 'DEVICE_ERROR' && /requires a supervised device/.test(err.message));
+    await assert.rejects(
+      perform(commands.settings(commands.deviceName('x'))),
+      (err: CodedError) => err.code === 'DEVICE_ERROR' && /requires a supervised device/.test(err.message),
+    );
   });
 
   it('keeps waiting through NotNow, and times out a device that never answers', async () => {
@@ -98,7 +115,6 @@ describe('NanoMDM client against a simulated NanoMDM', () => {
     phone.silent = true;
     await assert.rejects(perform(commands.restartDevice(), { timeout: 300 }), (err: CodedError) => err.code === 'DEVICE_TIMEOUT');
   });
-
 
   it('a slow MDM is not a silent phone: the device’s time starts once NanoMDM has the command', async () => {
     sim.latency = 700; // each enqueue takes longer than the phone is given to answer
@@ -137,11 +153,17 @@ describe('NanoMDM client against a simulated NanoMDM', () => {
     }
   });
   it('retries 503 and 429, honouring Retry-After', async () => {
-    sim.faults = [{ status: 503, times: 1 }, { status: 429, retryAfter: 1, times: 1 }];
+    sim.faults = [
+      { status: 503, times: 1 },
+      { status: 429, retryAfter: 1, times: 1 },
+    ];
     const started = Date.now();
     await perform(commands.restartDevice());
     assert.ok(Date.now() - started >= 1000, 'waited for Retry-After');
-    assert.deepEqual(sim.requests.filter((r) => r.method === 'PUT').map((r) => r.status), [503, 429, 200]);
+    assert.deepEqual(
+      sim.requests.filter((r) => r.method === 'PUT').map((r) => r.status),
+      [503, 429, 200],
+    );
   });
 
   it('never re-sends an erase that may have reached the server', async () => {
@@ -154,13 +176,23 @@ describe('NanoMDM client against a simulated NanoMDM', () => {
     sim.faults = [{ status: 500, times: 1, queueAnyway: true }];
     await assert.rejects(perform(commands.restartDevice()), (err: CodedError) => err.code === 'MDM_SERVER_ERROR');
     const wrongKey = new NanoMdm({ url: sim.url, apiKey: 'wrong', maxConcurrent: 5, timeout: 2000 });
-    await assert.rejects(wrongKey.perform(phone.udid, commands.restartDevice(), { timeout: 1000 }), (err: CodedError) => err.code === 'MDM_AUTH' && !err.message.includes('wrong'));
-    await assert.rejects(perform(commands.restartDevice(), { udid: 'NOT-ENROLLED' }), (err: CodedError) => err.code === 'MDM_REJECTED' && /enrollment not found/.test(err.message));
+    await assert.rejects(
+      wrongKey.perform(phone.udid, commands.restartDevice(), { timeout: 1000 }),
+      (err: CodedError) => err.code === 'MDM_AUTH' && !err.message.includes('wrong'),
+    );
+    await assert.rejects(
+      perform(commands.restartDevice(), { udid: 'NOT-ENROLLED' }),
+      (err: CodedError) => err.code === 'MDM_REJECTED' && /enrollment not found/.test(err.message),
+    );
   });
 
   it('reads the real server\u2019s top-level answers: push_error alone is queued (no push certificate), command_error is not', async () => {
     // As a fresh NanoMDM answers with no push certificate for the topic: HTTP 500, no status map.
-    const noCertificate = (uuid: string) => ({ push_error: 'retrieving push cert for topic com.apple.mgmt.External.x: key not found: certificate', command_uuid: uuid, request_type: 'DeviceInformation' });
+    const noCertificate = (uuid: string) => ({
+      push_error: 'retrieving push cert for topic com.apple.mgmt.External.x: key not found: certificate',
+      command_uuid: uuid,
+      request_type: 'DeviceInformation',
+    });
     const command = commands.deviceInformation(['SerialNumber']);
     sim.faults = [{ status: 500, times: 1, queueAnyway: true, body: noCertificate(command.CommandUUID) }];
     assert.deepEqual((await perform(command)).QueryResponses, { SerialNumber: 'F17XK0AAHG7F' }, 'the device ran it: done, not MDM_SERVER_ERROR');

@@ -4,7 +4,7 @@ import { decide } from '../nodes/lib/workflow/failure-policy';
 import { collect, helper, packageNodes, reports, send } from '../harness/node-red';
 import { tempDir, waitFor } from '../harness/support';
 
-/* eslint-disable @typescript-eslint/no-require-imports */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- Node-RED's core nodes are CommonJS files without types
 const catchNode = require('@node-red/nodes/core/common/25-catch.js') as (RED: NodeAPI) => void;
 
 type Failed = NodeMessage & { error: { code: string; source: { id: string } }; device: { udid: string } };
@@ -12,7 +12,10 @@ type Failed = NodeMessage & { error: { code: string; source: { id: string } }; d
 describe('on-failure: retry a workflow, then run another', () => {
   it('decides: retries until the maximum of attempts (the first included), capped at 10, then the other workflow', () => {
     const policy = { retry: true, maxAttempts: 3, runOther: true };
-    assert.deepEqual([1, 2, 3].map((attempt) => decide(policy, attempt).action), ['retry', 'retry', 'run-other']);
+    assert.deepEqual(
+      [1, 2, 3].map((attempt) => decide(policy, attempt).action),
+      ['retry', 'retry', 'run-other'],
+    );
     assert.deepEqual(decide({ ...policy, maxAttempts: 10 }, 10), { action: 'run-other' });
     assert.deepEqual(decide({ ...policy, maxAttempts: 10 }, 9), { action: 'retry', attempt: 10, of: 10 });
     assert.deepEqual(decide({ retry: false, maxAttempts: 10, runOther: false }, 1), { action: 'give-up' });
@@ -35,7 +38,12 @@ describe('on-failure: retry a workflow, then run another', () => {
         { id: 'catch-all', type: 'catch', z: 'tab', scope: null, uncaught: false, wires: [['retry']] },
         { id: 'other', type: 'helper', z: 'tab' },
         // The tab's own on-failure: only for failures outside a group that has one.
-        ...(group ? [{ id: 'tab-failure', type: 'on-failure', z: 'tab', retry: false, maxAttempts: '1', runOther: true, wires: [[], ['tab-other']] }, { id: 'tab-other', type: 'helper', z: 'tab' }] : []),
+        ...(group
+          ? [
+              { id: 'tab-failure', type: 'on-failure', z: 'tab', retry: false, maxAttempts: '1', runOther: true, wires: [[], ['tab-other']] },
+              { id: 'tab-other', type: 'helper', z: 'tab' },
+            ]
+          : []),
       ] as Parameters<typeof helper.load>[1]);
       attempts = reports('name', 'error');
       other = collect('other');
@@ -78,7 +86,7 @@ describe('on-failure: retry a workflow, then run another', () => {
 
     it('neither retry nor another workflow: gives up and says so', async () => {
       await start({ retry: false, maxAttempts: '1', runOther: false });
-      const shown = (helper.getNode('retry') as unknown as import('node:events').EventEmitter);
+      const shown = helper.getNode('retry') as unknown as import('node:events').EventEmitter;
       const texts: string[] = [];
       shown.on('call:status', (call: { args: [{ text: string }] }) => texts.push(call.args[0].text));
       send('name', { device: { udid: 'PHONE-4' } });

@@ -23,7 +23,13 @@ describe('PortCorrelator: which phone is on which port', () => {
     locations = new Map();
     learnt = 0;
     disagreements = [];
-    correlator = new PortCorrelator({ windowMs: WINDOW, locations, now: () => clock.now, onLearn: () => learnt++, onDisagreement: (udid, port) => disagreements.push(`${udid} at ${port.hubId} port ${port.port}`) });
+    correlator = new PortCorrelator({
+      windowMs: WINDOW,
+      locations,
+      now: () => clock.now,
+      onLearn: () => learnt++,
+      onDisagreement: (udid, port) => disagreements.push(`${udid} at ${port.hubId} port ${port.port}`),
+    });
   });
 
   afterEach(() => {

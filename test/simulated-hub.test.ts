@@ -12,7 +12,12 @@ describe('SimulatedHub CLI', () => {
   it('reports attachment and mode flags in state rows', () => {
     const hub = new SimulatedHub({ ports: 4 });
     hub.dock(2, 946);
-    assert.deepEqual(hub.execute('state'), ['1, 0000, D I, 0, 0, x, 0.00', '2, 0946, A C, 1, 0, x, 0.00', '3, 0000, D I, 0, 0, x, 0.00', '4, 0000, D I, 0, 0, x, 0.00']);
+    assert.deepEqual(hub.execute('state'), [
+      '1, 0000, D I, 0, 0, x, 0.00',
+      '2, 0946, A C, 1, 0, x, 0.00',
+      '3, 0000, D I, 0, 0, x, 0.00',
+      '4, 0000, D I, 0, 0, x, 0.00',
+    ]);
     assert.deepEqual(hub.execute('mode s 2'), []);
     assert.deepEqual(hub.execute('mode o 3'), []);
     assert.deepEqual(hub.execute('state 2'), ['2, 0946, A S, 1, 0, x, 0.00']);
@@ -46,11 +51,17 @@ describe('SimulatedHub CLI', () => {
   it('takes leds strings: uppercase without remote mode, lowercase with it, x unchanged, R released', () => {
     const hub = new SimulatedHub({ ports: 4 });
     assert.deepEqual(hub.execute('leds 2 CFxM'), []);
-    assert.deepEqual([1, 2, 3, 4].map((p) => hub.led(p).rows[1]), ['11111111', '10101010', 'firmware', '11001100']);
+    assert.deepEqual(
+      [1, 2, 3, 4].map((p) => hub.led(p).rows[1]),
+      ['11111111', '10101010', 'firmware', '11001100'],
+    );
     assert.deepEqual(hub.execute('leds 2 f'), ['*E423: remote mode required']);
     hub.execute('remote');
     hub.execute('leds 2 0xRs');
-    assert.deepEqual([1, 2, 3, 4].map((p) => hub.led(p).rows[1]), ['00000000', '10101010', 'firmware', '11110000']);
+    assert.deepEqual(
+      [1, 2, 3, 4].map((p) => hub.led(p).rows[1]),
+      ['00000000', '10101010', 'firmware', '11110000'],
+    );
     assert.deepEqual(hub.execute('leds 2 CCCCC'), ['*E402: invalid parameter']);
   });
 

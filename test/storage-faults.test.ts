@@ -20,7 +20,11 @@ describe('disk faults: damaged files and a disk that refuses writes', () => {
     const file = join(tempDir('fleet'), 'fleet.json');
     for (const damaged of ['{"version":2,"devices":{"U1":{"udid"', 'null', '{"version":1}', '[]']) {
       writeFileSync(file, damaged);
-      assert.throws(() => new FileFleetStore(file), (err: CodedError) => err.code === 'STORAGE_DAMAGED' && err.message.includes(file), damaged);
+      assert.throws(
+        () => new FileFleetStore(file),
+        (err: CodedError) => err.code === 'STORAGE_DAMAGED' && err.message.includes(file),
+        damaged,
+      );
       assert.equal(readFileSync(file, 'utf8'), damaged, 'untouched, for the admin');
     }
   });
@@ -36,7 +40,10 @@ describe('disk faults: damaged files and a disk that refuses writes', () => {
     const lines = readFileSync(auditFile, 'utf8').trimEnd().split('\n');
     assert.equal(lines.length, 3);
     assert.deepEqual(JSON.parse(lines[2]).to, '4', 'the new entry is whole, on its own line');
-    assert.deepEqual((await new FileFleetStore(file).audit('U1')).map((e) => e.to), ['3', '4']);
+    assert.deepEqual(
+      (await new FileFleetStore(file).audit('U1')).map((e) => e.to),
+      ['3', '4'],
+    );
   });
 
   it('a change the disk refuses fails with STORAGE_FAILED and changes nothing in memory; the store heals when the disk does', async () => {
@@ -49,7 +56,10 @@ describe('disk faults: damaged files and a disk that refuses writes', () => {
     store.on('storage', (err?: CodedError) => events.push(err?.code));
     const writable = readOnly(dir);
     try {
-      await assert.rejects(store.beginCheckout('ann', { userLimit: 1, batteryThreshold: 0, deadlineSeconds: 60 }), (err: CodedError) => err.code === 'STORAGE_FAILED' && err.message.includes(file));
+      await assert.rejects(
+        store.beginCheckout('ann', { userLimit: 1, batteryThreshold: 0, deadlineSeconds: 60 }),
+        (err: CodedError) => err.code === 'STORAGE_FAILED' && err.message.includes(file),
+      );
       assert.equal((await store.device('U1'))?.status, 'Checked In', 'not reserved in memory either');
       assert.equal(store.storageError?.code, 'STORAGE_FAILED');
       assert.equal((await store.devices()).length, 1);
@@ -62,7 +72,10 @@ describe('disk faults: damaged files and a disk that refuses writes', () => {
     assert.equal(store.storageError, undefined);
     assert.equal((await store.beginCheckout('ann', { userLimit: 1, batteryThreshold: 0, deadlineSeconds: 60 })).status, 'Checking Out');
     assert.equal((await new FileFleetStore(file).device('U1'))?.status, 'Checking Out', 'memory and disk agree');
-    assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.tmp')), []);
+    assert.deepEqual(
+      readdirSync(dir).filter((f) => f.endsWith('.tmp')),
+      [],
+    );
     await store.close();
   });
 
@@ -78,7 +91,10 @@ describe('disk faults: damaged files and a disk that refuses writes', () => {
 
     const phone = new SimulatedDevice();
     const checkIn = (message: object, topic: string) =>
-      nano.handleWebhook(Buffer.from(JSON.stringify({ topic, checkin_event: { udid: phone.udid, raw_payload: Buffer.from(toPlist(message)).toString('base64') } })), undefined);
+      nano.handleWebhook(
+        Buffer.from(JSON.stringify({ topic, checkin_event: { udid: phone.udid, raw_payload: Buffer.from(toPlist(message)).toString('base64') } })),
+        undefined,
+      );
     const warnings: CodedError[] = [];
     nano.on('warning', (err: CodedError) => warnings.push(err));
     const writable = readOnly(dir);
@@ -137,7 +153,10 @@ describe('disk faults in a Node-RED runtime', () => {
         ...Array.from({ length: 12 }, (_, i) => ({ id: `checkout${i}`, type: 'check-out-device', fleet: 'fleet', wires: [[]] })),
       ]);
       await new Promise((resolve) => setImmediate(resolve)); // process warnings are emitted on the next tick
-      assert.deepEqual(warnings.filter((w) => /MaxListeners/.test(w)), []);
+      assert.deepEqual(
+        warnings.filter((w) => /MaxListeners/.test(w)),
+        [],
+      );
     } finally {
       process.off('warning', onWarning);
     }
@@ -146,13 +165,30 @@ describe('disk faults in a Node-RED runtime', () => {
   it('a fleet database out of reach at start: the tap fails with STORE_UNAVAILABLE, the nodes say so, nothing crashes', async () => {
     await load([
       // Port 9 on loopback: nothing listens there.
-      { id: 'fleet', type: 'device-fleet', mdm: '', lockerApp: 'org.example.locker', store: 'postgres', databaseUrl: 'postgres://127.0.0.1:9/devices', cart: 'ward-3' },
+      {
+        id: 'fleet',
+        type: 'device-fleet',
+        mdm: '',
+        lockerApp: 'org.example.locker',
+        store: 'postgres',
+        databaseUrl: 'postgres://127.0.0.1:9/devices',
+        cart: 'ward-3',
+      },
       { id: 'checkout', type: 'check-out-device', fleet: 'fleet', wires: [[]] },
       { id: 'unconfigured', type: 'device-fleet', mdm: '', lockerApp: 'org.example.locker', store: 'postgres', databaseUrl: '', cart: 'ward-3' },
     ]);
-    assert.equal((helper.getNode('unconfigured') as unknown as { unavailable?: CodedError }).unavailable?.code, 'INVALID_CONFIG', 'no database URL: said at deploy');
-    const said = (helper.log() as unknown as { args: [{ id?: string; msg?: unknown }][] }).args.map(([entry]) => entry).filter((entry) => entry.id === 'unconfigured');
-    assert.ok(said.some((entry) => /device-fleet\.errors\.misconfigured/.test(String(entry.msg))), 'pointed at the dialog');
+    assert.equal(
+      (helper.getNode('unconfigured') as unknown as { unavailable?: CodedError }).unavailable?.code,
+      'INVALID_CONFIG',
+      'no database URL: said at deploy',
+    );
+    const said = (helper.log() as unknown as { args: [{ id?: string; msg?: unknown }][] }).args
+      .map(([entry]) => entry)
+      .filter((entry) => entry.id === 'unconfigured');
+    assert.ok(
+      said.some((entry) => /device-fleet\.errors\.misconfigured/.test(String(entry.msg))),
+      'pointed at the dialog',
+    );
     assert.ok(!said.some((entry) => /device-fleet\.errors\.unavailable/.test(String(entry.msg))), 'not at a damaged file and its backup');
     const shown = statuses('checkout');
     const errors = reports('checkout', 'error');
@@ -170,21 +206,44 @@ describe('disk faults in a Node-RED runtime', () => {
     assert.equal(fleet.unavailable, undefined);
     assert.ok(fleet.fleet?.store);
     const files = readdirSync(fleetDir());
-    assert.ok(files.some((f) => f.startsWith('usb-locations-fleet.json.damaged-')), files.join());
+    assert.ok(
+      files.some((f) => f.startsWith('usb-locations-fleet.json.damaged-')),
+      files.join(),
+    );
     assert.ok(!files.includes('usb-locations-fleet.json'));
   });
 
   it('two MDM servers on one webhook path: the second is refused at deploy, the first keeps receiving', async () => {
     await load(
       [
-        { id: 'mdm-a', type: 'mdm-server', vendor: 'nanomdm', url: 'http://127.0.0.1:9/a', maxConcurrent: '5', timeout: '5000', webhookPath: 'device-checkout/webhook' },
-        { id: 'mdm-b', type: 'mdm-server', vendor: 'nanomdm', url: 'http://127.0.0.1:9/b', maxConcurrent: '5', timeout: '5000', webhookPath: 'device-checkout/webhook' },
+        {
+          id: 'mdm-a',
+          type: 'mdm-server',
+          vendor: 'nanomdm',
+          url: 'http://127.0.0.1:9/a',
+          maxConcurrent: '5',
+          timeout: '5000',
+          webhookPath: 'device-checkout/webhook',
+        },
+        {
+          id: 'mdm-b',
+          type: 'mdm-server',
+          vendor: 'nanomdm',
+          url: 'http://127.0.0.1:9/b',
+          maxConcurrent: '5',
+          timeout: '5000',
+          webhookPath: 'device-checkout/webhook',
+        },
       ],
       { 'mdm-a': { apiKey: 'a', webhookSecret: 'key-a' }, 'mdm-b': { apiKey: 'b', webhookSecret: 'key-b' } },
     );
     // The helper's spy on error() is shared by every node: tell the calls apart by node.
     type Call = { thisValue: { id: string }; args: unknown[] };
-    const errorsOf = (id: string) => (helper.getNode(id) as unknown as { error: { getCalls(): Call[] } }).error.getCalls().filter((c) => c.thisValue.id === id).map((c) => String(c.args[0]));
+    const errorsOf = (id: string) =>
+      (helper.getNode(id) as unknown as { error: { getCalls(): Call[] } }).error
+        .getCalls()
+        .filter((c) => c.thisValue.id === id)
+        .map((c) => String(c.args[0]));
     const refused = ['mdm-a', 'mdm-b'].filter((id) => errorsOf(id).some((e) => e.includes('webhook-taken')));
     assert.equal(refused.length, 1, 'exactly one of them is refused, with a clear error');
     const serving = refused[0] === 'mdm-a' ? 'mdm-b' : 'mdm-a';

@@ -20,7 +20,13 @@ describe('usbmuxd', () => {
     const reader = new FrameReader();
     const both = Buffer.concat([frame, encodeFrame({ MessageType: 'Result', Number: 0 }, 8)]);
     const got = [...both].map((byte) => reader.push(Buffer.from([byte]))).flat();
-    assert.deepEqual(got.map((f) => [f.tag, f.message.MessageType]), [[7, 'Listen'], [8, 'Result']]);
+    assert.deepEqual(
+      got.map((f) => [f.tag, f.message.MessageType]),
+      [
+        [7, 'Listen'],
+        [8, 'Result'],
+      ],
+    );
     assert.throws(() => new FrameReader().push(Buffer.from('0400000001000000080000000000000000', 'hex')), /frame of 4 bytes/);
   });
 

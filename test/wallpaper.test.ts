@@ -67,7 +67,10 @@ describe('wallpapers: rendered PNGs with attribute text', function () {
     writeFileSync(file, canvas.toBuffer('image/png'));
     const onImage = await ink(await renderer.render(spec('', { background: { imageFile: file } })), [0x20, 0x50, 0xa0]);
     assert.equal(onImage.pixels, 0, 'the image fills the whole screen');
-    await assert.rejects(renderer.render(spec('', { background: { imageFile: join(dir, 'missing.png') } })), (err: CodedError) => err.code === 'INVALID_WALLPAPER');
+    await assert.rejects(
+      renderer.render(spec('', { background: { imageFile: join(dir, 'missing.png') } })),
+      (err: CodedError) => err.code === 'INVALID_WALLPAPER',
+    );
     await assert.rejects(renderer.render(spec('', { background: { colour: 'red; url(x)' } })), (err: CodedError) => err.code === 'INVALID_WALLPAPER');
     await assert.rejects(renderer.render(spec('', { width: 50000 })), (err: CodedError) => err.code === 'INVALID_WALLPAPER');
   });

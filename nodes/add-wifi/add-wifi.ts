@@ -18,11 +18,13 @@ export default function (RED: NodeAPI): void {
     RED,
     'add-wifi',
     async (config, { device, mdm, wait }, node) => {
-      if (!WIFI_SECURITY.includes(config.security)) throw new CodedError('INVALID_CONFIG', RED._('add-wifi.errors.security', { security: config.security, allowed: WIFI_SECURITY.join(', ') }));
+      if (!WIFI_SECURITY.includes(config.security))
+        throw new CodedError('INVALID_CONFIG', RED._('add-wifi.errors.security', { security: config.security, allowed: WIFI_SECURITY.join(', ') }));
       const ssid = renderTemplate(config.ssid ?? '', device);
       if (!ssid || Buffer.byteLength(ssid) > 32) throw new CodedError('INVALID_CONFIG', RED._('add-wifi.errors.ssid'));
       const password = (node.credentials as { password?: string } | undefined)?.password;
-      if (config.security !== 'None' && config.security !== 'Any' && !password) throw new CodedError('INVALID_CONFIG', RED._('add-wifi.errors.password', { security: config.security }));
+      if (config.security !== 'None' && config.security !== 'Any' && !password)
+        throw new CodedError('INVALID_CONFIG', RED._('add-wifi.errors.password', { security: config.security }));
       const profile = wifiProfile({ ssid, security: config.security, password, hidden: Boolean(config.hidden), autoJoin: config.autoJoin !== false });
       await mdm.perform(device.udid, installProfile(profile), wait);
     },

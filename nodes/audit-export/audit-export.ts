@@ -40,7 +40,12 @@ export default function (RED: NodeAPI): void {
       Promise.resolve()
         .then(async () => {
           const hours = numberField('audit-export', config, 'hours');
-          const query = auditQuery({ from: asText(msg.from) ?? new Date(Date.now() - hours * 3_600_000).toISOString(), to: asText(msg.to), udid: msg.udid, user: msg.user });
+          const query = auditQuery({
+            from: asText(msg.from) ?? new Date(Date.now() - hours * 3_600_000).toISOString(),
+            to: asText(msg.to),
+            udid: msg.udid,
+            user: msg.user,
+          });
           const entries = byPerson(await fleet.store.audit(query.udid, query), query.user);
           msg.payload = format === 'jsonl' ? auditJsonLines(entries) : auditCsv(entries, phoneNamesOf(await fleet.store.devices()));
           msg.filename = `device-checkout-audit-${query.from!.slice(0, 10)}.${format}`;

@@ -11,7 +11,16 @@ import type { Fleet } from '../lib/fleet/fleet';
 import { asDevice } from '../lib/fleet/fleet-events';
 import { numberField } from '../shared/defaults';
 import { showStatus } from '../shared/status';
-import { deviceLabel, failAction, NO_LOCKER_APP, registerDeviceAction, type ActionDevice, type ActionInput, type DeviceActionDef, type DeviceMessage } from '../shared/device-action';
+import {
+  deviceLabel,
+  failAction,
+  NO_LOCKER_APP,
+  registerDeviceAction,
+  type ActionDevice,
+  type ActionInput,
+  type DeviceActionDef,
+  type DeviceMessage,
+} from '../shared/device-action';
 
 interface CheckOutDef extends DeviceActionDef {
   /** Green stays on while the MDM works, instead of blue "deployment in progress". */
@@ -90,7 +99,14 @@ export default function (RED: NodeAPI): void {
    * Unlocks the phone for the person: green while the MDM works, then flashing white once the
    * phone acknowledged the locker app's configuration and the unlock.
    */
-  async function unlock(config: CheckOutDef, device: ActionDevice, user: AssignedUser, fleet: Fleet, mdm: MdmAdapter, wait: ActionInput['wait']): Promise<Device> {
+  async function unlock(
+    config: CheckOutDef,
+    device: ActionDevice,
+    user: AssignedUser,
+    fleet: Fleet,
+    mdm: MdmAdapter,
+    wait: ActionInput['wait'],
+  ): Promise<Device> {
     // A failure from here on leaves the phone Failed with an amber LED (the action kit does it).
     // Green shows while the MDM works: neither waits for the other.
     const shown = Promise.all([fleet.setLed(device, 'granted'), config.suppressBlueLed === false && fleet.setLed(device, 'deploying')]);
@@ -128,7 +144,12 @@ export default function (RED: NodeAPI): void {
     waitingToBeTaken.get(node)?.();
     const label = deviceLabel(device);
     let deadline = Date.now() + fleet.rules.deadlineSeconds * 1000;
-    const tick = (): void => showStatus(node, 'waiting', RED._('check-out-device.status.waiting-taken', { device: label, seconds: Math.max(0, Math.ceil((deadline - Date.now()) / 1000)) }));
+    const tick = (): void =>
+      showStatus(
+        node,
+        'waiting',
+        RED._('check-out-device.status.waiting-taken', { device: label, seconds: Math.max(0, Math.ceil((deadline - Date.now()) / 1000)) }),
+      );
     const timer = setInterval(tick, 1000);
     const stop = (): void => {
       clearInterval(timer);
@@ -166,7 +187,10 @@ export default function (RED: NodeAPI): void {
         } catch (err) {
           // A phone that does not answer or refuses is swapped; the MDM's own failures are not: the next phone would fare no better.
           if (!meaning((err as CodedError).code).unresponsive || !(await release(input.device, err as CodedError, fleet, mdm, wait.signal, node))) throw err;
-          const unlockFailed = new CodedError('UNLOCK_FAILED', RED._('check-out-device.errors.unlock-failed', { phones: tried, code: (err as CodedError).code }));
+          const unlockFailed = new CodedError(
+            'UNLOCK_FAILED',
+            RED._('check-out-device.errors.unlock-failed', { phones: tried, code: (err as CodedError).code }),
+          );
           if (tried >= phones) throw unlockFailed;
           node.warn(RED._('check-out-device.errors.next-phone', { device: deviceLabel(input.device), code: (err as CodedError).code }));
           // No other phone to hand out: the person is told that hers did not unlock.
@@ -192,7 +216,10 @@ export default function (RED: NodeAPI): void {
         const watch = () => {
           unwatch = fleet.watchCheckouts(node.id, ({ device, checkout }) => {
             const msg = { ...checkout.message, device } as DeviceMessage;
-            const err = new CodedError('UNPLUG_TIMEOUT', RED._('check-out-device.errors.unplug-timeout', { device: deviceLabel(device), seconds: fleet.rules.deadlineSeconds }));
+            const err = new CodedError(
+              'UNPLUG_TIMEOUT',
+              RED._('check-out-device.errors.unplug-timeout', { device: deviceLabel(device), seconds: fleet.rules.deadlineSeconds }),
+            );
             failAction(RED, node, err, msg, deviceLabel(device), (error) => node.error(error, msg));
           });
         };

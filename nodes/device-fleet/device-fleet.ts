@@ -95,7 +95,9 @@ export default function (RED: NodeAPI): void {
         badgeLookupUrl: (config.badgeLookupUrl ?? '').trim(),
         usb: usb ? { path: usb, windowMs: field('usbWindow') * 1000 } : undefined,
         mdm: () => mdmNode?.adapter,
-        lostMode: config.lostMode ? { Message: config.lostModeMessage?.trim(), PhoneNumber: config.lostModePhone?.trim(), Footnote: config.lostModeFootnote?.trim() } : undefined,
+        lostMode: config.lostMode
+          ? { Message: config.lostModeMessage?.trim(), PhoneNumber: config.lostModePhone?.trim(), Footnote: config.lostModeFootnote?.trim() }
+          : undefined,
         text,
         log: { info: (m) => this.log(m), warn: (m) => this.warn(m), error: (m) => this.error(m) },
       });

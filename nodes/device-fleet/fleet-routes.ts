@@ -116,12 +116,19 @@ export function fleetRoutes(RED: NodeAPI): FleetRoutes {
       empty: RED._('device-fleet.ward.empty'),
       overdue: RED._('device-fleet.ward.overdue'),
       updated: RED._('device-fleet.ward.updated'),
-      columns: { user: RED._('device-fleet.ward.user'), phone: RED._('device-fleet.ward.phone'), cart: RED._('device-fleet.ward.cart'), since: RED._('device-fleet.ward.since') },
+      columns: {
+        user: RED._('device-fleet.ward.user'),
+        phone: RED._('device-fleet.ward.phone'),
+        cart: RED._('device-fleet.ward.cart'),
+        since: RED._('device-fleet.ward.since'),
+      },
     };
-    directory.rows((id) => id === fleet).then((rows) => {
-      res.set('cache-control', 'no-store');
-      res.type('html').send(wardPage(rows, texts, new Date(), RED._('device-fleet.ward.lang')));
-    }, failed(res));
+    directory
+      .rows((id) => id === fleet)
+      .then((rows) => {
+        res.set('cache-control', 'no-store');
+        res.type('html').send(wardPage(rows, texts, new Date(), RED._('device-fleet.ward.lang')));
+      }, failed(res));
   });
 
   return {
@@ -137,21 +144,23 @@ export function fleetRoutes(RED: NodeAPI): FleetRoutes {
  * An admin action comes as JSON from the editor's own page: an HTML form on another site (the
  * attack on an editor without adminAuth) can send neither JSON nor this site's Origin.
  */
-const sameSiteJson = (RED: NodeAPI) => (req: Request, res: Response, next: NextFunction): void => {
-  if (!req.is('application/json')) return void res.status(415).json({ code: 'INVALID_REQUEST', message: RED._('device-fleet.errors.not-json-request') });
-  const origin = req.headers.origin;
-  const hosts = [req.headers.host, req.headers['x-forwarded-host']].filter(Boolean);
-  let from: string | undefined;
-  try {
-    from = origin === undefined ? undefined : new URL(origin).host;
-  } catch {
-    from = '';
-  }
-  if (req.headers['sec-fetch-site'] === 'cross-site' || (from !== undefined && !hosts.includes(from))) {
-    return void res.status(403).json({ code: 'FOREIGN_ORIGIN', message: RED._('device-fleet.errors.foreign-origin') });
-  }
-  next();
-};
+const sameSiteJson =
+  (RED: NodeAPI) =>
+  (req: Request, res: Response, next: NextFunction): void => {
+    if (!req.is('application/json')) return void res.status(415).json({ code: 'INVALID_REQUEST', message: RED._('device-fleet.errors.not-json-request') });
+    const origin = req.headers.origin;
+    const hosts = [req.headers.host, req.headers['x-forwarded-host']].filter(Boolean);
+    let from: string | undefined;
+    try {
+      from = origin === undefined ? undefined : new URL(origin).host;
+    } catch {
+      from = '';
+    }
+    if (req.headers['sec-fetch-site'] === 'cross-site' || (from !== undefined && !hosts.includes(from))) {
+      return void res.status(403).json({ code: 'FOREIGN_ORIGIN', message: RED._('device-fleet.errors.foreign-origin') });
+    }
+    next();
+  };
 
 /** Resolves when the client has taken what was written, or has gone. */
 function drainedOrGone(res: Response): Promise<void> {

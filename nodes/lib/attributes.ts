@@ -33,11 +33,13 @@ export function renderTemplate(template: string, device: Device, leaveEmpty?: (p
       return leaveEmpty ? '' : whole;
     }
     const rendered = String(value);
-    if (rendered.length > MAX_TEXT) throw new CodedError('INVALID_ATTRIBUTE', catalogText('device-fleet.errors.value-too-long', { placeholder: whole, max: MAX_TEXT }));
+    if (rendered.length > MAX_TEXT)
+      throw new CodedError('INVALID_ATTRIBUTE', catalogText('device-fleet.errors.value-too-long', { placeholder: whole, max: MAX_TEXT }));
     return rendered;
   });
   if (missing.length > 0 && leaveEmpty) leaveEmpty(missing);
-  else if (missing.length > 0) throw new CodedError('MISSING_ATTRIBUTE', catalogText('device-fleet.errors.no-value', { placeholders: missing.join(', '), template }));
+  else if (missing.length > 0)
+    throw new CodedError('MISSING_ATTRIBUTE', catalogText('device-fleet.errors.no-value', { placeholders: missing.join(', '), template }));
   return text;
 }
 

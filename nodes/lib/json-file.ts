@@ -70,10 +70,12 @@ export class SnapshotFile {
       return this.newest.written;
     }
     const newest: { text: string; written: Promise<void> } = { text, written: Promise.resolve() };
-    newest.written = this.writing.catch(() => undefined).then(() => {
-      this.newest = undefined;
-      return writeFileAtomically(this.path, newest.text);
-    });
+    newest.written = this.writing
+      .catch(() => undefined)
+      .then(() => {
+        this.newest = undefined;
+        return writeFileAtomically(this.path, newest.text);
+      });
     this.newest = newest;
     this.writing = newest.written;
     return newest.written;
@@ -90,7 +92,11 @@ export function setAside(path: string): string {
 export function storageFailed(action: 'read' | 'write', path: string, err: unknown): CodedError {
   if (err instanceof CodedError) return err;
   const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
-  return new CodedError('STORAGE_FAILED', catalogText(action === 'read' ? 'device-fleet.errors.cannot-read' : 'device-fleet.errors.cannot-write', { path, reason }), { path });
+  return new CodedError(
+    'STORAGE_FAILED',
+    catalogText(action === 'read' ? 'device-fleet.errors.cannot-read' : 'device-fleet.errors.cannot-write', { path, reason }),
+    { path },
+  );
 }
 
 /** Makes a rename in `directory` survive a power cut. */

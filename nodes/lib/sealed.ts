@@ -8,7 +8,8 @@ export interface Sealed {
   data: Buffer;
 }
 
-const keyOf = (secret: string, salt: Buffer, purpose: string): Buffer => Buffer.from(hkdfSync('sha256', secret, salt, `node-red-contrib-device-checkout ${purpose}`, 32));
+const keyOf = (secret: string, salt: Buffer, purpose: string): Buffer =>
+  Buffer.from(hkdfSync('sha256', secret, salt, `node-red-contrib-device-checkout ${purpose}`, 32));
 
 export function seal(plain: Buffer, secret: string, purpose: string): Sealed {
   const salt = randomBytes(16);
@@ -27,4 +28,9 @@ export function unseal({ salt, iv, tag, data }: Sealed, secret: string, purpose:
 
 /** One buffer (salt, iv, tag, data) for a database column. */
 export const packSealed = ({ salt, iv, tag, data }: Sealed): Buffer => Buffer.concat([salt, iv, tag, data]);
-export const unpackSealed = (packed: Buffer): Sealed => ({ salt: packed.subarray(0, 16), iv: packed.subarray(16, 28), tag: packed.subarray(28, 44), data: packed.subarray(44) });
+export const unpackSealed = (packed: Buffer): Sealed => ({
+  salt: packed.subarray(0, 16),
+  iv: packed.subarray(16, 28),
+  tag: packed.subarray(28, 44),
+  data: packed.subarray(44),
+});

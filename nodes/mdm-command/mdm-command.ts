@@ -36,7 +36,8 @@ export default function (RED: NodeAPI): void {
     if (!keys) throw new CodedError('INVALID_COMMAND', RED._('mdm-command.errors.not-json'));
     const command = mdmCommand(config.command, keys);
     const problems = appleSchemas().validateCommand(command);
-    if (problems.length > 0) throw new CodedError('INVALID_COMMAND', RED._('mdm-command.errors.invalid', { command: config.command, problems: problems.join('; ') }), { problems });
+    if (problems.length > 0)
+      throw new CodedError('INVALID_COMMAND', RED._('mdm-command.errors.invalid', { command: config.command, problems: problems.join('; ') }), { problems });
     return mdm.perform(device.udid, command, { ...wait, destructive: Boolean(config.destructive) || config.command === 'EraseDevice' });
   });
 

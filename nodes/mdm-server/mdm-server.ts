@@ -47,12 +47,16 @@ function createAdapter(config: MdmServerDef, credentials: MdmCredentials, dataDi
   if (!/^https?:\/\/[^\s]+$/.test(url)) throw new CodedError('INVALID_CONFIG', text('mdm-server.errors.url', { url: config.url }));
   const maxConcurrent = numberField('mdm-server', config, 'maxConcurrent');
   const timeout = numberField('mdm-server', config, 'timeout');
-  if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1 || maxConcurrent > 50) throw new CodedError('INVALID_CONFIG', text('mdm-server.errors.max-concurrent'));
+  if (!Number.isInteger(maxConcurrent) || maxConcurrent < 1 || maxConcurrent > 50)
+    throw new CodedError('INVALID_CONFIG', text('mdm-server.errors.max-concurrent'));
   if (!Number.isFinite(timeout) || timeout < 1000) throw new CodedError('INVALID_CONFIG', text('mdm-server.errors.timeout'));
   if (config.vendor === 'nanomdm') {
     if (!credentials.apiKey) throw new CodedError('INVALID_CONFIG', text('mdm-server.errors.no-api-key'));
     // One file per NanoMDM (by URL), sealed with its API key: serials and unlock tokens survive a restart.
-    const vault = new EnrolmentVault(join(dataDir, `nanomdm-${createHash('sha256').update(url).digest('hex').slice(0, 16)}.enrolments.json`), credentials.apiKey);
+    const vault = new EnrolmentVault(
+      join(dataDir, `nanomdm-${createHash('sha256').update(url).digest('hex').slice(0, 16)}.enrolments.json`),
+      credentials.apiKey,
+    );
     const webhookSecret = credentials.webhookSecret || undefined;
     const nano = new NanoMdm({ url, apiKey: credentials.apiKey, webhookSecret, acceptUnsigned: config.acceptUnsigned === true, maxConcurrent, timeout, vault });
     vault.notices.forEach(warn);
@@ -60,7 +64,16 @@ function createAdapter(config: MdmServerDef, credentials: MdmCredentials, dataDi
   }
   if (config.vendor === 'jamf') {
     const { clientId, clientSecret, username, password } = credentials;
-    return new JamfPro({ url, clientId, clientSecret, username, password, maxConcurrent, timeout, pollInterval: numberField('mdm-server', config, 'pollInterval') });
+    return new JamfPro({
+      url,
+      clientId,
+      clientSecret,
+      username,
+      password,
+      maxConcurrent,
+      timeout,
+      pollInterval: numberField('mdm-server', config, 'pollInterval'),
+    });
   }
   throw new CodedError('INVALID_CONFIG', text('mdm-server.errors.vendor', { vendor: config.vendor, vendors: VENDORS.join(', ') }));
 }
@@ -74,7 +87,9 @@ export default function (RED: NodeAPI): void {
     const webhookPath = config.webhookPath || String(defaultOf('mdm-server', 'webhookPath'));
     let adapter: MdmAdapter;
     try {
-      adapter = this.adapter = adapters.acquire(key, () => createAdapter(config, this.credentials ?? {}, join(RED.settings.userDir ?? '.', 'device-checkout'), (m) => this.warn(m), RED._));
+      adapter = this.adapter = adapters.acquire(key, () =>
+        createAdapter(config, this.credentials ?? {}, join(RED.settings.userDir ?? '.', 'device-checkout'), (m) => this.warn(m), RED._),
+      );
     } catch (err) {
       this.error(RED._('mdm-server.errors.config', { message: (err as Error).message }));
       return;
@@ -94,7 +109,8 @@ export default function (RED: NodeAPI): void {
     const served = webhook ? serveWebhook(RED, webhookPath, adapter, webhook) : 'unsupported';
     if (webhook && served === 'unsupported') this.warn(RED._('mdm-server.errors.no-webhook'));
     if (served === 'taken') this.error(RED._('mdm-server.errors.webhook-taken', { path: webhookPath }));
-    if (webhook && !this.credentials?.webhookSecret) this.warn(RED._(config.acceptUnsigned ? 'mdm-server.errors.unsigned-accepted' : 'mdm-server.errors.unsigned-refused'));
+    if (webhook && !this.credentials?.webhookSecret)
+      this.warn(RED._(config.acceptUnsigned ? 'mdm-server.errors.unsigned-accepted' : 'mdm-server.errors.unsigned-refused'));
 
     this.on('close', async (done: () => void) => {
       adapter.off('warning', onWarning);

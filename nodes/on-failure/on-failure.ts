@@ -27,7 +27,11 @@ const SEEN_FOR_MS = 60_000;
 export default function (RED: NodeAPI): void {
   function OnFailure(this: Node, config: OnFailureDef): void {
     RED.nodes.createNode(this, config);
-    const policy: FailurePolicy = { retry: config.retry === true, maxAttempts: numberField('on-failure', config, 'maxAttempts'), runOther: config.runOther === true };
+    const policy: FailurePolicy = {
+      retry: config.retry === true,
+      maxAttempts: numberField('on-failure', config, 'maxAttempts'),
+      runOther: config.runOther === true,
+    };
     const seen = new Map<string, number>();
     const { g, z } = this as Node & { g?: string };
 

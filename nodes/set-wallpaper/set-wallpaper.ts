@@ -26,7 +26,9 @@ const renderer = new WallpaperRenderer();
 export default function (RED: NodeAPI): void {
   registerDeviceAction<SetWallpaperDef>(RED, 'set-wallpaper', async (config, { device, mdm, wait }) => {
     const background: WallpaperBackground =
-      config.background === 'image' ? { imageFile: imagePath(config.imageFile ?? '', device) } : { colour: config.background === 'colour' ? (config.colour ?? '') : '#000000' };
+      config.background === 'image'
+        ? { imageFile: imagePath(config.imageFile ?? '', device) }
+        : { colour: config.background === 'colour' ? (config.colour ?? '') : '#000000' };
     const image = await renderer.render({
       width: numberField('set-wallpaper', config, 'width'),
       height: numberField('set-wallpaper', config, 'height'),

@@ -11,6 +11,9 @@ const PACKAGE = 'node-red-contrib-device-checkout';
 export function useNodeRedCatalogs(RED: NodeAPI): void {
   useCatalogs((key, values) => {
     const qualified = `${PACKAGE}/${key.slice(0, key.indexOf('.'))}:${key}`;
-    return RED._(qualified, values && Object.fromEntries(Object.entries(values).map(([name, value]) => [name, typeof value === 'number' ? value : String(value ?? '')])));
+    return RED._(
+      qualified,
+      values && Object.fromEntries(Object.entries(values).map(([name, value]) => [name, typeof value === 'number' ? value : String(value ?? '')])),
+    );
   });
 }

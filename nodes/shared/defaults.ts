@@ -9,19 +9,19 @@ interface FieldRule {
   integer?: boolean;
 }
 
-interface SharedTable {
+export interface SharedTable {
   fields: Record<string, Record<string, FieldRule>>;
   defaults: Record<string, Record<string, number | string>>;
   problem(type: string, field: string, value: unknown): 'not-a-number' | 'not-whole' | 'out-of-range' | undefined;
 }
 
 /** The table the editor reads too (resources/device-checkout.js): one place for every field's default and range. */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const SHARED = require(join(PACKAGE_ROOT, 'resources', 'device-checkout.js')) as SharedTable;
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- a plain script the editor loads too, found at run time
+export const fieldRules = require(join(PACKAGE_ROOT, 'resources', 'device-checkout.js')) as SharedTable;
 
 /** The default of `field` on node `type`, as a new node shows it in the editor. */
 export function defaultOf(type: string, field: string): number | string | undefined {
-  return SHARED.defaults[type]?.[field];
+  return fieldRules.defaults[type]?.[field];
 }
 
 /**
@@ -30,11 +30,15 @@ export function defaultOf(type: string, field: string): number | string | undefi
  */
 export function numberField(type: string, config: object, field: string): number {
   const value = (config as Record<string, unknown>)[field];
-  const problem = SHARED.problem(type, field, value);
+  const problem = fieldRules.problem(type, field, value);
   if (problem) {
-    const { min, max } = SHARED.fields[type][field];
+    const { min, max } = fieldRules.fields[type][field];
     const values = { field, value: String(value).slice(0, 40), min, max };
-    const why = { 'not-a-number': 'device-fleet.errors.field-not-a-number', 'not-whole': 'device-fleet.errors.field-not-whole', 'out-of-range': 'device-fleet.errors.field-out-of-range' }[problem];
+    const why = {
+      'not-a-number': 'device-fleet.errors.field-not-a-number',
+      'not-whole': 'device-fleet.errors.field-not-whole',
+      'out-of-range': 'device-fleet.errors.field-out-of-range',
+    }[problem];
     throw new CodedError('INVALID_CONFIG', catalogText(why, values));
   }
   return value === undefined || value === '' ? Number(defaultOf(type, field)) : Number(value);

@@ -6,7 +6,8 @@ import { showStatus } from './status';
 /** The status a hub-using node shows for its hub's connection. */
 function showHubStatus(RED: NodeAPI, node: Node, hub: HubStatus): void {
   // Fully qualified keys: the text lives in the smart-hub's catalog, whichever node shows it.
-  if (hub.status === 'connected') showStatus(node, 'ok', RED._('node-red-contrib-device-checkout/smart-hub:smart-hub.status.connected', { docked: hub.docked }));
+  if (hub.status === 'connected')
+    showStatus(node, 'ok', RED._('node-red-contrib-device-checkout/smart-hub:smart-hub.status.connected', { docked: hub.docked }));
   else if (hub.status === 'connecting') showStatus(node, 'waiting', RED._('node-red-contrib-device-checkout/smart-hub:smart-hub.status.connecting'));
   else showStatus(node, 'blocked', RED._('node-red-contrib-device-checkout/smart-hub:smart-hub.status.disconnected', { reason: hub.reason ?? '' }));
 }

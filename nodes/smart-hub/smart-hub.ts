@@ -26,7 +26,10 @@ export default function (RED: NodeAPI): void {
     const users = new Set<string>();
     let settings: ReturnType<typeof hubSettings> | undefined;
     try {
-      settings = hubSettings(config, { baudRate: numberField('smart-hub', config, 'baudRate'), pollInterval: numberField('smart-hub', config, 'pollInterval') });
+      settings = hubSettings(config, {
+        baudRate: numberField('smart-hub', config, 'baudRate'),
+        pollInterval: numberField('smart-hub', config, 'pollInterval'),
+      });
     } catch (err) {
       this.error(RED._('smart-hub.errors.config', { message: (err as Error).message }));
     }
@@ -36,7 +39,8 @@ export default function (RED: NodeAPI): void {
     // Why the hub is away goes to the log too (once per reason, not per retry): a status is seen only in the editor.
     let said: string | undefined;
     const onStatus = ({ status, reason }: HubStatus): void => {
-      if (status === 'disconnected' && reason && reason !== 'closed' && reason !== said) this.warn(RED._('smart-hub.errors.away', { hub: this.hubName, reason }));
+      if (status === 'disconnected' && reason && reason !== 'closed' && reason !== said)
+        this.warn(RED._('smart-hub.errors.away', { hub: this.hubName, reason }));
       if (status === 'connected' && said) this.log(RED._('smart-hub.errors.back', { hub: this.hubName }));
       if (status !== 'connecting') said = status === 'disconnected' ? reason : undefined;
     };

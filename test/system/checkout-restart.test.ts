@@ -58,13 +58,41 @@ describe('a check-out survives Node-RED being killed (real processes, hub over a
     for (let port = 1; port <= pty.hub.portCount; port++) if (pty.hub.isDocked(port)) cart.unplug(0, port);
   });
 
-  const report = (id: string, z: string, path: string) => ({ id, type: 'http request', z, method: 'POST', ret: 'txt', paytoqs: 'ignore', url: `${collectorUrl}${path}`, wires: [[]] });
+  const report = (id: string, z: string, path: string) => ({
+    id,
+    type: 'http request',
+    z,
+    method: 'POST',
+    ret: 'txt',
+    paytoqs: 'ignore',
+    url: `${collectorUrl}${path}`,
+    wires: [[]],
+  });
   const flows = () => [
     { id: 'return', type: 'tab', label: 'Return' },
     { id: 'check-out', type: 'tab', label: 'Check Out' },
     { id: 'hub', type: 'smart-hub', name: 'Cart', serialPort: pty.hostPath, baudRate: '115200', pollInterval: '100', model: 'auto' },
-    { id: 'mdm', type: 'mdm-server', vendor: 'nanomdm', url: mdm.url, maxConcurrent: '5', timeout: '5000', webhookPath: 'device-checkout/webhook', credentials: SECRETS },
-    { id: 'fleet', type: 'device-fleet', mdm: 'mdm', usb: usb.socketPath, usbWindow: '1', lockerApp: 'org.example.locker', checkoutDeadline: String(DEADLINE_S), userLimit: '1', batteryThreshold: '20' },
+    {
+      id: 'mdm',
+      type: 'mdm-server',
+      vendor: 'nanomdm',
+      url: mdm.url,
+      maxConcurrent: '5',
+      timeout: '5000',
+      webhookPath: 'device-checkout/webhook',
+      credentials: SECRETS,
+    },
+    {
+      id: 'fleet',
+      type: 'device-fleet',
+      mdm: 'mdm',
+      usb: usb.socketPath,
+      usbWindow: '1',
+      lockerApp: 'org.example.locker',
+      checkoutDeadline: String(DEADLINE_S),
+      userLimit: '1',
+      batteryThreshold: '20',
+    },
     { id: 'in', type: 'hub-input', z: 'return', hub: 'hub', fleet: 'fleet', wires: [['checkin'], []] },
     { id: 'to-return', type: 'link in', z: 'return', links: ['run-return'], wires: [['checkin']] },
     { id: 'checkin', type: 'check-in-device', z: 'return', fleet: 'fleet', timeout: '5', wires: [['report-returned']] },

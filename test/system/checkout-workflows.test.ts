@@ -22,8 +22,9 @@ import { readOnly, tempDir, waitFor } from '../../harness/support';
 import { createCartLogin, createDatabase, startPostgres, type CartLogin, type TestPostgres } from '../../harness/postgres';
 
 // Core nodes the workflows are wired with.
-/* eslint-disable @typescript-eslint/no-require-imports */
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- Node-RED's core nodes are CommonJS files without types
 const linkNodes = require('@node-red/nodes/core/common/60-link.js') as (RED: NodeAPI) => void;
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- the same
 const catchNode = require('@node-red/nodes/core/common/25-catch.js') as (RED: NodeAPI) => void;
 
 const LOCKER = 'org.example.locker';
@@ -102,15 +103,44 @@ for (const kind of ['file', 'postgres'] as const) {
       { id: 'in', type: 'hub-input', z: 'return', hub: 'hub', fleet: 'fleet', wires: [['checkin'], ['unplugs']] },
       { id: 'to-return', type: 'link in', z: 'return', links: ['run-return'], wires: [['checkin']] },
       { id: 'checkin', type: 'check-in-device', z: 'return', fleet: 'fleet', timeout: '5', wires: [['black-wallpaper']] },
-      { id: 'black-wallpaper', type: 'set-wallpaper', z: 'return', fleet: 'fleet', text: '', background: 'black', where: 'lock', timeout: '5', wires: [['passcode']] },
+      {
+        id: 'black-wallpaper',
+        type: 'set-wallpaper',
+        z: 'return',
+        fleet: 'fleet',
+        text: '',
+        background: 'black',
+        where: 'lock',
+        timeout: '5',
+        wires: [['passcode']],
+      },
       { id: 'passcode', type: 'clear-passcode', z: 'return', fleet: 'fleet', timeout: '5', wires: [['returned']] },
       { id: 'return-failure', type: 'on-failure', z: 'return', retry: true, maxAttempts: '2', runOther: false, wires: [['checkin'], []] },
       // Check Out: the example's On Failure: no retry, "if still failing, run another workflow" -> Return.
       { id: 'checkout', type: 'check-out-device', z: 'check-out', fleet: 'fleet', suppressBlueLed: true, timeout: '5', wires: [['wallpaper']] },
-      { id: 'checkout-quick', type: 'check-out-device', z: 'check-out', fleet: 'fleet', suppressBlueLed: true, timeout: '1', unlockPhones: '2', wires: [['handed']] },
+      {
+        id: 'checkout-quick',
+        type: 'check-out-device',
+        z: 'check-out',
+        fleet: 'fleet',
+        suppressBlueLed: true,
+        timeout: '1',
+        unlockPhones: '2',
+        wires: [['handed']],
+      },
       { id: 'events', type: 'fleet-event', z: 'check-out', fleet: 'fleet', wires: [['alerts']] },
       { id: 'checkout-blue', type: 'check-out-device', z: 'check-out', fleet: 'fleet', suppressBlueLed: false, timeout: '5', wires: [['wallpaper']] },
-      { id: 'wallpaper', type: 'set-wallpaper', z: 'check-out', fleet: 'fleet', text: 'Checked Out to [Device User]', background: 'black', where: 'lock', timeout: '5', wires: [['handed']] },
+      {
+        id: 'wallpaper',
+        type: 'set-wallpaper',
+        z: 'check-out',
+        fleet: 'fleet',
+        text: 'Checked Out to [Device User]',
+        background: 'black',
+        where: 'lock',
+        timeout: '5',
+        wires: [['handed']],
+      },
       { id: 'checkout-failure', type: 'on-failure', z: 'check-out', retry: false, maxAttempts: '1', runOther: true, wires: [[], ['run-return', 'failed']] },
       { id: 'run-return', type: 'link out', z: 'check-out', mode: 'link', links: ['to-return'], wires: [] },
       { id: 'catch-all', type: 'catch', z: 'check-out', scope: null, uncaught: false, wires: [['caught']] },
@@ -130,8 +160,18 @@ for (const kind of ['file', 'postgres'] as const) {
       usb = await simulatedUsbmuxd(`workflows-${kind}-${run}`);
       cart = new SimulatedCart([pty.hub], usb, 100);
       const watched = cartWatched({ pty, usb, cart });
-      await helper.load([...packageNodes, linkNodes, catchNode], flow() as Parameters<typeof helper.load>[1], { mdm: SECRETS, ...(login && { fleet: login.credentials }) });
-      seen = { returned: collect('returned'), handed: collect('handed'), failed: collect('failed'), caught: collect('caught'), unplugs: collect('unplugs'), alerts: collect('alerts') } as typeof seen;
+      await helper.load([...packageNodes, linkNodes, catchNode], flow() as Parameters<typeof helper.load>[1], {
+        mdm: SECRETS,
+        ...(login && { fleet: login.credentials }),
+      });
+      seen = {
+        returned: collect('returned'),
+        handed: collect('handed'),
+        failed: collect('failed'),
+        caught: collect('caught'),
+        unplugs: collect('unplugs'),
+        alerts: collect('alerts'),
+      } as typeof seen;
       store = (helper.getNode('fleet') as unknown as { fleet: { store: FleetStore } }).fleet.store;
       await watched();
     });
@@ -169,7 +209,10 @@ for (const kind of ['file', 'postgres'] as const) {
       const waiting = shown.at(-1)!;
       assert.deepEqual([waiting.fill, waiting.shape], ['yellow', 'ring'], 'not done while the phone waits in the cart');
       assert.match(String(waiting.text), /check-out-device\.status\.waiting-taken .*"seconds":[1-5]\b/);
-      assert.deepEqual([handed.device.udid, handed.device.status, handed.device.user, handed.device.userName], [phone.udid, 'Checking Out', 'alice', 'Alice Example']);
+      assert.deepEqual(
+        [handed.device.udid, handed.device.status, handed.device.user, handed.device.userName],
+        [phone.udid, 'Checking Out', 'alice', 'Alice Example'],
+      );
       assert.deepEqual(requestTypes(phone, executedBefore), ['Settings:ApplicationConfiguration', 'RemoveProfile', 'Settings:Wallpaper']);
       assert.deepEqual(phone.appConfigurations.get(LOCKER), { CheckoutStatus: 'Checked Out', UserId: 'alice', UserName: 'Alice Example' });
       assert.ok(!phone.profiles.has(APP_LOCK_IDENTIFIER), 'unlocked');
@@ -186,14 +229,24 @@ for (const kind of ['file', 'postgres'] as const) {
       assert.deepEqual(seen.caught, [], 'unplugged in time: no failure when the deadline passes');
       await waitFor('Overdue after the lending period', async () => (await store.device(phone.udid))?.overdue === true);
       await waitFor('in Lost Mode', () => phone.lostMode !== undefined);
-      assert.deepEqual(phone.lostMode, { Message: `Overdue: please bring phone ${phone.serial} back to the cart, Alice Example.`, PhoneNumber: undefined, Footnote: undefined });
+      assert.deepEqual(phone.lostMode, {
+        Message: `Overdue: please bring phone ${phone.serial} back to the cart, Alice Example.`,
+        PhoneNumber: undefined,
+        Footnote: undefined,
+      });
 
       const executedAtDock = phone.executed.length;
       cart.dock(phone, 0, 2);
       await waitFor('returned', () => seen.returned.length === 2, 10_000);
       assert.equal(phone.lostMode, undefined, 'Lost Mode lifted at the dock');
       assert.equal(phone.executed[executedAtDock].RequestType, 'DisableLostMode', 'before the Return locks the phone');
-      assert.deepEqual(seen.alerts.map((a) => [a.topic, a.device.udid]), [['overdue', phone.udid], ['returned-late', phone.udid]]);
+      assert.deepEqual(
+        seen.alerts.map((a) => [a.topic, a.device.udid]),
+        [
+          ['overdue', phone.udid],
+          ['returned-late', phone.udid],
+        ],
+      );
       assert.equal((await store.device(phone.udid))?.overdue, undefined, 'checked in: no longer overdue');
       assert.equal(await status(phone), 'Checked In');
       const after = await store.device(phone.udid);
@@ -202,7 +255,12 @@ for (const kind of ['file', 'postgres'] as const) {
       assert.equal((await ink(phone.wallpapers.lock!)).pixels, 0, 'black lock screen: the phone is locked');
       assert.deepEqual(ledHistory(pty.hub, 2).slice(-1), ['release']);
       const statusTrail = (await trail(phone)).filter((e) => e.what === 'status').map((e) => `${e.from}->${e.to}${e.who ? ` (${e.who})` : ''}`);
-      assert.deepEqual(statusTrail, ['Unknown->Checked In (check-in)', 'Checked In->Checking Out (alice)', 'Checking Out->Checked Out (hub)', 'Checked Out->Checked In (check-in)']);
+      assert.deepEqual(statusTrail, [
+        'Unknown->Checked In (check-in)',
+        'Checked In->Checking Out (alice)',
+        'Checking Out->Checked Out (hub)',
+        'Checked Out->Checked In (check-in)',
+      ]);
     });
 
     it('not unplugged within the deadline: UNPLUG_TIMEOUT, and On Failure runs the Return workflow', async () => {
@@ -261,13 +319,19 @@ for (const kind of ['file', 'postgres'] as const) {
       assert.deepEqual(ledHistory(pty.hub, 4), ['release', 'granted', 'error'], 'the silent phone\u2019s port: amber');
       assert.deepEqual(ledHistory(pty.hub, 5), ['release', 'granted', 'ready']);
       const [alert] = await waitFor('unlock-failed event', () => seen.alerts.length > 0 && seen.alerts);
-      assert.deepEqual([alert.topic, alert.device.udid, (alert.payload as { why: string }).why], ['unlock-failed', silent.udid, 'UNLOCK_FAILED: DEVICE_TIMEOUT']);
+      assert.deepEqual(
+        [alert.topic, alert.device.udid, (alert.payload as { why: string }).why],
+        ['unlock-failed', silent.udid, 'UNLOCK_FAILED: DEVICE_TIMEOUT'],
+      );
       assert.ok((await trail(silent)).some((e) => e.what === 'status' && e.to === 'Failed' && e.why === 'UNLOCK_FAILED: DEVICE_TIMEOUT'));
       assert.deepEqual(seen.caught, [], 'the person was not refused');
 
       silent.silent = false;
       mdm.wake(silent.udid);
-      await waitFor('the late phone locked again', () => silent.appConfigurations.get(LOCKER)?.CheckoutStatus === 'Checked In' && silent.profiles.has(APP_LOCK_IDENTIFIER));
+      await waitFor(
+        'the late phone locked again',
+        () => silent.appConfigurations.get(LOCKER)?.CheckoutStatus === 'Checked In' && silent.profiles.has(APP_LOCK_IDENTIFIER),
+      );
     });
 
     it('tries at most the set number of phones in one tap: UNLOCK_FAILED, the others untouched; none left to try: UNLOCK_FAILED too', async () => {
@@ -277,7 +341,10 @@ for (const kind of ['file', 'postgres'] as const) {
       const [caught] = await waitFor('refused', () => seen.caught.length === 1 && seen.caught, 10_000);
       assert.equal(caught.error!.code, 'UNLOCK_FAILED');
       assert.deepEqual(await Promise.all(phones.map(status)), ['Failed', 'Failed', 'Checked In']);
-      assert.deepEqual(seen.alerts.filter((a) => a.topic === 'unlock-failed').map((a) => a.device.udid), [phones[0].udid, phones[1].udid]);
+      assert.deepEqual(
+        seen.alerts.filter((a) => a.topic === 'unlock-failed').map((a) => a.device.udid),
+        [phones[0].udid, phones[1].udid],
+      );
       assert.deepEqual(seen.handed, []);
 
       phones[2].silent = true;
@@ -311,7 +378,10 @@ for (const kind of ['file', 'postgres'] as const) {
     });
 
     const fleetDir = () => join(userDir, 'device-checkout');
-    const everyFileIn = (dir: string) => readdirSync(dir).map((f) => readFileSync(join(dir, f), 'utf8')).join('\n');
+    const everyFileIn = (dir: string) =>
+      readdirSync(dir)
+        .map((f) => readFileSync(join(dir, f), 'utf8'))
+        .join('\n');
     /** All the fleet keeps: its files, and with PostgreSQL every row of its tables. */
     const everythingKept = async (): Promise<string> => {
       if (!postgres) return everyFileIn(fleetDir());
@@ -320,7 +390,8 @@ for (const kind of ['file', 'postgres'] as const) {
       try {
         const tables = ['checkout_devices', 'checkout_deadlines', 'checkout_audit'];
         const rows: string[] = [];
-        for (const table of tables) rows.push(...(await db.query<{ row: string }>(`SELECT row_to_json(t)::text AS row FROM ${table} t`)).rows.map((r) => r.row));
+        for (const table of tables)
+          rows.push(...(await db.query<{ row: string }>(`SELECT row_to_json(t)::text AS row FROM ${table} t`)).rows.map((r) => r.row));
         return [everyFileIn(fleetDir()), ...rows].join('\n');
       } finally {
         await db.end();
@@ -330,47 +401,53 @@ for (const kind of ['file', 'postgres'] as const) {
 
     // A disk that refuses writes: the file store's fault (the database's are in postgres-fleet.test.ts).
     if (kind === 'file') {
-    it('a disk that refuses writes fails that one tap with STORAGE_FAILED naming the file, shows on the nodes, loses nothing, and heals', async () => {
-      const phone = await dockedPhone(2);
-      const checkoutStatus = statuses('checkout');
-      const onDisk = () => (JSON.parse(readFileSync(join(fleetDir(), 'fleet-fleet.json'), 'utf8')) as { devices: Record<string, { status: string }> }).devices[phone.udid].status;
-      const writable = readOnly(fleetDir());
-      try {
+      it('a disk that refuses writes fails that one tap with STORAGE_FAILED naming the file, shows on the nodes, loses nothing, and heals', async () => {
+        const phone = await dockedPhone(2);
+        const checkoutStatus = statuses('checkout');
+        const onDisk = () =>
+          (JSON.parse(readFileSync(join(fleetDir(), 'fleet-fleet.json'), 'utf8')) as { devices: Record<string, { status: string }> }).devices[phone.udid]
+            .status;
+        const writable = readOnly(fleetDir());
+        try {
+          send('checkout', { user: 'dora' });
+          const caught = await lastCaught(1);
+          assert.equal(caught.error!.code, 'STORAGE_FAILED');
+          assert.match(String((caught.error as { message?: string }).message), /fleet-fleet\.json/);
+          assert.deepEqual([await status(phone), onDisk()], ['Checked In', 'Checked In'], 'memory and disk agree: nothing was reserved');
+          await waitFor('the fleet\u2019s users show it', () => checkoutStatus.some((s) => /storage-failed/.test(s.text ?? '')));
+          send('checkout', { user: 'dora' });
+          assert.equal((await lastCaught(2)).error!.code, 'STORAGE_FAILED', 'the next tap fails the same way: no CART_BUSY left behind');
+        } finally {
+          writable();
+        }
+        assert.deepEqual(
+          readdirSync(fleetDir()).filter((f) => f.endsWith('.tmp')),
+          [],
+          'no temporary file left',
+        );
+        await waitFor('healed: the status clears', () => checkoutStatus.at(-1)?.text === undefined, 12_000);
         send('checkout', { user: 'dora' });
-        const caught = await lastCaught(1);
-        assert.equal(caught.error!.code, 'STORAGE_FAILED');
-        assert.match(String((caught.error as { message?: string }).message), /fleet-fleet\.json/);
-        assert.deepEqual([await status(phone), onDisk()], ['Checked In', 'Checked In'], 'memory and disk agree: nothing was reserved');
-        await waitFor('the fleet\u2019s users show it', () => checkoutStatus.some((s) => /storage-failed/.test(s.text ?? '')));
-        send('checkout', { user: 'dora' });
-        assert.equal((await lastCaught(2)).error!.code, 'STORAGE_FAILED', 'the next tap fails the same way: no CART_BUSY left behind');
-      } finally {
-        writable();
-      }
-      assert.deepEqual(readdirSync(fleetDir()).filter((f) => f.endsWith('.tmp')), [], 'no temporary file left');
-      await waitFor('healed: the status clears', () => checkoutStatus.at(-1)?.text === undefined, 12_000);
-      send('checkout', { user: 'dora' });
-      await waitFor('handed out once the disk is back', () => seen.handed.length === 1);
-      assert.equal(onDisk(), 'Checking Out');
-    });
+        await waitFor('handed out once the disk is back', () => seen.handed.length === 1);
+        assert.equal(onDisk(), 'Checking Out');
+      });
 
-    it('a deadline that expires on a read-only disk does not take Node-RED down; the check-out fails once the disk is back', async () => {
-      const phone = await dockedPhone(3);
-      send('checkout', { user: 'carol' });
-      await waitFor('handed out', () => seen.handed.length === 1);
-      const writable = readOnly(fleetDir());
-      try {
-        await new Promise((resolve) => setTimeout(resolve, DEADLINE_S * 1000 + 1500));
-        assert.equal(await status(phone), 'Checking Out', 'the failure could not be written, so nothing changed');
-        assert.deepEqual(seen.caught, []);
-      } finally {
-        writable();
-      }
-      const caught = await lastCaught(1);
-      assert.equal(caught.error!.code, 'UNPLUG_TIMEOUT');
-      await waitFor('Return workflow ran', () => seen.returned.length === 2, 15_000);
-      assert.equal(await status(phone), 'Checked In');
-    });
+      it('a deadline that expires on a read-only disk does not take Node-RED down; the check-out fails once the disk is back', async () => {
+        const phone = await dockedPhone(3);
+        send('checkout', { user: 'carol' });
+        await waitFor('handed out', () => seen.handed.length === 1);
+        const writable = readOnly(fleetDir());
+        try {
+          await new Promise((resolve) => setTimeout(resolve, DEADLINE_S * 1000 + 1500));
+          assert.equal(await status(phone), 'Checking Out', 'the failure could not be written, so nothing changed');
+          assert.deepEqual(seen.caught, []);
+        } finally {
+          writable();
+        }
+        const caught = await lastCaught(1);
+        assert.equal(caught.error!.code, 'UNPLUG_TIMEOUT');
+        await waitFor('Return workflow ran', () => seen.returned.length === 2, 15_000);
+        assert.equal(await status(phone), 'Checked In');
+      });
     }
 
     it('refuses a user id of 200,000 characters, and one with a NUL, with INVALID_USER', async () => {
@@ -420,7 +497,11 @@ for (const kind of ['file', 'postgres'] as const) {
       await waitFor('Checked Out', async () => (await status(phone)) === 'Checked Out');
       phone.unlockToken = randomBytes(32); // the token the MDM knows no longer clears the passcode
       cart.dock(phone, 0, 7);
-      await waitFor('the Return gave up', async () => (await status(phone)) === 'Failed' && (await trail(phone)).filter((e) => e.to === 'Failed').length === 2, 20_000);
+      await waitFor(
+        'the Return gave up',
+        async () => (await status(phone)) === 'Failed' && (await trail(phone)).filter((e) => e.to === 'Failed').length === 2,
+        20_000,
+      );
       assert.equal(seen.returned.length, 1, 'the Return never finished');
       send('checkout', { user: 'hank' });
       assert.equal((await lastCaught(1)).error!.code, 'NO_DEVICE_AVAILABLE');

@@ -1,17 +1,18 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { demoFlows } from '../../demo/demo';
 import { cartState, startDemoChild, untilCart, type DemoChild } from '../../harness/demo-child';
-import { logProblems } from '../../harness/node-red-child';
+import { logProblems, startChild } from '../../harness/node-red-child';
 import { tempDir } from '../../harness/support';
 import { deployFlows } from '../../demo/node-red-runtime';
-import { PACKAGE_ROOT as ROOT } from '../../nodes/lib/package-root';
+import { builtFile, PACKAGE_ROOT as ROOT } from '../../nodes/lib/package-root';
 
 const PACKAGE = 'node-red-contrib-device-checkout';
 const TYPES = Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))['node-red'].nodes as object);
 const EXAMPLES = readdirSync(join(ROOT, 'examples')).map((f) => f.replace(/\.json$/, ''));
-
 
 /** `npm start`'s program, on free loopback ports: Node-RED, the simulated cart and the examples. */
 describe('the demo (npm start) in a real Node-RED process', function () {
@@ -30,7 +31,9 @@ describe('the demo (npm start) in a real Node-RED process', function () {
   const cart = () => cartState(url);
 
   it('loads every node of the package from the working tree without an error', async () => {
-    const sets = ((await (await get('nodes')).json()) as { id: string; enabled: boolean; err?: string; types: string[] }[]).filter((s) => s.id.startsWith(`${PACKAGE}/`));
+    const sets = ((await (await get('nodes')).json()) as { id: string; enabled: boolean; err?: string; types: string[] }[]).filter((s) =>
+      s.id.startsWith(`${PACKAGE}/`),
+    );
     assert.deepEqual(sets.map((s) => s.types[0]).sort(), [...TYPES].sort());
     for (const set of sets) assert.ok(set.enabled && !set.err, `${set.id}: ${set.err}`);
   });
@@ -64,12 +67,16 @@ describe('the demo (npm start) in a real Node-RED process', function () {
 
   it('prepares the ten new phones through the Device Prep example: all end Checked In', async () => {
     const { phones } = await untilCart(url, 'ten phones checked in', (s) => s.phones.length === 10 && s.phones.every((p) => p.status === 'Checked In'));
-    assert.deepEqual(phones.map((p) => p.status), Array(10).fill('Checked In'));
+    assert.deepEqual(
+      phones.map((p) => p.status),
+      Array(10).fill('Checked In'),
+    );
     assert.deepEqual(logProblems(demo.output()), [], 'no warnings or errors while preparing');
   });
 
   it('a badge tap checks a phone out (white LED, her name on the lock screen); unplugged and docked again, it is returned', async () => {
-    const tap = (badge: string) => fetch(`${url}device-checkout/tap`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ badge }) });
+    const tap = (badge: string) =>
+      fetch(`${url}device-checkout/tap`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ badge }) });
     const refused = await tap('0000');
     assert.equal(refused.status, 409);
     assert.equal(((await refused.json()) as { code: string }).code, 'BADGE_NOT_FOUND');
@@ -100,6 +107,35 @@ describe('the demo (npm start) in a real Node-RED process', function () {
       await deployFlows(url, demoFlows(mdmUrl, badgeUrl, example));
       await new Promise((resolve) => setTimeout(resolve, 1500));
       assert.deepEqual(logProblems(demo.output().slice(before)), [], `${example} deployed without warnings or errors`);
+    }
+  });
+});
+
+describe('the demo on a port another program holds', function () {
+  this.timeout(60_000);
+
+  it('names the port that is taken and what the demo wanted it for, and the PORT to try instead', async () => {
+    // A free port P for the editor; P + 1 held by someone else, as another demo's MDM would be.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const port = (probe.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => probe.close(() => resolve()));
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(port + 1, '127.0.0.1', resolve));
+    try {
+      const demo = await startChild(
+        builtFile('demo', 'start-demo.js'),
+        [],
+        { PORT: String(port), DEMO_USERDIR: tempDir('demo') },
+        (output) => /could not start: (.*)/.exec(output)?.[1],
+      );
+      assert.equal(
+        demo.ready,
+        `port ${port + 1} on 127.0.0.1, the demo's simulated MDM (PORT=${port} takes ${port} to ${port + 2}), is already in use (another Node-RED or demo?): start with another PORT, e.g. PORT=${port + 10} npm start`,
+      );
+      await demo.stop();
+    } finally {
+      await new Promise<void>((resolve) => holder.close(() => resolve()));
     }
   });
 });

@@ -16,7 +16,9 @@ const lib = (...path: string[]) => JSON.stringify(builtFile('nodes', 'lib', ...p
 function syscallsWriting(script: string, dir: string): string[] {
   const trace = join(dir, 'strace.txt');
   execFileSync('strace', ['-f', '-qq', '-e', 'trace=openat,fsync,fdatasync,rename,renameat,renameat2', '-o', trace, process.execPath, '-e', script]);
-  return readFileSync(trace, 'utf8').split('\n').filter((line) => line.includes(dir) || /fsync|fdatasync/.test(line));
+  return readFileSync(trace, 'utf8')
+    .split('\n')
+    .filter((line) => line.includes(dir) || /fsync|fdatasync/.test(line));
 }
 
 /** The order of events for `file`: `sync:<path>` for each fsync of a descriptor opened on a path, `rename:<to>`. */
@@ -38,7 +40,9 @@ describe('durable writes (traced with strace)', () => {
   it('the fleet file: data flushed, renamed into place, directory flushed', () => {
     const dir = tempDir('durable');
     const file = join(dir, 'fleet.json');
-    const events = flushes(syscallsWriting(`new (require(${lib('fleet', 'file-fleet-store.js')}).FileFleetStore)(${JSON.stringify(file)}).setAttribute('U1', 'Ward', '3')`, dir));
+    const events = flushes(
+      syscallsWriting(`new (require(${lib('fleet', 'file-fleet-store.js')}).FileFleetStore)(${JSON.stringify(file)}).setAttribute('U1', 'Ward', '3')`, dir),
+    );
     const tmp = events.find((e) => e.startsWith('sync:') && e.endsWith('.tmp'));
     assert.ok(tmp, events.join('\n'));
     assert.deepEqual(events.slice(events.indexOf(tmp), events.indexOf(tmp) + 3), [tmp, `rename:${file}`, `sync:${dir}`]);
@@ -47,7 +51,12 @@ describe('durable writes (traced with strace)', () => {
   it('the enrolment vault (unlock tokens): the same', () => {
     const dir = tempDir('durable');
     const file = join(dir, 'enrolments.json');
-    const events = flushes(syscallsWriting(`new (require(${lib('mdm', 'enrolment-vault.js')}).EnrolmentVault)(${JSON.stringify(file)}, 'key').save([{ udid: 'U1', unlockToken: Buffer.from('t') }])`, dir));
+    const events = flushes(
+      syscallsWriting(
+        `new (require(${lib('mdm', 'enrolment-vault.js')}).EnrolmentVault)(${JSON.stringify(file)}, 'key').save([{ udid: 'U1', unlockToken: Buffer.from('t') }])`,
+        dir,
+      ),
+    );
     const tmp = events.find((e) => e.startsWith('sync:') && e.endsWith('.tmp'));
     assert.ok(tmp, events.join('\n'));
     assert.deepEqual(events.slice(events.indexOf(tmp), events.indexOf(tmp) + 3), [tmp, `rename:${file}`, `sync:${dir}`]);

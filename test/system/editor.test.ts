@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../../harness/chromium';
 import { startDemoChild, untilCart, type DemoChild } from '../../harness/demo-child';
 import { logProblems } from '../../harness/node-red-child';
 import { PACKAGE_ROOT as ROOT } from '../../nodes/lib/package-root';
@@ -25,10 +26,7 @@ describe('the editor in a real browser (headless Chromium)', function () {
   before(async () => {
     demo = await startDemoChild();
     // As root and without network: no sandbox, no background fetches (see the machine notes).
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
     page.on('pageerror', (err) => pageErrors.push(err.message));
     await page.goto(demo.url);
@@ -41,7 +39,8 @@ describe('the editor in a real browser (headless Chromium)', function () {
     await demo?.stop();
   });
 
-  const status = (id: string): Promise<Status> => page.evaluate((nodeId) => (window as unknown as { RED: { nodes: { node(id: string): { status?: Status } } } }).RED.nodes.node(nodeId)?.status, id);
+  const status = (id: string): Promise<Status> =>
+    page.evaluate((nodeId) => (window as unknown as { RED: { nodes: { node(id: string): { status?: Status } } } }).RED.nodes.node(nodeId)?.status, id);
   const untilStatus = async (id: string, check: (s: Status) => boolean, what: string): Promise<Status> => {
     const deadline = Date.now() + 30_000;
     for (;;) {
@@ -75,12 +74,26 @@ describe('the editor in a real browser (headless Chromium)', function () {
     const expected = Object.keys(NODES).filter((t) => !CONFIG_TYPES.includes(t));
     assert.deepEqual([...category].sort(), expected.sort());
     // What a new node shows is what the runtime falls back to: one table (resources/device-checkout.js).
-    const fields: [string, string][] = [['erase-device', 'timeout'], ['check-out-device', 'timeout'], ['check-out-device', 'unlockPhones'], ['dep-enroll', 'timeout'], ['delete-from-mdm', 'timeout'], ['device-fleet', 'checkoutDeadline'], ['mdm-server', 'timeout'], ['smart-hub', 'pollInterval'], ['on-failure', 'maxAttempts'], ['set-wallpaper', 'width']];
+    const fields: [string, string][] = [
+      ['erase-device', 'timeout'],
+      ['check-out-device', 'timeout'],
+      ['check-out-device', 'unlockPhones'],
+      ['dep-enroll', 'timeout'],
+      ['delete-from-mdm', 'timeout'],
+      ['device-fleet', 'checkoutDeadline'],
+      ['mdm-server', 'timeout'],
+      ['smart-hub', 'pollInterval'],
+      ['on-failure', 'maxAttempts'],
+      ['set-wallpaper', 'width'],
+    ];
     const shown = await page.evaluate((asked) => {
       const RED = (window as unknown as { RED: { nodes: { getType(t: string): { defaults: Record<string, { value: unknown }> } } } }).RED;
       return asked.map(([type, field]) => RED.nodes.getType(type).defaults[field]?.value ?? null);
     }, fields);
-    assert.deepEqual(shown, fields.map(([type, field]) => defaultOf(type, field) ?? null));
+    assert.deepEqual(
+      shown,
+      fields.map(([type, field]) => defaultOf(type, field) ?? null),
+    );
     assert.deepEqual(shown, [120, 15, 2, 600, null, 60, 30000, 1000, 3, 1179], 'and they are the documented ones');
   });
 
@@ -92,17 +105,28 @@ describe('the editor in a real browser (headless Chromium)', function () {
     await fetch(`${demo.url}sim/phones/${phone.udid}/unplug`, { method: 'POST' });
     await untilStatus('dc-return-hub-a', (s) => docked(s) === before - 1, 'one phone fewer on hub A');
 
-    const tap = await fetch(`${demo.url}device-checkout/tap`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ badge: '1002' }) });
+    const tap = await fetch(`${demo.url}device-checkout/tap`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ badge: '1002' }),
+    });
     const { hub, port } = (await tap.json()) as { hub: string; port: number };
     // Not "done" while the phone still waits in the cart: a countdown, then "taken".
-    await untilStatus('dc-checkout-device', (s) => s?.fill === 'yellow' && /: waiting to be taken \(\d+ s\)$/.test(s.text ?? ''), 'check-out waits to be taken');
+    await untilStatus(
+      'dc-checkout-device',
+      (s) => s?.fill === 'yellow' && /: waiting to be taken \(\d+ s\)$/.test(s.text ?? ''),
+      'check-out waits to be taken',
+    );
     const state = await untilCart(demo.url, 'a phone checked out', (s) => s.phones.some((p) => p.status === 'Checking Out'));
     const out = state.phones.find((p) => p.status === 'Checking Out')!;
     assert.equal(state.hubs.find((h) => h.name === hub)!.ports[port - 1].phone, out.udid);
     await fetch(`${demo.url}sim/phones/${out.udid}/unplug`, { method: 'POST' });
     await untilCart(demo.url, 'Checked Out', (s) => s.phones.find((p) => p.udid === out.udid)!.status === 'Checked Out');
     await untilStatus('dc-checkout-device', (s) => s?.fill === 'green' && /: taken$/.test(s.text ?? ''), 'check-out says taken');
-    const { hub: backHub, port: backPort } = (await (await fetch(`${demo.url}sim/phones/${out.udid}/dock`, { method: 'POST' })).json()) as { hub: number; port: number };
+    const { hub: backHub, port: backPort } = (await (await fetch(`${demo.url}sim/phones/${out.udid}/dock`, { method: 'POST' })).json()) as {
+      hub: number;
+      port: number;
+    };
     // Device Prep named it after its port ("Cart B 5"); docked back on the first free port, the status names it and says where it is now.
     const now = `${state.hubs[backHub].name} ${backPort}`;
     const label = out.name === now ? out.name : `${out.name} (${now})`;
@@ -119,16 +143,30 @@ describe('the editor in a real browser (headless Chromium)', function () {
     const listRequests: string[] = [];
     page.on('request', (request) => request.url().endsWith('/device-checkout/devices') && listRequests.push(request.url()));
     const rows = page.locator('.dc-fleet-view tbody tr[data-udid]');
-    await page.evaluate(() => (window as unknown as { RED: { sidebar: { show(id: string): void } } }).RED.sidebar.show('device-checkout-fleet'));
+    // As an admin finds it (the demo's first tab says where): the sidebar's menu, then "Device fleet".
+    await page.click('#red-ui-sidebar .red-ui-tab-link-button-menu');
+    await page.click('#red-ui-tabs-menu-option-device-checkout-fleet');
     await page.waitForFunction(() => document.querySelectorAll('.dc-fleet-view tbody tr[data-udid]').length === 10);
 
-    const tap = await fetch(`${demo.url}device-checkout/tap`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ badge: '1001' }) });
+    const tap = await fetch(`${demo.url}device-checkout/tap`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ badge: '1001' }),
+    });
     assert.equal(tap.status, 200, await tap.clone().text());
-    const out = (await untilCart(demo.url, 'a phone checked out', (s) => s.phones.some((p) => p.status === 'Checking Out'))).phones.find((p) => p.status === 'Checking Out')!;
+    const out = (await untilCart(demo.url, 'a phone checked out', (s) => s.phones.some((p) => p.status === 'Checking Out'))).phones.find(
+      (p) => p.status === 'Checking Out',
+    )!;
     const row = page.locator(`.dc-fleet-view tbody tr[data-udid="${out.udid}"]`);
-    await page.waitForFunction((udid) => document.querySelector(`.dc-fleet-view tbody tr[data-udid="${udid}"]`)?.textContent?.includes('Checking Out'), out.udid);
+    await page.waitForFunction(
+      (udid) => document.querySelector(`.dc-fleet-view tbody tr[data-udid="${udid}"]`)?.textContent?.includes('Checking Out'),
+      out.udid,
+    );
     await fetch(`${demo.url}sim/phones/${out.udid}/unplug`, { method: 'POST' });
-    await page.waitForFunction((udid) => document.querySelector(`.dc-fleet-view tbody tr[data-udid="${udid}"]`)?.textContent?.includes('Checked Out'), out.udid);
+    await page.waitForFunction(
+      (udid) => document.querySelector(`.dc-fleet-view tbody tr[data-udid="${udid}"]`)?.textContent?.includes('Checked Out'),
+      out.udid,
+    );
     assert.equal(listRequests.length, 1, 'live through RED.comms: the list was fetched once, never polled');
 
     await page.selectOption('.dc-fleet-filter', 'out');
@@ -161,7 +199,11 @@ describe('the editor in a real browser (headless Chromium)', function () {
       await page.fill('.dc-to', to);
       const file = page.waitForEvent('download');
       await page.click('.dc-export[data-format="csv"]');
-      return readFileSync(await (await file).path(), 'utf8').trimEnd().split('\r\n').length - 1;
+      return (
+        readFileSync(await (await file).path(), 'utf8')
+          .trimEnd()
+          .split('\r\n').length - 1
+      );
     };
     const today = new Date().toISOString().slice(0, 10);
     const tomorrow = new Date(Date.now() + 86_400_000).toISOString().slice(0, 10);
@@ -182,13 +224,24 @@ describe('the editor in a real browser (headless Chromium)', function () {
     for (const name of EXAMPLES) {
       const flow = JSON.parse(readFileSync(join(ROOT, 'examples', `${name}.json`), 'utf8')) as { type: string }[];
       // The cart's config nodes are deployed already (with their secrets): the example uses them.
-      const imported = await page.evaluate((nodes) => {
-        const RED = (window as unknown as { RED: { view: { importNodes(n: object[], o: object): void }; nodes: { eachNode(f: (n: { z: string }) => void): void }; workspaces: { active(): string } } }).RED;
-        RED.view.importNodes(nodes, { generateIds: true, addFlow: false });
-        let count = 0;
-        RED.nodes.eachNode(() => count++);
-        return count;
-      }, flow.filter((n) => !CONFIG_TYPES.includes(n.type)));
+      const imported = await page.evaluate(
+        (nodes) => {
+          const RED = (
+            window as unknown as {
+              RED: {
+                view: { importNodes(n: object[], o: object): void };
+                nodes: { eachNode(f: (n: { z: string }) => void): void };
+                workspaces: { active(): string };
+              };
+            }
+          ).RED;
+          RED.view.importNodes(nodes, { generateIds: true, addFlow: false });
+          let count = 0;
+          RED.nodes.eachNode(() => count++);
+          return count;
+        },
+        flow.filter((n) => !CONFIG_TYPES.includes(n.type)),
+      );
       assert.ok(imported > 0);
       const before = demo.output().length;
       await page.click('#red-ui-header-button-deploy');
@@ -202,7 +255,9 @@ describe('the editor in a real browser (headless Chromium)', function () {
   });
 
   it('edit dialogs: the serial port lookup with manual entry, bad values and Add Wi-Fi in the wrong workflow flagged before deploy', async () => {
-    await page.evaluate(() => (window as unknown as { RED: { editor: { editConfig(a: string, t: string, id: string): void } } }).RED.editor.editConfig('', 'smart-hub', 'dc-hub-a'));
+    await page.evaluate(() =>
+      (window as unknown as { RED: { editor: { editConfig(a: string, t: string, id: string): void } } }).RED.editor.editConfig('', 'smart-hub', 'dc-hub-a'),
+    );
     await page.waitForSelector('#node-config-input-serialPort', { state: 'visible' });
     await page.click('#node-config-lookup-serialPort');
     // The lookup shows the ports as a pick list, or (no ports, or a host that cannot list them) says so in the dialog; typing always works.
@@ -213,7 +268,9 @@ describe('the editor in a real browser (headless Chromium)', function () {
     await page.click('.red-ui-tray-toolbar button:has-text("Cancel")');
     await page.waitForSelector('#node-config-input-serialPort', { state: 'detached' });
     // A new smart hub starts empty: nothing simulated is offered as a hub.
-    await page.evaluate(() => (window as unknown as { RED: { editor: { editConfig(a: string, t: string, id: string): void } } }).RED.editor.editConfig('', 'smart-hub', '_ADD_'));
+    await page.evaluate(() =>
+      (window as unknown as { RED: { editor: { editConfig(a: string, t: string, id: string): void } } }).RED.editor.editConfig('', 'smart-hub', '_ADD_'),
+    );
     await page.waitForSelector('#node-config-input-serialPort', { state: 'visible' });
     assert.equal(await page.inputValue('#node-config-input-serialPort'), '');
     await page.click('.red-ui-tray-toolbar button:has-text("Cancel")');
@@ -221,9 +278,16 @@ describe('the editor in a real browser (headless Chromium)', function () {
 
     const validity = await page.evaluate(() => {
       type EditorNode = { valid: boolean; validationErrors?: string[] };
-      const RED = (window as unknown as {
-        RED: { view: { importNodes(n: object[], o?: object): void }; nodes: { node(id: string): EditorNode }; editor: { validateNode(n: EditorNode): void }; workspaces: { show(id: string): void } };
-      }).RED;
+      const RED = (
+        window as unknown as {
+          RED: {
+            view: { importNodes(n: object[], o?: object): void };
+            nodes: { node(id: string): EditorNode };
+            editor: { validateNode(n: EditorNode): void };
+            workspaces: { show(id: string): void };
+          };
+        }
+      ).RED;
       // As an admin pastes a node: into the workflow tab on show.
       const paste = (z: string, node: object) => {
         RED.workspaces.show(z);
@@ -233,20 +297,39 @@ describe('the editor in a real browser (headless Chromium)', function () {
       paste('dc-checkout', wifi('wifi-in-checkout'));
       paste('dc-return', wifi('wifi-in-return'));
       paste('dc-prep', wifi('wifi-in-prep'));
-      paste('dc-checkout', { id: 'huge-wallpaper', type: 'set-wallpaper', fleet: 'dc-fleet', text: 'x', background: 'black', where: 'lock', width: '50000', height: '2556', timeout: '60' });
+      paste('dc-checkout', {
+        id: 'huge-wallpaper',
+        type: 'set-wallpaper',
+        fleet: 'dc-fleet',
+        text: 'x',
+        background: 'black',
+        where: 'lock',
+        width: '50000',
+        height: '2556',
+        timeout: '60',
+      });
       const of = (id: string) => {
         RED.editor.validateNode(RED.nodes.node(id)); // as the editor does on every change
         return { valid: RED.nodes.node(id).valid, errors: RED.nodes.node(id).validationErrors ?? [] };
       };
       const exported = (RED.nodes as unknown as { convertNode(n: EditorNode): Record<string, unknown> }).convertNode(RED.nodes.node('wifi-in-checkout'));
-      return { checkout: of('wifi-in-checkout'), return: of('wifi-in-return'), prep: of('wifi-in-prep'), wallpaper: of('huge-wallpaper'), exportedKeys: Object.keys(exported) };
+      return {
+        checkout: of('wifi-in-checkout'),
+        return: of('wifi-in-return'),
+        prep: of('wifi-in-prep'),
+        wallpaper: of('huge-wallpaper'),
+        exportedKeys: Object.keys(exported),
+      };
     });
     for (const where of ['checkout', 'return'] as const) {
       assert.equal(validity[where].valid, false, `Add Wi-Fi in ${where} is flagged`);
       assert.match(validity[where].errors.join(), /does not belong in Check Out or Return/, 'with the reason');
     }
     assert.equal(validity.prep.valid, true, 'Add Wi-Fi belongs in Device Prep');
-    assert.ok(!validity.exportedKeys.includes('placement') && validity.exportedKeys.includes('ssid'), `saved with its own fields only: ${validity.exportedKeys.join()}`);
+    assert.ok(
+      !validity.exportedKeys.includes('placement') && validity.exportedKeys.includes('ssid'),
+      `saved with its own fields only: ${validity.exportedKeys.join()}`,
+    );
     assert.deepEqual([validity.wallpaper.valid, validity.wallpaper.errors], [false, ['width']]);
     await page.screenshot({ path: join(ARTIFACTS, 'editor-validation.png') });
     assert.deepEqual(pageErrors, []);
@@ -256,9 +339,18 @@ describe('the editor in a real browser (headless Chromium)', function () {
     await page.evaluate(() => {
       const RED = (window as unknown as { RED: { view: { importNodes(n: object[], o?: object): void } } }).RED;
       // As saved by 0.1: no lending period, no store, no audit files.
-      RED.view.importNodes([{ id: 'fleet-of-0-1', type: 'device-fleet', name: 'Ward 2 (0.1)', mdm: '', usb: '/var/run/usbmuxd', lockerApp: 'org.example.locker', wardPage: true }], { generateIds: false });
+      RED.view.importNodes(
+        [{ id: 'fleet-of-0-1', type: 'device-fleet', name: 'Ward 2 (0.1)', mdm: '', usb: '/var/run/usbmuxd', lockerApp: 'org.example.locker', wardPage: true }],
+        { generateIds: false },
+      );
     });
-    await page.evaluate(() => (window as unknown as { RED: { editor: { editConfig(a: string, t: string, id: string): void } } }).RED.editor.editConfig('', 'device-fleet', 'fleet-of-0-1'));
+    await page.evaluate(() =>
+      (window as unknown as { RED: { editor: { editConfig(a: string, t: string, id: string): void } } }).RED.editor.editConfig(
+        '',
+        'device-fleet',
+        'fleet-of-0-1',
+      ),
+    );
     await page.waitForSelector('#node-config-input-lendingPeriod', { state: 'visible' });
     const shown = {
       lendingPeriod: await page.inputValue('#node-config-input-lendingPeriod'),

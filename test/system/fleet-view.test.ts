@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium, phoneRecord } from '../../harness/chromium';
 import { deployFlows } from '../../demo/node-red-runtime';
-import type { DeviceRecord } from '../../nodes/lib/fleet/fleet-store';
 import { logProblems, startNodeRedChild, type NodeRedChild } from '../../harness/node-red-child';
 import { ARTIFACTS } from '../../harness/artifacts';
 import { tempDir } from '../../harness/support';
 
 // Node-RED's own password hashing, as its admin tool writes adminAuth.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
+// eslint-disable-next-line @typescript-eslint/no-require-imports -- bcryptjs as Node-RED itself loads it, without types
 const bcrypt = require('bcryptjs') as { hashSync(password: string, rounds: number): string };
 
 const USERS = { charge: 'charge-nurse-pass', viewer: 'viewer-pass' };
@@ -29,8 +29,6 @@ function settingsFile(): string {
   return file;
 }
 
-const record = (udid: string, fields: Partial<DeviceRecord>): DeviceRecord => ({ udid, docked: true, status: 'Checked In', attributes: {}, healthy: true, hubId: 'hub', hub: 'Cart A', ...fields });
-
 /** The fleet view behind Node-RED's adminAuth, in a real Node-RED process and in Chromium; the ward page with its own login. */
 describe('the fleet view under adminAuth (a real settings file with two users)', function () {
   this.timeout(120_000);
@@ -39,7 +37,10 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
   const tokens: Record<string, string> = {};
 
   const api = (path: string, user?: keyof typeof USERS, init: RequestInit = {}) =>
-    fetch(red.url + path, { ...init, headers: { 'content-type': 'application/json', ...(user && { authorization: `Bearer ${tokens[user]}` }), ...init.headers } });
+    fetch(red.url + path, {
+      ...init,
+      headers: { 'content-type': 'application/json', ...(user && { authorization: `Bearer ${tokens[user]}` }), ...init.headers },
+    });
 
   before(async () => {
     red = await startNodeRedChild(undefined, settingsFile());
@@ -47,7 +48,13 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
       const res = await fetch(`${red.url}auth/token`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ client_id: 'node-red-admin', grant_type: 'password', scope: user === 'charge' ? '*' : 'read', username: user, password: USERS[user] }),
+        body: JSON.stringify({
+          client_id: 'node-red-admin',
+          grant_type: 'password',
+          scope: user === 'charge' ? '*' : 'read',
+          username: user,
+          password: USERS[user],
+        }),
       });
       assert.equal(res.status, 200, `${user} logs in`);
       tokens[user] = ((await res.json()) as { access_token: string }).access_token;
@@ -57,17 +64,43 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
     const hoursAgo = (hours: number) => new Date(Date.now() - hours * 3_600_000).toISOString();
     mkdirSync(join(red.userDir, 'device-checkout'), { recursive: true });
     const devices = {
-      LATE: record('LATE', { name: 'Cart A 1', docked: false, status: 'Checked Out', user: 'ann', userName: 'Ann Late', checkedOutAt: hoursAgo(26), overdue: true, port: 1 }),
-      OUT: record('OUT', { name: 'Cart A 2', docked: false, status: 'Checked Out', user: 'bob', userName: 'Bob Out', checkedOutAt: hoursAgo(2), port: 2 }),
-      HOME: record('HOME', { name: 'Cart A 3', port: 3, battery: 0.9 }),
+      LATE: phoneRecord('LATE', {
+        name: 'Cart A 1',
+        docked: false,
+        status: 'Checked Out',
+        user: 'ann',
+        userName: 'Ann Late',
+        checkedOutAt: hoursAgo(26),
+        overdue: true,
+        port: 1,
+      }),
+      OUT: phoneRecord('OUT', { name: 'Cart A 2', docked: false, status: 'Checked Out', user: 'bob', userName: 'Bob Out', checkedOutAt: hoursAgo(2), port: 2 }),
+      HOME: phoneRecord('HOME', { name: 'Cart A 3', port: 3, battery: 0.9 }),
     };
     writeFileSync(join(red.userDir, 'device-checkout', 'fleet-fleet.json'), JSON.stringify({ version: 2, devices }));
     const taken = { at: hoursAgo(2), udid: 'OUT', what: 'status', from: 'Checking Out', to: 'Checked Out', who: 'hub', why: 'unplugged' };
     writeFileSync(join(red.userDir, 'device-checkout', 'fleet-fleet.audit.jsonl'), `${JSON.stringify(taken)}\n`);
     // Another ward's fleet on the same Node-RED, with its own nurse out and its own ward page.
-    const cora = record('CORA', { name: 'Ward 5 1', docked: false, status: 'Checked Out', user: 'cora', userName: 'Cora Other', checkedOutAt: hoursAgo(1), port: 1 });
+    const cora = phoneRecord('CORA', {
+      name: 'Ward 5 1',
+      docked: false,
+      status: 'Checked Out',
+      user: 'cora',
+      userName: 'Cora Other',
+      checkedOutAt: hoursAgo(1),
+      port: 1,
+    });
     writeFileSync(join(red.userDir, 'device-checkout', 'fleet-other.json'), JSON.stringify({ version: 2, devices: { CORA: cora } }));
-    const ward = (id: string, name: string, credentials: object) => ({ id, type: 'device-fleet', name, mdm: '', usb: '', lockerApp: 'org.example.locker', wardPage: true, credentials });
+    const ward = (id: string, name: string, credentials: object) => ({
+      id,
+      type: 'device-fleet',
+      name,
+      mdm: '',
+      usb: '',
+      lockerApp: 'org.example.locker',
+      wardPage: true,
+      credentials,
+    });
     const flows = [
       ward('fleet', 'Ward 3', { wardUser: WARD.user, wardPassword: WARD.password }),
       ward('other', 'Ward 5', { wardUser: WARD_5.user, wardPassword: WARD_5.password }),
@@ -75,10 +108,7 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
       ward('half', 'Ward 9', { wardUser: 'ward9' }),
     ];
     await deployFlows(red.url, flows, tokens.charge);
-    browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
 
   after(async () => {
@@ -86,7 +116,11 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
     await red?.stop();
     const problems = logProblems(red.output());
     for (const expected of EXPECTED_LOG) assert.equal(problems.filter((line) => expected.test(line)).length, 1, `said once: ${expected}`);
-    assert.deepEqual(problems.filter((line) => !EXPECTED_LOG.some((expected) => expected.test(line))), [], 'no other warning or error in the log');
+    assert.deepEqual(
+      problems.filter((line) => !EXPECTED_LOG.some((expected) => expected.test(line))),
+      [],
+      'no other warning or error in the log',
+    );
   });
 
   it('anonymous gets nothing; a read-only user sees and exports but cannot act; the admin acts, audited under her name', async () => {
@@ -98,12 +132,18 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
     assert.equal((await api('device-checkout/audit?format=csv', 'viewer')).status, 200);
     const refused = await api('device-checkout/devices/OUT/lost', 'viewer', { method: 'POST', body: JSON.stringify({ reason: 'never came back' }) });
     assert.equal(refused.status, 401, 'Node-RED answers a missing permission as it answers no login');
-    assert.equal(((await (await api('device-checkout/devices', 'viewer')).json()) as typeof listed).devices.find((d) => d.udid === 'OUT')?.status, 'Checked Out', 'nothing changed');
+    assert.equal(
+      ((await (await api('device-checkout/devices', 'viewer')).json()) as typeof listed).devices.find((d) => d.udid === 'OUT')?.status,
+      'Checked Out',
+      'nothing changed',
+    );
 
     const done = await api('device-checkout/devices/LATE/lost', 'charge', { method: 'POST', body: JSON.stringify({ reason: 'not back after two shifts' }) });
     assert.equal(done.status, 200, await done.clone().text());
     assert.equal(((await done.json()) as { device: { status: string } }).device.status, 'Lost');
-    const trail = (await (await api('device-checkout/devices/LATE/audit', 'viewer')).json()) as { entries: { what: string; to?: string; who?: string; why?: string }[] };
+    const trail = (await (await api('device-checkout/devices/LATE/audit', 'viewer')).json()) as {
+      entries: { what: string; to?: string; who?: string; why?: string }[];
+    };
     assert.ok(trail.entries.some((e) => e.what === 'status' && e.to === 'Lost' && e.who === 'charge' && e.why === 'not back after two shifts'));
     const bad = await api('device-checkout/devices/HOME/lost', 'charge', { method: 'POST', body: '{}' });
     assert.deepEqual([bad.status, ((await bad.json()) as { code: string }).code], [400, 'INVALID_REASON']);
@@ -113,7 +153,8 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
   });
 
   it('the ward page: its own login; who has which phone since when, Overdue first; fits a phone\u2019s screen', async () => {
-    const page = (auth?: string, fleet = 'fleet') => fetch(`${red.url}device-checkout/ward/${fleet}`, { headers: auth ? { authorization: `Basic ${Buffer.from(auth).toString('base64')}` } : {} });
+    const page = (auth?: string, fleet = 'fleet') =>
+      fetch(`${red.url}device-checkout/ward/${fleet}`, { headers: auth ? { authorization: `Basic ${Buffer.from(auth).toString('base64')}` } : {} });
     assert.equal((await page()).status, 401);
     assert.equal((await page(`${WARD.user}:wrong`)).status, 401);
     assert.equal((await page(`charge:${USERS.charge}`)).status, 401, 'the editor\u2019s users are not the ward\u2019s');
@@ -128,7 +169,11 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
     assert.equal((await page('ward9:', 'half')).status, 401, 'a user without a password lets nobody in');
     assert.equal((await page(undefined, 'nowhere')).status, 404);
 
-    const context = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, httpCredentials: { username: WARD.user, password: WARD.password } });
+    const context = await browser.newContext({
+      viewport: { width: 390, height: 844 },
+      isMobile: true,
+      httpCredentials: { username: WARD.user, password: WARD.password },
+    });
     const phone = await context.newPage();
     await phone.goto(`${red.url}device-checkout/ward/fleet`);
     const rows = await phone.$$eval('tbody tr', (trs) => trs.map((tr) => tr.textContent ?? ''));
@@ -178,7 +223,8 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
 
   // Last: it locks this host out of the ward pages for 15 minutes.
   it('the ward page slows down wrong logins, then refuses that client (429) and says so once', async () => {
-    const wrong = () => fetch(`${red.url}device-checkout/ward/fleet`, { headers: { authorization: `Basic ${Buffer.from(`${WARD.user}:guess`).toString('base64')}` } });
+    const wrong = () =>
+      fetch(`${red.url}device-checkout/ward/fleet`, { headers: { authorization: `Basic ${Buffer.from(`${WARD.user}:guess`).toString('base64')}` } });
     const started = Date.now();
     const answers: number[] = [];
     for (let i = 0; i < 10; i++) answers.push((await wrong()).status);
@@ -187,7 +233,9 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
     const locked = await wrong();
     assert.equal(locked.status, 429);
     assert.ok(Number(locked.headers.get('retry-after')) > 800);
-    const right = await fetch(`${red.url}device-checkout/ward/fleet`, { headers: { authorization: `Basic ${Buffer.from(`${WARD.user}:${WARD.password}`).toString('base64')}` } });
+    const right = await fetch(`${red.url}device-checkout/ward/fleet`, {
+      headers: { authorization: `Basic ${Buffer.from(`${WARD.user}:${WARD.password}`).toString('base64')}` },
+    });
     assert.equal(right.status, 429, 'not even the right password while refused');
   });
 });

@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium, phoneRecord } from '../../harness/chromium';
 import type { DeviceRecord } from '../../nodes/lib/fleet/fleet-store';
 import { logProblems, startNodeRedChild, type NodeRedChild } from '../../harness/node-red-child';
 import { ARTIFACTS } from '../../harness/artifacts';
 import { tempDir } from '../../harness/support';
 
 const WARD = { user: 'station', password: 'Nachtdienst 7' };
-const record = (udid: string, fields: Partial<DeviceRecord>): DeviceRecord => ({ udid, docked: true, status: 'Checked In', attributes: {}, healthy: true, hubId: 'hub', hub: 'Wagen A', ...fields });
+const record = (udid: string, fields: Partial<DeviceRecord>): DeviceRecord => phoneRecord(udid, { hub: 'Wagen A', ...fields });
 
 /** A hospital whose Node-RED speaks German (`lang: 'de'` in settings.js) and whose admin's browser does too. */
 describe('a German Node-RED: refusals, statuses, the fleet view, its trail and the ward page in German', function () {
@@ -31,28 +32,77 @@ describe('a German Node-RED: refusals, statuses, the fleet view, its trail and t
     writeFileSync(join(red.userDir, 'device-checkout', 'fleet-fleet.audit.jsonl'), `${JSON.stringify(taken)}\n`);
     await red.deploy([
       { id: 'tab', type: 'tab', label: 'Ausgabe' },
-      { id: 'fleet', type: 'device-fleet', name: 'Station 3', mdm: '', usb: '', lockerApp: 'org.example.locker', store: 'file', auditFiles: 'one', wardPage: true, credentials: { wardUser: WARD.user, wardPassword: WARD.password } },
+      {
+        id: 'fleet',
+        type: 'device-fleet',
+        name: 'Station 3',
+        mdm: '',
+        usb: '',
+        lockerApp: 'org.example.locker',
+        store: 'file',
+        auditFiles: 'one',
+        wardPage: true,
+        credentials: { wardUser: WARD.user, wardPassword: WARD.password },
+      },
+      // A second ward whose database cannot be reached: the fleet view lists the rest and says which.
+      {
+        id: 'away',
+        type: 'device-fleet',
+        name: 'Station 9',
+        mdm: '',
+        usb: '',
+        lockerApp: 'org.example.locker',
+        store: 'postgres',
+        databaseUrl: 'postgres://127.0.0.1:9/fleet?sslmode=disable',
+        cart: 'wagen-9',
+      },
       { id: 'tap', type: 'http in', z: 'tab', url: '/tap', method: 'post', wires: [['who']] },
       { id: 'who', type: 'change', z: 'tab', rules: [{ t: 'set', p: 'user', pt: 'msg', to: 'payload.user', tot: 'msg' }], wires: [['checkout']] },
-      { id: 'checkout', type: 'check-out-device', z: 'tab', fleet: 'fleet', name: 'Ausgeben', timeout: '15', unlockPhones: '2', suppressBlueLed: true, wires: [['answer']] },
+      {
+        id: 'checkout',
+        type: 'check-out-device',
+        z: 'tab',
+        fleet: 'fleet',
+        name: 'Ausgeben',
+        timeout: '15',
+        unlockPhones: '2',
+        suppressBlueLed: true,
+        wires: [['answer']],
+      },
       { id: 'answer', type: 'http response', z: 'tab', wires: [] },
       { id: 'refusals', type: 'catch', z: 'tab', scope: ['checkout'], uncaught: false, wires: [['refused']] },
-      { id: 'refused', type: 'change', z: 'tab', rules: [{ t: 'set', p: 'payload', pt: 'msg', to: '{"code":error.code,"message":error.message}', tot: 'jsonata' }, { t: 'set', p: 'statusCode', pt: 'msg', to: '409', tot: 'num' }], wires: [['refusal']] },
+      {
+        id: 'refused',
+        type: 'change',
+        z: 'tab',
+        rules: [
+          { t: 'set', p: 'payload', pt: 'msg', to: '{"code":error.code,"message":error.message}', tot: 'jsonata' },
+          { t: 'set', p: 'statusCode', pt: 'msg', to: '409', tot: 'num' },
+        ],
+        wires: [['refusal']],
+      },
       { id: 'refusal', type: 'http response', z: 'tab', wires: [] },
     ]);
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--lang=de-DE'] });
+    browser = await launchChromium(['--lang=de-DE']);
   });
 
   after(async () => {
     await browser?.close();
     await red?.stop();
-    assert.deepEqual(logProblems(red.output()), []);
+    // Said about the unreachable ward, and nothing else.
+    assert.deepEqual(
+      logProblems(red.output()).filter((line) => !/\[device-fleet:Station 9\]/.test(line)),
+      [],
+    );
   });
 
   it('a refused tap answers in German, with its stable code', async () => {
     const res = await fetch(`${red.url}tap`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'anna' }) });
     assert.equal(res.status, 409);
-    assert.deepEqual(await res.json(), { code: 'NO_DEVICE_AVAILABLE', message: 'NO_DEVICE_AVAILABLE: kein eingestecktes, eingechecktes, intaktes Telefon ist genug geladen' });
+    assert.deepEqual(await res.json(), {
+      code: 'NO_DEVICE_AVAILABLE',
+      message: 'NO_DEVICE_AVAILABLE: kein eingestecktes, eingechecktes, intaktes Telefon ist genug geladen',
+    });
   });
 
   it('the admin API refuses in German', async () => {
@@ -62,7 +112,9 @@ describe('a German Node-RED: refusals, statuses, the fleet view, its trail and t
   });
 
   it('the ward page is German', async () => {
-    const res = await fetch(`${red.url}device-checkout/ward/fleet`, { headers: { authorization: `Basic ${Buffer.from(`${WARD.user}:${WARD.password}`).toString('base64')}` } });
+    const res = await fetch(`${red.url}device-checkout/ward/fleet`, {
+      headers: { authorization: `Basic ${Buffer.from(`${WARD.user}:${WARD.password}`).toString('base64')}` },
+    });
     const html = await res.text();
     assert.match(html, /<html lang="de">/);
     assert.match(html, /Ausgeliehene Telefone/);
@@ -74,10 +126,17 @@ describe('a German Node-RED: refusals, statuses, the fleet view, its trail and t
     await page.goto(red.url);
     await page.waitForSelector('.red-ui-palette-node', { timeout: 60_000 });
     await fetch(`${red.url}tap`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ user: 'anna' }) });
-    await page.waitForFunction(() => Array.from(document.querySelectorAll('.red-ui-flow-node-status-label')).some((label) => label.textContent === 'NO_DEVICE_AVAILABLE'));
+    await page.waitForFunction(() =>
+      Array.from(document.querySelectorAll('.red-ui-flow-node-status-label')).some((label) => label.textContent === 'NO_DEVICE_AVAILABLE'),
+    );
     await page.evaluate(() => (window as unknown as { RED: { sidebar: { show(id: string): void } } }).RED.sidebar.show('device-checkout-fleet'));
     await page.waitForSelector('.dc-fleet-view tbody tr[data-udid="OUT"]');
     const statusOf = (udid: string) => page.locator(`.dc-fleet-view tbody tr[data-udid="${udid}"] td`).nth(3).textContent();
+    await page.waitForSelector('.red-ui-notification');
+    assert.match(
+      (await page.locator('.red-ui-notification').first().textContent()) ?? '',
+      /Flotte „Station 9“ wird nicht angezeigt: STORE_UNAVAILABLE: die Flottendatenbank ist nicht nutzbar/,
+    );
     assert.equal(await statusOf('OUT'), 'Ausgegeben');
     assert.equal(await statusOf('OLD'), 'Ausgemustert');
     await page.click('.dc-fleet-view tbody tr[data-udid="OUT"]');

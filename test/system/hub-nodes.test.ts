@@ -110,7 +110,10 @@ describe('smart hub nodes over a real pseudo-terminal', function () {
     send('led', { device: { port: 6 }, led: 'release' });
     await waitFor('both passed on', () => seen.passed.length === 2);
     const sent = pty.hub.commands.slice(before).filter((c) => c.startsWith('ledb 6 '));
-    assert.deepEqual(sent.map((c) => c.split(' ').slice(2).join(' ')), ['2 10101010b H', '1 0 H', '3 0 H', '1 0 R', '2 0 R', '3 0 R']);
+    assert.deepEqual(
+      sent.map((c) => c.split(' ').slice(2).join(' ')),
+      ['2 10101010b H', '1 0 H', '3 0 H', '1 0 R', '2 0 R', '3 0 R'],
+    );
     assert.deepEqual(pty.hub.led(6).rows, ['firmware', 'firmware', 'firmware']);
   });
 
@@ -122,7 +125,10 @@ describe('smart hub nodes over a real pseudo-terminal', function () {
       const passed = seen.passed.length;
       send('led', { device: { port: 3 }, led });
       await waitFor(`${led} passed on`, () => seen.passed.length > passed);
-      return pty.hub.commands.slice(before).filter((c) => c.startsWith('ledb 3 ')).map((c) => c.split(' ').slice(2).join(' '));
+      return pty.hub.commands
+        .slice(before)
+        .filter((c) => c.startsWith('ledb 3 '))
+        .map((c) => c.split(' ').slice(2).join(' '));
     };
     assert.deepEqual(await rowsSent('granted'), ['1 11111111b H', '2 0 H', '3 0 H'], 'after the firmware: every row');
     assert.deepEqual(await rowsSent('off'), ['1 0 H']);
@@ -286,7 +292,8 @@ describe('smart hub nodes over a real pseudo-terminal', function () {
     const seen = await loadAndConnect(cartFlow(path));
     const warnings = reports('hub', 'warn');
     const polled = pty.hub.commands.filter((c) => c === 'state').length;
-    pty.hub.mangle = (command, reply) => (command === 'state' ? [...reply, '3, 0000, D S, 0, 0, x, 0.00', '4, 0500, A C, 0, 0, x, 0.00', '4, 0000, D S, 0, 0, x, 0.00'] : reply);
+    pty.hub.mangle = (command, reply) =>
+      command === 'state' ? [...reply, '3, 0000, D S, 0, 0, x, 0.00', '4, 0500, A C, 0, 0, x, 0.00', '4, 0000, D S, 0, 0, x, 0.00'] : reply;
     await waitFor('ten contradicting replies', () => pty.hub.commands.filter((c) => c === 'state').length >= polled + 10, 10000);
     pty.hub.mangle = undefined;
     await sleep(300);
@@ -358,7 +365,9 @@ describe('smart hub nodes over a real pseudo-terminal', function () {
     assert.match(missing.text ?? '', /disconnected/);
     assert.match(missing.text ?? '', /errors\.cannot-open .*ttyLATER.*"reason\\":\\"No such file or directory\\"/);
     assert.ok(!(missing.text ?? '').includes('cannot open'), 'said once, not doubled');
-    await waitFor('in the log too, where an admin looks', () => warnings.some((w) => /smart-hub\.errors\.away.*ttyLATER.*No such file or directory/.test(String(w))));
+    await waitFor('in the log too, where an admin looks', () =>
+      warnings.some((w) => /smart-hub\.errors\.away.*ttyLATER.*No such file or directory/.test(String(w))),
+    );
     await new Promise((resolve) => setTimeout(resolve, 2500)); // a few retries
     assert.equal(warnings.filter((w) => /smart-hub\.errors\.away/.test(String(w))).length, 1, 'once, not at every retry');
     pty = new PtyHub(new (await import('../../sim/simulated-hub')).SimulatedHub({ ports: 4 }), path);

@@ -40,10 +40,36 @@ describe('NanoMDM webhooks into a real Node-RED process', function () {
     phone = new SimulatedDevice();
     const flows = [
       { id: 't1', type: 'tab', label: 'Prep' },
-      { id: 'mdm', type: 'mdm-server', vendor: 'nanomdm', url: sim.url, maxConcurrent: '5', timeout: '5000', webhookPath: 'device-checkout/webhook', credentials: SECRETS },
+      {
+        id: 'mdm',
+        type: 'mdm-server',
+        vendor: 'nanomdm',
+        url: sim.url,
+        maxConcurrent: '5',
+        timeout: '5000',
+        webhookPath: 'device-checkout/webhook',
+        credentials: SECRETS,
+      },
       { id: 'fleet', type: 'device-fleet', mdm: 'mdm' },
-      { id: 'go', type: 'inject', z: 't1', props: [{ p: 'device', v: JSON.stringify({ udid: phone.udid }), vt: 'json' }], repeat: '', once: false, wires: [['erase']] },
-      { id: 'erase', type: 'erase-device', z: 't1', fleet: 'fleet', timeout: '10', preserveDataPlan: false, disallowProximitySetup: false, wires: [['report-ok']] },
+      {
+        id: 'go',
+        type: 'inject',
+        z: 't1',
+        props: [{ p: 'device', v: JSON.stringify({ udid: phone.udid }), vt: 'json' }],
+        repeat: '',
+        once: false,
+        wires: [['erase']],
+      },
+      {
+        id: 'erase',
+        type: 'erase-device',
+        z: 't1',
+        fleet: 'fleet',
+        timeout: '10',
+        preserveDataPlan: false,
+        disallowProximitySetup: false,
+        wires: [['report-ok']],
+      },
       { id: 'report-ok', type: 'http request', z: 't1', method: 'POST', ret: 'txt', paytoqs: 'ignore', url: `${collectorUrl}/ok`, wires: [[]] },
       { id: 'catch-prep', type: 'catch', z: 't1', scope: null, uncaught: false, wires: [['report-error']] },
       { id: 'report-error', type: 'http request', z: 't1', method: 'POST', ret: 'txt', paytoqs: 'ignore', url: `${collectorUrl}/error`, wires: [[]] },
@@ -52,7 +78,16 @@ describe('NanoMDM webhooks into a real Node-RED process', function () {
       { id: 'clear-it', type: 'clear-passcode', z: 't2', fleet: 'fleet', timeout: '2', wires: [['report-cleared']] },
       { id: 'report-cleared', type: 'http request', z: 't2', method: 'POST', ret: 'txt', paytoqs: 'ignore', url: `${collectorUrl}/cleared`, wires: [[]] },
       { id: 'catch-tools', type: 'catch', z: 't2', scope: null, uncaught: false, wires: [['report-tools-error']] },
-      { id: 'report-tools-error', type: 'http request', z: 't2', method: 'POST', ret: 'txt', paytoqs: 'ignore', url: `${collectorUrl}/error/{{error.code}}`, wires: [[]] },
+      {
+        id: 'report-tools-error',
+        type: 'http request',
+        z: 't2',
+        method: 'POST',
+        ret: 'txt',
+        paytoqs: 'ignore',
+        url: `${collectorUrl}/error/{{error.code}}`,
+        wires: [[]],
+      },
     ];
     await nodeRed.deploy(flows);
     await waitForWebhook(`${url}device-checkout/webhook`, SECRETS.webhookSecret, 10000);
@@ -66,7 +101,11 @@ describe('NanoMDM webhooks into a real Node-RED process', function () {
   });
 
   const postWebhook = (body: string, signature?: string) =>
-    fetch(`${url}device-checkout/webhook`, { method: 'POST', headers: { 'content-type': 'application/json', ...(signature && { 'x-hmac-signature': signature }) }, body });
+    fetch(`${url}device-checkout/webhook`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(signature && { 'x-hmac-signature': signature }) },
+      body,
+    });
 
   it('erases a phone end to end: enqueue over HTTP, acknowledgement back through the webhook', async () => {
     await sim.enrol(phone);
@@ -90,7 +129,16 @@ describe('NanoMDM webhooks into a real Node-RED process', function () {
   const signed = (body: string) => postWebhook(body, createHmac('sha256', SECRETS.webhookSecret).update(body).digest('base64'));
 
   it('answers hostile bodies, signed or not, with 400 and stays up; says why a webhook was refused, without its body', async () => {
-    const hostile = ['null', '[]', '"x"', '42', '{"topic":"mdm.Connect","acknowledge_event":null}', '{"topic":"mdm.Authenticate","checkin_event":{"udid":5}}', '{"topic":7}', '{'];
+    const hostile = [
+      'null',
+      '[]',
+      '"x"',
+      '42',
+      '{"topic":"mdm.Connect","acknowledge_event":null}',
+      '{"topic":"mdm.Authenticate","checkin_event":{"udid":5}}',
+      '{"topic":7}',
+      '{',
+    ];
     for (const body of hostile) assert.equal((await signed(body)).status, 400, body);
     const unsignedMarker = '{"topic":"mdm.Connect","acknowledge_event":{"udid":"unsigned-marker","status":"Idle"}}';
     assert.equal((await postWebhook(unsignedMarker)).status, 401);
@@ -103,14 +151,30 @@ describe('NanoMDM webhooks into a real Node-RED process', function () {
   it('ignores a replayed, older Authenticate: the unlock token learnt later stays', async () => {
     const replay = new SimulatedDevice();
     const checkIn = (topic: string, message: object, createdAt: string) =>
-      signed(JSON.stringify({ topic, event_id: `${topic}-${createdAt}`, created_at: createdAt, checkin_event: { udid: replay.udid, raw_payload: Buffer.from(toPlist(message)).toString('base64') } }));
+      signed(
+        JSON.stringify({
+          topic,
+          event_id: `${topic}-${createdAt}`,
+          created_at: createdAt,
+          checkin_event: { udid: replay.udid, raw_payload: Buffer.from(toPlist(message)).toString('base64') },
+        }),
+      );
     const authenticate = replay.authenticateMessage();
     assert.equal((await checkIn('mdm.Authenticate', authenticate, '2026-12-01T08:00:00.123456789Z')).status, 200);
     assert.equal((await checkIn('mdm.TokenUpdate', replay.tokenUpdateMessage(), '2026-12-01T08:00:01.5Z')).status, 200);
     assert.equal((await checkIn('mdm.Authenticate', authenticate, '2026-12-01T08:00:00.123456789Z')).status, 200, 'taken, and ignored');
     // A Clear Passcode for it still finds the token: the flow fails with the device's answer, not NO_UNLOCK_TOKEN.
     const before = hits.length;
-    assert.equal((await fetch(`${url}inject/clear`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ __user_inject_props__: [{ p: 'device', v: JSON.stringify({ udid: replay.udid }), vt: 'json' }] }) })).status, 200);
+    assert.equal(
+      (
+        await fetch(`${url}inject/clear`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ __user_inject_props__: [{ p: 'device', v: JSON.stringify({ udid: replay.udid }), vt: 'json' }] }),
+        })
+      ).status,
+      200,
+    );
     await waitFor('clear-passcode reported', () => hits.length > before, 10000);
     assert.ok(!hits.slice(before).includes('/error/NO_UNLOCK_TOKEN'), hits.slice(before).join());
   });

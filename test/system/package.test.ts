@@ -17,7 +17,13 @@ describe('the packed package, installed into a fresh Node-RED user directory', f
   before(async () => {
     const out = tempDir('pack');
     // dist/ is built already (pretest); packing must not rebuild it under the running tests.
-    const tarball = join(out, execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', out], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim().split('\n').pop()!);
+    const tarball = join(
+      out,
+      execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', out], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+        .trim()
+        .split('\n')
+        .pop()!,
+    );
     const userDir = tempDir('userdir');
     writeFileSync(join(userDir, 'package.json'), JSON.stringify({ name: 'node-red-project', private: true }));
     execFileSync('npm', ['install', '--no-fund', '--no-audit', '--omit=dev', tarball], { cwd: userDir, stdio: 'pipe' });
@@ -29,15 +35,30 @@ describe('the packed package, installed into a fresh Node-RED user directory', f
   it('ships only what runs in a user\u2019s Node-RED: built nodes, the schemas as JSON, fonts, the editor\u2019s shared code, examples, README; no simulator', () => {
     const listed = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     const files = (JSON.parse(listed) as { files: { path: string }[] }[])[0].files.map((f) => f.path);
-    const unexpected = files.filter((f) => !/^(dist\/(nodes|bin|schemas|fonts)\/|resources\/[\w-]+\.js$|examples\/|README\.md$|LICENSE$|package\.json$)/.test(f));
+    const unexpected = files.filter(
+      (f) => !/^(dist\/(nodes|bin|schemas|fonts)\/|resources\/[\w-]+\.js$|examples\/|README\.md$|LICENSE$|package\.json$)/.test(f),
+    );
     assert.deepEqual(unexpected, []);
-    assert.deepEqual(files.filter((f) => f.endsWith('.map') || f.endsWith('.yaml')), [], 'no source maps to sources it does not ship, no YAML copies');
+    assert.deepEqual(
+      files.filter((f) => f.endsWith('.map') || f.endsWith('.yaml')),
+      [],
+      'no source maps to sources it does not ship, no YAML copies',
+    );
     assert.equal(files.filter((f) => f.endsWith('smart-hub.svg')).length, 1, 'one copy of the icons');
     for (const type of TYPES) for (const ext of ['js', 'html']) assert.ok(files.includes(`dist/nodes/${type}/${type}.${ext}`), `${type}.${ext}`);
   });
 
   it('loads every node without an error or a warning', async () => {
-    const sets = ((await (await fetch(`${nodeRed.url}nodes`, { headers: { accept: 'application/json' } })).json()) as { id: string; module: string; version: string; enabled: boolean; err?: string; types: string[] }[]).filter((s) => s.module === PKG.name);
+    const sets = (
+      (await (await fetch(`${nodeRed.url}nodes`, { headers: { accept: 'application/json' } })).json()) as {
+        id: string;
+        module: string;
+        version: string;
+        enabled: boolean;
+        err?: string;
+        types: string[];
+      }[]
+    ).filter((s) => s.module === PKG.name);
     assert.deepEqual(sets.map((s) => s.types[0]).sort(), [...TYPES].sort());
     for (const set of sets) assert.ok(set.enabled && !set.err && set.version === PKG.version, `${set.id}: ${set.err}`);
     assert.deepEqual(logProblems(nodeRed.output()), []);

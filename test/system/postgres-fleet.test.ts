@@ -12,7 +12,7 @@ import type { AuditEntry } from '../../nodes/lib/fleet/fleet-store';
 import { builtFile } from '../../nodes/lib/package-root';
 import { CHANGES_CHANNEL, PostgresFleetStore } from '../../nodes/lib/fleet/postgres-fleet-store';
 import { fleetPool } from '../../nodes/lib/fleet/postgres-pool';
-import { migrate, SCHEMA_VERSION } from '../../nodes/lib/fleet/postgres-schema';
+import { migrate, MIGRATION_LOCK, SCHEMA_VERSION } from '../../nodes/lib/fleet/postgres-schema';
 import { WebhookRelay } from '../../nodes/lib/fleet/webhook-relay';
 import { toPlist } from '../../nodes/lib/mdm/commands';
 import { NanoMdm } from '../../nodes/lib/mdm/nanomdm';
@@ -141,6 +141,23 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
     assert.equal(await migrate(carts[0]), 4, 'started again: nothing to do');
   });
 
+  it('a cart that starts while another migrates waits for it, however long past the 3 s lock timeout of a tap, and is not busy', async () => {
+    const url = await freshDatabase();
+    const store = new PostgresFleetStore({ pool: watched(fleetPool({ url, applicationName: 'device-checkout waiting' })), cart: 'ward-3' });
+    const migrating = new Client({ connectionString: url });
+    await migrating.connect();
+    try {
+      await migrating.query('BEGIN');
+      await migrating.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]); // another cart, slow to migrate
+      const devices = store.devices();
+      await new Promise((resolve) => setTimeout(resolve, 4000));
+      await migrating.query('COMMIT');
+      assert.deepEqual(await devices, []);
+    } finally {
+      await migrating.end();
+    }
+  });
+
   it('keeps the audit trail append-only', async () => {
     const url = await freshDatabase();
     const store = cartStore(url, 'ward-3');
@@ -161,7 +178,10 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
     const old = cartStore(url, 'ward-3');
     const said: (string | undefined)[] = [];
     old.on('storage', (err?: CodedError) => said.push(err?.message));
-    await assert.rejects(old.beginCheckout('alice', RULES), (err: CodedError) => err.code === 'SCHEMA_TOO_NEW' && err.message.includes(`schema-too-new {"version":${SCHEMA_VERSION + 1},"known":${SCHEMA_VERSION}}`));
+    await assert.rejects(
+      old.beginCheckout('alice', RULES),
+      (err: CodedError) => err.code === 'SCHEMA_TOO_NEW' && err.message.includes(`schema-too-new {"version":${SCHEMA_VERSION + 1},"known":${SCHEMA_VERSION}}`),
+    );
     await assert.rejects(old.device('A'), (err: CodedError) => err.code === 'SCHEMA_TOO_NEW');
     assert.equal(said.length, 1, 'said once');
     assert.equal((await store.device('A'))?.status, 'Checked In', 'nothing written');
@@ -219,8 +239,15 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
     assert.deepEqual([atWard3, atWard5], ['A', 'C'], 'the most charged phone of each cart');
     assert.equal(await tap(ward3, 'carol'), 'CART_BUSY', 'A still waits to be taken from ward 3');
     assert.equal(await tap(ward5, 'dave'), 'CART_BUSY');
-    assert.deepEqual((await ward3.pendingCheckouts()).map((d) => d.udid), ['A'], 'each cart fires its own deadlines');
-    assert.deepEqual((await ward5.pendingCheckouts()).map((d) => [d.udid, d.checkout.node]), [['C', 'checkout-ward-5']]);
+    assert.deepEqual(
+      (await ward3.pendingCheckouts()).map((d) => d.udid),
+      ['A'],
+      'each cart fires its own deadlines',
+    );
+    assert.deepEqual(
+      (await ward5.pendingCheckouts()).map((d) => [d.udid, d.checkout.node]),
+      [['C', 'checkout-ward-5']],
+    );
   });
 
   it('a phone checked out at one cart and docked at another is known there: its user and status follow it, its record moves', async () => {
@@ -246,7 +273,10 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
     await ward3.unplugged('A');
     const away = await ward5.docked('A', { hubId: 'ward-5-hub', hub: 'ward-5', port: 2 });
     assert.equal(away.wrongCart, true);
-    assert.ok((await ward5.audit('A')).some((e) => e.what === 'docked: wrongCart' && e.to === 'true'), 'in the audit trail');
+    assert.ok(
+      (await ward5.audit('A')).some((e) => e.what === 'docked: wrongCart' && e.to === 'true'),
+      'in the audit trail',
+    );
     await ward5.checkIn('A', { who: 'check-in' });
     assert.equal((await ward5.device('A'))?.attributes['Device Home'], 'ward-3', 'checking in elsewhere does not move its home');
     await ward5.unplugged('A');
@@ -294,7 +324,10 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
       await dockedPhone(ward3, 'A', 1);
       await sleep(300);
       assert.ok(!heard.some((line) => line.startsWith('A ')), 'its own changes are said as they are written');
-      assert.deepEqual((await ward3.devices(['B', 'NOPE'])).map((d) => [d.udid, d.cart]), [['B', 'ward-5']]);
+      assert.deepEqual(
+        (await ward3.devices(['B', 'NOPE'])).map((d) => [d.udid, d.cart]),
+        [['B', 'ward-5']],
+      );
     } finally {
       unfollow();
     }
@@ -335,14 +368,23 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
     /** A cart's MDM connection and its relay; `start: false` for a cart that is down. */
     async function cartMdm(cart: string, start = true): Promise<{ nano: NanoMdm; relay: WebhookRelay }> {
       const nano = new NanoMdm({ url: 'http://127.0.0.1:9', apiKey: API_KEY, acceptUnsigned: true, maxConcurrent: 1, timeout: 1000 });
-      const relay = new WebhookRelay({ pool: cartPool(url), cart, adapter: nano, secret: API_KEY, text: (key, vars) => `${key} ${JSON.stringify(vars)}`, log: { warn: (m) => said.push(m) } });
+      const relay = new WebhookRelay({
+        pool: cartPool(url),
+        cart,
+        adapter: nano,
+        secret: API_KEY,
+        text: (key, vars) => `${key} ${JSON.stringify(vars)}`,
+        log: { warn: (m) => said.push(m) },
+      });
       if (start) await relay.start();
       carts.push({ nano, relay });
       return { nano, relay };
     }
-    const post = (nano: NanoMdm, event: object) => nano.handleWebhook(Buffer.from(JSON.stringify({ event_id: `event-${++events}`, created_at: new Date().toISOString(), ...event })), undefined);
+    const post = (nano: NanoMdm, event: object) =>
+      nano.handleWebhook(Buffer.from(JSON.stringify({ event_id: `event-${++events}`, created_at: new Date().toISOString(), ...event })), undefined);
     const plist = (message: object) => Buffer.from(toPlist(message)).toString('base64');
-    const checkIn = (nano: NanoMdm, phone: SimulatedDevice, topic: string, message: object) => post(nano, { topic, checkin_event: { udid: phone.udid, raw_payload: plist(message) } });
+    const checkIn = (nano: NanoMdm, phone: SimulatedDevice, topic: string, message: object) =>
+      post(nano, { topic, checkin_event: { udid: phone.udid, raw_payload: plist(message) } });
 
     beforeEach(async () => {
       url = await freshDatabase();
@@ -357,7 +399,12 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
       const [ward3, ward5] = [await cartMdm('ward-3'), await cartMdm('ward-5')];
       const phone = new SimulatedDevice();
       const answer = ward5.nano.results.wait(phone.udid, 'CMD-1', 5000);
-      const ack = { udid: phone.udid, status: 'Acknowledged', command_uuid: 'CMD-1', raw_payload: plist({ UDID: phone.udid, Status: 'Acknowledged', CommandUUID: 'CMD-1', QueryResponses: { BatteryLevel: 0.7 } }) };
+      const ack = {
+        udid: phone.udid,
+        status: 'Acknowledged',
+        command_uuid: 'CMD-1',
+        raw_payload: plist({ UDID: phone.udid, Status: 'Acknowledged', CommandUUID: 'CMD-1', QueryResponses: { BatteryLevel: 0.7 } }),
+      };
       assert.equal(post(ward3.nano, { topic: 'mdm.Connect', acknowledge_event: ack }), 200);
       assert.deepEqual((await answer).QueryResponses, { BatteryLevel: 0.7 });
       assert.equal(checkIn(ward3.nano, phone, 'mdm.Authenticate', phone.authenticateMessage()), 200);
@@ -366,7 +413,9 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
       assert.equal(ward5.nano.enrolment(phone.udid)?.serial, phone.serial);
       const kept = await cartPool(url).query<{ sealed: Buffer }>('SELECT sealed FROM checkout_webhooks');
       assert.equal(kept.rows.length, 3, 'the answer and two check-ins');
-      for (const { sealed } of kept.rows) for (const secret of [phone.unlockToken.toString('base64'), phone.serial, phone.udid]) assert.ok(!sealed.toString('latin1').includes(secret), 'sealed: nothing readable');
+      for (const { sealed } of kept.rows)
+        for (const secret of [phone.unlockToken.toString('base64'), phone.serial, phone.udid])
+          assert.ok(!sealed.toString('latin1').includes(secret), 'sealed: nothing readable');
     });
 
     it('a cart that was down takes what the others received meanwhile, once it starts', async () => {
@@ -387,7 +436,8 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
       ward3.nano.handleWebhook(Buffer.from(JSON.stringify(body)), undefined);
       ward3.nano.handleWebhook(Buffer.from(JSON.stringify(body)), undefined);
       post(ward3.nano, { topic: 'mdm.Connect', acknowledge_event: { udid: 'U', status: 'Idle' } }); // kept after both
-      const kept = async () => (await cartPool(url).query<{ event_id: string }>('SELECT event_id FROM checkout_webhooks ORDER BY id')).rows.map((r) => r.event_id);
+      const kept = async () =>
+        (await cartPool(url).query<{ event_id: string }>('SELECT event_id FROM checkout_webhooks ORDER BY id')).rows.map((r) => r.event_id);
       await waitFor('the next one kept', async () => (await kept()).length > 1);
       assert.deepEqual(await kept(), ['same-event', `event-${events}`]);
     });
@@ -399,7 +449,10 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
       const admin = new Client({ connectionString: postgres.url });
       await admin.connect();
       try {
-        const { rows } = await admin.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND (application_name = $1 OR usename IS NULL)`, [application]);
+        const { rows } = await admin.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND (application_name = $1 OR usename IS NULL)`,
+          [application],
+        );
         return rows[0].n;
       } finally {
         await admin.end();
@@ -410,15 +463,22 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
       const url = await freshDatabase();
       const { databaseUrl, credentials } = await createCartLogin(postgres, new URL(url).pathname.slice(1));
       assert.doesNotMatch(databaseUrl, /@/, 'no user in the URL, as the editor demands');
-      const pool = watched(fleetPool({ url: databaseUrl, user: credentials.databaseUser, password: credentials.databasePassword, applicationName: 'device-checkout ward-3' }));
+      const pool = watched(
+        fleetPool({ url: databaseUrl, user: credentials.databaseUser, password: credentials.databasePassword, applicationName: 'device-checkout ward-3' }),
+      );
       const store = new PostgresFleetStore({ pool, cart: 'ward-3' });
       await dockedPhone(store, 'A', 1);
       assert.equal(await tap(store, 'alice'), 'A');
-      const { rows } = await pool.query<{ user: string; application: string }>('SELECT current_user AS user, current_setting($1) AS application', ['application_name']);
+      const { rows } = await pool.query<{ user: string; application: string }>('SELECT current_user AS user, current_setting($1) AS application', [
+        'application_name',
+      ]);
       assert.deepEqual(rows[0], { user: credentials.databaseUser, application: 'device-checkout ward-3' });
     });
 
-    for (const [what, password] of [['no password', undefined], ['a wrong password', 'not-the-password']] as const) {
+    for (const [what, password] of [
+      ['no password', undefined],
+      ['a wrong password', 'not-the-password'],
+    ] as const) {
       it(`with ${what}: STORE_UNAVAILABLE naming why, and 40 calls in 3 s hold no connection on the server (failed connects back off)`, async () => {
         const url = await freshDatabase();
         const { databaseUrl, credentials } = await createCartLogin(postgres, new URL(url).pathname.slice(1));
@@ -437,9 +497,15 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
         assert.ok((await cartBackends(application)) <= 1, 'at most one attempt on the server at a time');
         await Promise.all(calls);
         assert.equal(answers.length, 40);
-        assert.ok(answers.every((a) => a.startsWith('STORE_UNAVAILABLE')), answers[0]);
+        assert.ok(
+          answers.every((a) => a.startsWith('STORE_UNAVAILABLE')),
+          answers[0],
+        );
         assert.match(answers[0], password ? /password authentication failed/ : /password/);
-        assert.ok(answers.some((a) => /not-tried-again/.test(a)), 'backed off');
+        assert.ok(
+          answers.some((a) => /not-tried-again/.test(a)),
+          'backed off',
+        );
         await sleep(200);
         assert.equal(await cartBackends(application), 0, 'nothing left waiting in authentication');
         // The superuser is never refused for want of connections.
@@ -514,8 +580,12 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
     await dockedPhone(a, 'A', 1);
     // 4,500 entries more (over two pages), written by two carts whose clocks differ: ward 5's rows are older but written later.
     const db = cartPool(url);
-    await db.query(`INSERT INTO checkout_audit (at, udid, cart, what, to_value) SELECT timestamptz '2026-12-01' + n * interval '1 second', 'A', 'ward-3', 'counter', n::text FROM generate_series(1, 2500) AS n`);
-    await db.query(`INSERT INTO checkout_audit (at, udid, cart, what, to_value) SELECT timestamptz '2026-11-30' + n * interval '1 second', 'A', 'ward-5', 'counter', n::text FROM generate_series(1, 2000) AS n`);
+    await db.query(
+      `INSERT INTO checkout_audit (at, udid, cart, what, to_value) SELECT timestamptz '2026-12-01' + n * interval '1 second', 'A', 'ward-3', 'counter', n::text FROM generate_series(1, 2500) AS n`,
+    );
+    await db.query(
+      `INSERT INTO checkout_audit (at, udid, cart, what, to_value) SELECT timestamptz '2026-11-30' + n * interval '1 second', 'A', 'ward-5', 'counter', n::text FROM generate_series(1, 2000) AS n`,
+    );
     const directory = new FleetDirectory();
     const fleets = [a, b].map((store) => cartFleet(store));
     fleets.forEach((fleet, i) => directory.add(`fleet-${i}`, fleet));
@@ -530,7 +600,10 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
       assert.ok(once.length > 4500);
       assert.equal(entries.length, once.length, 'each entry once, though two fleets read one database');
       assert.ok(pages.length >= 3 && Math.max(...pages) <= 2000, `pages of at most 2000 (${pages.join()})`);
-      assert.ok(entries.every((e, i) => i === 0 || entries[i - 1].at <= e.at), 'in time order, across the carts');
+      assert.ok(
+        entries.every((e, i) => i === 0 || entries[i - 1].at <= e.at),
+        'in time order, across the carts',
+      );
       assert.deepEqual([entries[0].to, entries[1999].to, entries[2000].to], ['1', '2000', '1'], 'ward 5\u2019s older rows first');
     } finally {
       await Promise.all(fleets.map((fleet) => fleet.close()));
@@ -541,23 +614,37 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
     const url = await freshDatabase();
     const file = join(tempDir('fleet'), 'fleet-cart.json');
     const local = new FileFleetStore(file);
-    for (const [udid, port] of [['A', 1], ['B', 2]] as const) {
+    for (const [udid, port] of [
+      ['A', 1],
+      ['B', 2],
+    ] as const) {
       await local.docked(udid, { hubId: 'hub', hub: 'Cart', port });
       await local.setStatus(udid, 'Checked In');
     }
     await local.setAttribute('A', 'Ward', '3');
     await local.beginCheckout('alice', RULES, 'B', { node: 'checkout' });
-    const run = () => execFileSync(process.execPath, [builtFile('bin', 'import-fleet.js'), file, 'ward-3'], { env: { ...process.env, DATABASE_URL: url }, encoding: 'utf8' });
+    const run = () =>
+      execFileSync(process.execPath, [builtFile('bin', 'import-fleet.js'), file, 'ward-3'], { env: { ...process.env, DATABASE_URL: url }, encoding: 'utf8' });
     assert.match(run(), /2 devices imported with \d+ audit entries; 0 already in the database/);
     const store = cartStore(url, 'ward-3');
     const [a, b] = [await store.device('A'), await store.device('B')];
     assert.deepEqual([a?.cart, a?.status, a?.attributes.Ward, b?.status, b?.user], ['ward-3', 'Checked In', '3', 'Checking Out', 'alice']);
-    assert.deepEqual((await store.pendingCheckouts()).map((d) => [d.udid, d.checkout.node]), [['B', 'checkout']], 'its deadline is this cart\u2019s to fire');
+    assert.deepEqual(
+      (await store.pendingCheckouts()).map((d) => [d.udid, d.checkout.node]),
+      [['B', 'checkout']],
+      'its deadline is this cart\u2019s to fire',
+    );
     const trail = await store.audit('A');
-    assert.deepEqual(trail.map((e) => e.what), [...(await local.audit('A')).map((e) => e.what), 'imported']);
+    assert.deepEqual(
+      trail.map((e) => e.what),
+      [...(await local.audit('A')).map((e) => e.what), 'imported'],
+    );
     assert.match(run(), /0 devices imported with 0 audit entries; 2 already in the database, left as they are/);
     assert.equal((await store.audit('A')).length, trail.length, 'nothing written twice');
-    assert.throws(() => execFileSync(process.execPath, [builtFile('bin', 'import-fleet.js')], { env: { ...process.env, DATABASE_URL: url }, stdio: 'pipe' }), /usage/);
+    assert.throws(
+      () => execFileSync(process.execPath, [builtFile('bin', 'import-fleet.js')], { env: { ...process.env, DATABASE_URL: url }, stdio: 'pipe' }),
+      /usage/,
+    );
   });
 
   it('a phone that failed while out with her still counts toward her limit, at any cart', async () => {

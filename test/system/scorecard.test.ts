@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { tempDir } from '../../harness/support';
 import { PACKAGE_ROOT as ROOT } from '../../nodes/lib/package-root';
 
-
 /** The Flow Library's own checks (node-red-dev validate), run as the catalogue would. */
 describe('the Flow Library scorecard', function () {
   this.timeout(240_000);
@@ -19,6 +18,9 @@ describe('the Flow Library scorecard', function () {
     const scorecard = JSON.parse(readFileSync(file, 'utf8')) as Record<string, { test?: boolean }>;
     const checks = Object.entries(scorecard).filter(([, result]) => typeof result.test === 'boolean');
     assert.ok(checks.length >= 12, `the scorecard ran its checks (${checks.map(([id]) => id).join(' ')})`);
-    assert.deepEqual(checks.filter(([, result]) => !result.test), []);
+    assert.deepEqual(
+      checks.filter(([, result]) => !result.test),
+      [],
+    );
   });
 });

@@ -76,12 +76,30 @@ describe('two carts, two Node-RED processes, one PostgreSQL fleet', function () 
     await postgres?.stop();
   });
 
-  const report = (id: string, z: string, cart: string, path: string) => ({ id, type: 'http request', z, method: 'POST', ret: 'txt', paytoqs: 'ignore', url: `${collectorUrl}/${cart}${path}`, wires: [[]] });
+  const report = (id: string, z: string, cart: string, path: string) => ({
+    id,
+    type: 'http request',
+    z,
+    method: 'POST',
+    ret: 'txt',
+    paytoqs: 'ignore',
+    url: `${collectorUrl}/${cart}${path}`,
+    wires: [[]],
+  });
   const flows = ({ name, pty, usb }: Ward) => [
     { id: 'return', type: 'tab', label: 'Return' },
     { id: 'check-out', type: 'tab', label: 'Check Out' },
     { id: 'hub', type: 'smart-hub', name: 'Cart', serialPort: pty.hostPath, baudRate: '115200', pollInterval: '100', model: 'auto' },
-    { id: 'mdm', type: 'mdm-server', vendor: 'nanomdm', url: mdm.url, maxConcurrent: '5', timeout: '5000', webhookPath: 'device-checkout/webhook', credentials: SECRETS },
+    {
+      id: 'mdm',
+      type: 'mdm-server',
+      vendor: 'nanomdm',
+      url: mdm.url,
+      maxConcurrent: '5',
+      timeout: '5000',
+      webhookPath: 'device-checkout/webhook',
+      credentials: SECRETS,
+    },
     {
       id: 'fleet',
       type: 'device-fleet',
@@ -120,7 +138,9 @@ describe('two carts, two Node-RED processes, one PostgreSQL fleet', function () 
     await watched();
   }
 
-  async function record(udid: string): Promise<{ status: string; cart: string; wrong_cart: boolean; user_id: string | null; attributes: Record<string, string> } | undefined> {
+  async function record(
+    udid: string,
+  ): Promise<{ status: string; cart: string; wrong_cart: boolean; user_id: string | null; attributes: Record<string, string> } | undefined> {
     const db = new Client({ connectionString: databaseUrl });
     await db.connect();
     try {
@@ -154,7 +174,11 @@ describe('two carts, two Node-RED processes, one PostgreSQL fleet', function () 
     await mdm.enrol(phone);
     const returned = count(`/${ward.name}/returned`);
     ward.cart.dock(phone, 0, port);
-    await waitFor(`checked in at ${ward.name}`, async () => (await record(phone.udid))?.status === 'Checked In' && count(`/${ward.name}/returned`) > returned, 20_000);
+    await waitFor(
+      `checked in at ${ward.name}`,
+      async () => (await record(phone.udid))?.status === 'Checked In' && count(`/${ward.name}/returned`) > returned,
+      20_000,
+    );
     return phone;
   }
 
@@ -181,9 +205,18 @@ describe('two carts, two Node-RED processes, one PostgreSQL fleet', function () 
     const [a, b] = wards;
     await dockedPhone(a, 2);
     await dockedPhone(b, 2);
-    const before = { handed: handedAnywhere(), refused: errorsAnywhere('USER_HAS_DEVICE'), timeouts: errorsAnywhere('UNPLUG_TIMEOUT'), returned: returnedAnywhere() };
+    const before = {
+      handed: handedAnywhere(),
+      refused: errorsAnywhere('USER_HAS_DEVICE'),
+      timeouts: errorsAnywhere('UNPLUG_TIMEOUT'),
+      returned: returnedAnywhere(),
+    };
     await Promise.all([tap(a), tap(b)]);
-    await waitFor('one handed out, one refused', () => handedAnywhere() === before.handed + 1 && errorsAnywhere('USER_HAS_DEVICE') === before.refused + 1, 20_000);
+    await waitFor(
+      'one handed out, one refused',
+      () => handedAnywhere() === before.handed + 1 && errorsAnywhere('USER_HAS_DEVICE') === before.refused + 1,
+      20_000,
+    );
     // Nobody takes it: its deadline fails it, at the cart that handed it out, and it is returned there.
     await waitFor('UNPLUG_TIMEOUT', () => errorsAnywhere('UNPLUG_TIMEOUT') === before.timeouts + 1, 20_000);
     await waitFor('returned', () => returnedAnywhere() === before.returned + 1, 20_000);

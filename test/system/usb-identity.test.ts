@@ -100,7 +100,10 @@ describe('hub events carry the phone\u2019s UDID (hub over a pty, usbmuxd on a s
     await waitFor('returned', () => docks.length === 2, 5000);
     const returned = (docks[1] as Event).device as Event['device'] & { status: string; user: string };
     assert.deepEqual([returned.status, returned.user], ['Checked Out', 'alice']);
-    assert.deepEqual((await store.audit('PHONE-S')).filter((e) => e.what.endsWith(': docked')).map((e) => e.to), ['true', 'false', 'true']);
+    assert.deepEqual(
+      (await store.audit('PHONE-S')).filter((e) => e.what.endsWith(': docked')).map((e) => e.to),
+      ['true', 'false', 'true'],
+    );
   });
 
   it('several docks in the same second: unresolved and said so while ports are new, exact once learnt', async () => {
@@ -155,7 +158,8 @@ describe('hub events carry the phone\u2019s UDID (hub over a pty, usbmuxd on a s
   it('sets language, locale and name over USB on the docked phone, and names what stops it', async () => {
     const done = collect('done');
     const errors: unknown[] = [];
-    for (const id of ['lang', 'name']) (helper.getNode(id) as unknown as import('node:events').EventEmitter).on('call:error', (call: { args: unknown[] }) => errors.push(call.args[0]));
+    for (const id of ['lang', 'name'])
+      (helper.getNode(id) as unknown as import('node:events').EventEmitter).on('call:error', (call: { args: unknown[] }) => errors.push(call.args[0]));
     const phone = new SimulatedDevice();
     usb.pair(phone.udid);
     cart.dock(phone, 0, 2);

@@ -32,8 +32,11 @@ describe('npm run start:ward: two carts on one PostgreSQL', function () {
 
   it('both carts prepare their phones, and one person gets one phone across the ward', async () => {
     const { 'ward-a': a, 'ward-b': b } = ward.ready;
-    await Promise.all([a, b].map((url) => untilCart(url, 'ten phones checked in', (s) => s.phones.length === 10 && s.phones.every((p) => p.status === 'Checked In'), 90_000)));
-    const tap = (url: string) => fetch(`${url}device-checkout/tap`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ badge: '1001' }) });
+    await Promise.all(
+      [a, b].map((url) => untilCart(url, 'ten phones checked in', (s) => s.phones.length === 10 && s.phones.every((p) => p.status === 'Checked In'), 90_000)),
+    );
+    const tap = (url: string) =>
+      fetch(`${url}device-checkout/tap`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ badge: '1001' }) });
     const atA = await tap(a);
     assert.equal(atA.status, 200, await atA.clone().text());
     const atB = await tap(b);

@@ -41,7 +41,9 @@ export class BatteryWatch {
     const mdm = this.options.mdm();
     if (!mdm) return;
     const now = Date.now();
-    const low = (await store.devices()).filter((d) => d.cart === store.cart && d.docked && d.status === 'Checked In' && d.battery !== undefined && d.battery < rules.batteryThreshold);
+    const low = (await store.devices()).filter(
+      (d) => d.cart === store.cart && d.docked && d.status === 'Checked In' && d.battery !== undefined && d.battery < rules.batteryThreshold,
+    );
     for (const udid of this.low.keys()) if (!low.some((d) => d.udid === udid)) this.low.delete(udid);
     for (const phone of low) {
       let record = phone;

@@ -8,10 +8,12 @@ import type { CheckoutRules, DeviceRecord, DeviceStatus } from './fleet-store';
 
 const HOLDING: DeviceStatus[] = ['Checking Out', 'Checked Out'];
 /** Whether a person holds the phone: being taken or out, or Failed while out with her (a workflow failed on it). */
-export const holds = (d: Pick<DeviceRecord, 'user' | 'status' | 'docked'>): boolean => d.user !== undefined && (HOLDING.includes(d.status) || (d.status === 'Failed' && !d.docked));
+export const holds = (d: Pick<DeviceRecord, 'user' | 'status' | 'docked'>): boolean =>
+  d.user !== undefined && (HOLDING.includes(d.status) || (d.status === 'Failed' && !d.docked));
 
 /** Whether a phone may be handed out under `rules`. */
-export const available = (d: DeviceRecord, rules: CheckoutRules): boolean => d.docked && d.status === 'Checked In' && d.healthy && (d.battery ?? 1) >= rules.batteryThreshold;
+export const available = (d: DeviceRecord, rules: CheckoutRules): boolean =>
+  d.docked && d.status === 'Checked In' && d.healthy && (d.battery ?? 1) >= rules.batteryThreshold;
 
 /** A phone that answered the MDM within this many hours is handed out before a silent one. */
 const HEARD_RECENTLY_HOURS = 24;
@@ -32,8 +34,18 @@ export function handOutOrder(now: Date): (a: DeviceRecord, b: DeviceRecord) => n
 /** The refusals of `beginCheckout`, worded once for both stores. */
 export const refusals = {
   cartBusy: (waiting: Pick<DeviceRecord, 'udid' | 'hub' | 'port'>) =>
-    new CodedError('CART_BUSY', waiting.hub ? catalogText('device-fleet.errors.cart-busy', { cart: waiting.hub, port: waiting.port ?? '?' }) : catalogText('device-fleet.errors.cart-busy-here'), { udid: waiting.udid }),
-  userHasDevice: (user: string, held: number, limit: number) => new CodedError('USER_HAS_DEVICE', catalogText('device-fleet.errors.user-has-device', { user, held, limit })),
+    new CodedError(
+      'CART_BUSY',
+      waiting.hub
+        ? catalogText('device-fleet.errors.cart-busy', { cart: waiting.hub, port: waiting.port ?? '?' })
+        : catalogText('device-fleet.errors.cart-busy-here'),
+      { udid: waiting.udid },
+    ),
+  userHasDevice: (user: string, held: number, limit: number) =>
+    new CodedError('USER_HAS_DEVICE', catalogText('device-fleet.errors.user-has-device', { user, held, limit })),
   noDevice: (udid?: string) =>
-    new CodedError('NO_DEVICE_AVAILABLE', udid ? catalogText('device-fleet.errors.device-not-ready', { udid }) : catalogText('device-fleet.errors.no-phone-ready')),
+    new CodedError(
+      'NO_DEVICE_AVAILABLE',
+      udid ? catalogText('device-fleet.errors.device-not-ready', { udid }) : catalogText('device-fleet.errors.no-phone-ready'),
+    ),
 };

@@ -85,7 +85,10 @@ export class FileFleetStore extends FleetStore {
     this.months = this.monthFiles();
     for (const month of this.months) this.noteFailures(readAudit(month).entries);
     const { entries, skipped, torn, bytes } = readAudit(this.auditFile);
-    if (skipped > 0) this.notices.push(`${this.auditFile}: skipped ${skipped} damaged line${skipped === 1 ? '' : 's'} (cut short by a kill?); new entries start on a line of their own`);
+    if (skipped > 0)
+      this.notices.push(
+        `${this.auditFile}: skipped ${skipped} damaged line${skipped === 1 ? '' : 's'} (cut short by a kill?); new entries start on a line of their own`,
+      );
     this.noteFailures(entries);
     this.auditTorn = torn;
     this.auditBytes = bytes;
@@ -261,7 +264,10 @@ export class FileFleetStore extends FleetStore {
     if (this.options.auditFiles !== 'monthly' || !this.auditMonth || month <= this.auditMonth || this.auditBytes === 0) return;
     const target = this.monthFile(this.auditMonth);
     // That month has a file already (monthly, then one file, then monthly again): added to it, never over it.
-    const taken = await access(target).then(() => true, () => false);
+    const taken = await access(target).then(
+      () => true,
+      () => false,
+    );
     if (taken) {
       await appendFile(target, await readFile(this.auditFile));
       await truncate(this.auditFile);
@@ -287,7 +293,10 @@ export class FileFleetStore extends FleetStore {
     } catch {
       return [];
     }
-    return names.filter((name) => pattern.test(name)).sort().map((name) => join(dirname(this.auditFile), name));
+    return names
+      .filter((name) => pattern.test(name))
+      .sort()
+      .map((name) => join(dirname(this.auditFile), name));
   }
 
   private noteFailures(entries: AuditEntry[]): void {

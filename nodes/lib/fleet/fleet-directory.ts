@@ -170,7 +170,10 @@ export class FleetDirectory extends EventEmitter {
         break;
       }
       default:
-        throw new CodedError('INVALID_ACTION', catalogText('device-fleet.errors.action', { action: String(action).slice(0, 40), allowed: ADMIN_ACTIONS.join(', ') }));
+        throw new CodedError(
+          'INVALID_ACTION',
+          catalogText('device-fleet.errors.action', { action: String(action).slice(0, 40), allowed: ADMIN_ACTIONS.join(', ') }),
+        );
     }
     return this.rowOf(id, store, (await store.device(udid))!);
   }
@@ -184,7 +187,13 @@ export class FleetDirectory extends EventEmitter {
     for (const [id, udids] of byFleet) {
       const store = this.fleets.get(id)?.fleet.store;
       store?.devices(udids).then(
-        (records) => records.forEach((record) => this.rowOf(id, store, record).then((row) => this.emit('row', row), () => undefined)),
+        (records) =>
+          records.forEach((record) =>
+            this.rowOf(id, store, record).then(
+              (row) => this.emit('row', row),
+              () => undefined,
+            ),
+          ),
         () => undefined, // out of reach: the next change, or a reload, shows it
       );
     }
@@ -200,7 +209,8 @@ export class FleetDirectory extends EventEmitter {
   /** The fleet answering for a phone: the one of the cart it is at, else any that knows it. */
   private async holding(udid: string): Promise<{ id: string; fleet: Fleet }> {
     // `__proto__` or `constructor` is a name every object has, never a phone's.
-    if (!udid || udid.length > MAX_TEXT || hasControl(udid) || udid in Object.prototype) throw new CodedError('INVALID_UDID', catalogText('device-fleet.errors.udid'));
+    if (!udid || udid.length > MAX_TEXT || hasControl(udid) || udid in Object.prototype)
+      throw new CodedError('INVALID_UDID', catalogText('device-fleet.errors.udid'));
     let found: { id: string; fleet: Fleet } | undefined;
     for (const [id, { fleet }] of this.fleets) {
       const record = await fleet.store.device(udid);
@@ -221,7 +231,8 @@ export class FleetDirectory extends EventEmitter {
 /** A text field of an admin's request: trimmed, at most MAX_TEXT characters, undefined when empty. */
 function textOf(value: unknown, field: string): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
-  if (typeof value !== 'string' || value.length > MAX_TEXT) throw new CodedError('INVALID_REQUEST', catalogText('device-fleet.errors.field-text', { field, max: MAX_TEXT }));
+  if (typeof value !== 'string' || value.length > MAX_TEXT)
+    throw new CodedError('INVALID_REQUEST', catalogText('device-fleet.errors.field-text', { field, max: MAX_TEXT }));
   return value.trim() || undefined;
 }
 

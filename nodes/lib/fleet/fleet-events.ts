@@ -18,8 +18,39 @@ export interface FleetEvent {
 }
 
 // What a message may carry of a record: not the fleet's bookkeeping (battery, deadline...).
-export const asDevice = ({ udid, serial, name, cart, hub, hubId, port, status, user, userName, attributes, wrongCart, overdue }: DeviceRecord): Device & { udid: string } =>
-  Object.fromEntries(Object.entries({ udid, serial, name, cart, home: attributes[DEVICE_HOME], wrongCart, hub, hubId, port, status, overdue, user, userName, attributes }).filter(([, v]) => v !== undefined)) as unknown as Device & { udid: string };
+export const asDevice = ({
+  udid,
+  serial,
+  name,
+  cart,
+  hub,
+  hubId,
+  port,
+  status,
+  user,
+  userName,
+  attributes,
+  wrongCart,
+  overdue,
+}: DeviceRecord): Device & { udid: string } =>
+  Object.fromEntries(
+    Object.entries({
+      udid,
+      serial,
+      name,
+      cart,
+      home: attributes[DEVICE_HOME],
+      wrongCart,
+      hub,
+      hubId,
+      port,
+      status,
+      overdue,
+      user,
+      userName,
+      attributes,
+    }).filter(([, v]) => v !== undefined),
+  ) as unknown as Device & { udid: string };
 
 /** The fleet's alerts, told to every listener (the fleet-event nodes). */
 export class FleetEvents {

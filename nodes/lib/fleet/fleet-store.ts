@@ -96,7 +96,6 @@ export interface Actor {
   why?: string;
 }
 
-
 /** A check-out waiting for its phone to be unplugged, with its deadline. */
 export type Pending = DeviceRecord & { checkout: PendingCheckout };
 
@@ -166,7 +165,13 @@ export abstract class FleetStore extends EventEmitter {
    * per-user limit (however the id is written: see `userKey`), NO_DEVICE_AVAILABLE when no
    * docked, checked-in, healthy phone is charged enough, INVALID_USER for an id no person has.
    */
-  abstract beginCheckout(user: string, rules: CheckoutRules, udid?: string, started?: Omit<PendingCheckout, 'deadline'>, userName?: string): Promise<DeviceRecord>;
+  abstract beginCheckout(
+    user: string,
+    rules: CheckoutRules,
+    udid?: string,
+    started?: Omit<PendingCheckout, 'deadline'>,
+    userName?: string,
+  ): Promise<DeviceRecord>;
   abstract close(): Promise<void>;
   protected abstract now(): Date;
   /**
@@ -183,7 +188,11 @@ export abstract class FleetStore extends EventEmitter {
     return this.update(udid, (record) => {
       if (this.cart === undefined) return { patch: { ...place, docked: true }, what: 'docked', actor };
       const home = record.attributes[DEVICE_HOME];
-      return { patch: { ...place, cart: this.cart, docked: true, wrongCart: home !== undefined && home !== this.cart ? true : undefined }, what: 'docked', actor };
+      return {
+        patch: { ...place, cart: this.cart, docked: true, wrongCart: home !== undefined && home !== this.cart ? true : undefined },
+        what: 'docked',
+        actor,
+      };
     });
   }
 
@@ -206,7 +215,12 @@ export abstract class FleetStore extends EventEmitter {
       if (record.cart !== this.cart) continue;
       const named = record.hubId === undefined && record.hub === name;
       const renamed = record.hubId === hubId && record.hub !== name;
-      if (named || renamed) await this.update(record.udid, () => ({ patch: { hubId, hub: name }, what: 'hub', actor: { who: 'fleet', why: named ? 'hubs are keyed by id' : 'hub renamed' } }));
+      if (named || renamed)
+        await this.update(record.udid, () => ({
+          patch: { hubId, hub: name },
+          what: 'hub',
+          actor: { who: 'fleet', why: named ? 'hubs are keyed by id' : 'hub renamed' },
+        }));
     }
   }
 
@@ -251,8 +265,21 @@ export abstract class FleetStore extends EventEmitter {
    */
   checkIn(udid: string, actor: Actor = {}): Promise<DeviceRecord> {
     return this.update(udid, (record) => {
-      const home = this.cart === undefined || record.attributes[DEVICE_HOME] !== undefined ? {} : { attributes: { ...record.attributes, [DEVICE_HOME]: this.cart } };
-      return { patch: { status: record.status === 'Retired' ? 'Retired' : 'Checked In', user: undefined, userName: undefined, checkout: undefined, checkedOutAt: undefined, overdue: undefined, ...home }, what: 'checked in', actor };
+      const home =
+        this.cart === undefined || record.attributes[DEVICE_HOME] !== undefined ? {} : { attributes: { ...record.attributes, [DEVICE_HOME]: this.cart } };
+      return {
+        patch: {
+          status: record.status === 'Retired' ? 'Retired' : 'Checked In',
+          user: undefined,
+          userName: undefined,
+          checkout: undefined,
+          checkedOutAt: undefined,
+          overdue: undefined,
+          ...home,
+        },
+        what: 'checked in',
+        actor,
+      };
     });
   }
 
@@ -269,7 +296,8 @@ export abstract class FleetStore extends EventEmitter {
   /** A custom attribute (`[name]` in text fields); names and values are 1 to 256 characters. */
   setAttribute(udid: string, name: string, value: string, actor: Actor = {}): Promise<DeviceRecord> {
     for (const text of [name, value]) {
-      if (typeof text !== 'string' || text.length > MAX_TEXT) return Promise.reject(new CodedError('INVALID_ATTRIBUTE', catalogText('device-fleet.errors.attribute-text', { max: MAX_TEXT })));
+      if (typeof text !== 'string' || text.length > MAX_TEXT)
+        return Promise.reject(new CodedError('INVALID_ATTRIBUTE', catalogText('device-fleet.errors.attribute-text', { max: MAX_TEXT })));
       if (hasControl(text)) return Promise.reject(new CodedError('INVALID_ATTRIBUTE', catalogText('device-fleet.errors.attribute-control')));
     }
     return this.update(udid, (record) => ({ patch: { attributes: { ...record.attributes, [name]: value } }, what: 'attribute', actor }));
@@ -325,7 +353,8 @@ export function applyChange(record: DeviceRecord, { patch, what, actor = {} }: C
     if (JSON.stringify(before) === JSON.stringify(value)) continue;
     if (field === 'attributes') {
       const [old, nextValues] = [(before ?? {}) as Record<string, string>, value as Record<string, string>];
-      for (const key of new Set([...Object.keys(old), ...Object.keys(nextValues)])) if (old[key] !== nextValues[key]) entry(`${what}: ${key}`, old[key], nextValues[key]);
+      for (const key of new Set([...Object.keys(old), ...Object.keys(nextValues)]))
+        if (old[key] !== nextValues[key]) entry(`${what}: ${key}`, old[key], nextValues[key]);
     } else if (field === 'checkout') {
       // Audited by its deadline; the message that started it stays out of the trail.
       entry(`${what}: deadline`, (before as PendingCheckout | undefined)?.deadline, (value as PendingCheckout | undefined)?.deadline);

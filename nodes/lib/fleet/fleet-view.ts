@@ -33,7 +33,26 @@ export interface FleetRow {
 export function rowOf(fleet: string, record: DeviceRecord, lastError?: string): FleetRow {
   const { udid, name, serial, cart, hub, port, docked, status, user, userName, checkedOutAt, battery, overdue, wrongCart, lostMode } = record;
   const charge = battery === undefined ? undefined : Math.round(battery * 100);
-  const row = { udid, fleet, name, serial, cart, home: record.attributes[DEVICE_HOME], hub, port, docked, status, user, userName, since: checkedOutAt, battery: charge, overdue, wrongCart, lostMode, lastError };
+  const row = {
+    udid,
+    fleet,
+    name,
+    serial,
+    cart,
+    home: record.attributes[DEVICE_HOME],
+    hub,
+    port,
+    docked,
+    status,
+    user,
+    userName,
+    since: checkedOutAt,
+    battery: charge,
+    overdue,
+    wrongCart,
+    lostMode,
+    lastError,
+  };
   return Object.fromEntries(Object.entries(row).filter(([, value]) => value !== undefined && value !== '')) as unknown as FleetRow;
 }
 
@@ -78,7 +97,8 @@ const COLUMNS: (keyof AuditEntry)[] = ['at', 'udid', 'what', 'from', 'to', 'who'
 /** Each phone's name and serial by UDID: the audit trail keys phones by UDID, a person reading an export knows them by these. */
 export type PhoneNames = Map<string, { name?: string; serial?: string }>;
 
-export const phoneNamesOf = (records: { udid: string; name?: string; serial?: string }[]): PhoneNames => new Map(records.map(({ udid, name, serial }) => [udid, { name, serial }]));
+export const phoneNamesOf = (records: { udid: string; name?: string; serial?: string }[]): PhoneNames =>
+  new Map(records.map(({ udid, name, serial }) => [udid, { name, serial }]));
 
 /**
  * RFC 4180 CSV with a header row; each row also names the phone (its name and serial now). A

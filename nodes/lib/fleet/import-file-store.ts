@@ -23,7 +23,10 @@ export async function importFileStore(file: string, store: PostgresFleetStore, n
   try {
     const audit = await source.audit();
     for (const record of await source.devices()) {
-      const trail = [...audit.filter((e) => e.udid === record.udid), { at: now.toISOString(), udid: record.udid, what: 'imported', from: 'file', to: store.cart, who: 'import', why: file }];
+      const trail = [
+        ...audit.filter((e) => e.udid === record.udid),
+        { at: now.toISOString(), udid: record.udid, what: 'imported', from: 'file', to: store.cart, who: 'import', why: file },
+      ];
       if (await store.adopt(record, trail)) {
         result.devices++;
         result.entries += trail.length;

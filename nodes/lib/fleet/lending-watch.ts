@@ -38,7 +38,13 @@ export class LendingWatch {
         const why = text('device-fleet.errors.overdue', { hours: rules.lendingHours });
         const overdue = await store.markOverdue(record.udid, record.checkedOutAt, { who: 'fleet', why });
         if (!overdue) return; // back (or out again) meanwhile
-        warn(text('device-fleet.errors.overdue-phone', { device: overdue.name ?? overdue.serial ?? overdue.udid, user: overdue.userName ?? overdue.user ?? '?', since: record.checkedOutAt }));
+        warn(
+          text('device-fleet.errors.overdue-phone', {
+            device: overdue.name ?? overdue.serial ?? overdue.udid,
+            user: overdue.userName ?? overdue.user ?? '?',
+            since: record.checkedOutAt,
+          }),
+        );
         events.announce('overdue', asDevice(overdue), why);
         await this.enableLostMode(overdue.udid, { who: 'fleet', why });
       },
@@ -69,7 +75,12 @@ export class LendingWatch {
     const label = device.name ?? device.serial ?? udid;
     try {
       const empty: string[] = [];
-      const shown = Object.fromEntries(Object.entries(lostMode).filter(([, value]) => value).map(([key, value]) => [key, renderTemplate(value as string, device, (missing) => empty.push(...missing)).trim()]).filter(([, value]) => value));
+      const shown = Object.fromEntries(
+        Object.entries(lostMode)
+          .filter(([, value]) => value)
+          .map(([key, value]) => [key, renderTemplate(value as string, device, (missing) => empty.push(...missing)).trim()])
+          .filter(([, value]) => value),
+      );
       if (empty.length > 0) warn(text('device-fleet.errors.lost-mode-empty', { device: label, placeholders: empty.join(', ') }));
       const command = enableLostMode(shown);
       await store.setLostMode(udid, true, actor);

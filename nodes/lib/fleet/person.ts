@@ -20,7 +20,8 @@ export function checkUserId(id: unknown): string {
   if (typeof id !== 'string') throw new CodedError('INVALID_USER', catalogText('device-fleet.errors.user-not-text'));
   const trimmed = id.trim();
   if (!trimmed || !userKey(trimmed)) throw new CodedError('INVALID_USER', catalogText('device-fleet.errors.user-empty'));
-  if (trimmed.length > MAX_TEXT) throw new CodedError('INVALID_USER', catalogText('device-fleet.errors.user-too-long', { max: MAX_TEXT, length: trimmed.length }));
+  if (trimmed.length > MAX_TEXT)
+    throw new CodedError('INVALID_USER', catalogText('device-fleet.errors.user-too-long', { max: MAX_TEXT, length: trimmed.length }));
   if (CONTROL.test(trimmed)) throw new CodedError('INVALID_USER', catalogText('device-fleet.errors.user-control'));
   return trimmed;
 }
@@ -30,7 +31,8 @@ export function checkDisplayName(name: unknown): string | undefined {
   if (typeof name !== 'string') return undefined;
   const trimmed = name.trim();
   if (!trimmed) return undefined;
-  if (trimmed.length > MAX_TEXT) throw new CodedError('INVALID_USER', catalogText('device-fleet.errors.name-too-long', { max: MAX_TEXT, length: trimmed.length }));
+  if (trimmed.length > MAX_TEXT)
+    throw new CodedError('INVALID_USER', catalogText('device-fleet.errors.name-too-long', { max: MAX_TEXT, length: trimmed.length }));
   if (CONTROL.test(trimmed)) throw new CodedError('INVALID_USER', catalogText('device-fleet.errors.name-control'));
   return trimmed;
 }

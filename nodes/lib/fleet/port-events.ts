@@ -54,7 +54,10 @@ export class PortEvents {
   /** Records and learnt USB locations that named the hub by its name only (before 0.2) are taken over. */
   attach(hub: { id: string; name: string }): void {
     // The store refuses: tried again at the next start.
-    this.updatedHubs.set(hub.id, this.options.store.updateHub(hub.id, hub.name).catch((err: Error) => this.options.log.warn(err.message)));
+    this.updatedHubs.set(
+      hub.id,
+      this.options.store.updateHub(hub.id, hub.name).catch((err: Error) => this.options.log.warn(err.message)),
+    );
     this.options.ports.adoptHub(hub.id, hub.name);
   }
 
@@ -123,7 +126,11 @@ export class PortEvents {
         this.reconciledHubs.delete(hub.id);
         throw err;
       }
-      for (const missed of missedEvents(records.filter((d) => d.cart === store.cart), hub.id, docked)) {
+      for (const missed of missedEvents(
+        records.filter((d) => d.cart === store.cart),
+        hub.id,
+        docked,
+      )) {
         log.info(text('device-fleet.errors.missed', { hub: hub.name, port: missed.port, event: missed.event, why: missed.why }));
         replay(missed);
       }

@@ -110,9 +110,23 @@ function toRecord(row: DeviceRow): DeviceRecord {
     checkedOutAt: row.checked_out_at?.toISOString() ?? null,
     heardAt: row.heard_at?.toISOString() ?? null,
   };
-  const record: DeviceRecord = { udid: row.udid, docked: row.docked, status: row.status, attributes: row.attributes, healthy: row.healthy, ...(row.wrong_cart && { wrongCart: true }), ...(row.overdue && { overdue: true }), ...(row.lost_mode && { lostMode: true }) };
+  const record: DeviceRecord = {
+    udid: row.udid,
+    docked: row.docked,
+    status: row.status,
+    attributes: row.attributes,
+    healthy: row.healthy,
+    ...(row.wrong_cart && { wrongCart: true }),
+    ...(row.overdue && { overdue: true }),
+    ...(row.lost_mode && { lostMode: true }),
+  };
   for (const [field, value] of Object.entries(optional)) if (value !== null) (record as unknown as Record<string, unknown>)[field] = value;
-  if (row.deadline) record.checkout = { deadline: row.deadline.toISOString(), ...(row.node !== null && { node: row.node }), ...(row.message !== null && { message: row.message }) };
+  if (row.deadline)
+    record.checkout = {
+      deadline: row.deadline.toISOString(),
+      ...(row.node !== null && { node: row.node }),
+      ...(row.message !== null && { message: row.message }),
+    };
   return record;
 }
 
@@ -160,7 +174,7 @@ export class PostgresFleetStore extends FleetStore {
    */
   async *auditPages(udid?: string, { from, to }: TimeRange = {}): AsyncIterable<AuditEntry[]> {
     // The last row's time as the database has it (to the microsecond), not as a JS Date rounds it.
-    for (let after = { at_key: '-infinity', id: '0' }; ; ) {
+    for (let after = { at_key: '-infinity', id: '0' }; ;) {
       const rows = await this.query<AuditRow & { id: string; at_key: string }>(
         `SELECT id, at, at::text AS at_key, udid, what, from_value, to_value, who, why FROM checkout_audit
           WHERE (at, id) > ($4::timestamptz, $5) AND ($1::text IS NULL OR udid = $1) AND ($2::timestamptz IS NULL OR at >= $2) AND ($3::timestamptz IS NULL OR at < $3)
@@ -174,7 +188,11 @@ export class PostgresFleetStore extends FleetStore {
   }
 
   async deviceAt(hubId: string, port: number): Promise<DeviceRecord | undefined> {
-    const rows = await this.query<DeviceRow>(`${SELECT_DEVICES} WHERE d.cart = $1 AND d.docked AND d.hub_id = $2 AND d.port = $3 LIMIT 1`, [this.cart, hubId, port]);
+    const rows = await this.query<DeviceRow>(`${SELECT_DEVICES} WHERE d.cart = $1 AND d.docked AND d.hub_id = $2 AND d.port = $3 LIMIT 1`, [
+      this.cart,
+      hubId,
+      port,
+    ]);
     return rows[0] && toRecord(rows[0]);
   }
 
@@ -184,7 +202,10 @@ export class PostgresFleetStore extends FleetStore {
   }
 
   async outstanding(): Promise<(DeviceRecord & { checkedOutAt: string })[]> {
-    const rows = await this.query<DeviceRow>(`${SELECT_DEVICES} WHERE d.cart = $1 AND d.status = 'Checked Out' AND d.checked_out_at IS NOT NULL AND NOT d.overdue ORDER BY d.checked_out_at`, [this.cart]);
+    const rows = await this.query<DeviceRow>(
+      `${SELECT_DEVICES} WHERE d.cart = $1 AND d.status = 'Checked Out' AND d.checked_out_at IS NOT NULL AND NOT d.overdue ORDER BY d.checked_out_at`,
+      [this.cart],
+    );
     return rows.map(toRecord) as (DeviceRecord & { checkedOutAt: string })[];
   }
 
@@ -194,7 +215,13 @@ export class PostgresFleetStore extends FleetStore {
    * a cart's taps wait on the cart's lock. The locks are always taken person first, then cart,
    * so two taps never wait on each other in a circle.
    */
-  async beginCheckout(user: string, rules: CheckoutRules, udid?: string, started: Omit<PendingCheckout, 'deadline'> = {}, userName?: string): Promise<DeviceRecord> {
+  async beginCheckout(
+    user: string,
+    rules: CheckoutRules,
+    udid?: string,
+    started: Omit<PendingCheckout, 'deadline'> = {},
+    userName?: string,
+  ): Promise<DeviceRecord> {
     const { id, key } = personOf(user);
     const record = await this.write(async (db) => {
       await db.query(`SELECT pg_advisory_xact_lock(hashtext('device-checkout user ' || $1))`, [key]);
@@ -331,7 +358,17 @@ export class PostgresFleetStore extends FleetStore {
          SELECT at, $2, $3, what, from_value, to_value, who, why
            FROM unnest($4::timestamptz[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]) AS e (at, what, from_value, to_value, who, why))
        SELECT pg_notify($1, $2 || ' ' || $3)`,
-      [CHANGES_CHANNEL, next.udid, this.cart, column((e) => e.at), column((e) => e.what), column((e) => e.from), column((e) => e.to), column((e) => e.who), column((e) => e.why)],
+      [
+        CHANGES_CHANNEL,
+        next.udid,
+        this.cart,
+        column((e) => e.at),
+        column((e) => e.what),
+        column((e) => e.from),
+        column((e) => e.to),
+        column((e) => e.who),
+        column((e) => e.why),
+      ],
     );
   }
 
@@ -373,7 +410,12 @@ export class PostgresFleetStore extends FleetStore {
         this.healed();
         throw new CodedError('STORE_BUSY', catalogText('device-fleet.errors.database-busy'));
       }
-      const unavailable = new CodedError('STORE_UNAVAILABLE', catalogText('device-fleet.errors.database-unusable', { reason: `${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`.replace(/\s+/g, ' ').trim() }));
+      const unavailable = new CodedError(
+        'STORE_UNAVAILABLE',
+        catalogText('device-fleet.errors.database-unusable', {
+          reason: `${(err as NodeJS.ErrnoException).code ?? ''} ${(err as Error).message}`.replace(/\s+/g, ' ').trim(),
+        }),
+      );
       this.failed(unavailable);
       throw unavailable;
     }

@@ -87,7 +87,9 @@ class ConnectGate {
 
   refusal(): Promise<never> | undefined {
     if (Date.now() >= this.until || !this.lastError) return undefined;
-    const err = new Error(say(catalogText('device-fleet.errors.not-tried-again', { message: this.lastError.message, seconds: Math.ceil((this.until - Date.now()) / 1000) })));
+    const err = new Error(
+      say(catalogText('device-fleet.errors.not-tried-again', { message: this.lastError.message, seconds: Math.ceil((this.until - Date.now()) / 1000) })),
+    );
     Object.assign(err, { code: (this.lastError as NodeJS.ErrnoException).code });
     return Promise.reject(err);
   }

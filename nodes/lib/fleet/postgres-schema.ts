@@ -80,7 +80,9 @@ const MIGRATIONS: string[] = [
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 /** Serialises migrators across carts starting at once: the same key on every cart. */
-const MIGRATION_LOCK = 0x64657663; // "devc"
+export const MIGRATION_LOCK = 0x64657663; // "devc"
+/** How long a cart waits for another cart's migration: far longer than a busy tap (the pool's lock timeout), since nothing works before. */
+const MIGRATION_WAIT = '120s';
 
 /**
  * Brings the database to the newest schema and returns its version. Safe when several carts
@@ -89,6 +91,9 @@ const MIGRATION_LOCK = 0x64657663; // "devc"
  */
 export function migrate(pool: Pool): Promise<number> {
   return transaction(pool, async (db) => {
+    // Waiting for another cart that is migrating is not the database being busy: no 3 s lock timeout here.
+    await db.query(`SET LOCAL lock_timeout = '${MIGRATION_WAIT}'`);
+    await db.query(`SET LOCAL statement_timeout = '${MIGRATION_WAIT}'`);
     await db.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
     await db.query('CREATE TABLE IF NOT EXISTS checkout_migrations (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())');
     const { rows } = await db.query<{ version: number }>('SELECT coalesce(max(version), 0) AS version FROM checkout_migrations');

@@ -88,8 +88,12 @@ export class WebhookRelay {
     const { pool, cart, keepDays = 7 } = this.options;
     await migrated(pool);
     await pool.query(`DELETE FROM checkout_webhooks WHERE received_at < now() - make_interval(days => $1)`, [keepDays]);
-    await pool.query(`INSERT INTO checkout_webhook_cursors (cart, last_id) SELECT $1, coalesce(max(id), 0) FROM checkout_webhooks ON CONFLICT (cart) DO NOTHING`, [cart]);
-    if (this.newest === 0) this.newest = Number((await pool.query<{ last_id: string }>('SELECT last_id FROM checkout_webhook_cursors WHERE cart = $1', [cart])).rows[0].last_id);
+    await pool.query(
+      `INSERT INTO checkout_webhook_cursors (cart, last_id) SELECT $1, coalesce(max(id), 0) FROM checkout_webhooks ON CONFLICT (cart) DO NOTHING`,
+      [cart],
+    );
+    if (this.newest === 0)
+      this.newest = Number((await pool.query<{ last_id: string }>('SELECT last_id FROM checkout_webhook_cursors WHERE cart = $1', [cart])).rows[0].last_id);
   }
 
   /** Keeps a webhook this cart received for the others, once (NanoMDM's event id). */
@@ -116,9 +120,10 @@ export class WebhookRelay {
   private async readNew(): Promise<void> {
     const { pool, cart, secret, adapter, log, text } = this.options;
     for (;;) {
-      const { rows } = await pool.query<{ id: string; cart: string; sealed: Buffer }>('SELECT id, cart, sealed FROM checkout_webhooks WHERE id > $1 ORDER BY id LIMIT 500', [
-        Math.max(0, this.newest - LOOKBACK),
-      ]);
+      const { rows } = await pool.query<{ id: string; cart: string; sealed: Buffer }>(
+        'SELECT id, cart, sealed FROM checkout_webhooks WHERE id > $1 ORDER BY id LIMIT 500',
+        [Math.max(0, this.newest - LOOKBACK)],
+      );
       const fresh = rows.filter((row) => !this.read.has(Number(row.id)));
       if (fresh.length === 0) return;
       for (const row of fresh) {

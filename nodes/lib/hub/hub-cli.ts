@@ -3,6 +3,7 @@ import { catalogText, CodedError } from '../coded-error';
 
 /** The hub's prompt at the end of a reply; `boot>> ` means the boot loader is running. */
 const PROMPT = /(?:^|[\r\n])(boot)?>> $/;
+// eslint-disable-next-line no-control-regex -- the escape sequences a hub's terminal output carries
 const ANSI_ESCAPE = /\x1b\[[0-9;?]*[A-Za-z]/g;
 const ERROR_LINE = /^\*E(\d+)\b:?\s*(.*)$/;
 const FATAL_LINE = /^\*FATAL ERROR\s+E?(\d+)\b:?\s*(.*)$/;
@@ -58,9 +59,7 @@ export class HubCli {
     if (this.current || this.queue.length === 0 || this.closedWith) return;
     // Ctrl-C and wait for the prompt after opening and after any timeout, so a half-typed
     // line or a late reply never pairs with the wrong command.
-    const pending: Pending = this.needsResync
-      ? { resolve: () => this.next(), reject: (err) => this.failAll(err) }
-      : this.queue.shift()!;
+    const pending: Pending = this.needsResync ? { resolve: () => this.next(), reject: (err) => this.failAll(err) } : this.queue.shift()!;
     this.needsResync = false;
     this.current = pending;
     this.reply = '';
@@ -114,7 +113,12 @@ export class HubCli {
   }
 
   private onClose(err?: Error): void {
-    this.failAll(new CodedError('HUB_DISCONNECTED', err ? catalogText('smart-hub.errors.link-failed', { message: err.message }) : catalogText('smart-hub.errors.link-closed')));
+    this.failAll(
+      new CodedError(
+        'HUB_DISCONNECTED',
+        err ? catalogText('smart-hub.errors.link-failed', { message: err.message }) : catalogText('smart-hub.errors.link-closed'),
+      ),
+    );
   }
 
   private failAll(err: Error): void {
@@ -132,7 +136,8 @@ function replyError(line: string, lines: string[]): CodedError | undefined {
     const fatal = FATAL_LINE.exec(text);
     if (fatal) return new CodedError('HUB_FATAL', catalogText('smart-hub.errors.fatal', { command: line, reply: text }), { hubCode: Number(fatal[1]) });
     const error = ERROR_LINE.exec(text);
-    if (error) return new CodedError('HUB_COMMAND_ERROR', catalogText('smart-hub.errors.refused', { command: line, reply: text }), { hubCode: Number(error[1]) });
+    if (error)
+      return new CodedError('HUB_COMMAND_ERROR', catalogText('smart-hub.errors.refused', { command: line, reply: text }), { hubCode: Number(error[1]) });
   }
   return undefined;
 }

@@ -100,7 +100,10 @@ export class HubConnection extends EventEmitter {
 
   /** Ports with a device on them, in port order. */
   dockedPorts(): number[] {
-    return [...this.known.values()].filter((p) => p.attached).map((p) => p.port).sort((a, b) => a - b);
+    return [...this.known.values()]
+      .filter((p) => p.attached)
+      .map((p) => p.port)
+      .sort((a, b) => a - b);
   }
 
   start(): void {
@@ -144,7 +147,12 @@ export class HubConnection extends EventEmitter {
   private checkPort(port: number): void {
     const highest = Math.max(0, ...this.known.keys());
     if (!Number.isInteger(port) || port < 1 || (highest > 0 && port > highest)) {
-      throw new CodedError('INVALID_PORT', highest ? catalogText('smart-hub.errors.no-such-port', { port: String(port), highest }) : catalogText('smart-hub.errors.no-port-yet', { port: String(port) }));
+      throw new CodedError(
+        'INVALID_PORT',
+        highest
+          ? catalogText('smart-hub.errors.no-such-port', { port: String(port), highest })
+          : catalogText('smart-hub.errors.no-port-yet', { port: String(port) }),
+      );
     }
   }
 
@@ -221,7 +229,8 @@ export class HubConnection extends EventEmitter {
 
   private async poll(cli: HubCli): Promise<void> {
     const state = parseState(await cli.command('state'), this.family);
-    if (state.contradiction) return this.warn(new CodedError('HUB_CONTRADICTION', catalogText('smart-hub.errors.contradiction', { reason: state.contradiction })));
+    if (state.contradiction)
+      return this.warn(new CodedError('HUB_CONTRADICTION', catalogText('smart-hub.errors.contradiction', { reason: state.contradiction })));
     for (const reason of state.rejected) this.warn(new CodedError('HUB_BAD_ROW', catalogText('smart-hub.errors.bad-row', { reason })));
     if (state.rebooted) {
       await cli.command('crf');

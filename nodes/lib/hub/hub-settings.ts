@@ -15,6 +15,7 @@ export function hubSettings(config: { serialPort?: unknown; model?: unknown }, n
   const serialPort = typeof config.serialPort === 'string' ? config.serialPort.trim() : '';
   if (!serialPort) throw new CodedError('INVALID_CONFIG', catalogText('smart-hub.errors.no-serial-port'));
   const model = (config.model === undefined || config.model === '' ? 'auto' : config.model) as HubModelSetting;
-  if (!MODELS.includes(model)) throw new CodedError('INVALID_CONFIG', catalogText('smart-hub.errors.model', { value: String(config.model), allowed: MODELS.join(', ') }));
+  if (!MODELS.includes(model))
+    throw new CodedError('INVALID_CONFIG', catalogText('smart-hub.errors.model', { value: String(config.model), allowed: MODELS.join(', ') }));
   return { serialPort, ...numbers, model };
 }

@@ -28,7 +28,13 @@ export function openSerialLink(path: string, baudRate: number): Promise<ByteLink
   return new Promise((resolve, reject) => {
     port.open((err) => {
       // serialport's own text ends in ", cannot open <path>": said once, first.
-      if (err) reject(new CodedError('HUB_OPEN_FAILED', catalogText('smart-hub.errors.cannot-open', { path, reason: err.message.replace(/^Error: /, '').replace(`, cannot open ${path}`, '') })));
+      if (err)
+        reject(
+          new CodedError(
+            'HUB_OPEN_FAILED',
+            catalogText('smart-hub.errors.cannot-open', { path, reason: err.message.replace(/^Error: /, '').replace(`, cannot open ${path}`, '') }),
+          ),
+        );
       else resolve(new SerialLink(port));
     });
   });

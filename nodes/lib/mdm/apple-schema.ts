@@ -76,7 +76,10 @@ function keySchema(key: AppleKey): JsonSchema {
  * items). Where a required key tells them apart (`Item`), only the matching one reports.
  */
 function alternatives(keys: AppleKey[], schemas: JsonSchema[]): JsonSchema {
-  const tag = keys[0].subkeys?.find((k) => k.presence === 'required' && k.rangelist && keys.every((alt) => alt.subkeys?.some((s) => s.key === k.key && s.presence === 'required' && s.rangelist)));
+  const tag = keys[0].subkeys?.find(
+    (k) =>
+      k.presence === 'required' && k.rangelist && keys.every((alt) => alt.subkeys?.some((s) => s.key === k.key && s.presence === 'required' && s.rangelist)),
+  );
   if (!tag) return { anyOf: schemas };
   return { type: 'object', discriminator: { propertyName: tag.key }, properties: { [tag.key]: { type: 'string' } }, required: [tag.key], oneOf: schemas };
 }
@@ -118,8 +121,20 @@ export class AppleSchemas {
     for (const file of readDir(join(dir, 'commands'))) {
       const requestType = file.payload.requesttype!;
       const body = dictionarySchema(file.payloadkeys ?? []);
-      const command = { ...body, properties: { RequestType: { const: requestType }, ...(body.properties as object) }, required: ['RequestType', ...(body.required as string[])] };
-      this.commands.set(requestType, this.ajv.compile({ type: 'object', properties: { CommandUUID: { type: 'string', minLength: 1 }, Command: command }, required: ['CommandUUID', 'Command'], additionalProperties: false }));
+      const command = {
+        ...body,
+        properties: { RequestType: { const: requestType }, ...(body.properties as object) },
+        required: ['RequestType', ...(body.required as string[])],
+      };
+      this.commands.set(
+        requestType,
+        this.ajv.compile({
+          type: 'object',
+          properties: { CommandUUID: { type: 'string', minLength: 1 }, Command: command },
+          required: ['CommandUUID', 'Command'],
+          additionalProperties: false,
+        }),
+      );
     }
     const profiles = readDir(join(dir, 'profiles'));
     const common = readSchema(join(dir, 'profiles', 'CommonPayloadKeys.json'));
@@ -162,7 +177,10 @@ export class AppleSchemas {
 
   private problems(validate: ValidateFunction, value: unknown): string[] {
     if (validate(value)) return [];
-    return (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}${e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as unknown[]).join(', ')})` : ''}`);
+    return (validate.errors ?? []).map(
+      (e) =>
+        `${e.instancePath || '/'} ${e.message ?? 'is invalid'}${e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as unknown[]).join(', ')})` : ''}`,
+    );
   }
 }
 

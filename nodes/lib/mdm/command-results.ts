@@ -52,10 +52,7 @@ export class CommandResults {
       this.cancel(
         udid,
         commandUUID,
-        new CodedError(
-          'DEVICE_TIMEOUT',
-          catalogText('mdm-server.errors.no-answer', { udid, command: commandUUID, seconds: Math.round(timeoutMs / 1000) }),
-        ),
+        new CodedError('DEVICE_TIMEOUT', catalogText('mdm-server.errors.no-answer', { udid, command: commandUUID, seconds: Math.round(timeoutMs / 1000) })),
       );
     }, timeoutMs);
   }
@@ -81,7 +78,12 @@ export class CommandResults {
     if (!this.waiting.has(key) || status === 'NotNow') return this.waiting.has(key);
     const waiter = this.take(key)!;
     if (status === 'Acknowledged') waiter.resolve(payload);
-    else if (status === 'Error') waiter.reject(new CodedError('DEVICE_ERROR', catalogText('mdm-server.errors.device-refused', { udid, reason: errorChainText(payload.ErrorChain as ErrorChain) }), { errorChain: payload.ErrorChain }));
+    else if (status === 'Error')
+      waiter.reject(
+        new CodedError('DEVICE_ERROR', catalogText('mdm-server.errors.device-refused', { udid, reason: errorChainText(payload.ErrorChain as ErrorChain) }), {
+          errorChain: payload.ErrorChain,
+        }),
+      );
     else waiter.reject(new CodedError('DEVICE_ERROR', catalogText('mdm-server.errors.device-answered', { udid, status })));
     return true;
   }

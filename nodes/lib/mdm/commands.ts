@@ -81,6 +81,7 @@ export interface LostModeText {
   PhoneNumber?: string;
   Footnote?: string;
 }
-export const enableLostMode = (text: LostModeText): MdmCommand => mdmCommand('EnableLostMode', Object.fromEntries(Object.entries(text).filter(([, value]) => value)));
+export const enableLostMode = (text: LostModeText): MdmCommand =>
+  mdmCommand('EnableLostMode', Object.fromEntries(Object.entries(text).filter(([, value]) => value)));
 export const disableLostMode = (): MdmCommand => mdmCommand('DisableLostMode');
 export const restartDevice = (notifyUser?: boolean): MdmCommand => mdmCommand('RestartDevice', notifyUser === undefined ? {} : { NotifyUser: notifyUser });

@@ -42,19 +42,32 @@ export class EnrolmentVault {
       if (stored?.version !== 1) throw new Error('not a version 1 vault');
       const [salt, iv, tag, data] = [stored.salt, stored.iv, stored.tag, stored.data].map((part) => Buffer.from(part, 'base64'));
       const plain = unseal({ salt, iv, tag, data }, this.secret, PURPOSE).toString('utf8');
-      return (JSON.parse(plain) as Stored[]).map(({ unlockToken, ...rest }) => ({ ...rest, ...(unlockToken && { unlockToken: Buffer.from(unlockToken, 'base64') }) }));
+      return (JSON.parse(plain) as Stored[]).map(({ unlockToken, ...rest }) => ({
+        ...rest,
+        ...(unlockToken && { unlockToken: Buffer.from(unlockToken, 'base64') }),
+      }));
     } catch (err) {
       const aside = setAside(this.file);
-      this.notices.push(`${this.file} could not be read (${(err as Error).message}; damaged, or sealed with another API key): kept as ${aside}, starting empty`);
+      this.notices.push(
+        `${this.file} could not be read (${(err as Error).message}; damaged, or sealed with another API key): kept as ${aside}, starting empty`,
+      );
       return [];
     }
   }
 
   /** Resolves once the disk has these enrolments (or newer ones). */
   save(enrolments: Enrolment[]): Promise<void> {
-    const plain = JSON.stringify(enrolments.map(({ unlockToken, ...rest }) => ({ ...rest, ...(unlockToken && { unlockToken: unlockToken.toString('base64') }) })));
+    const plain = JSON.stringify(
+      enrolments.map(({ unlockToken, ...rest }) => ({ ...rest, ...(unlockToken && { unlockToken: unlockToken.toString('base64') }) })),
+    );
     const { salt, iv, tag, data } = seal(Buffer.from(plain, 'utf8'), this.secret, PURPOSE);
-    const file: VaultFile = { version: 1, salt: salt.toString('base64'), iv: iv.toString('base64'), tag: tag.toString('base64'), data: data.toString('base64') };
+    const file: VaultFile = {
+      version: 1,
+      salt: salt.toString('base64'),
+      iv: iv.toString('base64'),
+      tag: tag.toString('base64'),
+      data: data.toString('base64'),
+    };
     return this.snapshots.write(file);
   }
 }

@@ -45,14 +45,24 @@ type AssignReply = { devices?: Record<string, string> };
  * `POST /profile/devices`. Anything but SUCCESS fails with DEP_ASSIGN_FAILED.
  */
 export async function assignDepProfile(proxyUrl: string, apiKey: string, profileUuid: string, serial: string, timeout: number): Promise<void> {
-  const response = await axios.post<AssignReply>(
-    `${proxyUrl.replace(/\/+$/, '')}/profile/devices`,
-    { profile_uuid: profileUuid, devices: [serial] },
-    { auth: { username: 'depserver', password: apiKey }, timeout, validateStatus: () => true },
-  ).catch((err: Error) => {
-    throw new CodedError('DEP_UNREACHABLE', catalogText('mdm-server.errors.dep-unreachable', { reason: err.message }));
-  });
-  if (response.status !== 200) throw new CodedError('DEP_ASSIGN_FAILED', catalogText('mdm-server.errors.dep-answered', { status: response.status }), { status: response.status });
+  const response = await axios
+    .post<AssignReply>(
+      `${proxyUrl.replace(/\/+$/, '')}/profile/devices`,
+      { profile_uuid: profileUuid, devices: [serial] },
+      { auth: { username: 'depserver', password: apiKey }, timeout, validateStatus: () => true },
+    )
+    .catch((err: Error) => {
+      throw new CodedError('DEP_UNREACHABLE', catalogText('mdm-server.errors.dep-unreachable', { reason: err.message }));
+    });
+  if (response.status !== 200)
+    throw new CodedError('DEP_ASSIGN_FAILED', catalogText('mdm-server.errors.dep-answered', { status: response.status }), { status: response.status });
   const result = response.data?.devices?.[serial];
-  if (result !== 'SUCCESS') throw new CodedError('DEP_ASSIGN_FAILED', result ? catalogText('mdm-server.errors.dep-not-assigned', { profile: profileUuid, serial, result }) : catalogText('mdm-server.errors.dep-no-answer', { profile: profileUuid, serial }), { result });
+  if (result !== 'SUCCESS')
+    throw new CodedError(
+      'DEP_ASSIGN_FAILED',
+      result
+        ? catalogText('mdm-server.errors.dep-not-assigned', { profile: profileUuid, serial, result })
+        : catalogText('mdm-server.errors.dep-no-answer', { profile: profileUuid, serial }),
+      { result },
+    );
 }

@@ -74,7 +74,12 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
     const device = await this.device(udid);
     const sentAt = Date.now();
     const deadline = sentAt + timeout;
-    const sent = await this.api<{ id: string }[]>({ method: 'POST', url: '/api/v2/mdm/commands', data: { clientData: [{ managementId: device.managementId }], commandData }, destructive });
+    const sent = await this.api<{ id: string }[]>({
+      method: 'POST',
+      url: '/api/v2/mdm/commands',
+      data: { clientData: [{ managementId: device.managementId }], commandData },
+      destructive,
+    });
     const uuid = sent.data?.[0]?.id;
     if (!uuid) throw new CodedError('MDM_PROTOCOL', catalogText('mdm-server.errors.jamf-no-id'));
     await this.untilAcknowledged(udid, uuid, deadline, timeout, signal);
@@ -90,7 +95,11 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
   async setAppLock(udid: string, bundleId: string | undefined): Promise<void> {
     const device = await this.device(udid);
     const value = bundleId ? 'Locked' : 'Unlocked';
-    await this.api({ method: 'PATCH', url: `/api/v2/mobile-devices/${device.id}`, data: { updatedExtensionAttributes: [{ name: APP_LOCK_ATTRIBUTE, type: 'STRING', value: [value] }] } });
+    await this.api({
+      method: 'PATCH',
+      url: `/api/v2/mobile-devices/${device.id}`,
+      data: { updatedExtensionAttributes: [{ name: APP_LOCK_ATTRIBUTE, type: 'STRING', value: [value] }] },
+    });
   }
 
   /** Jamf Pro has no per-command DeviceInformation here; its inventory (charge, serial) is not read yet. */
@@ -100,7 +109,11 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
 
   async assignUser(udid: string, user: AssignedUser | undefined): Promise<void> {
     const device = await this.device(udid);
-    await this.api({ method: 'PATCH', url: `/api/v2/mobile-devices/${device.id}`, data: { location: { username: user?.id ?? '', realName: user?.name ?? '' } } });
+    await this.api({
+      method: 'PATCH',
+      url: `/api/v2/mobile-devices/${device.id}`,
+      data: { location: { username: user?.id ?? '', realName: user?.name ?? '' } },
+    });
   }
 
   /**
@@ -113,7 +126,12 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
       '<mobile_device_command><general><command>Wallpaper</command>' +
       `<wallpaper_setting>${where}</wallpaper_setting><wallpaper_content>${image.toString('base64')}</wallpaper_content></general>` +
       `<mobile_devices><mobile_device><id>${Number(device.id)}</id></mobile_device></mobile_devices></mobile_device_command>`;
-    await this.api({ method: 'POST', url: '/JSSResource/mobiledevicecommands/command/Wallpaper', data: xml, headers: { 'content-type': 'application/xml', accept: 'application/xml' } });
+    await this.api({
+      method: 'POST',
+      url: '/JSSResource/mobiledevicecommands/command/Wallpaper',
+      data: xml,
+      headers: { 'content-type': 'application/xml', accept: 'application/xml' },
+    });
     return {};
   }
 
@@ -171,11 +189,22 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
 
   private async untilAcknowledged(udid: string, uuid: string, deadline: number, timeout: number, signal?: AbortSignal): Promise<void> {
     for (;;) {
-      const found = await this.api<{ results?: { commandState?: CommandState; errorMessage?: string }[] }>({ method: 'GET', url: '/api/v2/mdm/commands', params: { filter: `uuid==${uuid}` } });
+      const found = await this.api<{ results?: { commandState?: CommandState; errorMessage?: string }[] }>({
+        method: 'GET',
+        url: '/api/v2/mdm/commands',
+        params: { filter: `uuid==${uuid}` },
+      });
       const state = found.data?.results?.[0];
       if (state?.commandState === 'ACKNOWLEDGED') return;
-      if (state?.commandState === 'ERROR') throw new CodedError('DEVICE_ERROR', state.errorMessage ? catalogText('mdm-server.errors.device-refused', { udid, reason: state.errorMessage }) : catalogText('mdm-server.errors.jamf-device-error', { udid }));
-      if (Date.now() >= deadline || this.closed) throw new CodedError('DEVICE_TIMEOUT', catalogText('mdm-server.errors.jamf-no-answer', { udid, command: uuid, seconds: Math.round(timeout / 1000) }));
+      if (state?.commandState === 'ERROR')
+        throw new CodedError(
+          'DEVICE_ERROR',
+          state.errorMessage
+            ? catalogText('mdm-server.errors.device-refused', { udid, reason: state.errorMessage })
+            : catalogText('mdm-server.errors.jamf-device-error', { udid }),
+        );
+      if (Date.now() >= deadline || this.closed)
+        throw new CodedError('DEVICE_TIMEOUT', catalogText('mdm-server.errors.jamf-no-answer', { udid, command: uuid, seconds: Math.round(timeout / 1000) }));
       await pause(Math.min(this.options.pollInterval ?? 2000, Math.max(0, deadline - Date.now())), signal);
     }
   }
@@ -183,7 +212,11 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
   private async device(udid: string): Promise<JamfDevice> {
     const cached = this.devices.get(udid);
     if (cached) return cached;
-    const found = await this.api<{ results?: JamfDevice[] }>({ method: 'GET', url: '/api/v2/mobile-devices', params: { filter: `udid=="${udid.replace(/"/g, '')}"` } });
+    const found = await this.api<{ results?: JamfDevice[] }>({
+      method: 'GET',
+      url: '/api/v2/mobile-devices',
+      params: { filter: `udid=="${udid.replace(/"/g, '')}"` },
+    });
     const device = found.data?.results?.find((d) => d.udid === udid);
     if (!device) throw new CodedError('DEVICE_UNKNOWN', catalogText('mdm-server.errors.jamf-unknown', { udid }));
     this.devices.set(udid, device);
@@ -218,10 +251,19 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
     const { clientId, clientSecret, username, password } = this.options;
     if (clientId && clientSecret) {
       const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret });
-      const { data } = await this.http.request<{ access_token: string; expires_in: number }>({ method: 'POST', url: '/api/v1/oauth/token', data: form.toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      const { data } = await this.http.request<{ access_token: string; expires_in: number }>({
+        method: 'POST',
+        url: '/api/v1/oauth/token',
+        data: form.toString(),
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      });
       this.token = { value: data.access_token, expiresAt: Date.now() + data.expires_in * 1000 };
     } else {
-      const { data } = await this.http.request<{ token: string; expires: string }>({ method: 'POST', url: '/api/v1/auth/token', auth: { username: username!, password: password! } });
+      const { data } = await this.http.request<{ token: string; expires: string }>({
+        method: 'POST',
+        url: '/api/v1/auth/token',
+        auth: { username: username!, password: password! },
+      });
       this.token = { value: data.token, expiresAt: Date.parse(data.expires) };
     }
     return this.token.value;

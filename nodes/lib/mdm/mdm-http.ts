@@ -75,11 +75,18 @@ export class MdmHttp {
       return { response };
     } catch (err) {
       const code = (err as AxiosError).code ?? '';
-      if (NOT_SENT.has(code)) return { error: new CodedError('MDM_UNREACHABLE', catalogText('mdm-server.errors.unreachable', { where: this.where, code })), retryAfter: backoff };
+      if (NOT_SENT.has(code))
+        return { error: new CodedError('MDM_UNREACHABLE', catalogText('mdm-server.errors.unreachable', { where: this.where, code })), retryAfter: backoff };
       const silent = code === 'ECONNABORTED' || code === 'ETIMEDOUT';
       const values = { where: this.where, ms: this.options.timeout, reason: code || (err as Error).message };
-      if (destructive) return { error: new CodedError('MDM_UNCERTAIN', catalogText(silent ? 'mdm-server.errors.uncertain-silent' : 'mdm-server.errors.uncertain-failed', values)) };
-      return { error: new CodedError('MDM_TIMEOUT', catalogText(silent ? 'mdm-server.errors.silent' : 'mdm-server.errors.failed', values)), retryAfter: backoff };
+      if (destructive)
+        return {
+          error: new CodedError('MDM_UNCERTAIN', catalogText(silent ? 'mdm-server.errors.uncertain-silent' : 'mdm-server.errors.uncertain-failed', values)),
+        };
+      return {
+        error: new CodedError('MDM_TIMEOUT', catalogText(silent ? 'mdm-server.errors.silent' : 'mdm-server.errors.failed', values)),
+        retryAfter: backoff,
+      };
     } finally {
       this.release();
     }
@@ -107,7 +114,8 @@ export class MdmHttp {
 
   private release(): void {
     const next = this.waiting.shift();
-    if (next) next(); // the slot passes straight to the next request
+    if (next)
+      next(); // the slot passes straight to the next request
     else this.inFlight--;
   }
 }

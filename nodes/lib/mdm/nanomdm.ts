@@ -52,7 +52,11 @@ const isWebhook = new Ajv().compile<Webhook>({
     topic: text(100),
     event_id: text(200),
     created_at: text(64),
-    acknowledge_event: { type: 'object', required: ['udid', 'status'], properties: { udid: text(200), status: text(64), command_uuid: text(200), raw_payload: payload } },
+    acknowledge_event: {
+      type: 'object',
+      required: ['udid', 'status'],
+      properties: { udid: text(200), status: text(64), command_uuid: text(200), raw_payload: payload },
+    },
     checkin_event: { type: 'object', required: ['udid'], properties: { udid: text(200), raw_payload: payload } },
   },
 });
@@ -170,7 +174,9 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
   handleWebhook(body: Buffer, signature: string | undefined): number {
     const { webhookSecret, acceptUnsigned } = this.options;
     if (webhookSecret && !signatureMatches(body, signature, webhookSecret)) {
-      return signature ? this.refuse('WEBHOOK_BAD_SIGNATURE', 'mdm-server.errors.webhook-bad-signature') : this.refuse('WEBHOOK_UNSIGNED', 'mdm-server.errors.webhook-not-signed');
+      return signature
+        ? this.refuse('WEBHOOK_BAD_SIGNATURE', 'mdm-server.errors.webhook-bad-signature')
+        : this.refuse('WEBHOOK_UNSIGNED', 'mdm-server.errors.webhook-not-signed');
     }
     if (!webhookSecret && !acceptUnsigned) {
       return this.refuse('WEBHOOK_UNSIGNED', 'mdm-server.errors.webhook-no-secret');
@@ -210,7 +216,12 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
       if (createdAt !== undefined && known.checkInAt !== undefined && createdAt < known.checkInAt) return 200;
       if (createdAt !== undefined) known.checkInAt = createdAt;
       if (event.topic === 'mdm.Authenticate') {
-        Object.assign(known, { serial: message.SerialNumber as string | undefined, model: message.Model as string | undefined, unlockToken: undefined, enrolledAt: undefined });
+        Object.assign(known, {
+          serial: message.SerialNumber as string | undefined,
+          model: message.Model as string | undefined,
+          unlockToken: undefined,
+          enrolledAt: undefined,
+        });
         this.emit('authenticate', known);
       } else if (event.topic === 'mdm.TokenUpdate') {
         if (Buffer.isBuffer(message.UnlockToken)) known.unlockToken = message.UnlockToken;

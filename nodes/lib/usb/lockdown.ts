@@ -59,7 +59,9 @@ class LockdownChannel {
       waiting?.resolve(parsePlist(body) as Record<string, unknown>);
     });
     this.stream.once('close', () => this.waiting?.reject(new CodedError('DEVICE_GONE', catalogText('device-fleet.errors.lockdown-closed'))));
-    this.stream.once('error', (err: Error) => this.waiting?.reject(new CodedError('DEVICE_GONE', catalogText('device-fleet.errors.lockdown-failed', { reason: err.message }))));
+    this.stream.once('error', (err: Error) =>
+      this.waiting?.reject(new CodedError('DEVICE_GONE', catalogText('device-fleet.errors.lockdown-failed', { reason: err.message }))),
+    );
   }
 }
 
@@ -113,11 +115,20 @@ export class LockdownSession {
     const started = await channel.request({ Request: 'StartSession', HostID: pairRecord.HostID, SystemBUID: pairRecord.SystemBUID });
     if (started.Error) {
       socket.destroy();
-      throw new CodedError(started.Error === 'InvalidHostID' ? 'NOT_PAIRED' : 'LOCKDOWN_ERROR', catalogText('device-fleet.errors.lockdown-refused', { reason: String(started.Error) }));
+      throw new CodedError(
+        started.Error === 'InvalidHostID' ? 'NOT_PAIRED' : 'LOCKDOWN_ERROR',
+        catalogText('device-fleet.errors.lockdown-refused', { reason: String(started.Error) }),
+      );
     }
     if (started.EnableSessionSSL) {
       // The device presents its own certificate, made at pairing; the pair record pins it.
-      const tls = tlsConnect({ socket, cert: pairRecord.HostCertificate, key: pairRecord.HostPrivateKey, rejectUnauthorized: false, checkServerIdentity: () => undefined });
+      const tls = tlsConnect({
+        socket,
+        cert: pairRecord.HostCertificate,
+        key: pairRecord.HostPrivateKey,
+        rejectUnauthorized: false,
+        checkServerIdentity: () => undefined,
+      });
       await new Promise<void>((resolve, reject) => tls.once('secureConnect', resolve).once('error', reject));
       const presented = tls.getPeerX509Certificate();
       if (!presented || !presented.raw.equals(pemToDer(pairRecord.DeviceCertificate))) {
@@ -138,7 +149,11 @@ export class LockdownSession {
 
   async setValue(key: string, value: string, domain?: string): Promise<void> {
     const reply = await this.channel.request({ Request: 'SetValue', Key: key, Value: value, ...(domain && { Domain: domain }) });
-    if (reply.Error) throw new CodedError('LOCKDOWN_ERROR', catalogText('device-fleet.errors.lockdown-set', { key: domain ? `${domain} ${key}` : key, reason: String(reply.Error) }));
+    if (reply.Error)
+      throw new CodedError(
+        'LOCKDOWN_ERROR',
+        catalogText('device-fleet.errors.lockdown-set', { key: domain ? `${domain} ${key}` : key, reason: String(reply.Error) }),
+      );
   }
 
   close(): void {
@@ -147,6 +162,9 @@ export class LockdownSession {
 }
 
 function pemToDer(pem: Buffer): Buffer {
-  const base64 = pem.toString('utf8').replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+  const base64 = pem
+    .toString('utf8')
+    .replace(/-----[^-]+-----/g, '')
+    .replace(/\s+/g, '');
   return Buffer.from(base64, 'base64');
 }

@@ -136,7 +136,9 @@ export class UsbmuxClient extends EventEmitter {
         }
       });
       socket.once('close', () => resolve());
-      socket.once('error', (err: Error) => reject(new CodedError('USB_DISCONNECTED', catalogText('device-fleet.errors.usbmuxd-failed', { reason: err.message }))));
+      socket.once('error', (err: Error) =>
+        reject(new CodedError('USB_DISCONNECTED', catalogText('device-fleet.errors.usbmuxd-failed', { reason: err.message }))),
+      );
     });
     const request = (tag: number, message: object): Promise<Record<string, unknown>> =>
       Promise.race([

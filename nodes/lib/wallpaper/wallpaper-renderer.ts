@@ -20,6 +20,7 @@ const MAX_WALLPAPER_TEXT = 1000;
 
 // Control characters, and the bidi embeddings, overrides and isolates that could reorder the
 // admin's words around a user's name ("Checked Out to" shown backwards, say).
+// eslint-disable-next-line no-control-regex -- control characters are what it removes
 const UNSAFE = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/g;
 const words = new Intl.Segmenter(undefined, { granularity: 'word' });
 const graphemes = new Intl.Segmenter(undefined, { granularity: 'grapheme' });
@@ -171,7 +172,10 @@ function fitText(ctx: SKRSContext2D, text: string, maxWidth: number, maxHeight: 
     // Longer than any screen holds: as many lines as fit, the last one ending in an ellipsis.
     const keep = Math.max(1, Math.floor(maxHeight / (MIN * 1.25)));
     const lines = best.lines.slice(0, keep);
-    lines[keep - 1] = `${[...graphemes.segment(lines[keep - 1])].slice(0, -1).map((g) => g.segment).join('')}\u2026`;
+    lines[keep - 1] = `${[...graphemes.segment(lines[keep - 1])]
+      .slice(0, -1)
+      .map((g) => g.segment)
+      .join('')}\u2026`;
     return { size: MIN, lines };
   }
   while (low < high) {

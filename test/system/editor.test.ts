@@ -143,9 +143,7 @@ describe('the editor in a real browser (headless Chromium)', function () {
     const listRequests: string[] = [];
     page.on('request', (request) => request.url().endsWith('/device-checkout/devices') && listRequests.push(request.url()));
     const rows = page.locator('.dc-fleet-view tbody tr[data-udid]');
-    // As an admin finds it (the demo's first tab says where): the sidebar's menu, then "Device fleet".
-    await page.click('#red-ui-sidebar .red-ui-tab-link-button-menu');
-    await page.click('#red-ui-tabs-menu-option-device-checkout-fleet');
+    await page.evaluate(() => (window as unknown as { RED: { sidebar: { show(id: string): void } } }).RED.sidebar.show('device-checkout-fleet'));
     await page.waitForFunction(() => document.querySelectorAll('.dc-fleet-view tbody tr[data-udid]').length === 10);
 
     const tap = await fetch(`${demo.url}device-checkout/tap`, {

@@ -264,6 +264,19 @@
     var action = function (name, label) {
       return '<button class="red-ui-button red-ui-button-small" data-action="' + name + '"' + (canAct ? '' : ' disabled') + '>' + esc(label) + '</button>';
     };
+    /** A text field of the panel, switched off for a user who may only look. */
+    var input = function (cls, placeholder, value) {
+      return (
+        '<input type="text" class="' +
+        cls +
+        '" placeholder="' +
+        esc(placeholder) +
+        '"' +
+        (value ? ' value="' + esc(value) + '"' : '') +
+        (canAct ? '' : ' disabled') +
+        '>'
+      );
+    };
     panel.removeAttr('hidden').html(
       // Exports follow the phone picked; this puts every phone back in them.
       '<button class="red-ui-button red-ui-button-small dc-all-phones" style="float: right;">' +
@@ -276,11 +289,7 @@
         '</span>' +
         (row.home ? '<div>' + esc(t('home')) + ': ' + esc(row.home) + '</div>' : '') +
         '<div class="dc-actions">' +
-        '<input type="text" class="dc-reason" placeholder="' +
-        esc(t('reason')) +
-        '"' +
-        (canAct ? '' : ' disabled') +
-        '>' +
+        input('dc-reason', t('reason')) +
         action('check-in', t('action.check-in')) +
         (row.status === 'Failed' ? action('clear-failed', t('action.clear-failed')) : '') +
         action('lost', t('action.lost')) +
@@ -288,16 +297,8 @@
         action('reinstate', t('action.reinstate')) +
         '</div>' +
         '<div class="dc-actions">' +
-        '<input type="text" class="dc-attribute-name" placeholder="' +
-        esc(t('attributeName')) +
-        '" value="Device Home"' +
-        (canAct ? '' : ' disabled') +
-        '>' +
-        '<input type="text" class="dc-attribute-value" placeholder="' +
-        esc(t('attributeValue')) +
-        '"' +
-        (canAct ? '' : ' disabled') +
-        '>' +
+        input('dc-attribute-name', t('attributeName'), 'Device Home') +
+        input('dc-attribute-value', t('attributeValue')) +
         action('attribute', t('action.attribute')) +
         '</div>' +
         (canAct ? '' : '<div class="dc-read-only">' + esc(t('readOnly')) + '</div>') +

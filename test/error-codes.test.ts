@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { CODE_TEXT, ERROR_CODES, type ErrorCode } from '../nodes/lib/error-codes';
+import { ERROR_CODES, type ErrorCode } from '../nodes/lib/error-codes';
 import { PACKAGE_ROOT as ROOT } from '../nodes/lib/package-root';
 
 const CODES = Object.keys(ERROR_CODES) as ErrorCode[];
@@ -37,7 +37,6 @@ describe('error codes', () => {
   it('every code has a text for people in every language', () => {
     for (const lang of LANGS) {
       const texts = (JSON.parse(read('locales', lang, 'device-fleet.json')) as { 'device-fleet': { codes: Record<string, string> } })['device-fleet'].codes;
-      assert.equal(CODE_TEXT, 'device-fleet.codes');
       assert.deepEqual(Object.keys(texts).sort(), [...CODES].sort(), lang);
       for (const code of CODES) assert.ok(texts[code].trim().length > 10, `${lang} ${code}`);
     }

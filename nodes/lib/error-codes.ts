@@ -121,6 +121,3 @@ export function meaning(code: string | undefined): Meaning {
 }
 
 const UNKNOWN: Meaning = { area: 'node', http: 500, retry: false };
-
-/** The catalog key prefix of each code's text for people (the code follows it). */
-export const CODE_TEXT = 'device-fleet.codes';

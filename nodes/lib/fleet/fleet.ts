@@ -102,7 +102,10 @@ export class Fleet {
       leds,
       mdm: options.mdm,
       log,
-      unplugged: () => (this.deadlines.arm(), this.lending.arm()),
+      unplugged: () => {
+        this.deadlines.arm();
+        this.lending.arm();
+      },
       hubRead: () => this.deadlines.arm(),
     });
     this.deadlines = new CheckoutDeadlines({ store, rules, writes, events, leds, hubRead: (hubId) => this.portEvents.hubRead(hubId), text, warn });

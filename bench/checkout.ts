@@ -12,7 +12,6 @@ import * as commands from '../nodes/lib/mdm/commands';
 import { WallpaperRenderer } from '../nodes/lib/wallpaper/wallpaper-renderer';
 import { defaultOf } from '../nodes/shared/defaults';
 import { ledPlan } from '../nodes/lib/hub/led-plan';
-import { SimulatedBadgeServer } from '../sim/badge-server';
 import { simulatedHub } from '../sim/hub-registry';
 import { SimulatedNanoMdm } from '../sim/nanomdm-server';
 import { SimulatedCart, locationOf } from '../sim/simulated-cart';
@@ -20,6 +19,7 @@ import { SimulatedDevice } from '../sim/simulated-device';
 import { simulatedUsbmuxd } from '../sim/usbmuxd-server';
 import { webhookReceiver } from '../sim/webhook-receiver';
 import { startChildCart } from './pty-cart';
+import { startChildMdm, type ChildMdm } from './mdm-child';
 import { median, ms, percentile } from './stats';
 
 /** The screen set-wallpaper renders for unless told otherwise. */
@@ -42,7 +42,20 @@ export async function startMdm(): Promise<{ mdm: SimulatedNanoMdm; close(): Prom
   return { mdm, close: async () => void (await Promise.all([mdm.stop(), receiver.close()])) };
 }
 
-export const mdmServer = (mdm: SimulatedNanoMdm) => ({
+/**
+ * The tap benches' MDM (its phones acknowledging at once) and badge lookup in their own process,
+ * as they are other machines; webhooks into the nodes here, where Node-RED's HTTP would take them.
+ */
+export async function startRemoteMdm(): Promise<{ mdm: ChildMdm; close(): Promise<void> }> {
+  const mdm = await startChildMdm({ apiKey: API_KEY, webhookSecret: WEBHOOK_KEY, latency: MDM_LATENCY_MS, badge: `${BADGE}=alice:Alice Example` });
+  const receiver = await webhookReceiver((body, signature) => webhookHandler('/device-checkout/webhook')?.(body, signature) ?? 503);
+  await mdm.setWebhook(receiver.url);
+  return { mdm, close: async () => void (await Promise.all([mdm.stop(), receiver.close()])) };
+}
+/** The one badge the remote badge lookup knows. */
+export const BADGE = '1001';
+
+export const mdmServer = (mdm: { url: string }) => ({
   id: 'mdm',
   type: 'mdm-server',
   vendor: 'nanomdm',
@@ -158,8 +171,7 @@ export interface TapProbe {
 
 export async function tapsToReady(
   samples: number,
-  mdm: SimulatedNanoMdm,
-  badgeUrl: string,
+  mdm: ChildMdm,
   fleet: Record<string, string> = {},
   phase: (name: Phase) => void = () => undefined,
   probes?: TapProbe[],
@@ -184,7 +196,7 @@ export async function tapsToReady(
         checkoutDeadline: '600',
         userLimit: '1',
         batteryThreshold: '20',
-        badgeLookupUrl: badgeUrl,
+        badgeLookupUrl: mdm.badgeUrl,
         ...fleet,
       },
       { id: 'in', type: 'hub-input', hub: 'hub', fleet: 'fleet', wires: [['checkin'], []] },
@@ -196,8 +208,7 @@ export async function tapsToReady(
     { mdm: { apiKey: API_KEY, webhookSecret: WEBHOOK_KEY } } as never,
   );
   await new Promise((resolve) => setTimeout(resolve, 500));
-  const phone = new SimulatedDevice();
-  await mdm.enrol(phone);
+  const phone = await mdm.enrol();
   const docked = nextAt('returned');
   phase('dock');
   hubs.dock(0, 1);
@@ -222,7 +233,7 @@ export async function tapsToReady(
     phase('tap');
     loop.reset();
     const started = performance.now();
-    (helper.getNode('checkout') as Node).receive({ badge: '1001' } as NodeMessage);
+    (helper.getNode('checkout') as Node).receive({ badge: BADGE } as NodeMessage);
     const msg = await handed;
     const ended = performance.now();
     tapToReady.push(ended - started);
@@ -251,12 +262,9 @@ export type Phase = 'dock' | 'tap' | 'ready' | 'returned';
  * trips the check-out needs, measured with a bare client in the same run.
  */
 export async function measureBadgeToReady(samples: number): Promise<BadgeToReadyResult> {
-  const { mdm, close } = await startMdm();
-  const badges = new SimulatedBadgeServer(new Map([['1001', { user: 'alice', name: 'Alice Example' }]]));
-  await badges.start();
+  const { mdm, close } = await startRemoteMdm();
   const probes: TapProbe[] = [];
-  const tapToReady = await tapsToReady(samples, mdm, badges.url, {}, undefined, probes);
-  await badges.stop();
+  const tapToReady = await tapsToReady(samples, mdm, {}, undefined, probes);
   const bySpeed = [...probes].sort((a, b) => a.ms - b.ms);
   const slowest = bySpeed.slice(Math.floor(bySpeed.length * 0.99));
   const others = bySpeed.slice(0, Math.floor(bySpeed.length * 0.99));
@@ -269,9 +277,8 @@ export async function measureBadgeToReady(samples: number): Promise<BadgeToReady
     if (ack?.command_uuid) acked.get(ack.command_uuid)?.();
     return 200;
   });
-  mdm.webhookUrl = receiver.url;
-  const rawPhone = new SimulatedDevice();
-  await mdm.enrol(rawPhone);
+  await mdm.setWebhook(receiver.url);
+  const rawPhone = await mdm.enrol();
   const timed = async (work: () => Promise<unknown>, into: number[]) => {
     const started = performance.now();
     await work();
@@ -280,17 +287,16 @@ export async function measureBadgeToReady(samples: number): Promise<BadgeToReady
   const roundTrip = async () => {
     const command = commands.settings(commands.applicationConfiguration(LOCKER, { CheckoutStatus: 'Checked Out', UserId: 'alice' }));
     const done = new Promise<void>((resolve) => acked.set(command.CommandUUID, resolve));
-    await axios.put(`${mdm.url}/v1/enqueue/${rawPhone.udid}`, commands.toPlist(command), {
+    await axios.put(`${mdm.url}/v1/enqueue/${rawPhone}`, commands.toPlist(command), {
       auth: { username: 'nanomdm', password: API_KEY },
       headers: { 'content-type': 'application/xml' },
     });
     await done;
   };
-  const lookup = () => axios.get(badges.url, { params: { id: '1001' } });
+  const lookup = () => axios.get(mdm.badgeUrl, { params: { id: BADGE } });
   const roundTrips: number[] = [];
   const lookups: number[] = [];
   const bare: number[] = [];
-  await badges.start();
   for (let i = 0; i < samples; i++) {
     await timed(roundTrip, roundTrips);
     await timed(lookup, lookups);
@@ -300,7 +306,7 @@ export async function measureBadgeToReady(samples: number): Promise<BadgeToReady
       await roundTrip();
     }, bare);
   }
-  await Promise.all([badges.stop(), receiver.close(), close()]);
+  await Promise.all([receiver.close(), close()]);
   const ledWire = (['granted', 'ready'] as const).flatMap((state) => ledPlan('universal', 1, state).commands).reduce((sum, line) => sum + wireMs(line), 0);
   return {
     samples,

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { asOwnMachine } from './own-machine';
 import { PtyHub } from '../sim/pty-hub';
 
 /**
@@ -34,7 +35,9 @@ export interface ChildCart {
 }
 
 export async function startChildCart(dir: string, hubs: number, ports: number, docked: 'odd' | 'empty'): Promise<ChildCart> {
-  const child: ChildProcess = spawn(process.execPath, [__filename, dir, String(hubs), String(ports), docked], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child: ChildProcess = asOwnMachine(
+    spawn(process.execPath, [__filename, dir, String(hubs), String(ports), docked], { stdio: ['pipe', 'pipe', 'inherit'] }),
+  );
   const paths = await new Promise<string[]>((resolve, reject) => {
     child.stdout!.once('data', (chunk: Buffer) => resolve(JSON.parse(chunk.toString()) as string[]));
     child.once('exit', (code) => reject(new Error(`pty cart exited with ${code}`)));

@@ -1,7 +1,6 @@
 import { Client } from 'pg';
-import { SimulatedBadgeServer } from '../sim/badge-server';
 import { createDatabase, startPostgres } from '../harness/postgres';
-import { startMdm, tapsToReady, type Phase } from './checkout';
+import { startRemoteMdm, tapsToReady, type Phase } from './checkout';
 import { median, ms, percentile } from './stats';
 
 export interface StoreTapResult {
@@ -23,9 +22,7 @@ export interface StoreTapResult {
  */
 export async function measureStoreTap(samples: number): Promise<StoreTapResult> {
   const postgres = await startPostgres();
-  const { mdm, close } = await startMdm();
-  const badges = new SimulatedBadgeServer(new Map([['1001', { user: 'alice', name: 'Alice Example' }]]));
-  await badges.start();
+  const { mdm, close } = await startRemoteMdm();
   // Every statement of this process passes here, in a transaction or not.
   let queries = 0;
   const send = Client.prototype.query;
@@ -43,9 +40,9 @@ export async function measureStoreTap(samples: number): Promise<StoreTapResult> 
     last = name;
   };
   try {
-    const file = await tapsToReady(samples, mdm, badges.url);
+    const file = await tapsToReady(samples, mdm);
     const databaseUrl = await createDatabase(postgres, 'bench');
-    const postgresTaps = await tapsToReady(samples, mdm, badges.url, { store: 'postgres', databaseUrl, cart: 'bench' }, phase);
+    const postgresTaps = await tapsToReady(samples, mdm, { store: 'postgres', databaseUrl, cart: 'bench' }, phase);
     return {
       samples,
       file: { p50: median(file), p99: percentile(file, 99) },
@@ -56,7 +53,7 @@ export async function measureStoreTap(samples: number): Promise<StoreTapResult> 
     };
   } finally {
     Client.prototype.query = send;
-    await Promise.all([badges.stop(), close()]);
+    await close();
     await postgres.stop();
   }
 }

@@ -140,7 +140,7 @@ function keptFlows(userDir: string): Record<string, unknown>[] | undefined {
 
 /** Said on the demo's first tab. */
 const DEMO_NOTE =
-  "**On this demo the examples are deployed already** (Whole cart, on a simulated cart): importing one again adds a second copy (a second tap route, more hub inputs). To start clean, stop the demo and run `npm start -- --fresh`. The simulated cart itself (its hubs, phones and a badge reader to tap) is the [cart page](/sim); every phone, its trail and the admin's actions are in the sidebar's *Device fleet* tab (the ▾ at the sidebar's top right).";
+  "**On this demo the examples are deployed already** (Whole cart, on a simulated cart): importing one again adds a second copy (a second tap route, more hub inputs). To start clean, stop the demo and run `npm start -- --fresh`. The simulated cart itself (its hubs, phones and a badge reader to tap) is the [cart page](/sim); every phone, its trail and the admin's actions are in the sidebar's *Device fleet* tab: the editor's menu (☰ at the top right), *View*, *Device fleet*.";
 
 /** Flows pointed at this demo's simulators (they take new ports on every start), with their secrets as credentials. */
 function pointAtDemo(flows: Record<string, unknown>[], mdmUrl: string, badgeUrl: string, shared?: SharedFleet): object[] {

@@ -1,4 +1,4 @@
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import type { DeviceRecord } from '../nodes/lib/fleet/fleet-store';
 
 /** Debian's Chromium, headless, quiet (no network of its own); `args` adds to its switches (a language, say). */
@@ -29,3 +29,10 @@ export const phoneRecord = (udid: string, fields: Partial<DeviceRecord>): Device
   hub: 'Cart A',
   ...fields,
 });
+
+/** Opens the sidebar's Device fleet tab as an admin does, on Node-RED 4 and 5: the editor's menu, View, Device fleet. */
+export async function openFleetTab(page: Page): Promise<void> {
+  await page.click('#red-ui-header-button-sidemenu');
+  await page.hover('#menu-item-view-menu');
+  await page.click('#menu-item-view-menu-device-checkout-fleet');
+}

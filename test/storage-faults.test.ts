@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { appendFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CodedError } from '../nodes/lib/coded-error';
 import { FileFleetStore } from '../nodes/lib/fleet/file-fleet-store';
@@ -76,6 +76,17 @@ describe('disk faults: damaged files and a disk that refuses writes', () => {
       readdirSync(dir).filter((f) => f.endsWith('.tmp')),
       [],
     );
+    await store.close();
+  });
+
+  it('a fleet directory removed while the cart runs (a clean-up gone wrong) is made again by the next change, which is kept', async () => {
+    const dir = join(tempDir('fleet'), 'device-checkout');
+    const file = join(dir, 'fleet.json');
+    const store = new FileFleetStore(file);
+    await store.docked('U1', { hubId: 'cart-hub', hub: 'Cart', port: 1 });
+    rmSync(dir, { recursive: true });
+    await store.setStatus('U1', 'Checked In');
+    assert.equal((await new FileFleetStore(file).device('U1'))?.status, 'Checked In');
     await store.close();
   });
 

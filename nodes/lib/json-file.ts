@@ -36,8 +36,12 @@ let temporaries = 0;
 export async function writeFileAtomically(path: string, text: string): Promise<void> {
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${++temporaries}.tmp`);
   try {
-    await mkdir(dirname(path), { recursive: true });
-    const file = await open(temporary, 'w');
+    // The directory is made when missing (the first write, or removed meanwhile), not checked at every write.
+    const file = await open(temporary, 'w').catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+      await mkdir(dirname(path), { recursive: true });
+      return open(temporary, 'w');
+    });
     try {
       await file.writeFile(text);
       await file.sync();

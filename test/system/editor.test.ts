@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../../harness/chromium';
+import { launchChromium, openFleetTab } from '../../harness/chromium';
 import { startDemoChild, untilCart, type DemoChild } from '../../harness/demo-child';
 import { logProblems } from '../../harness/node-red-child';
 import { PACKAGE_ROOT as ROOT } from '../../nodes/lib/package-root';
@@ -143,7 +143,7 @@ describe('the editor in a real browser (headless Chromium)', function () {
     const listRequests: string[] = [];
     page.on('request', (request) => request.url().endsWith('/device-checkout/devices') && listRequests.push(request.url()));
     const rows = page.locator('.dc-fleet-view tbody tr[data-udid]');
-    await page.evaluate(() => (window as unknown as { RED: { sidebar: { show(id: string): void } } }).RED.sidebar.show('device-checkout-fleet'));
+    await openFleetTab(page);
     await page.waitForFunction(() => document.querySelectorAll('.dc-fleet-view tbody tr[data-udid]').length === 10);
 
     const tap = await fetch(`${demo.url}device-checkout/tap`, {

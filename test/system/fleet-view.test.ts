@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium, phoneRecord } from '../../harness/chromium';
+import { launchChromium, openFleetTab, phoneRecord } from '../../harness/chromium';
 import { deployFlows } from '../../demo/node-red-runtime';
 import { logProblems, startNodeRedChild, type NodeRedChild } from '../../harness/node-red-child';
 import { ARTIFACTS } from '../../harness/artifacts';
@@ -193,7 +193,7 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
     await page.fill('#node-dialog-login-password', USERS[user]);
     await page.click('#node-dialog-login-submit');
     await page.waitForSelector('.red-ui-palette-node', { timeout: 60_000 });
-    await page.evaluate(() => (window as unknown as { RED: { sidebar: { show(id: string): void } } }).RED.sidebar.show('device-checkout-fleet'));
+    await openFleetTab(page);
     await page.waitForSelector('.dc-fleet-view tbody tr[data-udid]');
     return page;
   }

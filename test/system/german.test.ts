@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { launchChromium, phoneRecord } from '../../harness/chromium';
+import { launchChromium, openFleetTab, phoneRecord } from '../../harness/chromium';
 import type { DeviceRecord } from '../../nodes/lib/fleet/fleet-store';
 import { logProblems, startNodeRedChild, type NodeRedChild } from '../../harness/node-red-child';
 import { ARTIFACTS } from '../../harness/artifacts';
@@ -129,7 +129,7 @@ describe('a German Node-RED: refusals, statuses, the fleet view, its trail and t
     await page.waitForFunction(() =>
       Array.from(document.querySelectorAll('.red-ui-flow-node-status-label')).some((label) => label.textContent === 'NO_DEVICE_AVAILABLE'),
     );
-    await page.evaluate(() => (window as unknown as { RED: { sidebar: { show(id: string): void } } }).RED.sidebar.show('device-checkout-fleet'));
+    await openFleetTab(page);
     await page.waitForSelector('.dc-fleet-view tbody tr[data-udid="OUT"]');
     const statusOf = (udid: string) => page.locator(`.dc-fleet-view tbody tr[data-udid="${udid}"] td`).nth(3).textContent();
     await page.waitForSelector('.red-ui-notification');

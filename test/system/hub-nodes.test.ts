@@ -344,6 +344,21 @@ describe('smart hub nodes over a real pseudo-terminal', function () {
     assert.ok(status.at(-1)?.fill === 'green');
   });
 
+  it('a hub silent for its first 12 s (a busy host after a restart) is read within 2 s of answering, not after a grown back-off', async function () {
+    this.timeout(40_000);
+    await startHub();
+    pty.hub.dock(3);
+    pty.hub.unresponsive = true;
+    await load(cartFlow(path));
+    const status = statuses('in');
+    await sleep(12_000);
+    pty.hub.unresponsive = false;
+    const answering = Date.now();
+    await waitFor('read', () => status.some((s) => s.text?.startsWith(CONNECTED)), 15_000);
+    const waited = Date.now() - answering;
+    assert.ok(waited < 2000, `read ${waited} ms after the hub answered again`);
+  });
+
   it('reads a PDSync hub: docks, unplugs and LEDs', async () => {
     await startHub({ family: 'pdsync' });
     pty.hub.dock(1);

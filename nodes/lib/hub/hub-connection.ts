@@ -163,6 +163,7 @@ export class HubConnection extends EventEmitter {
       this.setStatus({ status: 'connecting' });
       let reason: string;
       try {
+        // A hub whose port opens is there: it is retried promptly, however long it was away.
         await this.session(() => (delay = retry.min));
         reason = 'closed';
       } catch (err) {
@@ -177,16 +178,28 @@ export class HubConnection extends EventEmitter {
   }
 
   /** One open link, polled until it fails. */
-  private async session(onConnected: () => void): Promise<void> {
+  private async session(onOpened: () => void): Promise<void> {
     const { path, baudRate, pollInterval, commandTimeout = 1000 } = this.options;
     const link = await this.options.openLink(path, baudRate);
     this.link = link;
+    onOpened();
     try {
       if (this.closing) return;
       const cli = new HubCli(link, commandTimeout);
-      await this.identify(cli);
-      this.cli = cli;
       let timeouts = 0;
+      // A hub on a busy host may answer late: it is asked again on the same link, as a poll is.
+      for (;;) {
+        try {
+          await this.identify(cli);
+          break;
+        } catch (err) {
+          if (errorCode(err) !== 'HUB_TIMEOUT' || ++timeouts >= TIMEOUTS_BEFORE_RECONNECT) throw err;
+          this.warn(err as Error);
+        }
+        if (this.closing) return;
+      }
+      this.cli = cli;
+      timeouts = 0;
       let connected = false;
       while (!this.closing) {
         const started = Date.now();
@@ -201,7 +214,6 @@ export class HubConnection extends EventEmitter {
         }
         if (!connected && timeouts === 0) {
           connected = true;
-          onConnected();
           this.setStatus({ status: 'connected' });
           await this.applyAllLeds(cli);
         }

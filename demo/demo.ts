@@ -13,6 +13,7 @@ import { registerSimulatedCart } from '../sim/transports';
 import type { SimulatedHub } from '../sim/simulated-hub';
 import { deployFlows, startNodeRed, waitForWebhook, type Runtime } from './node-red-runtime';
 import { PACKAGE_ROOT } from '../nodes/lib/package-root';
+import { simulatedReader } from '../sim/simulated-reader';
 
 const SECRETS = { apiKey: 'demo-nanomdm-api-key', webhookSecret: 'demo-webhook-hmac-key', wifi: 'demo-wifi-password' };
 /** The demo's badges: tap one on the control page. */
@@ -22,6 +23,8 @@ export const DEMO_BADGES = new Map([
   ['1003', { user: 'chen', name: 'Chen Wei' }],
   ['1004', { user: 'dana', name: 'Dana Levi' }],
 ]);
+/** The cart's serial badge reader, `sim:<READER>` in the deployed flows. */
+const READER = 'reader';
 const HUBS = [
   { id: 'dc-hub-a', name: 'Cart A', sim: 'cart-a' },
   { id: 'dc-hub-b', name: 'Cart B', sim: 'cart-b' },
@@ -152,6 +155,7 @@ function pointAtDemo(flows: Record<string, unknown>[], mdmUrl: string, badgeUrl:
   return flows.map((node) => {
     if (node === intro && !String(node.info ?? '').startsWith(DEMO_NOTE)) return { ...node, info: `${DEMO_NOTE}\n\n${String(node.info ?? '')}` };
     if (node.type === 'smart-hub' && simulated.has(node.name as string)) return { ...node, serialPort: simulated.get(node.name as string) };
+    if (node.type === 'badge-reader') return { ...node, kind: 'serial', path: `sim:${READER}` };
     if (node.type === 'mdm-server') return { ...node, url: mdmUrl, credentials: { apiKey: SECRETS.apiKey, webhookSecret: SECRETS.webhookSecret } };
     if (node.type === 'device-fleet') return { ...node, usb: 'sim:cart', badgeLookupUrl: badgeUrl, ...(shared && { store: 'postgres', ...shared }) };
     if (node.type === 'add-wifi') return { ...node, credentials: { password: SECRETS.wifi } };
@@ -234,7 +238,8 @@ function databaseRecords({ databaseUrl, cart }: SharedFleet): { read(): Promise<
 
 /**
  * The control page and its API: `GET /sim` (the page), `GET /sim/state` (hubs, phones, fleet
- * statuses, the last audit entries), `POST /sim/phones/<udid>/dock|unplug`, and
+ * statuses, the last audit entries), `POST /sim/phones/<udid>/dock|unplug`, `POST /sim/reader/<badge>`
+ * (a badge held to the cart's serial reader), and
  * `GET /sim/phones/<udid>/wallpaper.png`.
  */
 function serveControls(
@@ -285,6 +290,11 @@ function serveControls(
     if (!free) return void res.status(409).json({ error: 'every port is taken' });
     cart.dock(phone, free.hub, free.port);
     res.json({ ok: true, ...free });
+  });
+  // A badge held to the cart's reader: the Badge Reader node reads it as it would a pcProx's line.
+  app.post('/sim/reader/:badge', (req, res) => {
+    simulatedReader(READER).tap(req.params.badge);
+    res.json({ ok: true });
   });
   app.get('/sim/phones/:udid/wallpaper.png', (req, res) => {
     const image = phones.find((p) => p.udid === req.params.udid)?.wallpapers.lock;

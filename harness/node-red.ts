@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import helper from 'node-red-node-test-helper';
 import type { Node, NodeAPI, NodeMessage } from 'node-red';
 import smartHub from '../nodes/smart-hub/smart-hub';
+import badgeReader from '../nodes/badge-reader/badge-reader';
 import hubInput from '../nodes/hub-input/hub-input';
 import hubLed from '../nodes/hub-led/hub-led';
 import mdmServer from '../nodes/mdm-server/mdm-server';
@@ -38,6 +39,7 @@ export { helper };
  */
 export const packageNodes = [
   smartHub,
+  badgeReader,
   hubInput,
   hubLed,
   mdmServer,

@@ -17,6 +17,13 @@
    */
   var WAIT = { default: 120, min: 1, max: 86400 };
   var FIELDS = {
+    'badge-reader': {
+      kind: { default: 'serial' },
+      baudRate: { default: 9600, min: 300, max: 4000000, integer: true },
+      lineEnd: { default: 'crlf' },
+      stripLeading: { default: 0, min: 0, max: 32, integer: true },
+      length: { default: 0, min: 0, max: 64, integer: true },
+    },
     'smart-hub': { baudRate: { default: 115200, min: 300, max: 4000000, integer: true }, pollInterval: { default: 1000, min: 100, max: 60000 } },
     'mdm-server': {
       maxConcurrent: { default: 5, min: 1, max: 50, integer: true },
@@ -125,5 +132,34 @@
     });
   }
 
-  return { fields: FIELDS, defaults: DEFAULTS, problem: problem, field: field, action: action, showDefaults: showDefaults };
+  /**
+   * A device field's lookup, as node-red-node-serialport does it: clicking `button` lists what
+   * `url()` answers (`[{path, manufacturer?}]`) as a pick list under `input`, which stays
+   * typeable; `none` shows when there is nothing (or the host cannot list its devices).
+   */
+  function devicePicker(input, button, none, url) {
+    button.on('click', function () {
+      none.hide();
+      $.getJSON(url())
+        .done(function (devices) {
+          if (devices.length === 0) return none.show();
+          input
+            .autocomplete({
+              source: devices.map(function (d) {
+                return { value: d.path, label: d.path + (d.manufacturer ? ' (' + d.manufacturer + ')' : '') };
+              }),
+              minLength: 0,
+              close: function () {
+                input.autocomplete('destroy');
+              },
+            })
+            .autocomplete('search', '');
+        })
+        .fail(function () {
+          none.show();
+        });
+    });
+  }
+
+  return { fields: FIELDS, defaults: DEFAULTS, problem: problem, field: field, action: action, showDefaults: showDefaults, devicePicker: devicePicker };
 });

@@ -6,7 +6,7 @@
  * entry `device-fleet.codes.<CODE>` (en-US and de); the README and the nodes' help list them.
  */
 interface Meaning {
-  readonly area: 'node' | 'input' | 'fleet' | 'store' | 'storage' | 'hub' | 'usb' | 'mdm' | 'device' | 'webhook' | 'badge';
+  readonly area: 'node' | 'input' | 'fleet' | 'store' | 'storage' | 'hub' | 'usb' | 'mdm' | 'device' | 'webhook' | 'badge' | 'reader';
   readonly http: number;
   readonly retry: boolean;
   readonly cutOff?: true;
@@ -69,6 +69,7 @@ export const ERROR_CODES = {
 
   // The smart hub on its serial port
   HUB_OPEN_FAILED: { area: 'hub', http: 503, retry: true },
+  READER_OPEN_FAILED: { area: 'reader', http: 503, retry: true },
   HUB_DISCONNECTED: { area: 'hub', http: 503, retry: true },
   HUB_TIMEOUT: { area: 'hub', http: 504, retry: true },
   HUB_PROTOCOL: { area: 'hub', http: 502, retry: true },

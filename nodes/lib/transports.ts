@@ -8,6 +8,8 @@ import type { ByteLink } from './hub/byte-link';
 export interface Transports {
   /** Opens the hub named after the prefix as a byte link. */
   hub(name: string): Promise<ByteLink>;
+  /** Opens the serial badge reader named after the prefix as a byte link. */
+  reader(name: string): Promise<ByteLink>;
   /** The UNIX socket of the usbmuxd named after the prefix. */
   usbSocket(name: string): Promise<string>;
 }

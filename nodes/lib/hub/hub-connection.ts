@@ -4,6 +4,7 @@ import { HubCli } from './hub-cli';
 import { attachChanges, familyFromId, parseId, parseState, type AttachEvent, type HubFamily, type PortState } from './hub-state';
 import { isLedState, LED_STATES, ledPlan, RGB_OVERRIDE_START, type LedModel, type LedState, type RowPatterns } from './led-plan';
 import { catalogText, CodedError, errorCode } from '../coded-error';
+import { reconnect, type RetryDelays } from '../reconnect';
 
 export type HubModelSetting = 'auto' | LedModel;
 
@@ -17,7 +18,7 @@ export interface HubConnectionOptions {
   /** How long one command may take before the hub counts as not answering. */
   commandTimeout?: number;
   /** Reconnect delays: doubling from `min` up to `max` milliseconds. */
-  retry?: { min: number; max: number };
+  retry?: RetryDelays;
   /** Half-period of a driver-side blink on RGB hubs. */
   blinkInterval?: number;
   /** At most one warning of a kind (by code) this often, ms. */
@@ -156,25 +157,17 @@ export class HubConnection extends EventEmitter {
     }
   }
 
-  private async run(): Promise<void> {
-    const retry = this.options.retry ?? { min: 500, max: 10_000 };
-    let delay = retry.min;
-    while (!this.closing) {
-      this.setStatus({ status: 'connecting' });
-      let reason: string;
-      try {
+  private run(): Promise<void> {
+    return reconnect(
+      {
+        closing: () => this.closing,
         // A hub whose port opens is there: it is retried promptly, however long it was away.
-        await this.session(() => (delay = retry.min));
-        reason = 'closed';
-      } catch (err) {
-        reason = (err as Error).message;
-      }
-      if (this.closing) break;
-      this.setStatus({ status: 'disconnected', reason });
-      await this.pause(delay);
-      delay = Math.min(delay * 2, retry.max);
-    }
-    this.setStatus({ status: 'disconnected', reason: 'closed' });
+        session: (opened) => this.session(opened),
+        status: (status) => this.setStatus(status),
+        pause: (ms) => this.pause(ms),
+      },
+      this.options.retry,
+    );
   }
 
   /** One open link, polled until it fails. */

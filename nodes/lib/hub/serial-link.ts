@@ -23,18 +23,17 @@ class SerialLink extends EventEmitter implements ByteLink {
   }
 }
 
-export function openSerialLink(path: string, baudRate: number): Promise<ByteLink> {
+/** Opens a serial port (8N1); `failure` words why it cannot be opened (the hub's words unless told). */
+export function openSerialLink(
+  path: string,
+  baudRate: number,
+  failure = (reason: string): CodedError => new CodedError('HUB_OPEN_FAILED', catalogText('smart-hub.errors.cannot-open', { path, reason })),
+): Promise<ByteLink> {
   const port = new SerialPort({ path, baudRate, dataBits: 8, parity: 'none', stopBits: 1, rtscts: false, autoOpen: false });
   return new Promise((resolve, reject) => {
     port.open((err) => {
       // serialport's own text ends in ", cannot open <path>": said once, first.
-      if (err)
-        reject(
-          new CodedError(
-            'HUB_OPEN_FAILED',
-            catalogText('smart-hub.errors.cannot-open', { path, reason: err.message.replace(/^Error: /, '').replace(`, cannot open ${path}`, '') }),
-          ),
-        );
+      if (err) reject(failure(err.message.replace(/^Error: /, '').replace(`, cannot open ${path}`, '')));
       else resolve(new SerialLink(port));
     });
   });

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { catalogText, CodedError } from '../coded-error';
+import { reconnect, WakeablePause, type RetryDelays } from '../reconnect';
 import { encodeFrame, FrameReader } from './usbmux-frames';
 
 /** A device as usbmuxd reports it. */
@@ -19,7 +20,7 @@ export type SocketOpener = (path: string) => Promise<Duplex>;
 export interface UsbmuxClientOptions {
   path: string;
   openSocket: SocketOpener;
-  retry?: { min: number; max: number };
+  retry?: RetryDelays;
 }
 
 export type UsbStatus = { status: 'connecting' | 'connected' | 'disconnected'; reason?: string };
@@ -39,7 +40,8 @@ export class UsbmuxClient extends EventEmitter {
   private socket?: Duplex;
   private closing = false;
   private running?: Promise<void>;
-  private wake?: () => void;
+  /** The pause before the next connection, cut short by close. */
+  private readonly backoff = new WakeablePause();
   current: UsbStatus = { status: 'connecting' };
 
   constructor(private readonly options: UsbmuxClientOptions) {
@@ -77,7 +79,7 @@ export class UsbmuxClient extends EventEmitter {
 
   async close(): Promise<void> {
     this.closing = true;
-    this.wake?.();
+    this.backoff.wake();
     this.socket?.destroy();
     await this.running;
   }
@@ -87,29 +89,16 @@ export class UsbmuxClient extends EventEmitter {
     this.emit('status', status);
   }
 
-  private async run(): Promise<void> {
-    const { min, max } = this.options.retry ?? { min: 500, max: 10_000 };
-    let delay = min;
-    while (!this.closing) {
-      this.setStatus({ status: 'connecting' });
-      let reason = 'closed';
-      try {
-        await this.session(() => (delay = min));
-      } catch (err) {
-        reason = (err as Error).message;
-      }
-      if (this.closing) break;
-      this.setStatus({ status: 'disconnected', reason });
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay);
-        this.wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      delay = Math.min(delay * 2, max);
-    }
-    this.setStatus({ status: 'disconnected', reason: 'closed' });
+  private run(): Promise<void> {
+    return reconnect(
+      {
+        closing: () => this.closing,
+        session: (opened) => this.session(opened),
+        status: (status) => this.setStatus(status),
+        pause: (ms) => this.backoff.wait(ms),
+      },
+      this.options.retry,
+    );
   }
 
   /** One connection: list, then listen until it drops. */

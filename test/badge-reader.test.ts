@@ -60,12 +60,12 @@ describe('badge-reader node: a keyboard reader\u2019s recorded input events in a
   ];
 
   it('sends msg.badge for each tap, converted, once for a card held on the reader, and never shows the id', async () => {
-    writeFileSync(path, typed('4A2B3C'));
+    // Held on the reader: read twice at once (one read of the file takes both).
+    writeFileSync(path, Buffer.concat([typed('4A2B3C'), typed('4A2B3C')]));
     await load(flow({ hexToDecimal: true, length: '10' }));
     const out = collect('out');
     const shown = statuses('reader');
     const warned = reports('reader', 'warn');
-    appendFileSync(path, typed('4A2B3C')); // held on the reader: read again at once
     await waitFor('one badge', () => out.length === 1);
     await sleep(300);
     assert.deepEqual(
@@ -82,12 +82,12 @@ describe('badge-reader node: a keyboard reader\u2019s recorded input events in a
     assert.ok(!/4860732|4A2B3C|12G/i.test(everything), 'no badge in a status or the log');
   });
 
-  it('a device that is not there: away in the status and the log (READER_OPEN_FAILED), read once it appears', async () => {
+  it('a device that is not there: away in the status and the log, naming the path and why, read once it appears', async () => {
     await load(flow());
     const shown = statuses('reader');
     const warned = reports('reader', 'warn');
     const out = collect('out');
-    await waitFor('said', () => warned.some((w) => /badge-reader\.errors\.away.*reader-events.*ENOENT/.test(String(w))));
+    await waitFor('said', () => warned.some((w) => /badge-reader\.errors\.away.*badge-reader\.errors\.cannot-open.*reader-events.*ENOENT/.test(String(w))));
     assert.ok(shown.some((s) => s.fill === 'red' && /status\.away/.test(s.text ?? '')));
     writeFileSync(path, typed('77'));
     await waitFor('read once it appears', () => out.length === 1, 15_000);

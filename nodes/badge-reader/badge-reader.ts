@@ -8,7 +8,7 @@ import { catalogText, CodedError } from '../lib/coded-error';
 import { SharedPool } from '../lib/shared-pool';
 import { useNodeRedCatalogs } from '../shared/catalogs';
 import { numberField } from '../shared/defaults';
-import { showStatus } from '../shared/status';
+import { logAwayAndBack, showStatus } from '../shared/status';
 
 export interface BadgeReaderDef extends NodeDef {
   kind: ReaderKind;
@@ -59,16 +59,15 @@ export default function (RED: NodeAPI): void {
     const open = (path: string) => openReader(kind, path, baudRate);
     const reader = readers.acquire(config.path, () => new BadgeReader({ kind, path: config.path, open, lineEnd: config.lineEnd }));
 
-    // Why the reader is away goes to the log once per reason; the badge itself never goes anywhere but msg.badge.
-    let said: string | undefined;
-    const onStatus = ({ status, reason }: ReaderStatus): void => {
-      if (status === 'connected') showStatus(this, 'ok', RED._('badge-reader.status.ready'));
-      else if (status === 'connecting') showStatus(this, 'waiting', RED._('badge-reader.status.connecting'));
-      else showStatus(this, 'blocked', RED._('badge-reader.status.away', { reason: reason ?? '' }));
-      if (status === 'disconnected' && reason && reason !== 'closed' && reason !== said)
-        this.warn(RED._('badge-reader.errors.away', { path: config.path, reason }));
-      if (status === 'connected' && said) this.log(RED._('badge-reader.errors.back', { path: config.path }));
-      if (status !== 'connecting') said = status === 'disconnected' ? reason : undefined;
+    const logChange = logAwayAndBack({
+      away: (reason) => this.warn(RED._('badge-reader.errors.away', { path: config.path, reason })),
+      back: () => this.log(RED._('badge-reader.errors.back', { path: config.path })),
+    });
+    const onStatus = (change: ReaderStatus): void => {
+      if (change.status === 'connected') showStatus(this, 'ok', RED._('badge-reader.status.ready'));
+      else if (change.status === 'connecting') showStatus(this, 'waiting', RED._('badge-reader.status.connecting'));
+      else showStatus(this, 'blocked', RED._('badge-reader.status.away', { reason: change.reason ?? '' }));
+      logChange(change);
     };
     const onRead = (read: Read): void => {
       const formatted = 'text' in read ? formatBadge(read.text, format) : { problem: 'too-long' as const };

@@ -30,3 +30,16 @@ export function failMessage(node: Node, err: Error, text: string, fail: (err: Er
   showStatus(node, 'failed', text);
   fail(err);
 }
+
+/**
+ * A connection's changes as the log hears them (a status is seen only in the editor): why it is
+ * away, once per reason rather than at every retry, and that it is back.
+ */
+export function logAwayAndBack(say: { away(reason: string): void; back(): void }): (change: { status: string; reason?: string }) => void {
+  let said: string | undefined;
+  return ({ status, reason }) => {
+    if (status === 'disconnected' && reason && reason !== 'closed' && reason !== said) say.away(reason);
+    if (status === 'connected' && said) say.back();
+    if (status !== 'connecting') said = status === 'disconnected' ? reason : undefined;
+  };
+}

@@ -7,6 +7,7 @@ import { SharedPool } from '../lib/shared-pool';
 import { useNodeRedCatalogs } from '../shared/catalogs';
 import type { SmartHubNode } from '../shared/config-nodes';
 import { numberField } from '../shared/defaults';
+import { logAwayAndBack } from '../shared/status';
 
 export interface SmartHubDef extends NodeDef {
   serialPort: string;
@@ -36,14 +37,10 @@ export default function (RED: NodeAPI): void {
 
     let connection: HubConnection | undefined;
     const onWarning = (err: Error): void => this.warn(RED._('smart-hub.errors.warning', { message: err.message }));
-    // Why the hub is away goes to the log too (once per reason, not per retry): a status is seen only in the editor.
-    let said: string | undefined;
-    const onStatus = ({ status, reason }: HubStatus): void => {
-      if (status === 'disconnected' && reason && reason !== 'closed' && reason !== said)
-        this.warn(RED._('smart-hub.errors.away', { hub: this.hubName, reason }));
-      if (status === 'connected' && said) this.log(RED._('smart-hub.errors.back', { hub: this.hubName }));
-      if (status !== 'connecting') said = status === 'disconnected' ? reason : undefined;
-    };
+    const onStatus: (status: HubStatus) => void = logAwayAndBack({
+      away: (reason) => this.warn(RED._('smart-hub.errors.away', { hub: this.hubName, reason })),
+      back: () => this.log(RED._('smart-hub.errors.back', { hub: this.hubName })),
+    });
 
     // Each user holds one reference to the shared connection for as long as it runs.
     this.register = (user) => {

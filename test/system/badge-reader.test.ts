@@ -35,19 +35,19 @@ describe('badge-reader node: a serial reader over a real pseudo-terminal', funct
     await waitFor('ready', () => shown.some((s) => s.fill === 'green' && /status\.ready/.test(s.text ?? '')));
   };
 
-  it('sends each read as msg.badge, its facility code stripped; garbage and a 10 kB line are dropped and said without their text', async () => {
-    await load(flow({ prefix: 'FC', stripLeading: '3' }));
+  it('sends each read as msg.badge, its prefix, suffix and facility code stripped; garbage and a 10 kB line are dropped and said without their text', async () => {
+    await load(flow({ prefix: 'FC', suffix: ';', stripLeading: '3' }));
     const out = collect('out');
     const warned = reports('reader', 'warn');
     await ready();
-    reads('FC1234567\r\n');
+    reads('FC1234567;\r\n');
     reads(
       randomBytes(64)
         .toString('latin1')
         .replace(/[\r\n]/g, '') + '\r\n',
     );
     reads('9'.repeat(10_240) + '\r\n');
-    reads('FC1237654\r');
+    reads('FC1237654;\r');
     await waitFor('two badges', () => out.length === 2);
     assert.deepEqual(badges(out), ['4567', '7654']);
     await waitFor('both said', () => warned.length === 2);

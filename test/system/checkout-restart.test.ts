@@ -10,7 +10,7 @@ import { PtyHub } from '../../sim/pty-hub';
 import { SimulatedCart } from '../../sim/simulated-cart';
 import { SimulatedUsbmuxd } from '../../sim/usbmuxd-server';
 import { startNodeRedChild, type NodeRedChild } from '../../harness/node-red-child';
-import { cartWatched } from '../../harness/cart-fixture';
+import { cartWatched, reportingCartFlows } from '../../harness/cart-fixture';
 import { sleep, tempDir, waitFor } from '../../harness/support';
 
 const SECRETS = { apiKey: 'restart-api-key-5e10', webhookSecret: 'restart-hmac-key-8d21' };
@@ -58,54 +58,17 @@ describe('a check-out survives Node-RED being killed (real processes, hub over a
     for (let port = 1; port <= pty.hub.portCount; port++) if (pty.hub.isDocked(port)) cart.unplug(0, port);
   });
 
-  const report = (id: string, z: string, path: string) => ({
-    id,
-    type: 'http request',
-    z,
-    method: 'POST',
-    ret: 'txt',
-    paytoqs: 'ignore',
-    url: `${collectorUrl}${path}`,
-    wires: [[]],
-  });
-  const flows = () => [
-    { id: 'return', type: 'tab', label: 'Return' },
-    { id: 'check-out', type: 'tab', label: 'Check Out' },
-    { id: 'hub', type: 'smart-hub', name: 'Cart', serialPort: pty.hostPath, baudRate: '115200', pollInterval: '100', model: 'auto' },
-    {
-      id: 'mdm',
-      type: 'mdm-server',
-      vendor: 'nanomdm',
-      url: mdm.url,
-      maxConcurrent: '5',
-      timeout: '5000',
-      webhookPath: 'device-checkout/webhook',
-      credentials: SECRETS,
-    },
-    {
-      id: 'fleet',
-      type: 'device-fleet',
-      mdm: 'mdm',
-      usb: usb.socketPath,
-      usbWindow: '1',
-      lockerApp: 'org.example.locker',
-      checkoutDeadline: String(DEADLINE_S),
-      userLimit: '1',
-      batteryThreshold: '20',
-    },
-    { id: 'in', type: 'hub-input', z: 'return', hub: 'hub', fleet: 'fleet', wires: [['checkin'], []] },
-    { id: 'to-return', type: 'link in', z: 'return', links: ['run-return'], wires: [['checkin']] },
-    { id: 'checkin', type: 'check-in-device', z: 'return', fleet: 'fleet', timeout: '5', wires: [['report-returned']] },
-    report('report-returned', 'return', '/returned'),
-    { id: 'tap', type: 'inject', z: 'check-out', props: [{ p: 'user', v: 'erin', vt: 'str' }], repeat: '', once: false, wires: [['checkout']] },
-    { id: 'tap-frank', type: 'inject', z: 'check-out', props: [{ p: 'user', v: 'frank', vt: 'str' }], repeat: '', once: false, wires: [['checkout']] },
-    { id: 'checkout', type: 'check-out-device', z: 'check-out', fleet: 'fleet', suppressBlueLed: true, timeout: '5', wires: [['report-handed']] },
-    report('report-handed', 'check-out', '/handed'),
-    { id: 'checkout-failure', type: 'on-failure', z: 'check-out', retry: false, maxAttempts: '1', runOther: true, wires: [[], ['run-return']] },
-    { id: 'run-return', type: 'link out', z: 'check-out', mode: 'link', links: ['to-return'], wires: [] },
-    { id: 'catch-all', type: 'catch', z: 'check-out', scope: null, uncaught: false, wires: [['report-error']] },
-    report('report-error', 'check-out', '/error/{{error.code}}'),
-  ];
+  const flows = () =>
+    reportingCartFlows({
+      hubPath: pty.hostPath,
+      mdmUrl: mdm.url,
+      mdmSecrets: SECRETS,
+      usbSocket: usb.socketPath,
+      deadlineSeconds: DEADLINE_S,
+      waitSeconds: 5,
+      reportUrl: collectorUrl,
+      taps: { tap: 'erin', 'tap-frank': 'frank' },
+    });
 
   it('killed while the phone waits to be taken, restarted after the deadline: UNPLUG_TIMEOUT, then checked in', async () => {
     const phone = await freshCartWithPhone(4);

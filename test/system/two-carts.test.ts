@@ -10,7 +10,7 @@ import { PtyHub } from '../../sim/pty-hub';
 import { SimulatedCart } from '../../sim/simulated-cart';
 import { SimulatedUsbmuxd } from '../../sim/usbmuxd-server';
 import { sleep, tempDir, waitFor } from '../../harness/support';
-import { cartWatched, type CartParts } from '../../harness/cart-fixture';
+import { cartWatched, reportingCartFlows, type CartParts } from '../../harness/cart-fixture';
 import { startNodeRedChild, type NodeRedChild } from '../../harness/node-red-child';
 import { createCartLogin, createDatabase, startPostgres, type CartLogin, type TestPostgres } from '../../harness/postgres';
 
@@ -76,57 +76,18 @@ describe('two carts, two Node-RED processes, one PostgreSQL fleet', function () 
     await postgres?.stop();
   });
 
-  const report = (id: string, z: string, cart: string, path: string) => ({
-    id,
-    type: 'http request',
-    z,
-    method: 'POST',
-    ret: 'txt',
-    paytoqs: 'ignore',
-    url: `${collectorUrl}/${cart}${path}`,
-    wires: [[]],
-  });
-  const flows = ({ name, pty, usb }: Ward) => [
-    { id: 'return', type: 'tab', label: 'Return' },
-    { id: 'check-out', type: 'tab', label: 'Check Out' },
-    { id: 'hub', type: 'smart-hub', name: 'Cart', serialPort: pty.hostPath, baudRate: '115200', pollInterval: '100', model: 'auto' },
-    {
-      id: 'mdm',
-      type: 'mdm-server',
-      vendor: 'nanomdm',
-      url: mdm.url,
-      maxConcurrent: '5',
-      timeout: '5000',
-      webhookPath: 'device-checkout/webhook',
-      credentials: SECRETS,
-    },
-    {
-      id: 'fleet',
-      type: 'device-fleet',
-      mdm: 'mdm',
-      usb: usb.socketPath,
-      usbWindow: '1',
-      lockerApp: 'org.example.locker',
-      checkoutDeadline: String(DEADLINE_S),
-      userLimit: '1',
-      batteryThreshold: '20',
-      store: 'postgres',
-      databaseUrl: login.databaseUrl,
-      cart: name,
-      credentials: login.credentials,
-    },
-    { id: 'in', type: 'hub-input', z: 'return', hub: 'hub', fleet: 'fleet', wires: [['checkin'], []] },
-    { id: 'to-return', type: 'link in', z: 'return', links: ['run-return'], wires: [['checkin']] },
-    { id: 'checkin', type: 'check-in-device', z: 'return', fleet: 'fleet', timeout: '10', wires: [['report-returned']] },
-    report('report-returned', 'return', name, '/returned'),
-    { id: 'tap', type: 'inject', z: 'check-out', props: [{ p: 'user', v: 'erin', vt: 'str' }], repeat: '', once: false, wires: [['checkout']] },
-    { id: 'checkout', type: 'check-out-device', z: 'check-out', fleet: 'fleet', suppressBlueLed: true, timeout: '10', wires: [['report-handed']] },
-    report('report-handed', 'check-out', name, '/handed'),
-    { id: 'checkout-failure', type: 'on-failure', z: 'check-out', retry: false, maxAttempts: '1', runOther: true, wires: [[], ['run-return']] },
-    { id: 'run-return', type: 'link out', z: 'check-out', mode: 'link', links: ['to-return'], wires: [] },
-    { id: 'catch-all', type: 'catch', z: 'check-out', scope: null, uncaught: false, wires: [['report-error']] },
-    report('report-error', 'check-out', name, '/error/{{error.code}}'),
-  ];
+  const flows = ({ name, pty, usb }: Ward) =>
+    reportingCartFlows({
+      hubPath: pty.hostPath,
+      mdmUrl: mdm.url,
+      mdmSecrets: SECRETS,
+      usbSocket: usb.socketPath,
+      deadlineSeconds: DEADLINE_S,
+      waitSeconds: 10,
+      reportUrl: `${collectorUrl}/${name}`,
+      taps: { tap: 'erin' },
+      fleet: { store: 'postgres', databaseUrl: login.databaseUrl, cart: name, credentials: login.credentials },
+    });
 
   /** Starts (or, after a kill, restarts on its user directory and port) the ward's Node-RED and deploys its flow. */
   async function start(ward: Ward): Promise<void> {

@@ -21,16 +21,16 @@ export type BadgeProblem = 'empty' | 'too-long' | 'unprintable' | 'not-hex';
 /** The id from one read, or why the read is not one. */
 export function formatBadge(read: string, format: BadgeFormat): { id: string } | { problem: BadgeProblem } {
   let id = read.trim();
-  if (id.length > MAX_BADGE_CHARS) return { problem: 'too-long' };
   if (format.prefix && id.startsWith(format.prefix)) id = id.slice(format.prefix.length);
   if (format.suffix && id.endsWith(format.suffix)) id = id.slice(0, id.length - format.suffix.length);
   id = id.trim();
+  if (id.length > MAX_BADGE_CHARS) return { problem: 'too-long' };
   if (!/^[\x21-\x7e]*$/.test(id)) return { problem: 'unprintable' };
   if (format.hexToDecimal) {
     if (!/^(0x)?[0-9a-f]+$/i.test(id)) return { problem: 'not-hex' };
     id = BigInt(id.toLowerCase().startsWith('0x') ? id : `0x${id}`).toString();
   }
   if (format.stripLeading) id = id.slice(format.stripLeading);
-  if (format.length && format.length > 0) id = id.length < format.length ? id.padStart(format.length, '0') : id.slice(-format.length);
+  if (format.length) id = id.length < format.length ? id.padStart(format.length, '0') : id.slice(-format.length);
   return id ? { id } : { problem: 'empty' };
 }

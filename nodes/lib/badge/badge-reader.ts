@@ -13,9 +13,10 @@ export interface BadgeReaderOptions {
   /** How a serial reader ends a read. */
   lineEnd?: 'crlf' | 'etx';
   retry?: RetryDelays;
-  /** The same read again within this long counts once (a card held on the reader), ms. */
-  repeatWindow?: number;
 }
+
+/** The same read again within this long counts once: a card held on the reader, ms. */
+const REPEAT_WINDOW_MS = 1000;
 
 export interface ReaderStatus {
   status: 'connecting' | 'connected' | 'disconnected';
@@ -95,7 +96,7 @@ export class BadgeReader extends EventEmitter {
   private deliver(read: Read): void {
     if ('text' in read) {
       const now = Date.now();
-      const repeated = this.last?.text === read.text && now - this.last.at < (this.options.repeatWindow ?? 1000);
+      const repeated = this.last?.text === read.text && now - this.last.at < REPEAT_WINDOW_MS;
       this.last = { text: read.text, at: now };
       if (repeated) return;
     }

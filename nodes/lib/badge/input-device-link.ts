@@ -3,6 +3,7 @@ import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { ByteLink } from '../hub/byte-link';
 import { catalogText, CodedError } from '../coded-error';
+import { INPUT_EVENT_BYTES } from './reads';
 
 /** How often an idle input device is looked at: a reader types a badge in about 100 ms. */
 const POLL_MS = 20;
@@ -16,7 +17,8 @@ const POLL_MS = 20;
 class InputDeviceLink extends EventEmitter implements ByteLink {
   private timer?: NodeJS.Timeout;
   private closed = false;
-  private readonly buffer = Buffer.alloc(64 * 24);
+  /** Room for 64 events: a whole badge typed, in one read. */
+  private readonly buffer = Buffer.alloc(64 * INPUT_EVENT_BYTES);
 
   constructor(
     private readonly handle: FileHandle,
@@ -30,12 +32,13 @@ class InputDeviceLink extends EventEmitter implements ByteLink {
   /** Input devices take no bytes. */
   write(): void {}
 
-  async close(): Promise<void> {
+  /** Closed by its user, or (`err`) because the device went away: `close` once either way. */
+  async close(err?: Error): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     clearTimeout(this.timer);
     await this.handle.close().catch(() => undefined);
-    this.emit('close');
+    this.emit('close', err);
   }
 
   private schedule(ms: number): void {
@@ -50,19 +53,11 @@ class InputDeviceLink extends EventEmitter implements ByteLink {
         this.emit('data', Buffer.from(this.buffer.subarray(0, bytesRead)));
         return this.schedule(0);
       }
-      if (!this.growing) return this.gone();
+      if (!this.growing) return void this.close();
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return this.gone(err as Error);
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return void this.close(err as Error);
     }
     this.schedule(POLL_MS);
-  }
-
-  private gone(err?: Error): void {
-    if (this.closed) return;
-    this.closed = true;
-    clearTimeout(this.timer);
-    void this.handle.close().catch(() => undefined);
-    this.emit('close', err);
   }
 }
 

@@ -1,5 +1,7 @@
 import { MAX_BADGE_CHARS } from './badge-format';
 
+/** The longest line kept: a badge with any prefix and suffix a reader adds fits many times over. */
+const MAX_READ_CHARS = MAX_BADGE_CHARS * 4;
 /** Starts a frame on readers that send STX ... ETX. */
 const STX = '\x02';
 
@@ -8,7 +10,7 @@ export type Read = { text: string } | { tooLong: true };
 
 /**
  * Splits a serial reader's bytes into reads: one per line, ended by CR, LF (or both) or, for
- * readers framed STX ... ETX, by ETX. A line longer than a badge can be is reported once as
+ * readers framed STX ... ETX, by ETX. A line longer than any read can be is reported once as
  * too long and skipped to its end, so 10 kB of noise never becomes a read or a buffer that grows.
  */
 export class LineReads {
@@ -28,7 +30,7 @@ export class LineReads {
         this.overlong = false;
       } else if (!this.overlong) {
         this.line += char;
-        if (this.line.length > MAX_BADGE_CHARS * 4) {
+        if (this.line.length > MAX_READ_CHARS) {
           this.overlong = true;
           this.line = '';
         }
@@ -42,6 +44,7 @@ export class LineReads {
 export const INPUT_EVENT_BYTES = 24;
 const EV_KEY = 1;
 const PRESSED = 1;
+const RELEASED = 0;
 const SHIFTS = new Set([42, 54]);
 /** Keys that end a read: Enter, keypad Enter, Tab. */
 const ENDS = new Set([28, 96, 15]);
@@ -57,24 +60,24 @@ row(30, "asdfghjkl;'", 'ASDFGHJKL:"');
 row(44, 'zxcvbnm,./', 'ZXCVBNM<>?');
 row(57, ' ', ' ');
 // The keypad types the same with or without shift.
-for (const [code, char] of [
-  [71, '7'],
-  [72, '8'],
-  [73, '9'],
-  [74, '-'],
-  [75, '4'],
-  [76, '5'],
-  [77, '6'],
-  [78, '+'],
-  [79, '1'],
-  [80, '2'],
-  [81, '3'],
-  [82, '0'],
-  [83, '.'],
-  [98, '/'],
-  [55, '*'],
-] as const)
-  KEYS[code] = [char, char];
+const KEYPAD: Record<number, string> = {
+  71: '7',
+  72: '8',
+  73: '9',
+  74: '-',
+  75: '4',
+  76: '5',
+  77: '6',
+  78: '+',
+  79: '1',
+  80: '2',
+  81: '3',
+  82: '0',
+  83: '.',
+  98: '/',
+  55: '*',
+};
+for (const [code, char] of Object.entries(KEYPAD)) KEYS[Number(code)] = [char, char];
 
 /**
  * Turns a keyboard-wedge reader's input events into reads: key presses typed with shift as a US
@@ -83,7 +86,7 @@ for (const [code, char] of [
 export class KeyboardReads {
   private pending = Buffer.alloc(0);
   private readonly lines = new LineReads();
-  private shift = 0;
+  private readonly shiftsHeld = new Set<number>();
 
   push(chunk: Buffer): Read[] {
     const bytes = this.pending.length > 0 ? Buffer.concat([this.pending, chunk]) : chunk;
@@ -95,11 +98,14 @@ export class KeyboardReads {
       const code = bytes.readUInt16LE(at + 18);
       const value = bytes.readInt32LE(at + 20);
       if (type !== EV_KEY) continue;
-      if (SHIFTS.has(code)) this.shift = Math.max(0, this.shift + (value === PRESSED ? 1 : value === 0 ? -1 : 0));
-      else if (value !== PRESSED)
-        continue; // releases and auto-repeat type nothing
-      else if (ENDS.has(code)) typed += '\n';
-      else if (KEYS[code]) typed += KEYS[code][this.shift > 0 ? 1 : 0];
+      if (SHIFTS.has(code)) {
+        if (value === PRESSED) this.shiftsHeld.add(code);
+        if (value === RELEASED) this.shiftsHeld.delete(code);
+        continue;
+      }
+      if (value !== PRESSED) continue; // releases and auto-repeat type nothing
+      if (ENDS.has(code)) typed += '\n';
+      else if (KEYS[code]) typed += KEYS[code][this.shiftsHeld.size > 0 ? 1 : 0];
     }
     return this.lines.push(Buffer.from(typed, 'latin1'));
   }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { demoFlows } from '../../demo/demo';
@@ -111,17 +111,32 @@ describe('the demo (npm start) in a real Node-RED process', function () {
   });
 });
 
+async function isFree(port: number): Promise<boolean> {
+  const probe = createServer();
+  return new Promise((resolve) => {
+    probe.once('error', () => resolve(false));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)));
+  });
+}
+
+async function holdPortBetweenFreeOnes(): Promise<{ holder: Server; port: number }> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const held = (holder.address() as AddressInfo).port;
+    if (held < 65535 && (await isFree(held - 1)) && (await isFree(held + 1))) return { holder, port: held - 1 };
+    await new Promise<void>((resolve) => holder.close(() => resolve()));
+  }
+  throw new Error('no free port with free neighbours on 127.0.0.1 in 20 tries');
+}
+
 describe('the demo on a port another program holds', function () {
   this.timeout(60_000);
 
   it('names the port that is taken and what the demo wanted it for, and the PORT to try instead', async () => {
-    // A free port P for the editor; P + 1 held by someone else, as another demo's MDM would be.
-    const probe = createServer();
-    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-    const port = (probe.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => probe.close(() => resolve()));
-    const holder = createServer();
-    await new Promise<void>((resolve) => holder.listen(port + 1, '127.0.0.1', resolve));
+    // P + 1 held by someone else, as another demo's MDM would be: a port the system hands out,
+    // with P and P + 2 free (asked, not assumed: another program may hold them).
+    const { holder, port } = await holdPortBetweenFreeOnes();
     try {
       const demo = await startChild(
         builtFile('demo', 'start-demo.js'),

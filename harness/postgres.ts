@@ -1,10 +1,10 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { freePort } from './support';
 
 /** A real PostgreSQL server for one test file: its URL, and what stops it and removes its data. */
 export interface TestPostgres {
@@ -19,17 +19,6 @@ function serverBin(): string {
   const bin = version && join(root, version, 'bin');
   if (!bin || !existsSync(join(bin, 'initdb'))) throw new Error('no PostgreSQL server here (apt-get install postgresql)');
   return bin;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { renderTemplate } from '../nodes/lib/attributes';
 import type { CodedError } from '../nodes/lib/coded-error';
-import { forgetBadge } from '../nodes/lib/fleet/badge-lookup';
+import { forgetBadge, forgetPassword } from '../nodes/lib/fleet/badge-lookup';
 import { checkUserId, userKey } from '../nodes/lib/fleet/person';
 import { WorkflowRuns } from '../nodes/lib/workflow/workflow-run';
 import { imagePath } from '../nodes/lib/wallpaper/image-path';
@@ -61,5 +61,16 @@ describe('hostile and odd input', () => {
     };
     forgetBadge(msg, 4711);
     assert.deepEqual(msg, { payload: { list: ['a'], ward: '4711x' }, req: { body: {}, socket: { id: '4711' } } });
+  });
+
+  it('forgets a sign-in’s password where a form or a flow puts it, and leaves text that only equals it', () => {
+    const msg: Record<string, unknown> = {
+      user: 'alice',
+      password: 'alice',
+      payload: { password: 'alice', note: 'alice' },
+      req: { body: { user: 'alice', password: 'alice' }, query: { password: 'alice' } },
+    };
+    forgetPassword(msg);
+    assert.deepEqual(msg, { user: 'alice', payload: { note: 'alice' }, req: { body: { user: 'alice' }, query: {} } });
   });
 });

@@ -1,7 +1,7 @@
 import type { Node, NodeAPI } from 'node-red';
 import { CodedError } from '../lib/coded-error';
 import { meaning } from '../lib/error-codes';
-import { forgetBadge, lookUpBadge } from '../lib/fleet/badge-lookup';
+import { forgetBadge, forgetPassword, lookUpBadge, type BadgeHolder } from '../lib/fleet/badge-lookup';
 import { checkDisplayName, checkUserId } from '../lib/fleet/person';
 import { lockerAppConfiguration, lockToLockerApp } from '../lib/fleet/locker-app';
 import type { Device } from '../lib/device';
@@ -32,30 +32,41 @@ interface CheckOutDef extends DeviceActionDef {
 interface CheckOutMessage extends DeviceMessage {
   user?: unknown;
   badge?: unknown;
+  password?: unknown;
 }
 
 /**
- * Who is checking out: `msg.user` (a username, or `{id, name}`), else `msg.badge` through the
- * lookup service. Ids and names are checked (INVALID_USER); after a lookup the badge id is
- * gone from the message, wherever in it it was, and `msg.user` names the person instead.
+ * Who is checking out: `msg.user` with `msg.password` signing in through the fleet's directory
+ * (a bind as that person), `msg.user` alone (a username, or `{id, name}`: the flow vouches for
+ * it), else `msg.badge` through the directory or the lookup service. Ids and names are checked
+ * (INVALID_USER); the password and the badge id are gone from the message from then on,
+ * wherever in it they were, and `msg.user` names the person found instead.
  */
 async function userOf(RED: NodeAPI, msg: CheckOutMessage, fleet: Fleet): Promise<AssignedUser> {
-  const { user, badge } = msg;
+  const { user, badge, password } = msg;
   const person = (id: unknown, name?: unknown): AssignedUser => {
     const display = checkDisplayName(name);
     return { id: checkUserId(id), ...(display && { name: display }) };
   };
+  const found = (holder: BadgeHolder): AssignedUser => {
+    const assigned = person(holder.user, holder.name);
+    msg.user = assigned;
+    return assigned;
+  };
+  if (password !== undefined) {
+    forgetPassword(msg as Record<string, unknown>);
+    if (!fleet.directory) throw new CodedError('NO_DIRECTORY', RED._('check-out-device.errors.no-directory'));
+    return found(await fleet.directory.signIn(typeof user === 'string' ? user : '', typeof password === 'string' ? password : ''));
+  }
   if (typeof user === 'string' && user.trim()) return person(user);
   if (user && typeof user === 'object' && typeof (user as AssignedUser).id === 'string' && (user as AssignedUser).id.trim()) {
     return person((user as AssignedUser).id, (user as AssignedUser).name);
   }
   if (typeof badge === 'string' || typeof badge === 'number') {
-    if (!fleet.badgeLookupUrl) throw new CodedError('NO_BADGE_LOOKUP', RED._('check-out-device.errors.no-badge-lookup'));
     forgetBadge(msg, badge);
-    const holder = await lookUpBadge(fleet.badgeLookupUrl, String(badge));
-    const found = person(holder.user, holder.name);
-    msg.user = found;
-    return found;
+    if (fleet.badgesFromDirectory) return found(await fleet.directory!.badgeHolder(String(badge)));
+    if (!fleet.badgeLookupUrl) throw new CodedError('NO_BADGE_LOOKUP', RED._('check-out-device.errors.no-badge-lookup'));
+    return found(await lookUpBadge(fleet.badgeLookupUrl, String(badge)));
   }
   throw new CodedError('NO_USER', RED._('check-out-device.errors.no-user'));
 }

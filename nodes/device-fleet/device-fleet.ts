@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { NodeAPI, NodeDef } from 'node-red';
 import type { Pool } from 'pg';
 import { CodedError } from '../lib/coded-error';
+import { Directory, SIGN_IN_ATTEMPTS } from '../lib/directory/directory';
 import { Fleet } from '../lib/fleet/fleet';
 import { PostgresFleetStore } from '../lib/fleet/postgres-fleet-store';
 import { fleetPool } from '../lib/fleet/postgres-pool';
@@ -9,7 +10,7 @@ import { WebhookRelay, type RelayingAdapter } from '../lib/fleet/webhook-relay';
 import type { MdmAdapter } from '../lib/mdm/mdm-adapter';
 import { useNodeRedCatalogs } from '../shared/catalogs';
 import { mdmServerOf, type DeviceFleetNode } from '../shared/config-nodes';
-import { numberField } from '../shared/defaults';
+import { defaultOf, numberField } from '../shared/defaults';
 import { fleetRoutes, WARD_PATH } from './fleet-routes';
 
 export interface DeviceFleetDef extends NodeDef {
@@ -30,6 +31,18 @@ export interface DeviceFleetDef extends NodeDef {
   batteryThreshold?: string;
   /** `GET <url>?id=<badge>` -> `{"user": "..."}`. */
   badgeLookupUrl?: string;
+  /** Where badges are looked up: `http` (badgeLookupUrl) or `ldap` (the directory). */
+  badgeLookup?: string;
+  /** The hospital's directory, which checks sign-ins at the cart (and badges with `ldap`): `ldap://` or `ldaps://`; empty: none. */
+  ldapUrl?: string;
+  ldapBase?: string;
+  ldapBadgeAttribute?: string;
+  ldapUserAttribute?: string;
+  ldapNameAttribute?: string;
+  /** The DN of the group whose members may take phones; empty: anyone found. */
+  ldapGroup?: string;
+  /** PEM of the CA that signed the directory's certificate (a hospital's own). */
+  ldapCa?: string;
   /** `file` (one cart, the default) or `postgres` (carts sharing a fleet). */
   store?: string;
   /** With `file`: the audit trail in `one` file (the default) or a file a month (`monthly`), all kept. */
@@ -53,6 +66,9 @@ interface DeviceFleetCredentials {
   /** Basic auth for the ward page; empty: none. */
   wardUser?: string;
   wardPassword?: string;
+  /** The service account the cart searches the directory as. */
+  ldapBindDn?: string;
+  ldapBindPassword?: string;
 }
 
 type DeviceFleet = DeviceFleetNode<DeviceFleetCredentials>;
@@ -68,6 +84,7 @@ export default function (RED: NodeAPI): void {
     const field = (name: string): number => numberField('device-fleet', config, name);
     const text = (key: string, vars?: Record<string, unknown>): string => RED._(key, vars as Record<string, string | number> | undefined);
     const cart = (config.cart ?? '').trim();
+    const setting = (name: keyof DeviceFleetDef): string => String(config[name] ?? '').trim() || String(defaultOf('device-fleet', name) ?? '');
     let pool: Pool | undefined;
     let shared: PostgresFleetStore | undefined;
     try {
@@ -80,6 +97,23 @@ export default function (RED: NodeAPI): void {
         pool.on('error', (err) => this.warn(text('device-fleet.errors.database-connection', { message: err.message })));
         shared = new PostgresFleetStore({ pool, cart });
       }
+      const ldapUrl = setting('ldapUrl');
+      const badgesFromDirectory = setting('badgeLookup') === 'ldap';
+      if (badgesFromDirectory && !ldapUrl) throw new CodedError('INVALID_CONFIG', text('device-fleet.errors.no-directory'));
+      const directory = ldapUrl
+        ? new Directory({
+            url: ldapUrl,
+            base: setting('ldapBase'),
+            badgeAttribute: setting('ldapBadgeAttribute'),
+            userAttribute: setting('ldapUserAttribute'),
+            nameAttribute: setting('ldapNameAttribute'),
+            group: setting('ldapGroup'),
+            ca: setting('ldapCa'),
+            bindDn: this.credentials?.ldapBindDn?.trim(),
+            bindPassword: this.credentials?.ldapBindPassword,
+            onLocked: (user, minutes) => this.warn(text('device-fleet.errors.sign-in-locked-log', { user, minutes, attempts: SIGN_IN_ATTEMPTS })),
+          })
+        : undefined;
       this.fleet = new Fleet({
         id: this.id,
         dataDir: join(RED.settings.userDir ?? '.', 'device-checkout'),
@@ -92,7 +126,9 @@ export default function (RED: NodeAPI): void {
           batteryThreshold: field('batteryThreshold') / 100,
         },
         lockerApp: (config.lockerApp ?? '').trim(),
-        badgeLookupUrl: (config.badgeLookupUrl ?? '').trim(),
+        badgeLookupUrl: setting('badgeLookupUrl'),
+        directory,
+        badgesFromDirectory,
         usb: usb ? { path: usb, windowMs: field('usbWindow') * 1000 } : undefined,
         mdm: () => mdmNode?.adapter,
         lostMode: config.lostMode
@@ -141,6 +177,13 @@ export default function (RED: NodeAPI): void {
   }
 
   RED.nodes.registerType<DeviceFleet, DeviceFleetDef, object, DeviceFleetCredentials>('device-fleet', DeviceFleet, {
-    credentials: { databaseUser: { type: 'text' }, databasePassword: { type: 'password' }, wardUser: { type: 'text' }, wardPassword: { type: 'password' } },
+    credentials: {
+      databaseUser: { type: 'text' },
+      databasePassword: { type: 'password' },
+      wardUser: { type: 'text' },
+      wardPassword: { type: 'password' },
+      ldapBindDn: { type: 'text' },
+      ldapBindPassword: { type: 'password' },
+    },
   });
 }

@@ -6,7 +6,7 @@
  * entry `device-fleet.codes.<CODE>` (en-US and de); the README and the nodes' help list them.
  */
 interface Meaning {
-  readonly area: 'node' | 'input' | 'fleet' | 'store' | 'storage' | 'hub' | 'usb' | 'mdm' | 'device' | 'webhook' | 'badge' | 'reader';
+  readonly area: 'node' | 'input' | 'fleet' | 'store' | 'storage' | 'hub' | 'usb' | 'mdm' | 'device' | 'webhook' | 'badge' | 'directory' | 'reader';
   readonly http: number;
   readonly retry: boolean;
   readonly cutOff?: true;
@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   NO_MDM: { area: 'node', http: 409, retry: false },
   NO_USB: { area: 'node', http: 409, retry: false },
   NO_BADGE_LOOKUP: { area: 'node', http: 409, retry: false },
+  NO_DIRECTORY: { area: 'node', http: 409, retry: false },
   UNSUPPORTED: { area: 'node', http: 501, retry: false },
 
   // What a message, a flow or a request asked for
@@ -57,6 +58,12 @@ export const ERROR_CODES = {
   // The badge lookup service
   BADGE_NOT_FOUND: { area: 'badge', http: 404, retry: false },
   BADGE_LOOKUP_FAILED: { area: 'badge', http: 502, retry: true },
+
+  // The hospital's directory (LDAP): badges, sign-in at the cart, the group that may take phones
+  SIGN_IN_FAILED: { area: 'directory', http: 401, retry: false },
+  SIGN_IN_LOCKED: { area: 'directory', http: 429, retry: true },
+  NOT_IN_GROUP: { area: 'directory', http: 403, retry: false },
+  DIRECTORY_UNAVAILABLE: { area: 'directory', http: 503, retry: true },
 
   // The shared fleet database
   STORE_UNAVAILABLE: { area: 'store', http: 503, retry: true },

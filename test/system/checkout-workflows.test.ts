@@ -20,6 +20,7 @@ import { cartWatched, stopCartAndFlow } from '../../harness/cart-fixture';
 import { collect, helper, packageNodes, send, statuses } from '../../harness/node-red';
 import { readOnly, tempDir, waitFor } from '../../harness/support';
 import { createCartLogin, createDatabase, startPostgres, type CartLogin, type TestPostgres } from '../../harness/postgres';
+import { BASE, SERVICE_DN, STAFF, startDirectory, type TestDirectory } from '../../harness/openldap';
 
 // Core nodes the workflows are wired with.
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- Node-RED's core nodes are CommonJS files without types
@@ -50,6 +51,8 @@ for (const kind of ['file', 'postgres'] as const) {
     let mdm: SimulatedNanoMdm;
     let receiver: { url: string; close(): Promise<void> };
     let badges: SimulatedBadgeServer;
+    /** The hospital's directory, for sign-ins at the cart (badges go to the lookup service). */
+    let directory: TestDirectory;
     let pty: PtyHub;
     let usb: SimulatedUsbmuxd;
     let cart: SimulatedCart;
@@ -70,11 +73,12 @@ for (const kind of ['file', 'postgres'] as const) {
         ]),
       );
       await badges.start();
+      directory = await startDirectory();
       if (kind === 'postgres') postgres = await startPostgres();
     });
 
     after(async () => {
-      await Promise.all([mdm.stop(), receiver.close(), badges.stop()]);
+      await Promise.all([mdm.stop(), receiver.close(), badges.stop(), directory.remove()]);
       await postgres?.stop();
     });
 
@@ -97,6 +101,8 @@ for (const kind of ['file', 'postgres'] as const) {
         userLimit: '1',
         batteryThreshold: '20',
         badgeLookupUrl: badges.url,
+        ldapUrl: directory.url,
+        ldapBase: BASE,
         ...(login && { store: 'postgres', databaseUrl: login.databaseUrl, cart: 'ward-3' }),
       },
       // Return: a dock runs Check In, black wallpaper, Clear Passcode.
@@ -162,7 +168,7 @@ for (const kind of ['file', 'postgres'] as const) {
       const watched = cartWatched({ pty, usb, cart });
       await helper.load([...packageNodes, linkNodes, catchNode], flow() as Parameters<typeof helper.load>[1], {
         mdm: SECRETS,
-        ...(login && { fleet: login.credentials }),
+        fleet: { ...login?.credentials, ldapBindDn: SERVICE_DN, ldapBindPassword: directory.servicePassword },
       });
       seen = {
         returned: collect('returned'),
@@ -261,6 +267,27 @@ for (const kind of ['file', 'postgres'] as const) {
         'Checking Out->Checked Out (hub)',
         'Checked Out->Checked In (check-in)',
       ]);
+    });
+
+    it('Check Out by signing in at the cart (the directory checks her password): a wrong one unlocks nothing; the right one, her name on the phone', async () => {
+      const { joerg } = STAFF;
+      const phone = await dockedPhone(3);
+      const executedBefore = phone.executed.length;
+      send('checkout', { user: joerg.user, password: 'not-my-password' });
+      await waitFor('refused', () => seen.caught.length === 1);
+      assert.equal(seen.caught[0].error!.code, 'SIGN_IN_FAILED');
+      assert.deepEqual(
+        [await status(phone), phone.executed.length, ledHistory(pty.hub, 3).at(-1)],
+        ['Checked In', executedBefore, 'release'],
+        'nothing unlocked, no LED',
+      );
+      send('checkout', { user: joerg.user, password: joerg.password });
+      const [handed] = await waitFor('handed out', () => seen.handed.length === 1 && seen.handed);
+      assert.deepEqual([handed.device.udid, handed.device.user, handed.device.userName], [phone.udid, joerg.user, joerg.name]);
+      assert.deepEqual(phone.appConfigurations.get(LOCKER), { CheckoutStatus: 'Checked Out', UserId: joerg.user, UserName: joerg.name });
+      assert.ok(!JSON.stringify([...seen.handed, ...seen.caught]).includes(joerg.password), 'the password travels no further');
+      cart.unplug(0, 3);
+      await waitFor('Checked Out', async () => (await status(phone)) === 'Checked Out');
     });
 
     it('not unplugged within the deadline: UNPLUG_TIMEOUT, and On Failure runs the Return workflow', async () => {

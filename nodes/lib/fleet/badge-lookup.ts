@@ -60,3 +60,13 @@ export function forgetBadge(msg: Record<string, unknown>, badge: string | number
   }
   if (req && typeof req === 'object') for (const part of REQUEST_DATA) visit((req as Record<string, unknown>)[part], 1);
 }
+
+/**
+ * Removes a sign-in's password from a message: `msg.password`, and `password` in its payload or
+ * in an HTTP request's body or query. By name only: a password may equal any other text in it.
+ */
+export function forgetPassword(msg: Record<string, unknown>): void {
+  delete msg.password;
+  const req = msg.req as Record<string, unknown> | undefined;
+  for (const holder of [msg.payload, req?.body, req?.query]) if (holder && typeof holder === 'object') delete (holder as Record<string, unknown>).password;
+}

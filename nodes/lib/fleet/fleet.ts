@@ -1,3 +1,4 @@
+import type { Directory } from '../directory/directory';
 import { join } from 'node:path';
 import { CodedError } from '../coded-error';
 import type { Device } from '../device';
@@ -37,8 +38,11 @@ export interface FleetOptions {
   rules: CheckoutRules;
   /** The locker app's bundle id: locked to it when checked in, configured with the user. */
   lockerApp: string;
-  /** `GET <url>?id=<badge>` -> `{"user": "..."}`; empty: no badge lookup. */
+  /** `GET <url>?id=<badge>` -> `{"user": "..."}`; empty: no badge lookup over HTTP. */
   badgeLookupUrl: string;
+  /** The hospital's directory: it checks sign-ins, and with `badgesFromDirectory` looks badges up (not the URL). */
+  directory?: Directory;
+  badgesFromDirectory?: boolean;
   /** usbmuxd's socket and how far apart (ms) a dock and a USB attach may be; none: no USB identity. */
   usb?: { path: string; windowMs: number };
   /** The MDM's adapter, when the fleet has one (asked each time: it may come and go with redeploys). */
@@ -67,6 +71,8 @@ export class Fleet {
   readonly rules: CheckoutRules;
   readonly lockerApp: string;
   readonly badgeLookupUrl: string;
+  readonly directory?: Directory;
+  readonly badgesFromDirectory: boolean;
   private readonly ports: PortIdentifier;
   private readonly leds: LedRouter;
   private readonly events = new FleetEvents();
@@ -87,6 +93,8 @@ export class Fleet {
     this.rules = rules;
     this.lockerApp = options.lockerApp;
     this.badgeLookupUrl = options.badgeLookupUrl;
+    this.directory = options.directory;
+    this.badgesFromDirectory = Boolean(options.directory && options.badgesFromDirectory);
     const { signal } = this.closing;
     const { events } = this;
     const writes = new PortWrites(signal);

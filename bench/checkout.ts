@@ -152,6 +152,10 @@ export interface BadgeToReadyResult {
   rest: { loopMax: number; gc: number };
 }
 
+/** A check-out's LED commands (green, then flashing white) on the wire at 115200 baud, with their echoes and prompts, ms. */
+export const checkoutLedWire = (): number =>
+  (['granted', 'ready'] as const).flatMap((state) => ledPlan('universal', 1, state).commands).reduce((sum, line) => sum + wireMs(line), 0);
+
 /** What the hub sends back for a command with no reply lines: its echo, then `\r\n>> `, 10 bits a byte. */
 const wireMs = (line: string, baud = 115200): number => ((line.length + 5) * 10 * 1000) / baud;
 
@@ -169,12 +173,26 @@ export interface TapProbe {
   gc: number;
 }
 
+/** How a tap reaches the cart when it is not a badge message into the check-out node: a reader, a sign-in. */
+export interface TapSource {
+  /** More nodes (a reader wired to `checkout`); `credentials` by node id. */
+  nodes?: object[];
+  credentials?: Record<string, object>;
+  /** Once the flow runs (a reader to open, a screen to follow). */
+  started?(): Promise<void>;
+  /** Before each tap, not timed (a reader's repeat window to let pass). */
+  before?(): Promise<void>;
+  /** Makes the tap; what it resolves with is awaited too (a screen showing it) before the next. */
+  tap(): Promise<unknown>;
+}
+
 export async function tapsToReady(
   samples: number,
   mdm: ChildMdm,
-  fleet: Record<string, string> = {},
+  fleet: Record<string, unknown> = {},
   phase: (name: Phase) => void = () => undefined,
   probes?: TapProbe[],
+  source?: TapSource,
 ): Promise<number[]> {
   helper.init(require.resolve('node-red'));
   helper.settings({ userDir: tempDir('bench-userdir') });
@@ -204,10 +222,12 @@ export async function tapsToReady(
       { id: 'checkout', type: 'check-out-device', fleet: 'fleet', suppressBlueLed: true, timeout: '60', wires: [['handed']] },
       { id: 'returned', type: 'helper' },
       { id: 'handed', type: 'helper' },
+      ...(source?.nodes ?? []),
     ] as never,
-    { mdm: { apiKey: API_KEY, webhookSecret: WEBHOOK_KEY } } as never,
+    { mdm: { apiKey: API_KEY, webhookSecret: WEBHOOK_KEY }, ...source?.credentials } as never,
   );
   await new Promise((resolve) => setTimeout(resolve, 500));
+  await source?.started?.();
   const phone = await mdm.enrol();
   const docked = nextAt('returned');
   phase('dock');
@@ -229,13 +249,15 @@ export async function tapsToReady(
   const spies = (helper as unknown as { _sandbox: { resetHistory(): void } })._sandbox;
   for (let i = 0; i < samples; i++) {
     spies.resetHistory();
+    await source?.before?.();
     const handed = nextAt('handed');
     phase('tap');
     loop.reset();
     const started = performance.now();
-    (helper.getNode('checkout') as Node).receive({ badge: BADGE } as NodeMessage);
+    const alsoSeen = source ? source.tap() : (helper.getNode('checkout') as Node).receive({ badge: BADGE } as NodeMessage);
     const msg = await handed;
     const ended = performance.now();
+    await alsoSeen;
     tapToReady.push(ended - started);
     const gc = pauses.filter((p) => p.start >= started && p.start < ended).reduce((sum, p) => sum + p.duration, 0);
     probes?.push({ ms: ended - started, loopMax: loop.max / 1e6, gc });
@@ -257,20 +279,16 @@ let benchCarts = 0;
 export type Phase = 'dock' | 'tap' | 'ready' | 'returned';
 
 /**
- * Badge tap to flashing white LED on a cart (hub over a pty, usbmuxd, NanoMDM answering in
- * 20 ms, phones acknowledging at once, the badge lookup on loopback), beside the MDM round
- * trips the check-out needs, measured with a bare client in the same run.
+ * What the check-out asks of the MDM and the badge lookup, by a bare client in the same run:
+ * one enqueue and its acknowledgement on a webhook, one lookup, and both in a row as a tap needs
+ * them (a lookup and two round trips), `samples` times each. `identify` asks instead of the
+ * badge lookup (a sign-in's questions to the directory, say).
  */
-export async function measureBadgeToReady(samples: number): Promise<BadgeToReadyResult> {
-  const { mdm, close } = await startRemoteMdm();
-  const probes: TapProbe[] = [];
-  const tapToReady = await tapsToReady(samples, mdm, {}, undefined, probes);
-  const bySpeed = [...probes].sort((a, b) => a.ms - b.ms);
-  const slowest = bySpeed.slice(Math.floor(bySpeed.length * 0.99));
-  const others = bySpeed.slice(0, Math.floor(bySpeed.length * 0.99));
-  const held = (taps: TapProbe[]) => ({ loopMax: median(taps.map((t) => t.loopMax)), gc: median(taps.map((t) => t.gc)) });
-
-  // The same MDM, a bare client: enqueue, then wait for the acknowledgement on a webhook.
+export async function bareClient(
+  mdm: ChildMdm,
+  samples: number,
+  identify?: () => Promise<unknown>,
+): Promise<{ roundTrips: number[]; lookups: number[]; bare: number[] }> {
   const acked = new Map<string, () => void>();
   const receiver = await webhookReceiver((body) => {
     const ack = (JSON.parse(body.toString()) as { acknowledge_event?: { command_uuid?: string } }).acknowledge_event;
@@ -293,7 +311,7 @@ export async function measureBadgeToReady(samples: number): Promise<BadgeToReady
     });
     await done;
   };
-  const lookup = () => axios.get(mdm.badgeUrl, { params: { id: BADGE } });
+  const lookup = identify ?? (() => axios.get(mdm.badgeUrl, { params: { id: BADGE } }));
   const roundTrips: number[] = [];
   const lookups: number[] = [];
   const bare: number[] = [];
@@ -306,8 +324,27 @@ export async function measureBadgeToReady(samples: number): Promise<BadgeToReady
       await roundTrip();
     }, bare);
   }
-  await Promise.all([receiver.close(), close()]);
-  const ledWire = (['granted', 'ready'] as const).flatMap((state) => ledPlan('universal', 1, state).commands).reduce((sum, line) => sum + wireMs(line), 0);
+  await receiver.close();
+  return { roundTrips, lookups, bare };
+}
+
+/**
+ * Badge tap to flashing white LED on a cart (hub over a pty, usbmuxd, NanoMDM answering in
+ * 20 ms, phones acknowledging at once, the badge lookup on loopback), beside the MDM round
+ * trips the check-out needs, measured with a bare client in the same run.
+ */
+export async function measureBadgeToReady(samples: number): Promise<BadgeToReadyResult> {
+  const { mdm, close } = await startRemoteMdm();
+  const probes: TapProbe[] = [];
+  const tapToReady = await tapsToReady(samples, mdm, {}, undefined, probes);
+  const bySpeed = [...probes].sort((a, b) => a.ms - b.ms);
+  const slowest = bySpeed.slice(Math.floor(bySpeed.length * 0.99));
+  const others = bySpeed.slice(0, Math.floor(bySpeed.length * 0.99));
+  const held = (taps: TapProbe[]) => ({ loopMax: median(taps.map((t) => t.loopMax)), gc: median(taps.map((t) => t.gc)) });
+
+  const { roundTrips, lookups, bare } = await bareClient(mdm, samples);
+  await close();
+  const ledWire = checkoutLedWire();
   return {
     samples,
     p50: median(tapToReady),

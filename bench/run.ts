@@ -5,6 +5,7 @@ import { formatBadgeToReady, formatShiftChange, formatWallpaper, measureBadgeToR
 import { formatStoreTap, measureStoreTap } from './shared-fleet';
 import { formatFleetView, measureFleetView } from './fleet-view';
 import { formatAuditExport, measureAuditExport } from './audit-export';
+import { formatReaderToScreen, formatScreenMemory, formatSignIn, measureReaderToScreen, measureScreenMemory, measureSignIn } from './cart-front';
 import { formatWardCheckouts, formatWardShiftChange, measureWardCheckouts, measureWardShiftChange } from './ward';
 
 // `npm run bench`: medians and ratios against baselines measured in this same run.
@@ -18,6 +19,7 @@ async function main(): Promise<void> {
   if (only === 'fleet') return sharedFleet();
   if (only === 'view') return fleetView();
   if (only === 'export') return auditExport();
+  if (only === 'front') return cartFront();
   console.log('Dock-to-event latency over a pty (real serialport binding, hub replies paced at 115200 baud)');
   for (const [interval, samples] of [
     [250, 120],
@@ -33,6 +35,14 @@ async function main(): Promise<void> {
   await sharedFleet();
   await fleetView();
   await auditExport();
+  await cartFront();
+}
+
+async function cartFront(): Promise<void> {
+  console.log('The cart a nurse walks up to: reader, sign-in, screen');
+  console.log('  ' + formatReaderToScreen(await measureReaderToScreen(200)));
+  console.log('  ' + formatSignIn(await measureSignIn(300)));
+  console.log('  ' + formatScreenMemory(await measureScreenMemory(5000)));
 }
 
 async function auditExport(): Promise<void> {

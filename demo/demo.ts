@@ -14,6 +14,7 @@ import type { SimulatedHub } from '../sim/simulated-hub';
 import { deployFlows, startNodeRed, waitForWebhook, type Runtime } from './node-red-runtime';
 import { PACKAGE_ROOT } from '../nodes/lib/package-root';
 import { simulatedReader } from '../sim/simulated-reader';
+import { BASE, PHONE_GROUP, SERVICE_DN, startDirectory, type TestDirectory } from '../sim/openldap';
 
 const SECRETS = { apiKey: 'demo-nanomdm-api-key', webhookSecret: 'demo-webhook-hmac-key', wifi: 'demo-wifi-password' };
 /** The demo's badges: tap one on the control page. */
@@ -23,6 +24,8 @@ export const DEMO_BADGES = new Map([
   ['1003', { user: 'chen', name: 'Chen Wei' }],
   ['1004', { user: 'dana', name: 'Dana Levi' }],
 ]);
+/** Everyone's password in the demo's directory, for signing in on the cart's screen. */
+export const DEMO_PASSWORD = 'night-shift';
 /** The cart's serial badge reader, `sim:<READER>` in the deployed flows. */
 const READER = 'reader';
 const HUBS = [
@@ -50,6 +53,8 @@ export interface SharedFleet {
 }
 
 export interface Demo extends Runtime {
+  /** The hospital's directory (OpenLDAP's slapd) for sign-ins on the cart's screen; none where slapd is not installed. */
+  directory?: TestDirectory;
   phones: SimulatedDevice[];
   hubs: SimulatedHub[];
   cart: SimulatedCart;
@@ -80,6 +85,10 @@ export async function startDemo({ port, dockPhones = true, ...options }: DemoOpt
   const badges = new SimulatedBadgeServer(DEMO_BADGES);
   const badgeUrl = await badges.start(port ? port + 2 : 0).catch(portTaken(port, port + 2, 'badge service'));
   const hubs = HUBS.map((h) => simulatedHub(h.sim, { ports: 8 }));
+  // Sign-in on the cart's screen asks a real directory: slapd where it is installed (apt-get install slapd).
+  const directory = await startDirectory(
+    [...DEMO_BADGES].map(([badge, { user, name }]) => ({ user, name, badge, password: DEMO_PASSWORD, allowed: true })),
+  ).catch(() => undefined);
   const usb = await simulatedUsbmuxd('cart');
   const cart = new SimulatedCart(hubs, usb, 300);
   const phones = Array.from({ length: 10 }, (_, i) => new SimulatedDevice({ serial: `DEMO${String(i + 1).padStart(8, '0')}`, batteryLevel: 0.5 + i * 0.05 }));
@@ -100,12 +109,19 @@ export async function startDemo({ port, dockPhones = true, ...options }: DemoOpt
     port,
     userDir,
     flows: [],
-    beforeStart: (app) => serveControls(app, { hubs, cart, phones, records: records.read }),
+    beforeStart: (app) =>
+      serveControls(app, {
+        hubs,
+        cart,
+        phones,
+        records: records.read,
+        signIn: directory && { user: [...DEMO_BADGES.values()][0].user, password: DEMO_PASSWORD },
+      }),
     logLevel: process.env.DEMO_LOG_LEVEL ?? 'info',
   }).catch(portTaken(port, port, 'editor'));
   const webhook = `${runtime.url}device-checkout/webhook`;
   mdm.webhookUrl = webhook;
-  await deployFlows(runtime.url, pointAtDemo(kept ?? exampleFlows('Whole cart'), mdmUrl, badgeUrl, options.shared));
+  await deployFlows(runtime.url, pointAtDemo(kept ?? exampleFlows('Whole cart'), { mdmUrl, badgeUrl, directory }, options.shared));
   await waitForWebhook(webhook, SECRETS.webhookSecret);
   for (const phone of phones) {
     await mdm.enrol(phone);
@@ -115,20 +131,28 @@ export async function startDemo({ port, dockPhones = true, ...options }: DemoOpt
 
   return {
     ...runtime,
+    directory,
     phones,
     hubs,
     cart,
     async stop() {
       cart.stop();
       await runtime.stop();
-      await Promise.all([mdm.stop(), badges.stop(), usb.stop(), records.close()]);
+      await Promise.all([mdm.stop(), badges.stop(), usb.stop(), records.close(), directory?.remove()]);
     },
   };
 }
 
+/** Where the demo's simulators (and its directory, if it has one) listen. */
+export interface DemoServers {
+  mdmUrl: string;
+  badgeUrl: string;
+  directory?: Pick<TestDirectory, 'url' | 'servicePassword'>;
+}
+
 /** An example (by default Whole cart), pointed at this demo's simulators, with their secrets as credentials. */
-export function demoFlows(mdmUrl: string, badgeUrl: string, example = 'Whole cart'): object[] {
-  return pointAtDemo(exampleFlows(example), mdmUrl, badgeUrl);
+export function demoFlows(servers: DemoServers, example = 'Whole cart'): object[] {
+  return pointAtDemo(exampleFlows(example), servers);
 }
 
 const exampleFlows = (name: string) => JSON.parse(readFileSync(join(PACKAGE_ROOT, 'examples', `${name}.json`), 'utf8')) as Record<string, unknown>[];
@@ -146,7 +170,7 @@ const DEMO_NOTE =
   "**On this demo the examples are deployed already** (Whole cart, on a simulated cart): importing one again adds a second copy (a second tap route, more hub inputs). To start clean, stop the demo and run `npm start -- --fresh`. The simulated cart itself (its hubs, phones and a badge reader to tap) is the [cart page](/sim); every phone, its trail and the admin's actions are in the sidebar's *Device fleet* tab: the editor's menu (☰ at the top right), *View*, *Device fleet*.";
 
 /** Flows pointed at this demo's simulators (they take new ports on every start), with their secrets as credentials. */
-function pointAtDemo(flows: Record<string, unknown>[], mdmUrl: string, badgeUrl: string, shared?: SharedFleet): object[] {
+function pointAtDemo(flows: Record<string, unknown>[], { mdmUrl, badgeUrl, directory }: DemoServers, shared?: SharedFleet): object[] {
   // The examples name the hardware a user replaces (/dev/ttyACM0, the MDM's URL...): here, the simulated cart.
   const simulated = new Map(HUBS.map((hub) => [hub.name, `sim:${hub.sim}`]));
   // The first tab's comment tells a new admin what is deployed already, before she imports it twice.
@@ -157,7 +181,15 @@ function pointAtDemo(flows: Record<string, unknown>[], mdmUrl: string, badgeUrl:
     if (node.type === 'smart-hub' && simulated.has(node.name as string)) return { ...node, serialPort: simulated.get(node.name as string) };
     if (node.type === 'badge-reader') return { ...node, kind: 'serial', path: `sim:${READER}` };
     if (node.type === 'mdm-server') return { ...node, url: mdmUrl, credentials: { apiKey: SECRETS.apiKey, webhookSecret: SECRETS.webhookSecret } };
-    if (node.type === 'device-fleet') return { ...node, usb: 'sim:cart', badgeLookupUrl: badgeUrl, ...(shared && { store: 'postgres', ...shared }) };
+    if (node.type === 'device-fleet') {
+      const signIn = directory && {
+        ldapUrl: directory.url,
+        ldapBase: BASE,
+        ldapGroup: PHONE_GROUP,
+        credentials: { ldapBindDn: SERVICE_DN, ldapBindPassword: directory.servicePassword },
+      };
+      return { ...node, usb: 'sim:cart', badgeLookupUrl: badgeUrl, ...signIn, ...(shared && { store: 'postgres', ...shared }) };
+    }
     if (node.type === 'add-wifi') return { ...node, credentials: { password: SECRETS.wifi } };
     return node;
   });
@@ -244,9 +276,9 @@ function databaseRecords({ databaseUrl, cart }: SharedFleet): { read(): Promise<
  */
 function serveControls(
   app: express.Express,
-  demo: { hubs: SimulatedHub[]; cart: SimulatedCart; phones: SimulatedDevice[]; records: () => Promise<Records> },
+  demo: { hubs: SimulatedHub[]; cart: SimulatedCart; phones: SimulatedDevice[]; records: () => Promise<Records>; signIn?: { user: string; password: string } },
 ): void {
-  const { hubs, cart, phones, records } = demo;
+  const { hubs, cart, phones, records, signIn } = demo;
   // The page's links are relative to /sim/: /sim (as printed and typed) comes there first.
   app.get('/sim', (req, res) => {
     const [path, query = ''] = req.originalUrl.split('?');
@@ -257,6 +289,7 @@ function serveControls(
     const { devices, trail } = await records().catch(() => ({ devices: {}, trail: [] }) as Records);
     res.json({
       badges: [...DEMO_BADGES].map(([badge, holder]) => ({ badge, ...holder })),
+      signIn,
       hubs: hubs.map((hub, h) => ({
         name: HUBS[h].name,
         ports: Array.from({ length: hub.portCount }, (_, i) => {

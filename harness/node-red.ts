@@ -23,6 +23,7 @@ import setWallpaper from '../nodes/set-wallpaper/set-wallpaper';
 import onFailure from '../nodes/on-failure/on-failure';
 import fleetEvent from '../nodes/fleet-event/fleet-event';
 import auditExport from '../nodes/audit-export/audit-export';
+import cartDisplay from '../nodes/cart-display/cart-display';
 import { registerSimulatedCart } from '../sim/transports';
 import { checkedText } from './catalog-texts';
 import { tempDir } from './support';
@@ -58,10 +59,20 @@ export const packageNodes = [
   onFailure,
   fleetEvent,
   auditExport,
+  cartDisplay,
 ].map((register) => (RED: NodeAPI) => {
   (RED as { _: unknown })._ = checkedText;
+  testRuntime = RED;
   register(RED);
 });
+
+let testRuntime: NodeAPI | undefined;
+
+/** The test runtime's node HTTP app (where `http in` nodes and the package's pages are served): a test puts it on a port of its own. */
+export function nodeHttpApp(): NodeAPI['httpNode'] {
+  if (!testRuntime) throw new Error('no flow loaded yet');
+  return testRuntime.httpNode;
+}
 
 type Flow = Parameters<typeof helper.load>[1];
 

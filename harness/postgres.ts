@@ -4,7 +4,7 @@ import { chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
-import { freePort } from './support';
+import { freeLoopbackPort } from '../sim/listen';
 
 /** A real PostgreSQL server for one test file: its URL, and what stops it and removes its data. */
 export interface TestPostgres {
@@ -47,7 +47,7 @@ export async function startPostgres(): Promise<TestPostgres> {
     ...run('initdb', ['-D', data, '-U', 'checkout', '--pwfile', pwfile, '--auth-host=scram-sha-256', '--auth-local=scram-sha-256', '-E', 'UTF8', '--no-sync']),
     { stdio: 'ignore' },
   );
-  const port = await freePort();
+  const port = await freeLoopbackPort();
   const server: ChildProcess = spawn(
     ...run('postgres', ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=off']),
     { stdio: 'ignore' },

@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { createServer } from 'node:net';
 
 /**
  * Listens on loopback; a port already taken rejects with a sentence a person can act on
@@ -21,6 +22,18 @@ export function listenOnLoopback(server: Server, port: number): Promise<void> {
     server.listen(port, '127.0.0.1', () => {
       server.off('error', failed);
       resolve();
+    });
+  });
+}
+
+/** A loopback port nobody listens on (the system's pick), for a server started next. */
+export function freeLoopbackPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
     });
   });
 }

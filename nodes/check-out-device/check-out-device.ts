@@ -71,6 +71,16 @@ async function userOf(RED: NodeAPI, msg: CheckOutMessage, fleet: Fleet): Promise
   throw new CodedError('NO_USER', RED._('check-out-device.errors.no-user'));
 }
 
+/** Tells the person at the cart (the fleet's screen, when it has one) why her tap or sign-in got no phone. */
+async function tellScreen(fleet: Fleet, err: unknown, user?: AssignedUser): Promise<void> {
+  const { screen } = fleet;
+  const code = (err as CodedError).code ?? 'ERROR';
+  if (!screen || code === 'NODE_CLOSED') return;
+  const held = code === 'USER_HAS_DEVICE' && user ? await fleet.placeOfPhoneHeldBy(user.id).catch(() => undefined) : undefined;
+  const minutes = (err as CodedError).text?.values?.minutes;
+  screen.refused(code, { name: user?.name ?? user?.id, ...(held && { held }), ...(typeof minutes === 'number' && { minutes }) });
+}
+
 /** How long a released phone's lock waits behind its unlock at the MDM (a phone may wake much later). */
 const RELOCK_WAIT_MS = 3_600_000;
 
@@ -184,41 +194,58 @@ export default function (RED: NodeAPI): void {
     tick();
   }
 
+  /**
+   * Unlocks a phone for the person: one that does not answer or refuses is released and the next
+   * best handed out within the same tap, at most `phones` in all.
+   */
+  async function unlockOneOf(phones: number, config: CheckOutDef, input: ActionInput, node: Node): Promise<void> {
+    const { msg, user, fleet, mdm, wait } = input;
+    for (let tried = 1; ; tried++) {
+      try {
+        msg.device = await unlock(config, input.device, user!, fleet, mdm, wait);
+        return;
+      } catch (err) {
+        // A phone that does not answer or refuses is swapped; the MDM's own failures are not: the next phone would fare no better.
+        if (!meaning((err as CodedError).code).unresponsive || !(await release(input.device, err as CodedError, fleet, mdm, wait.signal, node))) throw err;
+        const unlockFailed = new CodedError('UNLOCK_FAILED', RED._('check-out-device.errors.unlock-failed', { phones: tried, code: (err as CodedError).code }));
+        if (tried >= phones) throw unlockFailed;
+        node.warn(RED._('check-out-device.errors.next-phone', { device: deviceLabel(input.device), code: (err as CodedError).code }));
+        // No other phone to hand out: the person is told that hers did not unlock.
+        input.device = await fleet.beginCheckout(user!, undefined, { node: node.id, message: storable(msg) }).catch((refusal: CodedError) => {
+          throw refusal.code === 'NO_DEVICE_AVAILABLE' ? unlockFailed : refusal;
+        });
+        msg.device = input.device;
+      }
+    }
+  }
+
   registerDeviceAction<CheckOutDef>(
     RED,
     'check-out-device',
     async (config, input, node) => {
-      const { msg, user, fleet, mdm, wait } = input;
-      const phones = Math.max(1, Math.floor(numberField('check-out-device', config, 'unlockPhones')));
-      // The person waits on one tap: a phone that does not unlock is swapped for the next best, at most `phones` in all.
-      for (let tried = 1; ; tried++) {
-        try {
-          msg.device = await unlock(config, input.device, user!, fleet, mdm, wait);
-          return;
-        } catch (err) {
-          // A phone that does not answer or refuses is swapped; the MDM's own failures are not: the next phone would fare no better.
-          if (!meaning((err as CodedError).code).unresponsive || !(await release(input.device, err as CodedError, fleet, mdm, wait.signal, node))) throw err;
-          const unlockFailed = new CodedError(
-            'UNLOCK_FAILED',
-            RED._('check-out-device.errors.unlock-failed', { phones: tried, code: (err as CodedError).code }),
-          );
-          if (tried >= phones) throw unlockFailed;
-          node.warn(RED._('check-out-device.errors.next-phone', { device: deviceLabel(input.device), code: (err as CodedError).code }));
-          // No other phone to hand out: the person is told that hers did not unlock.
-          input.device = await fleet.beginCheckout(user!, undefined, { node: node.id, message: storable(msg) }).catch((refusal: CodedError) => {
-            throw refusal.code === 'NO_DEVICE_AVAILABLE' ? unlockFailed : refusal;
-          });
-          msg.device = input.device;
-        }
+      try {
+        await unlockOneOf(Math.max(1, Math.floor(numberField('check-out-device', config, 'unlockPhones'))), config, input, node);
+      } catch (err) {
+        await tellScreen(input.fleet, err, input.user);
+        throw err;
       }
     },
     {
       doneStatus: showWaiting,
       chooseDevice: async (_config, msg: CheckOutMessage, fleet, node) => {
         if (!fleet.lockerApp) throw new CodedError('INVALID_CONFIG', RED._(NO_LOCKER_APP));
-        const user = await userOf(RED, msg, fleet);
-        const device = await fleet.beginCheckout(user, msg.device?.udid, { node: node.id, message: storable(msg) });
-        return { device, user };
+        let user: AssignedUser | undefined;
+        try {
+          user = await userOf(RED, msg, fleet);
+          const device = await fleet.beginCheckout(user, msg.device?.udid, { node: node.id, message: storable(msg) });
+          // Her name and the port on the cart's screen as the LED turns green.
+          const deadline = new Date(Date.now() + fleet.rules.deadlineSeconds * 1000).toISOString();
+          fleet.screen?.accepted(user.name ?? user.id, { udid: device.udid, hub: device.hub, port: device.port, deadline });
+          return { device, user };
+        } catch (err) {
+          await tellScreen(fleet, err, user);
+          throw err;
+        }
       },
       // A check-out not completed by an unplug in time fails here, even one from before a
       // restart: once every node has started, so the workflow's on-failure is there to hear it.
@@ -227,6 +254,7 @@ export default function (RED: NodeAPI): void {
         const watch = () => {
           unwatch = fleet.watchCheckouts(node.id, ({ device, checkout }) => {
             const msg = { ...checkout.message, device } as DeviceMessage;
+            fleet.screen?.refused('UNPLUG_TIMEOUT', { name: device.userName ?? device.user });
             const err = new CodedError(
               'UNPLUG_TIMEOUT',
               RED._('check-out-device.errors.unplug-timeout', { device: deviceLabel(device), seconds: fleet.rules.deadlineSeconds }),
@@ -235,9 +263,12 @@ export default function (RED: NodeAPI): void {
           });
         };
         const cancel = whenFlowsStarted(RED, watch);
+        // Sign-ins on the cart's screen come in here, as a flow's msg.user and msg.password would.
+        const stopSignIns = fleet.screen?.takeSignIns(node.id, (user, password) => node.receive({ user, password } as never));
         node.on('close', () => {
           cancel();
           unwatch();
+          stopSignIns?.();
         });
       },
     },

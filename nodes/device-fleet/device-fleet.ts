@@ -11,6 +11,7 @@ import type { MdmAdapter } from '../lib/mdm/mdm-adapter';
 import { useNodeRedCatalogs } from '../shared/catalogs';
 import { mdmServerOf, type DeviceFleetNode } from '../shared/config-nodes';
 import { defaultOf, numberField } from '../shared/defaults';
+import { cartScreenRoutes } from './cart-screen-routes';
 import { fleetRoutes, WARD_PATH } from './fleet-routes';
 
 export interface DeviceFleetDef extends NodeDef {
@@ -58,6 +59,12 @@ export interface DeviceFleetDef extends NodeDef {
   lostModeMessage?: string;
   lostModePhone?: string;
   lostModeFootnote?: string;
+  /** The cart's touch screen at CART_PATH/<cart or this node's id>. */
+  cartScreen?: boolean;
+  /** Its beeps, 0 (mute) to 100 %. */
+  cartScreenVolume?: string;
+  /** `en-US` or `de`; empty: the browser's. */
+  cartScreenLanguage?: string;
 }
 
 interface DeviceFleetCredentials {
@@ -69,6 +76,8 @@ interface DeviceFleetCredentials {
   /** The service account the cart searches the directory as. */
   ldapBindDn?: string;
   ldapBindPassword?: string;
+  /** Asked once by each browser that opens the cart screen; empty: none. */
+  cartScreenPin?: string;
 }
 
 type DeviceFleet = DeviceFleetNode<DeviceFleetCredentials>;
@@ -76,6 +85,7 @@ type DeviceFleet = DeviceFleetNode<DeviceFleetCredentials>;
 export default function (RED: NodeAPI): void {
   useNodeRedCatalogs(RED);
   const routes = fleetRoutes(RED);
+  const screens = cartScreenRoutes(RED);
 
   function DeviceFleet(this: DeviceFleet, config: DeviceFleetDef): void {
     RED.nodes.createNode(this, config);
@@ -134,6 +144,7 @@ export default function (RED: NodeAPI): void {
         lostMode: config.lostMode
           ? { Message: config.lostModeMessage?.trim(), PhoneNumber: config.lostModePhone?.trim(), Footnote: config.lostModeFootnote?.trim() }
           : undefined,
+        cartScreen: Boolean(config.cartScreen),
         text,
         log: { info: (m) => this.log(m), warn: (m) => this.warn(m), error: (m) => this.error(m) },
       });
@@ -165,9 +176,19 @@ export default function (RED: NodeAPI): void {
       if (!wardUser && !wardPassword) this.warn(text('device-fleet.errors.ward-no-login', { path }));
       else if (!wardUser || !wardPassword) this.error(text('device-fleet.errors.ward-half-login', { path }));
     }
+    const unserveScreen = fleet.screen
+      ? screens.serve([this.id, ...(cart ? [cart] : [])], {
+          screen: fleet.screen,
+          title: cart || config.name || text('device-fleet.label.default'),
+          pin: this.credentials?.cartScreenPin,
+          lang: setting('cartScreenLanguage'),
+          volume: field('cartScreenVolume') / 100,
+        })
+      : () => undefined;
     this.on('close', async (done: () => void) => {
       unlist();
       unserve();
+      unserveScreen();
       unfollow?.();
       await relay?.close();
       await fleet.close();
@@ -184,6 +205,7 @@ export default function (RED: NodeAPI): void {
       wardPassword: { type: 'password' },
       ldapBindDn: { type: 'text' },
       ldapBindPassword: { type: 'password' },
+      cartScreenPin: { type: 'password' },
     },
   });
 }

@@ -144,7 +144,7 @@ export function fleetRoutes(RED: NodeAPI): FleetRoutes {
  * An admin action comes as JSON from the editor's own page: an HTML form on another site (the
  * attack on an editor without adminAuth) can send neither JSON nor this site's Origin.
  */
-const sameSiteJson =
+export const sameSiteJson =
   (RED: NodeAPI) =>
   (req: Request, res: Response, next: NextFunction): void => {
     if (!req.is('application/json')) return void res.status(415).json({ code: 'INVALID_REQUEST', message: RED._('device-fleet.errors.not-json-request') });

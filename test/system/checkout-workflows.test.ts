@@ -20,7 +20,8 @@ import { cartWatched, stopCartAndFlow } from '../../harness/cart-fixture';
 import { collect, helper, packageNodes, send, statuses } from '../../harness/node-red';
 import { readOnly, tempDir, waitFor } from '../../harness/support';
 import { createCartLogin, createDatabase, startPostgres, type CartLogin, type TestPostgres } from '../../harness/postgres';
-import { BASE, SERVICE_DN, STAFF, startDirectory, type TestDirectory } from '../../harness/openldap';
+import { STAFF } from '../../harness/openldap';
+import { BASE, SERVICE_DN, startDirectory, type TestDirectory } from '../../sim/openldap';
 
 // Core nodes the workflows are wired with.
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- Node-RED's core nodes are CommonJS files without types
@@ -73,7 +74,7 @@ for (const kind of ['file', 'postgres'] as const) {
         ]),
       );
       await badges.start();
-      directory = await startDirectory();
+      directory = await startDirectory(Object.values(STAFF));
       if (kind === 'postgres') postgres = await startPostgres();
     });
 

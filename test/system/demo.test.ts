@@ -104,7 +104,7 @@ describe('the demo (npm start) in a real Node-RED process', function () {
     const badgeUrl = deployed.find((n) => n.type === 'device-fleet')!.badgeLookupUrl!;
     for (const example of EXAMPLES) {
       const before = demo.output().length;
-      await deployFlows(url, demoFlows(mdmUrl, badgeUrl, example));
+      await deployFlows(url, demoFlows({ mdmUrl, badgeUrl }, example));
       await new Promise((resolve) => setTimeout(resolve, 1500));
       assert.deepEqual(logProblems(demo.output().slice(before)), [], `${example} deployed without warnings or errors`);
     }

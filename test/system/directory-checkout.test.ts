@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NodeAPI, NodeMessage } from 'node-red';
-import { BASE, PHONE_GROUP, SERVICE_DN, STAFF, startDirectory, type TestDirectory } from '../../harness/openldap';
+import { STAFF } from '../../harness/openldap';
+import { BASE, PHONE_GROUP, SERVICE_DN, startDirectory, type TestDirectory } from '../../sim/openldap';
 import { collect, freshUserDir, helper, packageNodes, reports, send } from '../../harness/node-red';
 import { waitFor } from '../../harness/support';
 
@@ -25,7 +26,7 @@ describe('check-out-device identifies people through the hospital directory (a r
   let userDir: string;
 
   before(async () => {
-    server = await startDirectory();
+    server = await startDirectory(Object.values(STAFF));
   });
   after(() => server?.remove());
   afterEach(() => helper.unload());

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { CodedError } from '../../nodes/lib/coded-error';
 import { Directory, SIGN_IN_ATTEMPTS, type DirectoryOptions } from '../../nodes/lib/directory/directory';
-import { BASE, PHONE_GROUP, SERVICE_DN, STAFF, startDirectory, type TestDirectory } from '../../harness/openldap';
+import { STAFF } from '../../harness/openldap';
+import { BASE, PHONE_GROUP, SERVICE_DN, startDirectory, type TestDirectory } from '../../sim/openldap';
 
 const { alice, joerg, bob } = STAFF;
 
@@ -34,7 +35,7 @@ describe('the hospital directory (a real OpenLDAP server: search as the service 
   });
 
   before(async () => {
-    server = await startDirectory();
+    server = await startDirectory(Object.values(STAFF));
   });
   after(() => server?.remove());
 

@@ -359,7 +359,7 @@ describe('the editor in a real browser (headless Chromium)', function () {
     await page.waitForSelector('#node-input-path', { state: 'detached' });
   });
 
-  it('a fleet from a flow that predates its fields opens with their defaults, and its dialog links its own ward page', async () => {
+  it('a fleet from a flow that predates its fields opens with their defaults, and its dialog links its own ward page and cart screen', async () => {
     await page.evaluate(() => {
       const RED = (window as unknown as { RED: { view: { importNodes(n: object[], o?: object): void } } }).RED;
       // As saved by 0.1: no lending period, no store, no audit files.
@@ -376,14 +376,34 @@ describe('the editor in a real browser (headless Chromium)', function () {
       ),
     );
     await page.waitForSelector('#node-config-input-lendingPeriod', { state: 'visible' });
+    const value = (field: string) => page.inputValue(`#node-config-input-${field}`);
     const shown = {
-      lendingPeriod: await page.inputValue('#node-config-input-lendingPeriod'),
-      store: await page.inputValue('#node-config-input-store'),
-      auditFiles: await page.inputValue('#node-config-input-auditFiles'),
+      lendingPeriod: await value('lendingPeriod'),
+      store: await value('store'),
+      auditFiles: await value('auditFiles'),
       ward: await page.textContent('#device-fleet-ward-link'),
+      badgeLookup: await value('badgeLookup'),
+      directory: [await value('ldapBadgeAttribute'), await value('ldapUserAttribute'), await value('ldapNameAttribute')],
+      volume: await value('cartScreenVolume'),
     };
-    assert.deepEqual(shown, { lendingPeriod: '13', store: 'file', auditFiles: 'one', ward: '/device-checkout/ward/fleet-of-0-1' });
+    assert.deepEqual(shown, {
+      lendingPeriod: '13',
+      store: 'file',
+      auditFiles: 'one',
+      ward: '/device-checkout/ward/fleet-of-0-1',
+      badgeLookup: 'http',
+      directory: ['employeeID', 'sAMAccountName', 'displayName'],
+      volume: '70',
+    });
     assert.ok(await page.locator('#node-config-input-auditFiles').isVisible(), 'the file store\u2019s own field');
+    // Badges from the directory: the lookup URL is not asked; the cart screen's own link and settings when ticked.
+    await page.selectOption('#node-config-input-badgeLookup', 'ldap');
+    assert.equal(await page.locator('#node-config-input-badgeLookupUrl').isVisible(), false);
+    assert.equal(await page.locator('#node-config-input-cartScreenPin').isVisible(), false);
+    await page.check('#node-config-input-cartScreen');
+    assert.equal(await page.textContent('#device-fleet-screen-link'), '/device-checkout/cart/fleet-of-0-1');
+    assert.ok(await page.locator('#node-config-input-cartScreenPin').isVisible());
+    await page.screenshot({ path: join(ARTIFACTS, 'device-fleet-directory-and-screen.png'), fullPage: true });
     await page.click('.red-ui-tray-toolbar button:has-text("Cancel")');
     await page.waitForSelector('#node-config-input-lendingPeriod', { state: 'detached' });
     assert.deepEqual(pageErrors, []);

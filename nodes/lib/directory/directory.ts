@@ -182,10 +182,12 @@ export class Directory {
   }
 }
 
-/** `ldapts` is an optional dependency (only carts that ask a directory need it): missing, it is said so. */
+let ldapts: Ldapts | undefined;
+
+/** `ldapts` is an optional dependency (only carts that ask a directory need it): missing, it is said so. Loaded once. */
 async function loadLdapts(): Promise<Ldapts> {
   try {
-    return await import('ldapts');
+    return (ldapts ??= await import('ldapts'));
   } catch {
     throw unavailable(catalogText('device-fleet.errors.no-ldapts'));
   }

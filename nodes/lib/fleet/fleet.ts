@@ -1,5 +1,5 @@
-import type { Directory } from '../directory/directory';
 import { join } from 'node:path';
+import { CartScreen, type Place } from '../cart-screen/cart-screen';
 import { CodedError } from '../coded-error';
 import type { Device } from '../device';
 import type { HubConnection } from '../hub/hub-connection';
@@ -7,13 +7,16 @@ import type { LedState } from '../hub/led-plan';
 import type { AssignedUser, MdmAdapter, PerformOptions } from '../mdm/mdm-adapter';
 import type { LostModeText } from '../mdm/commands';
 import type { LockdownSession } from '../usb/lockdown';
+import type { Directory } from '../directory/directory';
 import { BatteryWatch } from './battery-watch';
+import { holds } from './checkout-policy';
 import { CheckoutDeadlines, type ExpiredCheckout } from './checkout-deadlines';
 import { FileFleetStore } from './file-fleet-store';
 import { asDevice, FleetEvents, type FleetEvent } from './fleet-events';
-import type { Actor, CheckoutRules, FleetStore, HubPort, PendingCheckout } from './fleet-store';
+import type { Actor, CheckoutRules, DeviceRecord, FleetStore, HubPort, PendingCheckout } from './fleet-store';
 import { LedRouter } from './led-router';
 import { LendingWatch } from './lending-watch';
+import { userKey } from './person';
 import { lockToLockerApp } from './locker-app';
 import { locationsFile, recordsIdentifier, usbIdentifier, type PortIdentifier } from './port-identity';
 import { PortWrites } from './port-writes';
@@ -53,6 +56,8 @@ export interface FleetOptions {
    * undefined: no Lost Mode.
    */
   lostMode?: LostModeText;
+  /** Whether the fleet shows a cart screen (its `screen`). */
+  cartScreen?: boolean;
   /** The user-facing text of a catalog key (`device-fleet.errors.…`). */
   text: (key: string, vars?: Record<string, unknown>) => string;
   log: FleetLog;
@@ -73,6 +78,8 @@ export class Fleet {
   readonly badgeLookupUrl: string;
   readonly directory?: Directory;
   readonly badgesFromDirectory: boolean;
+  /** The cart's screen, when the fleet shows one. */
+  readonly screen?: CartScreen;
   private readonly ports: PortIdentifier;
   private readonly leds: LedRouter;
   private readonly events = new FleetEvents();
@@ -119,6 +126,24 @@ export class Fleet {
     this.deadlines = new CheckoutDeadlines({ store, rules, writes, events, leds, hubRead: (hubId) => this.portEvents.hubRead(hubId), text, warn });
     this.lending = new LendingWatch({ store, rules, events, mdm: options.mdm, lostMode: options.lostMode, signal, text, warn });
     this.batteries = new BatteryWatch({ store, rules, events, mdm: options.mdm, signal, warn });
+    if (options.cartScreen) {
+      const screen = (this.screen = new CartScreen({
+        here: (record) => store.cart === undefined || record.cart === store.cart,
+        batteryThreshold: rules.batteryThreshold,
+      }));
+      store.on('change', (record: DeviceRecord) => screen.deviceChanged(record));
+      // A database away at the start: the grid fills as phones change.
+      store.devices().then(
+        (records) => records.forEach((record) => screen.deviceChanged(record)),
+        () => undefined,
+      );
+    }
+  }
+
+  /** Where the phone a person holds was taken from (for her to be told where to return it). */
+  async placeOfPhoneHeldBy(user: string): Promise<Place | undefined> {
+    const held = (await this.store.devices()).find((record) => record.user !== undefined && userKey(record.user) === userKey(user) && holds(record));
+    return held && { cart: held.cart, hub: held.hub, port: held.port };
   }
 
   /** The fleet's MDM, when it has one. */
@@ -219,6 +244,7 @@ export class Fleet {
     this.deadlines.close();
     this.lending.close();
     this.batteries.close();
+    this.screen?.close();
     await this.store.close();
     await this.ports.close();
   }

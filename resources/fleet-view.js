@@ -288,6 +288,9 @@
         esc(row.udid) +
         '</span>' +
         (row.home ? '<div>' + esc(t('home')) + ': ' + esc(row.home) + '</div>' : '') +
+        (row.lastLocation
+          ? '<div class="dc-last-location">' + esc(t('lastLocation')) + ': ' + esc(row.lastLocation) + mapLink(row.lastLocation) + '</div>'
+          : '') +
         '<div class="dc-actions">' +
         input('dc-reason', t('reason')) +
         action('check-in', t('action.check-in')) +
@@ -296,6 +299,8 @@
         action('retired', t('action.retired')) +
         action('reinstate', t('action.reinstate')) +
         '</div>' +
+        // A phone in Lost Mode can say where it is, and ring.
+        (row.lostMode ? '<div class="dc-actions">' + action('locate', t('action.locate')) + action('ring', t('action.ring')) + '</div>' : '') +
         '<div class="dc-actions">' +
         input('dc-attribute-name', t('attributeName'), 'Device Home') +
         input('dc-attribute-value', t('attributeValue')) +
@@ -355,6 +360,14 @@
       RED.notify(esc(t('action.' + name) + ': ' + (answer.device.name || answer.device.udid)), 'success');
       showDetail(answer.device.udid);
     }, failure);
+  }
+
+  /** A link that opens a located phone's place on a map (from its `Last Location`: "lat, lon ±m at time"). */
+  function mapLink(lastLocation) {
+    var at = /^(-?\d+(?:\.\d+)?), (-?\d+(?:\.\d+)?)/.exec(lastLocation);
+    if (!at) return '';
+    var map = 'https://www.openstreetmap.org/?mlat=' + at[1] + '&mlon=' + at[2] + '#map=18/' + at[1] + '/' + at[2];
+    return ' <a target="_blank" rel="noopener noreferrer" href="' + esc(map) + '">' + esc(t('map')) + '</a>';
   }
 
   function exportAudit(format) {

@@ -32,6 +32,8 @@ interface JamfRecord {
   lastEnrollmentTimestamp: string;
   location: { username: string; realName: string };
   extensionAttributes: Map<string, string[]>;
+  /** The device's last answer to DeviceLocation (its inventory's Security subset tells it). */
+  lostLocation?: Record<string, unknown>;
 }
 
 interface JamfCommand {
@@ -212,6 +214,40 @@ export class SimulatedJamf {
         'application/xml',
       );
     }
+    // DeviceLocation by the Classic API's URL form; the answer lands in the device's inventory (its Security subset).
+    const locate = /^\/JSSResource\/mobiledevicecommands\/command\/DeviceLocation\/id\/(\d+)$/.exec(path);
+    if (req.method === 'POST' && locate) {
+      const r = this.records.get(locate[1]);
+      if (!r) return reply(404, '<html>Not Found</html>', 'text/html');
+      this.check(randomUUID(), { RequestType: 'DeviceLocation' });
+      this.timers.later(this.options.checkinDelay ?? 5, () => {
+        const report = r.device.execute({ RequestType: 'DeviceLocation' });
+        if (report?.Status === 'Acknowledged') r.lostLocation = report;
+      });
+      return reply(
+        201,
+        `<?xml version="1.0" encoding="UTF-8"?><mobile_device_command><command>DeviceLocation</command></mobile_device_command>`,
+        'application/xml',
+      );
+    }
+    const security = /^\/JSSResource\/mobiledevices\/id\/(\d+)\/subset\/Security$/.exec(path);
+    if (req.method === 'GET' && security) {
+      const r = this.records.get(security[1]);
+      if (!r) return reply(404, '<html>Not Found</html>', 'text/html');
+      const at = r.lostLocation ? Date.parse(String(r.lostLocation.Timestamp)) : 0;
+      return reply(200, {
+        mobile_device: {
+          security: {
+            lost_mode_enabled: r.device.lostMode ? 'true' : 'false',
+            lost_location_epoch: at,
+            lost_location_utc: at ? new Date(at).toISOString() : '',
+            lost_location_latitude: r.lostLocation?.Latitude ?? 0,
+            lost_location_longitude: r.lostLocation?.Longitude ?? 0,
+            lost_location_horizontal_accuracy: r.lostLocation?.HorizontalAccuracy ?? -1,
+          },
+        },
+      });
+    }
     const classicDelete = /^\/JSSResource\/mobiledevices\/id\/(\d+)$/.exec(path);
     if (req.method === 'DELETE' && classicDelete) {
       if (!this.records.delete(classicDelete[1])) return reply(404, '<html>Not Found</html>', 'text/html');
@@ -298,6 +334,8 @@ function appleCommand(data: Record<string, unknown>): { RequestType: string; [ke
       return { RequestType: 'EnableLostMode', Message: data.lostModeMessage, PhoneNumber: data.lostModePhone, Footnote: data.lostModeFootnote };
     case 'DISABLE_LOST_MODE':
       return { RequestType: 'DisableLostMode' };
+    case 'PLAY_LOST_MODE_SOUND':
+      return { RequestType: 'PlayLostModeSound' };
     case 'SETTINGS': {
       const settings: Record<string, unknown>[] = [];
       if (data.deviceName !== undefined) settings.push({ Item: 'DeviceName', DeviceName: data.deviceName });

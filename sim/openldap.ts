@@ -35,6 +35,8 @@ export interface TestDirectory {
   resume(): void;
   /** Stops the server (its data kept) and starts it again on the same ports. */
   stop(): Promise<void>;
+  /** Kills it at once (SIGKILL), frozen or not: nothing it had received is answered. */
+  crash(): Promise<void>;
   start(): Promise<void>;
   /** Stops it for good and removes its files. */
   remove(): Promise<void>;
@@ -169,15 +171,15 @@ export async function startDirectory(staff: StaffMember[]): Promise<TestDirector
       await sleep(50);
     }
   };
-  const stop = async (): Promise<void> => {
+  const end = async (signals: NodeJS.Signals[]): Promise<void> => {
     const child = server;
     server = undefined;
-    if (!child || child.exitCode !== null) return;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGCONT');
-    child.kill('SIGTERM');
+    for (const signal of signals) child.kill(signal);
     await exited;
   };
+  const stop = () => end(['SIGCONT', 'SIGTERM']);
   await start();
   return {
     url: `ldap://127.0.0.1:${port}`,
@@ -187,6 +189,7 @@ export async function startDirectory(staff: StaffMember[]): Promise<TestDirector
     freeze: () => server?.kill('SIGSTOP'),
     resume: () => server?.kill('SIGCONT'),
     stop,
+    crash: () => end(['SIGKILL']),
     start,
     remove: async () => {
       await stop();

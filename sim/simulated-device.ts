@@ -60,6 +60,10 @@ export class SimulatedDevice {
   silent = false;
   /** What its Lock Screen shows while in Lost Mode; undefined: not in Lost Mode. */
   lostMode?: { Message?: string; PhoneNumber?: string; Footnote?: string };
+  /** Where its location services put it (told only in Lost Mode, to DeviceLocation); undefined: unknown. */
+  location?: { Latitude: number; Longitude: number; HorizontalAccuracy: number } = { Latitude: 52.52667, Longitude: 13.37686, HorizontalAccuracy: 35 };
+  /** How often it played the Lost Mode sound. */
+  soundsPlayed = 0;
   /** Set over USB (lockdown): com.apple.international. */
   language = 'en';
   locale = 'en_US';
@@ -105,6 +109,15 @@ export class SimulatedDevice {
       case 'DisableLostMode':
         if (!this.lostMode) return error(12067, 'The device is not in Lost Mode.');
         this.lostMode = undefined;
+        return { Status: 'Acknowledged' };
+      case 'DeviceLocation':
+        // Apple: 12067 outside Lost Mode, 12068 when the location is unknown; -1 for what it cannot tell.
+        if (!this.lostMode) return error(12067, 'The device is not in Lost Mode.');
+        if (!this.location) return error(12068, 'The location of the device is unknown.');
+        return { Status: 'Acknowledged', ...this.location, VerticalAccuracy: -1, Altitude: -1, Speed: -1, Course: -1, Timestamp: new Date().toISOString() };
+      case 'PlayLostModeSound':
+        if (!this.lostMode) return error(12067, 'The device is not in Lost Mode.');
+        this.soundsPlayed++;
         return { Status: 'Acknowledged' };
       case 'EraseDevice':
         return { Status: 'Acknowledged' };

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import type { CodedError } from '../nodes/lib/coded-error';
 import { Fleet } from '../nodes/lib/fleet/fleet';
 import { FleetDirectory } from '../nodes/lib/fleet/fleet-directory';
 import { DEVICE_HOME } from '../nodes/lib/fleet/fleet-store';
@@ -160,6 +161,35 @@ for (const [vendor, start] of [
       assert.ok(
         (await fleet.store.audit(phone.udid)).some((e) => e.what === 'lost mode: lostMode' && e.to === undefined && e.why?.startsWith('LOST_MODE_REFUSED')),
       );
+    });
+
+    it('Locate and Ring a phone in Lost Mode: where it is, kept in its record and trail under the admin\u2019s name; it rings; not in Lost Mode: NOT_LOST', async () => {
+      const phone = await outWithAnn();
+      await assert.rejects(directory.locate(phone.udid, {}, 'charge'), (err: CodedError) => err.code === 'NOT_LOST' && /not-in-lost-mode/.test(err.message));
+      await assert.rejects(directory.act(phone.udid, 'ring', {}, 'charge'), (err: CodedError) => err.code === 'NOT_LOST');
+      assert.equal(phone.soundsPlayed, 0);
+      await directory.act(phone.udid, 'lost', { reason: 'not back after two shifts' }, 'charge');
+      await waitFor('in Lost Mode', async () => phone.lostMode !== undefined && (await fleet.store.device(phone.udid))?.lostMode === true);
+
+      const { device, location } = await directory.locate(phone.udid, { reason: 'ward 3 asked' }, 'charge');
+      assert.deepEqual({ ...location, at: undefined }, { latitude: 52.52667, longitude: 13.37686, accuracy: 35, at: undefined });
+      assert.ok(Math.abs(Date.parse(location.at) - Date.now()) < 60_000, location.at);
+      assert.match(device.lastLocation!, /^52\.52667, 13\.37686 ±35 m at /);
+      const located = (await fleet.store.audit(phone.udid)).find((e) => e.what === 'attribute: Last Location');
+      assert.deepEqual([located?.who, located?.why, located?.to], ['charge', 'ward 3 asked', device.lastLocation]);
+
+      await directory.act(phone.udid, 'ring', {}, 'charge');
+      assert.equal(phone.soundsPlayed, 1);
+      assert.ok(
+        (await fleet.store.audit(phone.udid)).some((e) => e.what === 'attribute: Lost Mode Sound' && e.who === 'charge' && e.why === 'rung by an admin'),
+      );
+
+      // Its location services cannot tell: NanoMDM hands on the phone's error (12068); Jamf Pro's
+      // inventory only ever shows a location, so there the wait runs out (DEVICE_TIMEOUT).
+      if (vendor === 'NanoMDM') {
+        phone.location = undefined;
+        await assert.rejects(directory.locate(phone.udid, {}, 'charge'), (err: CodedError) => err.code === 'DEVICE_ERROR');
+      }
     });
   });
 }

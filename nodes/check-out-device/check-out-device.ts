@@ -71,6 +71,12 @@ async function userOf(RED: NodeAPI, msg: CheckOutMessage, fleet: Fleet): Promise
   throw new CodedError('NO_USER', RED._('check-out-device.errors.no-user'));
 }
 
+/** Her name and the port to take the phone from on the cart's screen (when the fleet has one), as the LED turns green. */
+function welcomeOnScreen(fleet: Fleet, user: AssignedUser, device: ActionDevice): void {
+  const deadline = new Date(Date.now() + fleet.rules.deadlineSeconds * 1000).toISOString();
+  fleet.screen?.accepted(user.name ?? user.id, { udid: device.udid, hub: device.hub, port: device.port, deadline });
+}
+
 /** Tells the person at the cart (the fleet's screen, when it has one) why her tap or sign-in got no phone. */
 async function tellScreen(fleet: Fleet, err: unknown, user?: AssignedUser): Promise<void> {
   const { screen } = fleet;
@@ -214,6 +220,7 @@ export default function (RED: NodeAPI): void {
         input.device = await fleet.beginCheckout(user!, undefined, { node: node.id, message: storable(msg) }).catch((refusal: CodedError) => {
           throw refusal.code === 'NO_DEVICE_AVAILABLE' ? unlockFailed : refusal;
         });
+        welcomeOnScreen(fleet, user!, input.device);
         msg.device = input.device;
       }
     }
@@ -238,9 +245,7 @@ export default function (RED: NodeAPI): void {
         try {
           user = await userOf(RED, msg, fleet);
           const device = await fleet.beginCheckout(user, msg.device?.udid, { node: node.id, message: storable(msg) });
-          // Her name and the port on the cart's screen as the LED turns green.
-          const deadline = new Date(Date.now() + fleet.rules.deadlineSeconds * 1000).toISOString();
-          fleet.screen?.accepted(user.name ?? user.id, { udid: device.udid, hub: device.hub, port: device.port, deadline });
+          welcomeOnScreen(fleet, user, device);
           return { device, user };
         } catch (err) {
           await tellScreen(fleet, err, user);

@@ -89,7 +89,11 @@ export function fleetRoutes(RED: NodeAPI): FleetRoutes {
   });
   RED.httpAdmin.post('/device-checkout/devices/:udid/:action', write, sameSiteJson(RED), (req: Request, res: Response) => {
     const who = (req as Request & { user?: { username?: string } }).user?.username ?? 'admin';
-    directory.act(req.params.udid, req.params.action, (req.body ?? {}) as object, who).then((device) => res.json({ device }), failed(res));
+    const request = (req.body ?? {}) as object;
+    // Locate answers where the phone is, with its row.
+    if (req.params.action === 'locate')
+      return void directory.locate(req.params.udid, request, who).then(({ device, location }) => res.json({ ...location, device }), failed(res));
+    directory.act(req.params.udid, req.params.action, request, who).then((device) => res.json({ device }), failed(res));
   });
 
   RED.httpNode.get(`${WARD_PATH}/:fleet`, async (req: Request, res: Response) => {

@@ -6,6 +6,7 @@ import type { NodeAPI, NodeMessage } from 'node-red';
 import { Client } from 'pg';
 import { APP_LOCK_IDENTIFIER } from '../../nodes/lib/mdm/profiles';
 import type { FleetStore } from '../../nodes/lib/fleet/fleet-store';
+import type { CartScreen } from '../../nodes/lib/cart-screen/cart-screen';
 import { webhookHandler } from '../../nodes/mdm-server/webhooks';
 import { SimulatedBadgeServer } from '../../sim/badge-server';
 import { SimulatedNanoMdm } from '../../sim/nanomdm-server';
@@ -104,6 +105,7 @@ for (const kind of ['file', 'postgres'] as const) {
         badgeLookupUrl: badges.url,
         ldapUrl: directory.url,
         ldapBase: BASE,
+        cartScreen: true,
         ...(login && { store: 'postgres', databaseUrl: login.databaseUrl, cart: 'ward-3' }),
       },
       // Return: a dock runs Check In, black wallpaper, Clear Passcode.
@@ -353,6 +355,8 @@ for (const kind of ['file', 'postgres'] as const) {
       );
       assert.ok((await trail(silent)).some((e) => e.what === 'status' && e.to === 'Failed' && e.why === 'UNLOCK_FAILED: DEVICE_TIMEOUT'));
       assert.deepEqual(seen.caught, [], 'the person was not refused');
+      const screen = (helper.getNode('fleet') as unknown as { fleet: { screen: CartScreen } }).fleet.screen.view().state;
+      assert.deepEqual([screen.kind, (screen as { port?: number }).port], ['welcome', 5], 'the cart\u2019s screen sends her to the phone that unlocked');
 
       silent.silent = false;
       mdm.wake(silent.udid);

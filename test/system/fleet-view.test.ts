@@ -6,7 +6,9 @@ import { launchChromium, openFleetTab, phoneRecord } from '../../harness/chromiu
 import { deployFlows } from '../../demo/node-red-runtime';
 import { logProblems, startNodeRedChild, type NodeRedChild } from '../../harness/node-red-child';
 import { ARTIFACTS } from '../../harness/artifacts';
-import { tempDir } from '../../harness/support';
+import { tempDir, waitFor } from '../../harness/support';
+import { SimulatedNanoMdm } from '../../sim/nanomdm-server';
+import { SimulatedDevice } from '../../sim/simulated-device';
 
 // Node-RED's own password hashing, as its admin tool writes adminAuth.
 // eslint-disable-next-line @typescript-eslint/no-require-imports -- bcryptjs as Node-RED itself loads it, without types
@@ -35,6 +37,10 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
   let red: NodeRedChild;
   let browser: Browser;
   const tokens: Record<string, string> = {};
+  /** Ward 8's MDM and its phone in Lost Mode, not back from a shift. */
+  const MDM_SECRETS = { apiKey: 'view-api-key', webhookSecret: 'view-hmac' };
+  let mdm: SimulatedNanoMdm;
+  let lost: SimulatedDevice;
 
   const api = (path: string, user?: keyof typeof USERS, init: RequestInit = {}) =>
     fetch(red.url + path, {
@@ -101,7 +107,26 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
       wardPage: true,
       credentials,
     });
+    mdm = new SimulatedNanoMdm(MDM_SECRETS);
+    const mdmUrl = await mdm.start();
+    mdm.webhookUrl = `${red.url}device-checkout/ward-8-webhook`;
+    lost = new SimulatedDevice();
+    await mdm.enrol(lost);
+    lost.lostMode = { Message: 'Please return this phone to ward 8.' };
+    const lostRecord = phoneRecord(lost.udid, { name: 'Ward 8 1', docked: false, status: 'Lost', user: 'dora', lostMode: true, port: 1 });
+    writeFileSync(join(red.userDir, 'device-checkout', 'fleet-lost.json'), JSON.stringify({ version: 2, devices: { [lost.udid]: lostRecord } }));
     const flows = [
+      {
+        id: 'ward-8-mdm',
+        type: 'mdm-server',
+        vendor: 'nanomdm',
+        url: mdmUrl,
+        maxConcurrent: '5',
+        timeout: '5000',
+        webhookPath: 'device-checkout/ward-8-webhook',
+        credentials: MDM_SECRETS,
+      },
+      { ...ward('lost', 'Ward 8', {}), mdm: 'ward-8-mdm', wardPage: false },
       ward('fleet', 'Ward 3', { wardUser: WARD.user, wardPassword: WARD.password }),
       ward('other', 'Ward 5', { wardUser: WARD_5.user, wardPassword: WARD_5.password }),
       ward('open', 'Ward 7', {}),
@@ -114,6 +139,7 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
   after(async () => {
     await browser?.close();
     await red?.stop();
+    await mdm?.stop();
     const problems = logProblems(red.output());
     for (const expected of EXPECTED_LOG) assert.equal(problems.filter((line) => expected.test(line)).length, 1, `said once: ${expected}`);
     assert.deepEqual(
@@ -128,7 +154,7 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
     assert.equal((await api('device-checkout/devices/OUT/lost', undefined, { method: 'POST', body: '{"reason":"x"}' })).status, 401);
 
     const listed = (await (await api('device-checkout/devices', 'viewer')).json()) as { devices: { udid: string; status: string; overdue?: boolean }[] };
-    assert.deepEqual(listed.devices.map((d) => d.udid).sort(), ['CORA', 'HOME', 'LATE', 'OUT'], 'every fleet of this Node-RED');
+    assert.deepEqual(listed.devices.map((d) => d.udid).sort(), ['CORA', 'HOME', 'LATE', 'OUT', lost.udid].sort(), 'every fleet of this Node-RED');
     assert.equal((await api('device-checkout/audit?format=csv', 'viewer')).status, 200);
     const refused = await api('device-checkout/devices/OUT/lost', 'viewer', { method: 'POST', body: JSON.stringify({ reason: 'never came back' }) });
     assert.equal(refused.status, 401, 'Node-RED answers a missing permission as it answers no login');
@@ -200,7 +226,7 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
 
   it('in the editor: a read-only user sees every phone and its trail, with the actions switched off', async () => {
     const page = await editorAs('viewer');
-    assert.equal(await page.locator('.dc-fleet-view tbody tr[data-udid]').count(), 4, 'both wards\u2019 phones');
+    assert.equal(await page.locator('.dc-fleet-view tbody tr[data-udid]').count(), 5, 'every ward\u2019s phones');
     await page.click('.dc-fleet-view tbody tr[data-udid="OUT"]');
     await page.waitForSelector('.dc-trail li');
     assert.ok(await page.locator('.dc-fleet-detail [data-action="lost"]').isDisabled());
@@ -216,9 +242,45 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
     await page.click('.dc-fleet-detail [data-action="retired"]');
     await page.waitForFunction(() => document.querySelector('.dc-fleet-view tbody tr[data-udid="HOME"]')?.textContent?.includes('Retired'));
     await page.selectOption('.dc-fleet-filter', 'lost');
-    await page.waitForFunction(() => document.querySelectorAll('.dc-fleet-view tbody tr[data-udid]').length === 2, undefined, { timeout: 5000 });
+    await page.waitForFunction(() => document.querySelectorAll('.dc-fleet-view tbody tr[data-udid]').length === 3, undefined, { timeout: 5000 });
     await page.screenshot({ path: join(ARTIFACTS, 'fleet-view-admin.png') });
     await page.close();
+  });
+
+  it('a phone in Lost Mode: the admin locates it (a link to the map) and makes it ring, audited; a viewer cannot; one not in Lost Mode is refused', async () => {
+    const row = `.dc-fleet-view tbody tr[data-udid="${lost.udid}"]`;
+    const viewer = await editorAs('viewer');
+    await viewer.click(row);
+    await viewer.waitForSelector('.dc-fleet-detail [data-action="locate"]');
+    assert.ok(await viewer.locator('.dc-fleet-detail [data-action="locate"]').isDisabled());
+    assert.ok(await viewer.locator('.dc-fleet-detail [data-action="ring"]').isDisabled());
+    await viewer.close();
+    const asViewer = await api(`device-checkout/devices/${lost.udid}/locate`, 'viewer', { method: 'POST', body: '{}' });
+    assert.equal(asViewer.status, 401);
+
+    const page = await editorAs('charge');
+    await page.click(row);
+    await page.click('.dc-fleet-detail [data-action="locate"]');
+    const map = await page.waitForSelector('.dc-last-location a');
+    assert.match((await map.getAttribute('href')) ?? '', /^https:\/\/www\.openstreetmap\.org\/\?mlat=52\.52667&mlon=13\.37686#map=18\/52\.52667\/13\.37686$/);
+    assert.match(await page.locator('.dc-last-location').innerText(), /52\.52667, 13\.37686 ±35 m at \d{4}-/);
+    await page.click('.dc-fleet-detail [data-action="ring"]');
+    await waitFor('the phone rang', () => lost.soundsPlayed === 1, 10_000);
+    await page.screenshot({ path: join(ARTIFACTS, 'fleet-view-locate.png') });
+    await page.close();
+    const trail = (await (await api(`device-checkout/devices/${lost.udid}/audit`, 'viewer')).json()) as { entries: { what: string; who?: string }[] };
+    assert.deepEqual(
+      trail.entries.filter((e) => /Last Location|Lost Mode Sound/.test(e.what)).map((e) => [e.what, e.who]),
+      [
+        ['attribute: Last Location', 'charge'],
+        ['attribute: Lost Mode Sound', 'charge'],
+      ],
+    );
+    const located = await api(`device-checkout/devices/${lost.udid}/locate`, 'charge', { method: 'POST', body: '{}' });
+    assert.deepEqual(Object.keys((await located.json()) as object).sort(), ['accuracy', 'at', 'device', 'latitude', 'longitude']);
+    const notLost = await api('device-checkout/devices/OUT/locate', 'charge', { method: 'POST', body: '{}' });
+    assert.deepEqual([notLost.status, ((await notLost.json()) as { code: string }).code], [409, 'NOT_LOST']);
+    assert.deepEqual(mdm.invalidCommands, [], 'every command conforms to Apple\u2019s schema');
   });
 
   // Last: it locks this host out of the ward pages for 15 minutes.

@@ -1,12 +1,13 @@
 import { EventEmitter } from 'node:events';
 import { catalogText, CodedError } from '../coded-error';
+import { deviceLocation, playLostModeSound, type MdmCommand } from '../mdm/commands';
 import type { Fleet } from './fleet';
 import { hasControl, MAX_TEXT } from './person';
-import { AUDIT_PAGE, type AuditEntry, type DeviceRecord, type FleetStore } from './fleet-store';
+import { AUDIT_PAGE, LAST_LOCATION, LOST_MODE_SOUND, type AuditEntry, type DeviceRecord, type FleetStore } from './fleet-store';
 import { byPerson, phoneNamesOf, rowOf, type AuditQuery, type FleetRow, type PhoneNames } from './fleet-view';
 
 /** What an admin may do to a phone from the fleet view. */
-const ADMIN_ACTIONS = ['check-in', 'clear-failed', 'lost', 'retired', 'reinstate', 'attribute'] as const;
+const ADMIN_ACTIONS = ['check-in', 'clear-failed', 'lost', 'retired', 'reinstate', 'attribute', 'locate', 'ring'] as const;
 export type AdminAction = (typeof ADMIN_ACTIONS)[number];
 
 export interface AdminRequest {
@@ -27,6 +28,18 @@ const ELSEWHERE_MS = 250;
 
 /** How long a forced check-in waits for the phone. */
 const CHECK_IN_WAIT_MS = 60_000;
+/** How long Locate and Ring wait for a phone in Lost Mode (it may be out of reach). */
+const LOST_PHONE_WAIT_MS = 60_000;
+
+/** Where a phone in Lost Mode said it was. */
+export interface LostPhoneLocation {
+  latitude: number;
+  longitude: number;
+  /** Metres; undefined when the phone could not tell. */
+  accuracy?: number;
+  /** When the phone determined it, ISO 8601. */
+  at: string;
+}
 
 /**
  * Every running fleet of this Node-RED, for the fleet view: one list of every phone (a shared
@@ -162,6 +175,13 @@ export class FleetDirectory extends EventEmitter {
         await store.setStatus(udid, 'Unknown', { who, why: reason ?? 'reinstated by an admin' });
         break;
       }
+      case 'locate':
+        await this.locate(udid, request, who);
+        break;
+      case 'ring':
+        await this.askLostPhone(fleet, udid, playLostModeSound());
+        await store.setAttribute(udid, LOST_MODE_SOUND, new Date().toISOString(), { who, why: reason ?? 'rung by an admin' });
+        break;
       case 'attribute': {
         const name = textOf(request.name, 'name');
         const value = textOf(request.value, 'value') ?? '';
@@ -176,6 +196,34 @@ export class FleetDirectory extends EventEmitter {
         );
     }
     return this.rowOf(id, store, (await store.device(udid))!);
+  }
+
+  /**
+   * Where a phone in Lost Mode is, as it answers (DeviceLocation), as `who`: kept in its record
+   * and audit trail (the attribute `Last Location`). NOT_LOST for a phone not in Lost Mode.
+   */
+  async locate(udid: string, request: AdminRequest, who: string): Promise<{ device: FleetRow; location: LostPhoneLocation }> {
+    const { id, fleet } = await this.holding(udid);
+    const answer = await this.askLostPhone(fleet, udid, deviceLocation());
+    const [latitude, longitude, accuracy] = [answer.Latitude, answer.Longitude, answer.HorizontalAccuracy].map(Number);
+    if (!Number.isFinite(latitude) || !Number.isFinite(longitude) || Math.abs(latitude) > 90 || Math.abs(longitude) > 180)
+      throw new CodedError('MDM_PROTOCOL', catalogText('device-fleet.errors.no-location'));
+    const at = Number.isNaN(Date.parse(String(answer.Timestamp))) ? new Date().toISOString() : new Date(String(answer.Timestamp)).toISOString();
+    // Apple: a negative accuracy is one the phone could not tell.
+    const location = { latitude, longitude, ...(accuracy >= 0 && { accuracy }), at };
+    const told = `${latitude}, ${longitude}${location.accuracy === undefined ? '' : ` ±${Math.round(location.accuracy)} m`} at ${at}`;
+    const why = textOf(request.reason, 'reason') ?? 'located by an admin';
+    const record = await fleet.store.setAttribute(udid, LAST_LOCATION, told, { who, why });
+    return { device: await this.rowOf(id, fleet.store, record), location };
+  }
+
+  /** Sends a Lost Mode command (DeviceLocation, PlayLostModeSound) to a phone that is in Lost Mode; resolves with its answer. */
+  private async askLostPhone(fleet: Fleet, udid: string, command: MdmCommand): Promise<Record<string, unknown>> {
+    const record = await fleet.store.device(udid);
+    if (!record?.lostMode) throw new CodedError('NOT_LOST', catalogText('device-fleet.errors.not-in-lost-mode', { status: record?.status }));
+    const mdm = fleet.mdm;
+    if (!mdm) throw new CodedError('NO_MDM', catalogText('device-fleet.errors.lost-phone-no-mdm'));
+    return mdm.perform(udid, command, { timeout: LOST_PHONE_WAIT_MS });
   }
 
   /** Reads the phones other carts changed, all at once per fleet, and tells their rows. */

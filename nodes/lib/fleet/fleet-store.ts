@@ -60,6 +60,10 @@ export interface DeviceRecord {
 
 /** The attribute naming a phone's home cart (`[Device Home]`): set at its first check-in at a cart, or by a flow. */
 export const DEVICE_HOME = 'Device Home';
+/** Where a phone in Lost Mode last said it was (`52.52, 13.37 ±35 m at <ISO time>`), when an admin located it. */
+export const LAST_LOCATION = 'Last Location';
+/** When an admin last made a phone in Lost Mode play its sound. */
+export const LOST_MODE_SOUND = 'Lost Mode Sound';
 
 /** Kept with the device so a restart, even a killed process, still fails a late check-out. */
 export interface PendingCheckout {

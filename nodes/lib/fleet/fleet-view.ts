@@ -1,6 +1,6 @@
 import { catalogText, CodedError } from '../coded-error';
 import { holds } from './checkout-policy';
-import { DEVICE_HOME, type AuditEntry, type DeviceRecord, type DeviceStatus } from './fleet-store';
+import { DEVICE_HOME, LAST_LOCATION, type AuditEntry, type DeviceRecord, type DeviceStatus } from './fleet-store';
 import { userKey } from './person';
 
 /** One line of the fleet view: what an admin or a charge nurse reads of a phone at a glance. */
@@ -28,6 +28,8 @@ export interface FleetRow {
   lostMode?: boolean;
   /** Why it last became Failed. */
   lastError?: string;
+  /** Where it last said it was, in Lost Mode (Locate). */
+  lastLocation?: string;
 }
 
 export function rowOf(fleet: string, record: DeviceRecord, lastError?: string): FleetRow {
@@ -52,6 +54,7 @@ export function rowOf(fleet: string, record: DeviceRecord, lastError?: string): 
     wrongCart,
     lostMode,
     lastError,
+    lastLocation: record.attributes[LAST_LOCATION],
   };
   return Object.fromEntries(Object.entries(row).filter(([, value]) => value !== undefined && value !== '')) as unknown as FleetRow;
 }

@@ -84,4 +84,7 @@ export interface LostModeText {
 export const enableLostMode = (text: LostModeText): MdmCommand =>
   mdmCommand('EnableLostMode', Object.fromEntries(Object.entries(text).filter(([, value]) => value)));
 export const disableLostMode = (): MdmCommand => mdmCommand('DisableLostMode');
+/** Where a phone in Lost Mode is: its answer has Latitude, Longitude, HorizontalAccuracy and Timestamp. */
+export const deviceLocation = (): MdmCommand => mdmCommand('DeviceLocation');
+export const playLostModeSound = (): MdmCommand => mdmCommand('PlayLostModeSound');
 export const restartDevice = (notifyUser?: boolean): MdmCommand => mdmCommand('RestartDevice', notifyUser === undefined ? {} : { NotifyUser: notifyUser });

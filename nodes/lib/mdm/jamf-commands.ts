@@ -22,6 +22,8 @@ export function jamfCommandData(command: MdmCommand): JamfCommandData {
       return { commandType: 'ENABLE_LOST_MODE', lostModeMessage: c.Message, lostModePhone: c.PhoneNumber, lostModeFootnote: c.Footnote };
     case 'DisableLostMode':
       return { commandType: 'DISABLE_LOST_MODE' };
+    case 'PlayLostModeSound':
+      return { commandType: 'PLAY_LOST_MODE_SOUND' };
     case 'Settings': {
       const items = c.Settings as Record<string, unknown>[];
       const data: JamfCommandData = { commandType: 'SETTINGS' };

@@ -70,6 +70,7 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
   async perform(udid: string, command: MdmCommand, { timeout, destructive = false, signal }: PerformOptions): Promise<Record<string, unknown>> {
     const wallpaper = classicWallpaper(command);
     if (wallpaper) return this.sendWallpaper(udid, wallpaper);
+    if (command.Command.RequestType === 'DeviceLocation') return this.locate(udid, Date.now() + timeout, timeout, signal);
     const commandData = jamfCommandData(command);
     const device = await this.device(udid);
     const sentAt = Date.now();
@@ -187,6 +188,43 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
     }
   }
 
+  /**
+   * The Jamf Pro API has no DeviceLocation; the Classic API's command does, and the phone's answer
+   * lands in its inventory (the Security subset), read until it is newer than the question. Answers
+   * as the phone would (Latitude, Longitude, HorizontalAccuracy, Timestamp).
+   */
+  private async locate(udid: string, deadline: number, timeout: number, signal?: AbortSignal): Promise<Record<string, unknown>> {
+    const { id } = await this.device(udid);
+    const asked = Date.now();
+    await this.api({
+      method: 'POST',
+      url: `/JSSResource/mobiledevicecommands/command/DeviceLocation/id/${Number(id)}`,
+      headers: { accept: 'application/xml' },
+    });
+    for (;;) {
+      const { data } = await this.api<{ mobile_device?: { security?: ClassicSecurity } }>({
+        method: 'GET',
+        url: `/JSSResource/mobiledevices/id/${Number(id)}/subset/Security`,
+        headers: { accept: 'application/json' },
+      });
+      const security = data?.mobile_device?.security;
+      if (security && security.lost_location_epoch >= asked) {
+        return {
+          Latitude: security.lost_location_latitude,
+          Longitude: security.lost_location_longitude,
+          HorizontalAccuracy: security.lost_location_horizontal_accuracy,
+          Timestamp: new Date(security.lost_location_epoch).toISOString(),
+        };
+      }
+      if (Date.now() >= deadline || this.closed)
+        throw new CodedError(
+          'DEVICE_TIMEOUT',
+          catalogText('mdm-server.errors.jamf-no-answer', { udid, command: 'DeviceLocation', seconds: Math.round(timeout / 1000) }),
+        );
+      await pause(Math.min(this.options.pollInterval ?? 2000, Math.max(0, deadline - Date.now())), signal);
+    }
+  }
+
   private async untilAcknowledged(udid: string, uuid: string, deadline: number, timeout: number, signal?: AbortSignal): Promise<void> {
     for (;;) {
       const found = await this.api<{ results?: { commandState?: CommandState; errorMessage?: string }[] }>({
@@ -275,4 +313,12 @@ function classicWallpaper(command: MdmCommand): { image: Buffer; where: number }
   const items = command.Command.RequestType === 'Settings' ? (command.Command.Settings as Record<string, unknown>[]) : [];
   if (items.length !== 1 || items[0].Item !== 'Wallpaper') return undefined;
   return { image: items[0].Image as Buffer, where: items[0].Where as number };
+}
+
+/** What the Classic API's Security subset says of a phone's last Lost Mode location (epoch in ms; 0: none). */
+interface ClassicSecurity {
+  lost_location_epoch: number;
+  lost_location_latitude: number;
+  lost_location_longitude: number;
+  lost_location_horizontal_accuracy: number;
 }

@@ -156,6 +156,8 @@ describe('a fleet’s cart screen in a real Node-RED process: its PIN, its strea
       cartScreenVolume: '40',
       credentials: { cartScreenPin: PIN },
     },
+    // A second cart's fleet on the same Node-RED: its own screen, no PIN.
+    { id: 'fleet-5', type: 'device-fleet', name: 'Ward 5 cart', mdm: 'mdm', usb: '', lockerApp: 'org.example.locker', cart: 'ward-5', cartScreen: true },
     ...(checkout ? [{ id: 'checkout', type: 'check-out-device', z: 'tab', fleet: 'fleet', wires: [[]] }] : []),
     { id: 'show-in', type: 'http in', z: 'tab', url: '/show', method: 'post', wires: [['display']] },
     { id: 'display', type: 'cart-display', z: 'tab', fleet: 'fleet', seconds: '30', wires: [['show-out']] },
@@ -194,6 +196,10 @@ describe('a fleet’s cart screen in a real Node-RED process: its PIN, its strea
       401,
       'the cookie is for the address it was earned at',
     );
+    assert.match(await (await fetch(`${red.url}device-checkout/cart/ward-5`)).text(), /"locked":false/, 'the cart beside it has no PIN');
+    const beside = await fetch(`${red.url}device-checkout/cart/ward-5/events`);
+    assert.equal(beside.status, 200);
+    await beside.body?.cancel();
   });
 
   it('in Chromium: the PIN pad, then the screen; an admin’s message from a flow; Node-RED restarted: it reconnects by itself', async () => {
@@ -206,6 +212,12 @@ describe('a fleet’s cart screen in a real Node-RED process: its PIN, its strea
     const shown = await fetch(`${red.url}show`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'Handover at 19:00' });
     assert.equal(shown.status, 204);
     await page.waitForFunction(() => document.querySelector('#state')?.textContent === 'Handover at 19:00');
+    const beside = await browser.newPage({ viewport: { width: 800, height: 480 } });
+    await beside.goto(`${red.url}device-checkout/cart/ward-5`);
+    await beside.waitForSelector('#sign-in-open');
+    assert.equal(await beside.locator('#title').innerText(), 'ward-5');
+    assert.equal(await beside.locator('#state .big').innerText(), said('en-US', 'idle'), 'the message is for ward 3\u2019s screen only');
+    await beside.close();
 
     await red.stop();
     await page.waitForSelector('#offline:not([hidden])');
@@ -306,19 +318,16 @@ describe('the demo’s cart screen in Chromium: a nurse at the cart', function (
     await page.click('#sign-in button[type=submit]');
   };
 
-  it('idle; a badge on the serial reader: her name, the port and a countdown within a second, one beep; unplugged: taken, then idle', async () => {
+  // How fast the screen follows a read is the bench's to say (npm run bench -- front), not a timed assertion.
+  it('idle; a badge on the serial reader: her name, the port and a countdown, one beep; unplugged: taken, then idle', async () => {
     assert.equal(await page.locator('#state .big').innerText(), said('en-US', 'idle'));
     await page.screenshot({ path: join(ARTIFACTS, 'cart-screen-idle-800x480.png') });
     const before = await tones(page);
-    const tapped = Date.now();
     await hold(aliceBadge);
-    await page.waitForFunction((name) => document.querySelector('#state .mid')?.textContent === name, said('en-US', 'hello', { name: alice.name }), {
-      timeout: 1000,
-    });
+    await page.waitForFunction((name) => document.querySelector('#state .mid')?.textContent === name, said('en-US', 'hello', { name: alice.name }));
     const welcome = await stateText(page);
     assert.match(welcome, /Take the phone at port \d/);
     assert.match(welcome, /\d+ s left to take it/);
-    assert.ok(Date.now() - tapped <= 1000, `${Date.now() - tapped} ms`);
     await page.screenshot({ path: join(ARTIFACTS, 'cart-screen-welcome-800x480.png') });
     assert.equal((await tones(page)) - before, 1);
     await takePhone();

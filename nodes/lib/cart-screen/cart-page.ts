@@ -1,3 +1,5 @@
+import { escapeHtml } from '../html-text';
+
 /** What the cart's page needs to know, embedded in it (no other request before its event stream). */
 export interface CartPageSettings {
   /** The cart's name in the header. */
@@ -30,7 +32,7 @@ export function cartPage(settings: CartPageSettings, script: string): string {
   return `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1, user-scalable=no">
-<title>${settings.title.replace(/[<>&"]/g, '')}</title>
+<title>${escapeHtml(settings.title)}</title>
 <style>${STYLE}</style></head>
 <body>
 <header><span id="title"></span><span id="clock"></span></header>

@@ -70,7 +70,7 @@ export interface CartScreenOptions {
  */
 export class CartScreen {
   private state: ScreenState = { kind: 'idle' };
-  private readonly tiles = new Map<string, PortTile & { udid: string; user?: string }>();
+  private readonly tiles = new Map<string, PortTile & { udid: string }>();
   /** The check-out waiting for its phone to be taken: what the screen returns to after someone else's refusal. */
   private waiting?: { udid: string; welcome: ScreenState & { kind: 'welcome' } };
   private seq = 0;
@@ -88,7 +88,7 @@ export class CartScreen {
   }
 
   view(): ScreenView {
-    const ports = [...this.tiles.values()].sort((a, b) => a.hub.localeCompare(b.hub) || a.port - b.port).map(({ udid: _udid, user: _user, ...tile }) => tile);
+    const ports = [...this.tiles.values()].sort((a, b) => a.hub.localeCompare(b.hub) || a.port - b.port).map(({ udid: _udid, ...tile }) => tile);
     const state = this.message ? ({ kind: 'message', text: this.message.text } as const) : this.state;
     return { state, ports, seq: this.seq, now: new Date(this.now()).toISOString(), ...(this.beeps && { beeps: this.beeps }) };
   }
@@ -174,9 +174,9 @@ export class CartScreen {
     this.signIns.clear();
   }
 
-  /** No phone ready, but some docked and healthy ones are only short of charge. */
+  /** No phone ready, but some checked in are short of charge only. */
   private charging(): boolean {
-    return [...this.tiles.values()].some((tile) => tile.status === 'Checked In' && !tile.ready);
+    return [...this.tiles.values()].some((tile) => tile.status === 'Checked In' && (tile.battery ?? 100) < this.options.batteryThreshold * 100);
   }
 
   private show(state: ScreenState, beeps?: number, backToIdleMs?: number): void {

@@ -1,6 +1,7 @@
 import type { Client, Entry } from 'ldapts';
 import { catalogText, CodedError, type CatalogText } from '../coded-error';
 import type { BadgeHolder } from '../fleet/badge-lookup';
+import { userKey } from '../fleet/person';
 import { LoginThrottle } from '../login-throttle';
 
 export interface DirectoryOptions {
@@ -84,7 +85,8 @@ export class Directory {
    */
   async signIn(user: string, password: string): Promise<BadgeHolder> {
     const id = user.trim();
-    const key = id.toLowerCase();
+    // One person however her name is typed (case, compatibility forms, invisible characters): one count.
+    const key = userKey(id);
     const attempt = (this.signingIn.get(key) ?? Promise.resolve()).catch(() => undefined).then(() => this.attemptSignIn(id, key, password));
     this.signingIn.set(key, attempt);
     try {

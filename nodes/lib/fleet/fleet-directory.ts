@@ -176,8 +176,7 @@ export class FleetDirectory extends EventEmitter {
         break;
       }
       case 'locate':
-        await this.locate(udid, request, who);
-        break;
+        return (await this.locate(udid, request, who)).device;
       case 'ring':
         await this.askLostPhone(fleet, udid, playLostModeSound());
         await store.setAttribute(udid, LOST_MODE_SOUND, new Date().toISOString(), { who, why: reason ?? 'rung by an admin' });

@@ -1,4 +1,5 @@
 import { catalogText, CodedError } from '../coded-error';
+import { escapeHtml } from '../html-text';
 import { holds } from './checkout-policy';
 import { DEVICE_HOME, LAST_LOCATION, type AuditEntry, type DeviceRecord, type DeviceStatus } from './fleet-store';
 import { userKey } from './person';
@@ -133,8 +134,6 @@ function outWithSomeone(rows: FleetRow[]): FleetRow[] {
   return out.sort((a, b) => Number(b.overdue === true) - Number(a.overdue === true) || (a.since ?? '\uffff').localeCompare(b.since ?? '\uffff'));
 }
 
-const escape = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
 /** The texts of the ward page, in the reader's language. */
 export interface WardTexts {
   title: string;
@@ -153,19 +152,19 @@ export function wardPage(rows: FleetRow[], texts: WardTexts, now: Date, lang: st
   const out = outWithSomeone(rows);
   // The hospital's time (the host's zone), in the page's language; the zone is named once, below.
   const local = new Intl.DateTimeFormat(lang, { dateStyle: 'short', timeStyle: 'short', timeZone });
-  const time = (iso?: string): string => (iso ? `<time datetime="${escape(iso)}">${escape(local.format(new Date(iso)))}</time>` : '');
+  const time = (iso?: string): string => (iso ? `<time datetime="${escapeHtml(iso)}">${escapeHtml(local.format(new Date(iso)))}</time>` : '');
   const body =
     out.length === 0
-      ? `<p>${escape(texts.empty)}</p>`
-      : `<table><thead><tr><th>${escape(texts.columns.user)}</th><th>${escape(texts.columns.phone)}</th><th>${escape(texts.columns.cart)}</th><th>${escape(texts.columns.since)}</th></tr></thead><tbody>${out
+      ? `<p>${escapeHtml(texts.empty)}</p>`
+      : `<table><thead><tr><th>${escapeHtml(texts.columns.user)}</th><th>${escapeHtml(texts.columns.phone)}</th><th>${escapeHtml(texts.columns.cart)}</th><th>${escapeHtml(texts.columns.since)}</th></tr></thead><tbody>${out
           .map(
             (r) =>
-              `<tr${r.overdue ? ' class="overdue"' : ''}><td>${escape(r.userName ?? r.user ?? '')}${r.overdue ? ` <strong>${escape(texts.overdue)}</strong>` : ''}</td><td>${escape(r.name ?? r.serial ?? r.udid)}</td><td>${escape(r.cart ?? r.hub ?? '')}</td><td>${time(r.since)}</td></tr>`,
+              `<tr${r.overdue ? ' class="overdue"' : ''}><td>${escapeHtml(r.userName ?? r.user ?? '')}${r.overdue ? ` <strong>${escapeHtml(texts.overdue)}</strong>` : ''}</td><td>${escapeHtml(r.name ?? r.serial ?? r.udid)}</td><td>${escapeHtml(r.cart ?? r.hub ?? '')}</td><td>${time(r.since)}</td></tr>`,
           )
           .join('')}</tbody></table>`;
   return `<!DOCTYPE html>
-<html lang="${escape(lang)}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta http-equiv="refresh" content="30">
-<title>${escape(texts.title)}</title>
+<html lang="${escapeHtml(lang)}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><meta http-equiv="refresh" content="30">
+<title>${escapeHtml(texts.title)}</title>
 <style>
 body{font:16px/1.4 system-ui,sans-serif;margin:0;padding:12px;color:#222}
 h1{font-size:20px;margin:0 0 8px}
@@ -176,6 +175,6 @@ tr.overdue td{background:#fde8e8}
 strong{color:#b00020}
 footer{margin-top:8px;font-size:12px;color:#666}
 </style></head>
-<body><h1>${escape(texts.title)}</h1>${body}<footer>${escape(texts.updated)} ${time(now.toISOString())} (${escape(timeZone)})</footer></body></html>
+<body><h1>${escapeHtml(texts.title)}</h1>${body}<footer>${escapeHtml(texts.updated)} ${time(now.toISOString())} (${escapeHtml(timeZone)})</footer></body></html>
 `;
 }

@@ -70,7 +70,7 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
   async perform(udid: string, command: MdmCommand, { timeout, destructive = false, signal }: PerformOptions): Promise<Record<string, unknown>> {
     const wallpaper = classicWallpaper(command);
     if (wallpaper) return this.sendWallpaper(udid, wallpaper);
-    if (command.Command.RequestType === 'DeviceLocation') return this.locate(udid, Date.now() + timeout, timeout, signal);
+    if (command.Command.RequestType === 'DeviceLocation') return this.locate(udid, timeout, signal);
     const commandData = jamfCommandData(command);
     const device = await this.device(udid);
     const sentAt = Date.now();
@@ -193,9 +193,10 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
    * lands in its inventory (the Security subset), read until it is newer than the question. Answers
    * as the phone would (Latitude, Longitude, HorizontalAccuracy, Timestamp).
    */
-  private async locate(udid: string, deadline: number, timeout: number, signal?: AbortSignal): Promise<Record<string, unknown>> {
+  private async locate(udid: string, timeout: number, signal?: AbortSignal): Promise<Record<string, unknown>> {
     const { id } = await this.device(udid);
     const asked = Date.now();
+    const deadline = asked + timeout;
     await this.api({
       method: 'POST',
       url: `/JSSResource/mobiledevicecommands/command/DeviceLocation/id/${Number(id)}`,

@@ -13,7 +13,7 @@ import { WallpaperRenderer } from '../nodes/lib/wallpaper/wallpaper-renderer';
 import { defaultOf } from '../nodes/shared/defaults';
 import { ledPlan } from '../nodes/lib/hub/led-plan';
 import { simulatedHub } from '../sim/hub-registry';
-import { SimulatedNanoMdm } from '../sim/nanomdm-server';
+import { SimulatedNanoMdm, type SimulatedNanoMdmOptions } from '../sim/nanomdm-server';
 import { SimulatedCart, locationOf } from '../sim/simulated-cart';
 import { SimulatedDevice } from '../sim/simulated-device';
 import { simulatedUsbmuxd } from '../sim/usbmuxd-server';
@@ -33,8 +33,8 @@ export const MAX_CONCURRENT = 5;
 export const LOCKER = 'org.example.locker';
 
 /** A NanoMDM answering every request in 20 ms, phones acknowledging at once, webhooks into the nodes. */
-export async function startMdm(): Promise<{ mdm: SimulatedNanoMdm; close(): Promise<void> }> {
-  const mdm = new SimulatedNanoMdm({ apiKey: API_KEY, webhookSecret: WEBHOOK_KEY, checkinDelay: 0 });
+export async function startMdm(options: Partial<SimulatedNanoMdmOptions> = {}): Promise<{ mdm: SimulatedNanoMdm; close(): Promise<void> }> {
+  const mdm = new SimulatedNanoMdm({ apiKey: API_KEY, webhookSecret: WEBHOOK_KEY, checkinDelay: 0, ...options });
   mdm.latency = MDM_LATENCY_MS;
   await mdm.start();
   const receiver = await webhookReceiver((body, signature) => webhookHandler('/device-checkout/webhook')?.(body, signature) ?? 503);

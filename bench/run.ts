@@ -6,6 +6,7 @@ import { formatStoreTap, measureStoreTap } from './shared-fleet';
 import { formatFleetView, measureFleetView } from './fleet-view';
 import { formatAuditExport, measureAuditExport } from './audit-export';
 import { formatReaderToScreen, formatScreenMemory, formatSignIn, measureReaderToScreen, measureScreenMemory, measureSignIn } from './cart-front';
+import { formatPrep, measurePrep } from './prep';
 import { formatWardCheckouts, formatWardShiftChange, measureWardCheckouts, measureWardShiftChange } from './ward';
 
 // `npm run bench`: medians and ratios against baselines measured in this same run.
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
   if (only === 'view') return fleetView();
   if (only === 'export') return auditExport();
   if (only === 'front') return cartFront();
+  if (only === 'prep') return prep();
   console.log('Dock-to-event latency over a pty (real serialport binding, hub replies paced at 115200 baud)');
   for (const [interval, samples] of [
     [250, 120],
@@ -36,6 +38,12 @@ async function main(): Promise<void> {
   await fleetView();
   await auditExport();
   await cartFront();
+  await prep();
+}
+
+async function prep(): Promise<void> {
+  console.log('Device Prep over USB against the Hands-free Prep (Return to Service), simulated cart');
+  console.log('  ' + formatPrep(await measurePrep(8, 3)));
 }
 
 async function cartFront(): Promise<void> {

@@ -74,7 +74,7 @@ function portTaken(port: number, at: number, what: string): (err: Error & { code
 }
 
 /**
- * Node-RED with the package and the Whole cart example deployed on a simulated cart: two
+ * Node-RED with the package and the Whole cart and Hands-free Prep examples deployed on a simulated cart: two
  * 8-port hubs, the host's usbmuxd, a NanoMDM with ten phones, a badge lookup service, and a
  * control page at /sim to dock, unplug and tap badges.
  */
@@ -121,7 +121,10 @@ export async function startDemo({ port, dockPhones = true, ...options }: DemoOpt
   }).catch(portTaken(port, port, 'editor'));
   const webhook = `${runtime.url}device-checkout/webhook`;
   mdm.webhookUrl = webhook;
-  await deployFlows(runtime.url, pointAtDemo(kept ?? exampleFlows('Whole cart'), { mdmUrl, badgeUrl, directory }, options.shared));
+  await deployFlows(
+    runtime.url,
+    pointAtDemo(kept ?? DEMO_EXAMPLES.flatMap(exampleFlows).filter(firstOfEachId), { mdmUrl, badgeUrl, directory }, options.shared),
+  );
   await waitForWebhook(webhook, SECRETS.webhookSecret);
   for (const phone of phones) {
     await mdm.enrol(phone);
@@ -155,6 +158,10 @@ export function demoFlows(servers: DemoServers, example = 'Whole cart'): object[
   return pointAtDemo(exampleFlows(example), servers);
 }
 
+/** What a fresh demo deploys: the three workflows, and the hands-free Prep beside them (one set of config nodes). */
+const DEMO_EXAMPLES = ['Whole cart', 'Hands-free Prep'];
+const firstOfEachId = (node: { id?: unknown }, index: number, nodes: { id?: unknown }[]) => nodes.findIndex((other) => other.id === node.id) === index;
+
 const exampleFlows = (name: string) => JSON.parse(readFileSync(join(PACKAGE_ROOT, 'examples', `${name}.json`), 'utf8')) as Record<string, unknown>[];
 
 /** The flows deployed in `userDir` when the demo last ran, if any. */
@@ -167,7 +174,7 @@ function keptFlows(userDir: string): Record<string, unknown>[] | undefined {
 
 /** Said on the demo's first tab. */
 const DEMO_NOTE =
-  "**On this demo the examples are deployed already** (Whole cart, on a simulated cart): importing one again adds a second copy (a second tap route, more hub inputs). To start clean, stop the demo and run `npm start -- --fresh`. The simulated cart itself (its hubs, phones and a badge reader to tap) is the [cart page](/sim); every phone, its trail and the admin's actions are in the sidebar's *Device fleet* tab: the editor's menu (☰ at the top right), *View*, *Device fleet*.";
+  "**On this demo the examples are deployed already** (Whole cart and Hands-free Prep, on a simulated cart): importing one again adds a second copy (a second tap route, more hub inputs). To start clean, stop the demo and run `npm start -- --fresh`. The simulated cart itself (its hubs, phones and a badge reader to tap) is the [cart page](/sim); every phone, its trail and the admin's actions are in the sidebar's *Device fleet* tab: the editor's menu (☰ at the top right), *View*, *Device fleet*. The *Hands-free Prep* tab's button prepares the phone at Cart A port 1 again with nobody at it.";
 
 /** Flows pointed at this demo's simulators (they take new ports on every start), with their secrets as credentials. */
 function pointAtDemo(flows: Record<string, unknown>[], { mdmUrl, badgeUrl, directory }: DemoServers, shared?: SharedFleet): object[] {
@@ -306,6 +313,9 @@ function serveControls(
         user: devices[p.udid]?.user,
         unplugBy: devices[p.udid]?.checkout?.deadline,
         wallpaper: Boolean(p.wallpapers.lock),
+        erasures: p.erasures,
+        returnedToService: p.returnedToService,
+        usbWrites: p.lockdownWrites.length,
       })),
       audit: trail,
     });

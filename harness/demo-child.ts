@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { startChild, type Child } from './node-red-child';
 import { tempDir } from './support';
 import { builtFile } from '../nodes/lib/package-root';
@@ -20,7 +21,18 @@ export async function startDemoChild(userDir = tempDir('demo'), args: string[] =
 
 /** What the demo's control page reads: phones and their fleet status, ports and their LEDs. */
 export type CartState = {
-  phones: { udid: string; serial: string; name: string; status: string; user?: string; docked: boolean; wallpaper: boolean }[];
+  phones: {
+    udid: string;
+    serial: string;
+    name: string;
+    status: string;
+    user?: string;
+    docked: boolean;
+    wallpaper: boolean;
+    erasures: number;
+    returnedToService: number;
+    usbWrites: number;
+  }[];
   hubs: { name: string; ports: { port: number; led: string; docked: boolean; phone?: string }[] }[];
   audit: { udid: string; what: string; to?: string }[];
 };
@@ -38,4 +50,28 @@ export async function untilCart(url: string, what: string, check: (state: CartSt
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
+}
+
+/**
+ * Presses the Hands-free Prep tab's button (the inject node, as the editor does) for the Checked
+ * In phone at Cart A port 1, and follows it: Prepping while erased with Return to Service, back
+ * by itself, named and Checked In, nothing written over USB.
+ */
+export async function pressHandsFreePrep(url: string): Promise<void> {
+  const before = await cartState(url);
+  const udid = before.hubs.find((h) => h.name === 'Cart A')!.ports[0].phone!;
+  const was = before.phones.find((p) => p.udid === udid)!;
+  assert.equal(was.status, 'Checked In');
+  const pressed = await fetch(`${url}inject/dc-rts-button`, { method: 'POST' });
+  assert.equal(pressed.status, 200, await pressed.clone().text());
+  const phoneIn = (state: CartState) => state.phones.find((p) => p.udid === udid)!;
+  // Nobody's to take from the erase until it is checked in again.
+  await untilCart(url, 'Prepping while it is erased', (s) => phoneIn(s).status === 'Prepping');
+  await untilCart(url, 'erased', (s) => phoneIn(s).erasures > was.erasures);
+  const phone = phoneIn(await untilCart(url, 'back by itself and Checked In', (s) => phoneIn(s).returnedToService === 1 && phoneIn(s).status === 'Checked In'));
+  assert.deepEqual(
+    [phone.erasures, phone.usbWrites, phone.name],
+    [was.erasures + 1, was.usbWrites, 'Cart A 1'],
+    'erased once, nothing over USB, named by the MDM',
+  );
 }

@@ -55,7 +55,7 @@
     'check-out-device': { timeout: { default: 15, min: 1, max: 3600 }, unlockPhones: { default: 2, min: 1, max: 10, integer: true } },
     'clear-passcode': { timeout: WAIT },
     'delete-from-mdm': {},
-    'dep-enroll': { timeout: { default: 600, min: 1, max: 86400 } },
+    'dep-enroll': { timeout: { default: 600, min: 1, max: 86400 }, returnTimeout: { default: 900, min: 1, max: 86400 } },
     'erase-device': { timeout: WAIT },
     'mdm-command': { timeout: WAIT },
     'set-device-name': { timeout: WAIT },

@@ -163,7 +163,12 @@ export class SimulatedJamf {
         managementId: r.managementId,
         name: r.device.name,
         lastEnrollmentTimestamp: r.lastEnrollmentTimestamp,
-        ios: { supervised: r.device.supervised, unlockToken: r.device.unlockToken.toString('base64') },
+        osVersion: r.device.osVersion,
+        ios: {
+          supervised: r.device.supervised,
+          unlockToken: r.device.unlockToken.toString('base64'),
+          security: { activationLockEnabled: r.device.activationLock },
+        },
       });
     }
     if (req.method === 'POST' && path === '/api/v2/mdm/commands') {
@@ -312,8 +317,7 @@ export class SimulatedJamf {
       command.errorMessage = report.ErrorChain?.map((e) => e.USEnglishDescription).join('; ');
       command.dateCompleted = new Date().toISOString();
       if (apple.RequestType === 'EraseDevice' && report.Status === 'Acknowledged') {
-        record.device.wipe();
-        if (record.device.depAssigned) this.timers.later(this.options.reenrolDelay ?? 50, () => this.enrol(record.device));
+        if (record.device.erase(apple)) this.timers.later(this.options.reenrolDelay ?? 50, () => this.enrol(record.device));
       }
     };
     this.timers.later(this.options.checkinDelay ?? 5, attempt);
@@ -324,8 +328,21 @@ export class SimulatedJamf {
 /** Jamf's commandData back into the Apple command the device receives. */
 function appleCommand(data: Record<string, unknown>): { RequestType: string; [key: string]: unknown } {
   switch (data.commandType) {
-    case 'ERASE_DEVICE':
-      return { RequestType: 'EraseDevice', PreserveDataPlan: data.preserveDataPlan, DisallowProximitySetup: data.disallowProximitySetup };
+    case 'ERASE_DEVICE': {
+      const service = data.returnToService as { enabled: boolean; wifiProfileData?: string; mdmProfileData?: string } | undefined;
+      return {
+        RequestType: 'EraseDevice',
+        PreserveDataPlan: data.preserveDataPlan,
+        DisallowProximitySetup: data.disallowProximitySetup,
+        ...(service && {
+          ReturnToService: {
+            Enabled: service.enabled,
+            ...(service.wifiProfileData && { WiFiProfileData: Buffer.from(service.wifiProfileData, 'base64') }),
+            ...(service.mdmProfileData && { MDMProfileData: Buffer.from(service.mdmProfileData, 'base64') }),
+          },
+        }),
+      };
+    }
     case 'CLEAR_PASSCODE':
       return { RequestType: 'ClearPasscode', UnlockToken: Buffer.from(String(data.unlockToken), 'base64') };
     case 'RESTART_DEVICE':

@@ -192,7 +192,7 @@ export class SimulatedNanoMdm {
         }
         queue.shift();
         await this.result(device, next.uuid, report);
-        if (next.command.RequestType === 'EraseDevice' && report.Status === 'Acknowledged') this.erase(device);
+        if (next.command.RequestType === 'EraseDevice' && report.Status === 'Acknowledged') this.erase(device, next.command);
       }
       // Every poll ends with an Idle connect, which carries no result.
       await this.post({ topic: 'mdm.Connect', acknowledge_event: { udid, status: 'Idle', raw_payload: b64(toPlist({ UDID: udid, Status: 'Idle' })) } });
@@ -202,10 +202,10 @@ export class SimulatedNanoMdm {
     });
   }
 
-  private erase(device: SimulatedDevice): void {
-    device.wipe();
+  private erase(device: SimulatedDevice, command: QueuedCommand['command']): void {
+    const comesBack = device.erase(command);
     this.queues.set(device.udid, []);
-    if (device.depAssigned) this.timers.later(this.options.reenrolDelay ?? 50, () => this.enrol(device));
+    if (comesBack) this.timers.later(this.options.reenrolDelay ?? 50, () => this.enrol(device));
   }
 
   private result(device: SimulatedDevice, uuid: string, report: Record<string, unknown>): Promise<void> {

@@ -21,9 +21,22 @@ export interface SimulatedDeviceOptions {
   /** DEP profile holds the device in Setup Assistant until DeviceConfigured. */
   awaitDeviceConfigured?: boolean;
   batteryLevel?: number;
+  /** iOS version, e.g. '18.2': Return to Service needs 17 or later. */
+  osVersion?: string;
+  /** Find My on with Activation Lock: an erase stops at the Activation Lock screen, asking for the Apple Account. */
+  activationLock?: boolean;
+  /** A wired network (an iPad on a dock): Return to Service needs no Wi-Fi profile. */
+  ethernet?: boolean;
+  /**
+   * Someone takes the erased phone through Setup Assistant (the USB Prep's technician): after a
+   * plain erase it enrols again. Without one, only Return to Service brings it back by itself.
+   */
+  someoneAtSetup?: boolean;
 }
 
 type Command = { RequestType: string; [key: string]: unknown };
+
+const majorVersion = (version: string): number => Number.parseInt(version, 10) || 0;
 
 const error = (code: number, text: string): DeviceReport => ({
   Status: 'Error',
@@ -42,11 +55,17 @@ export class SimulatedDevice {
   depAssigned: boolean;
   awaitDeviceConfigured: boolean;
   batteryLevel: number;
+  osVersion: string;
+  activationLock: boolean;
+  ethernet: boolean;
+  someoneAtSetup: boolean;
   enrolled = false;
   awaitingConfiguration = false;
   name = 'iPhone';
   unlockToken: Buffer = randomBytes(32);
   erasures = 0;
+  /** How often it came back by itself through Return to Service. */
+  returnedToService = 0;
   readonly profiles = new Map<string, Record<string, unknown>>();
   readonly appConfigurations = new Map<string, Record<string, unknown>>();
   readonly wallpapers: { lock?: Buffer; home?: Buffer } = {};
@@ -78,6 +97,10 @@ export class SimulatedDevice {
     this.depAssigned = options.depAssigned ?? true;
     this.awaitDeviceConfigured = options.awaitDeviceConfigured ?? false;
     this.batteryLevel = options.batteryLevel ?? 0.8;
+    this.osVersion = options.osVersion ?? '18.2';
+    this.activationLock = options.activationLock ?? false;
+    this.ethernet = options.ethernet ?? false;
+    this.someoneAtSetup = options.someoneAtSetup ?? true;
   }
 
   /** Runs one command; undefined when the device is silent. */
@@ -164,9 +187,31 @@ export class SimulatedDevice {
     else if (!domain && key === 'DeviceName') this.name = value;
   }
 
+  /**
+   * An acknowledged EraseDevice: wiped, and whether it enrols again without anyone at it (its MDM
+   * then enrols it). Return to Service as Apple documents it: iOS 17 or later (an older phone ignores
+   * the key and waits in Setup Assistant), Activation Lock off, a network (the Wi-Fi profile given,
+   * or Ethernet); the phone keeps its language and region from iOS 18 on.
+   */
+  erase(command: Command): boolean {
+    const service = command.ReturnToService as { Enabled?: boolean; WiFiProfileData?: Buffer } | undefined;
+    const returning = service?.Enabled === true && majorVersion(this.osVersion) >= 17;
+    const { language, locale } = this;
+    this.wipe();
+    if (returning && majorVersion(this.osVersion) >= 18) Object.assign(this, { language, locale });
+    if (!this.depAssigned || this.activationLock) return false;
+    if (returning && (service.WiFiProfileData || this.ethernet)) {
+      this.returnedToService++;
+      return true;
+    }
+    return this.someoneAtSetup;
+  }
+
   /** What an erase leaves: nothing of the last user, not enrolled, a new unlock token (and no Lost Mode). */
   wipe(): void {
     this.erasures++;
+    this.language = 'en';
+    this.locale = 'en_US';
     this.lostMode = undefined;
     this.enrolled = false;
     this.name = 'iPhone';
@@ -235,6 +280,8 @@ export class SimulatedDevice {
       BatteryLevel: this.batteryLevel,
       IsSupervised: this.supervised,
       AwaitingConfiguration: this.awaitingConfiguration,
+      OSVersion: this.osVersion,
+      IsActivationLockEnabled: this.activationLock,
     };
     return Object.fromEntries(queries.filter((q) => q in known).map((q) => [q, known[q]]));
   }

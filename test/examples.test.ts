@@ -19,7 +19,7 @@ describe('the example workflows', () => {
   });
 
   it('use only this package\u2019s nodes and core nodes, every wire lands on a node, and each explains itself in a comment', () => {
-    for (const name of ['Device Prep', 'Check Out', 'Return', 'Whole cart', 'Cart tools']) {
+    for (const name of ['Device Prep', 'Hands-free Prep', 'Check Out', 'Return', 'Whole cart', 'Cart tools']) {
       const nodes = example(name);
       const ids = new Set(nodes.map((n) => n.id));
       for (const n of nodes) {
@@ -52,7 +52,7 @@ describe('the example workflows', () => {
       return [...new Set([...kit, ...own])];
     };
     const missing: string[] = [];
-    for (const name of ['Device Prep', 'Check Out', 'Return', 'Whole cart', 'Cart tools']) {
+    for (const name of ['Device Prep', 'Hands-free Prep', 'Check Out', 'Return', 'Whole cart', 'Cart tools']) {
       for (const n of example(name).filter((node) => TYPES.includes(node.type))) {
         for (const field of fieldsOf(n.type)) if (!(field in n)) missing.push(`${name}: ${n.type} ${n.id} has no ${field}`);
       }
@@ -61,7 +61,7 @@ describe('the example workflows', () => {
   });
 
   it('show every node of the package somewhere (the Flow Library asks for it)', () => {
-    const used = new Set(['Whole cart', 'Cart tools'].flatMap((name) => example(name).map((n) => n.type)));
+    const used = new Set(['Whole cart', 'Hands-free Prep', 'Cart tools'].flatMap((name) => example(name).map((n) => n.type)));
     assert.deepEqual(
       TYPES.filter((t) => !used.has(t)),
       [],
@@ -69,7 +69,7 @@ describe('the example workflows', () => {
   });
 
   it('name the hardware and servers a user replaces, never the simulated cart or this host', () => {
-    for (const name of ['Device Prep', 'Check Out', 'Return', 'Whole cart', 'Cart tools']) {
+    for (const name of ['Device Prep', 'Hands-free Prep', 'Check Out', 'Return', 'Whole cart', 'Cart tools']) {
       const text = JSON.stringify(example(name));
       assert.doesNotMatch(text, /"sim:|127\.0\.0\.1|localhost/, name);
       assert.match(text, /"serialPort":"\/dev\/ttyACM0"/, name);
@@ -84,7 +84,7 @@ describe('the example workflows', () => {
     // Roughly as the editor sizes a node: its label at ~7 px a character, an icon, ports; 100 px at least.
     const label = (n: FlowNode) => n.name || (n.type === 'http in' ? `[${n.method}] ${n.url}` : n.type);
     const width = (n: FlowNode) => Math.max(100, 7 * label(n).length + 50);
-    for (const name of ['Device Prep', 'Check Out', 'Return', 'Whole cart', 'Cart tools']) {
+    for (const name of ['Device Prep', 'Hands-free Prep', 'Check Out', 'Return', 'Whole cart', 'Cart tools']) {
       const nodes = example(name).filter((n) => n.x !== undefined && n.type !== 'comment');
       const byId = new Map(nodes.map((n) => [n.id, n]));
       for (const [i, a] of nodes.entries()) {

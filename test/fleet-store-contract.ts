@@ -133,6 +133,22 @@ export function fleetStoreContract(fresh: () => Promise<OpenStore>): void {
     assert.deepEqual(await store.pendingCheckouts(), []);
   });
 
+  it('a docked phone about to be erased is Prepping and never handed out; one being taken is left alone; one away keeps its status', async () => {
+    await ready('A', 1, 0.9);
+    await ready('B', 2, 0.8);
+    assert.equal(await store.beginPrep('A', { who: 'erase-device', why: 'erasing' }), true);
+    assert.equal((await store.device('A'))?.status, 'Prepping');
+    assert.ok((await store.audit('A')).some((e) => e.what === 'status' && e.to === 'Prepping' && e.who === 'erase-device'));
+    const taking = await store.beginCheckout('alice', RULES);
+    assert.equal(taking.udid, 'B', 'the Prepping phone is not handed out, though it has more charge');
+    assert.equal(await store.beginPrep('B', { who: 'erase-device', why: 'erasing' }), false);
+    assert.equal((await store.device('B'))?.status, 'Checking Out');
+    await store.checkIn('B', { who: 'return', why: 'docked again' });
+    await store.unplugged('B');
+    assert.equal(await store.beginPrep('B', { who: 'erase-device', why: 'erasing' }), true);
+    assert.equal((await store.device('B'))?.status, 'Checked In', 'a phone away from the cart (a remote wipe) keeps its status');
+  });
+
   it('keeps Lost Mode and Lost or Retired across a restart; a Retired phone checked in stays Retired; every change is said as `change`', async () => {
     await ready('A', 1, 0.9);
     await ready('B', 2, 0.9);

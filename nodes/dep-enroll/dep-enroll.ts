@@ -1,7 +1,8 @@
 import type { NodeAPI } from 'node-red';
 import { CodedError } from '../lib/coded-error';
 import { deviceConfigured } from '../lib/mdm/commands';
-import { assignDepProfile, waitForEnrolment } from '../lib/mdm/enrolment';
+import { assignDepProfile, waitForEnrolment, waitForReturn } from '../lib/mdm/enrolment';
+import { numberField } from '../shared/defaults';
 import { registerDeviceAction, type DeviceActionDef } from '../shared/device-action';
 
 interface DepEnrollDef extends DeviceActionDef {
@@ -10,9 +11,14 @@ interface DepEnrollDef extends DeviceActionDef {
   profileUuid: string;
   /** Release a device the profile holds in Setup Assistant (await_device_configured). */
   sendDeviceConfigured: boolean;
+  /** Seconds a phone erased with Return to Service has to come back by itself. */
+  returnTimeout?: string;
 }
 
-/** Waits for an erased device to enrol again, optionally assigning its DEP profile first. */
+/**
+ * Waits for an erased device to enrol again, optionally assigning its DEP profile first; one
+ * erased with Return to Service has its own deadline and fails with RTS_NOT_RETURNED.
+ */
 export default function (RED: NodeAPI): void {
   registerDeviceAction<DepEnrollDef>(
     RED,
@@ -26,7 +32,9 @@ export default function (RED: NodeAPI): void {
         await assignDepProfile(config.depProxyUrl, apiKey, config.profileUuid, serial, 30_000);
       }
       // Counts an enrolment since the erase too, so the device cannot be quicker than us.
-      const enrolment = await waitForEnrolment(mdm, device.udid, wait.timeout, wait.signal);
+      const enrolment = await (mdm.enrolment(device.udid)?.returnToService
+        ? waitForReturn(mdm, device.udid, numberField('dep-enroll', config, 'returnTimeout') * 1000, wait.signal)
+        : waitForEnrolment(mdm, device.udid, wait.timeout, wait.signal));
       if (config.sendDeviceConfigured && enrolment.awaitingConfiguration) {
         await mdm.perform(device.udid, deviceConfigured(), wait);
       }

@@ -53,6 +53,7 @@ export const ERROR_CODES = {
   DEVICE_NOT_FOUND: { area: 'fleet', http: 404, retry: false },
   NOT_FAILED: { area: 'fleet', http: 409, retry: false },
   NOT_LOST: { area: 'fleet', http: 409, retry: false },
+  DEVICE_IN_USE: { area: 'fleet', http: 409, retry: true },
   RETIRED: { area: 'fleet', http: 409, retry: false },
 
   // The badge lookup service
@@ -114,6 +115,9 @@ export const ERROR_CODES = {
   // The phone, through its MDM
   DEVICE_TIMEOUT: { area: 'device', http: 504, retry: true, unresponsive: true },
   DEVICE_ERROR: { area: 'device', http: 502, retry: false, unresponsive: true },
+  RTS_UNSUPPORTED: { area: 'device', http: 409, retry: false },
+  ACTIVATION_LOCKED: { area: 'device', http: 409, retry: false },
+  RTS_NOT_RETURNED: { area: 'device', http: 504, retry: false },
 
   // Webhooks the MDM posts to the cart
   WEBHOOK_UNSIGNED: { area: 'webhook', http: 401, retry: false },

@@ -125,9 +125,15 @@ export function registerDeviceAction<C extends DeviceActionDef>(
     }
     const chooseDevice =
       options.chooseDevice ??
-      (async (_config: C, msg: DeviceMessage) => {
-        if (!msg.device?.udid) throw new CodedError('NO_DEVICE', RED._(`${ACTION_TEXT}.no-device`));
-        return { device: msg.device as ActionDevice };
+      (async (_config: C, msg: DeviceMessage, fleet: Fleet) => {
+        if (msg.device?.udid) return { device: msg.device as ActionDevice };
+        // A hub and port instead (an inject node's button for one port): the phone docked there.
+        const hub = msg.device?.hubId ?? msg.device?.hub;
+        const port = msg.device?.port;
+        if (!hub || port === undefined) throw new CodedError('NO_DEVICE', RED._(`${ACTION_TEXT}.no-device`));
+        const docked = await fleet.dockedAt(hub, Number(port));
+        if (!docked) throw new CodedError('NO_DEVICE', RED._(`${ACTION_TEXT}.none-docked`, { hub, port }));
+        return { device: docked };
       });
 
     this.on('input', (msg: DeviceMessage, send, done) => {

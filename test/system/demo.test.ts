@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { demoFlows } from '../../demo/demo';
-import { cartState, startDemoChild, untilCart, type DemoChild } from '../../harness/demo-child';
+import { cartState, pressHandsFreePrep, startDemoChild, untilCart, type DemoChild } from '../../harness/demo-child';
 import { logProblems, startChild } from '../../harness/node-red-child';
 import { tempDir } from '../../harness/support';
 import { deployFlows } from '../../demo/node-red-runtime';
@@ -72,6 +72,11 @@ describe('the demo (npm start) in a real Node-RED process', function () {
       Array(10).fill('Checked In'),
     );
     assert.deepEqual(logProblems(demo.output()), [], 'no warnings or errors while preparing');
+  });
+
+  it('the Hands-free Prep button prepares the phone at Cart A port 1 again: erased with Return to Service, back by itself, no USB step, Checked In', async () => {
+    await pressHandsFreePrep(url);
+    assert.deepEqual(logProblems(demo.output()), [], 'no warnings or errors');
   });
 
   it('a badge tap checks a phone out (white LED, her name on the lock screen); unplugged and docked again, it is returned', async () => {

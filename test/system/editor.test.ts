@@ -11,7 +11,7 @@ import { ARTIFACTS } from '../../harness/artifacts';
 
 const NODES = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))['node-red'].nodes as Record<string, string>;
 const CONFIG_TYPES = ['smart-hub', 'mdm-server', 'device-fleet'];
-const EXAMPLES = ['Device Prep', 'Check Out', 'Return', 'Whole cart', 'Cart tools'];
+const EXAMPLES = ['Device Prep', 'Hands-free Prep', 'Check Out', 'Return', 'Whole cart', 'Cart tools'];
 
 type Status = { text?: string; fill?: string } | undefined;
 
@@ -357,6 +357,29 @@ describe('the editor in a real browser (headless Chromium)', function () {
     await page.screenshot({ path: join(ARTIFACTS, 'badge-reader-dialog.png') });
     await page.click('.red-ui-tray-toolbar button:has-text("Cancel")');
     await page.waitForSelector('#node-input-path', { state: 'detached' });
+  });
+
+  it('the erase dialog: Return to Service offers the flows’ Add Wi-Fi nodes by name, a profile file only without one, nothing of it when off', async () => {
+    await page.evaluate(() => {
+      const RED = (window as unknown as { RED: { editor: { edit(node: unknown): void }; nodes: { node(id: string): unknown } } }).RED;
+      RED.editor.edit(RED.nodes.node('dc-rts-erase'));
+    });
+    await page.waitForSelector('#node-input-wifi', { state: 'visible' });
+    assert.equal(await page.inputValue('#node-input-wifi'), 'dc-rts-wifi', 'the example’s own Add Wi-Fi node');
+    const offered = await page.$$eval('#node-input-wifi option', (options) => options.map((o) => [(o as HTMLOptionElement).value, o.textContent]));
+    assert.ok(
+      offered.some(([id, label]) => id === 'dc-prep-wifi' && label === 'Add Wi-Fi'),
+      `Device Prep's Add Wi-Fi offered too: ${JSON.stringify(offered)}`,
+    );
+    assert.ok(!(await page.isVisible('#node-input-wifiProfile')), 'no file while an Add Wi-Fi node gives the network');
+    await page.selectOption('#node-input-wifi', '');
+    assert.ok(await page.isVisible('#node-input-wifiProfile'), 'a profile file without one');
+    await page.screenshot({ path: join(ARTIFACTS, 'erase-return-to-service-dialog.png') });
+    await page.uncheck('#node-input-returnToService');
+    for (const field of ['#node-input-wifi', '#node-input-wifiProfile', '#node-input-mdmProfile'])
+      assert.ok(!(await page.isVisible(field)), `${field} hidden without Return to Service`);
+    await page.click('.red-ui-tray-toolbar button:has-text("Cancel")');
+    await page.waitForSelector('#node-input-wifi', { state: 'detached' });
   });
 
   it('a fleet from a flow that predates its fields opens with their defaults, and its dialog links its own ward page and cart screen', async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { builtFile } from '../../nodes/lib/package-root';
 import { tempDir } from '../../harness/support';
-import { untilCart } from '../../harness/demo-child';
+import { pressHandsFreePrep, untilCart } from '../../harness/demo-child';
 import { logProblems, startChild, type Child } from '../../harness/node-red-child';
 import { createDatabase, startPostgres, type TestPostgres } from '../../harness/postgres';
 
@@ -42,6 +42,11 @@ describe('npm run start:ward: two carts on one PostgreSQL', function () {
     const atB = await tap(b);
     assert.equal(atB.status, 409);
     assert.equal(((await atB.json()) as { code: string }).code, 'USER_HAS_DEVICE', 'alice has ward A\u2019s phone');
+    assert.deepEqual(logProblems(ward.output()), []);
+  });
+
+  it('the Hands-free Prep button prepares a phone again with the fleet on PostgreSQL', async () => {
+    await pressHandsFreePrep(ward.ready['ward-b']);
     assert.deepEqual(logProblems(ward.output()), []);
   });
 });

@@ -238,6 +238,19 @@ export abstract class FleetStore extends EventEmitter {
     return this.update(udid, () => ({ patch: { battery, healthy, heardAt: this.now().toISOString(), ...(serial && { serial }) } }));
   }
 
+  /**
+   * A docked phone about to be erased becomes Prepping, nobody's to take until it is checked in
+   * again; false, and nothing changed, when someone is taking it at the cart right now.
+   */
+  async beginPrep(udid: string, actor: Actor): Promise<boolean> {
+    let taken = false;
+    await this.update(udid, (current) => {
+      taken = current.docked && current.status === 'Checking Out';
+      return taken || !current.docked || current.status === 'Prepping' ? undefined : { patch: { status: 'Prepping' }, what: 'status', actor };
+    });
+    return !taken;
+  }
+
   /** A device whose workflow failed (not unplugged in time, an action failed): Failed, never handed out so. */
   fail(udid: string, actor: Actor = {}): Promise<DeviceRecord> {
     return this.update(udid, (current) => ({ patch: failedPatch(current), what: 'failed', actor }));

@@ -184,6 +184,12 @@ export class Fleet {
     return this.leds.attach(hub, connection);
   }
 
+  /** The phone docked at `port` of a hub of this fleet, named by its config node id or by its name. */
+  async dockedAt(hub: string, port: number): Promise<(Device & { udid: string }) | undefined> {
+    const record = await this.store.deviceAt(this.leds.idOf(hub) ?? hub, port);
+    return record?.docked ? asDevice(record) : undefined;
+  }
+
   /** Sets the LED of the device's port; a hub the fleet does not know is skipped with a warning. */
   setLed(device: Device, led: LedState): Promise<void> {
     return this.leds.setLed(device, led);

@@ -34,6 +34,12 @@ export class LedRouter {
     return this.names.get(hubId) ?? hubId;
   }
 
+  /** The config node id of the hub attached under `name`, if exactly one is. */
+  idOf(name: string): string | undefined {
+    const ids = [...this.names].filter(([, known]) => known === name).map(([id]) => id);
+    return ids.length === 1 ? ids[0] : undefined;
+  }
+
   /** Sets the LED of the device's port; a hub the fleet does not know is skipped with a warning (once). */
   async setLed(device: Device, led: LedState): Promise<void> {
     const hub = device.hubId === undefined ? undefined : this.hubs.get(device.hubId);

@@ -1,7 +1,15 @@
 import axios from 'axios';
 import { onAbort } from '../abort';
 import { catalogText, CodedError } from '../coded-error';
+import type { MdmCommand } from './commands';
 import type { Enrolment, MdmAdapter } from './mdm-adapter';
+
+/** Keeps when `command`, if an EraseDevice, erased the device, and whether it asked for Return to Service. */
+export function noteErase(known: Enrolment, command: MdmCommand, at: number): void {
+  if (command.Command.RequestType !== 'EraseDevice') return;
+  known.erasedAt = at;
+  known.returnToService = (command.Command.ReturnToService as { Enabled?: boolean } | undefined)?.Enabled === true;
+}
 
 /**
  * Resolves once `udid` has enrolled since it was last erased through this MDM (or, if it
@@ -34,6 +42,17 @@ export function waitForEnrolment(mdm: MdmAdapter, udid: string, timeoutMs: numbe
     // Listen first: asking an MDM without check-ins (Jamf) is what starts it looking.
     mdm.on('token-update', onEnrolment);
     onEnrolment(mdm.enrolment(udid) ?? { udid });
+  });
+}
+
+/**
+ * Resolves once `udid`, erased with Return to Service, has enrolled again by itself; past
+ * `timeoutMs` it has not come back (RTS_NOT_RETURNED), usually for its Wi-Fi profile.
+ */
+export function waitForReturn(mdm: MdmAdapter, udid: string, timeoutMs: number, signal?: AbortSignal): Promise<Enrolment> {
+  return waitForEnrolment(mdm, udid, timeoutMs, signal).catch((err: CodedError) => {
+    if (err.code !== 'DEVICE_TIMEOUT') throw err;
+    throw new CodedError('RTS_NOT_RETURNED', catalogText('dep-enroll.errors.not-returned', { udid, seconds: Math.round(timeoutMs / 1000) }));
   });
 }
 

@@ -12,8 +12,22 @@ export type JamfCommandData = { commandType: string; [key: string]: unknown };
 export function jamfCommandData(command: MdmCommand): JamfCommandData {
   const c = command.Command;
   switch (c.RequestType) {
-    case 'EraseDevice':
-      return { commandType: 'ERASE_DEVICE', preserveDataPlan: c.PreserveDataPlan === true, disallowProximitySetup: c.DisallowProximitySetup === true };
+    case 'EraseDevice': {
+      const service = c.ReturnToService as { WiFiProfileData?: Buffer; MDMProfileData?: Buffer } | undefined;
+      return {
+        commandType: 'ERASE_DEVICE',
+        preserveDataPlan: c.PreserveDataPlan === true,
+        disallowProximitySetup: c.DisallowProximitySetup === true,
+        // Jamf Pro 10.50+: the profiles base64-encoded, as its Return to Service guide shows.
+        ...(service && {
+          returnToService: {
+            enabled: true,
+            ...(service.WiFiProfileData && { wifiProfileData: service.WiFiProfileData.toString('base64') }),
+            ...(service.MDMProfileData && { mdmProfileData: service.MDMProfileData.toString('base64') }),
+          },
+        }),
+      };
+    }
     case 'ClearPasscode':
       return { commandType: 'CLEAR_PASSCODE', unlockToken: (c.UnlockToken as Buffer).toString('base64') };
     case 'RestartDevice':

@@ -3,7 +3,8 @@ import { pause } from '../abort';
 import { catalogText, CodedError } from '../coded-error';
 import type { MdmCommand } from './commands';
 import { jamfCommandData } from './jamf-commands';
-import type { AssignedUser, DeviceFacts, Enrolment, MdmAdapter, PerformOptions } from './mdm-adapter';
+import type { AssignedUser, DeviceFacts, Enrolment, EraseFacts, MdmAdapter, PerformOptions } from './mdm-adapter';
+import { noteErase } from './enrolment';
 import { MdmHttp, type MdmRequest } from './mdm-http';
 
 export interface JamfOptions {
@@ -29,8 +30,9 @@ interface JamfDevice {
 /** The fields of `GET /api/v2/mobile-devices/{id}/detail` this package reads. */
 interface JamfDetail {
   serialNumber?: string;
+  osVersion?: string;
   lastEnrollmentTimestamp?: string;
-  ios?: { unlockToken?: string };
+  ios?: { unlockToken?: string; security?: { activationLockEnabled?: boolean } };
 }
 
 /** The extension attribute a smart group reads to scope the locker app's App Lock profile. */
@@ -85,7 +87,7 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
     if (!uuid) throw new CodedError('MDM_PROTOCOL', catalogText('mdm-server.errors.jamf-no-id'));
     await this.untilAcknowledged(udid, uuid, deadline, timeout, signal);
     // Erased when sent, not when the acknowledgement was read: a phone may enrol again before the next poll.
-    if (command.Command.RequestType === 'EraseDevice') this.enrolmentOf(udid).erasedAt = sentAt;
+    noteErase(this.enrolmentOf(udid), command, sentAt);
     return {};
   }
 
@@ -106,6 +108,13 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
   /** Jamf Pro has no per-command DeviceInformation here; its inventory (charge, serial) is not read yet. */
   async readDevice(): Promise<DeviceFacts> {
     return {};
+  }
+
+  /** From the inventory (`osVersion`, `ios.security.activationLockEnabled`), as of the phone's last inventory update. */
+  async readEraseFacts(udid: string): Promise<EraseFacts> {
+    const { osVersion, ios } = await this.detail(udid);
+    const activationLock = ios?.security?.activationLockEnabled;
+    return { ...(osVersion && { osVersion }), ...(typeof activationLock === 'boolean' && { activationLock }) };
   }
 
   async assignUser(udid: string, user: AssignedUser | undefined): Promise<void> {

@@ -7,6 +7,13 @@ export interface DeviceFacts {
   serial?: string;
 }
 
+/** What Return to Service needs to know of a phone before it is erased; undefined where the MDM cannot tell. */
+export interface EraseFacts {
+  /** e.g. '17.4.1'. */
+  osVersion?: string;
+  activationLock?: boolean;
+}
+
 export interface PerformOptions {
   /** How long to wait for the device, ms. */
   timeout: number;
@@ -33,6 +40,8 @@ export interface Enrolment {
   enrolledAt?: number;
   /** When the device last acknowledged an EraseDevice sent through this adapter, ms epoch. */
   erasedAt?: number;
+  /** That erase asked for Return to Service: the phone should enrol again by itself. */
+  returnToService?: boolean;
 }
 
 /**
@@ -60,6 +69,8 @@ export interface MdmAdapter extends EventEmitter {
    * the MDM cannot tell. Asked at every check-in, it re-learns what a lost check-in webhook took.
    */
   readDevice(udid: string, options: PerformOptions): Promise<DeviceFacts>;
+  /** The OS version and Activation Lock, read before a Return to Service erase. */
+  readEraseFacts(udid: string, options: PerformOptions): Promise<EraseFacts>;
   /** Removes the device's record, so its next enrolment counts as new. */
   deleteDevice(udid: string): Promise<void>;
   /** Answers one webhook POST (exact bytes), for MDMs that report by webhook. */

@@ -7,7 +7,8 @@ import { CommandResults } from './command-results';
 import { deviceInformation, installProfile, parsePlist, removeProfile, toPlist, type MdmCommand } from './commands';
 import { APP_LOCK_IDENTIFIER, appLockProfile } from './profiles';
 import { MdmHttp } from './mdm-http';
-import type { AssignedUser, DeviceFacts, Enrolment, MdmAdapter, PerformOptions } from './mdm-adapter';
+import type { AssignedUser, DeviceFacts, Enrolment, EraseFacts, MdmAdapter, PerformOptions } from './mdm-adapter';
+import { noteErase } from './enrolment';
 
 export interface NanoMdmOptions {
   url: string;
@@ -103,6 +104,12 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
     return { ...(typeof battery === 'number' && { battery }), ...(typeof serial === 'string' && serial && { serial }) };
   }
 
+  async readEraseFacts(udid: string, options: PerformOptions): Promise<EraseFacts> {
+    const answer = await this.perform(udid, deviceInformation(['OSVersion', 'IsActivationLockEnabled']), options);
+    const { OSVersion: osVersion, IsActivationLockEnabled: activationLock } = (answer.QueryResponses ?? {}) as Record<string, unknown>;
+    return { ...(typeof osVersion === 'string' && { osVersion }), ...(typeof activationLock === 'boolean' && { activationLock }) };
+  }
+
   /** NanoMDM keeps no users. */
   async assignUser(_udid: string, _user: AssignedUser | undefined): Promise<void> {}
 
@@ -118,7 +125,7 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
       this.results.cancel(udid, command.CommandUUID, err as Error);
     }
     const result = await answer;
-    if (command.Command.RequestType === 'EraseDevice') this.remember(udid).erasedAt = Date.now();
+    noteErase(this.remember(udid), command, Date.now());
     return result;
   }
 

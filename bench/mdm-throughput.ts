@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import axios from 'axios';
 import helper from 'node-red-node-test-helper';
 import type { Node, NodeMessage } from 'node-red';
@@ -8,6 +9,7 @@ import { webhookHandler } from '../nodes/mdm-server/webhooks';
 import * as commands from '../nodes/lib/mdm/commands';
 import { appLockProfile } from '../nodes/lib/mdm/profiles';
 import { SimulatedNanoMdm } from '../sim/nanomdm-server';
+import { SimulatedWorkspaceOne } from '../sim/workspace-one-server';
 import { SimulatedDevice } from '../sim/simulated-device';
 import { webhookReceiver } from '../sim/webhook-receiver';
 import { median } from './stats';
@@ -57,19 +59,7 @@ async function rawRun(devices: number): Promise<number> {
   });
   sim.webhookUrl = receiver.url;
   for (const phone of phones) await sim.enrol(phone);
-  let inFlight = 0;
-  const queue: (() => void)[] = [];
-  const limited = async <T>(work: () => Promise<T>): Promise<T> => {
-    if (inFlight >= MAX_CONCURRENT) await new Promise<void>((resolve) => queue.push(resolve));
-    else inFlight++;
-    try {
-      return await work();
-    } finally {
-      const next = queue.shift();
-      if (next) next();
-      else inFlight--;
-    }
-  };
+  const limited = limiter(MAX_CONCURRENT);
   const started = performance.now();
   await Promise.all(
     phones.map(async (phone) => {
@@ -92,26 +82,44 @@ async function rawRun(devices: number): Promise<number> {
   return seconds;
 }
 
-/** Through the package's nodes in a Node-RED runtime: mdm-server, device-fleet, mdm-command. */
-async function nodesRun(devices: number): Promise<{ seconds: number; peak: number }> {
+/** A simulated MDM as the nodes meet it: the mdm-server node's fields and credentials, its enrolled phones. */
+interface BenchMdm {
+  phones: SimulatedDevice[];
+  fields: Record<string, unknown>;
+  credentials: Record<string, string>;
+  /** Enrols the phones, once the nodes listen. */
+  enrol(): Promise<unknown>;
+  peak(): number;
+  stop(): Promise<void>;
+}
+
+/** NanoMDM with the nodes' webhook receiver; unsigned, as the raw client's webhooks are: the same work on both sides. */
+async function nanoForNodes(devices: number): Promise<BenchMdm> {
   const { sim, phones } = await simulatedMdm(devices);
   const receiver = await webhookReceiver((body, signature) => webhookHandler('/device-checkout/webhook')?.(body, signature) ?? 503);
   sim.webhookUrl = receiver.url;
+  return {
+    phones,
+    fields: { vendor: 'nanomdm', url: sim.url, acceptUnsigned: true, webhookPath: 'device-checkout/webhook' },
+    credentials: { apiKey: API_KEY },
+    enrol: () => Promise.all(phones.map((phone) => sim.enrol(phone))),
+    peak: () => sim.peakInFlight,
+    stop: async () => {
+      await sim.stop();
+      await receiver.close();
+    },
+  };
+}
+
+/** Through the package's nodes in a Node-RED runtime: mdm-server, device-fleet, mdm-command. */
+async function nodesRun(devices: number, start: (devices: number) => Promise<BenchMdm>): Promise<{ seconds: number; peak: number }> {
+  const mdm = await start(devices);
+  const { phones } = mdm;
   helper.settings({ userDir: tempDir('bench-userdir') });
   await helper.load(
     [mdmServer, deviceFleet, mdmCommand],
     [
-      // Unsigned, as the raw client's webhooks are: the same work on both sides.
-      {
-        id: 'mdm',
-        type: 'mdm-server',
-        vendor: 'nanomdm',
-        url: sim.url,
-        maxConcurrent: String(MAX_CONCURRENT),
-        timeout: '30000',
-        webhookPath: 'device-checkout/webhook',
-        acceptUnsigned: true,
-      },
+      { id: 'mdm', type: 'mdm-server', maxConcurrent: String(MAX_CONCURRENT), timeout: '30000', webhookPath: 'device-checkout/webhook', ...mdm.fields },
       { id: 'fleet', type: 'device-fleet', mdm: 'mdm' },
       ...[0, 1, 2].map((i) => ({
         id: `cmd${i}`,
@@ -124,28 +132,34 @@ async function nodesRun(devices: number): Promise<{ seconds: number; peak: numbe
       })),
       { id: 'done', type: 'helper' },
     ] as never,
-    { mdm: { apiKey: API_KEY } } as never,
+    { mdm: mdm.credentials } as never,
   );
-  for (const phone of phones) await sim.enrol(phone);
+  await mdm.enrol();
   const next = new Map<string, (msg: NodeMessage) => void>();
   helper.getNode('done').on('input', (msg: NodeMessage) => next.get((msg as { _device?: string })._device ?? '')?.(msg));
-  sim.peakInFlight = 0;
+  // A node that fails (a setting it refuses, the MDM away) ends the run with its reason instead of a wait that never ends.
+  const failed = new Promise<never>((_resolve, reject) => {
+    for (const id of ['mdm', 'cmd0', 'cmd1', 'cmd2'])
+      (helper.getNode(id) as unknown as EventEmitter).on('call:error', (call: { args: unknown[] }) => reject(new Error(`${id}: ${String(call.args[0])}`)));
+  });
   const started = performance.now();
-  await Promise.all(
-    phones.map(async (phone) => {
-      const steps = returnCommands();
-      for (let i = 0; i < steps.length; i++) {
-        const done = new Promise<NodeMessage>((resolve) => next.set(phone.udid, resolve));
-        (helper.getNode(`cmd${i}`) as Node).receive({ _device: phone.udid, device: { udid: phone.udid }, payload: steps[i].keys } as NodeMessage);
-        await done;
-      }
-    }),
-  );
+  await Promise.race([
+    failed,
+    Promise.all(
+      phones.map(async (phone) => {
+        const steps = returnCommands();
+        for (let i = 0; i < steps.length; i++) {
+          const done = new Promise<NodeMessage>((resolve) => next.set(phone.udid, resolve));
+          (helper.getNode(`cmd${i}`) as Node).receive({ _device: phone.udid, device: { udid: phone.udid }, payload: steps[i].keys } as NodeMessage);
+          await done;
+        }
+      }),
+    ),
+  ]);
   const seconds = (performance.now() - started) / 1000;
-  const peak = sim.peakInFlight;
+  const peak = mdm.peak();
   await helper.unload();
-  await sim.stop();
-  await receiver.close();
+  await mdm.stop();
   return { seconds, peak };
 }
 
@@ -156,7 +170,7 @@ export async function measureMdmThroughput(devices: number, rounds: number): Pro
   let peakInFlight = 0;
   for (let round = 0; round < rounds; round++) {
     raw.push(await rawRun(devices));
-    const run = await nodesRun(devices);
+    const run = await nodesRun(devices, nanoForNodes);
     nodes.push(run.seconds);
     peakInFlight = Math.max(peakInFlight, run.peak);
   }
@@ -166,4 +180,103 @@ export async function measureMdmThroughput(devices: number, rounds: number): Pro
 export function formatMdmThroughput(r: ThroughputResult): string {
   const ratio = r.nodes / r.raw;
   return `${r.devices} devices x 3 Return commands (enqueue + acknowledgement), MDM answering in ${SERVER_LATENCY_MS} ms, ${MAX_CONCURRENT} requests at once: nodes ${r.nodes.toFixed(2)} s, raw axios ${r.raw.toFixed(2)} s, ratio ${ratio.toFixed(2)} (target at most 1.3: ${ratio <= 1.3 ? 'met' : 'MISSED'}); peak requests in flight at the MDM ${r.peakInFlight} (limit ${MAX_CONCURRENT}) (median of ${r.rounds} rounds)`;
+}
+
+const WS1 = { clientId: 'bench-client', clientSecret: 'bench-secret', tenantCode: 'bench-tenant' };
+/** How often a command's state is read back, on both sides, ms. */
+const WS1_POLL_MS = 100; // the shortest the mdm-server node takes
+
+async function simulatedWs1(devices: number): Promise<{ sim: SimulatedWorkspaceOne; phones: SimulatedDevice[] }> {
+  const sim = new SimulatedWorkspaceOne({ ...WS1, checkinDelay: 2 });
+  sim.latency = SERVER_LATENCY_MS;
+  await sim.start();
+  const phones = Array.from({ length: devices }, () => new SimulatedDevice());
+  for (const phone of phones) sim.enrol(phone);
+  return { sim, phones };
+}
+
+async function ws1ForNodes(devices: number): Promise<BenchMdm> {
+  const { sim, phones } = await simulatedWs1(devices);
+  return {
+    phones,
+    fields: { vendor: 'workspace-one', url: sim.url, tokenUrl: sim.tokenUrl, pollInterval: String(WS1_POLL_MS) },
+    credentials: WS1,
+    enrol: async () => undefined,
+    peak: () => sim.peakInFlight,
+    stop: () => sim.stop(),
+  };
+}
+
+/**
+ * The same requests as the Workspace ONE adapter with nothing but axios: one token, then per
+ * command the phone's queue read, the custom command sent, the queue read until it is done.
+ */
+async function ws1RawRun(devices: number): Promise<number> {
+  const { sim, phones } = await simulatedWs1(devices);
+  const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: WS1.clientId, client_secret: WS1.clientSecret });
+  const started = performance.now();
+  const { data: token } = await axios.post<{ access_token: string }>(sim.tokenUrl, form.toString());
+  const api = axios.create({
+    baseURL: sim.url,
+    headers: { authorization: `Bearer ${token.access_token}`, 'aw-tenant-code': WS1.tenantCode, accept: 'application/json;version=1' },
+  });
+  const limited = limiter(MAX_CONCURRENT);
+  type Queue = { items: { CommandName: string; LastStatus: string; TransactionUuid: string }[] };
+  await Promise.all(
+    phones.map(async (phone) => {
+      const { data: device } = await limited(() => api.get<{ Uuid: string }>('/api/mdm/devices', { params: { searchby: 'Udid', id: phone.udid } }));
+      const queue = async () => (await limited(() => api.get<Queue>(`/api/mdm/devices/${device.Uuid}/commands`))).data.items;
+      for (const { RequestType, keys } of returnCommands()) {
+        const before = new Set((await queue()).map((i) => i.TransactionUuid));
+        const xml = /<plist[^>]*>\s*([\s\S]*?)\s*<\/plist>/.exec(commands.toPlist({ RequestType, ...keys }))![1];
+        await limited(() =>
+          api.post('/api/mdm/devices/commands', { CommandXml: xml }, { params: { command: 'CustomMdmCommand', searchby: 'Udid', id: phone.udid } }),
+        );
+        for (;;) {
+          if ((await queue()).some((i) => !before.has(i.TransactionUuid) && i.LastStatus === 'Completed')) break;
+          await new Promise((resolve) => setTimeout(resolve, WS1_POLL_MS));
+        }
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  await sim.stop();
+  return seconds;
+}
+
+/** At most `max` of the calls it wraps in flight at once. */
+function limiter(max: number): <T>(work: () => Promise<T>) => Promise<T> {
+  let inFlight = 0;
+  const queue: (() => void)[] = [];
+  return async (work) => {
+    if (inFlight >= max) await new Promise<void>((resolve) => queue.push(resolve));
+    else inFlight++;
+    try {
+      return await work();
+    } finally {
+      const next = queue.shift();
+      if (next) next();
+      else inFlight--;
+    }
+  };
+}
+
+/** The same 500 phones x 3 Return commands through Workspace ONE: the nodes against a raw client doing the same requests. */
+export async function measureWs1Throughput(devices: number, rounds: number): Promise<ThroughputResult> {
+  helper.init(require.resolve('node-red'));
+  const nodes: number[] = [];
+  const raw: number[] = [];
+  let peakInFlight = 0;
+  for (let round = 0; round < rounds; round++) {
+    raw.push(await ws1RawRun(devices));
+    const run = await nodesRun(devices, ws1ForNodes);
+    nodes.push(run.seconds);
+    peakInFlight = Math.max(peakInFlight, run.peak);
+  }
+  return { devices, nodes: median(nodes), raw: median(raw), peakInFlight, rounds };
+}
+
+export function formatWs1Throughput(r: ThroughputResult): string {
+  const ratio = r.nodes / r.raw;
+  return `Workspace ONE: ${r.devices} devices x 3 Return commands (custom command + its queue read back every ${WS1_POLL_MS} ms), MDM answering in ${SERVER_LATENCY_MS} ms, ${MAX_CONCURRENT} requests at once: nodes ${r.nodes.toFixed(2)} s, raw axios ${r.raw.toFixed(2)} s, ratio ${ratio.toFixed(2)} (target at most 1.3: ${ratio <= 1.3 ? 'met' : 'MISSED'}); peak requests in flight at the MDM ${r.peakInFlight} (limit ${MAX_CONCURRENT}) (median of ${r.rounds} rounds)`;
 }

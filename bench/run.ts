@@ -1,6 +1,6 @@
 import { formatLatency, measureLatency } from './latency';
 import { formatPollingCost, measurePollingCost } from './polling-cost';
-import { formatMdmThroughput, measureMdmThroughput } from './mdm-throughput';
+import { formatMdmThroughput, formatWs1Throughput, measureMdmThroughput, measureWs1Throughput } from './mdm-throughput';
 import { formatBadgeToReady, formatShiftChange, formatWallpaper, measureBadgeToReady, measureShiftChange, measureWallpaper } from './checkout';
 import { formatStoreTap, measureStoreTap } from './shared-fleet';
 import { formatFleetView, measureFleetView } from './fleet-view';
@@ -12,10 +12,7 @@ import { formatWardCheckouts, formatWardShiftChange, measureWardCheckouts, measu
 // `npm run bench`: medians and ratios against baselines measured in this same run.
 async function main(): Promise<void> {
   const only = process.argv[2];
-  if (only === 'mdm') {
-    console.log('  ' + formatMdmThroughput(await measureMdmThroughput(500, 3)));
-    return;
-  }
+  if (only === 'mdm') return mdmThroughput();
   if (only === 'checkout') return checkout();
   if (only === 'fleet') return sharedFleet();
   if (only === 'view') return fleetView();
@@ -31,8 +28,7 @@ async function main(): Promise<void> {
   }
   console.log('Polling cost');
   console.log('  ' + formatPollingCost(await measurePollingCost(16, 3, 15)));
-  console.log('MDM throughput (simulated NanoMDM on loopback)');
-  console.log('  ' + formatMdmThroughput(await measureMdmThroughput(500, 3)));
+  await mdmThroughput();
   await checkout();
   await sharedFleet();
   await fleetView();
@@ -44,6 +40,12 @@ async function main(): Promise<void> {
 async function prep(): Promise<void> {
   console.log('Device Prep over USB against the Hands-free Prep (Return to Service), simulated cart');
   console.log('  ' + formatPrep(await measurePrep(8, 3)));
+}
+
+async function mdmThroughput(): Promise<void> {
+  console.log('MDM throughput (simulated MDMs on loopback)');
+  console.log('  ' + formatMdmThroughput(await measureMdmThroughput(500, 3)));
+  console.log('  ' + formatWs1Throughput(await measureWs1Throughput(500, 3)));
 }
 
 async function cartFront(): Promise<void> {

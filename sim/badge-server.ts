@@ -1,6 +1,5 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { listenOnLoopback } from './listen';
+import type { Server } from 'node:http';
+import { serveOnLoopback, stopServing } from './listen';
 
 /**
  * A site's badge lookup service on loopback: `GET /?id=<badge>` answers `{"user", "name"}`
@@ -14,20 +13,19 @@ export class SimulatedBadgeServer {
   constructor(readonly badges: Map<string, { user: string; name?: string }>) {}
 
   async start(port = 0): Promise<string> {
-    this.server = createServer((req, res) => {
+    const { server, url } = await serveOnLoopback((req, res) => {
       this.lookups++;
       const id = new URL(req.url ?? '/', 'http://badges').searchParams.get('id') ?? '';
       const holder = this.badges.get(id);
       res.writeHead(holder ? 200 : 404, { 'content-type': 'application/json' });
       res.end(JSON.stringify(holder ?? { error: 'unknown badge' }));
-    });
-    await listenOnLoopback(this.server, port);
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/lookup`;
+    }, port);
+    this.server = server;
+    this.url = `${url}/lookup`;
     return this.url;
   }
 
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise((resolve) => this.server?.close(resolve));
+  stop(): Promise<void> {
+    return stopServing(this.server);
   }
 }

@@ -1,11 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { appleSchemas } from '../nodes/lib/mdm/apple-schema';
 import { parsePlist, toPlist } from '../nodes/lib/mdm/commands';
 import { appLockProfile } from '../nodes/lib/mdm/profiles';
 import type { EnqueueFault } from './nanomdm-server';
 import type { SimulatedDevice } from './simulated-device';
+import { serveOnLoopback, stopServing } from './listen';
 import { Timers } from './timers';
 
 export interface SimulatedJamfOptions {
@@ -68,16 +68,13 @@ export class SimulatedJamf {
   constructor(private readonly options: SimulatedJamfOptions) {}
 
   async start(): Promise<string> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    ({ server: this.server, url: this.url } = await serveOnLoopback((req, res) => void this.handle(req, res)));
     return this.url;
   }
 
   async stop(): Promise<void> {
     this.timers.clear();
-    this.server?.closeAllConnections();
-    await new Promise((resolve) => this.server?.close(resolve));
+    await stopServing(this.server);
   }
 
   /** The device appears in Jamf Pro's inventory, enrolled. */

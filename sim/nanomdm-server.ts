@@ -1,12 +1,11 @@
 import { createHmac } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import axios from 'axios';
 import { appleSchemas } from '../nodes/lib/mdm/apple-schema';
 import { parsePlist, toPlist } from '../nodes/lib/mdm/commands';
 import type { SimulatedDevice } from './simulated-device';
 import { Timers } from './timers';
-import { listenOnLoopback } from './listen';
+import { serveOnLoopback, stopServing } from './listen';
 
 export interface SimulatedNanoMdmOptions {
   apiKey: string;
@@ -72,17 +71,13 @@ export class SimulatedNanoMdm {
   }
 
   async start(port = 0): Promise<string> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await listenOnLoopback(this.server, port);
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    ({ server: this.server, url: this.url } = await serveOnLoopback((req, res) => void this.handle(req, res), port));
     return this.url;
   }
 
   async stop(): Promise<void> {
     this.timers.clear();
-    if (!this.server) return;
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server!.close(resolve));
+    await stopServing(this.server);
   }
 
   /** A device enrols: Authenticate, then TokenUpdate (NanoMDM clears its queue on Authenticate). */

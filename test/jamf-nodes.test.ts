@@ -130,6 +130,19 @@ describe('device actions through Jamf Pro in Node-RED', () => {
     assert.equal((await store.device(phone.udid))?.user, undefined);
   });
 
+  it('Test connection (the dialog\u2019s button): connected with the saved secret; a wrong one, MDM_AUTH; NanoMDM says it cannot tell before a command', async () => {
+    const test = async (body: object) =>
+      (await helper.request().post('/device-checkout/mdm-server/test').send(body)).body as { ok: boolean; code?: string; message: string };
+    const jamfDialog = { id: 'mdm', vendor: 'jamf', url: jamf.url, pollInterval: '100' };
+    assert.deepEqual(await test({ ...jamfDialog, credentials: { clientId: SECRETS.clientId, clientSecret: '__PWRD__' } }), {
+      ok: true,
+      message: 'mdm-server.test.ok {"vendor":"jamf"}',
+    });
+    const refused = await test({ ...jamfDialog, credentials: { clientId: SECRETS.clientId, clientSecret: 'typo' } });
+    assert.deepEqual([refused.ok, refused.code], [false, 'MDM_AUTH']);
+    assert.deepEqual(await test({ vendor: 'nanomdm', url: 'http://127.0.0.1:9', credentials: {} }), { ok: true, message: 'mdm-server.test.no-check' });
+  });
+
   it('never shows the API client secret', async () => {
     const said: unknown[] = [];
     for (const id of [...ids, 'mdm']) said.push(...statuses(id), ...reports(id, 'warn'), ...reports(id, 'log'));

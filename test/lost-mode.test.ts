@@ -6,8 +6,10 @@ import { DEVICE_HOME } from '../nodes/lib/fleet/fleet-store';
 import type { MdmAdapter } from '../nodes/lib/mdm/mdm-adapter';
 import { JamfPro } from '../nodes/lib/mdm/jamf';
 import { NanoMdm } from '../nodes/lib/mdm/nanomdm';
+import { WorkspaceOne } from '../nodes/lib/mdm/workspace-one';
 import { SimulatedJamf } from '../sim/jamf-server';
 import { SimulatedNanoMdm } from '../sim/nanomdm-server';
+import { SimulatedWorkspaceOne } from '../sim/workspace-one-server';
 import { SimulatedDevice } from '../sim/simulated-device';
 import { webhookReceiver } from '../sim/webhook-receiver';
 import { tempDir, waitFor } from '../harness/support';
@@ -63,9 +65,26 @@ async function jamfPro(): Promise<Mdm> {
   };
 }
 
+async function workspaceOne(): Promise<Mdm> {
+  const credentials = { clientId: 'device-checkout', clientSecret: 'lost-ws1-secret', tenantCode: 'lost-tenant-code' };
+  const sim = new SimulatedWorkspaceOne(credentials);
+  await sim.start();
+  const client = new WorkspaceOne({ url: sim.url, tokenUrl: sim.tokenUrl, ...credentials, maxConcurrent: 5, timeout: 2000, pollInterval: 20 });
+  return {
+    client,
+    enrol: async (phone) => void sim.enrol(phone),
+    invalidCommands: () => sim.invalidCommands,
+    stop: async () => {
+      await client.close();
+      await sim.stop();
+    },
+  };
+}
+
 for (const [vendor, start] of [
   ['NanoMDM', nanoMdm],
   ['Jamf Pro', jamfPro],
+  ['Workspace ONE', workspaceOne],
 ] as const) {
   describe(`Lost Mode through ${vendor}`, function () {
     this.timeout(15_000);
@@ -171,6 +190,15 @@ for (const [vendor, start] of [
       await directory.act(phone.udid, 'lost', { reason: 'not back after two shifts' }, 'charge');
       await waitFor('in Lost Mode', async () => phone.lostMode !== undefined && (await fleet.store.device(phone.udid))?.lostMode === true);
 
+      if (vendor === 'Workspace ONE') {
+        // UEM's API does not return the phone's DeviceLocation answer: said, with where to look instead.
+        await assert.rejects(
+          directory.locate(phone.udid, {}, 'charge'),
+          (err: CodedError) => err.code === 'UNSUPPORTED' && /ws1-no-location/.test(err.message),
+        );
+        await directory.act(phone.udid, 'ring', {}, 'charge');
+        return assert.equal(phone.soundsPlayed, 1);
+      }
       const { device, location } = await directory.locate(phone.udid, { reason: 'ward 3 asked' }, 'charge');
       assert.deepEqual({ ...location, at: undefined }, { latitude: 52.52667, longitude: 13.37686, accuracy: 35, at: undefined });
       assert.ok(Math.abs(Date.parse(location.at) - Date.now()) < 60_000, location.at);

@@ -9,6 +9,7 @@ import { wifiProfile } from '../nodes/lib/mdm/profiles';
 import { webhookHandler } from '../nodes/mdm-server/webhooks';
 import { SimulatedJamf } from '../sim/jamf-server';
 import { SimulatedNanoMdm } from '../sim/nanomdm-server';
+import { SimulatedWorkspaceOne } from '../sim/workspace-one-server';
 import { SimulatedDevice, type SimulatedDeviceOptions } from '../sim/simulated-device';
 import { webhookReceiver } from '../sim/webhook-receiver';
 import { collect, helper, load, reports, send } from '../harness/node-red';
@@ -16,6 +17,7 @@ import { tempDir, waitFor } from '../harness/support';
 
 const NANO = { apiKey: 'rts-api-key-51c0', webhookSecret: 'rts-hmac-key-9e2a' };
 const JAMF = { clientId: 'rts-api-client', clientSecret: 'rts-jamf-secret-77b1' };
+const WS1 = { clientId: 'rts-oauth-client', clientSecret: 'rts-ws1-secret-03c9', tenantCode: 'rts-tenant-5d21' };
 const WIFI_PASSWORD = 'ward-wifi-pass-4411';
 /** What an MDM profile file holds: the com.apple.mdm payload a DEP profile with configuration-web-url needs. */
 const MDM_PROFILE = {
@@ -34,11 +36,14 @@ type EraseKeys = { RequestType: string; ReturnToService?: { Enabled: boolean; Wi
  * Return to Service (issue 23 §1) through both MDMs, in a real Node-RED: the phones have nobody at
  * Setup Assistant, so only Return to Service brings an erased one back.
  */
-for (const vendor of ['nanomdm', 'jamf'] as const) {
-  describe(`Return to Service through ${vendor === 'jamf' ? 'Jamf Pro' : 'NanoMDM'}`, function () {
+const VENDOR_NAMES = { nanomdm: 'NanoMDM', jamf: 'Jamf Pro', 'workspace-one': 'Workspace ONE UEM' };
+
+for (const vendor of ['nanomdm', 'jamf', 'workspace-one'] as const) {
+  describe(`Return to Service through ${VENDOR_NAMES[vendor]}`, function () {
     this.timeout(20_000);
     let nano: SimulatedNanoMdm | undefined;
     let jamf: SimulatedJamf | undefined;
+    let ws1: SimulatedWorkspaceOne | undefined;
     let receiver: { url: string; close(): Promise<void> } | undefined;
     let back: NodeMessage[];
     let erased: NodeMessage[];
@@ -54,6 +59,10 @@ for (const vendor of ['nanomdm', 'jamf'] as const) {
         jamf = new SimulatedJamf(JAMF);
         await jamf.start();
         mdm = { vendor: 'jamf', url: jamf.url, pollInterval: '100' };
+      } else if (vendor === 'workspace-one') {
+        ws1 = new SimulatedWorkspaceOne(WS1);
+        await ws1.start();
+        mdm = { vendor: 'workspace-one', url: ws1.url, tokenUrl: ws1.tokenUrl, pollInterval: '100' };
       } else {
         nano = new SimulatedNanoMdm(NANO);
         await nano.start();
@@ -112,7 +121,7 @@ for (const vendor of ['nanomdm', 'jamf'] as const) {
           { id: 'erased', type: 'helper' },
           { id: 'back', type: 'helper' },
         ],
-        { mdm: vendor === 'jamf' ? JAMF : NANO, wifi: { password: WIFI_PASSWORD } },
+        { mdm: { nanomdm: NANO, jamf: JAMF, 'workspace-one': WS1 }[vendor], wifi: { password: WIFI_PASSWORD } },
       );
       erased = collect('erased');
       back = collect('back');
@@ -122,15 +131,16 @@ for (const vendor of ['nanomdm', 'jamf'] as const) {
     afterEach(async () => {
       await helper.unload();
       helper.settings({});
-      for (const sim of [nano, jamf]) if (sim) assert.deepEqual(sim.invalidCommands, [], 'every command sent conforms to Apple\u2019s schema');
-      await Promise.all([nano?.stop(), jamf?.stop(), receiver?.close()]);
-      nano = jamf = receiver = undefined;
+      for (const sim of [nano, jamf, ws1]) if (sim) assert.deepEqual(sim.invalidCommands, [], 'every command sent conforms to Apple\u2019s schema');
+      await Promise.all([nano?.stop(), jamf?.stop(), ws1?.stop(), receiver?.close()]);
+      nano = jamf = ws1 = receiver = undefined;
     });
 
     let phones = 0;
     async function phone(options: SimulatedDeviceOptions = {}): Promise<SimulatedDevice> {
       const device = new SimulatedDevice({ serial: `RTS${vendor.toUpperCase()}${++phones}`, someoneAtSetup: false, ...options });
       if (jamf) jamf.enrol(device);
+      else if (ws1) ws1.enrol(device);
       else await nano!.enrol(device);
       return device;
     }

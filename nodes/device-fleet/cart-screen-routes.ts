@@ -6,7 +6,7 @@ import { cartPage } from '../lib/cart-screen/cart-page';
 import type { CartScreen, ScreenView } from '../lib/cart-screen/cart-screen';
 import { LoginThrottle } from '../lib/login-throttle';
 import { builtFile, PACKAGE_ROOT } from '../lib/package-root';
-import { sameSiteJson } from './fleet-routes';
+import { sameSiteJson } from '../shared/same-site';
 
 /** Each fleet's cart screen on Node-RED's HTTP (httpNodeRoot): this path and the cart's name or the fleet's id. */
 export const CART_PATH = '/device-checkout/cart';

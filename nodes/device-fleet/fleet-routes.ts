@@ -1,5 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
-import type { NextFunction, Request, Response } from 'express';
+import type { Request, Response } from 'express';
 import type { NodeAPI } from 'node-red';
 import type { CodedError } from '../lib/coded-error';
 import { meaning } from '../lib/error-codes';
@@ -7,6 +7,7 @@ import { FleetDirectory } from '../lib/fleet/fleet-directory';
 import { AUDIT_CSV_HEADER, auditCsvRows, auditJsonLines, auditQuery, wardPage, type FleetRow, type PhoneNames } from '../lib/fleet/fleet-view';
 import type { AuditEntry } from '../lib/fleet/fleet-store';
 import { LoginThrottle } from '../lib/login-throttle';
+import { sameSiteJson } from '../shared/same-site';
 
 /** Where the editor's fleet view hears of each changed phone (one row per message). */
 const DEVICE_TOPIC = 'device-checkout/device';
@@ -143,28 +144,6 @@ export function fleetRoutes(RED: NodeAPI): FleetRoutes {
     },
   };
 }
-
-/**
- * An admin action comes as JSON from the editor's own page: an HTML form on another site (the
- * attack on an editor without adminAuth) can send neither JSON nor this site's Origin.
- */
-export const sameSiteJson =
-  (RED: NodeAPI) =>
-  (req: Request, res: Response, next: NextFunction): void => {
-    if (!req.is('application/json')) return void res.status(415).json({ code: 'INVALID_REQUEST', message: RED._('device-fleet.errors.not-json-request') });
-    const origin = req.headers.origin;
-    const hosts = [req.headers.host, req.headers['x-forwarded-host']].filter(Boolean);
-    let from: string | undefined;
-    try {
-      from = origin === undefined ? undefined : new URL(origin).host;
-    } catch {
-      from = '';
-    }
-    if (req.headers['sec-fetch-site'] === 'cross-site' || (from !== undefined && !hosts.includes(from))) {
-      return void res.status(403).json({ code: 'FOREIGN_ORIGIN', message: RED._('device-fleet.errors.foreign-origin') });
-    }
-    next();
-  };
 
 /** Resolves when the client has taken what was written, or has gone. */
 function drainedOrGone(res: Response): Promise<void> {

@@ -1,14 +1,17 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import type { Request, Response } from 'express';
 import type { NodeAPI, NodeDef } from 'node-red';
 import { CodedError } from '../lib/coded-error';
 import type { MdmAdapter } from '../lib/mdm/mdm-adapter';
 import { JamfPro } from '../lib/mdm/jamf';
 import { EnrolmentVault } from '../lib/mdm/enrolment-vault';
 import { NanoMdm } from '../lib/mdm/nanomdm';
+import { WorkspaceOne } from '../lib/mdm/workspace-one';
 import { SharedPool } from '../lib/shared-pool';
 import { serveWebhook, stopWebhook } from './webhooks';
 import { useNodeRedCatalogs } from '../shared/catalogs';
+import { sameSiteJson } from '../shared/same-site';
 import type { MdmServerNode } from '../shared/config-nodes';
 import { defaultOf, numberField } from '../shared/defaults';
 
@@ -22,6 +25,8 @@ export interface MdmServerDef extends NodeDef {
   pollInterval?: string;
   /** NanoMDM without a webhook secret: take unsigned webhooks (anyone who reaches the URL could send one). */
   acceptUnsigned?: boolean;
+  /** Workspace ONE: the region's OAuth token endpoint (e.g. https://na.uemauth.vmwservices.com/connect/token). */
+  tokenUrl?: string;
 }
 
 interface MdmCredentials {
@@ -31,11 +36,13 @@ interface MdmCredentials {
   clientSecret?: string;
   username?: string;
   password?: string;
+  /** Workspace ONE: the tenant's API key (aw-tenant-code). */
+  tenantCode?: string;
 }
 
 type MdmServer = MdmServerNode<MdmCredentials>;
 
-const VENDORS = ['nanomdm', 'jamf'];
+const VENDORS = ['nanomdm', 'jamf', 'workspace-one'];
 
 /** One adapter per MDM (vendor and URL) across every flow. */
 const adapters = new SharedPool<MdmAdapter>();
@@ -75,11 +82,65 @@ function createAdapter(config: MdmServerDef, credentials: MdmCredentials, dataDi
       pollInterval: numberField('mdm-server', config, 'pollInterval'),
     });
   }
+  if (config.vendor === 'workspace-one') {
+    const { clientId, clientSecret, username, password, tenantCode = '' } = credentials;
+    const pollInterval = numberField('mdm-server', config, 'pollInterval');
+    return new WorkspaceOne({
+      url,
+      tokenUrl: config.tokenUrl?.trim(),
+      tenantCode,
+      clientId,
+      clientSecret,
+      username,
+      password,
+      maxConcurrent,
+      timeout,
+      pollInterval,
+    });
+  }
   throw new CodedError('INVALID_CONFIG', text('mdm-server.errors.vendor', { vendor: config.vendor, vendors: VENDORS.join(', ') }));
 }
 
+/** What the editor's Test connection sends: the dialog's fields as they are now. */
+interface ConnectionTest extends Partial<MdmServerDef> {
+  /** The node being edited, whose saved secrets stand in for the ones the dialog shows as unchanged. */
+  id?: string;
+  credentials?: MdmCredentials;
+}
+
+/** A password field the editor shows as set without sending it back. */
+const UNCHANGED = '__PWRD__';
+
 export default function (RED: NodeAPI): void {
   useNodeRedCatalogs(RED);
+
+  // Test connection: a throwaway adapter with the dialog's settings logs in and reads once.
+  RED.httpAdmin.post(
+    '/device-checkout/mdm-server/test',
+    RED.auth.needsPermission('mdm-server.write'),
+    sameSiteJson(RED),
+    async (req: Request, res: Response) => {
+      const { id, credentials = {}, ...fields } = (req.body ?? {}) as ConnectionTest;
+      if (fields.vendor === 'nanomdm') return void res.json({ ok: true, message: RED._('mdm-server.test.no-check') });
+      const saved = ((id && RED.nodes.getCredentials(id)) || {}) as MdmCredentials;
+      const secrets = Object.fromEntries(
+        Object.entries({ ...saved, ...credentials }).map(([name, value]) => [name, value === UNCHANGED ? saved[name as keyof MdmCredentials] : value]),
+      ) as MdmCredentials;
+      const config = { maxConcurrent: '1', timeout: '10000', ...fields } as MdmServerDef;
+      let adapter: MdmAdapter | undefined;
+      try {
+        adapter = createAdapter(config, secrets, '', () => undefined, RED._);
+        await adapter.checkConnection?.();
+        res.json({ ok: true, message: RED._('mdm-server.test.ok', { vendor: adapter.vendor }) });
+      } catch (err) {
+        const { code = 'ERROR', message } = err as CodedError;
+        res.json({ ok: false, code, message: RED._('mdm-server.test.failed', { code, message }) });
+      } finally {
+        await adapter?.close();
+      }
+    },
+  );
+
   function MdmServer(this: MdmServer, config: MdmServerDef): void {
     RED.nodes.createNode(this, config);
     this.relaySecret = this.credentials?.apiKey;
@@ -128,6 +189,7 @@ export default function (RED: NodeAPI): void {
       clientSecret: { type: 'password' },
       username: { type: 'text' },
       password: { type: 'password' },
+      tenantCode: { type: 'password' },
     },
   });
 }

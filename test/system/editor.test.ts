@@ -8,6 +8,7 @@ import { logProblems } from '../../harness/node-red-child';
 import { PACKAGE_ROOT as ROOT } from '../../nodes/lib/package-root';
 import { defaultOf } from '../../nodes/shared/defaults';
 import { ARTIFACTS } from '../../harness/artifacts';
+import { SimulatedWorkspaceOne } from '../../sim/workspace-one-server';
 
 const NODES = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))['node-red'].nodes as Record<string, string>;
 const CONFIG_TYPES = ['smart-hub', 'mdm-server', 'device-fleet'];
@@ -380,6 +381,40 @@ describe('the editor in a real browser (headless Chromium)', function () {
       assert.ok(!(await page.isVisible(field)), `${field} hidden without Return to Service`);
     await page.click('.red-ui-tray-toolbar button:has-text("Cancel")');
     await page.waitForSelector('#node-input-wifi', { state: 'detached' });
+  });
+
+  it('the MDM server dialog: Workspace ONE\u2019s fields, and Test connection saying connected, then what is wrong', async () => {
+    const ws1 = new SimulatedWorkspaceOne({ clientId: 'editor-client', clientSecret: 'editor-secret-41aa', tenantCode: 'editor-tenant-0c3e' });
+    await ws1.start();
+    try {
+      await page.evaluate(() =>
+        (window as unknown as { RED: { editor: { editConfig(a: string, t: string, id: string): void } } }).RED.editor.editConfig('', 'mdm-server', 'dc-mdm'),
+      );
+      await page.waitForSelector('#node-config-input-vendor', { state: 'visible' });
+      assert.ok(!(await page.isVisible('#node-config-input-tenantCode')), 'NanoMDM has no tenant code');
+      await page.selectOption('#node-config-input-vendor', 'workspace-one');
+      for (const [field, value] of [
+        ['url', ws1.url],
+        ['tokenUrl', ws1.tokenUrl],
+        ['tenantCode', 'editor-tenant-0c3e'],
+        ['clientId', 'editor-client'],
+        ['clientSecret', 'editor-secret-41aa'],
+      ])
+        await page.fill(`#node-config-input-${field}`, value);
+      assert.ok(!(await page.isVisible('#node-config-input-apiKey')), 'no NanoMDM API key for Workspace ONE');
+      await page.click('#mdm-server-test');
+      await page.waitForFunction(() => /Connected|Not connected/.test(document.querySelector('#mdm-server-test-result')?.textContent ?? ''));
+      assert.match((await page.textContent('#mdm-server-test-result')) ?? '', /^Connected: workspace-one/);
+      await page.fill('#node-config-input-tenantCode', 'another-tenant');
+      await page.click('#mdm-server-test');
+      await page.waitForFunction(() => /Not connected/.test(document.querySelector('#mdm-server-test-result')?.textContent ?? ''));
+      assert.match((await page.textContent('#mdm-server-test-result')) ?? '', /MDM_AUTH.*tenant code/);
+      await page.screenshot({ path: join(ARTIFACTS, 'mdm-server-test-connection.png') });
+      await page.click('.red-ui-tray-toolbar button:has-text("Cancel")');
+      await page.waitForSelector('#node-config-input-vendor', { state: 'detached' });
+    } finally {
+      await ws1.stop();
+    }
   });
 
   it('a fleet from a flow that predates its fields opens with their defaults, and its dialog links its own ward page and cart screen', async () => {

@@ -1,8 +1,15 @@
 import axios from 'axios';
 import { onAbort } from '../abort';
 import { catalogText, CodedError } from '../coded-error';
-import type { MdmCommand } from './commands';
-import type { Enrolment, MdmAdapter } from './mdm-adapter';
+import { clearPasscode, type MdmCommand } from './commands';
+import type { Enrolment, MdmAdapter, PerformOptions } from './mdm-adapter';
+
+/** ClearPasscode with the UnlockToken `mdm` learnt at enrolment: the way of MDMs that hand it out (NanoMDM, Jamf Pro). */
+export async function clearWithUnlockToken(mdm: MdmAdapter, udid: string, options: PerformOptions): Promise<void> {
+  const token = await mdm.unlockToken(udid);
+  if (!token) throw new CodedError('NO_UNLOCK_TOKEN', catalogText('clear-passcode.errors.no-token', { udid }));
+  await mdm.perform(udid, clearPasscode(token), options);
+}
 
 /** Keeps when `command`, if an EraseDevice, erased the device, and whether it asked for Return to Service. */
 export function noteErase(known: Enrolment, command: MdmCommand, at: number): void {

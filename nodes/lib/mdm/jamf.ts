@@ -1,11 +1,13 @@
 import { EventEmitter } from 'node:events';
-import { pause } from '../abort';
+import type { AxiosResponse } from 'axios';
 import { catalogText, CodedError } from '../coded-error';
 import type { MdmCommand } from './commands';
 import { jamfCommandData } from './jamf-commands';
 import type { AssignedUser, DeviceFacts, Enrolment, EraseFacts, MdmAdapter, PerformOptions } from './mdm-adapter';
-import { noteErase } from './enrolment';
+import { clearWithUnlockToken, noteErase } from './enrolment';
 import { MdmHttp, type MdmRequest } from './mdm-http';
+import { BearerSession, type BearerToken } from './bearer-session';
+import { pollUntil, type PollOptions } from './polling';
 
 export interface JamfOptions {
   url: string;
@@ -40,9 +42,6 @@ export const APP_LOCK_ATTRIBUTE = 'Device Checkout App Lock';
 
 type CommandState = 'PENDING' | 'ACKNOWLEDGED' | 'NOT_NOW' | 'ERROR';
 
-/** Renew this long before a token expires, ms. */
-const RENEW_EARLY = 30_000;
-
 /**
  * Jamf Pro: Bearer tokens from an OAuth API client or Basic auth, renewed before expiry and
  * once on 401; devices looked up by UDID; commands through `POST /api/v2/mdm/commands` and
@@ -53,8 +52,7 @@ const RENEW_EARLY = 30_000;
 export class JamfPro extends EventEmitter implements MdmAdapter {
   readonly vendor = 'jamf';
   readonly http: MdmHttp;
-  private token?: { value: string; expiresAt: number };
-  private tokenRequest?: Promise<string>;
+  private readonly session = new BearerSession(() => this.fetchToken());
   private readonly devices = new Map<string, JamfDevice>();
   private readonly enrolments = new Map<string, Enrolment>();
   /** Devices whose record is being read until it shows a new enrolment. */
@@ -150,6 +148,16 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
     return token ? Buffer.from(token, 'base64') : undefined;
   }
 
+  clearPasscode(udid: string, options: PerformOptions): Promise<void> {
+    return clearWithUnlockToken(this, udid, options);
+  }
+
+  /** Logs in and reads one mobile device: a 403 is an API role without Read Mobile Devices. */
+  async checkConnection(): Promise<void> {
+    const { status } = await this.api({ method: 'GET', url: '/api/v2/mobile-devices', params: { 'page-size': 1 }, accept: [403] });
+    if (status === 403) throw new CodedError('MDM_AUTH', catalogText('mdm-server.errors.jamf-forbidden'), { status });
+  }
+
   /** Jamf Pro API has no delete for mobile devices; the Classic API does. */
   async deleteDevice(udid: string): Promise<void> {
     const device = await this.device(udid);
@@ -211,50 +219,54 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
       url: `/JSSResource/mobiledevicecommands/command/DeviceLocation/id/${Number(id)}`,
       headers: { accept: 'application/xml' },
     });
-    for (;;) {
-      const { data } = await this.api<{ mobile_device?: { security?: ClassicSecurity } }>({
-        method: 'GET',
-        url: `/JSSResource/mobiledevices/id/${Number(id)}/subset/Security`,
-        headers: { accept: 'application/json' },
-      });
-      const security = data?.mobile_device?.security;
-      if (security && security.lost_location_epoch >= asked) {
+    return pollUntil(
+      async () => {
+        const { data } = await this.api<{ mobile_device?: { security?: ClassicSecurity } }>({
+          method: 'GET',
+          url: `/JSSResource/mobiledevices/id/${Number(id)}/subset/Security`,
+          headers: { accept: 'application/json' },
+        });
+        const security = data?.mobile_device?.security;
+        if (!security || security.lost_location_epoch < asked) return undefined;
         return {
           Latitude: security.lost_location_latitude,
           Longitude: security.lost_location_longitude,
           HorizontalAccuracy: security.lost_location_horizontal_accuracy,
           Timestamp: new Date(security.lost_location_epoch).toISOString(),
         };
-      }
-      if (Date.now() >= deadline || this.closed)
-        throw new CodedError(
-          'DEVICE_TIMEOUT',
-          catalogText('mdm-server.errors.jamf-no-answer', { udid, command: 'DeviceLocation', seconds: Math.round(timeout / 1000) }),
-        );
-      await pause(Math.min(this.options.pollInterval ?? 2000, Math.max(0, deadline - Date.now())), signal);
-    }
+      },
+      this.polling(deadline, signal, () => this.noAnswer(udid, 'DeviceLocation', timeout)),
+    );
+  }
+
+  private polling(deadline: number, signal: AbortSignal | undefined, timedOut: () => Error): PollOptions {
+    return { deadline, interval: this.options.pollInterval ?? 2000, signal, closed: () => this.closed, timedOut };
+  }
+
+  private noAnswer(udid: string, command: string, timeout: number): CodedError {
+    return new CodedError('DEVICE_TIMEOUT', catalogText('mdm-server.errors.jamf-no-answer', { udid, command, seconds: Math.round(timeout / 1000) }));
   }
 
   private async untilAcknowledged(udid: string, uuid: string, deadline: number, timeout: number, signal?: AbortSignal): Promise<void> {
-    for (;;) {
-      const found = await this.api<{ results?: { commandState?: CommandState; errorMessage?: string }[] }>({
-        method: 'GET',
-        url: '/api/v2/mdm/commands',
-        params: { filter: `uuid==${uuid}` },
-      });
-      const state = found.data?.results?.[0];
-      if (state?.commandState === 'ACKNOWLEDGED') return;
-      if (state?.commandState === 'ERROR')
-        throw new CodedError(
-          'DEVICE_ERROR',
-          state.errorMessage
-            ? catalogText('mdm-server.errors.device-refused', { udid, reason: state.errorMessage })
-            : catalogText('mdm-server.errors.jamf-device-error', { udid }),
-        );
-      if (Date.now() >= deadline || this.closed)
-        throw new CodedError('DEVICE_TIMEOUT', catalogText('mdm-server.errors.jamf-no-answer', { udid, command: uuid, seconds: Math.round(timeout / 1000) }));
-      await pause(Math.min(this.options.pollInterval ?? 2000, Math.max(0, deadline - Date.now())), signal);
-    }
+    await pollUntil(
+      async () => {
+        const found = await this.api<{ results?: { commandState?: CommandState; errorMessage?: string }[] }>({
+          method: 'GET',
+          url: '/api/v2/mdm/commands',
+          params: { filter: `uuid==${uuid}` },
+        });
+        const state = found.data?.results?.[0];
+        if (state?.commandState === 'ERROR')
+          throw new CodedError(
+            'DEVICE_ERROR',
+            state.errorMessage
+              ? catalogText('mdm-server.errors.device-refused', { udid, reason: state.errorMessage })
+              : catalogText('mdm-server.errors.jamf-device-error', { udid }),
+          );
+        return state?.commandState === 'ACKNOWLEDGED' ? true : undefined;
+      },
+      this.polling(deadline, signal, () => this.noAnswer(udid, uuid, timeout)),
+    );
   }
 
   private async device(udid: string): Promise<JamfDevice> {
@@ -278,24 +290,11 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
   }
 
   /** A request with a Bearer token; a 401 renews the token and tries once more. */
-  private async api<T>(request: MdmRequest, renewed = false): Promise<{ data: T }> {
-    const token = await this.bearer();
-    try {
-      return await this.http.request<T>({ ...request, headers: { ...request.headers, authorization: `Bearer ${token}` } });
-    } catch (err) {
-      if ((err as CodedError).code !== 'MDM_AUTH' || renewed) throw err;
-      this.token = undefined;
-      return this.api<T>(request, true);
-    }
+  private api<T>(request: MdmRequest): Promise<AxiosResponse<T>> {
+    return this.session.request<T>(this.http, request);
   }
 
-  private async bearer(): Promise<string> {
-    if (this.token && Date.now() < this.token.expiresAt - RENEW_EARLY) return this.token.value;
-    this.tokenRequest ??= this.fetchToken().finally(() => (this.tokenRequest = undefined));
-    return this.tokenRequest;
-  }
-
-  private async fetchToken(): Promise<string> {
+  private async fetchToken(): Promise<BearerToken> {
     const { clientId, clientSecret, username, password } = this.options;
     if (clientId && clientSecret) {
       const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret });
@@ -305,16 +304,14 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
         data: form.toString(),
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
       });
-      this.token = { value: data.access_token, expiresAt: Date.now() + data.expires_in * 1000 };
-    } else {
-      const { data } = await this.http.request<{ token: string; expires: string }>({
-        method: 'POST',
-        url: '/api/v1/auth/token',
-        auth: { username: username!, password: password! },
-      });
-      this.token = { value: data.token, expiresAt: Date.parse(data.expires) };
+      return { value: data.access_token, expiresAt: Date.now() + data.expires_in * 1000 };
     }
-    return this.token.value;
+    const { data } = await this.http.request<{ token: string; expires: string }>({
+      method: 'POST',
+      url: '/api/v1/auth/token',
+      auth: { username: username!, password: password! },
+    });
+    return { value: data.token, expiresAt: Date.parse(data.expires) };
   }
 }
 

@@ -54,8 +54,13 @@ export interface MdmAdapter extends EventEmitter {
   perform(udid: string, command: MdmCommand, options: PerformOptions): Promise<Record<string, unknown>>;
   /** What enrolment and erasure told us about the device. */
   enrolment(udid: string): Enrolment | undefined;
-  /** The device's UnlockToken, for ClearPasscode. */
+  /** The device's UnlockToken, for ClearPasscode; undefined where the MDM keeps it to itself. */
   unlockToken(udid: string): Promise<Buffer | undefined>;
+  /**
+   * Clears the passcode: ClearPasscode with the UnlockToken the device gave at enrolment
+   * (NO_UNLOCK_TOKEN without one), or the MDM's own command where it keeps the token.
+   */
+  clearPasscode(udid: string, options: PerformOptions): Promise<void>;
   /**
    * Locks the device to one app (single-app mode), or with `undefined` unlocks it. NanoMDM
    * installs or removes the `com.apple.app.lock` profile; Jamf Pro scopes profiles itself, so
@@ -71,6 +76,11 @@ export interface MdmAdapter extends EventEmitter {
   readDevice(udid: string, options: PerformOptions): Promise<DeviceFacts>;
   /** The OS version and Activation Lock, read before a Return to Service erase. */
   readEraseFacts(udid: string, options: PerformOptions): Promise<EraseFacts>;
+  /**
+   * The editor's Test connection: logs in and reads once, failing with what is wrong (the URL,
+   * the credentials, the API permissions, the tenant). Absent where only a command can tell.
+   */
+  checkConnection?(): Promise<void>;
   /** Removes the device's record, so its next enrolment counts as new. */
   deleteDevice(udid: string): Promise<void>;
   /** Answers one webhook POST (exact bytes), for MDMs that report by webhook. */

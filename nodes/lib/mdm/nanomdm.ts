@@ -8,7 +8,7 @@ import { deviceInformation, installProfile, parsePlist, removeProfile, toPlist, 
 import { APP_LOCK_IDENTIFIER, appLockProfile } from './profiles';
 import { MdmHttp } from './mdm-http';
 import type { AssignedUser, DeviceFacts, Enrolment, EraseFacts, MdmAdapter, PerformOptions } from './mdm-adapter';
-import { noteErase } from './enrolment';
+import { clearWithUnlockToken, noteErase } from './enrolment';
 
 export interface NanoMdmOptions {
   url: string;
@@ -108,6 +108,10 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
     const answer = await this.perform(udid, deviceInformation(['OSVersion', 'IsActivationLockEnabled']), options);
     const { OSVersion: osVersion, IsActivationLockEnabled: activationLock } = (answer.QueryResponses ?? {}) as Record<string, unknown>;
     return { ...(typeof osVersion === 'string' && { osVersion }), ...(typeof activationLock === 'boolean' && { activationLock }) };
+  }
+
+  clearPasscode(udid: string, options: PerformOptions): Promise<void> {
+    return clearWithUnlockToken(this, udid, options);
   }
 
   /** NanoMDM keeps no users. */

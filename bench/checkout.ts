@@ -19,15 +19,14 @@ import { SimulatedDevice } from '../sim/simulated-device';
 import { simulatedUsbmuxd } from '../sim/usbmuxd-server';
 import { webhookReceiver } from '../sim/webhook-receiver';
 import { startChildCart } from './pty-cart';
-import { startChildMdm, type ChildMdm } from './mdm-child';
+import { BENCH_SECRETS, startChildMdm, type BenchVendor, type ChildMdm } from './mdm-child';
 import { median, ms, percentile } from './stats';
 
 /** The screen set-wallpaper renders for unless told otherwise. */
 const DEFAULT_SCREEN = { width: Number(defaultOf('set-wallpaper', 'width')), height: Number(defaultOf('set-wallpaper', 'height')) };
 
-export const API_KEY = 'bench-key';
 /** Signed webhooks, as a hospital runs NanoMDM. */
-export const WEBHOOK_KEY = 'bench-webhook-key';
+export const { apiKey: API_KEY, webhookSecret: WEBHOOK_KEY } = BENCH_SECRETS.nanomdm;
 export const MDM_LATENCY_MS = 20;
 export const MAX_CONCURRENT = 5;
 export const LOCKER = 'org.example.locker';
@@ -46,8 +45,8 @@ export async function startMdm(options: Partial<SimulatedNanoMdmOptions> = {}): 
  * The tap benches' MDM (its phones acknowledging at once) and badge lookup in their own process,
  * as they are other machines; webhooks into the nodes here, where Node-RED's HTTP would take them.
  */
-export async function startRemoteMdm(): Promise<{ mdm: ChildMdm; close(): Promise<void> }> {
-  const mdm = await startChildMdm({ apiKey: API_KEY, webhookSecret: WEBHOOK_KEY, latency: MDM_LATENCY_MS, badge: `${BADGE}=alice:Alice Example` });
+export async function startRemoteMdm(vendor: BenchVendor = 'nanomdm'): Promise<{ mdm: ChildMdm; close(): Promise<void> }> {
+  const mdm = await startChildMdm({ vendor, latency: MDM_LATENCY_MS, badge: `${BADGE}=alice:Alice Example`, lockerApp: LOCKER });
   const receiver = await webhookReceiver((body, signature) => webhookHandler('/device-checkout/webhook')?.(body, signature) ?? 503);
   await mdm.setWebhook(receiver.url);
   return { mdm, close: async () => void (await Promise.all([mdm.stop(), receiver.close()])) };
@@ -64,10 +63,23 @@ export const mdmServer = (mdm: { url: string }) => ({
   timeout: '30000',
   webhookPath: 'device-checkout/webhook',
 });
-/** The Return workflow of `fleet`, its node ids ending in `suffix`, passing on to `next`. */
-export const returnWorkflow = (next: string, fleet = 'fleet', suffix = '') => [
-  { id: `checkin${suffix}`, type: 'check-in-device', fleet, timeout: '60', wires: [[`black-wallpaper${suffix}`]] },
-  { id: `black-wallpaper${suffix}`, type: 'set-wallpaper', fleet, text: '', background: 'black', where: 'lock', timeout: '60', wires: [[`passcode${suffix}`]] },
+/** The Return workflow of `fleet`, its node ids ending in `suffix`, passing on to `next`; without a wallpaper where the MDM sets none (Intune). */
+export const returnWorkflow = (next: string, fleet = 'fleet', suffix = '', wallpaper = true) => [
+  { id: `checkin${suffix}`, type: 'check-in-device', fleet, timeout: '60', wires: [[wallpaper ? `black-wallpaper${suffix}` : `passcode${suffix}`]] },
+  ...(wallpaper
+    ? [
+        {
+          id: `black-wallpaper${suffix}`,
+          type: 'set-wallpaper',
+          fleet,
+          text: '',
+          background: 'black',
+          where: 'lock',
+          timeout: '60',
+          wires: [[`passcode${suffix}`]],
+        },
+      ]
+    : []),
   { id: `passcode${suffix}`, type: 'clear-passcode', fleet, timeout: '60', wires: [[next]] },
 ];
 
@@ -203,7 +215,7 @@ export async function tapsToReady(
     packageNodes,
     [
       { id: 'hub', type: 'smart-hub', name: 'Cart', serialPort: hubs.paths[0], baudRate: '115200', pollInterval: '250', model: 'auto' },
-      mdmServer(mdm),
+      { ...mdmServer(mdm), ...mdm.server },
       {
         id: 'fleet',
         type: 'device-fleet',
@@ -218,13 +230,13 @@ export async function tapsToReady(
         ...fleet,
       },
       { id: 'in', type: 'hub-input', hub: 'hub', fleet: 'fleet', wires: [['checkin'], []] },
-      ...returnWorkflow('returned'),
+      ...returnWorkflow('returned', 'fleet', '', mdm.vendor !== 'intune'),
       { id: 'checkout', type: 'check-out-device', fleet: 'fleet', suppressBlueLed: true, timeout: '60', wires: [['handed']] },
       { id: 'returned', type: 'helper' },
       { id: 'handed', type: 'helper' },
       ...(source?.nodes ?? []),
     ] as never,
-    { mdm: { apiKey: API_KEY, webhookSecret: WEBHOOK_KEY }, ...source?.credentials } as never,
+    { mdm: mdm.credentials, ...source?.credentials } as never,
   );
   await new Promise((resolve) => setTimeout(resolve, 500));
   await source?.started?.();

@@ -2,28 +2,77 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { asOwnMachine } from './own-machine';
 import { SimulatedBadgeServer } from '../sim/badge-server';
+import { SimulatedIntune } from '../sim/intune-server';
 import { SimulatedNanoMdm } from '../sim/nanomdm-server';
 import { SimulatedDevice } from '../sim/simulated-device';
+import { SimulatedWorkspaceOne } from '../sim/workspace-one-server';
+import { ENTRA_USERS, INTUNE } from '../harness/mdm-vendors';
+
+export type BenchVendor = 'nanomdm' | 'workspace-one' | 'intune';
+
+/** The benches' MDM secrets, by vendor. */
+export const BENCH_SECRETS = {
+  nanomdm: { apiKey: 'bench-key', webhookSecret: 'bench-webhook-key' },
+  'workspace-one': { clientId: 'bench-client', clientSecret: 'bench-secret', tenantCode: 'bench-tenant' },
+  intune: { clientId: INTUNE.clientId, clientSecret: INTUNE.clientSecret },
+};
+
+/** How often the nodes read a command's state back from MDMs that are asked (the shortest the mdm-server node takes), ms. */
+export const BENCH_POLL_MS = 100;
+
+/** A vendor's simulator on loopback, its phones acknowledging at once; what an mdm-server node needs to reach it; how to enrol a phone. */
+async function startVendor(
+  vendor: BenchVendor,
+  latency: number,
+  lockerApp: string,
+): Promise<{ server: Record<string, string>; enrol(phone: SimulatedDevice): Promise<void>; webhook(url: string): void; stop(): Promise<void> }> {
+  if (vendor === 'workspace-one') {
+    const sim = new SimulatedWorkspaceOne({ ...BENCH_SECRETS[vendor], checkinDelay: 0 });
+    sim.latency = latency;
+    await sim.start();
+    const server = { vendor, url: sim.url, tokenUrl: sim.tokenUrl, pollInterval: String(BENCH_POLL_MS) };
+    return { server, enrol: async (phone) => sim.enrol(phone), webhook: () => undefined, stop: () => sim.stop() };
+  }
+  if (vendor === 'intune') {
+    const sim = new SimulatedIntune({
+      ...INTUNE,
+      users: ENTRA_USERS,
+      checkinDelay: 0,
+      writeLimit: { requests: 1_000_000, seconds: 1 },
+      policies: [
+        { group: INTUNE.lockedGroup, appLock: lockerApp, appConfiguration: { app: lockerApp, values: { CheckoutStatus: 'Checked In' } } },
+        { group: INTUNE.checkedOutGroup, appConfiguration: { app: lockerApp, values: { CheckoutStatus: 'Checked Out', UserName: '{{username}}' } } },
+      ],
+    });
+    sim.latency = latency;
+    await sim.start();
+    const { tenantId, checkedOutGroup, lockedGroup } = INTUNE;
+    const server = { vendor, url: sim.url, tokenUrl: sim.url, tenantId, checkedOutGroup, lockedGroup, pollInterval: String(BENCH_POLL_MS) };
+    return { server, enrol: async (phone) => sim.enrol(phone), webhook: () => undefined, stop: () => sim.stop() };
+  }
+  const mdm = new SimulatedNanoMdm({ ...BENCH_SECRETS.nanomdm, checkinDelay: 0 });
+  mdm.latency = latency;
+  await mdm.start();
+  return { server: { vendor, url: mdm.url }, enrol: (phone) => mdm.enrol(phone), webhook: (url) => (mdm.webhookUrl = url), stop: () => mdm.stop() };
+}
 
 /**
- * The simulated NanoMDM with its phones, and the badge lookup, in their own process, as they
- * are other machines: their parsing, garbage and timers never share the heap or the event loop
- * of the Node-RED being measured. Usage: mdm-child <apiKey> <webhookSecret> <latencyMs>
- * <badge=user:name>; prints `{mdm, badges}` (URLs), then answers lines on stdin:
- * `webhook <url>` (prints `ok`) and `enrol` (a new phone; prints its UDID).
+ * A simulated MDM with its phones, and the badge lookup, in their own process, as they are other
+ * machines: their parsing, garbage and timers never share the heap or the event loop of the
+ * Node-RED being measured. Usage: mdm-child <vendor> <latencyMs> <badge=user:name> <lockerApp>;
+ * prints `{server, badges}` (the mdm-server node's fields, the lookup's URL), then answers lines
+ * on stdin: `webhook <url>` (prints `ok`) and `enrol` (a new phone; prints its UDID).
  */
 async function main(): Promise<void> {
-  const [apiKey, webhookSecret, latency, badge] = process.argv.slice(2);
-  const mdm = new SimulatedNanoMdm({ apiKey, webhookSecret, checkinDelay: 0 });
-  mdm.latency = Number(latency);
-  await mdm.start();
+  const [vendor, latency, badge, lockerApp] = process.argv.slice(2);
+  const mdm = await startVendor(vendor as BenchVendor, Number(latency), lockerApp);
   const [id, user, name] = badge.split(/[=:]/);
   const badges = new SimulatedBadgeServer(new Map([[id, { user, name }]]));
   await badges.start();
   createInterface({ input: process.stdin }).on('line', (line) => {
     const [verb, arg] = line.split(' ');
     if (verb === 'webhook') {
-      mdm.webhookUrl = arg;
+      mdm.webhook(arg);
       console.log('ok');
     }
     if (verb === 'enrol') {
@@ -32,12 +81,16 @@ async function main(): Promise<void> {
     }
   });
   process.once('SIGTERM', () => void Promise.all([mdm.stop(), badges.stop()]).then(() => process.exit(0)));
-  console.log(JSON.stringify({ mdm: mdm.url, badges: badges.url }));
+  console.log(JSON.stringify({ server: mdm.server, badges: badges.url }));
 }
 
 /** The MDM and badge lookup in a child process. */
 export interface ChildMdm {
+  vendor: BenchVendor;
   url: string;
+  /** The mdm-server node's fields (vendor, url, ...) and credentials for it. */
+  server: Record<string, string>;
+  credentials: Record<string, string>;
   badgeUrl: string;
   /** Where the MDM posts its webhooks. */
   setWebhook(url: string): Promise<void>;
@@ -46,9 +99,9 @@ export interface ChildMdm {
   stop(): Promise<void>;
 }
 
-export async function startChildMdm(options: { apiKey: string; webhookSecret: string; latency: number; badge: string }): Promise<ChildMdm> {
-  const { apiKey, webhookSecret, latency, badge } = options;
-  const child = asOwnMachine(spawn(process.execPath, [__filename, apiKey, webhookSecret, String(latency), badge], { stdio: ['pipe', 'pipe', 'inherit'] }));
+export async function startChildMdm(options: { vendor: BenchVendor; latency: number; badge: string; lockerApp: string }): Promise<ChildMdm> {
+  const { vendor, latency, badge, lockerApp } = options;
+  const child = asOwnMachine(spawn(process.execPath, [__filename, vendor, String(latency), badge, lockerApp], { stdio: ['pipe', 'pipe', 'inherit'] }));
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const nextLine = async (): Promise<string> => {
@@ -65,10 +118,13 @@ export async function startChildMdm(options: { apiKey: string; webhookSecret: st
     });
     return turn;
   };
-  const urls = JSON.parse(await nextLine()) as { mdm: string; badges: string };
+  const started = JSON.parse(await nextLine()) as { server: Record<string, string>; badges: string };
   return {
-    url: urls.mdm,
-    badgeUrl: urls.badges,
+    vendor,
+    url: started.server.url,
+    server: started.server,
+    credentials: BENCH_SECRETS[vendor],
+    badgeUrl: started.badges,
     setWebhook: async (url) => void (await ask(`webhook ${url}`)),
     enrol: () => ask('enrol'),
     stop: () => {

@@ -5,17 +5,22 @@ import type { Node, NodeMessage } from 'node-red';
 import mdmServer from '../nodes/mdm-server/mdm-server';
 import deviceFleet from '../nodes/device-fleet/device-fleet';
 import mdmCommand from '../nodes/mdm-command/mdm-command';
+import checkInDevice from '../nodes/check-in-device/check-in-device';
+import clearPasscode from '../nodes/clear-passcode/clear-passcode';
 import { webhookHandler } from '../nodes/mdm-server/webhooks';
 import * as commands from '../nodes/lib/mdm/commands';
 import { appLockProfile } from '../nodes/lib/mdm/profiles';
 import { SimulatedNanoMdm } from '../sim/nanomdm-server';
 import { SimulatedWorkspaceOne } from '../sim/workspace-one-server';
+import type { SimulatedIntune } from '../sim/intune-server';
+import { INTUNE, startIntune } from '../harness/mdm-vendors';
 import { SimulatedDevice } from '../sim/simulated-device';
 import { webhookReceiver } from '../sim/webhook-receiver';
 import { median } from './stats';
 import { tempDir } from '../harness/support';
 
 const API_KEY = 'bench-key';
+const LOCKER = 'com.example.locker';
 const MAX_CONCURRENT = 5;
 /** Each API request takes this long at the MDM, so requests overlap as they do on a real server. */
 const SERVER_LATENCY_MS = 5;
@@ -24,8 +29,8 @@ const BLACK_PNG = Buffer.from('89504e470d0a1a0a0000000d4948445200000001000000010
 /** The Return workflow's commands for one device: lock to the locker app, checked-in config, black wallpaper. */
 function returnCommands(): { RequestType: string; keys: Record<string, unknown> }[] {
   return [
-    { RequestType: 'InstallProfile', keys: { Payload: Buffer.from(commands.toPlist(appLockProfile('com.example.locker'))) } },
-    { RequestType: 'Settings', keys: { Settings: [commands.applicationConfiguration('com.example.locker', { status: 'Checked In' })] } },
+    { RequestType: 'InstallProfile', keys: { Payload: Buffer.from(commands.toPlist(appLockProfile(LOCKER))) } },
+    { RequestType: 'Settings', keys: { Settings: [commands.applicationConfiguration(LOCKER, { status: 'Checked In' })] } },
     { RequestType: 'Settings', keys: { Settings: [commands.wallpaper(BLACK_PNG, 3)] } },
   ];
 }
@@ -87,6 +92,8 @@ interface BenchMdm {
   phones: SimulatedDevice[];
   fields: Record<string, unknown>;
   credentials: Record<string, string>;
+  /** The Return's steps on this MDM, each an action node sent every phone in turn (default: the three mdm-command steps). */
+  steps?: BenchStep[];
   /** Enrols the phones, once the nodes listen. */
   enrol(): Promise<unknown>;
   peak(): number;
@@ -111,25 +118,30 @@ async function nanoForNodes(devices: number): Promise<BenchMdm> {
   };
 }
 
-/** Through the package's nodes in a Node-RED runtime: mdm-server, device-fleet, mdm-command. */
+/** One step of the Return: an action node (its fields beyond id and fleet) and what its message carries. */
+interface BenchStep {
+  node: Record<string, unknown> & { type: string };
+  payload?: unknown;
+}
+
+/** The Return's three commands as mdm-command nodes. */
+const COMMAND_STEPS: BenchStep[] = returnCommands().map(({ RequestType, keys }) => ({
+  node: { type: 'mdm-command', command: RequestType, params: '' },
+  payload: keys,
+}));
+
+/** Through the package's nodes in a Node-RED runtime: mdm-server, device-fleet, the steps' action nodes. */
 async function nodesRun(devices: number, start: (devices: number) => Promise<BenchMdm>): Promise<{ seconds: number; peak: number }> {
   const mdm = await start(devices);
   const { phones } = mdm;
+  const steps = mdm.steps ?? COMMAND_STEPS;
   helper.settings({ userDir: tempDir('bench-userdir') });
   await helper.load(
-    [mdmServer, deviceFleet, mdmCommand],
+    [mdmServer, deviceFleet, mdmCommand, checkInDevice, clearPasscode],
     [
       { id: 'mdm', type: 'mdm-server', maxConcurrent: String(MAX_CONCURRENT), timeout: '30000', webhookPath: 'device-checkout/webhook', ...mdm.fields },
-      { id: 'fleet', type: 'device-fleet', mdm: 'mdm' },
-      ...[0, 1, 2].map((i) => ({
-        id: `cmd${i}`,
-        type: 'mdm-command',
-        fleet: 'fleet',
-        command: returnCommands()[i].RequestType,
-        params: '',
-        timeout: '120',
-        wires: [['done']],
-      })),
+      { id: 'fleet', type: 'device-fleet', mdm: 'mdm', lockerApp: LOCKER },
+      ...steps.map((step, i) => ({ id: `cmd${i}`, fleet: 'fleet', timeout: '120', wires: [['done']], ...step.node })),
       { id: 'done', type: 'helper' },
     ] as never,
     { mdm: mdm.credentials } as never,
@@ -139,7 +151,7 @@ async function nodesRun(devices: number, start: (devices: number) => Promise<Ben
   helper.getNode('done').on('input', (msg: NodeMessage) => next.get((msg as { _device?: string })._device ?? '')?.(msg));
   // A node that fails (a setting it refuses, the MDM away) ends the run with its reason instead of a wait that never ends.
   const failed = new Promise<never>((_resolve, reject) => {
-    for (const id of ['mdm', 'cmd0', 'cmd1', 'cmd2'])
+    for (const id of ['mdm', ...steps.map((_step, i) => `cmd${i}`)])
       (helper.getNode(id) as unknown as EventEmitter).on('call:error', (call: { args: unknown[] }) => reject(new Error(`${id}: ${String(call.args[0])}`)));
   });
   const started = performance.now();
@@ -147,10 +159,9 @@ async function nodesRun(devices: number, start: (devices: number) => Promise<Ben
     failed,
     Promise.all(
       phones.map(async (phone) => {
-        const steps = returnCommands();
         for (let i = 0; i < steps.length; i++) {
           const done = new Promise<NodeMessage>((resolve) => next.set(phone.udid, resolve));
-          (helper.getNode(`cmd${i}`) as Node).receive({ _device: phone.udid, device: { udid: phone.udid }, payload: steps[i].keys } as NodeMessage);
+          (helper.getNode(`cmd${i}`) as Node).receive({ _device: phone.udid, device: { udid: phone.udid }, payload: steps[i].payload } as NodeMessage);
           await done;
         }
       }),
@@ -163,18 +174,28 @@ async function nodesRun(devices: number, start: (devices: number) => Promise<Ben
   return { seconds, peak };
 }
 
-export async function measureMdmThroughput(devices: number, rounds: number): Promise<ThroughputResult> {
+/** Rounds of the raw client and of the nodes, one after the other, on fresh simulators: medians. */
+async function measureThroughput(
+  devices: number,
+  rounds: number,
+  rawRun: (devices: number) => Promise<number>,
+  start: (devices: number) => Promise<BenchMdm>,
+): Promise<ThroughputResult> {
   helper.init(require.resolve('node-red'));
   const nodes: number[] = [];
   const raw: number[] = [];
   let peakInFlight = 0;
   for (let round = 0; round < rounds; round++) {
     raw.push(await rawRun(devices));
-    const run = await nodesRun(devices, nanoForNodes);
+    const run = await nodesRun(devices, start);
     nodes.push(run.seconds);
     peakInFlight = Math.max(peakInFlight, run.peak);
   }
   return { devices, nodes: median(nodes), raw: median(raw), peakInFlight, rounds };
+}
+
+export function measureMdmThroughput(devices: number, rounds: number): Promise<ThroughputResult> {
+  return measureThroughput(devices, rounds, rawRun, nanoForNodes);
 }
 
 export function formatMdmThroughput(r: ThroughputResult): string {
@@ -262,21 +283,103 @@ function limiter(max: number): <T>(work: () => Promise<T>) => Promise<T> {
 }
 
 /** The same 500 phones x 3 Return commands through Workspace ONE: the nodes against a raw client doing the same requests. */
-export async function measureWs1Throughput(devices: number, rounds: number): Promise<ThroughputResult> {
-  helper.init(require.resolve('node-red'));
-  const nodes: number[] = [];
-  const raw: number[] = [];
-  let peakInFlight = 0;
-  for (let round = 0; round < rounds; round++) {
-    raw.push(await ws1RawRun(devices));
-    const run = await nodesRun(devices, ws1ForNodes);
-    nodes.push(run.seconds);
-    peakInFlight = Math.max(peakInFlight, run.peak);
-  }
-  return { devices, nodes: median(nodes), raw: median(raw), peakInFlight, rounds };
+export function measureWs1Throughput(devices: number, rounds: number): Promise<ThroughputResult> {
+  return measureThroughput(devices, rounds, ws1RawRun, ws1ForNodes);
 }
 
 export function formatWs1Throughput(r: ThroughputResult): string {
   const ratio = r.nodes / r.raw;
   return `Workspace ONE: ${r.devices} devices x 3 Return commands (custom command + its queue read back every ${WS1_POLL_MS} ms), MDM answering in ${SERVER_LATENCY_MS} ms, ${MAX_CONCURRENT} requests at once: nodes ${r.nodes.toFixed(2)} s, raw axios ${r.raw.toFixed(2)} s, ratio ${ratio.toFixed(2)} (target at most 1.3: ${ratio <= 1.3 ? 'met' : 'MISSED'}); peak requests in flight at the MDM ${r.peakInFlight} (limit ${MAX_CONCURRENT}) (median of ${r.rounds} rounds)`;
+}
+
+/** How often an action's state is read back, on both sides, ms. */
+const INTUNE_POLL_MS = 100;
+
+async function simulatedIntune(devices: number): Promise<{ sim: SimulatedIntune; phones: SimulatedDevice[] }> {
+  // Graph's real limit (200 device writes in 20 s) would pace both sides alike; the bench measures what the nodes add.
+  const sim = await startIntune(LOCKER, { checkinDelay: 2, pageSize: 1000, writeLimit: { requests: 1_000_000, seconds: 1 } });
+  sim.latency = SERVER_LATENCY_MS;
+  const phones = Array.from({ length: devices }, () => new SimulatedDevice());
+  for (const phone of phones) sim.enrol(phone);
+  return { sim, phones };
+}
+
+/** The Return on Intune as the nodes do it: Check In (the phone into the locked group, a sync waited for), then Clear Passcode. */
+async function intuneForNodes(devices: number): Promise<BenchMdm> {
+  const { sim, phones } = await simulatedIntune(devices);
+  const { tenantId, checkedOutGroup, lockedGroup, clientId, clientSecret } = INTUNE;
+  return {
+    phones,
+    fields: { vendor: 'intune', url: sim.url, tokenUrl: sim.url, tenantId, checkedOutGroup, lockedGroup, pollInterval: String(INTUNE_POLL_MS) },
+    credentials: { clientId, clientSecret },
+    steps: [{ node: { type: 'check-in-device' } }, { node: { type: 'clear-passcode' } }],
+    enrol: async () => undefined,
+    peak: () => sim.peakInFlight,
+    stop: () => sim.stop(),
+  };
+}
+
+/**
+ * The same Graph requests as the Intune adapter's Return with nothing but axios: one token, the
+ * device list, then per phone its record, its Entra ID device, into the locked group and out of
+ * the other, its primary user cleared, a sync read back until done, its inventory, and
+ * resetPasscode read back until done.
+ */
+async function intuneRawRun(devices: number): Promise<number> {
+  const { sim } = await simulatedIntune(devices);
+  const { tenantId, clientId, clientSecret, checkedOutGroup, lockedGroup } = INTUNE;
+  type Device = {
+    id: string;
+    udid: string;
+    azureADDeviceId: string;
+    lastSyncDateTime: string;
+    deviceActionResults?: { actionName: string; actionState: string; startDateTime: string }[];
+  };
+  const started = performance.now();
+  const form = new URLSearchParams({ grant_type: 'client_credentials', client_id: clientId, client_secret: clientSecret, scope: `${sim.url}/.default` });
+  const { data: token } = await axios.post<{ access_token: string }>(`${sim.url}/${tenantId}/oauth2/v2.0/token`, form.toString());
+  const api = axios.create({ baseURL: sim.url, headers: { authorization: `Bearer ${token.access_token}`, accept: 'application/json' } });
+  const limited = limiter(MAX_CONCURRENT);
+  const pause = () => new Promise((resolve) => setTimeout(resolve, INTUNE_POLL_MS));
+  const listed = (
+    await limited(() => api.get<{ value: Device[] }>('/beta/deviceManagement/managedDevices', { params: { $filter: "operatingSystem eq 'iOS'" } }))
+  ).data.value;
+  await Promise.all(
+    listed.map(async ({ id }) => {
+      const device = `/beta/deviceManagement/managedDevices/${id}`;
+      const read = async () => (await limited(() => api.get<Device>(device))).data;
+      const { azureADDeviceId } = await read();
+      const { data: found } = await limited(() =>
+        api.get<{ value: { id: string }[] }>('/v1.0/devices', { params: { $filter: `deviceId eq '${azureADDeviceId}'` } }),
+      );
+      const member = found.value[0].id;
+      await limited(() => api.post(`/v1.0/groups/${lockedGroup}/members/$ref`, { '@odata.id': `${sim.url}/v1.0/directoryObjects/${member}` }));
+      await limited(() => api.delete(`/v1.0/groups/${checkedOutGroup}/members/${member}/$ref`, { validateStatus: (s) => s === 204 || s === 404 }));
+      const synced = (await read()).lastSyncDateTime;
+      await limited(() => api.post(`/v1.0/deviceManagement/managedDevices/${id}/syncDevice`));
+      while ((await read()).lastSyncDateTime === synced) await pause();
+      await limited(() => api.delete(`${device}/users/$ref`, { validateStatus: (s) => s === 204 || s === 404 }));
+      await read();
+      const before = (await read()).deviceActionResults?.find((r) => r.actionName === 'resetPasscode')?.startDateTime;
+      await limited(() => api.post(`/v1.0/deviceManagement/managedDevices/${id}/resetPasscode`));
+      for (;;) {
+        const result = (await read()).deviceActionResults?.find((r) => r.actionName === 'resetPasscode' && r.startDateTime !== before);
+        if (result?.actionState === 'done') break;
+        await pause();
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  await sim.stop();
+  return seconds;
+}
+
+/** The same 500 phones' Return through Intune: the nodes against a raw client doing the same requests. */
+export function measureIntuneThroughput(devices: number, rounds: number): Promise<ThroughputResult> {
+  return measureThroughput(devices, rounds, intuneRawRun, intuneForNodes);
+}
+
+export function formatIntuneThroughput(r: ThroughputResult): string {
+  const ratio = r.nodes / r.raw;
+  return `Intune: ${r.devices} devices x the Return (Check In by group with a sync waited for, Clear Passcode; read back every ${INTUNE_POLL_MS} ms), Graph answering in ${SERVER_LATENCY_MS} ms, ${MAX_CONCURRENT} requests at once: nodes ${r.nodes.toFixed(2)} s, raw axios ${r.raw.toFixed(2)} s, ratio ${ratio.toFixed(2)} (target at most 1.3: ${ratio <= 1.3 ? 'met' : 'MISSED'}); peak requests in flight at Graph ${r.peakInFlight} (limit ${MAX_CONCURRENT}) (median of ${r.rounds} rounds)`;
 }

@@ -1,6 +1,14 @@
+import { formatVendorTaps, measureVendorTaps } from './vendor-taps';
 import { formatLatency, measureLatency } from './latency';
 import { formatPollingCost, measurePollingCost } from './polling-cost';
-import { formatMdmThroughput, formatWs1Throughput, measureMdmThroughput, measureWs1Throughput } from './mdm-throughput';
+import {
+  formatIntuneThroughput,
+  formatMdmThroughput,
+  formatWs1Throughput,
+  measureIntuneThroughput,
+  measureMdmThroughput,
+  measureWs1Throughput,
+} from './mdm-throughput';
 import { formatBadgeToReady, formatShiftChange, formatWallpaper, measureBadgeToReady, measureShiftChange, measureWallpaper } from './checkout';
 import { formatStoreTap, measureStoreTap } from './shared-fleet';
 import { formatFleetView, measureFleetView } from './fleet-view';
@@ -46,6 +54,8 @@ async function mdmThroughput(): Promise<void> {
   console.log('MDM throughput (simulated MDMs on loopback)');
   console.log('  ' + formatMdmThroughput(await measureMdmThroughput(500, 3)));
   console.log('  ' + formatWs1Throughput(await measureWs1Throughput(500, 3)));
+  console.log('  ' + formatIntuneThroughput(await measureIntuneThroughput(500, 3)));
+  for (const vendor of ['workspace-one', 'intune'] as const) console.log('  ' + formatVendorTaps(await measureVendorTaps(vendor, 100)));
 }
 
 async function cartFront(): Promise<void> {

@@ -1,12 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { appleSchemas } from '../nodes/lib/mdm/apple-schema';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parsePlist, toPlist } from '../nodes/lib/mdm/commands';
 import { appLockProfile } from '../nodes/lib/mdm/profiles';
-import type { EnqueueFault } from './nanomdm-server';
 import type { SimulatedDevice } from './simulated-device';
-import { serveOnLoopback, stopServing } from './listen';
-import { Timers } from './timers';
+import { MdmSimulator } from './mdm-simulator';
 
 export interface SimulatedJamfOptions {
   clientId: string;
@@ -51,30 +48,15 @@ interface JamfCommand {
  * and detail, `POST /api/v2/mdm/commands` with states read back by polling, and the Classic
  * API's device delete. Simulated devices execute the commands.
  */
-export class SimulatedJamf {
+export class SimulatedJamf extends MdmSimulator {
   private readonly records = new Map<string, JamfRecord>();
   private readonly tokens = new Map<string, number>();
   readonly commands = new Map<string, JamfCommand>();
-  readonly requests: { method: string; path: string; status: number }[] = [];
-  /** Apple commands (translated back from Jamf's form) that broke Apple's schema. */
-  readonly invalidCommands: { requestType: string; problems: string[] }[] = [];
-  faults: EnqueueFault[] = [];
   tokensIssued = 0;
-  private server?: Server;
-  private readonly timers = new Timers();
   private nextId = 1;
-  url = '';
 
-  constructor(private readonly options: SimulatedJamfOptions) {}
-
-  async start(): Promise<string> {
-    ({ server: this.server, url: this.url } = await serveOnLoopback((req, res) => void this.handle(req, res)));
-    return this.url;
-  }
-
-  async stop(): Promise<void> {
-    this.timers.clear();
-    await stopServing(this.server);
+  constructor(private readonly options: SimulatedJamfOptions) {
+    super();
   }
 
   /** The device appears in Jamf Pro's inventory, enrolled. */
@@ -104,17 +86,12 @@ export class SimulatedJamf {
     this.tokens.clear();
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks).toString('utf8');
+  protected async handle(req: IncomingMessage, res: ServerResponse, raw: Buffer): Promise<void> {
+    const body = raw.toString('utf8');
     const url = new URL(req.url ?? '/', 'http://jamf');
     const path = url.pathname;
-    const reply = (status: number, payload?: unknown, type = 'application/json'): void => {
-      this.requests.push({ method: req.method ?? '', path, status });
-      res.writeHead(status, { 'content-type': type });
-      res.end(payload === undefined ? '' : typeof payload === 'string' ? payload : JSON.stringify(payload));
-    };
+    const reply = (status: number, payload?: unknown, type = 'application/json'): void =>
+      this.answer(req, res, path, status, payload, { 'content-type': type });
     if (req.method === 'POST' && path === '/api/v1/oauth/token') {
       const form = new URLSearchParams(body);
       if (
@@ -278,8 +255,7 @@ export class SimulatedJamf {
 
   /** Records a command that breaks Apple's schema, whichever way it reached the device. */
   private check(uuid: string, command: { RequestType: string; [key: string]: unknown }): void {
-    const problems = appleSchemas().validateCommand({ CommandUUID: uuid, Command: command });
-    if (problems.length > 0) this.invalidCommands.push({ requestType: command.RequestType, problems });
+    this.checkCommand(command, uuid);
   }
 
   /** A command Jamf Pro sends on its own (scoping, Classic API). */

@@ -1,11 +1,10 @@
 import { createHmac } from 'node:crypto';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import axios from 'axios';
 import { appleSchemas } from '../nodes/lib/mdm/apple-schema';
 import { parsePlist, toPlist } from '../nodes/lib/mdm/commands';
 import type { SimulatedDevice } from './simulated-device';
-import { Timers } from './timers';
-import { serveOnLoopback, stopServing } from './listen';
+import { MdmSimulator } from './mdm-simulator';
 
 export interface SimulatedNanoMdmOptions {
   apiKey: string;
@@ -27,57 +26,25 @@ interface QueuedCommand {
 }
 
 /** Faults the next enqueue requests meet, for tests. */
-export interface EnqueueFault {
-  /** Answer with this status instead of doing the work (500, 503, 429...). */
-  status: number;
-  /** Seconds, for 429 and 503. */
-  retryAfter?: number;
-  /** Queue the command anyway before failing (the request did reach the server). */
-  queueAnyway?: boolean;
-  /** The JSON body to answer with, e.g. the real server's shapes (`../shared/protocols/mdm.md`). */
-  body?: Record<string, unknown>;
-  /** How many requests meet this fault. */
-  times: number;
-}
 
 /**
  * A NanoMDM-compatible server on loopback: `PUT /v1/enqueue/{ids}` with Basic auth, pushes
  * that make simulated devices check in, and results and check-ins sent to a webhook with
  * NanoMDM's JSON shape and HMAC header.
  */
-export class SimulatedNanoMdm {
+export class SimulatedNanoMdm extends MdmSimulator {
   readonly devices = new Map<string, SimulatedDevice>();
   private readonly queues = new Map<string, QueuedCommand[]>();
   private readonly busy = new Set<string>();
-  private server?: Server;
-  private readonly timers = new Timers();
-  private inFlight = 0;
-  /** Requests the API served, for tests: method, path, status. */
-  readonly requests: { method: string; path: string; status: number }[] = [];
-  peakInFlight = 0;
-  faults: EnqueueFault[] = [];
-  /** Extra time each API request takes, ms. */
-  latency = 0;
-  /** Commands that broke Apple's schema, with the problems: tests expect none. */
-  readonly invalidCommands: { requestType: string; problems: string[] }[] = [];
   /** Webhook deliveries that failed (the receiver answered non-2xx or was away). */
   readonly webhookFailures: string[] = [];
-  url = '';
 
-  constructor(readonly options: SimulatedNanoMdmOptions) {}
+  constructor(readonly options: SimulatedNanoMdmOptions) {
+    super();
+  }
 
   set webhookUrl(url: string) {
     this.options.webhookUrl = url;
-  }
-
-  async start(port = 0): Promise<string> {
-    ({ server: this.server, url: this.url } = await serveOnLoopback((req, res) => void this.handle(req, res), port));
-    return this.url;
-  }
-
-  async stop(): Promise<void> {
-    this.timers.clear();
-    await stopServing(this.server);
   }
 
   /** A device enrols: Authenticate, then TokenUpdate (NanoMDM clears its queue on Authenticate). */
@@ -93,17 +60,10 @@ export class SimulatedNanoMdm {
     });
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    this.inFlight++;
-    this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
-    const body = await readBody(req);
+  protected async handle(req: IncomingMessage, res: ServerResponse, body: Buffer): Promise<void> {
     if (this.latency) await this.timers.delay(this.latency);
-    const reply = (status: number, payload?: unknown, headers: Record<string, string> = {}): void => {
-      this.inFlight--;
-      this.requests.push({ method: req.method ?? '', path: req.url ?? '', status });
-      res.writeHead(status, { 'content-type': 'application/json', ...headers });
-      res.end(payload === undefined ? '' : JSON.stringify(payload));
-    };
+    const reply = (status: number, payload?: unknown, headers: Record<string, string> = {}): void =>
+      this.answer(req, res, req.url ?? '', status, payload, headers);
     const path = (req.url ?? '').split('?')[0];
     if (req.method === 'GET' && path === '/version') return reply(200, { version: 'v0.8.0-sim' });
     const user = path.startsWith('/proxy/') ? 'depserver' : 'nanomdm';
@@ -232,12 +192,3 @@ export class SimulatedNanoMdm {
 }
 
 const b64 = (text: string): string => Buffer.from(text, 'utf8').toString('base64');
-
-function readBody(req: IncomingMessage): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}

@@ -1,11 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { appleSchemas } from '../nodes/lib/mdm/apple-schema';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parsePlist } from '../nodes/lib/mdm/commands';
-import type { EnqueueFault } from './nanomdm-server';
 import type { SimulatedDevice } from './simulated-device';
-import { serveOnLoopback, stopServing } from './listen';
-import { Timers } from './timers';
+import { MdmSimulator } from './mdm-simulator';
 
 export interface SimulatedWorkspaceOneOptions {
   tenantCode: string;
@@ -44,40 +41,20 @@ const failure = (errorCode: number, message: string) => ({ errorCode, message, a
  * command queue (Queued, NotNow, Completed, Error), device delete; each Apple command checked
  * against Apple's schemas and run on a SimulatedDevice.
  */
-export class SimulatedWorkspaceOne {
+export class SimulatedWorkspaceOne extends MdmSimulator {
   private readonly records = new Map<string, Ws1Record>();
   private readonly tokens = new Map<string, number>();
-  readonly requests: { method: string; path: string; status: number }[] = [];
-  readonly invalidCommands: { requestType: string; problems: string[] }[] = [];
-  /** Faults the next API requests meet (not the token endpoint). */
-  faults: EnqueueFault[] = [];
   tokensIssued = 0;
-  /** The most API requests it ever served at once. */
-  peakInFlight = 0;
-  private inFlight = 0;
-  /** Extra time each API request takes, ms. */
-  latency = 0;
   /** The API account's role lacks the device permissions: every API request is refused with 403. */
   forbidden = false;
-  private server?: Server;
-  private readonly timers = new Timers();
   private nextId = 1;
-  url = '';
 
-  constructor(private readonly options: SimulatedWorkspaceOneOptions) {}
+  constructor(private readonly options: SimulatedWorkspaceOneOptions) {
+    super();
+  }
 
   get tokenUrl(): string {
     return `${this.url}/connect/token`;
-  }
-
-  async start(port = 0): Promise<string> {
-    ({ server: this.server, url: this.url } = await serveOnLoopback((req, res) => void this.handle(req, res), port));
-    return this.url;
-  }
-
-  async stop(): Promise<void> {
-    this.timers.clear();
-    await stopServing(this.server);
   }
 
   /** The phone enrols (again): in the inventory, enrolled now. */
@@ -94,19 +71,11 @@ export class SimulatedWorkspaceOne {
     this.tokens.clear();
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    this.peakInFlight = Math.max(this.peakInFlight, ++this.inFlight);
-    res.once('close', () => this.inFlight--);
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const body = Buffer.concat(chunks).toString('utf8');
+  protected async handle(req: IncomingMessage, res: ServerResponse, raw: Buffer): Promise<void> {
+    const body = raw.toString('utf8');
     const url = new URL(req.url ?? '/', 'http://ws1');
     const path = url.pathname;
-    const reply = (status: number, payload?: unknown, headers: Record<string, string> = {}): void => {
-      this.requests.push({ method: req.method ?? '', path, status });
-      res.writeHead(status, { 'content-type': 'application/json', ...headers });
-      res.end(payload === undefined ? '' : JSON.stringify(payload));
-    };
+    const reply = (status: number, payload?: unknown, headers: Record<string, string> = {}): void => this.answer(req, res, path, status, payload, headers);
     if (req.method === 'POST' && path === '/connect/token') {
       const form = new URLSearchParams(body);
       if (form.get('grant_type') !== 'client_credentials') return reply(400, { error: 'unsupported_grant_type' });
@@ -123,15 +92,7 @@ export class SimulatedWorkspaceOne {
     if (req.headers['aw-tenant-code'] !== this.options.tenantCode) return reply(401, failure(1013, 'The tenant code is not valid.'));
     if (this.forbidden) return reply(403, failure(1002, 'The user does not have permission to perform this operation.'));
     if (this.latency) await this.timers.delay(this.latency);
-    const fault = this.faults.find((f) => f.times > 0);
-    if (fault) {
-      fault.times--;
-      return reply(
-        fault.status,
-        failure(fault.status, 'Service unavailable'),
-        fault.retryAfter === undefined ? {} : { 'retry-after': String(fault.retryAfter) },
-      );
-    }
+    if (this.replyWithFault(reply, (status) => failure(status, 'Service unavailable'))) return;
 
     if (path === '/api/mdm/devices' && (req.method === 'GET' || req.method === 'DELETE')) {
       const record = this.byAlternateId(url.searchParams);
@@ -250,8 +211,7 @@ export class SimulatedWorkspaceOne {
     record.queue.push(item);
     if (record.queue.length > 200) record.queue.shift();
     if (apple.RequestType === 'ClearPasscode') apple = { ...apple, UnlockToken: record.device.unlockToken };
-    const problems = appleSchemas().validateCommand({ CommandUUID: item.TransactionUuid, Command: apple });
-    if (problems.length > 0) this.invalidCommands.push({ requestType: apple.RequestType, problems });
+    this.checkCommand(apple, item.TransactionUuid);
     const attempt = (): void => {
       const report = record.device.execute(apple);
       if (!report) return; // a silent phone never answers

@@ -6,7 +6,9 @@ import { DEVICE_HOME } from '../nodes/lib/fleet/fleet-store';
 import type { MdmAdapter } from '../nodes/lib/mdm/mdm-adapter';
 import { JamfPro } from '../nodes/lib/mdm/jamf';
 import { NanoMdm } from '../nodes/lib/mdm/nanomdm';
+import { Intune } from '../nodes/lib/mdm/intune';
 import { WorkspaceOne } from '../nodes/lib/mdm/workspace-one';
+import { INTUNE, startIntune } from '../harness/mdm-vendors';
 import { SimulatedJamf } from '../sim/jamf-server';
 import { SimulatedNanoMdm } from '../sim/nanomdm-server';
 import { SimulatedWorkspaceOne } from '../sim/workspace-one-server';
@@ -49,11 +51,8 @@ async function nanoMdm(): Promise<Mdm> {
   };
 }
 
-async function jamfPro(): Promise<Mdm> {
-  const credentials = { clientId: 'device-checkout', clientSecret: 'lost-client-secret' };
-  const sim = new SimulatedJamf(credentials);
-  await sim.start();
-  const client = new JamfPro({ url: sim.url, ...credentials, maxConcurrent: 5, timeout: 2000, pollInterval: 20 });
+/** An MDM read back by polling (no webhooks): its client, and the simulator its phones enrol with. */
+function polled(client: MdmAdapter, sim: { enrol(phone: SimulatedDevice): unknown; invalidCommands: unknown[]; stop(): Promise<void> }): Mdm {
   return {
     client,
     enrol: async (phone) => void sim.enrol(phone),
@@ -63,28 +62,45 @@ async function jamfPro(): Promise<Mdm> {
       await sim.stop();
     },
   };
+}
+
+async function jamfPro(): Promise<Mdm> {
+  const credentials = { clientId: 'device-checkout', clientSecret: 'lost-client-secret' };
+  const sim = new SimulatedJamf(credentials);
+  await sim.start();
+  return polled(new JamfPro({ url: sim.url, ...credentials, maxConcurrent: 5, timeout: 2000, pollInterval: 20 }), sim);
 }
 
 async function workspaceOne(): Promise<Mdm> {
   const credentials = { clientId: 'device-checkout', clientSecret: 'lost-ws1-secret', tenantCode: 'lost-tenant-code' };
   const sim = new SimulatedWorkspaceOne(credentials);
   await sim.start();
-  const client = new WorkspaceOne({ url: sim.url, tokenUrl: sim.tokenUrl, ...credentials, maxConcurrent: 5, timeout: 2000, pollInterval: 20 });
-  return {
-    client,
-    enrol: async (phone) => void sim.enrol(phone),
-    invalidCommands: () => sim.invalidCommands,
-    stop: async () => {
-      await client.close();
-      await sim.stop();
-    },
-  };
+  return polled(new WorkspaceOne({ url: sim.url, tokenUrl: sim.tokenUrl, ...credentials, maxConcurrent: 5, timeout: 2000, pollInterval: 20 }), sim);
+}
+
+async function intune(): Promise<Mdm> {
+  const sim = await startIntune(LOCKER);
+  const { tenantId, clientId, clientSecret, checkedOutGroup, lockedGroup } = INTUNE;
+  const client = new Intune({
+    url: sim.url,
+    tokenUrl: sim.url,
+    tenantId,
+    clientId,
+    clientSecret,
+    checkedOutGroup,
+    lockedGroup,
+    maxConcurrent: 5,
+    timeout: 2000,
+    pollInterval: 20,
+  });
+  return polled(client, sim);
 }
 
 for (const [vendor, start] of [
   ['NanoMDM', nanoMdm],
   ['Jamf Pro', jamfPro],
   ['Workspace ONE', workspaceOne],
+  ['Microsoft Intune', intune],
 ] as const) {
   describe(`Lost Mode through ${vendor}`, function () {
     this.timeout(15_000);

@@ -3,10 +3,9 @@ import { CodedError } from '../lib/coded-error';
 import { meaning } from '../lib/error-codes';
 import { forgetBadge, forgetPassword, lookUpBadge, type BadgeHolder } from '../lib/fleet/badge-lookup';
 import { checkDisplayName, checkUserId } from '../lib/fleet/person';
-import { lockerAppConfiguration, lockToLockerApp } from '../lib/fleet/locker-app';
+import { lockToLockerApp, tellLockerApp } from '../lib/fleet/locker-app';
 import type { Device } from '../lib/device';
 import type { AssignedUser, MdmAdapter } from '../lib/mdm/mdm-adapter';
-import { applicationConfiguration, settings } from '../lib/mdm/commands';
 import type { Fleet } from '../lib/fleet/fleet';
 import { asDevice } from '../lib/fleet/fleet-events';
 import { numberField } from '../shared/defaults';
@@ -138,9 +137,10 @@ export default function (RED: NodeAPI): void {
     // Green shows while the MDM works: neither waits for the other.
     const shown = Promise.all([fleet.setLed(device, 'granted'), config.suppressBlueLed === false && fleet.setLed(device, 'deploying')]);
     const unlocked = (async () => {
-      await mdm.perform(device.udid, settings(applicationConfiguration(fleet.lockerApp, lockerAppConfiguration(user))), wait);
-      await mdm.setAppLock(device.udid, undefined, wait);
+      // Her name first: where the MDM fills the app's configuration from its assigned user (Intune), the unlock brings it.
       await mdm.assignUser(device.udid, user);
+      await tellLockerApp(mdm, fleet.lockerApp, device.udid, user, wait);
+      await mdm.setAppLock(device.udid, undefined, wait);
     })();
     await Promise.all([shown, unlocked]);
     const now = asDevice((await fleet.store.device(device.udid))!);

@@ -4,6 +4,7 @@ import type { Request, Response } from 'express';
 import type { NodeAPI, NodeDef } from 'node-red';
 import { CodedError } from '../lib/coded-error';
 import type { MdmAdapter } from '../lib/mdm/mdm-adapter';
+import { Intune } from '../lib/mdm/intune';
 import { JamfPro } from '../lib/mdm/jamf';
 import { EnrolmentVault } from '../lib/mdm/enrolment-vault';
 import { NanoMdm } from '../lib/mdm/nanomdm';
@@ -25,8 +26,12 @@ export interface MdmServerDef extends NodeDef {
   pollInterval?: string;
   /** NanoMDM without a webhook secret: take unsigned webhooks (anyone who reaches the URL could send one). */
   acceptUnsigned?: boolean;
-  /** Workspace ONE: the region's OAuth token endpoint (e.g. https://na.uemauth.vmwservices.com/connect/token). */
+  /** Workspace ONE: the region's OAuth token endpoint (e.g. https://na.uemauth.vmwservices.com/connect/token); Intune: the Entra ID login host. */
   tokenUrl?: string;
+  /** Intune: the Entra ID tenant, and the groups a phone moves between as it is checked out and locked. */
+  tenantId?: string;
+  checkedOutGroup?: string;
+  lockedGroup?: string;
 }
 
 interface MdmCredentials {
@@ -42,7 +47,9 @@ interface MdmCredentials {
 
 type MdmServer = MdmServerNode<MdmCredentials>;
 
-const VENDORS = ['nanomdm', 'jamf', 'workspace-one'];
+const VENDORS = ['nanomdm', 'jamf', 'workspace-one', 'intune'];
+/** Intune's Entra ID login host when the dialog leaves it empty (a national cloud has its own). */
+const ENTRA_LOGIN = 'https://login.microsoftonline.com';
 
 /** One adapter per MDM (vendor and URL) across every flow. */
 const adapters = new SharedPool<MdmAdapter>();
@@ -96,6 +103,21 @@ function createAdapter(config: MdmServerDef, credentials: MdmCredentials, dataDi
       maxConcurrent,
       timeout,
       pollInterval,
+    });
+  }
+  if (config.vendor === 'intune') {
+    const { clientId = '', clientSecret = '' } = credentials;
+    return new Intune({
+      url,
+      tokenUrl: config.tokenUrl?.trim() || ENTRA_LOGIN,
+      tenantId: (config.tenantId ?? '').trim(),
+      clientId,
+      clientSecret,
+      checkedOutGroup: config.checkedOutGroup?.trim() || undefined,
+      lockedGroup: config.lockedGroup?.trim() || undefined,
+      maxConcurrent,
+      timeout,
+      pollInterval: numberField('mdm-server', config, 'pollInterval'),
     });
   }
   throw new CodedError('INVALID_CONFIG', text('mdm-server.errors.vendor', { vendor: config.vendor, vendors: VENDORS.join(', ') }));

@@ -9,6 +9,7 @@ import { PACKAGE_ROOT as ROOT } from '../../nodes/lib/package-root';
 import { defaultOf } from '../../nodes/shared/defaults';
 import { ARTIFACTS } from '../../harness/artifacts';
 import { SimulatedWorkspaceOne } from '../../sim/workspace-one-server';
+import { INTUNE, startIntune } from '../../harness/mdm-vendors';
 
 const NODES = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))['node-red'].nodes as Record<string, string>;
 const CONFIG_TYPES = ['smart-hub', 'mdm-server', 'device-fleet'];
@@ -351,8 +352,10 @@ describe('the editor in a real browser (headless Chromium)', function () {
     await page.selectOption('#node-input-kind', 'keyboard');
     assert.ok(!(await page.isVisible('#node-input-baudRate')), 'a keyboard reader has none');
     assert.match((await page.getAttribute('#node-input-path', 'placeholder')) ?? '', /event-kbd/);
+    // The host's keyboard readers, listed by the runtime (none here, or it cannot list them: the dialog says so); typing always works.
+    const listed = page.waitForResponse((response) => response.url().includes('/device-checkout/input-devices'), { timeout: 20_000 });
     await page.click('#node-lookup-path');
-    // This host has no keyboard readers (or cannot list them): the dialog says so; typing always works.
+    assert.equal((await listed).status(), 200);
     await page.waitForSelector('.ui-autocomplete li:visible, #badge-reader-no-devices:visible', { timeout: 10_000 });
     await page.fill('#node-input-path', '/dev/input/by-id/usb-Reader-event-kbd');
     await page.screenshot({ path: join(ARTIFACTS, 'badge-reader-dialog.png') });
@@ -414,6 +417,47 @@ describe('the editor in a real browser (headless Chromium)', function () {
       await page.waitForSelector('#node-config-input-vendor', { state: 'detached' });
     } finally {
       await ws1.stop();
+    }
+  });
+
+  it('the MDM server dialog: Intune\u2019s fields (Graph filled in for a new server), Test connection naming the permission to grant', async () => {
+    const intune = await startIntune('org.example.locker');
+    const editConfig = (id: string) =>
+      page.evaluate(
+        (id) => (window as unknown as { RED: { editor: { editConfig(a: string, t: string, id: string): void } } }).RED.editor.editConfig('', 'mdm-server', id),
+        id,
+      );
+    const result = async (pattern: RegExp) => {
+      await page.waitForFunction(() => /Connected|Not connected/.test(document.querySelector('#mdm-server-test-result')?.textContent ?? ''));
+      assert.match((await page.textContent('#mdm-server-test-result')) ?? '', pattern);
+    };
+    try {
+      await editConfig('_ADD_');
+      await page.waitForSelector('#node-config-input-vendor', { state: 'visible' });
+      await page.selectOption('#node-config-input-vendor', 'intune');
+      assert.equal(await page.inputValue('#node-config-input-url'), 'https://graph.microsoft.com');
+      assert.equal(await page.getAttribute('#node-config-input-tokenUrl', 'placeholder'), 'https://login.microsoftonline.com');
+      await page.click('.red-ui-tray-toolbar button:has-text("Cancel")');
+      await page.waitForSelector('#node-config-input-vendor', { state: 'detached' });
+
+      await editConfig('dc-mdm');
+      await page.waitForSelector('#node-config-input-vendor', { state: 'visible' });
+      await page.selectOption('#node-config-input-vendor', 'intune');
+      for (const field of ['#node-config-input-tenantCode', '#node-config-input-username', '#node-config-input-apiKey'])
+        assert.ok(!(await page.isVisible(field)), `${field} is not Intune's`);
+      const { tenantId, clientId, clientSecret, checkedOutGroup, lockedGroup } = INTUNE;
+      for (const [field, value] of Object.entries({ url: intune.url, tokenUrl: intune.url, tenantId, clientId, clientSecret, checkedOutGroup, lockedGroup }))
+        await page.fill(`#node-config-input-${field}`, value);
+      await page.click('#mdm-server-test');
+      await result(/^Connected: intune/);
+      intune.permissions = ['DeviceManagementManagedDevices.ReadWrite.All']; // each test logs in afresh: its token carries these
+      await page.click('#mdm-server-test');
+      await result(/MDM_AUTH.*GroupMember\.ReadWrite\.All/);
+      await page.screenshot({ path: join(ARTIFACTS, 'mdm-server-intune.png') });
+      await page.click('.red-ui-tray-toolbar button:has-text("Cancel")');
+      await page.waitForSelector('#node-config-input-vendor', { state: 'detached' });
+    } finally {
+      await intune.stop();
     }
   });
 

@@ -7,6 +7,7 @@ import type { AssignedUser, DeviceFacts, Enrolment, EraseFacts, MdmAdapter, Perf
 import { clearWithUnlockToken, noteErase } from './enrolment';
 import { MdmHttp, type MdmRequest } from './mdm-http';
 import { BearerSession, type BearerToken } from './bearer-session';
+import { PolledEnrolments } from './polled-enrolments';
 import { pollUntil, type PollOptions } from './polling';
 
 export interface JamfOptions {
@@ -54,9 +55,7 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
   readonly http: MdmHttp;
   private readonly session = new BearerSession(() => this.fetchToken());
   private readonly devices = new Map<string, JamfDevice>();
-  private readonly enrolments = new Map<string, Enrolment>();
-  /** Devices whose record is being read until it shows a new enrolment. */
-  private readonly watching = new Set<string>();
+  private readonly enrolments: PolledEnrolments;
   private closed = false;
 
   constructor(private readonly options: JamfOptions) {
@@ -65,6 +64,12 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
       throw new CodedError('INVALID_CONFIG', catalogText('mdm-server.errors.jamf-login'));
     }
     this.http = new MdmHttp({ baseURL: options.url, maxConcurrent: options.maxConcurrent, timeout: options.timeout });
+    this.enrolments = new PolledEnrolments(
+      this,
+      (udid) => this.enrolledAt(udid),
+      options.pollInterval ?? 2000,
+      () => this.closed,
+    );
   }
 
   async perform(udid: string, command: MdmCommand, { timeout, destructive = false, signal }: PerformOptions): Promise<Record<string, unknown>> {
@@ -85,7 +90,7 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
     if (!uuid) throw new CodedError('MDM_PROTOCOL', catalogText('mdm-server.errors.jamf-no-id'));
     await this.untilAcknowledged(udid, uuid, deadline, timeout, signal);
     // Erased when sent, not when the acknowledgement was read: a phone may enrol again before the next poll.
-    noteErase(this.enrolmentOf(udid), command, sentAt);
+    noteErase(this.enrolments.of(udid), command, sentAt);
     return {};
   }
 
@@ -170,39 +175,18 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
    * starts reading the device record until it shows an enrolment after the last erase.
    */
   enrolment(udid: string): Enrolment | undefined {
-    const known = this.enrolments.get(udid);
-    if (known?.erasedAt && !(known.enrolledAt && known.enrolledAt >= known.erasedAt)) void this.watchEnrolment(udid);
-    return known;
+    return this.enrolments.get(udid);
   }
 
   async close(): Promise<void> {
     this.closed = true;
   }
 
-  private enrolmentOf(udid: string): Enrolment {
-    let known = this.enrolments.get(udid);
-    if (!known) this.enrolments.set(udid, (known = { udid }));
-    return known;
-  }
-
-  private async watchEnrolment(udid: string): Promise<void> {
-    if (this.watching.has(udid)) return;
-    this.watching.add(udid);
-    try {
-      const known = this.enrolmentOf(udid);
-      while (!this.closed && this.listenerCount('token-update') > 0) {
-        const detail = await this.detail(udid).catch(() => undefined);
-        const enrolledAt = detail?.lastEnrollmentTimestamp ? Date.parse(detail.lastEnrollmentTimestamp) : undefined;
-        if (enrolledAt && known.erasedAt && enrolledAt >= known.erasedAt) {
-          Object.assign(known, { enrolledAt, serial: detail?.serialNumber });
-          this.emit('token-update', known);
-          return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, this.options.pollInterval ?? 2000));
-      }
-    } finally {
-      this.watching.delete(udid);
-    }
+  /** When Jamf Pro says the phone last enrolled. */
+  private async enrolledAt(udid: string): Promise<{ at: number; serial?: string } | undefined> {
+    const detail = await this.detail(udid);
+    const at = detail.lastEnrollmentTimestamp ? Date.parse(detail.lastEnrollmentTimestamp) : NaN;
+    return Number.isFinite(at) ? { at, serial: detail.serialNumber } : undefined;
   }
 
   /**
@@ -280,7 +264,7 @@ export class JamfPro extends EventEmitter implements MdmAdapter {
     const device = found.data?.results?.find((d) => d.udid === udid);
     if (!device) throw new CodedError('DEVICE_UNKNOWN', catalogText('mdm-server.errors.jamf-unknown', { udid }));
     this.devices.set(udid, device);
-    this.enrolmentOf(udid).serial = device.serialNumber;
+    this.enrolments.of(udid).serial = device.serialNumber;
     return device;
   }
 

@@ -1,6 +1,6 @@
 import type { CodedError } from '../coded-error';
 import type { EventEmitter } from 'node:events';
-import type { MdmCommand } from './commands';
+import type { MdmCommand, PlistValue } from './commands';
 
 export interface DeviceFacts {
   battery?: number;
@@ -67,6 +67,11 @@ export interface MdmAdapter extends EventEmitter {
    * there the device's lock extension attribute changes and the admin's smart group follows.
    */
   setAppLock(udid: string, bundleId: string | undefined, options: PerformOptions): Promise<void>;
+  /**
+   * Configures a managed app (`com.apple.configuration.managed`) where the MDM does it otherwise
+   * than by Apple's Settings command (Intune: the app configuration policy of the device's group).
+   */
+  configureApp?(udid: string, bundleId: string, configuration: Record<string, PlistValue>, options: PerformOptions): Promise<void>;
   /** Sets (or with `undefined` clears) the MDM's assigned user, where the MDM has one. */
   assignUser(udid: string, user: AssignedUser | undefined): Promise<void>;
   /**

@@ -25,3 +25,23 @@ export async function pollUntil<T>(read: () => Promise<T | undefined>, { deadlin
     await pause(Math.min(interval, Math.max(0, deadline - Date.now())), signal);
   }
 }
+
+/**
+ * One task at a time per key (a phone): the next starts once the last settled, however it
+ * ended. MDMs followed by reading a device's command state (Workspace ONE's queue, Intune's
+ * action results) tell one command from the one before only this way.
+ */
+export class Lanes {
+  private readonly last = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const ran = (this.last.get(key) ?? Promise.resolve()).catch(() => undefined).then(task);
+    this.last.set(key, ran);
+    void ran
+      .finally(() => {
+        if (this.last.get(key) === ran) this.last.delete(key);
+      })
+      .catch(() => undefined);
+    return ran;
+  }
+}

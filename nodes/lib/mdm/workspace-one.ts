@@ -6,7 +6,8 @@ import { BearerSession, type BearerToken } from './bearer-session';
 import { noteErase } from './enrolment';
 import type { AssignedUser, DeviceFacts, Enrolment, EraseFacts, MdmAdapter, PerformOptions } from './mdm-adapter';
 import { MdmHttp, type MdmRequest } from './mdm-http';
-import { pollUntil, type PollOptions } from './polling';
+import { PolledEnrolments } from './polled-enrolments';
+import { Lanes, pollUntil, type PollOptions } from './polling';
 import { APP_LOCK_IDENTIFIER, appLockProfile } from './profiles';
 
 export interface WorkspaceOneOptions {
@@ -74,10 +75,8 @@ export class WorkspaceOne extends EventEmitter implements MdmAdapter {
   readonly http: MdmHttp;
   private readonly session?: BearerSession;
   private readonly devices = new Map<string, Ws1Device>();
-  private readonly enrolments = new Map<string, Enrolment>();
-  private readonly watching = new Set<string>();
-  /** Per phone: the last command sent, which the next waits for. */
-  private readonly lanes = new Map<string, Promise<unknown>>();
+  private readonly enrolments: PolledEnrolments;
+  private readonly lanes = new Lanes();
   private closed = false;
 
   constructor(private readonly options: WorkspaceOneOptions) {
@@ -89,6 +88,12 @@ export class WorkspaceOne extends EventEmitter implements MdmAdapter {
     if (oauth && !/^https?:\/\/\S+$/.test(options.tokenUrl ?? '')) throw new CodedError('INVALID_CONFIG', catalogText('mdm-server.errors.ws1-token-url'));
     this.http = new MdmHttp({ baseURL: options.url, maxConcurrent: options.maxConcurrent, timeout: options.timeout });
     if (oauth) this.session = new BearerSession(() => this.fetchToken());
+    this.enrolments = new PolledEnrolments(
+      this,
+      (udid) => this.enrolledAt(udid),
+      options.pollInterval ?? 2000,
+      () => this.closed,
+    );
   }
 
   async perform(udid: string, command: MdmCommand, options: PerformOptions): Promise<Record<string, unknown>> {
@@ -99,7 +104,7 @@ export class WorkspaceOne extends EventEmitter implements MdmAdapter {
     const sentAt = Date.now();
     await this.send(udid, this.callFor(device, command), options);
     if (c.RequestType === 'EraseDevice') {
-      noteErase(this.enrolmentOf(udid), command, sentAt);
+      noteErase(this.enrolments.of(udid), command, sentAt);
       this.devices.delete(udid); // enrolled again, it may be a new record
     }
     return {};
@@ -154,9 +159,7 @@ export class WorkspaceOne extends EventEmitter implements MdmAdapter {
 
   /** What we know of the phone's enrolment; after an erase, reading its record until it enrolled again. */
   enrolment(udid: string): Enrolment | undefined {
-    const known = this.enrolments.get(udid);
-    if (known?.erasedAt && !(known.enrolledAt && known.enrolledAt >= known.erasedAt)) void this.watchEnrolment(udid);
-    return known;
+    return this.enrolments.get(udid);
   }
 
   async close(): Promise<void> {
@@ -213,39 +216,26 @@ export class WorkspaceOne extends EventEmitter implements MdmAdapter {
 
   /** Sends `call` once the phone's last command is done, and follows it in the queue until it is done too. */
   private send(udid: string, call: Ws1Call, { timeout, signal }: PerformOptions): Promise<void> {
-    const previous = this.lanes.get(udid) ?? Promise.resolve();
-    const sent = previous
-      .catch(() => undefined)
-      .then(async () => {
-        const deadline = Date.now() + timeout;
-        const { Uuid } = await this.device(udid);
-        const before = new Set((await this.queue(Uuid)).map((item) => item.TransactionUuid));
-        await this.api(call.request);
-        await pollUntil(
-          async () => {
-            const item = (await this.queue(Uuid)).find((i) => i.CommandName === call.name && !before.has(i.TransactionUuid));
-            if (item && FAILED.has(item.LastStatus))
-              throw new CodedError('DEVICE_ERROR', catalogText('mdm-server.errors.ws1-device-error', { udid, command: call.name, status: item.LastStatus }));
-            return item && DONE.has(item.LastStatus) ? true : undefined;
-          },
-          this.polling(
-            deadline,
-            signal,
-            () =>
-              new CodedError(
-                'DEVICE_TIMEOUT',
-                catalogText('mdm-server.errors.ws1-no-answer', { udid, command: call.name, seconds: Math.round(timeout / 1000) }),
-              ),
-          ),
-        );
-      });
-    this.lanes.set(udid, sent);
-    void sent
-      .finally(() => {
-        if (this.lanes.get(udid) === sent) this.lanes.delete(udid);
-      })
-      .catch(() => undefined);
-    return sent;
+    return this.lanes.run(udid, async () => {
+      const deadline = Date.now() + timeout;
+      const { Uuid } = await this.device(udid);
+      const before = new Set((await this.queue(Uuid)).map((item) => item.TransactionUuid));
+      await this.api(call.request);
+      await pollUntil(
+        async () => {
+          const item = (await this.queue(Uuid)).find((i) => i.CommandName === call.name && !before.has(i.TransactionUuid));
+          if (item && FAILED.has(item.LastStatus))
+            throw new CodedError('DEVICE_ERROR', catalogText('mdm-server.errors.ws1-device-error', { udid, command: call.name, status: item.LastStatus }));
+          return item && DONE.has(item.LastStatus) ? true : undefined;
+        },
+        this.polling(
+          deadline,
+          signal,
+          () =>
+            new CodedError('DEVICE_TIMEOUT', catalogText('mdm-server.errors.ws1-no-answer', { udid, command: call.name, seconds: Math.round(timeout / 1000) })),
+        ),
+      );
+    });
   }
 
   private async queue(uuid: string): Promise<QueueItem[]> {
@@ -273,39 +263,15 @@ export class WorkspaceOne extends EventEmitter implements MdmAdapter {
     const device = found.data;
     if (!device?.Uuid) throw new CodedError('MDM_PROTOCOL', catalogText('mdm-server.errors.ws1-no-device-id', { udid }));
     this.devices.set(udid, device);
-    if (device.SerialNumber) this.enrolmentOf(udid).serial = device.SerialNumber;
+    if (device.SerialNumber) this.enrolments.of(udid).serial = device.SerialNumber;
     return device;
   }
 
-  private enrolmentOf(udid: string): Enrolment {
-    let known = this.enrolments.get(udid);
-    if (!known) this.enrolments.set(udid, (known = { udid }));
-    return known;
-  }
-
-  private async watchEnrolment(udid: string): Promise<void> {
-    // Nobody waiting (a look at the record, not a wait): nothing to watch, and no watch left to block the next one.
-    if (this.watching.has(udid) || this.listenerCount('token-update') === 0) return;
-    this.watching.add(udid);
-    try {
-      const known = this.enrolmentOf(udid);
-      const enrolledAt = await pollUntil(
-        async () => {
-          if (this.listenerCount('token-update') === 0) return null;
-          const device = await this.lookUp(udid).catch(() => undefined);
-          const at = device?.LastEnrolledOn ? Date.parse(device.LastEnrolledOn) : NaN;
-          return at >= (known.erasedAt ?? Infinity) ? at : undefined;
-        },
-        { deadline: Infinity, interval: this.options.pollInterval ?? 2000, closed: () => this.closed, timedOut: () => new Error('closed') },
-      );
-      if (enrolledAt === null) return;
-      known.enrolledAt = enrolledAt;
-      this.emit('token-update', known);
-    } catch {
-      // Closed while watching: nobody waits any more.
-    } finally {
-      this.watching.delete(udid);
-    }
+  /** When UEM says the phone last enrolled. */
+  private async enrolledAt(udid: string): Promise<{ at: number; serial?: string } | undefined> {
+    const device = await this.lookUp(udid);
+    const at = device.LastEnrolledOn ? Date.parse(device.LastEnrolledOn) : NaN;
+    return Number.isFinite(at) ? { at, serial: device.SerialNumber } : undefined;
   }
 
   /** Every request carries the tenant code, and the bearer token or basic auth. */

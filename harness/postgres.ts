@@ -26,9 +26,10 @@ function serverBin(): string {
  * a hospital runs it: every login over TCP with a password (`scram-sha-256` in pg_hba.conf), no
  * trust. `url` is its superuser's, with the password in it.
  * initdb and the server refuse to run as root (CI runs as root): there they run as the
- * `postgres` user Debian's package creates.
+ * `postgres` user Debian's package creates. `settings` go to the server as `-c name=value`
+ * (max_connections, say).
  */
-export async function startPostgres(): Promise<TestPostgres> {
+export async function startPostgres(settings: Record<string, string | number> = {}): Promise<TestPostgres> {
   const bin = serverBin();
   const dir = mkdtempSync(join(tmpdir(), 'device-checkout-pg-'));
   const data = join(dir, 'data');
@@ -49,7 +50,16 @@ export async function startPostgres(): Promise<TestPostgres> {
   );
   const port = await freeLoopbackPort();
   const server: ChildProcess = spawn(
-    ...run('postgres', ['-D', data, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=off']),
+    ...run('postgres', [
+      '-D',
+      data,
+      '-p',
+      String(port),
+      ...Object.entries({ listen_addresses: '127.0.0.1', unix_socket_directories: '', fsync: 'off', ...settings }).flatMap(([name, value]) => [
+        '-c',
+        `${name}=${value}`,
+      ]),
+    ]),
     { stdio: 'ignore' },
   );
   const url = `postgres://checkout:${password}@127.0.0.1:${port}/postgres`;

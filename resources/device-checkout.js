@@ -34,6 +34,7 @@
     'device-fleet': {
       store: { default: 'file' },
       auditFiles: { default: 'one' },
+      databaseConnections: { default: 2, min: 1, max: 20, integer: true },
       usbWindow: { default: 5, min: 1, max: 60 },
       checkoutDeadline: { default: 60, min: 5, max: 3600 },
       userLimit: { default: 1, min: 1, max: 10, integer: true },

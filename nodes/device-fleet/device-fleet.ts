@@ -5,7 +5,8 @@ import { CodedError } from '../lib/coded-error';
 import { Directory, SIGN_IN_ATTEMPTS } from '../lib/directory/directory';
 import { Fleet } from '../lib/fleet/fleet';
 import { PostgresFleetStore } from '../lib/fleet/postgres-fleet-store';
-import { fleetPool } from '../lib/fleet/postgres-pool';
+import { fleetDatabase } from '../lib/fleet/postgres-pool';
+import { FleetChannels } from '../lib/fleet/postgres-listener';
 import { WebhookRelay, type RelayingAdapter } from '../lib/fleet/webhook-relay';
 import type { MdmAdapter } from '../lib/mdm/mdm-adapter';
 import { useNodeRedCatalogs } from '../shared/catalogs';
@@ -28,6 +29,8 @@ export interface DeviceFleetDef extends NodeDef {
   lendingPeriod?: string;
   /** Devices one user may hold at once. */
   userLimit?: string;
+  /** The pool's connections to the fleet database (one more listens). */
+  databaseConnections?: string;
   /** Phones charged below this (%) are not handed out. */
   batteryThreshold?: string;
   /** `GET <url>?id=<badge>` -> `{"user": "..."}`. */
@@ -96,15 +99,29 @@ export default function (RED: NodeAPI): void {
     const cart = (config.cart ?? '').trim();
     const setting = (name: keyof DeviceFleetDef): string => String(config[name] ?? '').trim() || String(defaultOf('device-fleet', name) ?? '');
     let pool: Pool | undefined;
+    let channels: FleetChannels | undefined;
     let shared: PostgresFleetStore | undefined;
     try {
       if (config.store === 'postgres') {
         const url = (config.databaseUrl ?? '').trim();
         if (!url || !cart) throw new CodedError('INVALID_CONFIG', text('device-fleet.errors.no-database'));
         const { databaseUser, databasePassword } = this.credentials ?? {};
-        pool = fleetPool({ url, user: databaseUser, password: databasePassword, applicationName: `device-checkout ${cart}` });
+        const database = fleetDatabase({
+          url,
+          user: databaseUser,
+          password: databasePassword,
+          applicationName: `device-checkout ${cart}`,
+          max: field('databaseConnections'),
+        });
+        pool = database.pool;
         // A connection lost while idle (the server restarted): said; the next query opens a new one.
         pool.on('error', (err) => this.warn(text('device-fleet.errors.database-connection', { message: err.message })));
+        // What the other carts change and the webhooks they receive, on one connection of its own.
+        channels = new FleetChannels({
+          connect: database.connect,
+          onLost: (err) => this.warn(text('device-fleet.errors.listening-down', { message: err.message })),
+          onBack: () => this.log(text('device-fleet.errors.listening-back')),
+        });
         shared = new PostgresFleetStore({ pool, cart });
       }
       const ldapUrl = setting('ldapUrl');
@@ -150,6 +167,7 @@ export default function (RED: NodeAPI): void {
       });
     } catch (err) {
       // A damaged fleet file is left for the admin: guessing the phones' statuses could hand one out twice.
+      channels?.close();
       void pool?.end();
       this.unavailable = err as CodedError;
       // A setting the dialog lacks is not a damaged file: each says where to look.
@@ -162,13 +180,13 @@ export default function (RED: NodeAPI): void {
     const adapter = mdmNode?.adapter;
     const secret = mdmNode?.relaySecret;
     const relay =
-      pool && secret && adapter && 'takeRelayed' in adapter
-        ? new WebhookRelay({ pool, cart, adapter: adapter as MdmAdapter & RelayingAdapter, secret, text, log: { warn: (m) => this.warn(m) } })
+      pool && channels && secret && adapter && 'takeRelayed' in adapter
+        ? new WebhookRelay({ pool, channels, cart, adapter: adapter as MdmAdapter & RelayingAdapter, secret, text, log: { warn: (m) => this.warn(m) } })
         : undefined;
     void relay?.start();
     const unlist = routes.directory.add(this.id, fleet);
     // The fleet view shows what every cart changes, not only this one.
-    const unfollow = shared?.followOtherCarts((err) => this.warn(text('device-fleet.errors.changes-down', { message: err.message })));
+    const unfollow = channels && shared?.followOtherCarts(channels);
     const { wardUser, wardPassword } = this.credentials ?? {};
     const unserve = config.wardPage ? routes.serveWard(this.id, { user: wardUser, password: wardPassword }) : () => undefined;
     if (config.wardPage) {
@@ -191,6 +209,7 @@ export default function (RED: NodeAPI): void {
       unserveScreen();
       unfollow?.();
       await relay?.close();
+      channels?.close();
       await fleet.close();
       await pool?.end();
       done();

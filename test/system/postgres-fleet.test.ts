@@ -12,6 +12,7 @@ import type { AuditEntry } from '../../nodes/lib/fleet/fleet-store';
 import { builtFile } from '../../nodes/lib/package-root';
 import { CHANGES_CHANNEL, PostgresFleetStore } from '../../nodes/lib/fleet/postgres-fleet-store';
 import { fleetPool } from '../../nodes/lib/fleet/postgres-pool';
+import { FleetChannels } from '../../nodes/lib/fleet/postgres-listener';
 import { migrate, MIGRATION_LOCK, SCHEMA_VERSION } from '../../nodes/lib/fleet/postgres-schema';
 import { WebhookRelay } from '../../nodes/lib/fleet/webhook-relay';
 import { toPlist } from '../../nodes/lib/mdm/commands';
@@ -88,6 +89,17 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
       },
     };
   }
+
+  /** A cart's listening connection, as device-fleet makes it; `onLost` hears it drop. */
+  const cartChannels = (url: string, onLost: (err: Error) => void): FleetChannels =>
+    new FleetChannels({
+      connect: async () => {
+        const client = new Client({ connectionString: url });
+        await client.connect();
+        return client;
+      },
+      onLost,
+    });
 
   /** A cart's store on its own pool, as each cart is its own host with its own connections. */
   const cartStore = (url: string, cart: string, now?: () => Date) => new PostgresFleetStore({ pool: cartPool(url), cart, now });
@@ -316,7 +328,8 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
     const [ward3, ward5] = [cartStore(url, 'ward-3'), cartStore(url, 'ward-5')];
     const heard: string[] = [];
     ward3.on('elsewhere', (udid: string, cart: string) => heard.push(`${udid} ${cart}`));
-    const unfollow = ward3.followOtherCarts((err) => assert.fail(err.message));
+    const channels = cartChannels(url, (err) => assert.fail(err.message));
+    const unfollow = ward3.followOtherCarts(channels);
     try {
       await sleep(200); // listening
       await dockedPhone(ward5, 'B', 1);
@@ -330,6 +343,7 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
       );
     } finally {
       unfollow();
+      channels.close();
     }
   });
 
@@ -362,14 +376,16 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
     const API_KEY = 'relay-api-key-31f0';
     let url: string;
     let events = 0;
-    const carts: { nano: NanoMdm; relay: WebhookRelay }[] = [];
+    const carts: { nano: NanoMdm; relay: WebhookRelay; channels: FleetChannels }[] = [];
     const said: string[] = [];
 
     /** A cart's MDM connection and its relay; `start: false` for a cart that is down. */
     async function cartMdm(cart: string, start = true): Promise<{ nano: NanoMdm; relay: WebhookRelay }> {
       const nano = new NanoMdm({ url: 'http://127.0.0.1:9', apiKey: API_KEY, acceptUnsigned: true, maxConcurrent: 1, timeout: 1000 });
+      const channels = cartChannels(url, (err) => said.push(err.message));
       const relay = new WebhookRelay({
         pool: cartPool(url),
+        channels,
         cart,
         adapter: nano,
         secret: API_KEY,
@@ -377,7 +393,7 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
         log: { warn: (m) => said.push(m) },
       });
       if (start) await relay.start();
-      carts.push({ nano, relay });
+      carts.push({ nano, relay, channels });
       return { nano, relay };
     }
     const post = (nano: NanoMdm, event: object) =>
@@ -391,7 +407,10 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
     });
 
     afterEach(async () => {
-      for (const { nano, relay } of carts.splice(0)) await Promise.all([relay.close(), nano.close()]);
+      for (const { nano, relay, channels } of carts.splice(0)) {
+        await Promise.all([relay.close(), nano.close()]);
+        channels.close();
+      }
       assert.deepEqual(said, []);
     });
 

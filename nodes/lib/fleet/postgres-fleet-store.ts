@@ -16,12 +16,15 @@ import {
 } from './fleet-store';
 import { heardRecentlySince, refusals } from './checkout-policy';
 import { userKey } from './person';
-import { PostgresListener } from './postgres-listener';
+import type { FleetChannels } from './postgres-listener';
+import { TOO_MANY_CONNECTIONS } from './postgres-pool';
 import { migrated, SCHEMA_VERSION } from './postgres-schema';
 import { transaction } from './postgres-transaction';
 
 /** lock_not_available (lock_timeout) and query_canceled (statement_timeout). */
 const BUSY = new Set(['55P03', '57014']);
+/** What pg's pool says when none of its connections came free in time. */
+const POOL_WAIT_TIMED_OUT = 'timeout exceeded when trying to connect';
 
 /** Where every change is announced (LISTEN/NOTIFY), `<udid> <cart>` as payload (the cart that made it). */
 export const CHANGES_CHANNEL = 'checkout_changes';
@@ -249,20 +252,15 @@ export class PostgresFleetStore extends FleetStore {
     return record;
   }
 
-  /** Hears what other carts change (LISTEN on `checkout_changes`): `elsewhere` with the UDID and that cart. Returns what stops it. */
-  followOtherCarts(onLost: (err: Error) => void): () => void {
-    const listener = new PostgresListener({
-      pool: this.options.pool,
-      channel: CHANGES_CHANNEL,
+  /** Hears what other carts change (`checkout_changes` on the cart's channels): `elsewhere` with the UDID and that cart. Returns what stops it. */
+  followOtherCarts(channels: FleetChannels): () => void {
+    return channels.listen(CHANGES_CHANNEL, {
       onNotification: (payload) => {
         const space = payload.indexOf(' ');
         const cart = payload.slice(space + 1);
         if (cart !== this.cart) this.emit('elsewhere', payload.slice(0, space), cart);
       },
-      onLost,
     });
-    void listener.start();
-    return () => listener.close();
   }
 
   /** The pool belongs to whoever made it: it is theirs to end. */
@@ -410,6 +408,10 @@ export class PostgresFleetStore extends FleetStore {
         this.healed();
         throw new CodedError('STORE_BUSY', catalogText('device-fleet.errors.database-busy'));
       }
+      // Every connection the server allows is taken (max_connections), or every one of this cart's
+      // is in use: one is free again in a moment, so busy, said in words, and nothing to heal.
+      if ((err as { code?: string }).code === TOO_MANY_CONNECTIONS) throw new CodedError('STORE_BUSY', catalogText('device-fleet.errors.database-full'));
+      if ((err as Error).message === POOL_WAIT_TIMED_OUT) throw new CodedError('STORE_BUSY', catalogText('device-fleet.errors.database-connections-busy'));
       const unavailable = new CodedError(
         'STORE_UNAVAILABLE',
         catalogText('device-fleet.errors.database-unusable', {

@@ -1,61 +1,110 @@
-import type { Notification, Pool, PoolClient } from 'pg';
+import type { Client, Notification } from 'pg';
 
-export interface PostgresListenerOptions {
-  pool: Pool;
-  channel: string;
-  /** Each announcement on the channel. */
+/** One who hears a channel. */
+export interface ChannelListener {
   onNotification(payload: string): void;
   /** Once listening, after each (re)connect: catch up with what was announced meanwhile. A failure reconnects. */
   onListening?(): Promise<void>;
-  /** The connection was lost or could not be made (tried again 1 s later, doubling to 30 s). */
+}
+
+export interface FleetChannelsOptions {
+  /** A connection of its own: LISTEN belongs to a session, so a pooled connection cannot carry it. */
+  connect(): Promise<Client>;
+  /** The connection was lost or could not be made: said once until it is back (tried again 1 s later, doubling to 30 s). */
   onLost(err: Error): void;
+  /** Listening again after a loss. */
+  onBack?(): void;
 }
 
 const MAX_BACKOFF_MS = 30_000;
 
 /**
- * One connection of its own that LISTENs on a channel (a pooled connection cannot: it is
- * shared), connected again with backoff whenever the database drops it.
+ * Everything a cart hears from the other carts (their changes, the webhooks they received) on
+ * one connection of its own, whatever the number of channels: a cart's connections to the
+ * database are its pool and this one. Connected again with backoff whenever the database drops
+ * it (a restart, a failover), every channel listened to again and every listener caught up.
  */
-export class PostgresListener {
-  private client?: PoolClient;
+export class FleetChannels {
+  private client?: Client;
+  private readonly listeners = new Map<string, Set<ChannelListener>>();
+  private starting?: Promise<void>;
   private retry?: NodeJS.Timeout;
   private backoff = 1000;
+  private down = false;
   private closed = false;
 
-  constructor(private readonly options: PostgresListenerOptions) {}
+  constructor(private readonly options: FleetChannelsOptions) {}
 
-  async start(): Promise<void> {
-    const { pool, channel, onNotification, onListening } = this.options;
-    try {
-      const client = await pool.connect();
-      if (this.closed) return client.release(); // closed (a redeploy) while it connected
-      this.client = client;
-      client.on('notification', ({ payload = '' }: Notification) => onNotification(payload));
-      client.on('error', (err: Error) => this.lost(err));
-      await client.query(`LISTEN ${channel}`);
-      this.backoff = 1000;
-      await onListening?.();
-    } catch (err) {
-      this.lost(err as Error);
-    }
+  /** Hears `channel` from now on (connecting if nobody listened yet); returns what stops it. */
+  listen(channel: string, listener: ChannelListener): () => void {
+    let heard = this.listeners.get(channel);
+    if (!heard) this.listeners.set(channel, (heard = new Set()));
+    heard.add(listener);
+    const { client } = this;
+    if (client) void this.join(client, channel, listener);
+    else this.start();
+    return () => heard.delete(listener);
   }
 
-  /** Drops the connection, says why, and connects again later (unless closed). */
+  /** Drops the connection (a listener could not catch up, say), says why once, and connects again later. */
   lost(err: Error): void {
-    this.client?.release(true);
+    const { client } = this;
     this.client = undefined;
+    void client?.end().catch(() => undefined);
     if (this.closed) return;
-    this.options.onLost(err);
+    if (!this.down) this.options.onLost(err);
+    this.down = true;
     clearTimeout(this.retry);
-    this.retry = setTimeout(() => void this.start(), this.backoff);
+    this.retry = setTimeout(() => this.start(), this.backoff);
     this.backoff = Math.min(this.backoff * 2, MAX_BACKOFF_MS);
   }
 
   close(): void {
     this.closed = true;
     clearTimeout(this.retry);
-    this.client?.release(true);
+    void this.client?.end().catch(() => undefined);
     this.client = undefined;
+  }
+
+  private start(): void {
+    if (this.starting || this.client || this.closed) return;
+    this.starting = this.connect().finally(() => (this.starting = undefined));
+  }
+
+  private async connect(): Promise<void> {
+    let client: Client | undefined;
+    try {
+      client = await this.options.connect();
+      if (this.closed) return void (await client.end());
+      const mine = client;
+      const gone = (err: Error): void => {
+        if (this.client === mine) this.lost(err);
+      };
+      client.on('error', gone);
+      client.on('end', () => gone(new Error('the database closed the connection')));
+      client.on('notification', ({ channel, payload = '' }: Notification) => {
+        for (const listener of this.listeners.get(channel) ?? []) listener.onNotification(payload);
+      });
+      // Set first: a listener that comes while these run joins by itself (LISTEN twice does no harm).
+      this.client = client;
+      for (const channel of this.listeners.keys()) await client.query(`LISTEN ${channel}`);
+      this.backoff = 1000;
+      if (this.down) this.options.onBack?.();
+      this.down = false;
+      for (const [, heard] of this.listeners) for (const listener of heard) await listener.onListening?.();
+    } catch (err) {
+      if (client && this.client !== client) void client.end().catch(() => undefined);
+      this.lost(err as Error);
+    }
+  }
+
+  /** A listener come while connected: its channel listened to, then it catches up. */
+  private async join(client: Client, channel: string, listener: ChannelListener): Promise<void> {
+    try {
+      await client.query(`LISTEN ${channel}`);
+      await listener.onListening?.();
+    } catch (err) {
+      if (this.client === client) this.lost(err as Error);
+    }
   }
 }

@@ -8,7 +8,15 @@ export interface FleetPoolOptions {
   password?: string;
   /** Shown in `pg_stat_activity`, so a DBA sees which cart a connection is. */
   applicationName: string;
+  /** The pool's connections (the listening one comes on top). */
   max?: number;
+}
+
+/** A cart's way into the fleet database: its pool, and a connection of its own for what it listens to. */
+export interface FleetDatabase {
+  pool: Pool;
+  /** A new connection outside the pool, made and refused as the pool's are. */
+  connect(): Promise<Client>;
 }
 
 type ConnectCallback = ((err: Error) => void) | ((err: null, c: Client) => void);
@@ -17,6 +25,8 @@ const LOCK_TIMEOUT_MS = 3000;
 const STATEMENT_TIMEOUT_MS = 10_000;
 const FIRST_BACKOFF_MS = 1000;
 const MAX_BACKOFF_MS = 30_000;
+/** PostgreSQL's `too_many_connections`: max_connections reached. */
+export const TOO_MANY_CONNECTIONS = '53300';
 
 /**
  * A pool for the shared fleet, built the way the editor asks for it: the address in the URL,
@@ -29,7 +39,7 @@ const MAX_BACKOFF_MS = 30_000;
  * failure the next connects fail at once, without reaching the server, for a backoff that
  * doubles from 1 s to 30 s, so a cart with a wrong password never floods the database.
  */
-export function fleetPool({ url, user, password, applicationName, max = 5 }: FleetPoolOptions): Pool {
+export function fleetDatabase({ url, user, password, applicationName, max = 2 }: FleetPoolOptions): FleetDatabase {
   const config: ClientConfig = {
     connectionString: withLogin(url, user, password),
     application_name: applicationName.slice(0, 63),
@@ -62,7 +72,15 @@ export function fleetPool({ url, user, password, applicationName, max = 5 }: Fle
       connecting.then((client) => (callback as (err: null, c: Client) => void)(null, client), callback as (err: Error) => void);
     }
   }
-  return new Pool({ ...config, max, Client: GatedClient });
+  return {
+    pool: new Pool({ ...config, max, Client: GatedClient }),
+    connect: () => new GatedClient(config).connect(),
+  };
+}
+
+/** The pool alone (a cart that listens to nothing, a tool). */
+export function fleetPool(options: FleetPoolOptions): Pool {
+  return fleetDatabase(options).pool;
 }
 
 /** `url` with the login in it (the credentials win over a login in the URL). */
@@ -100,6 +118,8 @@ class ConnectGate {
   }
 
   failed(err: Error): void {
+    // A server with every connection taken frees one any moment: tried again soon, not ever later.
+    if ((err as { code?: string }).code === TOO_MANY_CONNECTIONS) this.backoff = 0;
     this.backoff = this.backoff ? Math.min(this.backoff * 2, MAX_BACKOFF_MS) : FIRST_BACKOFF_MS;
     this.until = Date.now() + this.backoff;
     this.lastError = err;

@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import type { Pool } from 'pg';
 import { packSealed, seal, unpackSealed, unseal } from '../sealed';
-import { PostgresListener } from './postgres-listener';
+import type { FleetChannels } from './postgres-listener';
 import { migrated } from './postgres-schema';
 
 /** Where a cart announces a webhook it received (`<row id> <cart>` as payload). */
@@ -14,6 +14,8 @@ export interface RelayingAdapter extends EventEmitter {
 
 export interface WebhookRelayOptions {
   pool: Pool;
+  /** The cart's channels, on which carts announce the webhooks they kept. */
+  channels: FleetChannels;
   cart: string;
   adapter: RelayingAdapter;
   /** Seals the bodies in the database (check-ins carry unlock tokens): the MDM's API key, the same on every cart. */
@@ -41,7 +43,7 @@ const LOOKBACK = 200;
  * where it was, so one that was down has missed nothing another received (within `keepDays`).
  */
 export class WebhookRelay {
-  private readonly listener: PostgresListener;
+  private unlisten?: () => void;
   /** The newest row read, and the rows read in the lookback window. */
   private newest = 0;
   private readonly read = new Set<number>();
@@ -53,33 +55,35 @@ export class WebhookRelay {
   };
 
   constructor(private readonly options: WebhookRelayOptions) {
-    const { pool, cart, log, text } = options;
     options.adapter.on('webhook', this.onWebhook);
-    this.listener = new PostgresListener({
-      pool,
-      channel: WEBHOOKS_CHANNEL,
-      // Another cart's webhook: read it (and anything missed). This cart's own took its way already.
-      onNotification: (payload) => {
-        if (payload.slice(payload.indexOf(' ') + 1) !== cart) this.readOn();
-      },
-      // Takes what other carts received while this one was away.
-      onListening: async () => {
-        await this.prepare();
-        this.readOn();
-        await this.reading;
-      },
-      onLost: (err) => log.warn(text('device-fleet.errors.relay-down', { message: err.message })),
-    });
   }
 
-  /** Listens, and takes what other carts received while this one was away; a database out of reach is tried again with backoff. */
+  /**
+   * Listens, and takes what other carts received while this one was away (a database out of
+   * reach is tried again with backoff); resolves once it first caught up.
+   */
   start(): Promise<void> {
-    return this.listener.start();
+    const { channels, cart } = this.options;
+    return new Promise((caughtUp) => {
+      this.unlisten = channels.listen(WEBHOOKS_CHANNEL, {
+        // Another cart's webhook: read it (and anything missed). This cart's own took its way already.
+        onNotification: (payload) => {
+          if (payload.slice(payload.indexOf(' ') + 1) !== cart) this.readOn();
+        },
+        // Takes what other carts received while this one was away.
+        onListening: async () => {
+          await this.prepare();
+          this.readOn();
+          await this.reading;
+          caughtUp();
+        },
+      });
+    });
   }
 
   async close(): Promise<void> {
     this.options.adapter.off('webhook', this.onWebhook);
-    this.listener.close();
+    this.unlisten?.();
     await Promise.all([this.keeping, this.reading]);
   }
 
@@ -114,7 +118,7 @@ export class WebhookRelay {
 
   /** Reads what was kept since the last read, one read at a time. */
   private readOn(): void {
-    this.reading = this.reading.then(() => this.readNew()).catch((err: Error) => this.listener.lost(err));
+    this.reading = this.reading.then(() => this.readNew()).catch((err: Error) => this.options.channels.lost(err));
   }
 
   private async readNew(): Promise<void> {

@@ -135,7 +135,11 @@ describe('the connection budget: each cart its pool and one listening connection
     }
     assert.equal(others.length, FOR_CARTS - 1, 'all but the cart\u2019s listening connection');
     await assert.rejects(store.beginCheckout('alice', RULES), (err: CodedError) => err.code === 'STORE_BUSY' && /database-full/.test(err.message));
-    assert.deepEqual(await admin(`SELECT status FROM checkout_devices WHERE cart = 'ward-3' ORDER BY udid`, 'budget'), [{ status: 'Checked In' }, { status: 'Checked In' }], 'nothing half-written');
+    assert.deepEqual(
+      await admin(`SELECT status FROM checkout_devices WHERE cart = 'ward-3' ORDER BY udid`, 'budget'),
+      [{ status: 'Checked In' }, { status: 'Checked In' }],
+      'nothing half-written',
+    );
 
     await others.pop()!.end();
     const served = Date.now();

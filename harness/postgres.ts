@@ -21,6 +21,31 @@ function serverBin(): string {
   return bin;
 }
 
+/** A real PostgreSQL server for one test file: its URL, and what stops it and removes its data. */
+export interface TestServer extends TestPostgres {
+  port: number;
+  /** The data directory. */
+  data: string;
+  /** Kills the server at once (SIGKILL to the postmaster), as a host that died. */
+  kill(): Promise<void>;
+}
+
+/** Runs `program` of the server's binaries, as the `postgres` user when this is root (initdb and the server refuse root). */
+function asServerUser(program: string, args: string[]): [string, string[]] {
+  const path = join(serverBin(), program);
+  return process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', path, ...args]] : [path, args];
+}
+
+/** A fresh temporary directory the server's user owns. */
+function serverDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'device-checkout-pg-'));
+  if (process.getuid?.() === 0) {
+    const [uid, gid] = ['-u', '-g'].map((flag) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' })));
+    chownSync(dir, uid, gid);
+  }
+  return dir;
+}
+
 /**
  * Starts PostgreSQL on a fresh temporary data directory, listening on a loopback port only, as
  * a hospital runs it: every login over TCP with a password (`scram-sha-256` in pg_hba.conf), no
@@ -29,28 +54,78 @@ function serverBin(): string {
  * `postgres` user Debian's package creates. `settings` go to the server as `-c name=value`
  * (max_connections, say).
  */
-export async function startPostgres(settings: Record<string, string | number> = {}): Promise<TestPostgres> {
-  const bin = serverBin();
-  const dir = mkdtempSync(join(tmpdir(), 'device-checkout-pg-'));
+export async function startPostgres(settings: Record<string, string | number> = {}): Promise<TestServer> {
+  const dir = serverDir();
   const data = join(dir, 'data');
-  const asRoot = process.getuid?.() === 0;
-  if (asRoot) {
-    const [uid, gid] = ['-u', '-g'].map((flag) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' })));
-    chownSync(dir, uid, gid);
-  }
-  const run = (program: string, args: string[]) =>
-    (asRoot ? ['runuser', ['-u', 'postgres', '--', join(bin, program), ...args]] : [join(bin, program), args]) as [string, string[]];
   const password = randomBytes(12).toString('hex');
   const pwfile = join(dir, 'superuser-password');
   writeFileSync(pwfile, password);
-  if (asRoot) execFileSync('chown', ['postgres', pwfile]);
+  if (process.getuid?.() === 0) execFileSync('chown', ['postgres', pwfile]);
   execFileSync(
-    ...run('initdb', ['-D', data, '-U', 'checkout', '--pwfile', pwfile, '--auth-host=scram-sha-256', '--auth-local=scram-sha-256', '-E', 'UTF8', '--no-sync']),
+    ...asServerUser('initdb', [
+      '-D',
+      data,
+      '-U',
+      'checkout',
+      '--pwfile',
+      pwfile,
+      '--auth-host=scram-sha-256',
+      '--auth-local=scram-sha-256',
+      '-E',
+      'UTF8',
+      '--no-sync',
+    ]),
     { stdio: 'ignore' },
   );
+  return runServer(dir, data, password, settings);
+}
+
+/**
+ * A streaming standby of `primary` (pg_basebackup with `-R`: it follows the primary's WAL as a
+ * hospital's standby does, asynchronously, and answers reads), on a port of its own.
+ */
+export async function startStandby(primary: TestServer): Promise<TestServer & { promote(): Promise<void> }> {
+  const dir = serverDir();
+  const data = join(dir, 'data');
+  const password = new URL(primary.url).password;
+  const [program, args] = asServerUser('pg_basebackup', [
+    '-D',
+    data,
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(primary.port),
+    '-U',
+    'checkout',
+    '-R',
+    '-X',
+    'stream',
+    '-c',
+    'fast',
+    '--no-sync',
+  ]);
+  execFileSync(program, args, { stdio: 'ignore', env: { ...process.env, PGPASSWORD: password } });
+  const standby = await runServer(dir, data, password, {});
+  return {
+    ...standby,
+    // The standby becomes the primary (what Patroni does when the primary is gone), waiting until it takes writes.
+    promote: async () => {
+      const admin = new Client({ connectionString: standby.url });
+      await admin.connect();
+      try {
+        await admin.query('SELECT pg_promote(true, 60)');
+      } finally {
+        await admin.end();
+      }
+    },
+  };
+}
+
+/** Runs the server on `data` on a free loopback port, and waits until it takes logins. */
+async function runServer(dir: string, data: string, password: string, settings: Record<string, string | number>): Promise<TestServer> {
   const port = await freeLoopbackPort();
   const server: ChildProcess = spawn(
-    ...run('postgres', [
+    ...asServerUser('postgres', [
       '-D',
       data,
       '-p',
@@ -76,16 +151,21 @@ export async function startPostgres(settings: Record<string, string | number> = 
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
+  // The postmaster itself (runuser does not pass signals on).
+  const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const signal = async (name: NodeJS.Signals): Promise<void> => {
+    if (server.exitCode !== null) return;
+    const exited = new Promise((resolve) => server.once('exit', resolve));
+    process.kill(postmaster, name);
+    await exited;
+  };
   return {
     url,
+    port,
+    data,
+    kill: () => signal('SIGKILL'),
     stop: async () => {
-      if (server.exitCode === null) {
-        const exited = new Promise((resolve) => server.once('exit', resolve));
-        // The postmaster itself (runuser does not pass signals on): SIGINT is a fast shutdown.
-        const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
-        process.kill(postmaster, 'SIGINT');
-        await exited;
-      }
+      await signal('SIGINT'); // a fast shutdown
       rmSync(dir, { recursive: true, force: true });
     },
   };
@@ -126,4 +206,15 @@ export async function createCartLogin(server: TestPostgres, database: string): P
   }
   const { port } = new URL(server.url);
   return { databaseUrl: `postgres://127.0.0.1:${port}/${database}?sslmode=disable`, credentials: { databaseUser: role, databasePassword: password } };
+}
+
+/** The superuser's rows from `sql` on `server`'s `database` (on its reserved connections). */
+export async function superuserQuery(server: TestPostgres, sql: string, database = 'postgres'): Promise<Record<string, unknown>[]> {
+  const client = new Client({ connectionString: server.url.replace(/\/postgres$/, `/${database}`) });
+  await client.connect();
+  try {
+    return (await client.query(sql)).rows;
+  } finally {
+    await client.end();
+  }
 }

@@ -120,7 +120,10 @@ export default function (RED: NodeAPI): void {
         channels = new FleetChannels({
           connect: database.connect,
           onLost: (err) => this.warn(text('device-fleet.errors.listening-down', { message: err.message })),
-          onBack: () => this.log(text('device-fleet.errors.listening-back')),
+          onBack: () => {
+            this.log(text('device-fleet.errors.listening-back'));
+            this.fleet?.compareAgain();
+          },
         });
         shared = new PostgresFleetStore({ pool, cart });
       }

@@ -60,7 +60,10 @@ export default function (RED: NodeAPI): void {
     connection.on('unplug', onEvent);
     connection.on('baseline', reconcile);
     if (connection.hasBaseline) reconcile(connection.dockedPorts());
+    // The fleet's records may have lost what happened (a database failover): compared with the hub's reading again.
+    const uncompare = fleet?.onCompareAgain(() => connection.hasBaseline && reconcile(connection.dockedPorts()));
     this.on('close', () => {
+      uncompare?.();
       clearTimeout(again);
       connection.off('dock', onEvent);
       connection.off('unplug', onEvent);

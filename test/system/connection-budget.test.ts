@@ -3,7 +3,7 @@ import { Client } from 'pg';
 import type { CodedError } from '../../nodes/lib/coded-error';
 import type { FleetStore } from '../../nodes/lib/fleet/fleet-store';
 import { helper, packageNodes, reports } from '../../harness/node-red';
-import { createCartLogin, createDatabase, startPostgres, type CartLogin, type TestPostgres } from '../../harness/postgres';
+import { createCartLogin, createDatabase, startPostgres, superuserQuery, type CartLogin, type TestPostgres } from '../../harness/postgres';
 import { sleep, tempDir, waitFor } from '../../harness/support';
 
 const RULES = { deadlineSeconds: 60, userLimit: 1, batteryThreshold: 0.2 };
@@ -120,7 +120,10 @@ describe('the connection budget: each cart its pool and one listening connection
     held.release();
 
     // The pooled connection ends (the server restarted it, an idle timeout) while other sessions take every slot left.
-    await admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'device-checkout ward-3' AND query NOT LIKE 'LISTEN%'`);
+    await superuserQuery(
+      postgres,
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'device-checkout ward-3' AND query NOT LIKE 'LISTEN%'`,
+    );
     const { databaseUser: user, databasePassword: password } = login.credentials;
     for (;;) {
       const other = new Client({ host: '127.0.0.1', port: Number(new URL(postgres.url).port), database: 'budget', user, password });
@@ -136,7 +139,7 @@ describe('the connection budget: each cart its pool and one listening connection
     assert.equal(others.length, FOR_CARTS - 1, 'all but the cart\u2019s listening connection');
     await assert.rejects(store.beginCheckout('alice', RULES), (err: CodedError) => err.code === 'STORE_BUSY' && /database-full/.test(err.message));
     assert.deepEqual(
-      await admin(`SELECT status FROM checkout_devices WHERE cart = 'ward-3' ORDER BY udid`, 'budget'),
+      await superuserQuery(postgres, `SELECT status FROM checkout_devices WHERE cart = 'ward-3' ORDER BY udid`, 'budget'),
       [{ status: 'Checked In' }, { status: 'Checked In' }],
       'nothing half-written',
     );
@@ -164,7 +167,10 @@ describe('the connection budget: each cart its pool and one listening connection
     one.on('elsewhere', (udid: string) => heard.push(udid));
     await waitFor('both listening', async () => (await backends())['device-checkout ward-4'] >= 1);
     await sleep(300);
-    await admin(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'device-checkout ward-4' AND query LIKE 'LISTEN%'`);
+    await superuserQuery(
+      postgres,
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'device-checkout ward-4' AND query LIKE 'LISTEN%'`,
+    );
     await waitFor('said back', () => logged.some((m) => /listening-back/.test(String(m))), 10_000);
     assert.equal(warned.filter((m) => /listening-down/.test(String(m))).length, 1, `said once: ${JSON.stringify(warned)}`);
     await dockPhones(two, 'W5', 1);
@@ -174,15 +180,4 @@ describe('the connection budget: each cart its pool and one listening connection
   /** Sessions of other applications that take the server's connections; ended after each test. */
   const others: Client[] = [];
   afterEach(async () => Promise.all(others.splice(0).map((c) => c.end().catch(() => undefined))));
-
-  /** The superuser's query (on its reserved connections), in `database`. */
-  async function admin(sql: string, database = 'postgres'): Promise<object[]> {
-    const client = new Client({ connectionString: postgres.url.replace(/\/postgres$/, `/${database}`) });
-    await client.connect();
-    try {
-      return (await client.query(sql)).rows;
-    } finally {
-      await client.end();
-    }
-  }
 });

@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { Client, Pool } from 'pg';
 import type { CodedError } from '../../nodes/lib/coded-error';
@@ -21,6 +20,7 @@ import { SimulatedDevice } from '../../sim/simulated-device';
 import { fleetStoreContract } from '../fleet-store-contract';
 import { sleep, tempDir, waitFor } from '../../harness/support';
 import { createCartLogin, createDatabase, startPostgres, type TestPostgres } from '../../harness/postgres';
+import { TcpForwarder } from '../../harness/tcp-forwarder';
 
 const RULES = { userLimit: 1, batteryThreshold: 0.2, deadlineSeconds: 60 };
 
@@ -60,34 +60,6 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
   /** One pool per cart: each cart is its own host with its own connections. */
   function cartPool(url: string): Pool {
     return watched(new Pool({ connectionString: url, max: 4 }));
-  }
-
-  /** A TCP port that refuses connections until `up()`, then forwards them to `target` on loopback; `down()` cuts every connection. */
-  async function tcpLink(target: number): Promise<{ port: number; up(): Promise<void>; down(): Promise<void> }> {
-    const { port } = await new Promise<AddressInfo>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const address = probe.address() as AddressInfo;
-        probe.close(() => resolve(address));
-      });
-    });
-    const sockets = new Set<Socket>();
-    const server = createServer((client) => {
-      const upstream = connect(target, '127.0.0.1');
-      for (const socket of [client, upstream]) {
-        sockets.add(socket);
-        socket.on('error', () => socket.destroy());
-        socket.on('close', () => sockets.delete(socket));
-      }
-      client.pipe(upstream).pipe(client);
-    });
-    return {
-      port,
-      up: () => new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve())),
-      down: () => {
-        sockets.forEach((socket) => socket.destroy());
-        return new Promise((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
-      },
-    };
   }
 
   /** A cart's listening connection, as device-fleet makes it; `onLost` hears it drop. */
@@ -352,7 +324,7 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
     const store = cartStore(url, 'ward-3');
     await dockedPhone(store, 'A', 1);
     // The cart reaches the database through a link that is down, then comes back.
-    const link = await tcpLink(Number(new URL(url).port));
+    const link = await TcpForwarder.create(Number(new URL(url).port));
     const pool = new Pool({ connectionString: url.replace(/:\d+\//, `:${link.port}/`), connectionTimeoutMillis: 2000 });
     pool.on('error', () => undefined); // its link goes at the end of the test: expected here
     const cart = new PostgresFleetStore({ pool, cart: 'ward-3' });
@@ -537,7 +509,7 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
 
   it('an unplug seen while the database is away is recorded once it is back (the check-out completes), and its event waits for that', async () => {
     const url = await freshDatabase();
-    const link = await tcpLink(Number(new URL(url).port));
+    const link = await TcpForwarder.create(Number(new URL(url).port));
     await link.up();
     const pool = linkedPool(url, link);
     const fleet = cartFleet(new PostgresFleetStore({ pool, cart: 'ward-3' }));
@@ -563,7 +535,7 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
 
   it('the database away while she takes the phone and until past its deadline: the unplug the hub saw first decides (Checked Out, never Failed)', async () => {
     const url = await freshDatabase();
-    const link = await tcpLink(Number(new URL(url).port));
+    const link = await TcpForwarder.create(Number(new URL(url).port));
     await link.up();
     const pool = linkedPool(url, link);
     const fleet = cartFleet(new PostgresFleetStore({ pool, cart: 'ward-3' }), { ...RULES, deadlineSeconds: 2 });

@@ -72,6 +72,7 @@ export interface FleetOptions {
  * port writes and the event bus.
  */
 export class Fleet {
+  private readonly comparing = new Set<() => void>();
   readonly store: FleetStore;
   readonly rules: CheckoutRules;
   readonly lockerApp: string;
@@ -96,7 +97,11 @@ export class Fleet {
     const store = (this.store = options.store ?? new FileFleetStore(join(options.dataDir, `fleet-${options.id}.json`), { auditFiles: options.auditFiles }));
     for (const notice of store.notices) log.warn(notice);
     const healed = store.cart === undefined ? 'device-fleet.errors.storage-healed' : 'device-fleet.errors.database-healed';
-    store.on('storage', (err?: CodedError) => (err ? log.error(err.message) : log.info(text(healed))));
+    store.on('storage', (err?: CodedError) => {
+      if (err) return log.error(err.message);
+      log.info(text(healed));
+      this.compareAgain();
+    });
     this.rules = rules;
     this.lockerApp = options.lockerApp;
     this.badgeLookupUrl = options.badgeLookupUrl;
@@ -233,6 +238,22 @@ export class Fleet {
   /** Sends the phone into Lost Mode with the fleet's texts (see LendingWatch). */
   enableLostMode(udid: string, actor: Actor): Promise<void> {
     return this.lending.enableLostMode(udid, actor);
+  }
+
+  /**
+   * After the store was away, or the database's connection that listens came back (a failover
+   * may have lost the newest commits): every hub is compared with the records again, as after a
+   * start. `onCompareAgain` listeners (each hub's input) read their hub again for it.
+   */
+  compareAgain(): void {
+    this.portEvents.compareAgain();
+    for (const listener of this.comparing) listener();
+  }
+
+  /** Calls `listener` whenever the hubs are to be compared with the records again; returns what stops it. */
+  onCompareAgain(listener: () => void): () => void {
+    this.comparing.add(listener);
+    return () => this.comparing.delete(listener);
   }
 
   /** Calls `listener` with every fleet event from now on; returns what stops it. */

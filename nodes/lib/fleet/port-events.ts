@@ -40,6 +40,8 @@ export class PortEvents {
   private readonly updatedHubs = new Map<string, Promise<void>>();
   /** Hubs whose first reading was compared with the records (or is being). */
   private readonly reconciledHubs = new Set<string>();
+  /** Hubs to compare again after the store was away: only docks and unplugs it may have lost count there. */
+  private readonly afterOutage = new Set<string>();
   /** Hubs read since the start: only there can a deadline tell a phone still docked from one taken. */
   private readonly readHubs = new Set<string>();
   /** What each hub event was found to be about: every hub-input of that hub gets the same answer. */
@@ -109,6 +111,15 @@ export class PortEvents {
   }
 
   /**
+   * The store was away (a database failover can lose its newest commits): each hub is compared
+   * with the records again at its next reading, for the docks and unplugs they may lack.
+   */
+  compareAgain(): void {
+    for (const hub of this.reconciledHubs) this.afterOutage.add(hub);
+    this.reconciledHubs.clear();
+  }
+
+  /**
    * After a start, compares the hub's first reading (`docked` ports) with the records and
    * hands `replay` each dock and unplug that happened meanwhile (or a Return left unfinished),
    * once; deadlines of this hub's check-outs are judged only after that.
@@ -126,11 +137,13 @@ export class PortEvents {
         this.reconciledHubs.delete(hub.id);
         throw err;
       }
+      // After an outage a Return still running here is not unfinished: only what the records lost is played.
+      const outage = this.afterOutage.delete(hub.id);
       for (const missed of missedEvents(
         records.filter((d) => d.cart === store.cart),
         hub.id,
         docked,
-      )) {
+      ).filter((m) => !outage || m.why !== 'return not finished')) {
         log.info(text('device-fleet.errors.missed', { hub: hub.name, port: missed.port, event: missed.event, why: missed.why }));
         replay(missed);
       }

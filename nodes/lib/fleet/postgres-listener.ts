@@ -10,13 +10,14 @@ export interface ChannelListener {
 export interface FleetChannelsOptions {
   /** A connection of its own: LISTEN belongs to a session, so a pooled connection cannot carry it. */
   connect(): Promise<Client>;
-  /** The connection was lost or could not be made: said once until it is back (tried again 1 s later, doubling to 30 s). */
+  /** The connection was lost or could not be made: said once until it is back (tried again 1 s later, doubling to 5 s). */
   onLost(err: Error): void;
   /** Listening again after a loss. */
   onBack?(): void;
 }
 
-const MAX_BACKOFF_MS = 30_000;
+/** A failover takes seconds: listened to again soon after (a refused login waits on the pool's gate). */
+const MAX_BACKOFF_MS = 5000;
 
 /**
  * Everything a cart hears from the other carts (their changes, the webhooks they received) on

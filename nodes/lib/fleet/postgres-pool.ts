@@ -25,6 +25,10 @@ const LOCK_TIMEOUT_MS = 3000;
 const STATEMENT_TIMEOUT_MS = 10_000;
 const FIRST_BACKOFF_MS = 1000;
 const MAX_BACKOFF_MS = 30_000;
+/** A server away (restarting, failing over) is tried again at least this often: it is back any moment. */
+const MAX_AWAY_BACKOFF_MS = 5000;
+/** A login refused: the wrong password or role, which only a person fixes. */
+const LOGIN_REFUSED = new Set(['28P01', '28000']);
 /** PostgreSQL's `too_many_connections`: max_connections reached. */
 export const TOO_MANY_CONNECTIONS = '53300';
 
@@ -37,7 +41,8 @@ export const TOO_MANY_CONNECTIONS = '53300';
  * connect that failed on the client's side (no password for a SCRAM login, say) open, and the
  * backend waits on it until `authentication_timeout`; here it is closed at once. And after a
  * failure the next connects fail at once, without reaching the server, for a backoff that
- * doubles from 1 s to 30 s, so a cart with a wrong password never floods the database.
+ * doubles from 1 s to 30 s, so a cart with a wrong password never floods the database; a
+ * server that is away (a restart, a failover) is tried again at least every 5 s.
  */
 export function fleetDatabase({ url, user, password, applicationName, max = 2 }: FleetPoolOptions): FleetDatabase {
   const config: ClientConfig = {
@@ -51,6 +56,14 @@ export function fleetDatabase({ url, user, password, applicationName, max = 2 }:
   };
   const gate = new ConnectGate();
   class GatedClient extends Client {
+    constructor(options?: ClientConfig) {
+      super(options);
+      // A connection lost while a transaction holds it between two queries (a failover) emits an
+      // error nobody listens to, which would end Node-RED: its next query fails instead, and the
+      // pool drops it.
+      this.on('error', () => undefined);
+    }
+
     connect(): Promise<Client>;
     connect(callback: ConnectCallback): void;
     connect(callback?: ConnectCallback): Promise<Client> | void {
@@ -119,8 +132,11 @@ class ConnectGate {
 
   failed(err: Error): void {
     // A server with every connection taken frees one any moment: tried again soon, not ever later.
-    if ((err as { code?: string }).code === TOO_MANY_CONNECTIONS) this.backoff = 0;
-    this.backoff = this.backoff ? Math.min(this.backoff * 2, MAX_BACKOFF_MS) : FIRST_BACKOFF_MS;
+    const code = (err as { code?: string }).code ?? '';
+    if (code === TOO_MANY_CONNECTIONS) this.backoff = 0;
+    // A login refused (by the server, or a password the client cannot even offer) waits long; a server away, briefly.
+    const cap = LOGIN_REFUSED.has(code) || /password/i.test(err.message) ? MAX_BACKOFF_MS : MAX_AWAY_BACKOFF_MS;
+    this.backoff = this.backoff ? Math.min(this.backoff * 2, cap) : FIRST_BACKOFF_MS;
     this.until = Date.now() + this.backoff;
     this.lastError = err;
   }

@@ -292,5 +292,9 @@ export function fleetStoreContract(fresh: () => Promise<OpenStore>): void {
     await store.checkIn('CUT');
     assert.deepEqual(missedEvents(await store.devices(), 'cart-hub', [1, 3, 4]), [], 'played once, the records agree');
     assert.equal((await store.device('TAKEN'))?.status, 'Checked Out');
+    // Port 1 flashing white for a tap the records do not have (lost in a failover): its Return locks it again.
+    assert.deepEqual(missedEvents(await store.devices(), 'cart-hub', [1, 3, 4], [1]), [{ event: 'dock', port: 1, why: 'check-out lost' }]);
+    await store.beginCheckout('bea', RULES, 'IN');
+    assert.deepEqual(missedEvents(await store.devices(), 'cart-hub', [1, 3, 4], [1]), [], 'a check-out the records have is no loss');
   });
 }

@@ -1,5 +1,6 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import type { PortEvent } from '../lib/hub/hub-connection';
+import type { LedState } from '../lib/hub/led-plan';
 import type { Device } from '../lib/device';
 import { fleetOf } from '../shared/config-nodes';
 import { attachToHub } from '../shared/hub-attachment';
@@ -16,6 +17,8 @@ export interface HubEventMessage extends NodeMessage {
 }
 
 const RECONCILE_AGAIN_MS = 5000;
+/** What a port shows while its phone is being unlocked, or is unlocked, for a tap: green, blue, flashing white. */
+const UNLOCKED_LEDS: LedState[] = ['granted', 'deploying', 'ready'];
 
 /** Output 1 carries docks, output 2 unplugs. */
 export default function (RED: NodeAPI): void {
@@ -46,10 +49,15 @@ export default function (RED: NodeAPI): void {
     let again: NodeJS.Timeout | undefined;
     const reconcile = (docked: number[]): void =>
       void fleet
-        ?.reconcile(hubKey, docked, ({ event, port }) => {
-          const happened: PortEvent = { event, port, at: new Date().toISOString(), flags: [], current_mA: 0 };
-          emit(happened, true).catch((err: Error) => this.error(err));
-        })
+        ?.reconcile(
+          hubKey,
+          docked,
+          ({ event, port }) => {
+            const happened: PortEvent = { event, port, at: new Date().toISOString(), flags: [], current_mA: 0 };
+            emit(happened, true).catch((err: Error) => this.error(err));
+          },
+          connection.portsShowing(UNLOCKED_LEDS),
+        )
         .catch((err: Error) => {
           this.error(err);
           // Compared again with the hub's reading of then: until it is, no deadline of this hub is judged.

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { NodeMessage } from 'node-red';
 import type { CodedError } from '../../nodes/lib/coded-error';
 import type { FleetStore } from '../../nodes/lib/fleet/fleet-store';
+import { APP_LOCK_IDENTIFIER } from '../../nodes/lib/mdm/profiles';
 import { PtyHub } from '../../sim/pty-hub';
 import { SimulatedCart } from '../../sim/simulated-cart';
 import { SimulatedDevice } from '../../sim/simulated-device';
@@ -83,7 +84,7 @@ describe('a database failover under a cart (a primary, its streaming standby, an
 
   const store = () => (helper.getNode('fleet') as unknown as { fleet: { store: FleetStore } }).fleet.store;
 
-  it('the primary killed mid-shift: taps refused in words meanwhile (a read-only standby too), the cart back by itself once promoted, said once; a check-out the standby never received put right from the hub', async () => {
+  it('the primary killed mid-shift: taps refused in words meanwhile (a read-only standby too), the cart back by itself once promoted, said once; check-outs the standby never received put right from the hub (a phone taken, a phone still unlocked)', async () => {
     const returned = collect('returned') as Msg[];
     const handed = collect('handed') as Msg[];
     const refused = reports('checkout', 'error') as CodedError[];
@@ -122,6 +123,11 @@ describe('a database failover under a cart (a primary, its streaming standby, an
     await waitFor('replication stopped', async () => (await superuserQuery(standby, 'SELECT count(*)::int AS n FROM pg_stat_wal_receiver'))[0].n === 0);
     const bob = (await tap('bob')) as Msg;
     await takeAway(bob);
+    // Dave's phone is unlocked for him and flashing white when the primary dies: his tap never reached the standby.
+    const dave = (await tap('dave')) as Msg;
+    const daves = phones.find((p) => p.udid === dave.device.udid)!;
+    assert.ok(!daves.profiles.has(APP_LOCK_IDENTIFIER), 'unlocked for dave');
+    const returnsBefore = returned.length;
 
     await primary.kill();
     assert.equal(await tap('carol'), 'STORE_UNAVAILABLE', 'the database away: refused in words');
@@ -142,10 +148,15 @@ describe('a database failover under a cart (a primary, its streaming standby, an
     // Bob's check-out never reached the standby: the hub says his phone is gone, and so the records say too.
     await waitFor('put right from the hub', async () => (await store().device(bob.device.udid))?.docked === false, 20_000);
 
+    // Dave's phone is still docked, unlocked, for a check-out the records lost: locked again by its Return before anyone gets it.
+    await waitFor('dave\u2019s phone locked again', () => returned.slice(returnsBefore).some((m) => m.device.udid === dave.device.udid), 20_000);
+    assert.ok(daves.profiles.has(APP_LOCK_IDENTIFIER), 'locked again');
+    assert.equal((await store().device(dave.device.udid))?.status, 'Checked In');
+
     const carol = await tap('carol');
     assert.equal(typeof carol, 'object', `carol's tap served: ${String(carol)}`);
     const given = (carol as Msg).device.udid;
-    assert.ok(![alice.device.udid, bob.device.udid].includes(given), 'a phone on the cart, not one in a nurse\u2019s hand');
+    assert.equal(given, dave.device.udid, 'the phone on the cart, locked and checked in again: not one in a nurse\u2019s hand');
     assert.deepEqual(
       [(await store().device(alice.device.udid))?.status, (await store().device(alice.device.udid))?.user],
       ['Checked Out', 'alice'],

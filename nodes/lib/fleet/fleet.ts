@@ -175,8 +175,8 @@ export class Fleet {
   }
 
   /** After a start, what happened while Node-RED was away, from the hub's first reading (see PortEvents). */
-  reconcile(hub: { id: string; name: string }, docked: number[], replay: (missed: MissedEvent) => void): Promise<void> {
-    return this.portEvents.reconcile(hub, docked, replay);
+  reconcile(hub: { id: string; name: string }, docked: number[], replay: (missed: MissedEvent) => void, unlocked?: number[]): Promise<void> {
+    return this.portEvents.reconcile(hub, docked, replay, unlocked);
   }
 
   /**

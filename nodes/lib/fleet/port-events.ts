@@ -124,7 +124,7 @@ export class PortEvents {
    * hands `replay` each dock and unplug that happened meanwhile (or a Return left unfinished),
    * once; deadlines of this hub's check-outs are judged only after that.
    */
-  async reconcile(hub: { id: string; name: string }, docked: number[], replay: (missed: MissedEvent) => void): Promise<void> {
+  async reconcile(hub: { id: string; name: string }, docked: number[], replay: (missed: MissedEvent) => void, unlocked: number[] = []): Promise<void> {
     const { writes, store, text, log } = this.options;
     if (!this.reconciledHubs.has(hub.id)) {
       this.reconciledHubs.add(hub.id);
@@ -143,6 +143,7 @@ export class PortEvents {
         records.filter((d) => d.cart === store.cart),
         hub.id,
         docked,
+        outage ? unlocked : [],
       ).filter((m) => !outage || m.why !== 'return not finished')) {
         log.info(text('device-fleet.errors.missed', { hub: hub.name, port: missed.port, event: missed.event, why: missed.why }));
         replay(missed);

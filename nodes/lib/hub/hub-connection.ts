@@ -107,6 +107,11 @@ export class HubConnection extends EventEmitter {
       .sort((a, b) => a - b);
   }
 
+  /** Ports whose LED was last asked to show one of `states` (flashing white: a phone unlocked for someone). */
+  portsShowing(states: LedState[]): number[] {
+    return [...this.leds].filter(([, state]) => states.includes(state)).map(([port]) => port);
+  }
+
   start(): void {
     this.running ??= this.run();
   }

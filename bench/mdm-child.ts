@@ -2,11 +2,10 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { asOwnMachine } from './own-machine';
 import { SimulatedBadgeServer } from '../sim/badge-server';
-import { SimulatedIntune } from '../sim/intune-server';
 import { SimulatedNanoMdm } from '../sim/nanomdm-server';
 import { SimulatedDevice } from '../sim/simulated-device';
 import { SimulatedWorkspaceOne } from '../sim/workspace-one-server';
-import { ENTRA_USERS, INTUNE } from '../harness/mdm-vendors';
+import { INTUNE, startIntune } from '../harness/mdm-vendors';
 
 export type BenchVendor = 'nanomdm' | 'workspace-one' | 'intune';
 
@@ -34,18 +33,8 @@ async function startVendor(
     return { server, enrol: async (phone) => sim.enrol(phone), webhook: () => undefined, stop: () => sim.stop() };
   }
   if (vendor === 'intune') {
-    const sim = new SimulatedIntune({
-      ...INTUNE,
-      users: ENTRA_USERS,
-      checkinDelay: 0,
-      writeLimit: { requests: 1_000_000, seconds: 1 },
-      policies: [
-        { group: INTUNE.lockedGroup, appLock: lockerApp, appConfiguration: { app: lockerApp, values: { CheckoutStatus: 'Checked In' } } },
-        { group: INTUNE.checkedOutGroup, appConfiguration: { app: lockerApp, values: { CheckoutStatus: 'Checked Out', UserName: '{{username}}' } } },
-      ],
-    });
+    const sim = await startIntune(lockerApp, { checkinDelay: 0, writeLimit: { requests: 1_000_000, seconds: 1 } });
     sim.latency = latency;
-    await sim.start();
     const { tenantId, checkedOutGroup, lockedGroup } = INTUNE;
     const server = { vendor, url: sim.url, tokenUrl: sim.url, tenantId, checkedOutGroup, lockedGroup, pollInterval: String(BENCH_POLL_MS) };
     return { server, enrol: async (phone) => sim.enrol(phone), webhook: () => undefined, stop: () => sim.stop() };

@@ -16,6 +16,7 @@ import type { SimulatedIntune } from '../sim/intune-server';
 import { INTUNE, startIntune } from '../harness/mdm-vendors';
 import { SimulatedDevice } from '../sim/simulated-device';
 import { webhookReceiver } from '../sim/webhook-receiver';
+import { BENCH_POLL_MS, BENCH_SECRETS } from './mdm-child';
 import { median } from './stats';
 import { tempDir } from '../harness/support';
 
@@ -203,9 +204,7 @@ export function formatMdmThroughput(r: ThroughputResult): string {
   return `${r.devices} devices x 3 Return commands (enqueue + acknowledgement), MDM answering in ${SERVER_LATENCY_MS} ms, ${MAX_CONCURRENT} requests at once: nodes ${r.nodes.toFixed(2)} s, raw axios ${r.raw.toFixed(2)} s, ratio ${ratio.toFixed(2)} (target at most 1.3: ${ratio <= 1.3 ? 'met' : 'MISSED'}); peak requests in flight at the MDM ${r.peakInFlight} (limit ${MAX_CONCURRENT}) (median of ${r.rounds} rounds)`;
 }
 
-const WS1 = { clientId: 'bench-client', clientSecret: 'bench-secret', tenantCode: 'bench-tenant' };
-/** How often a command's state is read back, on both sides, ms. */
-const WS1_POLL_MS = 100; // the shortest the mdm-server node takes
+const WS1 = BENCH_SECRETS['workspace-one'];
 
 async function simulatedWs1(devices: number): Promise<{ sim: SimulatedWorkspaceOne; phones: SimulatedDevice[] }> {
   const sim = new SimulatedWorkspaceOne({ ...WS1, checkinDelay: 2 });
@@ -220,7 +219,7 @@ async function ws1ForNodes(devices: number): Promise<BenchMdm> {
   const { sim, phones } = await simulatedWs1(devices);
   return {
     phones,
-    fields: { vendor: 'workspace-one', url: sim.url, tokenUrl: sim.tokenUrl, pollInterval: String(WS1_POLL_MS) },
+    fields: { vendor: 'workspace-one', url: sim.url, tokenUrl: sim.tokenUrl, pollInterval: String(BENCH_POLL_MS) },
     credentials: WS1,
     enrol: async () => undefined,
     peak: () => sim.peakInFlight,
@@ -255,7 +254,7 @@ async function ws1RawRun(devices: number): Promise<number> {
         );
         for (;;) {
           if ((await queue()).some((i) => !before.has(i.TransactionUuid) && i.LastStatus === 'Completed')) break;
-          await new Promise((resolve) => setTimeout(resolve, WS1_POLL_MS));
+          await new Promise((resolve) => setTimeout(resolve, BENCH_POLL_MS));
         }
       }
     }),
@@ -289,11 +288,8 @@ export function measureWs1Throughput(devices: number, rounds: number): Promise<T
 
 export function formatWs1Throughput(r: ThroughputResult): string {
   const ratio = r.nodes / r.raw;
-  return `Workspace ONE: ${r.devices} devices x 3 Return commands (custom command + its queue read back every ${WS1_POLL_MS} ms), MDM answering in ${SERVER_LATENCY_MS} ms, ${MAX_CONCURRENT} requests at once: nodes ${r.nodes.toFixed(2)} s, raw axios ${r.raw.toFixed(2)} s, ratio ${ratio.toFixed(2)} (target at most 1.3: ${ratio <= 1.3 ? 'met' : 'MISSED'}); peak requests in flight at the MDM ${r.peakInFlight} (limit ${MAX_CONCURRENT}) (median of ${r.rounds} rounds)`;
+  return `Workspace ONE: ${r.devices} devices x 3 Return commands (custom command + its queue read back every ${BENCH_POLL_MS} ms), MDM answering in ${SERVER_LATENCY_MS} ms, ${MAX_CONCURRENT} requests at once: nodes ${r.nodes.toFixed(2)} s, raw axios ${r.raw.toFixed(2)} s, ratio ${ratio.toFixed(2)} (target at most 1.3: ${ratio <= 1.3 ? 'met' : 'MISSED'}); peak requests in flight at the MDM ${r.peakInFlight} (limit ${MAX_CONCURRENT}) (median of ${r.rounds} rounds)`;
 }
-
-/** How often an action's state is read back, on both sides, ms. */
-const INTUNE_POLL_MS = 100;
 
 async function simulatedIntune(devices: number): Promise<{ sim: SimulatedIntune; phones: SimulatedDevice[] }> {
   // Graph's real limit (200 device writes in 20 s) would pace both sides alike; the bench measures what the nodes add.
@@ -310,7 +306,7 @@ async function intuneForNodes(devices: number): Promise<BenchMdm> {
   const { tenantId, checkedOutGroup, lockedGroup, clientId, clientSecret } = INTUNE;
   return {
     phones,
-    fields: { vendor: 'intune', url: sim.url, tokenUrl: sim.url, tenantId, checkedOutGroup, lockedGroup, pollInterval: String(INTUNE_POLL_MS) },
+    fields: { vendor: 'intune', url: sim.url, tokenUrl: sim.url, tenantId, checkedOutGroup, lockedGroup, pollInterval: String(BENCH_POLL_MS) },
     credentials: { clientId, clientSecret },
     steps: [{ node: { type: 'check-in-device' } }, { node: { type: 'clear-passcode' } }],
     enrol: async () => undefined,
@@ -340,7 +336,7 @@ async function intuneRawRun(devices: number): Promise<number> {
   const { data: token } = await axios.post<{ access_token: string }>(`${sim.url}/${tenantId}/oauth2/v2.0/token`, form.toString());
   const api = axios.create({ baseURL: sim.url, headers: { authorization: `Bearer ${token.access_token}`, accept: 'application/json' } });
   const limited = limiter(MAX_CONCURRENT);
-  const pause = () => new Promise((resolve) => setTimeout(resolve, INTUNE_POLL_MS));
+  const pause = () => new Promise((resolve) => setTimeout(resolve, BENCH_POLL_MS));
   const listed = (
     await limited(() => api.get<{ value: Device[] }>('/beta/deviceManagement/managedDevices', { params: { $filter: "operatingSystem eq 'iOS'" } }))
   ).data.value;
@@ -381,5 +377,5 @@ export function measureIntuneThroughput(devices: number, rounds: number): Promis
 
 export function formatIntuneThroughput(r: ThroughputResult): string {
   const ratio = r.nodes / r.raw;
-  return `Intune: ${r.devices} devices x the Return (Check In by group with a sync waited for, Clear Passcode; read back every ${INTUNE_POLL_MS} ms), Graph answering in ${SERVER_LATENCY_MS} ms, ${MAX_CONCURRENT} requests at once: nodes ${r.nodes.toFixed(2)} s, raw axios ${r.raw.toFixed(2)} s, ratio ${ratio.toFixed(2)} (target at most 1.3: ${ratio <= 1.3 ? 'met' : 'MISSED'}); peak requests in flight at Graph ${r.peakInFlight} (limit ${MAX_CONCURRENT}) (median of ${r.rounds} rounds)`;
+  return `Intune: ${r.devices} devices x the Return (Check In by group with a sync waited for, Clear Passcode; read back every ${BENCH_POLL_MS} ms), Graph answering in ${SERVER_LATENCY_MS} ms, ${MAX_CONCURRENT} requests at once: nodes ${r.nodes.toFixed(2)} s, raw axios ${r.raw.toFixed(2)} s, ratio ${ratio.toFixed(2)} (target at most 1.3: ${ratio <= 1.3 ? 'met' : 'MISSED'}); peak requests in flight at Graph ${r.peakInFlight} (limit ${MAX_CONCURRENT}) (median of ${r.rounds} rounds)`;
 }

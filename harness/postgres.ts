@@ -218,3 +218,18 @@ export async function superuserQuery(server: TestPostgres, sql: string, database
     await client.end();
   }
 }
+
+/**
+ * Waits until `standby` has everything `primary` wrote, then cuts its replication: from here on
+ * the primary's commits reach only the primary, as asynchronous replication loses the newest
+ * commits when the primary dies.
+ */
+export async function cutReplication(primary: TestServer, standby: TestServer): Promise<void> {
+  const [{ lsn }] = await superuserQuery(primary, 'SELECT pg_current_wal_lsn()::text AS lsn');
+  for (let caught = false; !caught; await new Promise((resolve) => setTimeout(resolve, 50)))
+    caught = (await superuserQuery(standby, `SELECT pg_last_wal_replay_lsn() >= '${String(lsn)}'::pg_lsn AS caught`))[0].caught === true;
+  await superuserQuery(standby, "ALTER SYSTEM SET primary_conninfo = ''");
+  await superuserQuery(standby, 'SELECT pg_reload_conf()');
+  for (let receiving = true; receiving; await new Promise((resolve) => setTimeout(resolve, 50)))
+    receiving = (await superuserQuery(standby, 'SELECT count(*)::int AS n FROM pg_stat_wal_receiver'))[0].n !== 0;
+}

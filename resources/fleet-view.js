@@ -1,7 +1,8 @@
 /*
  * The fleet view: a sidebar tab of the editor listing every phone of every device-fleet, live
- * (one row per message on `device-checkout/device`, no polling of the list), with each phone's
- * audit trail, what an admin may do to it, and audit exports. The admin API enforces the
+ * (one row per message on `device-checkout/device`, the whole list again on `device-checkout/reload`
+ * after a database outage; no polling), with each phone's audit trail, what an admin may do to
+ * it, and audit exports. The admin API enforces the
  * permissions (device-checkout.read to see, .write to act); the buttons only follow them.
  */
 (function () {
@@ -437,6 +438,16 @@
   RED.comms.subscribe('device-checkout/device', function (_topic, row) {
     if (!state.loaded || !row || !row.udid) return;
     place(row);
+  });
+  // A fleet's database came back: what changed meanwhile was not told row by row. Several fleets
+  // coming back at once read the list once.
+  var reloading;
+  RED.comms.subscribe('device-checkout/reload', function () {
+    if (!state.loaded || reloading) return;
+    reloading = setTimeout(function () {
+      reloading = undefined;
+      load();
+    }, 500);
   });
 
   RED.sidebar.addTab({

@@ -11,6 +11,8 @@ import { sameSiteJson } from '../shared/same-site';
 
 /** Where the editor's fleet view hears of each changed phone (one row per message). */
 const DEVICE_TOPIC = 'device-checkout/device';
+/** Every row to be read again (changes made while the database was away were not told one by one). */
+const RELOAD_TOPIC = 'device-checkout/reload';
 
 /** Each fleet's ward page on Node-RED's HTTP (httpNodeRoot) is at this path and the fleet's id. */
 export const WARD_PATH = '/device-checkout/ward';
@@ -47,6 +49,7 @@ export function fleetRoutes(RED: NodeAPI): FleetRoutes {
   };
 
   directory.on('row', (row: FleetRow) => RED.comms.publish(DEVICE_TOPIC, row as never, false));
+  directory.on('stale', () => RED.comms.publish(RELOAD_TOPIC, {} as never, false));
 
   RED.httpAdmin.get('/device-checkout/devices', read, (_req: Request, res: Response) => {
     // One fleet whose database refuses is said by name; every other fleet is still listed.

@@ -44,7 +44,9 @@ export interface LostPhoneLocation {
 /**
  * Every running fleet of this Node-RED, for the fleet view: one list of every phone (a shared
  * fleet's phones once, answered by the cart they are at), audit trails and exports, and what an
- * admin does to a phone. Events: `row` (a FleetRow, once a change of that phone is written).
+ * admin does to a phone. Events: `row` (a FleetRow, once a change of that phone is written);
+ * `stale` (a fleet's store or its database's listening connection came back: changes made
+ * meanwhile were not told, so a view reads every row again).
  */
 export class FleetDirectory extends EventEmitter {
   private readonly fleets = new Map<string, Listed>();
@@ -67,7 +69,11 @@ export class FleetDirectory extends EventEmitter {
       this.elsewhereTimer ??= setTimeout(() => this.readElsewhere(), ELSEWHERE_MS);
     };
     fleet.store.on('change', onChange).on('elsewhere', onElsewhere);
-    const stop = (): void => void fleet.store.off('change', onChange).off('elsewhere', onElsewhere);
+    const unstale = fleet.onCompareAgain(() => this.emit('stale'));
+    const stop = (): void => {
+      fleet.store.off('change', onChange).off('elsewhere', onElsewhere);
+      unstale();
+    };
     this.fleets.get(id)?.stop();
     this.fleets.set(id, { fleet, stop });
     return () => {

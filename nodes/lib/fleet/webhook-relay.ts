@@ -25,6 +25,16 @@ export interface WebhookRelayOptions {
   text: (key: string, vars?: Record<string, unknown>) => string;
   /** How long received webhooks are kept for carts that were down, days. */
   keepDays?: number;
+  /** At most this many webhooks held in memory while the database is away (the oldest not yet kept is lost, and said). */
+  hold?: number;
+}
+
+/** A webhook this cart received, held until kept, and a while after (see `keepHeld`). */
+interface Held {
+  eventId: string;
+  sealed: Buffer;
+  at: number;
+  kept: boolean;
 }
 
 const PURPOSE = 'webhooks';
@@ -34,6 +44,11 @@ const PURPOSE = 'webhooks';
  * check-in changes nothing).
  */
 const LOOKBACK = 200;
+/**
+ * Webhooks kept this long ago are kept again after the listening connection comes back: with
+ * asynchronous replication the primary that died may have taken the newest rows with it.
+ */
+const KEEP_AGAIN_MS = 10 * 60_000;
 
 /**
  * NanoMDM posts its webhooks to one URL, so with carts sharing a fleet one cart receives what
@@ -41,17 +56,28 @@ const LOOKBACK = 200;
  * unlock tokens). Each webhook a cart takes is kept in the database, sealed with the MDM's API
  * key, and announced; every other cart takes it as if it had received it. A cart reads on from
  * where it was, so one that was down has missed nothing another received (within `keepDays`).
+ * A webhook received while the database is away (NanoMDM never sends it again) is held and kept
+ * once it is back; after a failover, what was kept in the last minutes is kept again (a webhook
+ * kept twice is stored once).
  */
 export class WebhookRelay {
   private unlisten?: () => void;
-  /** The newest row read, and the rows read in the lookback window. */
+  /** The newest row read, and the webhooks read in the lookback window (by event id: a failover may give a row id again) with their row. */
   private newest = 0;
-  private readonly read = new Set<number>();
+  private readonly read = new Map<string, number>();
   private reading: Promise<void> = Promise.resolve();
-  /** Webhooks are kept one after the other, in the order received. */
+  /** What this cart received, oldest first; kept one batch after the other, in the order received. */
+  private held: Held[] = [];
   private keeping: Promise<void> = Promise.resolve();
+  /** Keeping failed (said once until it works again); webhooks lost from the hold meanwhile. */
+  private failing = false;
+  private lost = 0;
   private readonly onWebhook = ({ eventId, body }: { eventId: string; body: Buffer }): void => {
-    this.keeping = this.keeping.then(() => this.keep(eventId, body));
+    const { secret, hold = 1000 } = this.options;
+    this.held.push({ eventId, sealed: packSealed(seal(body, secret, PURPOSE)), at: Date.now(), kept: false });
+    const past = Date.now() - KEEP_AGAIN_MS;
+    while (this.held.length > hold || (this.held[0]?.kept && this.held[0].at < past)) if (!this.held.shift()!.kept) this.lost++;
+    this.keepHeld(false);
   };
 
   constructor(private readonly options: WebhookRelayOptions) {
@@ -70,9 +96,10 @@ export class WebhookRelay {
         onNotification: (payload) => {
           if (payload.slice(payload.indexOf(' ') + 1) !== cart) this.readOn();
         },
-        // Takes what other carts received while this one was away.
+        // Takes what other carts received while this one was away, and keeps again what it received.
         onListening: async () => {
           await this.prepare();
+          await this.keepHeld(true);
           this.readOn();
           await this.reading;
           caughtUp();
@@ -98,22 +125,40 @@ export class WebhookRelay {
     );
     if (this.newest === 0)
       this.newest = Number((await pool.query<{ last_id: string }>('SELECT last_id FROM checkout_webhook_cursors WHERE cart = $1', [cart])).rows[0].last_id);
+    // Rows past the newest one here went with a primary that failed over: read on from what there is.
+    const { rows } = await pool.query<{ newest: string }>('SELECT coalesce(max(id), 0) AS newest FROM checkout_webhooks');
+    this.newest = Math.min(this.newest, Number(rows[0].newest));
   }
 
-  /** Keeps a webhook this cart received for the others, once (NanoMDM's event id). */
-  private async keep(eventId: string, body: Buffer): Promise<void> {
-    const { pool, cart, secret, log, text } = this.options;
-    try {
-      await migrated(pool); // a webhook may come before the relay has started
-      // Kept and announced in one statement; a webhook kept before (the same event id) is neither.
-      await pool.query(
-        `WITH kept AS (INSERT INTO checkout_webhooks (event_id, cart, sealed) VALUES ($1, $2, $3) ON CONFLICT (event_id) DO NOTHING RETURNING id)
-         SELECT pg_notify($4, id || ' ' || $2) FROM kept`,
-        [eventId, cart, packSealed(seal(body, secret, PURPOSE)), WEBHOOKS_CHANNEL],
-      );
-    } catch (err) {
-      log.warn(text('device-fleet.errors.relay-keep-failed', { message: (err as Error).message }));
-    }
+  /**
+   * Keeps the held webhooks not yet kept (`again`: every one held, as after a failover) for the
+   * other carts, in one statement, once each (NanoMDM's event id). Resolves when tried.
+   */
+  private keepHeld(again: boolean): Promise<void> {
+    return (this.keeping = this.keeping.then(async () => {
+      const { pool, cart, log, text } = this.options;
+      const batch = this.held.filter((held) => again || !held.kept);
+      if (batch.length === 0) return;
+      try {
+        await migrated(pool); // a webhook may come before the relay has started
+        // Kept and announced in one statement; a webhook kept before (the same event id) is neither.
+        await pool.query(
+          `WITH kept AS (
+             INSERT INTO checkout_webhooks (event_id, cart, sealed) SELECT event_id, $2, sealed FROM unnest($1::text[], $3::bytea[]) AS w(event_id, sealed)
+             ON CONFLICT (event_id) DO NOTHING RETURNING id)
+           SELECT pg_notify($4, id || ' ' || $2) FROM kept`,
+          [batch.map((held) => held.eventId), cart, batch.map((held) => held.sealed), WEBHOOKS_CHANNEL],
+        );
+      } catch (err) {
+        if (!this.failing) log.warn(text('device-fleet.errors.relay-keep-failed', { message: (err as Error).message }));
+        this.failing = true;
+        return;
+      }
+      for (const held of batch) held.kept = true;
+      this.failing = false;
+      if (this.lost > 0) log.warn(text('device-fleet.errors.relay-lost', { count: this.lost }));
+      this.lost = 0;
+    }));
   }
 
   /** Reads what was kept since the last read, one read at a time. */
@@ -124,15 +169,15 @@ export class WebhookRelay {
   private async readNew(): Promise<void> {
     const { pool, cart, secret, adapter, log, text } = this.options;
     for (;;) {
-      const { rows } = await pool.query<{ id: string; cart: string; sealed: Buffer }>(
-        'SELECT id, cart, sealed FROM checkout_webhooks WHERE id > $1 ORDER BY id LIMIT 500',
+      const { rows } = await pool.query<{ id: string; event_id: string; cart: string; sealed: Buffer }>(
+        'SELECT id, event_id, cart, sealed FROM checkout_webhooks WHERE id > $1 ORDER BY id LIMIT 500',
         [Math.max(0, this.newest - LOOKBACK)],
       );
-      const fresh = rows.filter((row) => !this.read.has(Number(row.id)));
+      const fresh = rows.filter((row) => !this.read.has(row.event_id));
       if (fresh.length === 0) return;
       for (const row of fresh) {
         const id = Number(row.id);
-        this.read.add(id);
+        this.read.set(row.event_id, id);
         this.newest = Math.max(this.newest, id);
         if (row.cart === cart) continue; // taken when it arrived here
         try {
@@ -141,7 +186,7 @@ export class WebhookRelay {
           log.warn(text('device-fleet.errors.relay-unreadable', { cart: row.cart }));
         }
       }
-      for (const id of this.read) if (id <= this.newest - LOOKBACK) this.read.delete(id);
+      for (const [eventId, id] of this.read) if (id <= this.newest - LOOKBACK) this.read.delete(eventId);
       await pool.query('UPDATE checkout_webhook_cursors SET last_id = $2 WHERE cart = $1 AND last_id < $2', [cart, this.newest]);
     }
   }

@@ -54,14 +54,15 @@ export async function startRemoteMdm(vendor: BenchVendor = 'nanomdm'): Promise<{
 /** The one badge the remote badge lookup knows. */
 export const BADGE = '1001';
 
-export const mdmServer = (mdm: { url: string }) => ({
-  id: 'mdm',
+/** NanoMDM behind an `mdm-server` node; the one whose webhook path NanoMDM posts to unless told another (`id`, `webhookPath`). */
+export const mdmServer = (mdm: { url: string }, id = 'mdm', webhookPath = 'device-checkout/webhook') => ({
+  id,
   type: 'mdm-server',
   vendor: 'nanomdm',
   url: mdm.url,
   maxConcurrent: String(MAX_CONCURRENT),
   timeout: '30000',
-  webhookPath: 'device-checkout/webhook',
+  webhookPath,
 });
 /** The Return workflow of `fleet`, its node ids ending in `suffix`, passing on to `next`; without a wallpaper where the MDM sets none (Intune). */
 export const returnWorkflow = (next: string, fleet = 'fleet', suffix = '', wallpaper = true) => [

@@ -15,6 +15,7 @@ import { formatFleetView, measureFleetView } from './fleet-view';
 import { formatAuditExport, measureAuditExport } from './audit-export';
 import { formatReaderToScreen, formatScreenMemory, formatSignIn, measureReaderToScreen, measureScreenMemory, measureSignIn } from './cart-front';
 import { formatPrep, measurePrep } from './prep';
+import { formatHospital, measureHospital } from './hospital';
 import { formatWardCheckouts, formatWardShiftChange, measureWardCheckouts, measureWardShiftChange } from './ward';
 
 // `npm run bench`: medians and ratios against baselines measured in this same run.
@@ -27,6 +28,8 @@ async function main(): Promise<void> {
   if (only === 'export') return auditExport();
   if (only === 'front') return cartFront();
   if (only === 'prep') return prep();
+  // `hospital [carts phones-per-cart taps minutes]`: smaller runs while working on it.
+  if (only === 'hospital') return hospital(...process.argv.slice(3).map(Number));
   console.log('Dock-to-event latency over a pty (real serialport binding, hub replies paced at 115200 baud)');
   for (const [interval, samples] of [
     [250, 120],
@@ -43,6 +46,12 @@ async function main(): Promise<void> {
   await auditExport();
   await cartFront();
   await prep();
+  await hospital();
+}
+
+async function hospital(carts = 100, perCart = 50, taps = 1000, minutes = 10): Promise<void> {
+  console.log('A whole hospital on one PostgreSQL with a streaming standby (real servers on loopback)');
+  console.log('  ' + formatHospital(await measureHospital(carts, perCart, taps, minutes * 60_000, 60_000)));
 }
 
 async function prep(): Promise<void> {

@@ -21,7 +21,7 @@ interface WardCart {
   phones: SimulatedDevice[];
 }
 
-interface Ward {
+export interface Ward {
   carts: WardCart[];
   stop(): Promise<void>;
 }
@@ -34,7 +34,14 @@ let wards = 0;
  * has the Return workflow on its docks and a check-out node (`checkout<c>` -> `handed`; their
  * refusals caught to `refused`); every Return ends at `returned`.
  */
-async function startWard(mdm: SimulatedNanoMdm, databaseUrl: string, carts: number, hubsPerCart: number, ports: number): Promise<Ward> {
+export async function startWard(
+  mdm: SimulatedNanoMdm,
+  databaseUrl: string,
+  carts: number,
+  hubsPerCart: number,
+  ports: number,
+  { pollInterval = 250, wallpaper = true, mdmPerCart = false }: { pollInterval?: number; wallpaper?: boolean; mdmPerCart?: boolean } = {},
+): Promise<Ward> {
   const ward = ++wards;
   helper.init(require.resolve('node-red'));
   const userDir = tempDir('bench-ward');
@@ -43,6 +50,9 @@ async function startWard(mdm: SimulatedNanoMdm, databaseUrl: string, carts: numb
   const name = (c: number, h: number) => `ward-${process.pid}-${ward}-${c}-${h}`;
   const built: WardCart[] = [];
   const flows: object[] = [mdmServer(mdm), { id: 'returned', type: 'helper' }, { id: 'handed', type: 'helper' }, { id: 'refused', type: 'helper' }];
+  // As carts on hosts of their own: each its MDM connection; NanoMDM posts to cart 0's, which relays to the others.
+  const mdmOf = (c: number): string => (mdmPerCart && c > 0 ? `mdm${c}` : 'mdm');
+  if (mdmPerCart) for (let c = 1; c < carts; c++) flows.push(mdmServer(mdm, mdmOf(c), `device-checkout/webhook-${c}`));
   for (let c = 0; c < carts; c++) {
     const hubs = Array.from({ length: hubsPerCart }, (_, h) => simulatedHub(name(c, h), { ports }));
     const usb = await simulatedUsbmuxd(`ward-${ward}-${c}`);
@@ -55,7 +65,7 @@ async function startWard(mdm: SimulatedNanoMdm, databaseUrl: string, carts: numb
       {
         id: fleet,
         type: 'device-fleet',
-        mdm: 'mdm',
+        mdm: mdmOf(c),
         usb: `sim:ward-${ward}-${c}`,
         usbWindow: '2',
         lockerApp: LOCKER,
@@ -73,17 +83,18 @@ async function startWard(mdm: SimulatedNanoMdm, databaseUrl: string, carts: numb
           name: `Cart ${c} hub ${h}`,
           serialPort: `sim:${name(c, h)}`,
           baudRate: '115200',
-          pollInterval: '250',
+          pollInterval: String(pollInterval),
           model: 'auto',
         },
         { id: `in${c}-${h}`, type: 'hub-input', hub: `hub${c}-${h}`, fleet, wires: [[`checkin${c}`], []] },
       ]),
-      ...returnWorkflow('returned', fleet, String(c)),
+      ...returnWorkflow('returned', fleet, String(c), wallpaper),
       { id: `checkout${c}`, type: 'check-out-device', fleet, suppressBlueLed: true, timeout: '60', wires: [['handed']] },
     );
   }
   flows.push({ id: 'refusals', type: 'catch', scope: built.map((c) => `checkout${c.index}`), uncaught: false, wires: [['refused']] });
-  await helper.load(packageNodes, flows as never, { mdm: { apiKey: API_KEY, webhookSecret: WEBHOOK_KEY } } as never);
+  const secrets = { apiKey: API_KEY, webhookSecret: WEBHOOK_KEY };
+  await helper.load(packageNodes, flows as never, Object.fromEntries(Array.from({ length: carts }, (_, c) => [mdmOf(c), secrets])) as never);
   await sleep(1000);
   return {
     carts: built,
@@ -113,9 +124,10 @@ function arrivals(id: string, count: number): Promise<void> {
 }
 
 /** Docks `perCart` new enrolled phones on each cart and waits for every Return. */
-async function dockPhones(ward: Ward, mdm: SimulatedNanoMdm, perCart: number, ports: number, spreadMs: number): Promise<number> {
+export async function dockPhones(ward: Ward, mdm: SimulatedNanoMdm, perCart: number, ports: number, spreadMs: number): Promise<number> {
   const all = ward.carts.flatMap((cart) => Array.from({ length: perCart }, (_, i) => ({ cart, phone: new SimulatedDevice({ batteryLevel: 0.9 }), slot: i })));
-  for (const { phone } of all) await mdm.enrol(phone);
+  // Enrolled 50 at a time: a hospital's thousands of phones are set up in minutes, not hours.
+  for (let i = 0; i < all.length; i += 50) await Promise.all(all.slice(i, i + 50).map(({ phone }) => mdm.enrol(phone)));
   await sleep(1500);
   const returned = arrivals('returned', all.length);
   const started = performance.now();
@@ -130,6 +142,91 @@ async function dockPhones(ward: Ward, mdm: SimulatedNanoMdm, perCart: number, po
   );
   await returned;
   return performance.now() - started;
+}
+
+/** What became of one badge tap: served (flashing white after `elapsed` ms) or refused with `code`. */
+export interface TapOutcome {
+  started: number;
+  answered: number;
+  elapsed?: number;
+  code?: string;
+}
+
+/**
+ * Badge taps at a ward's carts (each a new person): each phone handed out is taken within a
+ * second and docked again 1 to 3 s later (its Return runs); a phone handed out while it is out
+ * with someone else is counted.
+ */
+export function tapDriver(ward: Ward): {
+  tapAt(cart: number): Promise<TapOutcome>;
+  /** 30 taps at `cart` with the others idle, 1.5 s apart (each phone is taken within a second): tap to flashing white, ms. */
+  idle(cart: number): Promise<number[]>;
+  /** `count` taps at random carts and random instants within `spanMs`. */
+  within(count: number, spanMs: number): Promise<TapOutcome[]>;
+  refused: Record<string, number>;
+  doubles(): number;
+} {
+  const out = new Set<string>();
+  let doubles = 0;
+  const refused: Record<string, number> = {};
+  const pending = new Map<number, { started: number; resolve(outcome: TapOutcome): void }>();
+  const answer = (id: number, code?: string): void => {
+    const tap = pending.get(id)!;
+    pending.delete(id);
+    const answered = performance.now();
+    tap.resolve({ started: tap.started, answered, ...(code ? { code } : { elapsed: answered - tap.started }) });
+  };
+  helper.getNode('handed').on('input', (raw: NodeMessage) => {
+    const msg = raw as NodeMessage & { tap: number; device: { udid: string } };
+    if (!pending.has(msg.tap)) return;
+    const udid = msg.device.udid;
+    if (out.has(udid)) doubles++;
+    out.add(udid);
+    const cart = ward.carts.find((c) => c.phones.some((p) => p.udid === udid))!;
+    const at = cart.cart.whereIs(udid);
+    // She takes it within a second, and brings it back a little later.
+    setTimeout(() => {
+      if (at) cart.cart.unplug(at.hub, at.port);
+      setTimeout(
+        () => {
+          out.delete(udid);
+          if (at) cart.cart.dock(udid, at.hub, at.port);
+        },
+        1000 + Math.random() * 2000,
+      );
+    }, Math.random() * 1000);
+    answer(msg.tap);
+  });
+  helper.getNode('refused').on('input', (raw: NodeMessage) => {
+    const msg = raw as NodeMessage & { tap: number; error: { code?: string } };
+    if (!pending.has(msg.tap)) return;
+    const code = msg.error.code ?? '?';
+    refused[code] = (refused[code] ?? 0) + 1;
+    answer(msg.tap, code);
+  });
+  let tapped = 0;
+  const tapAt = (cart: number): Promise<TapOutcome> =>
+    new Promise((resolve) => {
+      const tap = ++tapped;
+      pending.set(tap, { started: performance.now(), resolve });
+      (helper.getNode(`checkout${cart}`) as Node).receive({ user: `nurse-${tap}`, tap } as NodeMessage);
+    });
+  return {
+    tapAt,
+    async idle(cart) {
+      const served: number[] = [];
+      for (let i = 0; i < 30; i++) {
+        const { elapsed } = await tapAt(cart);
+        if (elapsed !== undefined) served.push(elapsed);
+        await sleep(1500);
+      }
+      return served;
+    },
+    within: (count, spanMs) =>
+      Promise.all(Array.from({ length: count }, () => sleep(Math.random() * spanMs).then(() => tapAt(Math.floor(Math.random() * ward.carts.length))))),
+    refused,
+    doubles: () => doubles,
+  };
 }
 
 export interface WardCheckoutResult {
@@ -150,71 +247,24 @@ export interface WardCheckoutResult {
  * a second of flashing white and docked again 1 to 3 s later (its Return runs). Tap to
  * flashing white under that load, beside the same on one idle cart of the same ward.
  */
-export async function measureWardCheckouts(carts: number, perCart: number, taps: number, windowMs: number): Promise<WardCheckoutResult> {
+export async function measureWardCheckouts(carts: number, perCart: number, tapCount: number, windowMs: number): Promise<WardCheckoutResult> {
   const postgres = await startPostgres();
   const { mdm, close } = await startMdm();
   const ward = await startWard(mdm, await createDatabase(postgres, 'ward'), carts, 1, 8);
   try {
     await dockPhones(ward, mdm, perCart, 8, 2000);
-    const out = new Map<string, string>();
-    let doubles = 0;
-    const refused: Record<string, number> = {};
-    const pending = new Map<number, { started: number; resolve(ms?: number): void }>();
-    helper.getNode('handed').on('input', (raw: NodeMessage) => {
-      const msg = raw as NodeMessage & { tap: number; device: { udid: string } };
-      const tap = pending.get(msg.tap);
-      if (!tap) return;
-      pending.delete(msg.tap);
-      const elapsed = performance.now() - tap.started;
-      if (out.has(msg.device.udid)) doubles++;
-      out.set(msg.device.udid, String(msg.tap));
-      const cart = ward.carts.find((c) => c.phones.some((p) => p.udid === msg.device.udid))!;
-      const at = cart.cart.whereIs(msg.device.udid);
-      // She takes it within a second, and brings it back a little later.
-      setTimeout(() => {
-        if (at) cart.cart.unplug(at.hub, at.port);
-        setTimeout(
-          () => {
-            out.delete(msg.device.udid);
-            if (at) cart.cart.dock(msg.device.udid, at.hub, at.port);
-          },
-          1000 + Math.random() * 2000,
-        );
-      }, Math.random() * 1000);
-      tap.resolve(elapsed);
-    });
-    helper.getNode('refused').on('input', (raw: NodeMessage) => {
-      const msg = raw as NodeMessage & { tap: number; error: { code?: string } };
-      const tap = pending.get(msg.tap);
-      if (!tap) return;
-      pending.delete(msg.tap);
-      refused[msg.error.code ?? '?'] = (refused[msg.error.code ?? '?'] ?? 0) + 1;
-      tap.resolve();
-    });
-    let tapped = 0;
-    const tapAt = (cart: number): Promise<number | undefined> =>
-      new Promise((resolve) => {
-        const tap = ++tapped;
-        pending.set(tap, { started: performance.now(), resolve });
-        (helper.getNode(`checkout${cart}`) as Node).receive({ user: `nurse-${tap}`, tap } as NodeMessage);
-      });
-    // One cart of the ward at work, the others idle: a tap every 1.5 s (each phone is taken within a second).
-    const idle: number[] = [];
-    for (let i = 0; i < 30; i++) {
-      const elapsed = await tapAt(0);
-      if (elapsed !== undefined) idle.push(elapsed);
-      await sleep(1500);
-    }
-    // The ward at work.
-    const loaded = await Promise.all(Array.from({ length: taps }, () => sleep(Math.random() * windowMs).then(() => tapAt(Math.floor(Math.random() * carts)))));
-    const load = loaded.filter((t): t is number => t !== undefined);
+    const taps = tapDriver(ward);
+    // One cart of the ward at work, the others idle; then the ward at work.
+    const idle = await taps.idle(0);
+    const loaded = await taps.within(tapCount, windowMs);
+    const load = loaded.flatMap(({ elapsed }) => (elapsed === undefined ? [] : [elapsed]));
     await sleep(5000);
     return {
       carts,
       phones: carts * perCart,
       checkouts: load.length,
-      refused,
-      doubles,
+      refused: taps.refused,
+      doubles: taps.doubles(),
       idle: { p50: median(idle), p99: percentile(idle, 99) },
       load: { p50: median(load), p99: percentile(load, 99) },
     };
@@ -225,13 +275,15 @@ export async function measureWardCheckouts(carts: number, perCart: number, taps:
   }
 }
 
+/** Refused taps by code, in words. */
+export const refusalCounts = (byCode: Record<string, number>): string =>
+  Object.entries(byCode)
+    .map(([code, n]) => `${n} ${code}`)
+    .join(', ') || 'none';
+
 export function formatWardCheckouts(r: WardCheckoutResult): string {
-  const refusals =
-    Object.entries(r.refused)
-      .map(([code, n]) => `${n} ${code}`)
-      .join(', ') || 'none';
   return (
-    `${r.carts} carts, ${r.phones} phones, one database: ${r.checkouts} check-outs at random instants (refused taps: ${refusals}); a phone handed out twice: ${r.doubles}; ` +
+    `${r.carts} carts, ${r.phones} phones, one database: ${r.checkouts} check-outs at random instants (refused taps: ${refusalCounts(r.refused)}); a phone handed out twice: ${r.doubles}; ` +
     `tap to flashing white p50 ${ms(r.load.p50)}, p99 ${ms(r.load.p99)}, against one idle cart of the same ward p50 ${ms(r.idle.p50)}, p99 ${ms(r.idle.p99)}: ` +
     `p99 ${(r.load.p99 / r.idle.p99).toFixed(2)}x (target at most 1.5)`
   );

@@ -82,9 +82,10 @@ export async function startPostgres(settings: Record<string, string | number> = 
 
 /**
  * A streaming standby of `primary` (pg_basebackup with `-R`: it follows the primary's WAL as a
- * hospital's standby does, asynchronously, and answers reads), on a port of its own.
+ * hospital's standby does, asynchronously, and answers reads), on a port of its own; `settings`
+ * as the primary's where they must be at least as large (`max_connections`).
  */
-export async function startStandby(primary: TestServer): Promise<TestServer & { promote(): Promise<void> }> {
+export async function startStandby(primary: TestServer, settings: Record<string, string | number> = {}): Promise<TestServer & { promote(): Promise<void> }> {
   const dir = serverDir();
   const data = join(dir, 'data');
   const password = new URL(primary.url).password;
@@ -105,7 +106,7 @@ export async function startStandby(primary: TestServer): Promise<TestServer & { 
     '--no-sync',
   ]);
   execFileSync(program, args, { stdio: 'ignore', env: { ...process.env, PGPASSWORD: password } });
-  const standby = await runServer(dir, data, password, {});
+  const standby = await runServer(dir, data, password, settings);
   return {
     ...standby,
     // The standby becomes the primary (what Patroni does when the primary is gone), waiting until it takes writes.

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Fleet } from '../nodes/lib/fleet/fleet';
+import { hourOfDay } from '../nodes/lib/fleet/insights';
 import { LoginThrottle } from '../nodes/lib/login-throttle';
 import { freshUserDir, helper, load } from '../harness/node-red';
 
@@ -70,6 +71,43 @@ describe('fleet admin API without adminAuth: only the editor’s own JSON reques
       res.body.unreachable.map((u: { fleet: string; name: string; code: string }) => [u.fleet, u.name, u.code]),
       [['away', 'Ward 9', 'STORE_UNAVAILABLE']],
     );
+  });
+
+  it('insights: each figure as JSON and as CSV (its table); a figure, range or fleet nobody has refused in words', async () => {
+    await fleet.store.beginCheckout('ann', fleet.rules, 'PHONE-1');
+    await fleet.store.unplugged('PHONE-1');
+    await fleet.store.docked('PHONE-1', { hubId: 'hub', hub: 'Cart A', port: 1 });
+    await fleet.store.checkIn('PHONE-1');
+    await fleet.store.fail('PHONE-1', { who: 'check-in-device', why: 'DEVICE_TIMEOUT' });
+    const figure = (path: string) => helper.request().get(`/device-checkout/insights/${path}`);
+
+    const byHour = await figure('checkouts-by-hour?fleet=fleet&range=24h');
+    assert.equal(byHour.status, 200, JSON.stringify(byHour.body));
+    assert.deepEqual(byHour.body.columns, ['hour', 'checkouts']);
+    assert.deepEqual(
+      byHour.body.rows.filter(([, n]: number[]) => n > 0),
+      [[hourOfDay(Date.now(), byHour.body.timeZone), 1]],
+      'one check-out, this hour',
+    );
+    const kept = await figure('kept?fleet=fleet');
+    assert.deepEqual([kept.body.range, kept.body.lendingHours, kept.body.rows[0]], ['7d', 13, [0, 1, 1]], 'back within the hour; the lending period marked');
+    const csv = await figure('failing?fleet=fleet&range=30d&format=csv');
+    assert.match(String(csv.headers['content-type']), /^text\/csv/);
+    assert.equal(
+      csv.text,
+      'udid,name,serial,failures,last_at,last_why\r\n' + `PHONE-1,,,1,${(await fleet.store.audit('PHONE-1')).at(-1)!.at},DEVICE_TIMEOUT\r\n`,
+    );
+
+    for (const [path, status, code] of [
+      ['charge?fleet=fleet', 400, 'INVALID_QUERY'],
+      ['kept?fleet=fleet&range=1y', 400, 'INVALID_QUERY'],
+      ['kept?fleet=fleet&cart=ward-5', 400, 'INVALID_QUERY'],
+      ['kept?fleet=nobody', 404, 'FLEET_NOT_FOUND'],
+      ['kept?fleet=away', 503, 'STORE_UNAVAILABLE'],
+    ] as const) {
+      const res = await figure(path);
+      assert.deepEqual([res.status, res.body.code], [status, code], path);
+    }
   });
 
   it('streams a long export whole, in time order: 25,000 entries as CSV and as JSON lines', async () => {

@@ -3,6 +3,7 @@ import sinon from 'sinon';
 import type { CodedError } from '../nodes/lib/coded-error';
 import { DueTimes } from '../nodes/lib/fleet/due-times';
 import type { CheckoutRules, FleetStore } from '../nodes/lib/fleet/fleet-store';
+import { insightQuery } from '../nodes/lib/fleet/insights';
 import { missedEvents } from '../nodes/lib/fleet/reconcile';
 import { settle } from '../harness/support';
 
@@ -296,5 +297,51 @@ export function fleetStoreContract(fresh: () => Promise<OpenStore>): void {
     assert.deepEqual(missedEvents(await store.devices(), 'cart-hub', [1, 3, 4], [1]), [{ event: 'dock', port: 1, why: 'check-out lost' }]);
     await store.beginCheckout('bea', RULES, 'IN');
     assert.deepEqual(missedEvents(await store.devices(), 'cart-hub', [1, 3, 4], [1]), [], 'a check-out the records have is no loss');
+  });
+
+  it('insights from the trail: check-outs by hour of day, how long phones were kept, the phones that fail most; the same after a restart', async () => {
+    // A month of mornings by construction: three phones taken at 07:00 in Berlin (06:00Z in
+    // November) every day, back after 30 minutes (A), 3 hours (B) and 9 hours (C); A fails
+    // instead of coming back on the 11th, C on each of the last five days.
+    now = new Date('2026-10-31T12:00:00Z');
+    for (const [i, udid] of ['A', 'B', 'C'].entries()) await ready(udid, i + 1, 0.9);
+    const back = { A: '06:30', B: '09:00', C: '15:00' };
+    for (let day = 1; day <= 30; day++) {
+      const date = `2026-11-${String(day).padStart(2, '0')}`;
+      now = new Date(`${date}T06:00:00Z`);
+      for (const udid of ['A', 'B', 'C']) {
+        await store.beginCheckout(`nurse-${day}-${udid}`, RULES, udid);
+        await store.unplugged(udid);
+      }
+      for (const udid of ['A', 'B', 'C'] as const) {
+        now = new Date(`${date}T${back[udid]}:00Z`);
+        await store.docked(udid, { ...HUB, port: ' ABC'.indexOf(udid) });
+        if ((udid === 'A' && day === 11) || (udid === 'C' && day > 25)) {
+          await store.fail(udid, { who: 'check-in-device', why: udid === 'A' ? 'DEVICE_TIMEOUT' : `UNLOCK_FAILED: day ${day}` });
+          await store.setStatus(udid, 'Checked In', { who: 'admin' });
+        } else await store.checkIn(udid, { who: 'check-in-device' });
+      }
+    }
+    const month = insightQuery('30d', new Date('2026-12-01T00:05:00Z'), 'Europe/Berlin', store.cart);
+    assert.deepEqual([month.from.toISOString(), month.to.toISOString()], ['2026-11-01T00:15:00.000Z', '2026-12-01T00:15:00.000Z']);
+    const morning = Array.from({ length: 24 }, (_, hour) => (hour === 7 ? 90 : 0));
+    const failing = [
+      { udid: 'C', failures: 5, lastAt: '2026-11-30T15:00:00.000Z', lastWhy: 'UNLOCK_FAILED: day 30' },
+      { udid: 'A', failures: 1, lastAt: '2026-11-11T06:30:00.000Z', lastWhy: 'DEVICE_TIMEOUT' },
+    ];
+    for (const figures of [store, reopen()]) {
+      assert.deepEqual(await figures.checkoutsByHour(month), morning, '90 check-outs, all at 07:00 in Berlin');
+      assert.deepEqual(await figures.keptHours(month), [29, 0, 30, 0, 25, 0, 0, 0], 'under 1 h: A; 2-4 h: B; 8-12 h: C');
+      assert.deepEqual(await figures.failingPhones(month), failing);
+    }
+    assert.equal((await store.checkoutsByHour({ ...month, timeZone: 'America/New_York' }))[1], 90, '01:00 in New York');
+    // The last 24 hours up to 12:15Z on the 30th: that morning's check-outs, A and B back, C failed the day before.
+    const day = insightQuery('24h', new Date('2026-11-30T12:14:59Z'), 'Europe/Berlin', store.cart);
+    assert.deepEqual(
+      await store.checkoutsByHour(day),
+      morning.map((n) => n / 30),
+    );
+    assert.deepEqual(await store.keptHours(day), [1, 0, 1, 0, 0, 0, 0, 0]);
+    assert.deepEqual(await store.failingPhones(day), [{ udid: 'C', failures: 1, lastAt: '2026-11-29T15:00:00.000Z', lastWhy: 'UNLOCK_FAILED: day 29' }]);
   });
 }

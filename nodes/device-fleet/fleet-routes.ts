@@ -6,6 +6,7 @@ import { meaning } from '../lib/error-codes';
 import { FleetDirectory } from '../lib/fleet/fleet-directory';
 import { AUDIT_CSV_HEADER, auditCsvRows, auditJsonLines, auditQuery, wardPage, type FleetRow, type PhoneNames } from '../lib/fleet/fleet-view';
 import type { AuditEntry } from '../lib/fleet/fleet-store';
+import { figureRequest, tableCsv, type FigureRequest } from '../lib/fleet/insights';
 import { LoginThrottle } from '../lib/login-throttle';
 import { sameSiteJson } from '../shared/same-site';
 
@@ -90,6 +91,21 @@ export function fleetRoutes(RED: NodeAPI): FleetRoutes {
       RED.log.warn(RED._('device-fleet.errors.export-cut', { message: (err as Error).message }));
       res.destroy(err as Error);
     }
+  });
+  // Each insights figure as JSON (what the fleet tab draws) or CSV (its table).
+  RED.httpAdmin.get('/device-checkout/insights/:figure', read, (req: Request, res: Response) => {
+    let request: FigureRequest;
+    try {
+      request = figureRequest(req.params.figure, req.query);
+    } catch (err) {
+      return failed(res)(err as CodedError);
+    }
+    directory.figure(String(req.query.fleet ?? ''), request).then((answer) => {
+      if (req.query.format !== 'csv') return void res.json(answer);
+      res.set('content-type', 'text/csv; charset=utf-8');
+      res.set('content-disposition', `attachment; filename="device-checkout-${answer.figure}-${answer.range}.csv"`);
+      res.send(tableCsv(answer));
+    }, failed(res));
   });
   RED.httpAdmin.post('/device-checkout/devices/:udid/:action', write, sameSiteJson(RED), (req: Request, res: Response) => {
     const who = (req as Request & { user?: { username?: string } }).user?.username ?? 'admin';

@@ -51,6 +51,7 @@ export const ERROR_CODES = {
   UNLOCK_FAILED: { area: 'fleet', http: 502, retry: true },
   NO_UNLOCK_TOKEN: { area: 'fleet', http: 409, retry: false },
   DEVICE_NOT_FOUND: { area: 'fleet', http: 404, retry: false },
+  FLEET_NOT_FOUND: { area: 'fleet', http: 404, retry: false },
   NOT_FAILED: { area: 'fleet', http: 409, retry: false },
   NOT_LOST: { area: 'fleet', http: 409, retry: false },
   DEVICE_IN_USE: { area: 'fleet', http: 409, retry: true },

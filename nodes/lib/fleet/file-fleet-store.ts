@@ -5,6 +5,7 @@ import { createInterface } from 'node:readline';
 import { catalogText, CodedError } from '../coded-error';
 import { readJson, storageFailed, writeFileAtomically } from '../json-file';
 import { available, handOutOrder, holds, refusals } from './checkout-policy';
+import { InsightSummary, type FailingPhone, type InsightQuery } from './insights';
 import { userKey } from './person';
 import {
   applyChange,
@@ -58,8 +59,9 @@ export class FileFleetStore extends FleetStore {
   private auditMonth?: string;
   /** The months' closed audit files, oldest first: listed once at the start, added to as months end. */
   private readonly months: string[];
-  /** Why each device last became Failed, from the whole trail. */
+  /** Why each device last became Failed, and the insights' figures, from the whole trail. */
   private readonly failures = new Map<string, string>();
+  private readonly insights = new InsightSummary();
   /** Audit entries the disk has not taken yet; they go with the next write. */
   private unwritten: AuditEntry[] = [];
   /** The audit file may end in a line cut short (a kill, a failed append). */
@@ -81,15 +83,15 @@ export class FileFleetStore extends FleetStore {
     }
     this.devicesById = byUdid(saved.devices);
     this.auditFile = file.replace(/(\.json)?$/, '.audit.jsonl');
-    // Why phones last failed comes from the whole trail, the months before included.
+    // Why phones last failed, and the insights, come from the whole trail, the months before included.
     this.months = this.monthFiles();
-    for (const month of this.months) this.noteFailures(readAudit(month).entries);
+    for (const month of this.months) this.note(readAudit(month).entries);
     const { entries, skipped, torn, bytes } = readAudit(this.auditFile);
     if (skipped > 0)
       this.notices.push(
         `${this.auditFile}: skipped ${skipped} damaged line${skipped === 1 ? '' : 's'} (cut short by a kill?); new entries start on a line of their own`,
       );
-    this.noteFailures(entries);
+    this.note(entries);
     this.auditTorn = torn;
     this.auditBytes = bytes;
     this.auditMonth = entries[0]?.at.slice(0, 7);
@@ -123,6 +125,18 @@ export class FileFleetStore extends FleetStore {
     }
     page.push(...unwritten.filter(wanted));
     if (page.length > 0) yield page;
+  }
+
+  async checkoutsByHour(query: InsightQuery): Promise<number[]> {
+    return this.insights.checkoutsByHour(query);
+  }
+
+  async keptHours(query: InsightQuery): Promise<number[]> {
+    return this.insights.keptHours(query);
+  }
+
+  async failingPhones(query: InsightQuery): Promise<FailingPhone[]> {
+    return this.insights.failingPhones(query);
   }
 
   async lastFailures(udid?: string): Promise<Map<string, string>> {
@@ -219,7 +233,7 @@ export class FileFleetStore extends FleetStore {
 
   private async appendAudit(entries: AuditEntry[]): Promise<void> {
     if (entries.length === 0) return;
-    this.noteFailures(entries);
+    this.note(entries);
     this.unwritten.push(...entries);
     if (await this.writeAudit()) this.healed();
   }
@@ -299,8 +313,11 @@ export class FileFleetStore extends FleetStore {
       .map((name) => join(dirname(this.auditFile), name));
   }
 
-  private noteFailures(entries: AuditEntry[]): void {
-    for (const e of entries) if (e.what === 'status' && e.to === 'Failed') this.failures.set(e.udid, e.why ?? '');
+  private note(entries: AuditEntry[]): void {
+    for (const e of entries) {
+      if (e.what === 'status' && e.to === 'Failed') this.failures.set(e.udid, e.why ?? '');
+      this.insights.add(e);
+    }
   }
 
   private writeDevices(devices: Record<string, DeviceRecord>): Promise<void> {

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { catalogText, CodedError } from '../coded-error';
 import { deviceLocation, playLostModeSound, type MdmCommand } from '../mdm/commands';
 import type { Fleet } from './fleet';
+import { checkoutsTable, failingTable, insightQuery, keptTable, type FigureAnswer, type FigureRequest, type FigureTable } from './insights';
 import { hasControl, MAX_TEXT } from './person';
 import { AUDIT_PAGE, LAST_LOCATION, LOST_MODE_SOUND, type AuditEntry, type DeviceRecord, type FleetStore } from './fleet-store';
 import { byPerson, phoneNamesOf, rowOf, type AuditQuery, type FleetRow, type PhoneNames } from './fleet-view';
@@ -128,6 +129,35 @@ export class FleetDirectory extends EventEmitter {
     const entries: AuditEntry[] = [];
     for await (const page of this.auditPages(query)) entries.push(...page);
     return entries;
+  }
+
+  /**
+   * One insights figure of a fleet over the range ending `now`: every cart of its database, or
+   * `cart`; hours of day in the Node-RED host's time zone.
+   */
+  async figure(id: string, request: FigureRequest, now = new Date()): Promise<FigureAnswer> {
+    const fleet = this.fleets.get(id)?.fleet;
+    if (!fleet) throw new CodedError('FLEET_NOT_FOUND', catalogText('device-fleet.errors.fleet-unknown'));
+    const { store } = fleet;
+    // A fleet of its own file is one cart: there is no other to tell apart.
+    if (request.cart !== undefined && store.cart === undefined) throw new CodedError('INVALID_QUERY', catalogText('device-fleet.errors.figure-one-cart'));
+    const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    const query = insightQuery(request.range, now, timeZone, request.cart);
+    let table: FigureTable;
+    if (request.figure === 'checkouts-by-hour') table = checkoutsTable(await store.checkoutsByHour(query));
+    else if (request.figure === 'kept') table = keptTable(await store.keptHours(query));
+    else {
+      const phones = await store.failingPhones(query);
+      table = failingTable(phones, phoneNamesOf(await store.devices(phones.map((phone) => phone.udid))));
+    }
+    return {
+      ...request,
+      from: query.from.toISOString(),
+      to: query.to.toISOString(),
+      timeZone,
+      ...(request.figure === 'kept' && { lendingHours: fleet.rules.lendingHours }),
+      ...table,
+    };
   }
 
   /**

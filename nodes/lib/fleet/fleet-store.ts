@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { catalogText, CodedError } from '../coded-error';
+import type { FailingPhone, InsightQuery } from './insights';
 import { checkUserId, hasControl, MAX_TEXT, userKey } from './person';
 
 const STATUSES = ['Unknown', 'Prepping', 'Checked In', 'Checking Out', 'Checked Out', 'Returning', 'Failed', 'Lost', 'Retired'] as const;
@@ -155,6 +156,12 @@ export abstract class FleetStore extends EventEmitter {
     for await (const page of this.auditPages(udid, range)) entries.push(...page);
     return entries;
   }
+  /** Check-outs (a phone taken) in the range by hour of day, 0 to 23. */
+  abstract checkoutsByHour(query: InsightQuery): Promise<number[]>;
+  /** Returns in the range by how long the phone was out: a count per bucket of `KEPT_BOUNDS_HOURS`, and one for longer. */
+  abstract keptHours(query: InsightQuery): Promise<number[]>;
+  /** The phones that failed most in the range, most first (`FAILING_LIMIT`). */
+  abstract failingPhones(query: InsightQuery): Promise<FailingPhone[]>;
   /** Why each device (or the one given) last became Failed, by UDID; devices never Failed are not in it. */
   abstract lastFailures(udid?: string): Promise<Map<string, string>>;
   /** The docked phone on a port of this cart, as last seen. */

@@ -115,13 +115,16 @@ export function auditCsv(entries: AuditEntry[], phones: PhoneNames = new Map()):
 
 export const AUDIT_CSV_HEADER = [...COLUMNS, 'name', 'serial'].join(',') + '\r\n';
 
+/** One CSV cell (RFC 4180), never a formula. */
+export function csvCell(value: string | number | null | undefined): string {
+  if (typeof value === 'number') return String(value);
+  const text = value === undefined || value === null ? '' : /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+}
+
 /** `auditCsv` without its header: the rows of one page of a streamed export. */
 export function auditCsvRows(entries: AuditEntry[], phones: PhoneNames = new Map()): string {
-  const cell = (value: string | undefined): string => {
-    const text = value === undefined ? '' : /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
-    return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-  };
-  return entries.map((e) => [...COLUMNS.map((c) => e[c]), phones.get(e.udid)?.name, phones.get(e.udid)?.serial].map(cell).join(',') + '\r\n').join('');
+  return entries.map((e) => [...COLUMNS.map((c) => e[c]), phones.get(e.udid)?.name, phones.get(e.udid)?.serial].map(csvCell).join(',') + '\r\n').join('');
 }
 
 export function auditJsonLines(entries: AuditEntry[]): string {

@@ -15,6 +15,7 @@ import {
   type TimeRange,
 } from './fleet-store';
 import { heardRecentlySince, refusals } from './checkout-policy';
+import { FAILING_LIMIT, KEPT_BOUNDS_HOURS, type FailingPhone, type InsightQuery } from './insights';
 import { userKey } from './person';
 import type { FleetChannels } from './postgres-listener';
 import { TOO_MANY_CONNECTIONS } from './postgres-pool';
@@ -168,6 +169,50 @@ export class PostgresFleetStore extends FleetStore {
       [udid ?? null],
     );
     return new Map(rows.map((row) => [row.udid, row.why ?? '']));
+  }
+
+  async checkoutsByHour({ from, to, timeZone, cart }: InsightQuery): Promise<number[]> {
+    const rows = await this.query<{ hour: number; count: string }>(
+      `SELECT extract(hour FROM at AT TIME ZONE $3)::int AS hour, count(*) AS count FROM checkout_audit
+        WHERE what = 'status' AND to_value = 'Checked Out' AND at >= $1 AND at < $2 AND ($4::text IS NULL OR cart = $4) GROUP BY 1`,
+      [from, to, timeZone, cart ?? null],
+    );
+    const hours = new Array<number>(24).fill(0);
+    for (const row of rows) hours[row.hour] = Number(row.count);
+    return hours;
+  }
+
+  /** Each return paired with the phone's check-out before it (`checkout_audit_taken`), counted by the cart it was taken from. */
+  async keptHours({ from, to, cart }: InsightQuery): Promise<number[]> {
+    const rows = await this.query<{ bucket: number; count: string }>(
+      `SELECT width_bucket(extract(epoch FROM r.at - taken.at) / 3600, $4::float8[]) AS bucket, count(*) AS count
+         FROM checkout_audit r
+         CROSS JOIN LATERAL (
+           SELECT o.at, o.cart FROM checkout_audit o
+            WHERE o.udid = r.udid AND o.id < r.id AND o.what = 'status' AND o.to_value = 'Checked Out' ORDER BY o.id DESC LIMIT 1) taken
+        WHERE r.what = 'status' AND r.from_value = 'Checked Out' AND r.to_value IN ('Returning', 'Checked In')
+          AND r.at >= $1 AND r.at < $2 AND ($3::text IS NULL OR taken.cart = $3)
+        GROUP BY 1`,
+      [from, to, cart ?? null, KEPT_BOUNDS_HOURS],
+    );
+    const buckets = new Array<number>(KEPT_BOUNDS_HOURS.length + 1).fill(0);
+    for (const row of rows) buckets[row.bucket] = Number(row.count);
+    return buckets;
+  }
+
+  async failingPhones({ from, to, cart }: InsightQuery): Promise<FailingPhone[]> {
+    const rows = await this.query<{ udid: string; failures: string; last_at: Date; last_why: string | null }>(
+      `SELECT udid, count(*) AS failures, max(at) AS last_at, (array_agg(why ORDER BY id DESC))[1] AS last_why FROM checkout_audit
+        WHERE what = 'status' AND to_value = 'Failed' AND at >= $1 AND at < $2 AND ($3::text IS NULL OR cart = $3)
+        GROUP BY udid ORDER BY failures DESC, last_at DESC, udid COLLATE "C" LIMIT $4`,
+      [from, to, cart ?? null, FAILING_LIMIT],
+    );
+    return rows.map((row) => ({
+      udid: row.udid,
+      failures: Number(row.failures),
+      lastAt: row.last_at.toISOString(),
+      ...(row.last_why !== null && { lastWhy: row.last_why }),
+    }));
   }
 
   /**

@@ -74,6 +74,10 @@ const MIGRATIONS: string[] = [
    CREATE INDEX checkout_audit_device ON checkout_audit (udid, id);
    CREATE INDEX checkout_audit_at ON checkout_audit (at);
    CREATE INDEX checkout_audit_failed ON checkout_audit (udid, id) WHERE what = 'status' AND to_value = 'Failed';`,
+  // 5: the insights: status changes by time (check-outs, returns, failures in a range), and
+  //    when a returned phone was taken.
+  `CREATE INDEX checkout_audit_status_at ON checkout_audit (at) WHERE what = 'status';
+   CREATE INDEX checkout_audit_taken ON checkout_audit (udid, id) WHERE what = 'status' AND to_value = 'Checked Out';`,
 ];
 
 /** The newest schema this version of the package knows. */

@@ -66,6 +66,7 @@ export class WebhookRelay {
   private newest = 0;
   private readonly read = new Map<string, number>();
   private reading: Promise<void> = Promise.resolve();
+  private readWaiting = false;
   /** What this cart received, oldest first; kept one batch after the other, in the order received. */
   private held: Held[] = [];
   private keeping: Promise<void> = Promise.resolve();
@@ -161,9 +162,20 @@ export class WebhookRelay {
     }));
   }
 
-  /** Reads what was kept since the last read, one read at a time. */
+  /**
+   * Reads what was kept since the last read, one read at a time; announcements while one waits
+   * to run need no read of their own (it reads them all): with a hundred carts busy, a cart reads
+   * in batches instead of once per webhook.
+   */
   private readOn(): void {
-    this.reading = this.reading.then(() => this.readNew()).catch((err: Error) => this.options.channels.lost(err));
+    if (this.readWaiting) return;
+    this.readWaiting = true;
+    this.reading = this.reading
+      .then(() => {
+        this.readWaiting = false;
+        return this.readNew();
+      })
+      .catch((err: Error) => this.options.channels.lost(err));
   }
 
   private async readNew(): Promise<void> {

@@ -78,6 +78,8 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
   private readonly devices = new Map<string, CheckIn>();
   /** The newest vault write, awaited on close. */
   private vaultSaved?: Promise<void>;
+  /** A save waits for the one being written: it takes every check-in until it starts. */
+  private vaultQueued = false;
   /** Why webhooks are being refused (a key that does not match, none sent), until one is taken again. */
   webhookProblem?: CodedError;
 
@@ -249,10 +251,21 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
     return 400;
   }
 
-  /** Memory keeps what the check-in taught even when the disk refuses: the next check-in writes it. */
+  /**
+   * Memory keeps what the check-in taught even when the disk refuses: the next check-in writes it.
+   * One save at a time, of the newest state: a thousand phones enrolling at once cost a few
+   * saves of the whole vault, not a thousand.
+   */
   private saveVault(): void {
-    if (!this.options.vault) return;
-    this.vaultSaved = this.options.vault.save([...this.devices.values()]).catch((err: Error) => void this.emit('warning', err));
+    const { vault } = this.options;
+    if (!vault || this.vaultQueued) return;
+    this.vaultQueued = true;
+    this.vaultSaved = (this.vaultSaved ?? Promise.resolve())
+      .then(() => {
+        this.vaultQueued = false;
+        return vault.save([...this.devices.values()]);
+      })
+      .catch((err: Error) => void this.emit('warning', err));
   }
 
   /** Refuses a webhook with its code's HTTP status. */

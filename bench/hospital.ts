@@ -1,0 +1,135 @@
+import { createDatabase, startPostgres, startStandby, superuserQuery } from '../harness/postgres';
+import { TcpForwarder } from '../harness/tcp-forwarder';
+import { startMdm } from './checkout';
+import { median, ms, percentile, sleep } from './stats';
+import { dockPhones, refusalCounts, startWard, tapDriver, type WardCheckoutResult } from './ward';
+
+/** The ward bench's figures at a hospital's scale, with the connections used and a failover. */
+export interface HospitalResult extends WardCheckoutResult {
+  maxConnections: number;
+  /** The carts' connections to the database (pools and listening), the most at once during the taps. */
+  peakConnections: number;
+  failover: {
+    taps: number;
+    /** The standby's own promotion (pg_promote, waiting until it takes writes), from the primary's death. */
+    promotion: number;
+    /** From the primary's death to the first tap begun after it that was served. */
+    firstServed: number;
+    /** Taps refused between the primary's death and that first served tap, by code. */
+    refused: Record<string, number>;
+    /** Taps begun after that first served tap, and how many of them were served. */
+    after: { taps: number; served: number };
+  };
+}
+
+/** Hubs of 10 ports; read each second (500 simulated hubs in one process). */
+const PORTS = 10;
+
+/**
+ * A hospital on one PostgreSQL: `carts` carts (each its own device-fleet, MDM connection, hubs
+ * and usbmuxd, in one Node-RED; NanoMDM posting to the first, which relays) with `perCart`
+ * phones each, on a primary with a streaming standby behind an address that moves. Badge taps (a new person each) at random carts and instants within
+ * `windowMs`, each phone taken within a second and docked again 1 to 3 s later; tap to
+ * flashing white against one idle cart of the same hospital first. Then the same rate of taps
+ * for `failoverMs` with the primary killed 10 s in: the address moved and the standby promoted
+ * at once (as a manager that has decided), the first tap served afterwards timed from the death.
+ */
+export async function measureHospital(carts: number, perCart: number, tapCount: number, windowMs: number, failoverMs: number): Promise<HospitalResult> {
+  // Three connections per cart (a pool of 2, one listening), and room for the admins.
+  const maxConnections = carts * 3 + 20;
+  const settings = { max_connections: maxConnections };
+  const primary = await startPostgres(settings);
+  const databaseUrl = await createDatabase(primary, 'hospital');
+  const standby = await startStandby(primary, settings);
+  const address = await TcpForwarder.create(primary.port);
+  await address.up();
+  const { mdm, close } = await startMdm();
+  const hubsPerCart = Math.ceil(perCart / PORTS);
+  const ward = await startWard(mdm, databaseUrl.replace(/:\d+\//, `:${address.port}/`), carts, hubsPerCart, PORTS, {
+    pollInterval: 1000,
+    wallpaper: false,
+    mdmPerCart: true,
+  });
+  // What it is doing, on stderr: setting up thousands of phones takes minutes.
+  const started = performance.now();
+  const phase = (what: string): void => void process.stderr.write(`  [${((performance.now() - started) / 1000).toFixed(0)} s] ${what}\n`);
+  try {
+    phase('carts started; enrolling and docking the phones');
+    await dockPhones(ward, mdm, perCart, PORTS, 60_000);
+    phase('every phone docked and checked in; taps at one idle cart');
+    const taps = tapDriver(ward);
+    // The idle cart is not the one NanoMDM posts to: its phones' answers come through the database, as at every cart but one.
+    const idle = await taps.idle(1);
+    const refusedBefore = { ...taps.refused };
+    let peakConnections = 0;
+    const counting = setInterval(() => {
+      superuserQuery(primary, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'device-checkout %'").then(
+        ([{ n }]) => (peakConnections = Math.max(peakConnections, Number(n))),
+        () => undefined,
+      );
+    }, 1000);
+    phase(`${tapCount} taps at random carts and instants`);
+    const loaded = await taps.within(tapCount, windowMs);
+    clearInterval(counting);
+    const load = loaded.flatMap(({ elapsed }) => (elapsed === undefined ? [] : [elapsed]));
+    const refused = Object.fromEntries(
+      Object.entries(taps.refused)
+        .map(([code, n]) => [code, n - (refusedBefore[code] ?? 0)])
+        .filter(([, n]) => n !== 0),
+    );
+    await sleep(5000);
+
+    phase('a failover under the same rate of taps');
+    const failoverTaps = Math.round((tapCount * failoverMs) / windowMs);
+    const during = taps.within(failoverTaps, failoverMs);
+    await sleep(10_000);
+    const died = performance.now();
+    await primary.kill();
+    address.moveTo(standby.port);
+    await standby.promote();
+    const promotion = performance.now() - died;
+    const outcomes = await during;
+    const firstServedAt = Math.min(...outcomes.filter((o) => o.started >= died && o.elapsed !== undefined).map((o) => o.answered));
+    const refusedMeanwhile: Record<string, number> = {};
+    for (const { code, answered } of outcomes)
+      if (code && answered >= died && answered < firstServedAt) refusedMeanwhile[code] = (refusedMeanwhile[code] ?? 0) + 1;
+    const afterwards = outcomes.filter((o) => o.started > firstServedAt);
+    await sleep(5000);
+    return {
+      carts,
+      phones: carts * perCart,
+      maxConnections,
+      peakConnections,
+      checkouts: load.length,
+      refused,
+      doubles: taps.doubles(),
+      idle: { p50: median(idle), p99: percentile(idle, 99) },
+      load: { p50: median(load), p99: percentile(load, 99) },
+      failover: {
+        taps: failoverTaps,
+        promotion,
+        firstServed: firstServedAt - died,
+        refused: refusedMeanwhile,
+        after: { taps: afterwards.length, served: afterwards.filter((o) => o.elapsed !== undefined).length },
+      },
+    };
+  } finally {
+    await ward.stop();
+    await close();
+    await address.down();
+    await Promise.all([primary.stop(), standby.stop()]);
+  }
+}
+
+export function formatHospital(r: HospitalResult): string {
+  const f = r.failover;
+  return (
+    `${r.carts} carts, ${r.phones} phones, one PostgreSQL (max_connections ${r.maxConnections}): ${r.checkouts} check-outs at random instants (refused taps: ${refusalCounts(r.refused)}); ` +
+    `a phone handed out twice: ${r.doubles}; connections at peak ${r.peakConnections}; ` +
+    `tap to flashing white p50 ${ms(r.load.p50)}, p99 ${ms(r.load.p99)}, against one idle cart of the same hospital p50 ${ms(r.idle.p50)}, p99 ${ms(r.idle.p99)}: ` +
+    `p99 ${(r.load.p99 / r.idle.p99).toFixed(2)}x (target at most 1.5)\n` +
+    `  failover under that load (${f.taps} taps over it, the primary killed, the standby promoted at once): the standby's promotion ${ms(f.promotion)}; ` +
+    `the primary's death to the first tap served ${ms(f.firstServed)} (${(f.firstServed / f.promotion).toFixed(2)}x the promotion); ` +
+    `refused meanwhile: ${refusalCounts(f.refused)}; afterwards ${f.after.served} of ${f.after.taps} taps served`
+  );
+}

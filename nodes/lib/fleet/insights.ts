@@ -1,0 +1,173 @@
+import { catalogText, CodedError } from '../coded-error';
+import type { AuditEntry } from './fleet-store';
+import { csvCell, type PhoneNames } from './fleet-view';
+
+/** The ranges an admin chooses from, hours back from now. */
+export const INSIGHT_RANGES = { '24h': 24, '7d': 7 * 24, '30d': 30 * 24 } as const;
+export type InsightRange = keyof typeof INSIGHT_RANGES;
+
+/**
+ * Figures are counted in quarter hours: every time zone's offset is a whole number of them, so
+ * a quarter hour lies within one local hour anywhere; a range ends with the current one.
+ */
+export const QUARTER_MS = 15 * 60_000;
+
+/** What a figure is asked for: a range of whole quarter hours, hours of day in `timeZone`, one cart or the whole fleet. */
+export interface InsightQuery {
+  from: Date;
+  to: Date;
+  /** The IANA time zone hours of day are counted in (the Node-RED host's). */
+  timeZone: string;
+  /** One cart of a shared fleet (where the phone was taken, returned, failed); none: every cart. */
+  cart?: string;
+}
+
+/** Upper bounds of the keep-time histogram's buckets, hours; one more bucket holds the longer ones. */
+export const KEPT_BOUNDS_HOURS = [1, 2, 4, 8, 12, 24, 48];
+
+/** The phones that failed most in a range. */
+export const FAILING_LIMIT = 20;
+
+export interface FailingPhone {
+  udid: string;
+  failures: number;
+  /** The last failure in the range: when, and why. */
+  lastAt: string;
+  lastWhy?: string;
+}
+
+/** The query for a named range up to the end of the current quarter hour (what happened just now counts). */
+export function insightQuery(range: InsightRange, now: Date, timeZone: string, cart?: string): InsightQuery {
+  const to = (Math.floor(now.getTime() / QUARTER_MS) + 1) * QUARTER_MS;
+  return { from: new Date(to - INSIGHT_RANGES[range] * 3_600_000), to: new Date(to), timeZone, cart };
+}
+
+/** A check-out in the audit trail: the phone taken off its cart. */
+export const isCheckout = (e: Pick<AuditEntry, 'what' | 'to'>): boolean => e.what === 'status' && e.to === 'Checked Out';
+/** A return: a phone that was out docked again. */
+export const isReturn = (e: Pick<AuditEntry, 'what' | 'from' | 'to'>): boolean =>
+  e.what === 'status' && e.from === 'Checked Out' && (e.to === 'Returning' || e.to === 'Checked In');
+export const isFailure = (e: Pick<AuditEntry, 'what' | 'to'>): boolean => e.what === 'status' && e.to === 'Failed';
+
+/** The histogram bucket of a phone kept `hours`. */
+export function keptBucket(hours: number): number {
+  const bucket = KEPT_BOUNDS_HOURS.findIndex((bound) => hours < bound);
+  return bucket === -1 ? KEPT_BOUNDS_HOURS.length : bucket;
+}
+
+const hourFormats = new Map<string, Intl.DateTimeFormat>();
+
+/** The hour of day (0-23) of `at` in `timeZone`. */
+export function hourOfDay(at: number, timeZone: string): number {
+  let format = hourFormats.get(timeZone);
+  if (!format) hourFormats.set(timeZone, (format = new Intl.DateTimeFormat('en-US', { timeZone, hour: 'numeric', hourCycle: 'h23' })));
+  return Number(format.format(at));
+}
+
+/**
+ * The file store's figures, kept as it writes: fed each audit entry once, in the trail's order,
+ * it answers any range without reading the trail again. Counted per quarter hour.
+ */
+export class InsightSummary {
+  private readonly checkouts = new Map<number, number>();
+  /** Returns per quarter hour: a count per keep-time bucket. */
+  private readonly returns = new Map<number, number[]>();
+  /** When each phone was last taken (a return is paired with it, as the database does). */
+  private readonly takenAt = new Map<string, number>();
+  private readonly failures = new Map<string, { at: string; why?: string }[]>();
+
+  add(entry: AuditEntry): void {
+    if (entry.what !== 'status') return;
+    const at = Date.parse(entry.at);
+    const quarter = Math.floor(at / QUARTER_MS);
+    if (isCheckout(entry)) {
+      this.checkouts.set(quarter, (this.checkouts.get(quarter) ?? 0) + 1);
+      this.takenAt.set(entry.udid, at);
+    } else if (isReturn(entry)) {
+      const taken = this.takenAt.get(entry.udid);
+      if (taken === undefined) return;
+      const counts = this.returns.get(quarter) ?? new Array<number>(KEPT_BOUNDS_HOURS.length + 1).fill(0);
+      counts[keptBucket((at - taken) / 3_600_000)]++;
+      this.returns.set(quarter, counts);
+    } else if (isFailure(entry)) {
+      const failures = this.failures.get(entry.udid) ?? [];
+      failures.push({ at: entry.at, why: entry.why });
+      this.failures.set(entry.udid, failures);
+    }
+  }
+
+  checkoutsByHour({ from, to, timeZone }: InsightQuery): number[] {
+    const hours = new Array<number>(24).fill(0);
+    for (const [quarter, count] of this.checkouts) if (within(quarter * QUARTER_MS, from, to)) hours[hourOfDay(quarter * QUARTER_MS, timeZone)] += count;
+    return hours;
+  }
+
+  keptHours({ from, to }: InsightQuery): number[] {
+    const buckets = new Array<number>(KEPT_BOUNDS_HOURS.length + 1).fill(0);
+    for (const [quarter, counts] of this.returns) if (within(quarter * QUARTER_MS, from, to)) counts.forEach((count, bucket) => (buckets[bucket] += count));
+    return buckets;
+  }
+
+  failingPhones({ from, to }: InsightQuery): FailingPhone[] {
+    const failing: FailingPhone[] = [];
+    for (const [udid, all] of this.failures) {
+      const inRange = all.filter(({ at }) => within(Date.parse(at), from, to));
+      const last = inRange.at(-1);
+      if (last) failing.push({ udid, failures: inRange.length, lastAt: last.at, ...(last.why !== undefined && { lastWhy: last.why }) });
+    }
+    return failing.sort(byFailures).slice(0, FAILING_LIMIT);
+  }
+}
+
+/** Most failures first; of as many, the latest first, then by UDID (code points, as the database's `COLLATE "C"`). */
+const byFailures = (a: FailingPhone, b: FailingPhone): number =>
+  b.failures - a.failures || b.lastAt.localeCompare(a.lastAt) || (a.udid < b.udid ? -1 : a.udid > b.udid ? 1 : 0);
+
+const within = (at: number, from: Date, to: Date): boolean => at >= from.getTime() && at < to.getTime();
+
+/** The figures an admin can ask for, each its own endpoint. */
+export const FIGURES = ['checkouts-by-hour', 'kept', 'failing'] as const;
+export type Figure = (typeof FIGURES)[number];
+
+/** A figure as a table: what a chart draws, the table behind it shows, and the CSV holds. */
+export interface FigureTable {
+  columns: string[];
+  rows: (string | number | null)[][];
+}
+
+/** What a figure's request asks: which figure, over which range, of which cart (none: the whole fleet). */
+export interface FigureRequest {
+  figure: Figure;
+  range: InsightRange;
+  cart?: string;
+}
+
+/** A figure with what it was asked for, the range's ends, and the fleet's lending period for the keep times. */
+export type FigureAnswer = FigureRequest & FigureTable & { from: string; to: string; timeZone: string; lendingHours?: number };
+
+/** Reads a figure's request (`range` 24h, 7d or 30d, 7d if none); anything else: INVALID_QUERY. */
+export function figureRequest(figure: string, raw: Record<string, unknown>): FigureRequest {
+  const invalid = (what: string) => new CodedError('INVALID_QUERY', catalogText('device-fleet.errors.figure-query', { what }));
+  if (!(FIGURES as readonly string[]).includes(figure)) throw invalid('figure');
+  const range = raw.range ?? '7d';
+  if (typeof range !== 'string' || !Object.hasOwn(INSIGHT_RANGES, range)) throw invalid('range');
+  const cart = raw.cart;
+  if (cart !== undefined && (typeof cart !== 'string' || cart.length === 0 || cart.length > 200)) throw invalid('cart');
+  return { figure: figure as Figure, range: range as InsightRange, ...(cart !== undefined && { cart }) };
+}
+
+export const checkoutsTable = (hours: number[]): FigureTable => ({ columns: ['hour', 'checkouts'], rows: hours.map((count, hour) => [hour, count]) });
+
+/** Each bucket from its lower bound to its upper (none for the last, the longer ones), hours. */
+export const keptTable = (buckets: number[]): FigureTable => ({
+  columns: ['from_hours', 'to_hours', 'returns'],
+  rows: buckets.map((count, i) => [i === 0 ? 0 : KEPT_BOUNDS_HOURS[i - 1], KEPT_BOUNDS_HOURS[i] ?? null, count]),
+});
+
+export const failingTable = (phones: FailingPhone[], names: PhoneNames): FigureTable => ({
+  columns: ['udid', 'name', 'serial', 'failures', 'last_at', 'last_why'],
+  rows: phones.map((p) => [p.udid, names.get(p.udid)?.name ?? null, names.get(p.udid)?.serial ?? null, p.failures, p.lastAt, p.lastWhy ?? null]),
+});
+
+/** RFC 4180, a header row first. */
+export const tableCsv = ({ columns, rows }: FigureTable): string => [columns, ...rows].map((row) => row.map(csvCell).join(',') + '\r\n').join('');

@@ -6,6 +6,8 @@ import { dockPhones, refusalCounts, startWard, tapDriver, type WardCheckoutResul
 
 /** The ward bench's figures at a hospital's scale, with the connections used and a failover. */
 export interface HospitalResult extends WardCheckoutResult {
+  /** The phones by status once the dock storm settled (a Return refused STORE_BUSY leaves its phone Failed). */
+  docked: Record<string, number>;
   maxConnections: number;
   /** The carts' connections to the database (pools and listening), the most at once during the taps. */
   peakConnections: number;
@@ -55,8 +57,15 @@ export async function measureHospital(carts: number, perCart: number, tapCount: 
   const phase = (what: string): void => void process.stderr.write(`  [${((performance.now() - started) / 1000).toFixed(0)} s] ${what}\n`);
   try {
     phase('carts started; enrolling and docking the phones');
-    await dockPhones(ward, mdm, perCart, PORTS, 60_000);
-    phase('every phone docked and checked in; taps at one idle cart');
+    // A shift's phones coming back over three minutes; a Return that failed (a cart's connections busy for 5 s) is counted, not waited for.
+    await dockPhones(ward, mdm, perCart, PORTS, 180_000, 30_000);
+    const docked = Object.fromEntries(
+      (await superuserQuery(primary, 'SELECT status, count(*)::int AS n FROM checkout_devices GROUP BY status', 'hospital')).map(({ status, n }) => [
+        status,
+        n,
+      ]),
+    ) as Record<string, number>;
+    phase(`phones docked: ${JSON.stringify(docked)}; taps at one idle cart`);
     const taps = tapDriver(ward);
     // The idle cart is not the one NanoMDM posts to: its phones' answers come through the database, as at every cart but one.
     const idle = await taps.idle(1);
@@ -98,6 +107,7 @@ export async function measureHospital(carts: number, perCart: number, tapCount: 
     return {
       carts,
       phones: carts * perCart,
+      docked,
       maxConnections,
       peakConnections,
       checkouts: load.length,
@@ -124,7 +134,7 @@ export async function measureHospital(carts: number, perCart: number, tapCount: 
 export function formatHospital(r: HospitalResult): string {
   const f = r.failover;
   return (
-    `${r.carts} carts, ${r.phones} phones, one PostgreSQL (max_connections ${r.maxConnections}): ${r.checkouts} check-outs at random instants (refused taps: ${refusalCounts(r.refused)}); ` +
+    `${r.carts} carts, ${r.phones} phones (after docking: ${refusalCounts(r.docked)}), one PostgreSQL (max_connections ${r.maxConnections}): ${r.checkouts} check-outs at random instants (refused taps: ${refusalCounts(r.refused)}); ` +
     `a phone handed out twice: ${r.doubles}; connections at peak ${r.peakConnections}; ` +
     `tap to flashing white p50 ${ms(r.load.p50)}, p99 ${ms(r.load.p99)}, against one idle cart of the same hospital p50 ${ms(r.idle.p50)}, p99 ${ms(r.idle.p99)}: ` +
     `p99 ${(r.load.p99 / r.idle.p99).toFixed(2)}x (target at most 1.5)\n` +

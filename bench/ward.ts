@@ -109,27 +109,23 @@ export async function startWard(
   };
 }
 
-/** Resolves once `count` messages (beyond those already seen) reached helper node `id`. */
-function arrivals(id: string, count: number): Promise<void> {
-  return new Promise((resolve) => {
-    let seen = 0;
-    const node = helper.getNode(id);
-    const listener = () => {
-      if (++seen < count) return;
-      node.removeListener('input', listener);
-      resolve();
-    };
-    node.on('input', listener);
-  });
-}
-
-/** Docks `perCart` new enrolled phones on each cart and waits for every Return. */
-export async function dockPhones(ward: Ward, mdm: SimulatedNanoMdm, perCart: number, ports: number, spreadMs: number): Promise<number> {
+/**
+ * Docks `perCart` new enrolled phones on each cart, spread over `spreadMs`, and waits for every
+ * Return; with `settleMs`, for those that come: no Return for that long after the last dock ends
+ * the wait (one that failed never arrives). Resolves with the time until the last Return.
+ */
+export async function dockPhones(ward: Ward, mdm: SimulatedNanoMdm, perCart: number, ports: number, spreadMs: number, settleMs = Infinity): Promise<number> {
   const all = ward.carts.flatMap((cart) => Array.from({ length: perCart }, (_, i) => ({ cart, phone: new SimulatedDevice({ batteryLevel: 0.9 }), slot: i })));
   // Enrolled 50 at a time: a hospital's thousands of phones are set up in minutes, not hours.
   for (let i = 0; i < all.length; i += 50) await Promise.all(all.slice(i, i + 50).map(({ phone }) => mdm.enrol(phone)));
   await sleep(1500);
-  const returned = arrivals('returned', all.length);
+  let returned = 0;
+  let lastReturn = performance.now();
+  const onReturn = (): void => {
+    returned++;
+    lastReturn = performance.now();
+  };
+  helper.getNode('returned').on('input', onReturn);
   const started = performance.now();
   all.forEach(({ cart, phone, slot }, i) =>
     setTimeout(
@@ -140,8 +136,10 @@ export async function dockPhones(ward: Ward, mdm: SimulatedNanoMdm, perCart: num
       (i * spreadMs) / all.length,
     ),
   );
-  await returned;
-  return performance.now() - started;
+  await sleep(spreadMs);
+  while (returned < all.length && performance.now() - lastReturn < settleMs) await sleep(100);
+  helper.getNode('returned').removeListener('input', onReturn);
+  return lastReturn - started;
 }
 
 /** What became of one badge tap: served (flashing white after `elapsed` ms) or refused with `code`. */

@@ -119,10 +119,13 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
   it('creates its tables on first connect, once, however many carts start at the same moment', async () => {
     const url = await freshDatabase();
     const carts = Array.from({ length: 6 }, () => cartPool(url));
-    assert.deepEqual(await Promise.all(carts.map((pool) => migrate(pool))), [4, 4, 4, 4, 4, 4]);
-    const applied = await carts[0].query('SELECT version FROM checkout_migrations ORDER BY version');
-    assert.deepEqual(applied.rows, [{ version: 1 }, { version: 2 }, { version: 3 }, { version: 4 }]);
-    assert.equal(await migrate(carts[0]), 4, 'started again: nothing to do');
+    assert.deepEqual(await Promise.all(carts.map((pool) => migrate(pool))), new Array(6).fill(SCHEMA_VERSION));
+    const applied = await carts[0].query<{ version: number }>('SELECT version FROM checkout_migrations ORDER BY version');
+    assert.deepEqual(
+      applied.rows.map((row) => row.version),
+      Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1),
+    );
+    assert.equal(await migrate(carts[0]), SCHEMA_VERSION, 'started again: nothing to do');
   });
 
   it('a cart that starts while another migrates waits for it, however long past the 3 s lock timeout of a tap, and is not busy', async () => {
@@ -423,10 +426,12 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
 
     it('one webhook posted twice (a retry through a load balancer) is kept once', async () => {
       const ward3 = await cartMdm('ward-3');
-      const body = { event_id: 'same-event', topic: 'mdm.Connect', acknowledge_event: { udid: 'U', status: 'Idle' } };
+      const result = (command: string) => ({ topic: 'mdm.Connect', acknowledge_event: { udid: 'U', status: 'Acknowledged', command_uuid: command } });
+      const body = { event_id: 'same-event', ...result('CMD-1') };
       ward3.nano.handleWebhook(Buffer.from(JSON.stringify(body)), undefined);
       ward3.nano.handleWebhook(Buffer.from(JSON.stringify(body)), undefined);
-      post(ward3.nano, { topic: 'mdm.Connect', acknowledge_event: { udid: 'U', status: 'Idle' } }); // kept after both
+      post(ward3.nano, { topic: 'mdm.Connect', acknowledge_event: { udid: 'U', status: 'Idle' } }); // the Idle connect ending a poll: nothing to relay
+      post(ward3.nano, result('CMD-2')); // kept after both
       const kept = async () =>
         (await cartPool(url).query<{ event_id: string }>('SELECT event_id FROM checkout_webhooks ORDER BY id')).rows.map((r) => r.event_id);
       await waitFor('the next one kept', async () => (await kept()).length > 1);

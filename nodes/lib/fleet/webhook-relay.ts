@@ -4,12 +4,14 @@ import { packSealed, seal, unpackSealed, unseal } from '../sealed';
 import type { FleetChannels } from './postgres-listener';
 import { migrated } from './postgres-schema';
 
-/** Where a cart announces a webhook it received (`<row id> <cart>` as payload). */
+/** Where a cart announces a webhook it received (`<row id> <about> <cart>` as payload). */
 const WEBHOOKS_CHANNEL = 'checkout_webhooks';
 
-/** An MDM adapter whose webhooks can be shared: NanoMDM's. */
+/** An MDM adapter whose webhooks can be shared: NanoMDM's. Its `webhook` events say what each is `about` (no spaces). */
 export interface RelayingAdapter extends EventEmitter {
   takeRelayed(body: Buffer): void;
+  /** Whether a webhook another cart kept, announced as `about`, is one this cart needs now. */
+  needs(about: string): boolean;
 }
 
 export interface WebhookRelayOptions {
@@ -32,6 +34,7 @@ export interface WebhookRelayOptions {
 /** A webhook this cart received, held until kept, and a while after (see `keepHeld`). */
 interface Held {
   eventId: string;
+  about: string;
   sealed: Buffer;
   at: number;
   kept: boolean;
@@ -73,9 +76,9 @@ export class WebhookRelay {
   /** Keeping failed (said once until it works again); webhooks lost from the hold meanwhile. */
   private failing = false;
   private lost = 0;
-  private readonly onWebhook = ({ eventId, body }: { eventId: string; body: Buffer }): void => {
+  private readonly onWebhook = ({ eventId, body, about }: { eventId: string; body: Buffer; about: string }): void => {
     const { secret, hold = 1000 } = this.options;
-    this.held.push({ eventId, sealed: packSealed(seal(body, secret, PURPOSE)), at: Date.now(), kept: false });
+    this.held.push({ eventId, about, sealed: packSealed(seal(body, secret, PURPOSE)), at: Date.now(), kept: false });
     const past = Date.now() - KEEP_AGAIN_MS;
     while (this.held.length > hold || (this.held[0]?.kept && this.held[0].at < past)) if (!this.held.shift()!.kept) this.lost++;
     this.keepHeld(false);
@@ -93,9 +96,11 @@ export class WebhookRelay {
     const { channels, cart } = this.options;
     return new Promise((caughtUp) => {
       this.unlisten = channels.listen(WEBHOOKS_CHANNEL, {
-        // Another cart's webhook: read it (and anything missed). This cart's own took its way already.
+        // Another cart's webhook this cart needs (a check-in, a result it waits for): read it and
+        // anything before it. A hundred carts do not each read every other cart's results.
         onNotification: (payload) => {
-          if (payload.slice(payload.indexOf(' ') + 1) !== cart) this.readOn();
+          const [, about = '', ...from] = payload.split(' ');
+          if (from.join(' ') !== cart && this.options.adapter.needs(about)) this.readOn();
         },
         // Takes what other carts received while this one was away, and keeps again what it received.
         onListening: async () => {
@@ -144,11 +149,12 @@ export class WebhookRelay {
         await migrated(pool); // a webhook may come before the relay has started
         // Kept and announced in one statement; a webhook kept before (the same event id) is neither.
         await pool.query(
-          `WITH kept AS (
-             INSERT INTO checkout_webhooks (event_id, cart, sealed) SELECT event_id, $2, sealed FROM unnest($1::text[], $3::bytea[]) AS w(event_id, sealed)
-             ON CONFLICT (event_id) DO NOTHING RETURNING id)
-           SELECT pg_notify($4, id || ' ' || $2) FROM kept`,
-          [batch.map((held) => held.eventId), cart, batch.map((held) => held.sealed), WEBHOOKS_CHANNEL],
+          `WITH batch AS (SELECT * FROM unnest($1::text[], $3::bytea[], $5::text[]) AS w(event_id, sealed, about)),
+           kept AS (
+             INSERT INTO checkout_webhooks (event_id, cart, sealed) SELECT event_id, $2, sealed FROM batch
+             ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id)
+           SELECT pg_notify($4, kept.id || ' ' || batch.about || ' ' || $2) FROM kept JOIN batch USING (event_id)`,
+          [batch.map((held) => held.eventId), cart, batch.map((held) => held.sealed), WEBHOOKS_CHANNEL, batch.map((held) => held.about)],
         );
       } catch (err) {
         if (!this.failing) log.warn(text('device-fleet.errors.relay-keep-failed', { message: (err as Error).message }));

@@ -72,6 +72,11 @@ export class CommandResults {
     return waiter;
   }
 
+  /** Whether a command (`<udid>/<command uuid>`) is waited for here. */
+  waitsFor(key: string): boolean {
+    return this.waiting.has(key);
+  }
+
   /** A result from the MDM; true when someone was waiting for it. */
   report({ udid, commandUUID, status, payload }: CommandReport): boolean {
     const key = `${udid}/${commandUUID}`;

@@ -202,8 +202,15 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
       this.emit('webhook-status', undefined);
     }
     const status = this.take(event);
-    if (status === 200) this.emit('webhook', { eventId: event.event_id ?? createHash('sha256').update(body).digest('hex'), body });
+    // For the other carts (see `WebhookRelay`): what teaches something, never the Idle connect that ends each poll.
+    const about = status === 200 ? aboutOf(event) : undefined;
+    if (about) this.emit('webhook', { eventId: event.event_id ?? createHash('sha256').update(body).digest('hex'), body, about });
     return status;
+  }
+
+  /** Whether a webhook another cart kept is one this cart needs: every check-in, and the results of its own commands. */
+  needs(about: string): boolean {
+    return about.startsWith('checkin:') || (about.startsWith('result:') && this.results.waitsFor(about.slice('result:'.length)));
   }
 
   /** A webhook another cart received and checked (see `WebhookRelay`): taken as if it came here. */
@@ -317,4 +324,11 @@ function decodePayload(raw: string | undefined): Record<string, unknown> {
   } catch {
     return {};
   }
+}
+
+/** What a webhook is about, for the carts it is relayed to: `checkin:<udid>`, `result:<udid>/<command uuid>`, or nothing to relay. */
+function aboutOf(event: Webhook): string | undefined {
+  if (event.checkin_event) return `checkin:${event.checkin_event.udid}`;
+  const ack = event.acknowledge_event;
+  return ack?.command_uuid ? `result:${ack.udid}/${ack.command_uuid}` : undefined;
 }

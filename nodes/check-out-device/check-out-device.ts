@@ -192,11 +192,15 @@ export default function (RED: NodeAPI): void {
     fleet.store.on('change', onChange);
     node.on('close', stop);
     waitingToBeTaken.set(node, stop);
-    void fleet.store.device(device.udid).then((record) => {
-      if (!record || record.status !== 'Checking Out') return onChange(record ?? { udid: device.udid, status: '' });
-      if (record.checkout) deadline = Date.parse(record.checkout.deadline);
-      tick();
-    });
+    // The database away (a failover just after the hand-out): the countdown keeps the fleet's deadline.
+    fleet.store.device(device.udid).then(
+      (record) => {
+        if (!record || record.status !== 'Checking Out') return onChange(record ?? { udid: device.udid, status: '' });
+        if (record.checkout) deadline = Date.parse(record.checkout.deadline);
+        tick();
+      },
+      () => undefined,
+    );
     tick();
   }
 

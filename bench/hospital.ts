@@ -2,7 +2,7 @@ import { createDatabase, startPostgres, startStandby, superuserQuery } from '../
 import { TcpForwarder } from '../harness/tcp-forwarder';
 import { startMdm } from './checkout';
 import { median, ms, percentile, sleep } from './stats';
-import { dockPhones, refusalCounts, startWard, tapDriver, type WardCheckoutResult } from './ward';
+import { dockPhones, refusalCounts, startWard, tapDriver, type TapOutcome, type WardCheckoutResult } from './ward';
 
 /** The ward bench's figures at a hospital's scale, with the connections used and a failover. */
 export interface HospitalResult extends WardCheckoutResult {
@@ -19,8 +19,8 @@ export interface HospitalResult extends WardCheckoutResult {
     firstServed: number;
     /** Taps refused between the primary's death and that first served tap, by code. */
     refused: Record<string, number>;
-    /** Taps begun after that first served tap, and how many of them were served. */
-    after: { taps: number; served: number };
+    /** Taps begun after that first served tap, how many of them were served, and the others' codes. */
+    after: { taps: number; served: number; refused: Record<string, number> };
   };
 }
 
@@ -99,9 +99,7 @@ export async function measureHospital(carts: number, perCart: number, tapCount: 
     const promotion = performance.now() - died;
     const outcomes = await during;
     const firstServedAt = Math.min(...outcomes.filter((o) => o.started >= died && o.elapsed !== undefined).map((o) => o.answered));
-    const refusedMeanwhile: Record<string, number> = {};
-    for (const { code, answered } of outcomes)
-      if (code && answered >= died && answered < firstServedAt) refusedMeanwhile[code] = (refusedMeanwhile[code] ?? 0) + 1;
+    const refusedMeanwhile = byCode(outcomes.filter(({ answered }) => answered >= died && answered < firstServedAt));
     const afterwards = outcomes.filter((o) => o.started > firstServedAt);
     await sleep(5000);
     return {
@@ -120,7 +118,7 @@ export async function measureHospital(carts: number, perCart: number, tapCount: 
         promotion,
         firstServed: firstServedAt - died,
         refused: refusedMeanwhile,
-        after: { taps: afterwards.length, served: afterwards.filter((o) => o.elapsed !== undefined).length },
+        after: { taps: afterwards.length, served: afterwards.filter((o) => o.elapsed !== undefined).length, refused: byCode(afterwards) },
       },
     };
   } finally {
@@ -129,6 +127,13 @@ export async function measureHospital(carts: number, perCart: number, tapCount: 
     await address.down();
     await Promise.all([primary.stop(), standby.stop()]);
   }
+}
+
+/** The refused taps among `outcomes`, by code. */
+function byCode(outcomes: TapOutcome[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const { code } of outcomes) if (code) counts[code] = (counts[code] ?? 0) + 1;
+  return counts;
 }
 
 export function formatHospital(r: HospitalResult): string {
@@ -140,6 +145,6 @@ export function formatHospital(r: HospitalResult): string {
     `p99 ${(r.load.p99 / r.idle.p99).toFixed(2)}x (target at most 1.5)\n` +
     `  failover under that load (${f.taps} taps over it, the primary killed, the standby promoted at once): the standby's promotion ${ms(f.promotion)}; ` +
     `the primary's death to the first tap served ${ms(f.firstServed)} (${(f.firstServed / f.promotion).toFixed(2)}x the promotion); ` +
-    `refused meanwhile: ${refusalCounts(f.refused)}; afterwards ${f.after.served} of ${f.after.taps} taps served`
+    `refused meanwhile: ${refusalCounts(f.refused)}; afterwards ${f.after.served} of ${f.after.taps} taps served (refused: ${refusalCounts(f.after.refused)})`
   );
 }

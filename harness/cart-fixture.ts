@@ -1,3 +1,4 @@
+import type { VendorMdm } from './mdm-vendors';
 import { helper } from './node-red';
 import { waitFor } from './support';
 import type { PtyHub } from '../sim/pty-hub';
@@ -107,5 +108,32 @@ export function reportingCartFlows(o: ReportingCartFlowOptions): object[] {
     { id: 'run-return', type: 'link out', z: 'check-out', mode: 'link', links: ['to-return'], wires: [] },
     { id: 'catch-all', type: 'catch', z: 'check-out', scope: null, uncaught: false, wires: [['report-error']] },
     report('report-error', 'check-out', '/error/{{error.code}}'),
+  ];
+}
+
+/** The locker app the test carts' phones are locked to. */
+export const LOCKER_APP = 'org.example.locker';
+
+/** An action node of fleet `fleet` that waits up to 10 s for its phone and passes on to `next`. */
+export const fleetAction = (id: string, type: string, next: string, extra: object = {}): object => ({
+  id,
+  type,
+  fleet: 'fleet',
+  timeout: '10',
+  wires: [[next]],
+  ...extra,
+});
+
+/**
+ * A cart's nodes as an admin wires them around its fleet: the hub behind the pty, the MDM server
+ * (`mdm`'s vendor and fields), the device-fleet on usbmuxd `usb` with `fleet`'s fields on top,
+ * and a hub input whose docks start `checkin`.
+ */
+export function cartNodes(pty: PtyHub, mdm: VendorMdm, usb: string, fleet: object): object[] {
+  return [
+    { id: 'hub', type: 'smart-hub', name: 'Cart', serialPort: pty.hostPath, baudRate: '115200', pollInterval: '100', model: 'auto' },
+    { id: 'mdm', type: 'mdm-server', vendor: mdm.vendor, maxConcurrent: '5', timeout: '5000', webhookPath: 'device-checkout/webhook', ...mdm.fields },
+    { id: 'fleet', type: 'device-fleet', mdm: 'mdm', usb, usbWindow: '1', lockerApp: LOCKER_APP, ...fleet },
+    { id: 'in', type: 'hub-input', hub: 'hub', fleet: 'fleet', wires: [['checkin'], []] },
   ];
 }

@@ -225,6 +225,29 @@ describe('NanoMDM client against a simulated NanoMDM', () => {
     assert.ok(sim.peakInFlight <= 3, `server saw ${sim.peakInFlight} at once`);
   });
 
+  it('tells a shared fleet\u2019s other carts each check-in and command result, never an Idle connect; needs from them check-ins and the results it waits for', async () => {
+    const told: string[] = [];
+    nano.on('webhook', ({ about }: { about: string }) => told.push(about));
+    const signed = (event: object): number => {
+      const body = Buffer.from(JSON.stringify(event));
+      return nano.handleWebhook(body, createHmac('sha256', HMAC_KEY).update(body).digest('base64'));
+    };
+    signed({ topic: 'mdm.Connect', acknowledge_event: { udid: phone.udid, status: 'Idle' } });
+    signed({ topic: 'mdm.TokenUpdate', checkin_event: { udid: phone.udid, raw_payload: '' } });
+    await perform(commands.deviceInformation(['BatteryLevel']));
+    assert.equal(told.length, 2, told.join(', '));
+    assert.equal(told[0], `checkin:${phone.udid}`);
+    assert.match(told[1], new RegExp(`^result:${phone.udid}/[0-9A-F-]+$`, 'i'));
+
+    assert.equal(nano.needs(`checkin:${phone.udid}`), true, 'every check-in');
+    const waiting = nano.results.wait(phone.udid, 'CMD-7', 2000);
+    assert.equal(nano.needs(`result:${phone.udid}/CMD-7`), true, 'a result it waits for');
+    assert.equal(nano.needs(`result:${phone.udid}/CMD-8`), false, 'another cart\u2019s result');
+    signed({ topic: 'mdm.Connect', acknowledge_event: { udid: phone.udid, status: 'Acknowledged', command_uuid: 'CMD-7' } });
+    await waiting;
+    assert.equal(nano.needs(`result:${phone.udid}/CMD-7`), false, 'no longer once answered');
+  });
+
   it('rejects webhooks with a bad or missing signature, and ignores Idle connects', async () => {
     const body = Buffer.from(JSON.stringify({ topic: 'mdm.TokenUpdate', checkin_event: { udid: phone.udid, raw_payload: '' } }));
     assert.equal(nano.handleWebhook(body, undefined), 401);

@@ -15,7 +15,7 @@ import { PtyHub } from '../../sim/pty-hub';
 import { SimulatedCart } from '../../sim/simulated-cart';
 import { SimulatedDevice } from '../../sim/simulated-device';
 import { simulatedUsbmuxd, type SimulatedUsbmuxd } from '../../sim/usbmuxd-server';
-import { cartWatched, stopCartAndFlow } from '../../harness/cart-fixture';
+import { cartNodes, cartWatched, fleetAction, stopCartAndFlow } from '../../harness/cart-fixture';
 import { workspaceOneMdm, type VendorMdm } from '../../harness/mdm-vendors';
 import { collect, helper, packageNodes, reports, send } from '../../harness/node-red';
 import {
@@ -68,28 +68,18 @@ describe('a database failover under a cart (a primary, its streaming standby, an
     usb = await simulatedUsbmuxd('failover');
     cart = new SimulatedCart([pty.hub], usb, 100);
     const watched = cartWatched({ pty, usb, cart });
-    const action = (id: string, type: string, next: string, extra: object = {}) => ({ id, type, fleet: 'fleet', timeout: '10', wires: [[next]], ...extra });
     await helper.load(
       packageNodes,
       [
-        { id: 'hub', type: 'smart-hub', name: 'Cart', serialPort: pty.hostPath, baudRate: '115200', pollInterval: '100', model: 'auto' },
-        { id: 'mdm', type: 'mdm-server', vendor: mdm.vendor, maxConcurrent: '5', timeout: '5000', webhookPath: 'device-checkout/webhook', ...mdm.fields },
-        {
-          id: 'fleet',
-          type: 'device-fleet',
-          mdm: 'mdm',
-          usb: 'sim:failover',
-          usbWindow: '1',
-          lockerApp: 'org.example.locker',
+        ...cartNodes(pty, mdm, 'sim:failover', {
           checkoutDeadline: '60',
           store: 'postgres',
           databaseUrl: login.databaseUrl.replace(/:\d+\//, `:${address.port}/`),
           cart: 'ward-3',
-        },
-        { id: 'in', type: 'hub-input', hub: 'hub', fleet: 'fleet', wires: [['checkin'], []] },
-        action('checkin', 'check-in-device', 'passcode'),
-        action('passcode', 'clear-passcode', 'returned'),
-        action('checkout', 'check-out-device', 'handed', { suppressBlueLed: true }),
+        }),
+        fleetAction('checkin', 'check-in-device', 'passcode'),
+        fleetAction('passcode', 'clear-passcode', 'returned'),
+        fleetAction('checkout', 'check-out-device', 'handed', { suppressBlueLed: true }),
         { id: 'returned', type: 'helper' },
         { id: 'handed', type: 'helper' },
       ] as never,

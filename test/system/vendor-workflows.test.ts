@@ -8,13 +8,13 @@ import { SimulatedCart } from '../../sim/simulated-cart';
 import { SimulatedDevice } from '../../sim/simulated-device';
 import { simulatedUsbmuxd, type SimulatedUsbmuxd } from '../../sim/usbmuxd-server';
 import { ink } from '../../harness/images';
-import { cartWatched, stopCartAndFlow } from '../../harness/cart-fixture';
+import { cartNodes, cartWatched, fleetAction, LOCKER_APP, stopCartAndFlow } from '../../harness/cart-fixture';
 import { collect, helper, packageNodes, send } from '../../harness/node-red';
 import { tempDir, waitFor } from '../../harness/support';
 import { createCartLogin, createDatabase, startPostgres, type CartLogin, type TestPostgres } from '../../harness/postgres';
 import { intuneMdm, workspaceOneMdm, type VendorMdm } from '../../harness/mdm-vendors';
 
-const LOCKER = 'org.example.locker';
+const LOCKER = LOCKER_APP;
 /** Out longer than this, a phone is Overdue (and sent into Lost Mode). */
 const LENDING_S = 2;
 
@@ -58,36 +58,26 @@ for (const [name, startMdm] of [
         usb = await simulatedUsbmuxd(`${mdm.vendor}-${kind}-${run}`);
         cart = new SimulatedCart([pty.hub], usb, 100);
         const watched = cartWatched({ pty, usb, cart });
-        const action = (id: string, type: string, next: string, extra: object = {}) => ({ id, type, fleet: 'fleet', timeout: '10', wires: [[next]], ...extra });
         await helper.load(
           packageNodes,
           [
-            { id: 'hub', type: 'smart-hub', name: 'Cart', serialPort: pty.hostPath, baudRate: '115200', pollInterval: '100', model: 'auto' },
-            { id: 'mdm', type: 'mdm-server', vendor: mdm.vendor, maxConcurrent: '5', timeout: '5000', webhookPath: 'device-checkout/webhook', ...mdm.fields },
-            {
-              id: 'fleet',
-              type: 'device-fleet',
-              mdm: 'mdm',
-              usb: `sim:${mdm.vendor}-${kind}-${run}`,
-              usbWindow: '1',
-              lockerApp: LOCKER,
+            ...cartNodes(pty, mdm, `sim:${mdm.vendor}-${kind}-${run}`, {
               checkoutDeadline: '30',
               lendingPeriod: String(LENDING_S / 3600),
               lostMode: true,
               lostModeMessage: 'Overdue: bring [Device Serial] back, [Device User Name].',
               ...(login && { store: 'postgres', databaseUrl: login.databaseUrl, cart: 'ward-1' }),
-            },
-            { id: 'in', type: 'hub-input', hub: 'hub', fleet: 'fleet', wires: [['checkin'], []] },
+            }),
             // Where the MDM sets no wallpaper per phone (Intune), the workflows go without that step.
             ...(mdm.wallpapers
               ? [
-                  action('checkin', 'check-in-device', 'locked-screen'),
-                  action('locked-screen', 'set-wallpaper', 'passcode', { text: '', background: 'black', where: 'lock' }),
-                  action('checkout', 'check-out-device', 'wallpaper', { suppressBlueLed: true }),
-                  action('wallpaper', 'set-wallpaper', 'handed', { text: 'Checked Out to [Device User Name]', background: 'black', where: 'lock' }),
+                  fleetAction('checkin', 'check-in-device', 'locked-screen'),
+                  fleetAction('locked-screen', 'set-wallpaper', 'passcode', { text: '', background: 'black', where: 'lock' }),
+                  fleetAction('checkout', 'check-out-device', 'wallpaper', { suppressBlueLed: true }),
+                  fleetAction('wallpaper', 'set-wallpaper', 'handed', { text: 'Checked Out to [Device User Name]', background: 'black', where: 'lock' }),
                 ]
-              : [action('checkin', 'check-in-device', 'passcode'), action('checkout', 'check-out-device', 'handed', { suppressBlueLed: true })]),
-            action('passcode', 'clear-passcode', 'returned'),
+              : [fleetAction('checkin', 'check-in-device', 'passcode'), fleetAction('checkout', 'check-out-device', 'handed', { suppressBlueLed: true })]),
+            fleetAction('passcode', 'clear-passcode', 'returned'),
             { id: 'returned', type: 'helper' },
             { id: 'handed', type: 'helper' },
           ] as never,

@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { catalogText, CodedError } from '../coded-error';
 import { readJson, storageFailed, writeFileAtomically } from '../json-file';
 import { available, handOutOrder, holds, refusals } from './checkout-policy';
-import { InsightSummary, type FailingPhone, type InsightQuery } from './insights';
+import { InsightSummary, isFailure, type FailingPhone, type InsightQuery } from './insights';
 import { userKey } from './person';
 import {
   applyChange,
@@ -315,7 +315,7 @@ export class FileFleetStore extends FleetStore {
 
   private note(entries: AuditEntry[]): void {
     for (const e of entries) {
-      if (e.what === 'status' && e.to === 'Failed') this.failures.set(e.udid, e.why ?? '');
+      if (isFailure(e)) this.failures.set(e.udid, e.why ?? '');
       this.insights.add(e);
     }
   }

@@ -3,14 +3,14 @@ import type { AuditEntry } from './fleet-store';
 import { csvCell, type PhoneNames } from './fleet-view';
 
 /** The ranges an admin chooses from, hours back from now. */
-export const INSIGHT_RANGES = { '24h': 24, '7d': 7 * 24, '30d': 30 * 24 } as const;
+const INSIGHT_RANGES = { '24h': 24, '7d': 7 * 24, '30d': 30 * 24 } as const;
 export type InsightRange = keyof typeof INSIGHT_RANGES;
 
 /**
  * Figures are counted in quarter hours: every time zone's offset is a whole number of them, so
  * a quarter hour lies within one local hour anywhere; a range ends with the current one.
  */
-export const QUARTER_MS = 15 * 60_000;
+const QUARTER_MS = 15 * 60_000;
 
 /** What a figure is asked for: a range of whole quarter hours, hours of day in `timeZone`, one cart or the whole fleet. */
 export interface InsightQuery {
@@ -43,14 +43,14 @@ export function insightQuery(range: InsightRange, now: Date, timeZone: string, c
 }
 
 /** A check-out in the audit trail: the phone taken off its cart. */
-export const isCheckout = (e: Pick<AuditEntry, 'what' | 'to'>): boolean => e.what === 'status' && e.to === 'Checked Out';
+const isCheckout = (e: Pick<AuditEntry, 'what' | 'to'>): boolean => e.what === 'status' && e.to === 'Checked Out';
 /** A return: a phone that was out docked again. */
-export const isReturn = (e: Pick<AuditEntry, 'what' | 'from' | 'to'>): boolean =>
+const isReturn = (e: Pick<AuditEntry, 'what' | 'from' | 'to'>): boolean =>
   e.what === 'status' && e.from === 'Checked Out' && (e.to === 'Returning' || e.to === 'Checked In');
 export const isFailure = (e: Pick<AuditEntry, 'what' | 'to'>): boolean => e.what === 'status' && e.to === 'Failed';
 
 /** The histogram bucket of a phone kept `hours`. */
-export function keptBucket(hours: number): number {
+function keptBucket(hours: number): number {
   const bucket = KEPT_BOUNDS_HOURS.findIndex((bound) => hours < bound);
   return bucket === -1 ? KEPT_BOUNDS_HOURS.length : bucket;
 }
@@ -126,7 +126,7 @@ const byFailures = (a: FailingPhone, b: FailingPhone): number =>
 const within = (at: number, from: Date, to: Date): boolean => at >= from.getTime() && at < to.getTime();
 
 /** The figures an admin can ask for, each its own endpoint. */
-export const FIGURES = ['checkouts-by-hour', 'kept', 'failing'] as const;
+const FIGURES = ['checkouts-by-hour', 'kept', 'failing'] as const;
 export type Figure = (typeof FIGURES)[number];
 
 /** A figure as a table: what a chart draws, the table behind it shows, and the CSV holds. */

@@ -1,11 +1,18 @@
+import { join } from 'node:path';
 import { createDatabase, startPostgres, startStandby, superuserQuery } from '../harness/postgres';
+import { tempDir } from '../harness/support';
 import { TcpForwarder } from '../harness/tcp-forwarder';
-import { startMdm } from './checkout';
+import { SimulatedNanoMdm } from '../sim/nanomdm-server';
+import { SimulatedDevice } from '../sim/simulated-device';
+import { API_KEY, MDM_LATENCY_MS, WEBHOOK_KEY } from './checkout';
+import { startCartProcess, wallClock, type CartProcess } from './hospital-child';
 import { median, ms, percentile, sleep } from './stats';
-import { dockPhones, refusalCounts, startWard, tapDriver, type TapOutcome, type WardCheckoutResult } from './ward';
+import { enrolAll, refusalCounts, spreadDocks, tapSchedule, type TapOutcome, type WardCheckoutResult } from './ward';
 
 /** The ward bench's figures at a hospital's scale, with the connections used and a failover. */
 export interface HospitalResult extends WardCheckoutResult {
+  /** The Node-RED processes the carts were spread over. */
+  processes: number;
   /** The phones by status once the dock storm settled (a Return refused STORE_BUSY leaves its phone Failed). */
   docked: Record<string, number>;
   maxConnections: number;
@@ -24,19 +31,28 @@ export interface HospitalResult extends WardCheckoutResult {
   };
 }
 
-/** Hubs of 10 ports; read each second (500 simulated hubs in one process). */
+/** Hubs of 10 ports; read each second. */
 const PORTS = 10;
 
 /**
  * A hospital on one PostgreSQL: `carts` carts (each its own device-fleet, MDM connection, hubs
- * and usbmuxd, in one Node-RED; NanoMDM posting to the first, which relays) with `perCart`
- * phones each, on a primary with a streaming standby behind an address that moves. Badge taps (a new person each) at random carts and instants within
- * `windowMs`, each phone taken within a second and docked again 1 to 3 s later; tap to
- * flashing white against one idle cart of the same hospital first. Then the same rate of taps
- * for `failoverMs` with the primary killed 10 s in: the address moved and the standby promoted
- * at once (as a manager that has decided), the first tap served afterwards timed from the death.
+ * and usbmuxd) spread over `processes` Node-RED processes (a hospital runs a host per cart), with
+ * `perCart` phones each, NanoMDM here posting to the first cart, which relays; the database a
+ * primary with a streaming standby behind an address that moves. Badge taps (a new person each)
+ * at random carts and instants within `windowMs`, each phone taken within a second and docked
+ * again 1 to 3 s later; tap to flashing white against one idle cart of the same hospital first.
+ * Then the same rate of taps for `failoverMs` with the primary killed 10 s in: the address moved
+ * and the standby promoted at once (as a manager that has decided), the first tap served
+ * afterwards timed from the death.
  */
-export async function measureHospital(carts: number, perCart: number, tapCount: number, windowMs: number, failoverMs: number): Promise<HospitalResult> {
+export async function measureHospital(
+  carts: number,
+  perCart: number,
+  tapCount: number,
+  windowMs: number,
+  failoverMs: number,
+  processes: number,
+): Promise<HospitalResult> {
   // Three connections per cart (a pool of 2, one listening), and room for the admins.
   const maxConnections = carts * 3 + 20;
   const settings = { max_connections: maxConnections };
@@ -45,20 +61,50 @@ export async function measureHospital(carts: number, perCart: number, tapCount: 
   const standby = await startStandby(primary, settings);
   const address = await TcpForwarder.create(primary.port);
   await address.up();
-  const { mdm, close } = await startMdm();
-  const hubsPerCart = Math.ceil(perCart / PORTS);
-  const ward = await startWard(mdm, databaseUrl.replace(/:\d+\//, `:${address.port}/`), carts, hubsPerCart, PORTS, {
-    pollInterval: 1000,
-    wallpaper: false,
-    mdmPerCart: true,
-  });
+  const mdm = new SimulatedNanoMdm({ apiKey: API_KEY, webhookSecret: WEBHOOK_KEY, checkinDelay: 0 });
+  mdm.latency = MDM_LATENCY_MS;
+  await mdm.start();
+  const logs = tempDir('bench-hospital');
+  const perProcess = Math.ceil(carts / processes);
+  const children = await Promise.all(
+    Array.from({ length: Math.ceil(carts / perProcess) }, (_, k) =>
+      startCartProcess({
+        mdmUrl: mdm.url,
+        databaseUrl: databaseUrl.replace(/:\d+\//, `:${address.port}/`),
+        first: k * perProcess,
+        carts: Math.min(perProcess, carts - k * perProcess),
+        hubsPerCart: Math.ceil(perCart / PORTS),
+        ports: PORTS,
+        log: join(logs, `carts-${k}.log`),
+      }),
+    ),
+  );
+  mdm.webhookUrl = children[0].webhook!;
+  const processOf = (cart: number): CartProcess => children[Math.floor(cart / perProcess)];
   // What it is doing, on stderr: setting up thousands of phones takes minutes.
   const started = performance.now();
   const phase = (what: string): void => void process.stderr.write(`  [${((performance.now() - started) / 1000).toFixed(0)} s] ${what}\n`);
   try {
-    phase('carts started; enrolling and docking the phones');
+    phase(`${carts} carts started in ${children.length} processes (logs in ${logs}); enrolling and docking the phones`);
     // A shift's phones coming back over three minutes; a Return that failed (a cart's connections busy for 5 s) is counted, not waited for.
-    await dockPhones(ward, mdm, perCart, PORTS, 180_000, 30_000);
+    const phones = Array.from({ length: carts * perCart }, (_, i) => ({
+      cart: Math.floor(i / perCart),
+      slot: i % perCart,
+      phone: new SimulatedDevice({ batteryLevel: 0.9 }),
+    }));
+    await enrolAll(mdm, phones);
+    // Every cart learns every phone's enrolment (its serial, unlock token) from the check-ins one
+    // cart received: done long before a shift in a hospital, so not measured with it.
+    const relayed = performance.now();
+    let behind = Infinity;
+    while (behind > 0 && performance.now() - relayed < 600_000) {
+      behind = Number((await superuserQuery(primary, RELAY_BEHIND, 'hospital'))[0].behind);
+      if (behind > 0) await sleep(1000);
+    }
+    phase(
+      `${carts - behind} of ${carts} carts read the ${phones.length} phones' check-ins in ${((performance.now() - relayed) / 1000).toFixed(0)} s; docking them`,
+    );
+    await dock(children, processOf, phones, 180_000, 30_000);
     const docked = Object.fromEntries(
       (await superuserQuery(primary, 'SELECT status, count(*)::int AS n FROM checkout_devices GROUP BY status', 'hospital')).map(({ status, n }) => [
         status,
@@ -66,10 +112,10 @@ export async function measureHospital(carts: number, perCart: number, tapCount: 
       ]),
     ) as Record<string, number>;
     phase(`phones docked: ${JSON.stringify(docked)}; taps at one idle cart`);
-    const taps = tapDriver(ward);
-    // The idle cart is not the one NanoMDM posts to: its phones' answers come through the database, as at every cart but one.
-    const idle = await taps.idle(1);
-    const refusedBefore = { ...taps.refused };
+    const taps = tapSchedule((cart) => processOf(cart).tap(cart), carts);
+    // The idle cart is in another process than the one NanoMDM posts to (whose carts share its MDM
+    // connection): its phones' answers come through the database, as at most carts.
+    const idle = await taps.idle(carts - 1);
     let peakConnections = 0;
     const counting = setInterval(() => {
       superuserQuery(primary, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'device-checkout %'").then(
@@ -81,36 +127,33 @@ export async function measureHospital(carts: number, perCart: number, tapCount: 
     const loaded = await taps.within(tapCount, windowMs);
     clearInterval(counting);
     const load = loaded.flatMap(({ elapsed }) => (elapsed === undefined ? [] : [elapsed]));
-    const refused = Object.fromEntries(
-      Object.entries(taps.refused)
-        .map(([code, n]) => [code, n - (refusedBefore[code] ?? 0)])
-        .filter(([, n]) => n !== 0),
-    );
     await sleep(5000);
 
     phase('a failover under the same rate of taps');
     const failoverTaps = Math.round((tapCount * failoverMs) / windowMs);
     const during = taps.within(failoverTaps, failoverMs);
     await sleep(10_000);
-    const died = performance.now();
+    const died = wallClock();
     await primary.kill();
     address.moveTo(standby.port);
     await standby.promote();
-    const promotion = performance.now() - died;
+    const promotion = wallClock() - died;
     const outcomes = await during;
     const firstServedAt = Math.min(...outcomes.filter((o) => o.started >= died && o.elapsed !== undefined).map((o) => o.answered));
     const refusedMeanwhile = byCode(outcomes.filter(({ answered }) => answered >= died && answered < firstServedAt));
     const afterwards = outcomes.filter((o) => o.started > firstServedAt);
     await sleep(5000);
+    const doubles = (await Promise.all(children.map((child) => child.doubles()))).reduce((sum, n) => sum + n, 0);
     return {
       carts,
+      processes: children.length,
       phones: carts * perCart,
       docked,
       maxConnections,
       peakConnections,
       checkouts: load.length,
-      refused,
-      doubles: taps.doubles(),
+      refused: byCode(loaded),
+      doubles,
       idle: { p50: median(idle), p99: percentile(idle, 99) },
       load: { p50: median(load), p99: percentile(load, 99) },
       failover: {
@@ -122,11 +165,39 @@ export async function measureHospital(carts: number, perCart: number, tapCount: 
       },
     };
   } finally {
-    await ward.stop();
-    await close();
+    await Promise.all(children.map((child) => child.stop()));
+    await mdm.stop();
     await address.down();
     await Promise.all([primary.stop(), standby.stop()]);
   }
+}
+
+/** The carts whose webhook cursor is behind the newest webhook another cart kept. */
+const RELAY_BEHIND = `SELECT count(*)::int AS behind FROM checkout_webhook_cursors c
+  WHERE last_id < (SELECT coalesce(max(id), 0) FROM checkout_webhooks w WHERE w.cart <> c.cart)`;
+
+/** Docks each phone on its cart and slot, spread over `spreadMs`; waits as `spreadDocks` does. */
+async function dock(
+  children: CartProcess[],
+  processOf: (cart: number) => CartProcess,
+  phones: { cart: number; slot: number; phone: SimulatedDevice }[],
+  spreadMs: number,
+  settleMs: number,
+): Promise<void> {
+  await spreadDocks(
+    phones.length,
+    spreadMs,
+    settleMs,
+    (i) => {
+      const { cart, slot, phone } = phones[i];
+      processOf(cart).dock(cart, phone, Math.floor(slot / PORTS), (slot % PORTS) + 1);
+    },
+    (listener) => {
+      let listening = true;
+      for (const child of children) child.onReturned(() => listening && listener());
+      return () => (listening = false);
+    },
+  );
 }
 
 /** The refused taps among `outcomes`, by code. */
@@ -139,7 +210,7 @@ function byCode(outcomes: TapOutcome[]): Record<string, number> {
 export function formatHospital(r: HospitalResult): string {
   const f = r.failover;
   return (
-    `${r.carts} carts, ${r.phones} phones (after docking: ${refusalCounts(r.docked)}), one PostgreSQL (max_connections ${r.maxConnections}): ${r.checkouts} check-outs at random instants (refused taps: ${refusalCounts(r.refused)}); ` +
+    `${r.carts} carts in ${r.processes} Node-RED processes, ${r.phones} phones (after docking: ${refusalCounts(r.docked)}), one PostgreSQL (max_connections ${r.maxConnections}): ${r.checkouts} check-outs at random instants (refused taps: ${refusalCounts(r.refused)}); ` +
     `a phone handed out twice: ${r.doubles}; connections at peak ${r.peakConnections}; ` +
     `tap to flashing white p50 ${ms(r.load.p50)}, p99 ${ms(r.load.p99)}, against one idle cart of the same hospital p50 ${ms(r.idle.p50)}, p99 ${ms(r.idle.p99)}: ` +
     `p99 ${(r.load.p99 / r.idle.p99).toFixed(2)}x (target at most 1.5)\n` +

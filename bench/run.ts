@@ -28,7 +28,7 @@ async function main(): Promise<void> {
   if (only === 'export') return auditExport();
   if (only === 'front') return cartFront();
   if (only === 'prep') return prep();
-  // `hospital [carts phones-per-cart taps minutes]`: smaller runs while working on it.
+  // `hospital [carts phones-per-cart taps minutes processes]`: smaller runs while working on it.
   if (only === 'hospital') return hospital(...process.argv.slice(3).map(Number));
   console.log('Dock-to-event latency over a pty (real serialport binding, hub replies paced at 115200 baud)');
   for (const [interval, samples] of [
@@ -49,9 +49,9 @@ async function main(): Promise<void> {
   await hospital();
 }
 
-async function hospital(carts = 100, perCart = 50, taps = 1000, minutes = 10): Promise<void> {
+async function hospital(carts = 100, perCart = 50, taps = 1000, minutes = 10, processes = Math.ceil(carts / 25)): Promise<void> {
   console.log('A whole hospital on one PostgreSQL with a streaming standby (real servers on loopback)');
-  console.log('  ' + formatHospital(await measureHospital(carts, perCart, taps, minutes * 60_000, 60_000)));
+  console.log('  ' + formatHospital(await measureHospital(carts, perCart, taps, minutes * 60_000, 60_000, processes)));
 }
 
 async function prep(): Promise<void> {

@@ -35,12 +35,22 @@ let wards = 0;
  * refusals caught to `refused`); every Return ends at `returned`.
  */
 export async function startWard(
-  mdm: SimulatedNanoMdm,
+  mdm: { url: string },
   databaseUrl: string,
   carts: number,
   hubsPerCart: number,
   ports: number,
-  { pollInterval = 250, wallpaper = true, mdmPerCart = false }: { pollInterval?: number; wallpaper?: boolean; mdmPerCart?: boolean } = {},
+  {
+    pollInterval = 250,
+    wallpaper = true,
+    mdmPerCart = false,
+    first = 0,
+  }: {
+    pollInterval?: number;
+    wallpaper?: boolean;
+    mdmPerCart?: boolean;
+    /** The first cart's number, where carts are spread over processes. */ first?: number;
+  } = {},
 ): Promise<Ward> {
   const ward = ++wards;
   helper.init(require.resolve('node-red'));
@@ -49,11 +59,16 @@ export async function startWard(
   mkdirSync(join(userDir, 'device-checkout'), { recursive: true });
   const name = (c: number, h: number) => `ward-${process.pid}-${ward}-${c}-${h}`;
   const built: WardCart[] = [];
-  const flows: object[] = [mdmServer(mdm), { id: 'returned', type: 'helper' }, { id: 'handed', type: 'helper' }, { id: 'refused', type: 'helper' }];
+  const numbers = Array.from({ length: carts }, (_, i) => first + i);
+  const flows: object[] = [
+    { id: 'returned', type: 'helper' },
+    { id: 'handed', type: 'helper' },
+    { id: 'refused', type: 'helper' },
+  ];
   // As carts on hosts of their own: each its MDM connection; NanoMDM posts to cart 0's, which relays to the others.
   const mdmOf = (c: number): string => (mdmPerCart && c > 0 ? `mdm${c}` : 'mdm');
-  if (mdmPerCart) for (let c = 1; c < carts; c++) flows.push(mdmServer(mdm, mdmOf(c), `device-checkout/webhook-${c}`));
-  for (let c = 0; c < carts; c++) {
+  for (const id of new Set(numbers.map(mdmOf))) flows.push(id === 'mdm' ? mdmServer(mdm) : mdmServer(mdm, id, `device-checkout/webhook-${id.slice(3)}`));
+  for (const c of numbers) {
     const hubs = Array.from({ length: hubsPerCart }, (_, h) => simulatedHub(name(c, h), { ports }));
     const usb = await simulatedUsbmuxd(`ward-${ward}-${c}`);
     built.push({ index: c, cart: new SimulatedCart(hubs, usb, 100), usb, phones: [] });
@@ -94,7 +109,7 @@ export async function startWard(
   }
   flows.push({ id: 'refusals', type: 'catch', scope: built.map((c) => `checkout${c.index}`), uncaught: false, wires: [['refused']] });
   const secrets = { apiKey: API_KEY, webhookSecret: WEBHOOK_KEY };
-  await helper.load(packageNodes, flows as never, Object.fromEntries(Array.from({ length: carts }, (_, c) => [mdmOf(c), secrets])) as never);
+  await helper.load(packageNodes, flows as never, Object.fromEntries(numbers.map((c) => [mdmOf(c), secrets])) as never);
   await sleep(1000);
   return {
     carts: built,
@@ -109,36 +124,56 @@ export async function startWard(
   };
 }
 
-/**
- * Docks `perCart` new enrolled phones on each cart, spread over `spreadMs`, and waits for every
- * Return; with `settleMs`, for those that come: no Return for that long after the last dock ends
- * the wait (one that failed never arrives). Resolves with the time until the last Return.
- */
-export async function dockPhones(ward: Ward, mdm: SimulatedNanoMdm, perCart: number, ports: number, spreadMs: number, settleMs = Infinity): Promise<number> {
+/** Docks `perCart` new enrolled phones on each cart, spread over `spreadMs`, and waits for every Return; resolves with the time until the last. */
+export async function dockPhones(ward: Ward, mdm: SimulatedNanoMdm, perCart: number, ports: number, spreadMs: number): Promise<number> {
   const all = ward.carts.flatMap((cart) => Array.from({ length: perCart }, (_, i) => ({ cart, phone: new SimulatedDevice({ batteryLevel: 0.9 }), slot: i })));
-  // Enrolled 50 at a time: a hospital's thousands of phones are set up in minutes, not hours.
+  await enrolAll(mdm, all);
+  return spreadDocks(
+    all.length,
+    spreadMs,
+    Infinity,
+    (i) => {
+      const { cart, phone, slot } = all[i];
+      cart.phones.push(phone);
+      cart.cart.dock(phone, Math.floor(slot / ports), (slot % ports) + 1);
+    },
+    (listener) => {
+      helper.getNode('returned').on('input', listener);
+      return () => helper.getNode('returned').removeListener('input', listener);
+    },
+  );
+}
+
+/** Enrols the phones 50 at a time: a hospital's thousands of phones are set up in minutes, not hours. */
+export async function enrolAll(mdm: SimulatedNanoMdm, all: { phone: SimulatedDevice }[]): Promise<void> {
   for (let i = 0; i < all.length; i += 50) await Promise.all(all.slice(i, i + 50).map(({ phone }) => mdm.enrol(phone)));
   await sleep(1500);
+}
+
+/**
+ * Calls `dockOne` for phones 0 to `count - 1`, spread over `spreadMs`, and waits for `count`
+ * Returns (`returns` calls its listener at each, and gives back how to stop); with `settleMs`,
+ * for those that come: none for that long after the last dock ends the wait (a Return that
+ * failed never arrives). Resolves with the time until the last Return.
+ */
+export async function spreadDocks(
+  count: number,
+  spreadMs: number,
+  settleMs: number,
+  dockOne: (i: number) => void,
+  returns: (listener: () => void) => () => void,
+): Promise<number> {
   let returned = 0;
   let lastReturn = performance.now();
-  const onReturn = (): void => {
+  const stop = returns(() => {
     returned++;
     lastReturn = performance.now();
-  };
-  helper.getNode('returned').on('input', onReturn);
+  });
   const started = performance.now();
-  all.forEach(({ cart, phone, slot }, i) =>
-    setTimeout(
-      () => {
-        cart.phones.push(phone);
-        cart.cart.dock(phone, Math.floor(slot / ports), (slot % ports) + 1);
-      },
-      (i * spreadMs) / all.length,
-    ),
-  );
+  for (let i = 0; i < count; i++) setTimeout(() => dockOne(i), (i * spreadMs) / count);
   await sleep(spreadMs);
-  while (returned < all.length && performance.now() - lastReturn < settleMs) await sleep(100);
-  helper.getNode('returned').removeListener('input', onReturn);
+  while (returned < count && performance.now() - lastReturn < settleMs) await sleep(100);
+  stop();
   return lastReturn - started;
 }
 
@@ -150,17 +185,41 @@ export interface TapOutcome {
   code?: string;
 }
 
+/** Taps at one idle cart, and at random carts and instants, through `tapAt`. */
+export interface TapSchedule {
+  /** 30 taps at `cart` with the others idle, 1.5 s apart (each phone is taken within a second): tap to flashing white, ms. */
+  idle(cart: number): Promise<number[]>;
+  /** `count` taps at random carts (of `carts`) and random instants within `spanMs`. */
+  within(count: number, spanMs: number): Promise<TapOutcome[]>;
+}
+
+export function tapSchedule(tapAt: (cart: number) => Promise<TapOutcome>, carts: number): TapSchedule {
+  return {
+    async idle(cart) {
+      const served: number[] = [];
+      for (let i = 0; i < 30; i++) {
+        const { elapsed } = await tapAt(cart);
+        if (elapsed !== undefined) served.push(elapsed);
+        await sleep(1500);
+      }
+      return served;
+    },
+    within: (count, spanMs) =>
+      Promise.all(Array.from({ length: count }, () => sleep(Math.random() * spanMs).then(() => tapAt(Math.floor(Math.random() * carts))))),
+  };
+}
+
 /**
  * Badge taps at a ward's carts (each a new person): each phone handed out is taken within a
  * second and docked again 1 to 3 s later (its Return runs); a phone handed out while it is out
- * with someone else is counted.
+ * with someone else is counted. Each tap's person is `<people>-<n>`: processes of carts of one
+ * fleet name theirs apart.
  */
-export function tapDriver(ward: Ward): {
+export function tapDriver(
+  ward: Ward,
+  people = 'nurse',
+): TapSchedule & {
   tapAt(cart: number): Promise<TapOutcome>;
-  /** 30 taps at `cart` with the others idle, 1.5 s apart (each phone is taken within a second): tap to flashing white, ms. */
-  idle(cart: number): Promise<number[]>;
-  /** `count` taps at random carts and random instants within `spanMs`. */
-  within(count: number, spanMs: number): Promise<TapOutcome[]>;
   refused: Record<string, number>;
   doubles(): number;
 } {
@@ -207,21 +266,11 @@ export function tapDriver(ward: Ward): {
     new Promise((resolve) => {
       const tap = ++tapped;
       pending.set(tap, { started: performance.now(), resolve });
-      (helper.getNode(`checkout${cart}`) as Node).receive({ user: `nurse-${tap}`, tap } as NodeMessage);
+      (helper.getNode(`checkout${cart}`) as Node).receive({ user: `${people}-${tap}`, tap } as NodeMessage);
     });
   return {
     tapAt,
-    async idle(cart) {
-      const served: number[] = [];
-      for (let i = 0; i < 30; i++) {
-        const { elapsed } = await tapAt(cart);
-        if (elapsed !== undefined) served.push(elapsed);
-        await sleep(1500);
-      }
-      return served;
-    },
-    within: (count, spanMs) =>
-      Promise.all(Array.from({ length: count }, () => sleep(Math.random() * spanMs).then(() => tapAt(Math.floor(Math.random() * ward.carts.length))))),
+    ...tapSchedule(tapAt, ward.carts.length),
     refused,
     doubles: () => doubles,
   };

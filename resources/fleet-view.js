@@ -131,7 +131,21 @@
       '.dc-fleet-bar input[type=search]{height:24px;font-size:12px}' +
       '.dc-fleet-bar input[type=date]{height:24px;font-size:11px;width:120px;padding:0 2px}' +
       '.dc-fleet-detail ol{padding-left:18px;margin:4px 0}' +
+      '.dc-fleet-switch{display:flex;gap:4px;padding:6px 6px 0}' +
+      '.dc-fleet-switch .selected{font-weight:bold}' +
+      '.dc-phones{display:flex;flex-direction:column;flex:1;min-height:0}' +
+      '.dc-insights{flex:1;overflow:auto}.dc-phones[hidden],.dc-insights[hidden]{display:none}' +
+      '.dc-figure{padding:0 6px 8px}.dc-figure h4{margin:8px 0 4px;display:flex;justify-content:space-between;align-items:center}' +
+      '.dc-figure .dc-chart{position:relative;height:180px}' +
+      '.dc-figure{overflow-x:auto}.dc-figure table{border-collapse:collapse;width:100%}.dc-figure td,.dc-figure th{padding:1px 4px;text-align:left;border-bottom:1px solid var(--red-ui-secondary-border-color,#eee)}' +
       '</style>' +
+      '<div class="dc-fleet-switch" role="tablist">' +
+      '<button class="red-ui-button red-ui-button-small selected" role="tab" data-show="phones">' +
+      esc(t('phones')) +
+      '</button><button class="red-ui-button red-ui-button-small" role="tab" data-show="insights"><i class="fa fa-bar-chart"></i> ' +
+      esc(t('insights.label')) +
+      '</button></div>' +
+      '<div class="dc-phones">' +
       '<div class="dc-fleet-bar">' +
       '<input type="search" class="dc-fleet-search">' +
       '<select class="dc-fleet-filter">' +
@@ -153,7 +167,9 @@
         return '<th data-column="' + c + '">' + esc(t('column.' + c)) + '</th>';
       }).join('') +
       '</tr></thead><tbody></tbody></table></div>' +
-      '<div class="dc-fleet-detail" hidden></div>',
+      '<div class="dc-fleet-detail" hidden></div>' +
+      '</div>' +
+      '<div class="dc-insights" hidden></div>',
   );
   content.find('.dc-fleet-search').attr('placeholder', t('search'));
 
@@ -379,10 +395,16 @@
     if (from) query.from = from;
     // The last day chosen is included: the export runs to the start of the next.
     if (to) query.to = new Date(Date.parse(to) + 86400000).toISOString().slice(0, 10);
-    $.ajax({ url: 'device-checkout/audit?' + $.param(query), dataType: 'text' }).then(function (text) {
+    var file = 'device-checkout-audit' + (state.selected ? '-' + state.selected : '') + '.' + format;
+    download('device-checkout/audit?' + $.param(query), file, format === 'csv' ? 'text/csv' : 'application/x-ndjson');
+  }
+
+  /** Saves what the admin API answers at `url` as `file`: a plain link would not carry the editor's login. */
+  function download(url, file, type) {
+    $.ajax({ url: url, dataType: 'text' }).then(function (text) {
       var link = document.createElement('a');
-      link.href = URL.createObjectURL(new Blob([text], { type: format === 'csv' ? 'text/csv' : 'application/x-ndjson' }));
-      link.download = 'device-checkout-audit' + (state.selected ? '-' + state.selected : '') + '.' + format;
+      link.href = URL.createObjectURL(new Blob([text], { type: type }));
+      link.download = file;
       document.body.appendChild(link);
       link.click();
       link.remove();
@@ -390,6 +412,31 @@
         URL.revokeObjectURL(link.href);
       }, 10000); // once the download has it
     }, failure);
+  }
+
+  var insights;
+  /** The list of phones, or the insights (drawn anew each time they are shown). */
+  function showView(view) {
+    content.find('.dc-fleet-switch [data-show]').each(function () {
+      $(this)
+        .toggleClass('selected', this.dataset.show === view)
+        .attr('aria-selected', String(this.dataset.show === view));
+    });
+    content.find('.dc-phones').attr('hidden', view !== 'phones');
+    content.find('.dc-insights').attr('hidden', view !== 'insights');
+    if (view !== 'insights') return redraw(false);
+    insights =
+      insights ||
+      window.DeviceCheckoutInsights(content.find('.dc-insights'), {
+        t: t,
+        esc: esc,
+        download: download,
+        failure: failure,
+        rows: function () {
+          return Array.from(rows.values());
+        },
+      });
+    insights.show();
   }
 
   content.on('input', '.dc-fleet-search', function () {
@@ -430,6 +477,9 @@
   });
   content.on('click', '[data-action]', function () {
     act(this.dataset.action);
+  });
+  content.on('click', '.dc-fleet-switch [data-show]', function () {
+    showView(this.dataset.show);
   });
   content.on('click', '.dc-export', function () {
     exportAudit(this.dataset.format);

@@ -63,4 +63,28 @@ describe('fleet-event: what an admin is alerted to', function () {
       assert.deepEqual([failed.topic, failed.device.udid, failed.device.status, failed.payload.why], ['failed', 'PHONE', 'Failed', 'NO_MDM']);
     }
   });
+
+  it('a cart expected short of phones at its next shift change: low-stock with its stock, no device; not where unwanted', async () => {
+    await helper.unload();
+    freshUserDir();
+    // The next shift change in half an hour, within the hour ahead: checked as the fleet starts.
+    const soon = new Date(Date.now() + 30 * 60_000);
+    const shift = soon.toTimeString().slice(0, 5);
+    await load([
+      { id: 'fleet', type: 'device-fleet', mdm: '', lockerApp: 'org.example.locker', shiftTimes: shift, readyMinimum: '3', lowStockLead: '60' },
+      { id: 'everything', type: 'fleet-event', fleet: 'fleet', wires: [['alerts']] },
+      { id: 'not-stock', type: 'fleet-event', fleet: 'fleet', lowStock: false, wires: [['failures']] },
+      { id: 'alerts', type: 'helper' },
+      { id: 'failures', type: 'helper' },
+    ]);
+    const alerts = collect('alerts') as unknown as (Alert & { payload: { stock: object } })[];
+    const failures = collect('failures');
+    const [low] = await waitFor('low-stock', () => alerts.length > 0 && alerts, 5000);
+    assert.equal(low.topic, 'low-stock');
+    assert.equal('device' in low, false, 'a cart\u2019s event, not a phone\u2019s');
+    const at = new Date(soon);
+    at.setSeconds(0, 0);
+    assert.deepEqual(low.payload.stock, { shift: at.toISOString(), ready: 0, minimum: 3, docked: 0 });
+    assert.deepEqual(failures, []);
+  });
 });

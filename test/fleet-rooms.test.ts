@@ -103,7 +103,7 @@ describe('the fleet’s rooms', () => {
       const store = new FileFleetStore(`${tempDir('deadlines')}/fleet.json`);
       const events = new FleetEvents();
       const announced: string[] = [];
-      events.on((e) => announced.push(`${e.event} ${e.device.udid}`));
+      events.on((e) => announced.push(`${e.event} ${e.device?.udid}`));
       const leds = new LedRouter({ warn: () => undefined, text });
       let read = false;
       const deadlines = new CheckoutDeadlines({

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Fleet } from '../nodes/lib/fleet/fleet';
 import { hourOfDay } from '../nodes/lib/fleet/insights';
 import { LoginThrottle } from '../nodes/lib/login-throttle';
-import { freshUserDir, helper, load } from '../harness/node-red';
+import { freshUserDir, helper, load, nodeHttpApp } from '../harness/node-red';
 
 const FLEET = [
   { id: 'fleet', type: 'device-fleet', name: 'Ward 3', mdm: '', usb: '', lockerApp: 'org.example.locker' },
@@ -174,6 +176,48 @@ describe('fleet admin API without adminAuth: only the editor’s own JSON reques
     const fine = await post('PHONE-1/attribute').send({ name: 'Ward', value: 'Station 3 – Süd' });
     assert.equal(fine.status, 200);
     assert.equal((await helper.request().get('/device-checkout/devices')).status, 200);
+  });
+});
+
+describe('the ward page\u2019s readiness line', () => {
+  afterEach(() => helper.unload());
+
+  it('says how many of the cart\u2019s phones are expected ready at its next shift change; a shift change that is not a time refuses the fleet', async () => {
+    freshUserDir();
+    const ward = { type: 'device-fleet', mdm: '', usb: '', lockerApp: 'org.example.locker', wardPage: true };
+    await load([
+      { ...ward, id: 'night', name: 'Ward 3', shiftTimes: '00:00' },
+      { ...ward, id: 'plain', name: 'Ward 4' },
+      { ...ward, id: 'typo', name: 'Ward 5', shiftTimes: '7 am' },
+    ]);
+    const fleet = (helper.getNode('night') as unknown as { fleet: Fleet }).fleet;
+    for (const [udid, port] of [
+      ['A', 1],
+      ['B', 2],
+      ['C', 3],
+      ['D', 4],
+    ] as const) {
+      await fleet.store.docked(udid, { hubId: 'hub', hub: 'Cart A', port });
+      await fleet.store.setStatus(udid, udid === 'D' ? 'Failed' : 'Checked In');
+      await fleet.store.reportHealth(udid, 0.9, true);
+    }
+    // The ward page is on Node-RED's node HTTP, here on a port of its own.
+    const server = nodeHttpApp().listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const page = (ward: string) =>
+      fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/device-checkout/ward/${ward}`, { signal: AbortSignal.timeout(3000) }).then((res) =>
+        res.text(),
+      );
+    try {
+      assert.match(
+        await page('night'),
+        /<p class="readiness">device-fleet\.ward\.readiness \{&#34;ready&#34;:3,&#34;docked&#34;:4,&#34;shift&#34;:&#34;00:00&#34;\}<\/p>/,
+      );
+      assert.doesNotMatch(await page('plain'), /class="readiness"/, 'no shift changes, no line');
+    } finally {
+      server.close();
+    }
+    assert.equal((helper.getNode('typo') as unknown as { fleet?: Fleet }).fleet, undefined);
   });
 });
 

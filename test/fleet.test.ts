@@ -101,7 +101,7 @@ describe('Fleet: one cart, without Node-RED', () => {
     await fleet.close();
     fleet = open(undefined, 0, mdm);
     const events: string[] = [];
-    fleet.onEvent((e) => events.push(`${e.event} ${e.device.udid} ${e.why}`));
+    fleet.onEvent((e) => events.push(`${e.event} ${e.device?.udid} ${e.why}`));
     for (const [udid, port] of [
       ['CHARGING', 1],
       ['BROKEN', 2],

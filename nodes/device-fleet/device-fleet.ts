@@ -4,6 +4,7 @@ import type { Pool } from 'pg';
 import { CodedError } from '../lib/coded-error';
 import { Directory, SIGN_IN_ATTEMPTS } from '../lib/directory/directory';
 import { Fleet } from '../lib/fleet/fleet';
+import { shiftTimes } from '../lib/fleet/readiness';
 import { PostgresFleetStore } from '../lib/fleet/postgres-fleet-store';
 import { fleetDatabase } from '../lib/fleet/postgres-pool';
 import { FleetChannels } from '../lib/fleet/postgres-listener';
@@ -27,6 +28,9 @@ export interface DeviceFleetDef extends NodeDef {
   checkoutDeadline?: string;
   /** Hours a phone may stay out before it is Overdue (a shift and a little more); 0: never. */
   lendingPeriod?: string;
+  shiftTimes?: string;
+  readyMinimum?: string;
+  lowStockLead?: string;
   /** Devices one user may hold at once. */
   userLimit?: string;
   /** The pool's connections to the fleet database (one more listens). */
@@ -144,6 +148,8 @@ export default function (RED: NodeAPI): void {
             onLocked: (user, minutes) => this.warn(text('device-fleet.errors.sign-in-locked-log', { user, minutes, attempts: SIGN_IN_ATTEMPTS })),
           })
         : undefined;
+      const shifts = shiftTimes(config.shiftTimes ?? '');
+      if (!shifts) throw new CodedError('INVALID_CONFIG', text('device-fleet.errors.shift-times'));
       this.fleet = new Fleet({
         id: this.id,
         dataDir: join(RED.settings.userDir ?? '.', 'device-checkout'),
@@ -160,6 +166,7 @@ export default function (RED: NodeAPI): void {
         directory,
         badgesFromDirectory,
         usb: usb ? { path: usb, windowMs: field('usbWindow') * 1000 } : undefined,
+        readiness: shifts.length > 0 ? { shifts, minimum: field('readyMinimum'), leadMs: field('lowStockLead') * 60_000 } : undefined,
         mdm: () => mdmNode?.adapter,
         lostMode: config.lostMode
           ? { Message: config.lostModeMessage?.trim(), PhoneNumber: config.lostModePhone?.trim(), Footnote: config.lostModeFootnote?.trim() }
@@ -184,7 +191,16 @@ export default function (RED: NodeAPI): void {
     const secret = mdmNode?.relaySecret;
     const relay =
       pool && channels && secret && adapter && 'takeRelayed' in adapter
-        ? new WebhookRelay({ pool, channels, cart, adapter: adapter as MdmAdapter & RelayingAdapter, secret, text, log: { warn: (m) => this.warn(m) } })
+        ? new WebhookRelay({
+            pool,
+            database: config.databaseUrl ?? '',
+            channels,
+            cart,
+            adapter: adapter as MdmAdapter & RelayingAdapter,
+            secret,
+            text,
+            log: { warn: (m) => this.warn(m) },
+          })
         : undefined;
     void relay?.start();
     const unlist = routes.directory.add(this.id, fleet);

@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto';
+import { dirname, join } from 'node:path';
 import type { Request, Response } from 'express';
 import type { NodeAPI } from 'node-red';
 import type { CodedError } from '../lib/coded-error';
@@ -14,6 +15,9 @@ import { sameSiteJson } from '../shared/same-site';
 const DEVICE_TOPIC = 'device-checkout/device';
 /** Every row to be read again (changes made while the database was away were not told one by one). */
 const RELOAD_TOPIC = 'device-checkout/reload';
+
+/** Chart.js's browser build (its package exports only the module builds). */
+const CHART_JS = join(dirname(require.resolve('chart.js')), 'chart.umd.min.js');
 
 /** Each fleet's ward page on Node-RED's HTTP (httpNodeRoot) is at this path and the fleet's id. */
 export const WARD_PATH = '/device-checkout/ward';
@@ -107,6 +111,8 @@ export function fleetRoutes(RED: NodeAPI): FleetRoutes {
       res.send(tableCsv(answer));
     }, failed(res));
   });
+  // The insights' charts: Chart.js as the package ships it (the editor may have no internet).
+  RED.httpAdmin.get('/device-checkout/chart.js', read, (_req: Request, res: Response) => res.sendFile(CHART_JS));
   RED.httpAdmin.post('/device-checkout/devices/:udid/:action', write, sameSiteJson(RED), (req: Request, res: Response) => {
     const who = (req as Request & { user?: { username?: string } }).user?.username ?? 'admin';
     const request = (req.body ?? {}) as object;
@@ -147,12 +153,16 @@ export function fleetRoutes(RED: NodeAPI): FleetRoutes {
         since: RED._('device-fleet.ward.since'),
       },
     };
-    directory
-      .rows((id) => id === fleet)
-      .then((rows) => {
+    // A page that cannot be made is answered with the error, never left hanging.
+    Promise.all([directory.rows((id) => id === fleet), directory.readiness(fleet)])
+      .then(([rows, readiness]) => {
+        const ready =
+          readiness &&
+          RED._('device-fleet.ward.readiness', { ready: readiness.ready, docked: readiness.docked, shift: readiness.at.toTimeString().slice(0, 5) });
         res.set('cache-control', 'no-store');
-        res.type('html').send(wardPage(rows, texts, new Date(), RED._('device-fleet.ward.lang')));
-      }, failed(res));
+        res.type('html').send(wardPage(rows, { ...texts, ...(ready && { readiness: ready }) }, new Date(), RED._('device-fleet.ward.lang')));
+      })
+      .catch(failed(res));
   });
 
   return {

@@ -11,7 +11,8 @@ const fieldOf = (event: string): string => event.replace(/-(\w)/g, (_, letter: s
 export interface FleetEventMessage extends NodeMessage {
   topic: FleetEvent['event'];
   payload: Omit<FleetEvent, 'device'>;
-  device: FleetEvent['device'];
+  /** The phone; none for `low-stock` (its cart's `payload.stock`). */
+  device?: FleetEvent['device'];
 }
 
 /** What an admin wires to e-mail, chat or a ticket: one message per fleet event (see FLEET_EVENTS) she wants. */
@@ -26,7 +27,7 @@ export default function (RED: NodeAPI): void {
     const wanted = new Set<string>(FLEET_EVENTS.filter((event) => config[fieldOf(event)] !== false));
     const stop = fleet.onEvent(({ device, ...event }) => {
       if (!wanted.has(event.event)) return;
-      const msg: FleetEventMessage = { topic: event.event, payload: event, device };
+      const msg: FleetEventMessage = { topic: event.event, payload: event, ...(device && { device }) };
       this.send(msg);
     });
     this.on('close', stop);

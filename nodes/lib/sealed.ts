@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 
-/** Sealed bytes: AES-256-GCM under a key derived (HKDF-SHA256, a fresh salt each time) from a secret and a purpose. */
+/** Sealed bytes: AES-256-GCM under a key derived (HKDF-SHA256, with a salt) from a secret and a purpose. */
 export interface Sealed {
   salt: Buffer;
   iv: Buffer;
@@ -8,11 +8,37 @@ export interface Sealed {
   data: Buffer;
 }
 
-const keyOf = (secret: string, salt: Buffer, purpose: string): Buffer =>
-  Buffer.from(hkdfSync('sha256', secret, salt, `node-red-contrib-device-checkout ${purpose}`, 32));
+/**
+ * Keys derived before, by secret, purpose and salt: a cart reads thousands of relayed webhooks a
+ * shift, all sealed under a few salts, and HKDF for each was most of reading them.
+ */
+const derived = new Map<string, Map<string, Buffer>>();
+/** At most this many keys kept per secret (a few carts' salts, a vault's); past it, derived anew. */
+const KEYS_KEPT = 256;
+
+function keyOf(secret: string, salt: Buffer, purpose: string): Buffer {
+  let keys = derived.get(secret);
+  if (!keys) derived.set(secret, (keys = new Map()));
+  const id = `${purpose} ${salt.toString('base64')}`;
+  let key = keys.get(id);
+  if (!key) {
+    if (keys.size >= KEYS_KEPT) keys.clear();
+    key = Buffer.from(hkdfSync('sha256', secret, salt, `node-red-contrib-device-checkout ${purpose}`, 32));
+    keys.set(id, key);
+  }
+  return key;
+}
+
+/**
+ * The salt this process seals under, per secret and purpose: one key for all it seals (AES-GCM
+ * with a fresh random IV each time stays safe for billions of messages under one key).
+ */
+const salts = new Map<string, Buffer>();
 
 export function seal(plain: Buffer, secret: string, purpose: string): Sealed {
-  const salt = randomBytes(16);
+  const id = `${purpose} ${secret}`;
+  let salt = salts.get(id);
+  if (!salt) salts.set(id, (salt = randomBytes(16)));
   const iv = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', keyOf(secret, salt, purpose), iv);
   const data = Buffer.concat([cipher.update(plain), cipher.final()]);

@@ -220,8 +220,9 @@ describe('NanoMDM webhooks through a database failover (relayed between carts)',
 
   /** A cart's MDM connection and webhook relay on the moving address, as device-fleet makes them. */
   async function cart(name: string, hold?: number): Promise<NanoMdm> {
+    const database = login.databaseUrl.replace(/:\d+\//, `:${address.port}/`);
     const { pool, connect } = fleetDatabase({
-      url: login.databaseUrl.replace(/:\d+\//, `:${address.port}/`),
+      url: database,
       user: login.credentials.databaseUser,
       password: login.credentials.databasePassword,
       applicationName: name,
@@ -230,7 +231,7 @@ describe('NanoMDM webhooks through a database failover (relayed between carts)',
     const nano = new NanoMdm({ url: 'http://127.0.0.1:9', apiKey: API_KEY, acceptUnsigned: true, maxConcurrent: 1, timeout: 1000 });
     const channels = new FleetChannels({ connect, onLost: () => said.push(`${name} listening-down`) });
     const text = (key: string, vars?: object) => `${name} ${key.split('.').pop()} ${JSON.stringify(vars ?? {})}`;
-    const relay = new WebhookRelay({ pool, channels, cart: name, adapter: nano, secret: API_KEY, hold, text, log: { warn: (m) => said.push(m) } });
+    const relay = new WebhookRelay({ pool, database, channels, cart: name, adapter: nano, secret: API_KEY, hold, text, log: { warn: (m) => said.push(m) } });
     await relay.start();
     running.set(name, {
       nano,

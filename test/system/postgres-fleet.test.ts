@@ -354,12 +354,16 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
     const carts: { nano: NanoMdm; relay: WebhookRelay; channels: FleetChannels }[] = [];
     const said: string[] = [];
 
-    /** A cart's MDM connection and its relay; `start: false` for a cart that is down. */
-    async function cartMdm(cart: string, start = true): Promise<{ nano: NanoMdm; relay: WebhookRelay }> {
-      const nano = new NanoMdm({ url: 'http://127.0.0.1:9', apiKey: API_KEY, acceptUnsigned: true, maxConcurrent: 1, timeout: 1000 });
+    /** A cart's MDM connection (or one it shares with another cart of its Node-RED) and its relay; `start: false` for a cart that is down. */
+    async function cartMdm(
+      cart: string,
+      start = true,
+      nano = new NanoMdm({ url: 'http://127.0.0.1:9', apiKey: API_KEY, acceptUnsigned: true, maxConcurrent: 1, timeout: 1000 }),
+    ): Promise<{ nano: NanoMdm; relay: WebhookRelay }> {
       const channels = cartChannels(url, (err) => said.push(err.message));
       const relay = new WebhookRelay({
         pool: cartPool(url),
+        database: url,
         channels,
         cart,
         adapter: nano,
@@ -422,6 +426,58 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
       await waitFor('kept', async () => (await cartPool(url).query('SELECT id FROM checkout_webhooks')).rows.length === 2);
       const restarted = await cartMdm('ward-5');
       assert.deepEqual(await restarted.nano.unlockToken(phone.udid), phone.unlockToken);
+    });
+
+    it('a cart reading on is given the check-ins, not other carts\u2019 results (each row says what it is about); a row from a cart not yet upgraded is given', async () => {
+      const ward3 = await cartMdm('ward-3');
+      await (await cartMdm('ward-5')).relay.close(); // ward 5 goes down
+      const phone = new SimulatedDevice();
+      const result = (command: string) => ({ topic: 'mdm.Connect', acknowledge_event: { udid: phone.udid, status: 'Acknowledged', command_uuid: command } });
+      post(ward3.nano, result('CMD-3'));
+      const unlabelled = `event-${events + 1}`;
+      post(ward3.nano, result('CMD-4'));
+      checkIn(ward3.nano, phone, 'mdm.Authenticate', phone.authenticateMessage());
+      const checkin = `event-${events}`;
+      await waitFor('kept', async () => (await cartPool(url).query('SELECT id FROM checkout_webhooks')).rows.length === 3);
+      await cartPool(url).query('UPDATE checkout_webhooks SET about = NULL WHERE event_id = $1', [unlabelled]);
+      const restarted = await cartMdm('ward-5', false);
+      const given: string[] = [];
+      const take = restarted.nano.takeRelayed.bind(restarted.nano);
+      restarted.nano.takeRelayed = (body) => {
+        given.push((JSON.parse(body.toString()) as { event_id: string }).event_id);
+        take(body);
+      };
+      await restarted.relay.start();
+      assert.deepEqual(given, [unlabelled, checkin], 'ward 3\u2019s result CMD-3 stays sealed');
+      assert.equal(restarted.nano.enrolment(phone.udid)?.serial, phone.serial);
+    });
+
+    it('two carts of one Node-RED sharing its MDM connection: what it receives is kept once, what another cart kept is given to it once', async () => {
+      const ward5 = await cartMdm('ward-5');
+      const shared = (await cartMdm('ward-3a')).nano;
+      await cartMdm('ward-3b', true, shared);
+      const phone = new SimulatedDevice();
+      post(shared, { topic: 'mdm.Connect', acknowledge_event: { udid: phone.udid, status: 'Acknowledged', command_uuid: 'CMD-1' } });
+      await waitFor('kept', async () => (await cartPool(url).query('SELECT id FROM checkout_webhooks')).rows.length === 1);
+      let given = 0;
+      const take = shared.takeRelayed.bind(shared);
+      shared.takeRelayed = (body) => {
+        given++;
+        take(body);
+      };
+      checkIn(ward5.nano, phone, 'mdm.Authenticate', phone.authenticateMessage());
+      await waitFor('ward 5\u2019s check-in taken at ward 3', () => shared.enrolment(phone.udid)?.serial === phone.serial);
+      await sleep(300); // the second cart's read, had it taken the check-in again
+      assert.equal(given, 1, 'given to the shared connection once, not once per cart');
+      const past = async () =>
+        (
+          await cartPool(url).query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM checkout_webhook_cursors WHERE cart LIKE 'ward-3_' AND last_id >= (SELECT max(id) FROM checkout_webhooks)`,
+          )
+        ).rows[0].n;
+      await waitFor('both carts\u2019 cursors past it (a restart does not read it again)', async () => (await past()) === 2);
+      const [{ inserts }] = (await cartPool(url).query<{ inserts: string }>('SELECT last_value AS inserts FROM checkout_webhooks_id_seq')).rows;
+      assert.equal(Number(inserts), 2, 'each webhook inserted once: not once per cart of the Node-RED that received it');
     });
 
     it('one webhook posted twice (a retry through a load balancer) is kept once', async () => {

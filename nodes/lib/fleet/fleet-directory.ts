@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import { catalogText, CodedError } from '../coded-error';
 import { deviceLocation, playLostModeSound, type MdmCommand } from '../mdm/commands';
 import type { Fleet } from './fleet';
+import type { Readiness } from './readiness';
 import { checkoutsTable, failingTable, insightQuery, keptTable, type FigureAnswer, type FigureRequest, type FigureTable } from './insights';
 import { hasControl, MAX_TEXT } from './person';
 import { AUDIT_PAGE, LAST_LOCATION, LOST_MODE_SOUND, type AuditEntry, type DeviceRecord, type FleetStore } from './fleet-store';
@@ -129,6 +130,11 @@ export class FleetDirectory extends EventEmitter {
     const entries: AuditEntry[] = [];
     for await (const page of this.auditPages(query)) entries.push(...page);
     return entries;
+  }
+
+  /** A fleet's cart's readiness for its next shift change; undefined without shift changes. */
+  readiness(id: string): Promise<Readiness | undefined> {
+    return this.fleets.get(id)?.fleet.readiness?.forecast() ?? Promise.resolve(undefined);
   }
 
   /**

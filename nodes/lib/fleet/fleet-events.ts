@@ -4,13 +4,28 @@ import { DEVICE_HOME, type DeviceRecord } from './fleet-store';
 /**
  * What an admin is alerted to: a phone out past the lending period, back after it, docked away
  * from its Device Home, docked and still not charged after hours, one a workflow gave up on,
- * one that did not unlock for the person tapping.
+ * one that did not unlock for the person tapping, a cart expected short of ready phones at its
+ * next shift change.
  */
-export const FLEET_EVENTS = ['overdue', 'returned-late', 'wrong-cart', 'low-battery', 'failed', 'unlock-failed'] as const;
+export const FLEET_EVENTS = ['overdue', 'returned-late', 'wrong-cart', 'low-battery', 'failed', 'unlock-failed', 'low-stock'] as const;
+
+/** A cart expected short of ready phones at its next shift change. */
+export interface Stock {
+  /** A shared fleet's cart. */
+  cart?: string;
+  /** The shift change, ISO 8601. */
+  shift: string;
+  /** Phones expected ready then, the fewest wanted, and the phones docked now. */
+  ready: number;
+  minimum: number;
+  docked: number;
+}
 
 export interface FleetEvent {
   event: (typeof FLEET_EVENTS)[number];
-  device: Device & { udid: string };
+  /** The phone it is about; none for a cart's `low-stock`, which says its `stock`. */
+  device?: Device & { udid: string };
+  stock?: Stock;
   /** When it happened, ISO 8601. */
   at: string;
   /** Why, as the audit trail says it (an error code, the lending period). */
@@ -63,7 +78,14 @@ export class FleetEvents {
   }
 
   announce(event: FleetEvent['event'], device: Device & { udid: string }, why?: string): void {
-    const told: FleetEvent = { event, device, at: new Date().toISOString(), ...(why && { why }) };
-    for (const listener of this.listeners) listener(told);
+    this.tell({ event, device, at: new Date().toISOString(), ...(why && { why }) });
+  }
+
+  announceStock(stock: Stock, why: string): void {
+    this.tell({ event: 'low-stock', stock, at: new Date().toISOString(), why });
+  }
+
+  private tell(event: FleetEvent): void {
+    for (const listener of this.listeners) listener(event);
   }
 }

@@ -144,6 +144,17 @@ export interface WardTexts {
   overdue: string;
   columns: { user: string; phone: string; cart: string; since: string };
   updated: string;
+  /** The cart's readiness for its next shift change, in words ("7 of 10 phones ready at 07:00"), when it has shift changes. */
+  readiness?: string;
+}
+
+/** `lang` where the runtime knows it as a language; else English. */
+function knownLanguage(lang: string): string {
+  try {
+    return Intl.DateTimeFormat.supportedLocalesOf(lang)[0] ?? 'en';
+  } catch {
+    return 'en'; // not a language tag at all
+  }
 }
 
 /**
@@ -153,8 +164,12 @@ export interface WardTexts {
  */
 export function wardPage(rows: FleetRow[], texts: WardTexts, now: Date, lang: string, timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone): string {
   const out = outWithSomeone(rows);
-  // The hospital's time (the host's zone), in the page's language; the zone is named once, below.
-  const local = new Intl.DateTimeFormat(lang, { dateStyle: 'short', timeStyle: 'short', timeZone });
+  // The hospital's time (the host's zone), in the page's language (a catalog's language that is not one: English); the zone is named once, below.
+  const local = new Intl.DateTimeFormat(knownLanguage(lang), {
+    dateStyle: 'short',
+    timeStyle: 'short',
+    timeZone,
+  });
   const time = (iso?: string): string => (iso ? `<time datetime="${escapeHtml(iso)}">${escapeHtml(local.format(new Date(iso)))}</time>` : '');
   const body =
     out.length === 0
@@ -176,8 +191,9 @@ th,td{text-align:left;padding:8px 6px;border-bottom:1px solid #ddd;overflow-wrap
 th{font-size:13px;color:#555;white-space:nowrap}
 tr.overdue td{background:#fde8e8}
 strong{color:#b00020}
+.readiness{margin:0 0 8px;font-weight:600}
 footer{margin-top:8px;font-size:12px;color:#666}
 </style></head>
-<body><h1>${escapeHtml(texts.title)}</h1>${body}<footer>${escapeHtml(texts.updated)} ${time(now.toISOString())} (${escapeHtml(timeZone)})</footer></body></html>
+<body><h1>${escapeHtml(texts.title)}</h1>${texts.readiness ? `<p class="readiness">${escapeHtml(texts.readiness)}</p>` : ''}${body}<footer>${escapeHtml(texts.updated)} ${time(now.toISOString())} (${escapeHtml(timeZone)})</footer></body></html>
 `;
 }

@@ -16,6 +16,7 @@ import { asDevice, FleetEvents, type FleetEvent } from './fleet-events';
 import type { Actor, CheckoutRules, DeviceRecord, FleetStore, HubPort, PendingCheckout } from './fleet-store';
 import { LedRouter } from './led-router';
 import { LendingWatch } from './lending-watch';
+import { ReadinessWatch, type ReadinessOptions } from './readiness';
 import { userKey } from './person';
 import { lockToLockerApp } from './locker-app';
 import { locationsFile, recordsIdentifier, usbIdentifier, type PortIdentifier } from './port-identity';
@@ -56,6 +57,8 @@ export interface FleetOptions {
    * undefined: no Lost Mode.
    */
   lostMode?: LostModeText;
+  /** Shift changes and the fewest phones wanted ready at them: the readiness forecast and `low-stock`. */
+  readiness?: Pick<ReadinessOptions, 'shifts' | 'minimum' | 'leadMs'>;
   /** Whether the fleet shows a cart screen (its `screen`). */
   cartScreen?: boolean;
   /** The user-facing text of a catalog key (`device-fleet.errors.…`). */
@@ -87,6 +90,8 @@ export class Fleet {
   private readonly deadlines: CheckoutDeadlines;
   private readonly lending: LendingWatch;
   private readonly batteries: BatteryWatch;
+  /** With shift changes: the phones expected ready at the next one. */
+  readonly readiness?: ReadinessWatch;
   private readonly portEvents: PortEvents;
   /** Aborted on close: writes waiting for the database, and commands waiting for a phone, give up. */
   private readonly closing = new AbortController();
@@ -131,6 +136,7 @@ export class Fleet {
     this.deadlines = new CheckoutDeadlines({ store, rules, writes, events, leds, hubRead: (hubId) => this.portEvents.hubRead(hubId), text, warn });
     this.lending = new LendingWatch({ store, rules, events, mdm: options.mdm, lostMode: options.lostMode, signal, text, warn });
     this.batteries = new BatteryWatch({ store, rules, events, mdm: options.mdm, signal, warn });
+    if (options.readiness) this.readiness = new ReadinessWatch({ store, rules, events, ...options.readiness, text, warn });
     if (options.cartScreen) {
       const screen = (this.screen = new CartScreen({
         here: (record) => store.cart === undefined || record.cart === store.cart,
@@ -271,6 +277,7 @@ export class Fleet {
     this.deadlines.close();
     this.lending.close();
     this.batteries.close();
+    this.readiness?.close();
     this.screen?.close();
     await this.store.close();
     await this.ports.close();

@@ -78,6 +78,9 @@ const MIGRATIONS: string[] = [
   //    when a returned phone was taken.
   `CREATE INDEX checkout_audit_status_at ON checkout_audit (at) WHERE what = 'status';
    CREATE INDEX checkout_audit_taken ON checkout_audit (udid, id) WHERE what = 'status' AND to_value = 'Checked Out';`,
+  // 6: what each relayed webhook is about (as announced): a cart reading on takes only those it
+  //    needs (check-ins, its own commands' results), not every other cart's results.
+  `ALTER TABLE checkout_webhooks ADD COLUMN about text;`,
 ];
 
 /** The newest schema this version of the package knows. */

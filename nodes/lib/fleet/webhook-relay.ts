@@ -16,6 +16,8 @@ export interface RelayingAdapter extends EventEmitter {
 
 export interface WebhookRelayOptions {
   pool: Pool;
+  /** Which database (its URL): relays of one MDM connection on one database in this process work as one. */
+  database: string;
   /** The cart's channels, on which carts announce the webhooks they kept. */
   channels: FleetChannels;
   cart: string;
@@ -38,6 +40,26 @@ interface Held {
   sealed: Buffer;
   at: number;
   kept: boolean;
+}
+
+/**
+ * The relays of one MDM connection (shared by the fleets of several carts on one Node-RED) on one
+ * database: the first keeps what the connection received (each would keep it again), and a
+ * webhook one of them read is not given to the connection again by the others.
+ */
+interface Siblings {
+  relays: WebhookRelay[];
+  /** The webhooks read in the lookback window, by event id (a failover may give a row id again), with their row. */
+  read: Map<string, number>;
+}
+const siblingsOf = new WeakMap<RelayingAdapter, Map<string, Siblings>>();
+
+function siblings(adapter: RelayingAdapter, database: string): Siblings {
+  let byDatabase = siblingsOf.get(adapter);
+  if (!byDatabase) siblingsOf.set(adapter, (byDatabase = new Map()));
+  let found = byDatabase.get(database);
+  if (!found) byDatabase.set(database, (found = { relays: [], read: new Map() }));
+  return found;
 }
 
 const PURPOSE = 'webhooks';
@@ -65,9 +87,9 @@ const KEEP_AGAIN_MS = 10 * 60_000;
  */
 export class WebhookRelay {
   private unlisten?: () => void;
-  /** The newest row read, and the webhooks read in the lookback window (by event id: a failover may give a row id again) with their row. */
+  /** The newest row read. */
   private newest = 0;
-  private readonly read = new Map<string, number>();
+  private readonly siblings: Siblings;
   private reading: Promise<void> = Promise.resolve();
   private readWaiting = false;
   /** What this cart received, oldest first; kept one batch after the other, in the order received. */
@@ -77,6 +99,7 @@ export class WebhookRelay {
   private failing = false;
   private lost = 0;
   private readonly onWebhook = ({ eventId, body, about }: { eventId: string; body: Buffer; about: string }): void => {
+    if (this.siblings.relays[0] !== this) return;
     const { secret, hold = 1000 } = this.options;
     this.held.push({ eventId, about, sealed: packSealed(seal(body, secret, PURPOSE)), at: Date.now(), kept: false });
     const past = Date.now() - KEEP_AGAIN_MS;
@@ -85,6 +108,8 @@ export class WebhookRelay {
   };
 
   constructor(private readonly options: WebhookRelayOptions) {
+    this.siblings = siblings(options.adapter, options.database);
+    this.siblings.relays.push(this);
     options.adapter.on('webhook', this.onWebhook);
   }
 
@@ -116,6 +141,7 @@ export class WebhookRelay {
 
   async close(): Promise<void> {
     this.options.adapter.off('webhook', this.onWebhook);
+    this.siblings.relays.splice(this.siblings.relays.indexOf(this), 1);
     this.unlisten?.();
     await Promise.all([this.keeping, this.reading]);
   }
@@ -151,7 +177,7 @@ export class WebhookRelay {
         await pool.query(
           `WITH batch AS (SELECT * FROM unnest($1::text[], $3::bytea[], $5::text[]) AS w(event_id, sealed, about)),
            kept AS (
-             INSERT INTO checkout_webhooks (event_id, cart, sealed) SELECT event_id, $2, sealed FROM batch
+             INSERT INTO checkout_webhooks (event_id, cart, sealed, about) SELECT event_id, $2, sealed, about FROM batch
              ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id)
            SELECT pg_notify($4, kept.id || ' ' || batch.about || ' ' || $2) FROM kept JOIN batch USING (event_id)`,
           [batch.map((held) => held.eventId), cart, batch.map((held) => held.sealed), WEBHOOKS_CHANNEL, batch.map((held) => held.about)],
@@ -187,24 +213,28 @@ export class WebhookRelay {
   private async readNew(): Promise<void> {
     const { pool, cart, secret, adapter, log, text } = this.options;
     for (;;) {
-      const { rows } = await pool.query<{ id: string; event_id: string; cart: string; sealed: Buffer }>(
-        'SELECT id, event_id, cart, sealed FROM checkout_webhooks WHERE id > $1 ORDER BY id LIMIT 500',
+      const { rows } = await pool.query<{ id: string; event_id: string; cart: string; about: string | null; sealed: Buffer }>(
+        'SELECT id, event_id, cart, about, sealed FROM checkout_webhooks WHERE id > $1 ORDER BY id LIMIT 500',
         [Math.max(0, this.newest - LOOKBACK)],
       );
-      const fresh = rows.filter((row) => !this.read.has(row.event_id));
-      if (fresh.length === 0) return;
+      const { read, relays } = this.siblings;
+      // Rows a cart sharing this MDM connection read are this cart's too: its cursor moves past them.
+      const newest = rows.reduce((max, row) => Math.max(max, Number(row.id)), this.newest);
+      const fresh = rows.filter((row) => !read.has(row.event_id));
+      if (fresh.length === 0 && newest === this.newest) return;
+      this.newest = newest;
       for (const row of fresh) {
-        const id = Number(row.id);
-        this.read.set(row.event_id, id);
-        this.newest = Math.max(this.newest, id);
-        if (row.cart === cart) continue; // taken when it arrived here
+        read.set(row.event_id, Number(row.id));
+        if (relays.some((relay) => relay.options.cart === row.cart)) continue; // taken when it arrived here
+        // A result no command of this cart waits for (another cart's): not unsealed. A row from a cart not yet upgraded says nothing: taken.
+        if (row.about !== null && !adapter.needs(row.about)) continue;
         try {
           adapter.takeRelayed(unseal(unpackSealed(row.sealed), secret, PURPOSE));
         } catch {
           log.warn(text('device-fleet.errors.relay-unreadable', { cart: row.cart }));
         }
       }
-      for (const [eventId, id] of this.read) if (id <= this.newest - LOOKBACK) this.read.delete(eventId);
+      for (const [eventId, id] of read) if (id <= this.newest - LOOKBACK) read.delete(eventId);
       await pool.query('UPDATE checkout_webhook_cursors SET last_id = $2 WHERE cart = $1 AND last_id < $2', [cart, this.newest]);
     }
   }

@@ -43,6 +43,9 @@ type Webhook = {
   checkin_event?: { udid: string; raw_payload?: string };
 };
 
+/** Vault saves begin at least this far apart, ms. */
+const VAULT_SAVE_GAP_MS = 1000;
+
 const text = (maxLength: number) => ({ type: 'string', minLength: 1, maxLength });
 const payload = { type: 'string', maxLength: 1024 * 1024 };
 /** Every field this package reads from a webhook, checked before it is read. */
@@ -80,6 +83,10 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
   private vaultSaved?: Promise<void>;
   /** A save waits for the one being written: it takes every check-in until it starts. */
   private vaultQueued = false;
+  /** When the last save began; a save waiting for its turn, and how to start it at once (closing). */
+  private vaultSavedAt = 0;
+  private saveNow?: () => void;
+  private closing = false;
   /** Why webhooks are being refused (a key that does not match, none sent), until one is taken again. */
   webhookProblem?: CodedError;
 
@@ -260,19 +267,35 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
 
   /**
    * Memory keeps what the check-in taught even when the disk refuses: the next check-in writes it.
-   * One save at a time, of the newest state: a thousand phones enrolling at once cost a few
-   * saves of the whole vault, not a thousand.
+   * One save at a time, of the newest state, at most one a second: a thousand phones enrolling
+   * at once cost a few saves of the whole vault, not a thousand (a cart relayed five thousand
+   * phones' check-ins saved its vault back to back).
    */
   private saveVault(): void {
     const { vault } = this.options;
     if (!vault || this.vaultQueued) return;
     this.vaultQueued = true;
     this.vaultSaved = (this.vaultSaved ?? Promise.resolve())
+      .then(() => this.vaultGap())
       .then(() => {
         this.vaultQueued = false;
+        this.vaultSavedAt = Date.now();
         return vault.save([...this.devices.values()]);
       })
       .catch((err: Error) => void this.emit('warning', err));
+  }
+
+  /** Resolves a second after the last save began, or at once when closing. */
+  private vaultGap(): Promise<void> {
+    const wait = this.vaultSavedAt + VAULT_SAVE_GAP_MS - Date.now();
+    if (wait <= 0 || this.closing) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, wait);
+      this.saveNow = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
   }
 
   /** Refuses a webhook with its code's HTTP status. */
@@ -290,6 +313,8 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
   /** Waits for what the check-ins taught to be on disk: the next start reads it. */
   async close(): Promise<void> {
     this.results.rejectAll(new CodedError('MDM_CLOSED', catalogText('mdm-server.errors.closed')));
+    this.closing = true;
+    this.saveNow?.();
     await this.vaultSaved;
   }
 }

@@ -112,6 +112,7 @@ export interface ReadinessOptions {
 export class ReadinessWatch {
   private readonly model = new ReadinessForecast();
   private readonly timer: NodeJS.Timeout;
+  private readonly first: NodeJS.Immediate;
   /** The shift change `low-stock` was raised for, ms. */
   private raisedFor?: number;
   private readonly onChange = (record: DeviceRecord): void => this.model.observe(record, new Date());
@@ -121,11 +122,12 @@ export class ReadinessWatch {
     const check = () => void this.check().catch((err: Error) => options.warn(err.message));
     this.timer = setInterval(check, READINESS_CHECK_MS).unref();
     // Started within the hour ahead (a restart, a redeploy): known at once, not a minute later.
-    setImmediate(check);
+    this.first = setImmediate(check);
   }
 
   close(): void {
     clearInterval(this.timer);
+    clearImmediate(this.first);
     this.options.store.off('change', this.onChange);
   }
 

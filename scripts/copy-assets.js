@@ -51,3 +51,10 @@ for (const { pkg, files } of fonts) {
     fs.copyFileSync(path.join(from, 'files', name), path.join(to, name));
   fs.copyFileSync(path.join(from, 'LICENSE'), path.join(to, 'LICENSE'));
 }
+
+// Chart.js's browser build (MIT) for the fleet tab's insights: served by the package, since the
+// editor may have no internet (and the Flow Library asks for few dependencies).
+const chart = path.dirname(require.resolve('chart.js'));
+fs.mkdirSync(path.join(dist, 'vendor'), { recursive: true });
+fs.copyFileSync(path.join(chart, 'chart.umd.min.js'), path.join(dist, 'vendor', 'chart.umd.min.js'));
+fs.copyFileSync(path.join(chart, '..', 'LICENSE.md'), path.join(dist, 'vendor', 'chart.js-LICENSE.md'));

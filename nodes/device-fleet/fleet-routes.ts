@@ -1,5 +1,4 @@
 import { timingSafeEqual } from 'node:crypto';
-import { dirname, join } from 'node:path';
 import type { Request, Response } from 'express';
 import type { NodeAPI } from 'node-red';
 import type { CodedError } from '../lib/coded-error';
@@ -9,6 +8,7 @@ import { AUDIT_CSV_HEADER, auditCsvRows, auditJsonLines, auditQuery, wardPage, t
 import type { AuditEntry } from '../lib/fleet/fleet-store';
 import { figureRequest, tableCsv, type FigureRequest } from '../lib/fleet/insights';
 import { LoginThrottle } from '../lib/login-throttle';
+import { builtFile } from '../lib/package-root';
 import { sameSiteJson } from '../shared/same-site';
 
 /** Where the editor's fleet view hears of each changed phone (one row per message). */
@@ -16,8 +16,8 @@ const DEVICE_TOPIC = 'device-checkout/device';
 /** Every row to be read again (changes made while the database was away were not told one by one). */
 const RELOAD_TOPIC = 'device-checkout/reload';
 
-/** Chart.js's browser build (its package exports only the module builds). */
-const CHART_JS = join(dirname(require.resolve('chart.js')), 'chart.umd.min.js');
+/** Chart.js's browser build, as the build bundles it (scripts/copy-assets.js). */
+const CHART_JS = builtFile('vendor', 'chart.umd.min.js');
 
 /** Each fleet's ward page on Node-RED's HTTP (httpNodeRoot) is at this path and the fleet's id. */
 export const WARD_PATH = '/device-checkout/ward';

@@ -7,7 +7,11 @@
 (function () {
   'use strict';
   var RED = window.RED;
-  var FIGURES = ['checkouts-by-hour', 'kept', 'failing'];
+  var FIGURES = ['states', 'checkouts-by-hour', 'kept', 'failing', 'failing-ports'];
+  /** The figures that are lists: a table, no chart. */
+  var LISTS = ['failing', 'failing-ports'];
+  /** The states chart's colours: ready, out, failed, other (as the figure's columns). */
+  var STATE_COLOURS = ['#5cb85c', '#4a90d9', '#d9534f', '#b0b0b0'];
   var RANGES = ['24h', '7d', '30d'];
   var BAR = '#4a90d9';
   var PAST_LENDING = '#d9534f';
@@ -50,7 +54,7 @@
             esc(t(figure + '.title')) +
             ' <button class="red-ui-button red-ui-button-small dc-figure-csv"><i class="fa fa-download"></i> CSV</button></h4>' +
             '<div class="dc-figure-note"></div>' +
-            (figure === 'failing'
+            (LISTS.indexOf(figure) >= 0
               ? '<table class="dc-figure-table"></table>'
               : '<div class="dc-chart"><canvas role="img"></canvas></div><details><summary>' +
                 esc(t('table')) +
@@ -114,7 +118,8 @@
     function query(figure) {
       var q = { fleet: panel.find('.dc-insights-fleet').val(), range: panel.find('.dc-insights-range').val() };
       var cart = panel.find('.dc-insights-cart').val();
-      if (cart) q.cart = cart;
+      // Phones move between carts: their states are the whole fleet's.
+      if (cart && figure !== 'states') q.cart = cart;
       return 'device-checkout/insights/' + figure + '?' + $.param(q);
     }
 
@@ -139,11 +144,23 @@
         '</tr>';
       var body = answer.rows
         .map(function (row) {
+          var flagged = answer.columns[row.length - 1] === 'flagged' && row[row.length - 1] === 'true';
           return (
-            '<tr>' +
+            (flagged ? '<tr class="dc-flagged">' : '<tr>') +
             row
               .map(function (value, i) {
-                var shown = answer.columns[i] === 'last_at' ? new Date(value).toLocaleString() : value === null ? '' : value;
+                var column = answer.columns[i];
+                var time = column === 'last_at' || column === 'at';
+                var shown =
+                  column === 'flagged'
+                    ? value === 'true'
+                      ? '\u26a0 ' + t(figure + '.flag')
+                      : ''
+                    : time
+                      ? new Date(value).toLocaleString()
+                      : value === null
+                        ? ''
+                        : value;
                 return '<td>' + esc(shown) + '</td>';
               })
               .join('') +
@@ -156,6 +173,7 @@
 
     function labels(figure, answer) {
       return answer.rows.map(function (row) {
+        if (figure === 'states') return new Date(row[0]).toLocaleString(RED.i18n.lang(), { weekday: 'short', hour: '2-digit', minute: '2-digit' });
         if (figure === 'checkouts-by-hour') return String(row[0]).padStart(2, '0');
         return row[1] === null ? t('kept.longer', { from: row[0] }) : t('kept.bucket', { from: row[0], to: row[1] });
       });
@@ -164,12 +182,17 @@
     function draw(figure, answer) {
       var section = panel.find('.dc-figure[data-figure="' + figure + '"]');
       section.find('.dc-figure-table').html(table(figure, answer));
+      if (figure === 'states') return drawStates(section, answer);
+      if (LISTS.indexOf(figure) >= 0) {
+        var flagged = answer.rows.some(function (row) {
+          return row[row.length - 1] === 'true';
+        });
+        return section.find('.dc-figure-note').text(answer.rows.length === 0 ? t(figure + '.none') : flagged ? t(figure + '.note') : '');
+      }
       var total = answer.rows.reduce(function (sum, row) {
-        return sum + Number(row[row.length - (figure === 'failing' ? 3 : 1)]);
+        return sum + Number(row[row.length - 1]);
       }, 0);
-      var lending = figure === 'kept' && answer.lendingHours ? t('kept.lending', { hours: answer.lendingHours }) : '';
-      section.find('.dc-figure-note').text(figure === 'failing' && answer.rows.length === 0 ? t('failing.none') : lending);
-      if (figure === 'failing') return;
+      section.find('.dc-figure-note').text(figure === 'kept' && answer.lendingHours ? t('kept.lending', { hours: answer.lendingHours }) : '');
       var values = answer.rows.map(function (row) {
         return row[row.length - 1];
       });
@@ -192,6 +215,50 @@
             scales: {
               x: { title: { display: true, text: t(figure + '.x') } },
               y: { beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: t(figure + '.axis') } },
+            },
+          },
+        });
+        section[0].dataset.drawn = String(Date.now());
+      });
+    }
+
+    /** Ready, out, failed and other phones over time, stacked: the whole fleet at each point. */
+    function drawStates(section, answer) {
+      var last = answer.rows[answer.rows.length - 1] || [];
+      var states = answer.columns.slice(1);
+      section.find('.dc-figure-note').text(t('states.note') + (panel.find('.dc-insights-cart').val() ? ' ' + t('states.wholeFleet') : ''));
+      section
+        .find('canvas')
+        .attr('aria-label', t('states.summary', { ready: last[1], out: last[2], failed: last[3], other: last[4], range: t('ranges.' + answer.range) }));
+      withChartJs(function (Chart) {
+        if (charts.states) charts.states.destroy();
+        charts.states = new Chart(section.find('canvas')[0], {
+          type: 'line',
+          data: {
+            labels: labels('states', answer),
+            datasets: states.map(function (state, i) {
+              return {
+                label: t('states.' + state),
+                data: answer.rows.map(function (row) {
+                  return row[i + 1];
+                }),
+                // Each area on the one below it: stacked, not overlapping.
+                fill: i === 0 ? 'origin' : '-1',
+                pointRadius: 0,
+                borderColor: STATE_COLOURS[i],
+                backgroundColor: STATE_COLOURS[i],
+              };
+            }),
+          },
+          options: {
+            animation: false,
+            maintainAspectRatio: false,
+            locale: RED.i18n.lang(),
+            plugins: { legend: { position: 'bottom', labels: { boxWidth: 10 } } },
+            scales: {
+              // A few times along the bottom, level: a sidebar is narrow.
+              x: { ticks: { maxRotation: 0, autoSkip: true, maxTicksLimit: 4 } },
+              y: { stacked: true, beginAtZero: true, ticks: { precision: 0 }, title: { display: true, text: t('states.axis') } },
             },
           },
         });

@@ -3,7 +3,7 @@ import sinon from 'sinon';
 import type { CodedError } from '../nodes/lib/coded-error';
 import { DueTimes } from '../nodes/lib/fleet/due-times';
 import type { CheckoutRules, FleetStore } from '../nodes/lib/fleet/fleet-store';
-import { insightQuery } from '../nodes/lib/fleet/insights';
+import { insightQuery, portFlagged, statesTable } from '../nodes/lib/fleet/insights';
 import { missedEvents } from '../nodes/lib/fleet/reconcile';
 import { settle } from '../harness/support';
 
@@ -299,7 +299,7 @@ export function fleetStoreContract(fresh: () => Promise<OpenStore>): void {
     assert.deepEqual(missedEvents(await store.devices(), 'cart-hub', [1, 3, 4], [1]), [], 'a check-out the records have is no loss');
   });
 
-  it('insights from the trail: check-outs by hour of day, how long phones were kept, the phones that fail most; the same after a restart', async () => {
+  it('insights from the trail: check-outs by hour of day, how long phones were kept, the phones that fail most, the phones in each state over time; the same after a restart', async () => {
     // A month of mornings by construction: three phones taken at 07:00 in Berlin (06:00Z in
     // November) every day, back after 30 minutes (A), 3 hours (B) and 9 hours (C); A fails
     // instead of coming back on the 11th, C on each of the last five days.
@@ -343,5 +343,66 @@ export function fleetStoreContract(fresh: () => Promise<OpenStore>): void {
     );
     assert.deepEqual(await store.keptHours(day), [1, 0, 1, 0, 0, 0, 0, 0]);
     assert.deepEqual(await store.failingPhones(day), [{ udid: 'C', failures: 1, lastAt: '2026-11-29T15:00:00.000Z', lastWhy: 'UNLOCK_FAILED: day 29' }]);
+    // The phones in each state hour by hour, [ready, out, failed, other]: C out on the 29th until
+    // 15:00 (it failed then, and an admin checked it in), all three taken at 06:00 on the 30th, A
+    // back at 06:30, B at 09:00.
+    const hours = [
+      ...Array<number[]>(2).fill([2, 1, 0, 0]),
+      ...Array<number[]>(15).fill([3, 0, 0, 0]),
+      [0, 3, 0, 0],
+      ...Array<number[]>(2).fill([1, 2, 0, 0]),
+      ...Array<number[]>(4).fill([2, 1, 0, 0]),
+    ];
+    for (const figures of [store, reopen()]) {
+      const { columns, rows } = statesTable(await figures.statusChanges(day), day, '24h');
+      assert.deepEqual(columns, ['at', 'ready', 'out', 'failed', 'other']);
+      assert.deepEqual(
+        rows.map(([at]) => at),
+        hours.map((_, i) => new Date(Date.parse('2026-11-29T13:15:00Z') + i * 3_600_000).toISOString()),
+      );
+      assert.deepEqual(
+        rows.map(([, ...counts]) => counts),
+        hours,
+      );
+    }
+    // A month, a point a day: every morning's phones back by the evening, all three ready at each point.
+    const daily = statesTable(await store.statusChanges(month), month, '30d').rows;
+    assert.equal(daily.length, 30);
+    assert.ok(daily.every(([, ...counts]) => counts.join() === '3,0,0,0'));
+  });
+
+  it('the ports that fail most, each failure at its phone\u2019s port: one where several phones failed is flagged, one phone failing often is not', async () => {
+    const fail = async (udid: string, at: string) => {
+      now = new Date(at);
+      await store.fail(udid, { who: 'check-in-device', why: 'DEVICE_TIMEOUT' });
+      await store.setStatus(udid, 'Checked In', { who: 'admin' });
+    };
+    now = new Date('2026-11-20T08:00:00Z');
+    await ready('X', 7, 0.9);
+    await ready('Z', 8, 0.9);
+    await fail('X', '2026-11-20T09:00:00Z');
+    await fail('X', '2026-11-20T10:00:00Z');
+    await fail('Z', '2026-11-20T10:30:00Z');
+    await fail('Z', '2026-11-20T11:00:00Z');
+    await fail('Z', '2026-11-20T11:30:00Z');
+    // X moves to port 9 and fails there; Y takes port 7 and fails there too.
+    now = new Date('2026-11-20T12:00:00Z');
+    await store.unplugged('X');
+    await store.docked('X', { ...HUB, port: 9 });
+    await ready('Y', 7, 0.9);
+    await fail('X', '2026-11-20T13:00:00Z');
+    await fail('Y', '2026-11-20T14:00:00Z');
+    const week = insightQuery('7d', new Date('2026-11-21T00:00:00Z'), 'UTC', store.cart);
+    const port = (number: string, failures: number, phones: number, lastAt: string) => ({
+      ...(store.cart !== undefined && { cart: store.cart }),
+      hub: HUB.hub,
+      port: number,
+      failures,
+      phones,
+      lastAt,
+    });
+    const expected = [port('7', 3, 2, '2026-11-20T14:00:00.000Z'), port('8', 3, 1, '2026-11-20T11:30:00.000Z'), port('9', 1, 1, '2026-11-20T13:00:00.000Z')];
+    for (const figures of [store, reopen()]) assert.deepEqual(await figures.failingPorts(week), expected);
+    assert.deepEqual(expected.map(portFlagged), [true, false, false], 'port 7: two phones failed there; port 8: one phone, often');
   });
 }

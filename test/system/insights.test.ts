@@ -17,14 +17,25 @@ function morning(days: number): number {
 }
 
 /**
- * A ward's month as its audit trail has it: phones A, B and C taken at 07:10 on days 1 to 5 and
- * on day 10 before today, back after 30 min, 3 h and 9 h; C failed after its returns of days 1
- * and 2, B after that of day 3.
+ * A ward's month as its audit trail has it, each status following the last: phones A, B and C
+ * taken at 07:10 on days 1 to 5 and on day 10 before today, back after 30 min, 3 h and 9 h; C
+ * failed at its returns of days 1 and 2, B at that of day 3, each cleared by an admin at 06:00
+ * the next morning (C's of day 1 not yet). A, B and C are docked at ports 1, 2 and 3 of hub
+ * "Cart A", except B's return of day 3, at port 3: two phones failed there.
  */
 function wardTrail(): string {
-  const entries: object[] = [];
-  const status = (at: number, udid: string, from: string, to: string, why?: string) =>
-    entries.push({ at: new Date(at).toISOString(), udid, what: 'status', from, to, who: 'hub', ...(why && { why }) });
+  const entries: { at: number; udid: string; to: string; why?: string; what?: string }[] = [];
+  const status = (at: number, udid: string, to: string, why?: string) => entries.push({ at, udid, to, why });
+  const dock = (at: number, udid: string, port: number) => entries.push({ at, udid, what: 'docked: port', to: String(port) });
+  for (const [i, udid] of ['A', 'B', 'C'].entries()) {
+    entries.push({ at: morning(11), udid, what: 'docked: hub', to: 'Cart A' });
+    dock(morning(11), udid, i + 1);
+  }
+  const failures: Record<number, [string, string][]> = {
+    1: [['C', 'DEVICE_TIMEOUT: no answer in 60 s']],
+    2: [['C', 'DEVICE_TIMEOUT: no answer in 60 s']],
+    3: [['B', 'MDM_UNAVAILABLE: connection refused']],
+  };
   for (const day of [10, 5, 4, 3, 2, 1]) {
     const taken = morning(day);
     for (const [udid, keptHours] of [
@@ -32,15 +43,29 @@ function wardTrail(): string {
       ['B', 3],
       ['C', 9],
     ] as const) {
-      status(taken, udid, 'Checking Out', 'Checked Out', 'unplugged');
-      status(taken + keptHours * 3_600_000, udid, 'Checked Out', 'Returning', 'docked');
+      status(taken, udid, 'Checking Out');
+      status(taken + 1000, udid, 'Checked Out', 'unplugged');
+      const back = taken + keptHours * 3_600_000;
+      if (udid === 'B' && day === 3) dock(back, udid, 3);
+      if (udid === 'B' && day === 2) dock(back, udid, 2);
+      status(back, udid, 'Returning', 'docked');
+      const failed = failures[day]?.find(([phone]) => phone === udid);
+      if (!failed) status(back + 60_000, udid, 'Checked In');
+      else {
+        status(back + 60_000, udid, 'Failed', failed[1]);
+        if (day > 1) status(morning(day - 1) - 70 * 60_000, udid, 'Checked In', 'cleared by an admin');
+      }
     }
-    if (day <= 2) status(taken + 9 * 3_600_000 + 60_000, 'C', 'Returning', 'Failed', 'DEVICE_TIMEOUT: no answer in 60 s');
-    if (day === 3) status(taken + 3 * 3_600_000 + 60_000, 'B', 'Returning', 'Failed', 'MDM_UNAVAILABLE: connection refused');
   }
+  const now: Record<string, string> = { A: 'Checked In', B: 'Checked In', C: 'Checked In' };
   return entries
-    .sort((a, b) => ((a as { at: string }).at < (b as { at: string }).at ? -1 : 1))
-    .map((entry) => JSON.stringify(entry) + '\n')
+    .sort((a, b) => a.at - b.at)
+    .map(({ at, udid, to, why, what }) => {
+      if (what) return JSON.stringify({ at: new Date(at).toISOString(), udid, what, to }) + '\n';
+      const entry = { at: new Date(at).toISOString(), udid, what: 'status', from: now[udid], to, who: 'hub', ...(why && { why }) };
+      now[udid] = to;
+      return JSON.stringify(entry) + '\n';
+    })
     .join('');
 }
 
@@ -78,6 +103,7 @@ describe('the fleet tab\u2019s insights: charts and the tables behind them, from
     await page.waitForSelector('.red-ui-palette-node', { timeout: 60_000 });
     await openFleetTab(page);
     await page.click('.dc-fleet-switch [data-show="insights"]');
+    await page.waitForSelector('.dc-figure[data-figure="states"][data-drawn]');
     await page.waitForSelector('.dc-figure[data-figure="checkouts-by-hour"][data-drawn]');
     await page.waitForSelector('.dc-figure[data-figure="kept"][data-drawn]');
     return page;
@@ -138,6 +164,18 @@ describe('the fleet tab\u2019s insights: charts and the tables behind them, from
       /^15 check-outs by hour of day \(last 7 days\)$/,
       'a screen reader hears what the chart shows',
     );
+    // The phones over time, every 4 hours of the 7 days: at the end A and B ready, C failed.
+    const states = await tableOf(page, 'states');
+    assert.deepEqual(states[0], ['At', 'Ready', 'Out', 'Failed', 'Other']);
+    assert.equal(states.length, 1 + 42);
+    const fromApi = (await api('states', '7d')).rows;
+    assert.deepEqual(
+      states.slice(1).map((row) => row.slice(1)),
+      fromApi.map((row) => row.slice(1).map(String)),
+      'the table behind the chart is the figure',
+    );
+    assert.deepEqual(fromApi.at(-1)!.slice(1), [2, 0, 1, 0]);
+    assert.ok((await pixelsOf(page, 'states', [217, 83, 79])) > 100, 'the failed phone drawn in red');
     const failing = await tableOf(page, 'failing');
     assert.deepEqual(
       failing.slice(1).map((row) => [row[0], row[1], row[3], row[5]]),
@@ -146,8 +184,15 @@ describe('the fleet tab\u2019s insights: charts and the tables behind them, from
         ['B', 'Ward 3 2', '1', 'MDM_UNAVAILABLE: connection refused'],
       ],
     );
+    // The ports: port 3, where C failed twice and B once, flagged; port 2 not (none failed there).
+    const ports = await tableOf(page, 'failing-ports');
+    assert.deepEqual(
+      ports.slice(1).map((row) => [row[1], row[2], row[3], row[4], row[6]]),
+      [['Cart A', '3', '3', '2', '\u26a0 check the port']],
+    );
+    assert.match((await page.locator('.dc-figure[data-figure="failing-ports"] .dc-figure-note').textContent()) ?? '', /^Flagged: several phones failed/);
     mkdirSync(ARTIFACTS, { recursive: true });
-    await page.screenshot({ path: join(ARTIFACTS, 'insights.png') });
+    await page.screenshot({ path: join(ARTIFACTS, 'insights.png'), fullPage: true });
 
     // The last 30 days hold day 10's mornings too; its CSV is the table the admin downloads.
     await page.selectOption('.dc-insights-range', '30d');
@@ -164,6 +209,7 @@ describe('the fleet tab\u2019s insights: charts and the tables behind them, from
     const page = await insights('de-DE');
     assert.equal(await page.locator('.dc-fleet-switch [data-show="insights"]').textContent(), ' Auswertung');
     assert.match((await page.locator('.dc-figure[data-figure="checkouts-by-hour"] h4').textContent()) ?? '', /^Ausgaben nach Tageszeit/);
+    assert.match((await page.locator('.dc-figure[data-figure="states"] h4').textContent()) ?? '', /^Telefone im Zeitverlauf/);
     assert.deepEqual((await tableOf(page, 'kept'))[0], ['von (h)', 'bis (h)', 'Rückgaben']);
     assert.match((await page.locator('.dc-figure[data-figure="kept"] .dc-figure-note').textContent()) ?? '', /^Ausleihdauer 8 h/);
     assert.deepEqual((await tableOf(page, 'failing'))[0], ['UDID', 'Name', 'Seriennummer', 'Fehler', 'Letzter Fehler', 'Grund']);

@@ -3,7 +3,17 @@ import { catalogText, CodedError } from '../coded-error';
 import { deviceLocation, playLostModeSound, type MdmCommand } from '../mdm/commands';
 import type { Fleet } from './fleet';
 import type { Readiness } from './readiness';
-import { checkoutsTable, failingTable, insightQuery, keptTable, type FigureAnswer, type FigureRequest, type FigureTable } from './insights';
+import {
+  checkoutsTable,
+  failingTable,
+  insightQuery,
+  keptTable,
+  portsTable,
+  statesTable,
+  type FigureAnswer,
+  type FigureRequest,
+  type FigureTable,
+} from './insights';
 import { hasControl, MAX_TEXT } from './person';
 import { AUDIT_PAGE, LAST_LOCATION, LOST_MODE_SOUND, type AuditEntry, type DeviceRecord, type FleetStore } from './fleet-store';
 import { byPerson, phoneNamesOf, rowOf, type AuditQuery, type FleetRow, type PhoneNames } from './fleet-view';
@@ -147,11 +157,15 @@ export class FleetDirectory extends EventEmitter {
     const { store } = fleet;
     // A fleet of its own file is one cart: there is no other to tell apart.
     if (request.cart !== undefined && store.cart === undefined) throw new CodedError('INVALID_QUERY', catalogText('device-fleet.errors.figure-one-cart'));
+    // A phone taken at one cart and returned at another: a cart's own changes are no count of its phones.
+    if (request.cart !== undefined && request.figure === 'states') throw new CodedError('INVALID_QUERY', catalogText('device-fleet.errors.figure-states-cart'));
     const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
     const query = insightQuery(request.range, now, timeZone, request.cart);
     let table: FigureTable;
     if (request.figure === 'checkouts-by-hour') table = checkoutsTable(await store.checkoutsByHour(query));
     else if (request.figure === 'kept') table = keptTable(await store.keptHours(query));
+    else if (request.figure === 'failing-ports') table = portsTable(await store.failingPorts(query));
+    else if (request.figure === 'states') table = statesTable(await store.statusChanges(query), query, request.range);
     else {
       const phones = await store.failingPhones(query);
       table = failingTable(phones, phoneNamesOf(await store.devices(phones.map((phone) => phone.udid))));

@@ -25,8 +25,46 @@ export interface InsightQuery {
 /** Upper bounds of the keep-time histogram's buckets, hours; one more bucket holds the longer ones. */
 export const KEPT_BOUNDS_HOURS = [1, 2, 4, 8, 12, 24, 48];
 
+/**
+ * What the states chart counts phones as: free to hand out, out with someone, failed, and the
+ * rest (being prepared, taken or returned; unknown; lost or retired).
+ */
+export const STATES = ['ready', 'out', 'failed', 'other'] as const;
+const STATE_OF = new Map([
+  ['Checked In', 0],
+  ['Checked Out', 1],
+  ['Failed', 2],
+]);
+const stateOf = (status: string): number => STATE_OF.get(status) ?? 3;
+
+/** How many phones went from one status to another: in one quarter hour of the range (ms), or (`quarter` undefined) before it. */
+export interface StatusChange {
+  quarter?: number;
+  /** None: the phone's first status in the trail (it enters the count). */
+  from?: string;
+  to: string;
+  count: number;
+}
+
+/** Where the states chart has a point, hours apart, by range. */
+const STATE_STEP_HOURS: Record<InsightRange, number> = { '24h': 1, '7d': 4, '30d': 24 };
+
 /** The phones that failed most in a range. */
 export const FAILING_LIMIT = 20;
+
+/** A port phones failed at (each failure at the port its phone was last docked at): how often, how many phones, the last time. */
+export interface FailingPort {
+  /** In a shared fleet: the cart the failure was recorded at. */
+  cart?: string;
+  hub: string;
+  port: string;
+  failures: number;
+  phones: number;
+  lastAt: string;
+}
+
+/** Several phones failing at one port, not one phone failing often: the port or its cable, flagged. */
+export const portFlagged = ({ failures, phones }: FailingPort): boolean => phones >= 2 && failures >= 3;
 
 export interface FailingPhone {
   udid: string;
@@ -74,12 +112,29 @@ export class InsightSummary {
   private readonly returns = new Map<number, number[]>();
   /** When each phone was last taken (a return is paired with it, as the database does). */
   private readonly takenAt = new Map<string, number>();
-  private readonly failures = new Map<string, { at: string; why?: string }[]>();
+  private readonly failures = new Map<string, { at: string; why?: string; hub?: string; port?: string }[]>();
+  /** Where each phone was last docked (its trail's `docked: hub` and `docked: port`). */
+  private readonly places = new Map<string, { hub?: string; port?: string }>();
+  /** Status changes per quarter hour: a count per "from<TAB>to"; the phones with a status so far. */
+  private readonly changes = new Map<number, Map<string, number>>();
+  private readonly counted = new Set<string>();
 
   add(entry: AuditEntry): void {
+    if (entry.what === 'docked: hub' || entry.what === 'docked: port') {
+      const place = this.places.get(entry.udid) ?? {};
+      place[entry.what === 'docked: hub' ? 'hub' : 'port'] = entry.to === undefined ? undefined : String(entry.to);
+      this.places.set(entry.udid, place);
+    }
     if (entry.what !== 'status') return;
     const at = Date.parse(entry.at);
     const quarter = Math.floor(at / QUARTER_MS);
+    const changes = this.changes.get(quarter) ?? new Map<string, number>();
+    // A phone's first status says where it starts (from Unknown, as a new record is): counted as entering.
+    const first = !this.counted.has(entry.udid);
+    this.counted.add(entry.udid);
+    const change = `${first ? '' : (entry.from ?? '')}\t${String(entry.to)}`;
+    changes.set(change, (changes.get(change) ?? 0) + 1);
+    this.changes.set(quarter, changes);
     if (isCheckout(entry)) {
       this.checkouts.set(quarter, (this.checkouts.get(quarter) ?? 0) + 1);
       this.takenAt.set(entry.udid, at);
@@ -91,7 +146,7 @@ export class InsightSummary {
       this.returns.set(quarter, counts);
     } else if (isFailure(entry)) {
       const failures = this.failures.get(entry.udid) ?? [];
-      failures.push({ at: entry.at, why: entry.why });
+      failures.push({ at: entry.at, why: entry.why, ...this.places.get(entry.udid) });
       this.failures.set(entry.udid, failures);
     }
   }
@@ -106,6 +161,39 @@ export class InsightSummary {
     const buckets = new Array<number>(KEPT_BOUNDS_HOURS.length + 1).fill(0);
     for (const [quarter, counts] of this.returns) if (within(quarter * QUARTER_MS, from, to)) counts.forEach((count, bucket) => (buckets[bucket] += count));
     return buckets;
+  }
+
+  statusChanges({ from, to }: InsightQuery): StatusChange[] {
+    const all: StatusChange[] = [];
+    for (const [quarter, changes] of this.changes) {
+      if (quarter * QUARTER_MS >= to.getTime()) continue;
+      const within = quarter * QUARTER_MS >= from.getTime();
+      for (const [change, count] of changes) {
+        const [was, now] = change.split('\t');
+        all.push({ ...(within && { quarter: quarter * QUARTER_MS }), ...(was && { from: was }), to: now, count });
+      }
+    }
+    return all;
+  }
+
+  failingPorts({ from, to }: InsightQuery): FailingPort[] {
+    const ports = new Map<string, FailingPort & { udids: Set<string> }>();
+    for (const [udid, all] of this.failures) {
+      for (const { at, hub, port } of all) {
+        if (hub === undefined || port === undefined || !within(Date.parse(at), from, to)) continue;
+        const key = `${hub}\t${port}`;
+        const found = ports.get(key) ?? { hub, port, failures: 0, phones: 0, lastAt: at, udids: new Set<string>() };
+        found.failures++;
+        found.udids.add(udid);
+        found.phones = found.udids.size;
+        if (at > found.lastAt) found.lastAt = at;
+        ports.set(key, found);
+      }
+    }
+    return [...ports.values()]
+      .map(({ udids: _, ...port }) => port)
+      .sort(byPortFailures)
+      .slice(0, FAILING_LIMIT);
   }
 
   failingPhones({ from, to }: InsightQuery): FailingPhone[] {
@@ -123,10 +211,15 @@ export class InsightSummary {
 const byFailures = (a: FailingPhone, b: FailingPhone): number =>
   b.failures - a.failures || b.lastAt.localeCompare(a.lastAt) || (a.udid < b.udid ? -1 : a.udid > b.udid ? 1 : 0);
 
+/** Most failures first; of as many, the latest first, then by hub and port (code points, as the database's `COLLATE "C"`). */
+const byPortFailures = (a: FailingPort, b: FailingPort): number =>
+  b.failures - a.failures || b.lastAt.localeCompare(a.lastAt) || codePoints(a.hub, b.hub) || codePoints(a.port, b.port);
+const codePoints = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
 const within = (at: number, from: Date, to: Date): boolean => at >= from.getTime() && at < to.getTime();
 
 /** The figures an admin can ask for, each its own endpoint. */
-const FIGURES = ['checkouts-by-hour', 'kept', 'failing'] as const;
+const FIGURES = ['checkouts-by-hour', 'kept', 'failing', 'failing-ports', 'states'] as const;
 export type Figure = (typeof FIGURES)[number];
 
 /** A figure as a table: what a chart draws, the table behind it shows, and the CSV holds. */
@@ -162,6 +255,33 @@ export const checkoutsTable = (hours: number[]): FigureTable => ({ columns: ['ho
 export const keptTable = (buckets: number[]): FigureTable => ({
   columns: ['from_hours', 'to_hours', 'returns'],
   rows: buckets.map((count, i) => [i === 0 ? 0 : KEPT_BOUNDS_HOURS[i - 1], KEPT_BOUNDS_HOURS[i] ?? null, count]),
+});
+
+/**
+ * The phones in each state at each point of the range (every STATE_STEP_HOURS, the last at its
+ * end): the changes before it summed (entered less left), then each quarter hour's as it comes.
+ */
+export function statesTable(changes: StatusChange[], { from, to }: InsightQuery, range: InsightRange): FigureTable {
+  const counts = [0, 0, 0, 0];
+  const move = ({ from: was, to: now, count }: StatusChange): void => {
+    if (was !== undefined) counts[stateOf(was)] -= count;
+    counts[stateOf(now)] += count;
+  };
+  changes.filter((change) => change.quarter === undefined).forEach(move);
+  const within = changes.filter((change) => change.quarter !== undefined).sort((a, b) => a.quarter! - b.quarter!);
+  const step = STATE_STEP_HOURS[range] * 3_600_000;
+  const rows: FigureTable['rows'] = [];
+  let next = 0;
+  for (let at = from.getTime() + step; at <= to.getTime(); at += step) {
+    while (next < within.length && within[next].quarter! < at) move(within[next++]);
+    rows.push([new Date(at).toISOString(), ...counts]);
+  }
+  return { columns: ['at', ...STATES], rows };
+}
+
+export const portsTable = (ports: FailingPort[]): FigureTable => ({
+  columns: ['cart', 'hub', 'port', 'failures', 'phones', 'last_at', 'flagged'],
+  rows: ports.map((p) => [p.cart ?? null, p.hub, p.port, p.failures, p.phones, p.lastAt, String(portFlagged(p))]),
 });
 
 export const failingTable = (phones: FailingPhone[], names: PhoneNames): FigureTable => ({

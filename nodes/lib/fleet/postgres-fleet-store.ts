@@ -15,7 +15,7 @@ import {
   type TimeRange,
 } from './fleet-store';
 import { heardRecentlySince, refusals } from './checkout-policy';
-import { FAILING_LIMIT, KEPT_BOUNDS_HOURS, type FailingPhone, type InsightQuery } from './insights';
+import { FAILING_LIMIT, KEPT_BOUNDS_HOURS, type FailingPhone, type FailingPort, type InsightQuery, type StatusChange } from './insights';
 import { userKey } from './person';
 import type { FleetChannels } from './postgres-listener';
 import { TOO_MANY_CONNECTIONS } from './postgres-pool';
@@ -183,6 +183,45 @@ export class PostgresFleetStore extends FleetStore {
   }
 
   /** Each return paired with the phone's check-out before it (`checkout_audit_taken`), counted by the cart it was taken from. */
+  async failingPorts({ from, to, cart }: InsightQuery): Promise<FailingPort[]> {
+    // Each failure at the port its phone was last docked at before it (the trail names hub and port when they change).
+    const rows = await this.query<{ cart: string | null; hub: string; port: string; failures: string; phones: string; last_at: Date }>(
+      `SELECT f.cart, h.to_value AS hub, p.to_value AS port, count(*) AS failures, count(DISTINCT f.udid) AS phones, max(f.at) AS last_at
+         FROM checkout_audit f
+         JOIN LATERAL (SELECT to_value FROM checkout_audit WHERE udid = f.udid AND what = 'docked: hub' AND id < f.id ORDER BY id DESC LIMIT 1) h ON true
+         JOIN LATERAL (SELECT to_value FROM checkout_audit WHERE udid = f.udid AND what = 'docked: port' AND id < f.id ORDER BY id DESC LIMIT 1) p ON true
+        WHERE f.what = 'status' AND f.to_value = 'Failed' AND f.at >= $1 AND f.at < $2 AND ($3::text IS NULL OR f.cart = $3)
+          AND h.to_value IS NOT NULL AND p.to_value IS NOT NULL
+        GROUP BY 1, 2, 3 ORDER BY failures DESC, last_at DESC, h.to_value COLLATE "C", p.to_value COLLATE "C" LIMIT $4`,
+      [from, to, cart ?? null, FAILING_LIMIT],
+    );
+    return rows.map((row) => ({
+      ...(row.cart !== null && { cart: row.cart }),
+      hub: row.hub,
+      port: row.port,
+      failures: Number(row.failures),
+      phones: Number(row.phones),
+      lastAt: row.last_at.toISOString(),
+    }));
+  }
+
+  async statusChanges({ from, to }: InsightQuery): Promise<StatusChange[]> {
+    const rows = await this.query<{ quarter: string | null; from_value: string | null; to_value: string; count: string }>(
+      `SELECT CASE WHEN at >= $1 THEN floor(extract(epoch FROM at) * 1000 / ${15 * 60_000}) * ${15 * 60_000} END AS quarter,
+              CASE WHEN first THEN NULL ELSE from_value END AS from_value, to_value, count(*) AS count
+         FROM (SELECT at, from_value, to_value, lag(id) OVER (PARTITION BY udid ORDER BY id) IS NULL AS first
+                 FROM checkout_audit WHERE what = 'status' AND at < $2) AS changes
+        GROUP BY 1, 2, 3`,
+      [from, to],
+    );
+    return rows.map((row) => ({
+      ...(row.quarter !== null && { quarter: Number(row.quarter) }),
+      ...(row.from_value !== null && { from: row.from_value }),
+      to: row.to_value,
+      count: Number(row.count),
+    }));
+  }
+
   async keptHours({ from, to, cart }: InsightQuery): Promise<number[]> {
     const rows = await this.query<{ bucket: number; count: string }>(
       `SELECT width_bucket(extract(epoch FROM r.at - taken.at) / 3600, $4::float8[]) AS bucket, count(*) AS count

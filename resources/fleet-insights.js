@@ -7,9 +7,11 @@
 (function () {
   'use strict';
   var RED = window.RED;
-  var FIGURES = ['states', 'checkouts-by-hour', 'kept', 'failing', 'failing-ports'];
+  var FIGURES = ['states', 'checkouts-by-hour', 'kept', 'failing', 'failing-ports', 'people'];
   /** The figures that are lists: a table, no chart. */
-  var LISTS = ['failing', 'failing-ports'];
+  var LISTS = ['failing', 'failing-ports', 'people'];
+  /** The people's figure: for those who may act (the admin API refuses the others). */
+  var ADMIN_ONLY = ['people'];
   /** The states chart's colours: ready, out, failed, other (as the figure's columns). */
   var STATE_COLOURS = ['#5cb85c', '#4a90d9', '#d9534f', '#b0b0b0'];
   var RANGES = ['24h', '7d', '30d'];
@@ -27,6 +29,9 @@
     };
     var esc = tools.esc;
     var charts = {};
+    var figures = FIGURES.filter(function (figure) {
+      return ADMIN_ONLY.indexOf(figure) < 0 || RED.user.hasPermission('device-checkout.write');
+    });
     var chartJs;
 
     panel.html(
@@ -46,22 +51,24 @@
         '</select>' +
         '</div>' +
         '<div class="dc-insights-figures">' +
-        FIGURES.map(function (figure) {
-          return (
-            '<section class="dc-figure" data-figure="' +
-            figure +
-            '"><h4>' +
-            esc(t(figure + '.title')) +
-            ' <button class="red-ui-button red-ui-button-small dc-figure-csv"><i class="fa fa-download"></i> CSV</button></h4>' +
-            '<div class="dc-figure-note"></div>' +
-            (LISTS.indexOf(figure) >= 0
-              ? '<table class="dc-figure-table"></table>'
-              : '<div class="dc-chart"><canvas role="img"></canvas></div><details><summary>' +
-                esc(t('table')) +
-                '</summary><table class="dc-figure-table"></table></details>') +
-            '</section>'
-          );
-        }).join('') +
+        figures
+          .map(function (figure) {
+            return (
+              '<section class="dc-figure" data-figure="' +
+              figure +
+              '"><h4>' +
+              esc(t(figure + '.title')) +
+              ' <button class="red-ui-button red-ui-button-small dc-figure-csv"><i class="fa fa-download"></i> CSV</button></h4>' +
+              '<div class="dc-figure-note"></div>' +
+              (LISTS.indexOf(figure) >= 0
+                ? '<table class="dc-figure-table"></table>'
+                : '<div class="dc-chart"><canvas role="img"></canvas></div><details><summary>' +
+                  esc(t('table')) +
+                  '</summary><table class="dc-figure-table"></table></details>') +
+              '</section>'
+            );
+          })
+          .join('') +
         '</div>',
     );
 
@@ -118,14 +125,14 @@
     function query(figure) {
       var q = { fleet: panel.find('.dc-insights-fleet').val(), range: panel.find('.dc-insights-range').val() };
       var cart = panel.find('.dc-insights-cart').val();
-      // Phones move between carts: their states are the whole fleet's.
-      if (cart && figure !== 'states') q.cart = cart;
+      // Phones and people move between carts: their states and people are the whole fleet's.
+      if (cart && figure !== 'states' && figure !== 'people') q.cart = cart;
       return 'device-checkout/insights/' + figure + '?' + $.param(q);
     }
 
     function load() {
       if (!panel.find('.dc-insights-fleet').val()) return panel.find('.dc-figure-note').first().text(t('noFleet'));
-      FIGURES.forEach(function (figure) {
+      figures.forEach(function (figure) {
         $.ajax({ url: query(figure), dataType: 'json' }).then(function (answer) {
           draw(figure, answer);
         }, tools.failure);

@@ -405,4 +405,44 @@ export function fleetStoreContract(fresh: () => Promise<OpenStore>): void {
     for (const figures of [store, reopen()]) assert.deepEqual(await figures.failingPorts(week), expected);
     assert.deepEqual(expected.map(portFlagged), [true, false, false], 'port 7: two phones failed there; port 8: one phone, often');
   });
+
+  it('per person: check-outs, Overdue phones and the most held at once (one out at the range\u2019s start counted), every cart\u2019s', async () => {
+    const two = { ...RULES, userLimit: 2 };
+    const take = async (user: string, udid: string, at: string) => {
+      now = new Date(at);
+      await store.beginCheckout(user, two, udid);
+      await store.unplugged(udid);
+    };
+    const back = async (udid: string, port: number, at: string) => {
+      now = new Date(at);
+      await store.docked(udid, { ...HUB, port });
+      await store.checkIn(udid);
+    };
+    now = new Date('2026-11-20T06:00:00Z');
+    for (const [i, udid] of ['A', 'B', 'C'].entries()) await ready(udid, i + 1, 0.9);
+    await take('ann', 'A', '2026-11-20T07:00:00Z'); // out before the range below, back within it
+    await take('ann', 'B', '2026-11-20T09:00:00Z');
+    now = new Date('2026-11-20T10:00:00Z');
+    await store.markOverdue('A', (await store.device('A'))!.checkedOutAt!, { who: 'fleet', why: 'late' });
+    await back('A', 1, '2026-11-20T11:00:00Z');
+    await back('B', 2, '2026-11-20T12:00:00Z');
+    await take('bob', 'A', '2026-11-20T13:00:00Z');
+    await take('ann', 'C', '2026-11-20T14:00:00Z');
+    await back('A', 1, '2026-11-20T15:00:00Z');
+    const since8 = { from: new Date('2026-11-20T08:00:00Z'), to: new Date('2026-11-21T00:00:00Z'), timeZone: 'UTC' };
+    const expected = [
+      { user: 'ann', checkouts: 2, overdue: 1, mostAtOnce: 2 },
+      { user: 'bob', checkouts: 1, overdue: 0, mostAtOnce: 1 },
+    ];
+    for (const figures of [store, reopen()]) assert.deepEqual(await figures.people(since8), expected);
+    const afternoon = { ...since8, from: new Date('2026-11-20T14:30:00Z') };
+    assert.deepEqual(
+      await store.people(afternoon),
+      [
+        { user: 'ann', checkouts: 0, overdue: 0, mostAtOnce: 1 },
+        { user: 'bob', checkouts: 0, overdue: 0, mostAtOnce: 1 },
+      ],
+      'ann holds C, bob returns A within it',
+    );
+  });
 }

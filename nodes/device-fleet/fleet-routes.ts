@@ -96,7 +96,9 @@ export function fleetRoutes(RED: NodeAPI): FleetRoutes {
       res.destroy(err as Error);
     }
   });
-  // Each insights figure as JSON (what the fleet tab draws) or CSV (its table).
+  // Each insights figure as JSON (what the fleet tab draws) or CSV (its table); the people's for
+  // those who may act (an admin), not for every user who may look.
+  RED.httpAdmin.get('/device-checkout/insights/people', write);
   RED.httpAdmin.get('/device-checkout/insights/:figure', read, (req: Request, res: Response) => {
     let request: FigureRequest;
     try {

@@ -156,6 +156,12 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
     const listed = (await (await api('device-checkout/devices', 'viewer')).json()) as { devices: { udid: string; status: string; overdue?: boolean }[] };
     assert.deepEqual(listed.devices.map((d) => d.udid).sort(), ['CORA', 'HOME', 'LATE', 'OUT', lost.udid].sort(), 'every fleet of this Node-RED');
     assert.equal((await api('device-checkout/audit?format=csv', 'viewer')).status, 200);
+    // The insights: a viewer sees the fleet's figures, not its people's; the admin does.
+    assert.equal((await api('device-checkout/insights/checkouts-by-hour?fleet=fleet', 'viewer')).status, 200);
+    assert.equal((await api('device-checkout/insights/people?fleet=fleet', 'viewer')).status, 401);
+    const people = await api('device-checkout/insights/people?fleet=fleet', 'charge');
+    assert.equal(people.status, 200, await people.clone().text());
+    assert.deepEqual(((await people.json()) as { columns: string[] }).columns, ['user', 'checkouts', 'overdue', 'most_at_once']);
     const refused = await api('device-checkout/devices/OUT/lost', 'viewer', { method: 'POST', body: JSON.stringify({ reason: 'never came back' }) });
     assert.equal(refused.status, 401, 'Node-RED answers a missing permission as it answers no login');
     assert.equal(
@@ -232,6 +238,10 @@ describe('the fleet view under adminAuth (a real settings file with two users)',
     assert.ok(await page.locator('.dc-fleet-detail [data-action="lost"]').isDisabled());
     assert.ok(await page.locator('.dc-read-only').isVisible());
     await page.screenshot({ path: join(ARTIFACTS, 'fleet-view-read-only.png') });
+    // Her insights: the fleet's figures, Chart.js loaded under her login; no people's.
+    await page.click('.dc-fleet-switch [data-show="insights"]');
+    await page.waitForSelector('.dc-figure[data-figure="checkouts-by-hour"][data-drawn]');
+    assert.equal(await page.locator('.dc-figure[data-figure="people"]').count(), 0, 'no people for a user who may only look');
     await page.close();
   });
 

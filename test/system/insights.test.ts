@@ -21,7 +21,7 @@ function morning(days: number): number {
  * taken at 07:10 on days 1 to 5 and on day 10 before today, back after 30 min, 3 h and 9 h; C
  * failed at its returns of days 1 and 2, B at that of day 3, each cleared by an admin at 06:00
  * the next morning (C's of day 1 not yet). A, B and C are docked at ports 1, 2 and 3 of hub
- * "Cart A", except B's return of day 3, at port 3: two phones failed there.
+ * "Cart A", except B's return of day 3, at port 3: two phones failed there. Ann takes A, Bob B and C.
  */
 function wardTrail(): string {
   const entries: { at: number; udid: string; to: string; why?: string; what?: string }[] = [];
@@ -44,6 +44,7 @@ function wardTrail(): string {
       ['C', 9],
     ] as const) {
       status(taken, udid, 'Checking Out');
+      entries.push({ at: taken, udid, what: 'check-out started: user', to: udid === 'A' ? 'ann' : 'bob' });
       status(taken + 1000, udid, 'Checked Out', 'unplugged');
       const back = taken + keptHours * 3_600_000;
       if (udid === 'B' && day === 3) dock(back, udid, 3);
@@ -184,6 +185,12 @@ describe('the fleet tab\u2019s insights: charts and the tables behind them, from
         ['B', 'Ward 3 2', '1', 'MDM_UNAVAILABLE: connection refused'],
       ],
     );
+    // The people: bob takes B and C each morning, ann A.
+    assert.deepEqual((await tableOf(page, 'people')).slice(0, 3), [
+      ['Who', 'Check-outs', 'Overdue', 'Most at once'],
+      ['bob', '10', '0', '2'],
+      ['ann', '5', '0', '1'],
+    ]);
     // The ports: port 3, where C failed twice and B once, flagged; port 2 not (none failed there).
     const ports = await tableOf(page, 'failing-ports');
     assert.deepEqual(

@@ -32,13 +32,17 @@ describe('the packed package, installed into a fresh Node-RED user directory', f
 
   after(() => nodeRed?.stop());
 
-  it('ships only what runs in a user\u2019s Node-RED: built nodes, the schemas as JSON, fonts, the editor\u2019s shared code, examples, README; no simulator', () => {
+  it('ships only what runs in a user\u2019s Node-RED: built nodes, the schemas as JSON, fonts, Chart.js\u2019s browser build, the editor\u2019s shared code, examples, README; no simulator', () => {
     const listed = execFileSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     const files = (JSON.parse(listed) as { files: { path: string }[] }[])[0].files.map((f) => f.path);
     const unexpected = files.filter(
-      (f) => !/^(dist\/(nodes|bin|schemas|fonts)\/|resources\/[\w-]+\.js$|examples\/|README\.md$|LICENSE$|package\.json$)/.test(f),
+      (f) =>
+        !/^(dist\/(nodes|bin|schemas|fonts)\/|dist\/vendor\/chart\.(umd\.min\.js|js-LICENSE\.md)$|resources\/[\w-]+\.js$|examples\/|README\.md$|LICENSE$|package\.json$)/.test(
+          f,
+        ),
     );
     assert.deepEqual(unexpected, []);
+    assert.ok(files.includes('dist/vendor/chart.umd.min.js'), 'the insights\u2019 charts work without internet');
     assert.deepEqual(
       files.filter((f) => f.endsWith('.map') || f.endsWith('.yaml')),
       [],

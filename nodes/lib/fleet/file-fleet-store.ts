@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import { catalogText, CodedError } from '../coded-error';
 import { readJson, storageFailed, writeFileAtomically } from '../json-file';
 import { available, handOutOrder, holds, refusals } from './checkout-policy';
-import { InsightSummary, isFailure, type FailingPhone, type FailingPort, type InsightQuery, type StatusChange } from './insights';
+import { InsightSummary, isFailure, type FailingPhone, type FailingPort, type InsightQuery, type PersonUse, type StatusChange } from './insights';
 import { userKey } from './person';
 import {
   applyChange,
@@ -133,6 +133,10 @@ export class FileFleetStore extends FleetStore {
 
   async keptHours(query: InsightQuery): Promise<number[]> {
     return this.insights.keptHours(query);
+  }
+
+  async people(query: InsightQuery): Promise<PersonUse[]> {
+    return this.insights.people(query);
   }
 
   async failingPorts(query: InsightQuery): Promise<FailingPort[]> {

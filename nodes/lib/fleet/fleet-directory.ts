@@ -6,8 +6,10 @@ import type { Readiness } from './readiness';
 import {
   checkoutsTable,
   failingTable,
+  FLEET_WIDE,
   insightQuery,
   keptTable,
+  peopleTable,
   portsTable,
   statesTable,
   type FigureAnswer,
@@ -157,13 +159,15 @@ export class FleetDirectory extends EventEmitter {
     const { store } = fleet;
     // A fleet of its own file is one cart: there is no other to tell apart.
     if (request.cart !== undefined && store.cart === undefined) throw new CodedError('INVALID_QUERY', catalogText('device-fleet.errors.figure-one-cart'));
-    // A phone taken at one cart and returned at another: a cart's own changes are no count of its phones.
-    if (request.cart !== undefined && request.figure === 'states') throw new CodedError('INVALID_QUERY', catalogText('device-fleet.errors.figure-states-cart'));
+    // A phone taken at one cart and returned at another: a cart's own changes count neither its phones nor its people.
+    if (request.cart !== undefined && FLEET_WIDE.includes(request.figure))
+      throw new CodedError('INVALID_QUERY', catalogText('device-fleet.errors.figure-whole-fleet'));
     const timeZone = Intl.DateTimeFormat().resolvedOptions().timeZone;
     const query = insightQuery(request.range, now, timeZone, request.cart);
     let table: FigureTable;
     if (request.figure === 'checkouts-by-hour') table = checkoutsTable(await store.checkoutsByHour(query));
     else if (request.figure === 'kept') table = keptTable(await store.keptHours(query));
+    else if (request.figure === 'people') table = peopleTable(await store.people(query));
     else if (request.figure === 'failing-ports') table = portsTable(await store.failingPorts(query));
     else if (request.figure === 'states') table = statesTable(await store.statusChanges(query), query, request.range);
     else {

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { catalogText, CodedError } from '../coded-error';
-import type { FailingPhone, FailingPort, InsightQuery, StatusChange } from './insights';
+import type { FailingPhone, FailingPort, InsightQuery, PersonUse, StatusChange } from './insights';
 import { checkUserId, hasControl, MAX_TEXT, userKey } from './person';
 
 const STATUSES = ['Unknown', 'Prepping', 'Checked In', 'Checking Out', 'Checked Out', 'Returning', 'Failed', 'Lost', 'Retired'] as const;
@@ -160,6 +160,8 @@ export abstract class FleetStore extends EventEmitter {
   abstract checkoutsByHour(query: InsightQuery): Promise<number[]>;
   /** Returns in the range by how long the phone was out: a count per bucket of `KEPT_BOUNDS_HOURS`, and one for longer. */
   abstract keptHours(query: InsightQuery): Promise<number[]>;
+  /** Per person, by the id each check-out recorded: check-outs, Overdue phones, the most held at once (PEOPLE_LIMIT at most); every cart's. */
+  abstract people(query: InsightQuery): Promise<PersonUse[]>;
   /** The ports phones failed at most in the range, each failure at the port its phone was last docked at (FAILING_LIMIT at most). */
   abstract failingPorts(query: InsightQuery): Promise<FailingPort[]>;
   /** The fleet's status changes up to the range's end: those before it summed, those within per quarter hour (see StatusChange); every cart's (phones move between carts). */

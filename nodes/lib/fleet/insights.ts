@@ -63,6 +63,17 @@ export interface FailingPort {
   lastAt: string;
 }
 
+/** One person's phones in a range, by the id each check-out recorded: check-outs, Overdue phones, the most held at once (out at the range's start included). */
+export interface PersonUse {
+  user: string;
+  checkouts: number;
+  overdue: number;
+  mostAtOnce: number;
+}
+
+/** The people listed at most, most check-outs first. */
+export const PEOPLE_LIMIT = 50;
+
 /** Several phones failing at one port, not one phone failing often: the port or its cable, flagged. */
 export const portFlagged = ({ failures, phones }: FailingPort): boolean => phones >= 2 && failures >= 3;
 
@@ -113,6 +124,9 @@ export class InsightSummary {
   /** When each phone was last taken (a return is paired with it, as the database does). */
   private readonly takenAt = new Map<string, number>();
   private readonly failures = new Map<string, { at: string; why?: string; hub?: string; port?: string }[]>();
+  /** Whose each phone is (its last check-out's user), and per person: check-outs, Overdue marks and phones held after each change (ms). */
+  private readonly owners = new Map<string, string>();
+  private readonly uses = new Map<string, { checkouts: number[]; overdue: number[]; held: [number, number][] }>();
   /** Where each phone was last docked (its trail's `docked: hub` and `docked: port`). */
   private readonly places = new Map<string, { hub?: string; port?: string }>();
   /** Status changes per quarter hour: a count per "from<TAB>to"; the phones with a status so far. */
@@ -120,6 +134,7 @@ export class InsightSummary {
   private readonly counted = new Set<string>();
 
   add(entry: AuditEntry): void {
+    this.addUse(entry);
     if (entry.what === 'docked: hub' || entry.what === 'docked: port') {
       const place = this.places.get(entry.udid) ?? {};
       place[entry.what === 'docked: hub' ? 'hub' : 'port'] = entry.to === undefined ? undefined : String(entry.to);
@@ -176,6 +191,39 @@ export class InsightSummary {
     return all;
   }
 
+  private addUse(entry: AuditEntry): void {
+    if (entry.what === 'check-out started: user') return void this.owners.set(entry.udid, String(entry.to));
+    const owner = this.owners.get(entry.udid);
+    if (owner === undefined) return;
+    const use = this.uses.get(owner) ?? { checkouts: [], overdue: [], held: [] };
+    const at = Date.parse(entry.at);
+    const holding = use.held.at(-1)?.[1] ?? 0;
+    if (entry.what === 'overdue: overdue' && entry.to === 'true') use.overdue.push(at);
+    else if (isCheckout(entry)) {
+      use.checkouts.push(at);
+      use.held.push([at, holding + 1]);
+    } else if (entry.what === 'status' && entry.from === 'Checked Out') use.held.push([at, holding - 1]);
+    else return;
+    this.uses.set(owner, use);
+  }
+
+  people({ from, to }: InsightQuery): PersonUse[] {
+    const people: PersonUse[] = [];
+    for (const [user, use] of this.uses) {
+      const inRange = (at: number) => within(at, from, to);
+      const before = use.held.filter(([at]) => at < from.getTime()).at(-1)?.[1] ?? 0;
+      const during = use.held.filter(([at]) => inRange(at)).map(([, held]) => held);
+      const person = {
+        user,
+        checkouts: use.checkouts.filter(inRange).length,
+        overdue: use.overdue.filter(inRange).length,
+        mostAtOnce: Math.max(before, ...during),
+      };
+      if (during.length > 0 || person.overdue > 0 || before > 0) people.push(person);
+    }
+    return people.sort(byUse).slice(0, PEOPLE_LIMIT);
+  }
+
   failingPorts({ from, to }: InsightQuery): FailingPort[] {
     const ports = new Map<string, FailingPort & { udids: Set<string> }>();
     for (const [udid, all] of this.failures) {
@@ -211,6 +259,9 @@ export class InsightSummary {
 const byFailures = (a: FailingPhone, b: FailingPhone): number =>
   b.failures - a.failures || b.lastAt.localeCompare(a.lastAt) || (a.udid < b.udid ? -1 : a.udid > b.udid ? 1 : 0);
 
+/** Most check-outs first, then most held at once, then by id (code points). */
+const byUse = (a: PersonUse, b: PersonUse): number => b.checkouts - a.checkouts || b.mostAtOnce - a.mostAtOnce || codePoints(a.user, b.user);
+
 /** Most failures first; of as many, the latest first, then by hub and port (code points, as the database's `COLLATE "C"`). */
 const byPortFailures = (a: FailingPort, b: FailingPort): number =>
   b.failures - a.failures || b.lastAt.localeCompare(a.lastAt) || codePoints(a.hub, b.hub) || codePoints(a.port, b.port);
@@ -219,7 +270,9 @@ const codePoints = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0
 const within = (at: number, from: Date, to: Date): boolean => at >= from.getTime() && at < to.getTime();
 
 /** The figures an admin can ask for, each its own endpoint. */
-const FIGURES = ['checkouts-by-hour', 'kept', 'failing', 'failing-ports', 'states'] as const;
+const FIGURES = ['checkouts-by-hour', 'kept', 'failing', 'failing-ports', 'states', 'people'] as const;
+/** The figures counted for the whole fleet only: phones and people move between carts. */
+export const FLEET_WIDE: readonly string[] = ['states', 'people'];
 export type Figure = (typeof FIGURES)[number];
 
 /** A figure as a table: what a chart draws, the table behind it shows, and the CSV holds. */
@@ -278,6 +331,11 @@ export function statesTable(changes: StatusChange[], { from, to }: InsightQuery,
   }
   return { columns: ['at', ...STATES], rows };
 }
+
+export const peopleTable = (people: PersonUse[]): FigureTable => ({
+  columns: ['user', 'checkouts', 'overdue', 'most_at_once'],
+  rows: people.map((p) => [p.user, p.checkouts, p.overdue, p.mostAtOnce]),
+});
 
 export const portsTable = (ports: FailingPort[]): FigureTable => ({
   columns: ['cart', 'hub', 'port', 'failures', 'phones', 'last_at', 'flagged'],

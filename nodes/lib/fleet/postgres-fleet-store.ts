@@ -15,7 +15,16 @@ import {
   type TimeRange,
 } from './fleet-store';
 import { heardRecentlySince, refusals } from './checkout-policy';
-import { FAILING_LIMIT, KEPT_BOUNDS_HOURS, type FailingPhone, type FailingPort, type InsightQuery, type StatusChange } from './insights';
+import {
+  FAILING_LIMIT,
+  KEPT_BOUNDS_HOURS,
+  PEOPLE_LIMIT,
+  type FailingPhone,
+  type FailingPort,
+  type InsightQuery,
+  type PersonUse,
+  type StatusChange,
+} from './insights';
 import { userKey } from './person';
 import type { FleetChannels } from './postgres-listener';
 import { TOO_MANY_CONNECTIONS } from './postgres-pool';
@@ -183,6 +192,31 @@ export class PostgresFleetStore extends FleetStore {
   }
 
   /** Each return paired with the phone's check-out before it (`checkout_audit_taken`), counted by the cart it was taken from. */
+  async people({ from, to }: InsightQuery): Promise<PersonUse[]> {
+    // Each change by the phone's user (its last check-out's), the phones she held after it a running sum.
+    const rows = await this.query<{ person: string; checkouts: string; overdue: string; most: string }>(
+      `WITH owned AS (
+         SELECT a.id, a.at, a.what, a.from_value, a.to_value, u.to_value AS person FROM checkout_audit a
+           JOIN LATERAL (SELECT to_value FROM checkout_audit WHERE udid = a.udid AND what = 'check-out started: user' AND id < a.id ORDER BY id DESC LIMIT 1) u ON true
+          WHERE a.at < $2 AND ((a.what = 'status' AND (a.to_value = 'Checked Out' OR a.from_value = 'Checked Out')) OR (a.what = 'overdue: overdue' AND a.to_value = 'true'))),
+       held AS (
+         SELECT *, sum(CASE WHEN what <> 'status' THEN 0 WHEN to_value = 'Checked Out' THEN 1 ELSE -1 END) OVER (PARTITION BY person ORDER BY id) AS holding FROM owned),
+       used AS (
+         SELECT person,
+                count(*) FILTER (WHERE at >= $1 AND what = 'status' AND to_value = 'Checked Out') AS checkouts,
+                count(*) FILTER (WHERE at >= $1 AND what = 'overdue: overdue') AS overdue,
+                count(*) FILTER (WHERE at >= $1 AND what = 'status') AS changes,
+                max(holding) FILTER (WHERE at >= $1 AND what = 'status') AS during,
+                (array_agg(holding ORDER BY id DESC) FILTER (WHERE at < $1 AND what = 'status'))[1] AS before
+           FROM held GROUP BY person)
+       SELECT person, checkouts, overdue, greatest(coalesce(during, 0), coalesce(before, 0)) AS most FROM used
+        WHERE changes > 0 OR overdue > 0 OR coalesce(before, 0) > 0
+        ORDER BY checkouts DESC, most DESC, person COLLATE "C" LIMIT $3`,
+      [from, to, PEOPLE_LIMIT],
+    );
+    return rows.map((row) => ({ user: row.person, checkouts: Number(row.checkouts), overdue: Number(row.overdue), mostAtOnce: Number(row.most) }));
+  }
+
   async failingPorts({ from, to, cart }: InsightQuery): Promise<FailingPort[]> {
     // Each failure at the port its phone was last docked at before it (the trail names hub and port when they change).
     const rows = await this.query<{ cart: string | null; hub: string; port: string; failures: string; phones: string; last_at: Date }>(

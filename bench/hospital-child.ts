@@ -5,15 +5,24 @@ import helper from 'node-red-node-test-helper';
 import { webhookHandler } from '../nodes/mdm-server/webhooks';
 import { SimulatedDevice } from '../sim/simulated-device';
 import { webhookReceiver } from '../sim/webhook-receiver';
+import { startProfile } from './profile';
 import { startWard, tapDriver, type TapOutcome } from './ward';
 
 /** What the hospital bench tells a process of carts. */
 type Command =
-  { do: 'dock'; cart: number; udid: string; serial: string; hub: number; port: number } | { do: 'tap'; id: number; cart: number } | { do: 'doubles' };
+  | { do: 'dock'; cart: number; udid: string; serial: string; hub: number; port: number }
+  | { do: 'tap'; id: number; cart: number }
+  | { do: 'doubles' }
+  /** Starts profiling its CPU; with `file`, stops and writes the profile there. */
+  | { do: 'profile'; file?: string };
 
 /** What it answers; times in ms since the epoch (performance's), comparable between processes. */
 type Report =
-  { event: 'ready'; webhook?: string } | { event: 'returned' } | { event: 'tap'; id: number; outcome: TapOutcome } | { event: 'doubles'; n: number };
+  | { event: 'ready'; webhook?: string }
+  | { event: 'returned' }
+  | { event: 'tap'; id: number; outcome: TapOutcome }
+  | { event: 'doubles'; n: number }
+  | { event: 'profiled' };
 
 export interface CartProcessOptions {
   mdmUrl: string;
@@ -45,6 +54,7 @@ async function main(): Promise<void> {
   const taps = tapDriver(ward, `nurse-${first}`);
   helper.getNode('returned').on('input', () => report({ event: 'returned' }));
   const cartNumbered = (n: number) => ward.carts.find(({ index }) => index === n)!;
+  let stopProfile: ((file: string) => Promise<void>) | undefined;
   process.on('message', (command: Command) => {
     if (command.do === 'dock') {
       const cart = cartNumbered(command.cart);
@@ -58,6 +68,9 @@ async function main(): Promise<void> {
         .then((outcome) =>
           report({ event: 'tap', id: command.id, outcome: { ...outcome, started: outcome.started + offset, answered: outcome.answered + offset } }),
         );
+    } else if (command.do === 'profile') {
+      if (!command.file) void startProfile().then((stop) => (stopProfile = stop));
+      else void stopProfile?.(command.file).then(() => report({ event: 'profiled' }));
     } else report({ event: 'doubles', n: taps.doubles() });
   });
   process.once('SIGTERM', () => void Promise.all([ward.stop(), receiver?.close()]).then(() => process.exit(0)));
@@ -75,6 +88,8 @@ export interface CartProcess {
   onReturned(listener: () => void): void;
   /** Phones its carts handed out while they were out with someone else. */
   doubles(): Promise<number>;
+  /** Profiles its CPU until the returned function writes the profile beside its log. */
+  profile(): () => Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -85,6 +100,7 @@ export async function startCartProcess(options: CartProcessOptions): Promise<Car
   const taps = new Map<number, (outcome: TapOutcome) => void>();
   const returned: (() => void)[] = [];
   let doubles: ((n: number) => void) | undefined;
+  let profiled: (() => void) | undefined;
   let tapped = 0;
   const ready = new Promise<string | undefined>((resolve, reject) => {
     child.once('exit', () => reject(new Error(`a process of carts ended; its log: ${options.log}`)));
@@ -94,7 +110,8 @@ export async function startCartProcess(options: CartProcessOptions): Promise<Car
       else if (report.event === 'tap') {
         taps.get(report.id)!(report.outcome);
         taps.delete(report.id);
-      } else doubles?.(report.n);
+      } else if (report.event === 'profiled') profiled?.();
+      else doubles?.(report.n);
     });
   });
   const webhook = await ready;
@@ -114,6 +131,14 @@ export async function startCartProcess(options: CartProcessOptions): Promise<Car
         doubles = resolve;
         send({ do: 'doubles' });
       }),
+    profile: () => {
+      send({ do: 'profile' });
+      return () =>
+        new Promise((resolve) => {
+          profiled = resolve;
+          send({ do: 'profile', file: options.log.replace(/\.log$/, '.cpuprofile') });
+        });
+    },
     stop: () => {
       child.kill('SIGTERM');
       return exited;

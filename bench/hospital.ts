@@ -6,6 +6,7 @@ import { SimulatedNanoMdm } from '../sim/nanomdm-server';
 import { SimulatedDevice } from '../sim/simulated-device';
 import { API_KEY, MDM_LATENCY_MS, WEBHOOK_KEY } from './checkout';
 import { startCartProcess, wallClock, type CartProcess } from './hospital-child';
+import { startProfile } from './profile';
 import { median, ms, percentile, sleep } from './stats';
 import { enrolAll, refusalCounts, spreadDocks, tapSchedule, type TapOutcome, type WardCheckoutResult } from './ward';
 
@@ -124,8 +125,12 @@ export async function measureHospital(
       );
     }, 1000);
     phase(`${tapCount} taps at random carts and instants`);
+    // HOSPITAL_PROFILE=1: where the CPU goes while the taps run, each process's profile beside its log.
+    const profiling = process.env.HOSPITAL_PROFILE ? [...children.map((child) => child.profile()), await ownProfile(logs)] : [];
     const loaded = await taps.within(tapCount, windowMs);
     clearInterval(counting);
+    await Promise.all(profiling.map((stop) => stop()));
+    if (profiling.length > 0) phase(`CPU profiles of the taps in ${logs}`);
     const load = loaded.flatMap(({ elapsed }) => (elapsed === undefined ? [] : [elapsed]));
     await sleep(5000);
 
@@ -170,6 +175,12 @@ export async function measureHospital(
     await address.down();
     await Promise.all([primary.stop(), standby.stop()]);
   }
+}
+
+/** This process's (the MDM simulator's and the bench's) profile, written as `bench.cpuprofile` in `dir` when stopped. */
+async function ownProfile(dir: string): Promise<() => Promise<void>> {
+  const stop = await startProfile();
+  return () => stop(join(dir, 'bench.cpuprofile'));
 }
 
 /** The carts whose webhook cursor is behind the newest webhook another cart kept. */

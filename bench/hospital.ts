@@ -88,6 +88,15 @@ export async function measureHospital(
   try {
     phase(`${carts} carts started in ${children.length} processes (logs in ${logs}); enrolling and docking the phones`);
     // A shift's phones coming back over three minutes; a Return that failed (a cart's connections busy for 5 s) is counted, not waited for.
+    // Every cart listening before the phones enrol: a cart that joins later starts at the newest
+    // webhook kept and never learns the unlock tokens of phones enrolled before (NO_UNLOCK_TOKEN at
+    // their Return; a run whose second process started late failed 550 Returns so).
+    for (
+      let waited = 0;
+      waited < 120 && Number((await superuserQuery(primary, 'SELECT count(*)::int AS n FROM checkout_webhook_cursors', 'hospital'))[0].n) < carts;
+      waited++
+    )
+      await sleep(1000);
     const phones = Array.from({ length: carts * perCart }, (_, i) => ({
       cart: Math.floor(i / perCart),
       slot: i % perCart,

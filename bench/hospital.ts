@@ -1,11 +1,11 @@
 import { join } from 'node:path';
 import { createDatabase, startPostgres, startStandby, superuserQuery } from '../harness/postgres';
 import { tempDir } from '../harness/support';
-import { TcpForwarder } from '../harness/tcp-forwarder';
 import { SimulatedNanoMdm } from '../sim/nanomdm-server';
 import { SimulatedDevice } from '../sim/simulated-device';
 import { API_KEY, MDM_LATENCY_MS, WEBHOOK_KEY } from './checkout';
 import { startCartProcess, wallClock, type CartProcess } from './hospital-child';
+import { NativeAddress } from './native-address';
 import { startProfile } from './profile';
 import { median, ms, percentile, sleep } from './stats';
 import { enrolAll, refusalCounts, spreadDocks, tapSchedule, type TapOutcome, type WardCheckoutResult } from './ward';
@@ -39,7 +39,7 @@ const PORTS = 10;
  * A hospital on one PostgreSQL: `carts` carts (each its own device-fleet, MDM connection, hubs
  * and usbmuxd) spread over `processes` Node-RED processes (a hospital runs a host per cart), with
  * `perCart` phones each, NanoMDM here posting to the first cart, which relays; the database a
- * primary with a streaming standby behind an address that moves. Badge taps (a new person each)
+ * primary with a streaming standby behind an address that moves (socat). Badge taps (a new person each)
  * at random carts and instants within `windowMs`, each phone taken within a second and docked
  * again 1 to 3 s later; tap to flashing white against one idle cart of the same hospital first.
  * Then the same rate of taps for `failoverMs` with the primary killed 10 s in: the address moved
@@ -60,8 +60,7 @@ export async function measureHospital(
   const primary = await startPostgres(settings);
   const databaseUrl = await createDatabase(primary, 'hospital');
   const standby = await startStandby(primary, settings);
-  const address = await TcpForwarder.create(primary.port);
-  await address.up();
+  const address = await NativeAddress.start(primary.port);
   const mdm = new SimulatedNanoMdm({ apiKey: API_KEY, webhookSecret: WEBHOOK_KEY, checkinDelay: 0 });
   mdm.latency = MDM_LATENCY_MS;
   await mdm.start();
@@ -88,15 +87,6 @@ export async function measureHospital(
   try {
     phase(`${carts} carts started in ${children.length} processes (logs in ${logs}); enrolling and docking the phones`);
     // A shift's phones coming back over three minutes; a Return that failed (a cart's connections busy for 5 s) is counted, not waited for.
-    // Every cart listening before the phones enrol: a cart that joins later starts at the newest
-    // webhook kept and never learns the unlock tokens of phones enrolled before (NO_UNLOCK_TOKEN at
-    // their Return; a run whose second process started late failed 550 Returns so).
-    for (
-      let waited = 0;
-      waited < 120 && Number((await superuserQuery(primary, 'SELECT count(*)::int AS n FROM checkout_webhook_cursors', 'hospital'))[0].n) < carts;
-      waited++
-    )
-      await sleep(1000);
     const phones = Array.from({ length: carts * perCart }, (_, i) => ({
       cart: Math.floor(i / perCart),
       slot: i % perCart,
@@ -106,9 +96,10 @@ export async function measureHospital(
     // Every cart learns every phone's enrolment (its serial, unlock token) from the check-ins one
     // cart received: done long before a shift in a hospital, so not measured with it.
     const relayed = performance.now();
+    // A cart still starting (no cursor yet) reads every check-in from the start once it listens.
     let behind = Infinity;
     while (behind > 0 && performance.now() - relayed < 600_000) {
-      behind = Number((await superuserQuery(primary, RELAY_BEHIND, 'hospital'))[0].behind);
+      behind = Number((await superuserQuery(primary, RELAY_BEHIND(carts), 'hospital'))[0].behind);
       if (behind > 0) await sleep(1000);
     }
     phase(
@@ -149,9 +140,10 @@ export async function measureHospital(
     await sleep(10_000);
     const died = wallClock();
     await primary.kill();
-    address.moveTo(standby.port);
+    const moved = address.moveTo(standby.port);
     await standby.promote();
     const promotion = wallClock() - died;
+    await moved;
     const outcomes = await during;
     const firstServedAt = Math.min(...outcomes.filter((o) => o.started >= died && o.elapsed !== undefined).map((o) => o.answered));
     const refusedMeanwhile = byCode(outcomes.filter(({ answered }) => answered >= died && answered < firstServedAt));
@@ -181,7 +173,7 @@ export async function measureHospital(
   } finally {
     await Promise.all(children.map((child) => child.stop()));
     await mdm.stop();
-    await address.down();
+    address.stop();
     await Promise.all([primary.stop(), standby.stop()]);
   }
 }
@@ -192,9 +184,9 @@ async function ownProfile(dir: string): Promise<() => Promise<void>> {
   return () => stop(join(dir, 'bench.cpuprofile'));
 }
 
-/** The carts whose webhook cursor is behind the newest webhook another cart kept. */
-const RELAY_BEHIND = `SELECT count(*)::int AS behind FROM checkout_webhook_cursors c
-  WHERE last_id < (SELECT coalesce(max(id), 0) FROM checkout_webhooks w WHERE w.cart <> c.cart)`;
+/** Of `carts`, those not yet reading webhooks (no cursor) or behind the newest one another cart kept. */
+const RELAY_BEHIND = (carts: number): string => `SELECT ${carts} - count(*)::int AS behind FROM checkout_webhook_cursors c
+  WHERE last_id >= (SELECT coalesce(max(id), 0) FROM checkout_webhooks w WHERE w.cart <> c.cart)`;
 
 /** Docks each phone on its cart and slot, spread over `spreadMs`; waits as `spreadDocks` does. */
 async function dock(

@@ -428,6 +428,32 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
       assert.deepEqual(await restarted.nano.unlockToken(phone.udid), phone.unlockToken);
     });
 
+    it('a cart joining the fleet a month later learns every phone enrolled before; a result, and a check-in a later enrolment replaced, are dropped after keepDays', async () => {
+      const ward3 = await cartMdm('ward-3');
+      const [erased, kept] = [new SimulatedDevice(), new SimulatedDevice()];
+      const enrol = (phone: SimulatedDevice) => {
+        checkIn(ward3.nano, phone, 'mdm.Authenticate', phone.authenticateMessage());
+        checkIn(ward3.nano, phone, 'mdm.TokenUpdate', phone.tokenUpdateMessage());
+      };
+      enrol(erased);
+      enrol(kept);
+      post(ward3.nano, { topic: 'mdm.Connect', acknowledge_event: { udid: kept.udid, status: 'Acknowledged', command_uuid: 'CMD-1' } });
+      const before = erased.unlockToken;
+      erased.wipe(); // erased, it enrols again with a new unlock token
+      assert.ok(!erased.unlockToken.equals(before));
+      enrol(erased);
+      const rows = async () => (await cartPool(url).query<{ about: string }>('SELECT about FROM checkout_webhooks ORDER BY id')).rows.map((r) => r.about);
+      await waitFor('kept', async () => (await rows()).length === 7);
+      await cartPool(url).query(`UPDATE checkout_webhooks SET received_at = now() - interval '30 days'`);
+      const joined = await cartMdm('ward-9');
+      for (const phone of [erased, kept]) {
+        assert.deepEqual(await joined.nano.unlockToken(phone.udid), phone.unlockToken, 'the newest unlock token');
+        assert.equal(joined.nano.enrolment(phone.udid)?.serial, phone.serial);
+      }
+      const checkins = (phone: SimulatedDevice) => [`checkin:${phone.udid}`, `checkin:${phone.udid}`];
+      assert.deepEqual(await rows(), [...checkins(kept), ...checkins(erased)], 'the result and the first enrolment dropped');
+    });
+
     it('a cart reading on is given the check-ins, not other carts\u2019 results (each row says what it is about); a row from a cart not yet upgraded is given', async () => {
       const ward3 = await cartMdm('ward-3');
       await (await cartMdm('ward-5')).relay.close(); // ward 5 goes down

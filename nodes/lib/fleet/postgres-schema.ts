@@ -81,6 +81,10 @@ const MIGRATIONS: string[] = [
   // 6: what each relayed webhook is about (as announced): a cart reading on takes only those it
   //    needs (check-ins, its own commands' results), not every other cart's results.
   `ALTER TABLE checkout_webhooks ADD COLUMN about text;`,
+  // 7: how long each relayed webhook teaches (WebhookLasting): a cart joining the fleet later
+  //    learns every enrolled phone from the check-ins kept, however old.
+  `ALTER TABLE checkout_webhooks ADD COLUMN lasting text;
+   CREATE INDEX checkout_webhooks_begins ON checkout_webhooks (about, id) WHERE lasting = 'begins';`,
 ];
 
 /** The newest schema this version of the package knows. */

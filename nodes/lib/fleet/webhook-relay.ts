@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import type { Pool } from 'pg';
+import type { WebhookLasting } from '../mdm/mdm-adapter';
 import { packSealed, seal, unpackSealed, unseal } from '../sealed';
 import type { FleetChannels } from './postgres-listener';
 import { migrated } from './postgres-schema';
@@ -7,7 +8,7 @@ import { migrated } from './postgres-schema';
 /** Where a cart announces a webhook it received (`<row id> <about> <cart>` as payload). */
 const WEBHOOKS_CHANNEL = 'checkout_webhooks';
 
-/** An MDM adapter whose webhooks can be shared: NanoMDM's. Its `webhook` events say what each is `about` (no spaces). */
+/** An MDM adapter whose webhooks can be shared: NanoMDM's. Its `webhook` events say what each is `about` (no spaces) and how long it is `lasting`. */
 export interface RelayingAdapter extends EventEmitter {
   takeRelayed(body: Buffer): void;
   /** Whether a webhook another cart kept, announced as `about`, is one this cart needs now. */
@@ -27,7 +28,7 @@ export interface WebhookRelayOptions {
   log: { warn(message: string): void };
   /** The user-facing text of a catalog key (`device-fleet.errors.…`). */
   text: (key: string, vars?: Record<string, unknown>) => string;
-  /** How long received webhooks are kept for carts that were down, days. */
+  /** How long received results are kept for carts that were down, days (check-ins are kept while they teach). */
   keepDays?: number;
   /** At most this many webhooks held in memory while the database is away (the oldest not yet kept is lost, and said). */
   hold?: number;
@@ -37,6 +38,7 @@ export interface WebhookRelayOptions {
 interface Held {
   eventId: string;
   about: string;
+  lasting: WebhookLasting;
   sealed: Buffer;
   at: number;
   kept: boolean;
@@ -80,7 +82,8 @@ const KEEP_AGAIN_MS = 10 * 60_000;
  * every cart needs: the answers to the commands it sent and what check-ins teach (serials,
  * unlock tokens). Each webhook a cart takes is kept in the database, sealed with the MDM's API
  * key, and announced; every other cart takes it as if it had received it. A cart reads on from
- * where it was, so one that was down has missed nothing another received (within `keepDays`).
+ * where it was, so one that was down has missed nothing another received (results within
+ * `keepDays`), and one new to the fleet learns every phone enrolled before it joined.
  * A webhook received while the database is away (NanoMDM never sends it again) is held and kept
  * once it is back; after a failover, what was kept in the last minutes is kept again (a webhook
  * kept twice is stored once).
@@ -98,10 +101,10 @@ export class WebhookRelay {
   /** Keeping failed (said once until it works again); webhooks lost from the hold meanwhile. */
   private failing = false;
   private lost = 0;
-  private readonly onWebhook = ({ eventId, body, about }: { eventId: string; body: Buffer; about: string }): void => {
+  private readonly onWebhook = ({ eventId, body, about, lasting }: { eventId: string; body: Buffer; about: string; lasting: WebhookLasting }): void => {
     if (this.siblings.relays[0] !== this) return;
     const { secret, hold = 1000 } = this.options;
-    this.held.push({ eventId, about, sealed: packSealed(seal(body, secret, PURPOSE)), at: Date.now(), kept: false });
+    this.held.push({ eventId, about, lasting, sealed: packSealed(seal(body, secret, PURPOSE)), at: Date.now(), kept: false });
     const past = Date.now() - KEEP_AGAIN_MS;
     while (this.held.length > hold || (this.held[0]?.kept && this.held[0].at < past)) if (!this.held.shift()!.kept) this.lost++;
     this.keepHeld(false);
@@ -146,15 +149,22 @@ export class WebhookRelay {
     await Promise.all([this.keeping, this.reading]);
   }
 
-  /** The schema, old webhooks dropped, and this cart's cursor (a cart new to the fleet starts at the newest webhook: older ones were for others). */
+  /**
+   * The schema, webhooks that teach nothing more dropped (results after `keepDays`, a check-in
+   * once a later enrolment of its device began again), and this cart's cursor: a cart new to
+   * the fleet reads from the start, to learn the phones enrolled before it joined (the results
+   * kept, other carts', stay sealed).
+   */
   private async prepare(): Promise<void> {
     const { pool, cart, keepDays = 7 } = this.options;
     await migrated(pool);
-    await pool.query(`DELETE FROM checkout_webhooks WHERE received_at < now() - make_interval(days => $1)`, [keepDays]);
     await pool.query(
-      `INSERT INTO checkout_webhook_cursors (cart, last_id) SELECT $1, coalesce(max(id), 0) FROM checkout_webhooks ON CONFLICT (cart) DO NOTHING`,
-      [cart],
+      `DELETE FROM checkout_webhooks w WHERE received_at < now() - make_interval(days => $1)
+         AND (coalesce(lasting, 'read-once') = 'read-once'
+              OR EXISTS (SELECT 1 FROM checkout_webhooks later WHERE later.lasting = 'begins' AND later.about = w.about AND later.id > w.id))`,
+      [keepDays],
     );
+    await pool.query(`INSERT INTO checkout_webhook_cursors (cart, last_id) VALUES ($1, 0) ON CONFLICT (cart) DO NOTHING`, [cart]);
     if (this.newest === 0)
       this.newest = Number((await pool.query<{ last_id: string }>('SELECT last_id FROM checkout_webhook_cursors WHERE cart = $1', [cart])).rows[0].last_id);
     // Rows past the newest one here went with a primary that failed over: read on from what there is.
@@ -175,12 +185,19 @@ export class WebhookRelay {
         await migrated(pool); // a webhook may come before the relay has started
         // Kept and announced in one statement; a webhook kept before (the same event id) is neither.
         await pool.query(
-          `WITH batch AS (SELECT * FROM unnest($1::text[], $3::bytea[], $5::text[]) AS w(event_id, sealed, about)),
+          `WITH batch AS (SELECT * FROM unnest($1::text[], $3::bytea[], $5::text[], $6::text[]) AS w(event_id, sealed, about, lasting)),
            kept AS (
-             INSERT INTO checkout_webhooks (event_id, cart, sealed, about) SELECT event_id, $2, sealed, about FROM batch
+             INSERT INTO checkout_webhooks (event_id, cart, sealed, about, lasting) SELECT event_id, $2, sealed, about, lasting FROM batch
              ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id)
            SELECT pg_notify($4, kept.id || ' ' || batch.about || ' ' || $2) FROM kept JOIN batch USING (event_id)`,
-          [batch.map((held) => held.eventId), cart, batch.map((held) => held.sealed), WEBHOOKS_CHANNEL, batch.map((held) => held.about)],
+          [
+            batch.map((held) => held.eventId),
+            cart,
+            batch.map((held) => held.sealed),
+            WEBHOOKS_CHANNEL,
+            batch.map((held) => held.about),
+            batch.map((held) => held.lasting),
+          ],
         );
       } catch (err) {
         if (!this.failing) log.warn(text('device-fleet.errors.relay-keep-failed', { message: (err as Error).message }));
@@ -211,10 +228,11 @@ export class WebhookRelay {
   }
 
   private async readNew(): Promise<void> {
-    const { pool, cart, secret, adapter, log, text } = this.options;
+    const { pool, cart, adapter } = this.options;
     for (;;) {
-      const { rows } = await pool.query<{ id: string; event_id: string; cart: string; about: string | null; sealed: Buffer }>(
-        'SELECT id, event_id, cart, about, sealed FROM checkout_webhooks WHERE id > $1 ORDER BY id LIMIT 500',
+      // What each row is about first: the sealed bytes only of those this cart takes.
+      const { rows } = await pool.query<{ id: string; event_id: string; cart: string; about: string | null }>(
+        'SELECT id, event_id, cart, about FROM checkout_webhooks WHERE id > $1 ORDER BY id LIMIT 500',
         [Math.max(0, this.newest - LOOKBACK)],
       );
       const { read, relays } = this.siblings;
@@ -223,19 +241,32 @@ export class WebhookRelay {
       const fresh = rows.filter((row) => !read.has(row.event_id));
       if (fresh.length === 0 && newest === this.newest) return;
       this.newest = newest;
-      for (const row of fresh) {
-        read.set(row.event_id, Number(row.id));
-        if (relays.some((relay) => relay.options.cart === row.cart)) continue; // taken when it arrived here
-        // A result no command of this cart waits for (another cart's): not unsealed. A row from a cart not yet upgraded says nothing: taken.
-        if (row.about !== null && !adapter.needs(row.about)) continue;
-        try {
-          adapter.takeRelayed(unseal(unpackSealed(row.sealed), secret, PURPOSE));
-        } catch {
-          log.warn(text('device-fleet.errors.relay-unreadable', { cart: row.cart }));
-        }
-      }
+      for (const row of fresh) read.set(row.event_id, Number(row.id));
+      const taken = fresh.filter(
+        (row) =>
+          !relays.some((relay) => relay.options.cart === row.cart) && // taken when it arrived here
+          // A result no command of this cart waits for (another cart's) stays sealed. A row from a cart not yet upgraded says nothing: taken.
+          (row.about === null || adapter.needs(row.about)),
+      );
+      await this.take(taken.map((row) => row.id));
       for (const [eventId, id] of read) if (id <= this.newest - LOOKBACK) read.delete(eventId);
       await pool.query('UPDATE checkout_webhook_cursors SET last_id = $2 WHERE cart = $1 AND last_id < $2', [cart, this.newest]);
+    }
+  }
+
+  /** Gives the adapter the webhooks kept as rows `ids`, in order (one dropped meanwhile taught nothing more). */
+  private async take(ids: string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const { pool, secret, adapter, log, text } = this.options;
+    const { rows } = await pool.query<{ cart: string; sealed: Buffer }>('SELECT cart, sealed FROM checkout_webhooks WHERE id = ANY($1::bigint[]) ORDER BY id', [
+      ids,
+    ]);
+    for (const row of rows) {
+      try {
+        adapter.takeRelayed(unseal(unpackSealed(row.sealed), secret, PURPOSE));
+      } catch {
+        log.warn(text('device-fleet.errors.relay-unreadable', { cart: row.cart }));
+      }
     }
   }
 }

@@ -45,6 +45,14 @@ export interface Enrolment {
 }
 
 /**
+ * How long a webhook relayed to the other carts of a fleet teaches them something: `read-once`
+ * (a command's result: kept a few days for carts that were down), `adds` (a check-in: kept while
+ * its device is enrolled, for carts that join the fleet later), `begins` (an enrolment or its
+ * end: what came before about the same device teaches nothing more).
+ */
+export type WebhookLasting = 'read-once' | 'adds' | 'begins';
+
+/**
  * One MDM server, whatever its vendor. Events: `authenticate` and `token-update`
  * (Enrolment) as devices enrol.
  */

@@ -7,7 +7,7 @@ import { CommandResults } from './command-results';
 import { deviceInformation, installProfile, parsePlist, removeProfile, toPlist, type MdmCommand } from './commands';
 import { APP_LOCK_IDENTIFIER, appLockProfile } from './profiles';
 import { MdmHttp } from './mdm-http';
-import type { AssignedUser, DeviceFacts, Enrolment, EraseFacts, MdmAdapter, PerformOptions } from './mdm-adapter';
+import type { AssignedUser, DeviceFacts, Enrolment, EraseFacts, MdmAdapter, PerformOptions, WebhookLasting } from './mdm-adapter';
 import { clearWithUnlockToken, noteErase } from './enrolment';
 
 export interface NanoMdmOptions {
@@ -211,7 +211,7 @@ export class NanoMdm extends EventEmitter implements MdmAdapter {
     const status = this.take(event);
     // For the other carts (see `WebhookRelay`): what teaches something, never the Idle connect that ends each poll.
     const about = status === 200 ? aboutOf(event) : undefined;
-    if (about) this.emit('webhook', { eventId: event.event_id ?? createHash('sha256').update(body).digest('hex'), body, about });
+    if (about) this.emit('webhook', { eventId: event.event_id ?? createHash('sha256').update(body).digest('hex'), body, about, lasting: lastingOf(event) });
     return status;
   }
 
@@ -349,6 +349,15 @@ function decodePayload(raw: string | undefined): Record<string, unknown> {
   } catch {
     return {};
   }
+}
+
+/**
+ * How long a relayed webhook teaches (see `WebhookLasting`): a device's check-ins from its
+ * newest Authenticate (or CheckOut) on, for as long as it stays enrolled; a result until read.
+ */
+function lastingOf(event: Webhook): WebhookLasting {
+  if (!event.checkin_event) return 'read-once';
+  return event.topic === 'mdm.Authenticate' || event.topic === 'mdm.CheckOut' ? 'begins' : 'adds';
 }
 
 /** What a webhook is about, for the carts it is relayed to: `checkin:<udid>`, `result:<udid>/<command uuid>`, or nothing to relay. */

@@ -454,6 +454,32 @@ describe('the shared fleet on a real PostgreSQL (started on a temporary data dir
       assert.deepEqual(await rows(), [...checkins(kept), ...checkins(erased)], 'the result and the first enrolment dropped');
     });
 
+    it('a cart whose start waits (another cart migrating) while check-ins come: its cursor in the database follows what it read (a restart does not read them all again)', async () => {
+      const ward3 = await cartMdm('ward-3');
+      const migrating = await cartPool(url).connect();
+      await migrating.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      const joining = await cartMdm('ward-9', false);
+      const started = joining.relay.start();
+      await waitFor('ward 9 listening, its schema check waiting for the lock', async () =>
+        Boolean((await cartPool(url).query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted`)).rows.length),
+      );
+      const phones = Array.from({ length: 20 }, () => new SimulatedDevice());
+      for (const phone of phones) checkIn(ward3.nano, phone, 'mdm.Authenticate', phone.authenticateMessage());
+      await waitFor('every check-in kept', async () => (await cartPool(url).query('SELECT id FROM checkout_webhooks')).rows.length === phones.length);
+      await sleep(300); // the announcements heard meanwhile
+      await migrating.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]);
+      migrating.release();
+      await started;
+      assert.ok(
+        phones.every((phone) => joining.nano.enrolment(phone.udid)?.serial === phone.serial),
+        'ward 9 knows every phone',
+      );
+      const { rows } = await cartPool(url).query<{ behind: boolean }>(
+        `SELECT last_id < (SELECT max(id) FROM checkout_webhooks) AS behind FROM checkout_webhook_cursors WHERE cart = 'ward-9'`,
+      );
+      assert.deepEqual(rows, [{ behind: false }], 'its cursor at the newest webhook');
+    });
+
     it('a cart reading on is given the check-ins, not other carts\u2019 results (each row says what it is about); a row from a cart not yet upgraded is given', async () => {
       const ward3 = await cartMdm('ward-3');
       await (await cartMdm('ward-5')).relay.close(); // ward 5 goes down

@@ -92,6 +92,8 @@ export class WebhookRelay {
   private unlisten?: () => void;
   /** The newest row read. */
   private newest = 0;
+  /** The cursor is in the database: announcements are read from then on (the first catch-up reads those before). */
+  private prepared = false;
   private readonly siblings: Siblings;
   private reading: Promise<void> = Promise.resolve();
   private readWaiting = false;
@@ -128,11 +130,12 @@ export class WebhookRelay {
         // anything before it. A hundred carts do not each read every other cart's results.
         onNotification: (payload) => {
           const [, about = '', ...from] = payload.split(' ');
-          if (from.join(' ') !== cart && this.options.adapter.needs(about)) this.readOn();
+          if (this.prepared && from.join(' ') !== cart && this.options.adapter.needs(about)) this.readOn();
         },
         // Takes what other carts received while this one was away, and keeps again what it received.
         onListening: async () => {
           await this.prepare();
+          this.prepared = true;
           await this.keepHeld(true);
           this.readOn();
           await this.reading;

@@ -13,6 +13,7 @@ import { formatBadgeToReady, formatShiftChange, formatWallpaper, measureBadgeToR
 import { formatStoreTap, measureStoreTap } from './shared-fleet';
 import { formatFleetView, measureFleetView } from './fleet-view';
 import { formatAuditExport, measureAuditExport } from './audit-export';
+import { formatInsights, measureInsights } from './insights';
 import { formatReaderToScreen, formatScreenMemory, formatSignIn, measureReaderToScreen, measureScreenMemory, measureSignIn } from './cart-front';
 import { formatPrep, measurePrep } from './prep';
 import { formatHospital, measureHospital } from './hospital';
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
   if (only === 'fleet') return sharedFleet();
   if (only === 'view') return fleetView();
   if (only === 'export') return auditExport();
+  if (only === 'insights') return insights();
   if (only === 'front') return cartFront();
   if (only === 'prep') return prep();
   // `hospital [carts phones-per-cart taps minutes processes]`: smaller runs while working on it.
@@ -44,6 +46,7 @@ async function main(): Promise<void> {
   await sharedFleet();
   await fleetView();
   await auditExport();
+  await insights();
   await cartFront();
   await prep();
   await hospital();
@@ -77,6 +80,11 @@ async function cartFront(): Promise<void> {
 async function auditExport(): Promise<void> {
   console.log('A year\u2019s audit export (a real PostgreSQL on loopback)');
   console.log('  ' + formatAuditExport(await measureAuditExport(100_000, 10_000, 3)));
+}
+
+async function insights(): Promise<void> {
+  console.log('The insights\u2019 figures from a year of audit trail (a real PostgreSQL on loopback; the file store)');
+  console.log('  ' + formatInsights(await measureInsights(5000, 5, 2000)));
 }
 
 async function fleetView(): Promise<void> {

@@ -105,6 +105,7 @@ export async function startDemo({ port, dockPhones = true, ...options }: DemoOpt
   writeFileSync(join(userDir, 'device-checkout', 'usb-locations-dc-fleet.json'), JSON.stringify(locations));
 
   const records = options.shared ? databaseRecords(options.shared) : fileRecords(userDir);
+  let editor = '';
   const runtime = await startNodeRed({
     port,
     userDir,
@@ -115,10 +116,12 @@ export async function startDemo({ port, dockPhones = true, ...options }: DemoOpt
         cart,
         phones,
         records: records.read,
+        morning: () => simulateMorning(editor, cart, phones, records.read),
         signIn: directory && { user: [...DEMO_BADGES.values()][0].user, password: DEMO_PASSWORD },
       }),
     logLevel: process.env.DEMO_LOG_LEVEL ?? 'info',
   }).catch(portTaken(port, port, 'editor'));
+  editor = runtime.url;
   const webhook = `${runtime.url}device-checkout/webhook`;
   mdm.webhookUrl = webhook;
   await deployFlows(
@@ -158,8 +161,8 @@ export function demoFlows(servers: DemoServers, example = 'Whole cart'): object[
   return pointAtDemo(exampleFlows(example), servers);
 }
 
-/** What a fresh demo deploys: the three workflows, and the hands-free Prep beside them (one set of config nodes). */
-const DEMO_EXAMPLES = ['Whole cart', 'Hands-free Prep'];
+/** What a fresh demo deploys: the three workflows, the hands-free Prep and the admin's tools beside them (one set of config nodes). */
+const DEMO_EXAMPLES = ['Whole cart', 'Hands-free Prep', 'Cart tools'];
 const firstOfEachId = (node: { id?: unknown }, index: number, nodes: { id?: unknown }[]) => nodes.findIndex((other) => other.id === node.id) === index;
 
 const exampleFlows = (name: string) => JSON.parse(readFileSync(join(PACKAGE_ROOT, 'examples', `${name}.json`), 'utf8')) as Record<string, unknown>[];
@@ -174,7 +177,7 @@ function keptFlows(userDir: string): Record<string, unknown>[] | undefined {
 
 /** Said on the demo's first tab. */
 const DEMO_NOTE =
-  "**On this demo the examples are deployed already** (Whole cart and Hands-free Prep, on a simulated cart): importing one again adds a second copy (a second tap route, more hub inputs). To start clean, stop the demo and run `npm start -- --fresh`. The simulated cart itself (its hubs, phones and a badge reader to tap) is the [cart page](/sim); every phone, its trail and the admin's actions are in the sidebar's *Device fleet* tab: the editor's menu (☰ at the top right), *View*, *Device fleet*. The *Hands-free Prep* tab's button prepares the phone at Cart A port 1 again with nobody at it.";
+  "**On this demo the examples are deployed already** (Whole cart, Hands-free Prep and Cart tools, on a simulated cart): importing one again adds a second copy (a second tap route, more hub inputs). To start clean, stop the demo and run `npm start -- --fresh`. The simulated cart itself (its hubs, phones and a badge reader to tap) is the [cart page](/sim); every phone, its trail and the admin's actions are in the sidebar's *Device fleet* tab: the editor's menu (☰ at the top right), *View*, *Device fleet*. The *Hands-free Prep* tab's button prepares the phone at Cart A port 1 again with nobody at it. The cart page's *Simulate a morning* has every nurse take a phone and sets the next shift change half an hour ahead with 7 phones wanted: the fleet's *Insights* show the check-outs and the forecast, and the *Cart tools* tab's alert wire gets the `low-stock` event.";
 
 /** Flows pointed at this demo's simulators (they take new ports on every start), with their secrets as credentials. */
 function pointAtDemo(flows: Record<string, unknown>[], { mdmUrl, badgeUrl, directory }: DemoServers, shared?: SharedFleet): object[] {
@@ -278,14 +281,21 @@ function databaseRecords({ databaseUrl, cart }: SharedFleet): { read(): Promise<
 /**
  * The control page and its API: `GET /sim` (the page), `GET /sim/state` (hubs, phones, fleet
  * statuses, the last audit entries), `POST /sim/phones/<udid>/dock|unplug`, `POST /sim/reader/<badge>`
- * (a badge held to the cart's serial reader), and
+ * (a badge held to the cart's serial reader), `POST /sim/morning` (see `simulateMorning`), and
  * `GET /sim/phones/<udid>/wallpaper.png`.
  */
 function serveControls(
   app: express.Express,
-  demo: { hubs: SimulatedHub[]; cart: SimulatedCart; phones: SimulatedDevice[]; records: () => Promise<Records>; signIn?: { user: string; password: string } },
+  demo: {
+    hubs: SimulatedHub[];
+    cart: SimulatedCart;
+    phones: SimulatedDevice[];
+    records: () => Promise<Records>;
+    morning: () => Promise<Morning>;
+    signIn?: { user: string; password: string };
+  },
 ): void {
-  const { hubs, cart, phones, records, signIn } = demo;
+  const { hubs, cart, phones, records, morning, signIn } = demo;
   // The page's links are relative to /sim/: /sim (as printed and typed) comes there first.
   app.get('/sim', (req, res) => {
     const [path, query = ''] = req.originalUrl.split('?');
@@ -339,9 +349,80 @@ function serveControls(
     simulatedReader(READER).tap(req.params.badge);
     res.json({ ok: true });
   });
+  app.post('/sim/morning', (_req, res) => {
+    morning().then(
+      (done) => res.json(done),
+      (err: Error) => res.status(500).json({ error: err.message }),
+    );
+  });
   app.get('/sim/phones/:udid/wallpaper.png', (req, res) => {
     const image = phones.find((p) => p.udid === req.params.udid)?.wallpapers.lock;
     if (!image) return void res.status(404).end();
     res.type('png').send(image);
   });
 }
+
+/** What a simulated morning did: the nurses who took a phone, and the shift change it set. */
+export interface Morning {
+  taken: string[];
+  shift: string;
+  minimum: number;
+}
+
+/** The phones a simulated morning wants ready at the next shift change: more than ten less four leaves. */
+const MORNING_MINIMUM = 7;
+
+/**
+ * A morning on the cart in seconds: each of the demo's nurses taps her badge at the kiosk route
+ * and takes the phone that flashes for her (one refused, e.g. already holding one, takes none);
+ * then, as the clock cannot be moved on, the fleet's next shift change is set half an hour ahead
+ * with MORNING_MINIMUM phones wanted (deployed as the admin would, the fleet's other fields
+ * kept). Its readiness check at the start finds the cart short and raises `low-stock`.
+ */
+async function simulateMorning(editor: string, cart: SimulatedCart, phones: SimulatedDevice[], records: () => Promise<Records>): Promise<Morning> {
+  const taken: string[] = [];
+  const status = async (udid: string) => (await records()).devices[udid]?.status;
+  for (const badge of DEMO_BADGES.keys()) {
+    const answer = await tapWhenFree(editor, badge);
+    if (!answer) continue;
+    const phone = phones.find((p) => {
+      const at = cart.whereIs(p.udid);
+      return at && HUBS[at.hub].name === answer.hub && at.port === answer.port;
+    });
+    if (!phone) continue;
+    const at = cart.whereIs(phone.udid)!;
+    cart.unplug(at.hub, at.port);
+    // The cart hands out one phone at a time: the next nurse once this one is out.
+    for (let waited = 0; waited < 100 && (await status(phone.udid)) !== 'Checked Out'; waited++) await sleep(200);
+    taken.push(answer.user);
+  }
+  const soon = new Date(Date.now() + 30 * 60_000);
+  const shift = `${String(soon.getHours()).padStart(2, '0')}:${String(soon.getMinutes()).padStart(2, '0')}`;
+  const headers = { 'content-type': 'application/json', 'node-red-api-version': 'v2' };
+  const { rev, flows } = (await (await fetch(`${editor}flows`, { headers })).json()) as { rev: string; flows: Record<string, unknown>[] };
+  const changed = flows.map((node) => (node.type === 'device-fleet' ? { ...node, shiftTimes: shift, readyMinimum: String(MORNING_MINIMUM) } : node));
+  const deployed = await fetch(`${editor}flows`, {
+    method: 'POST',
+    headers: { ...headers, 'node-red-deployment-type': 'nodes' },
+    body: JSON.stringify({ rev, flows: changed }),
+  });
+  if (!deployed.ok) throw new Error(`the shift change could not be deployed: ${deployed.status} ${await deployed.text()}`);
+  return { taken, shift, minimum: MORNING_MINIMUM };
+}
+
+/** A badge tapped at the kiosk route, again while the cart is busy handing out another phone (CART_BUSY); undefined when refused otherwise. */
+async function tapWhenFree(editor: string, badge: string): Promise<{ hub: string; port: number; user: string } | undefined> {
+  for (let tries = 0; tries < 50; tries++) {
+    const tapped = await fetch(`${editor}device-checkout/tap`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ badge }),
+    });
+    if (tapped.status === 200) return (await tapped.json()) as { hub: string; port: number; user: string };
+    if (((await tapped.json()) as { code?: string }).code !== 'CART_BUSY') return undefined;
+    await sleep(200);
+  }
+  return undefined;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

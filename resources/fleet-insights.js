@@ -50,6 +50,7 @@
         }).join('') +
         '</select>' +
         '</div>' +
+        '<p class="dc-insights-readiness" role="status" hidden></p>' +
         '<div class="dc-insights-figures">' +
         figures
           .map(function (figure) {
@@ -130,8 +131,26 @@
       return 'device-checkout/insights/' + figure + '?' + $.param(q);
     }
 
+    /** This Node-RED's cart of the fleet at its next shift change (the forecast that raises low-stock), if it has shift changes. */
+    function loadReadiness(fleet) {
+      var line = panel.find('.dc-insights-readiness');
+      $.ajax({ url: 'device-checkout/readiness/' + encodeURIComponent(fleet), dataType: 'json' }).then(function (readiness) {
+        if (readiness.at === undefined) return line.prop('hidden', true);
+        var shift = new Date(readiness.at).toLocaleTimeString(RED.i18n.lang(), { hour: '2-digit', minute: '2-digit' });
+        var short = readiness.minimum > 0 && readiness.ready < readiness.minimum;
+        line
+          .text(
+            t('readiness.line', { shift: shift, ready: readiness.ready, docked: readiness.docked }) +
+              (readiness.minimum > 0 ? ' ' + t(short ? 'readiness.short' : 'readiness.enough', { minimum: readiness.minimum }) : ''),
+          )
+          .toggleClass('dc-flagged', short)
+          .prop('hidden', false);
+      }, tools.failure);
+    }
+
     function load() {
       if (!panel.find('.dc-insights-fleet').val()) return panel.find('.dc-figure-note').first().text(t('noFleet'));
+      loadReadiness(panel.find('.dc-insights-fleet').val());
       figures.forEach(function (figure) {
         $.ajax({ url: query(figure), dataType: 'json' }).then(function (answer) {
           draw(figure, answer);

@@ -138,6 +138,7 @@
       '.dc-figure{padding:0 6px 8px}.dc-figure h4{margin:8px 0 4px;display:flex;justify-content:space-between;align-items:center}' +
       '.dc-figure .dc-chart{position:relative;height:180px}' +
       '.dc-figure tr.dc-flagged td{background:#fff4d6}' +
+      '.dc-insights-readiness{margin:6px;padding:4px 6px;font-weight:600}.dc-insights-readiness.dc-flagged{background:#fff4d6}' +
       '.dc-figure{overflow-x:auto}.dc-figure table{border-collapse:collapse;width:100%}.dc-figure td,.dc-figure th{padding:1px 4px;text-align:left;border-bottom:1px solid var(--red-ui-secondary-border-color,#eee)}' +
       '</style>' +
       '<div class="dc-fleet-switch" role="tablist">' +

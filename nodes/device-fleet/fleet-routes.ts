@@ -113,6 +113,10 @@ export function fleetRoutes(RED: NodeAPI): FleetRoutes {
       res.send(tableCsv(answer));
     }, failed(res));
   });
+  // A fleet's cart at its next shift change, above the insights' figures; empty without shift changes.
+  RED.httpAdmin.get('/device-checkout/readiness/:fleet', read, (req: Request, res: Response) => {
+    directory.readiness(req.params.fleet).then((readiness) => res.json(readiness ? { ...readiness, at: readiness.at.toISOString() } : {}), failed(res));
+  });
   // The insights' charts: Chart.js as the package ships it (the editor may have no internet).
   RED.httpAdmin.get('/device-checkout/chart.js', read, (_req: Request, res: Response) => res.sendFile(CHART_JS));
   RED.httpAdmin.post('/device-checkout/devices/:udid/:action', write, sameSiteJson(RED), (req: Request, res: Response) => {

@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { demoFlows } from '../../demo/demo';
 import { cartState, pressHandsFreePrep, startDemoChild, untilCart, type DemoChild } from '../../harness/demo-child';
 import { logProblems, startChild } from '../../harness/node-red-child';
-import { tempDir } from '../../harness/support';
+import { sleep, tempDir, waitFor } from '../../harness/support';
 import { deployFlows } from '../../demo/node-red-runtime';
 import { builtFile, PACKAGE_ROOT as ROOT } from '../../nodes/lib/package-root';
+import WebSocket from 'ws';
 
 const PACKAGE = 'node-red-contrib-device-checkout';
 const TYPES = Object.keys(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'))['node-red'].nodes as object);
@@ -103,6 +104,36 @@ describe('the demo (npm start) in a real Node-RED process', function () {
     assert.ok(state.audit.some((e) => e.udid === phone.udid && e.what === 'status' && e.to === 'Checked In'));
   });
 
+  it('a simulated morning: the insights show its check-outs and the forecast for the next shift, and low-stock reaches the Cart tools tab\u2019s alert wire', async () => {
+    await untilCart(url, 'every phone Checked In', (s) => s.phones.every((p) => p.status === 'Checked In'));
+    const alerts = await debugMessages(url, 'dc-tools-alert-out');
+    try {
+      const checkoutsNow = async () => {
+        const { rows } = (await (await get('device-checkout/insights/checkouts-by-hour?fleet=dc-fleet&range=24h')).json()) as { rows: number[][] };
+        return rows[new Date().getHours()][1];
+      };
+      const before = await checkoutsNow();
+      const morning = await fetch(`${url}sim/morning`, { method: 'POST' });
+      assert.equal(morning.status, 200, await morning.clone().text());
+      const { taken, shift, minimum } = (await morning.json()) as { taken: string[]; shift: string; minimum: number };
+      assert.deepEqual(taken, ['alice', 'bashir', 'chen', 'dana'], 'every nurse took a phone');
+      const state = await cart();
+      assert.equal(state.phones.filter((p) => p.status === 'Checked Out').length, 4);
+      // The hour's check-outs (the hour may turn meanwhile: then they are the new hour's).
+      assert.ok((await checkoutsNow()) - before === 4 || (await checkoutsNow()) === 4, 'the morning\u2019s check-outs in the insights');
+      await waitFor('the alert', () => alerts.length > 0, 20_000);
+      assert.match(alerts[0], new RegExp(`^low-stock: .*[0-6] phones expected ready at ${shift}, ${minimum} wanted`));
+      const readiness = (await (await get('device-checkout/readiness/dc-fleet')).json()) as { ready: number; docked: number; minimum: number; at: string };
+      assert.deepEqual([readiness.docked, readiness.minimum], [6, 7]);
+      assert.ok(readiness.ready < 7);
+      assert.equal(new Date(readiness.at).toTimeString().slice(0, 5), shift, 'the forecast is for the next shift change');
+      await sleep(1000);
+      assert.equal(alerts.length, 1, 'raised once');
+    } finally {
+      alerts.close();
+    }
+  });
+
   it('every example deploys on its own against the simulated cart without an error', async () => {
     const deployed = (await (await get('flows')).json()) as { type: string; url?: string; badgeLookupUrl?: string }[];
     const mdmUrl = deployed.find((n) => n.type === 'mdm-server')!.url!;
@@ -190,3 +221,16 @@ describe('the demo keeps its flows in one folder', function () {
     }
   });
 });
+
+/** What the debug node `id` shows in the editor's sidebar (Node-RED's comms), as text, from now on. */
+async function debugMessages(url: string, id: string): Promise<string[] & { close(): void }> {
+  const socket = new WebSocket(`${url.replace(/^http/, 'ws')}comms`);
+  await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+  const shown = Object.assign([] as string[], { close: () => socket.close() });
+  socket.on('message', (data) => {
+    for (const { topic, data: message } of JSON.parse(String(data)) as { topic: string; data: { id?: string; msg?: string } }[])
+      if (topic === 'debug' && message.id === id) shown.push(String(message.msg));
+  });
+  socket.send(JSON.stringify({ subscribe: 'debug' }));
+  return shown;
+}

@@ -87,7 +87,22 @@ describe('the fleet tab\u2019s insights: charts and the tables behind them, from
     };
     writeFileSync(join(dir, 'fleet-ward3.json'), JSON.stringify({ version: 2, devices }));
     writeFileSync(join(dir, 'fleet-ward3.audit.jsonl'), wardTrail());
-    await red.deploy([{ id: 'ward3', type: 'device-fleet', name: 'Ward 3', mdm: '', usb: '', lockerApp: 'org.example.locker', lendingPeriod: '8' }]);
+    // Its next shift change three hours ahead with 5 phones wanted: short, though not yet within the hour that raises low-stock.
+    const later = new Date(Date.now() + 3 * 3_600_000);
+    const shiftTimes = `${later.getHours()}:${String(later.getMinutes()).padStart(2, '0')}`;
+    await red.deploy([
+      {
+        id: 'ward3',
+        type: 'device-fleet',
+        name: 'Ward 3',
+        mdm: '',
+        usb: '',
+        lockerApp: 'org.example.locker',
+        lendingPeriod: '8',
+        shiftTimes,
+        readyMinimum: '5',
+      },
+    ]);
     browser = await launchChromium();
   });
 
@@ -107,6 +122,7 @@ describe('the fleet tab\u2019s insights: charts and the tables behind them, from
     await page.waitForSelector('.dc-figure[data-figure="states"][data-drawn]');
     await page.waitForSelector('.dc-figure[data-figure="checkouts-by-hour"][data-drawn]');
     await page.waitForSelector('.dc-figure[data-figure="kept"][data-drawn]');
+    await page.waitForSelector('.dc-insights-readiness:not([hidden])');
     return page;
   }
 
@@ -198,6 +214,21 @@ describe('the fleet tab\u2019s insights: charts and the tables behind them, from
       [['Cart A', '3', '3', '2', '\u26a0 check the port']],
     );
     assert.match((await page.locator('.dc-figure[data-figure="failing-ports"] .dc-figure-note').textContent()) ?? '', /^Flagged: several phones failed/);
+    // The cart at its next shift change: its three docked phones less the mornings' usual check-outs before it, short of the 5 wanted.
+    const readiness = (await (await fetch(`${red.url}device-checkout/readiness/ward3`)).json()) as {
+      ready: number;
+      docked: number;
+      minimum: number;
+      at: string;
+    };
+    assert.deepEqual([readiness.docked, readiness.minimum], [3, 5]);
+    assert.ok(readiness.ready <= 3);
+    const shift = await page.evaluate((at) => new Date(at).toLocaleTimeString('en-US', { hour: '2-digit', minute: '2-digit' }), readiness.at);
+    assert.equal(
+      await page.locator('.dc-insights-readiness').textContent(),
+      `Next shift change at ${shift}: ${readiness.ready} of 3 docked phones expected ready at this cart. Fewer than the 5 wanted: low stock.`,
+    );
+    assert.ok(await page.locator('.dc-insights-readiness.dc-flagged').isVisible(), 'short: marked');
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: join(ARTIFACTS, 'insights.png'), fullPage: true });
 
@@ -220,6 +251,10 @@ describe('the fleet tab\u2019s insights: charts and the tables behind them, from
     assert.deepEqual((await tableOf(page, 'kept'))[0], ['von (h)', 'bis (h)', 'Rückgaben']);
     assert.match((await page.locator('.dc-figure[data-figure="kept"] .dc-figure-note').textContent()) ?? '', /^Ausleihdauer 8 h/);
     assert.deepEqual((await tableOf(page, 'failing'))[0], ['UDID', 'Name', 'Seriennummer', 'Fehler', 'Letzter Fehler', 'Grund']);
+    assert.match(
+      (await page.locator('.dc-insights-readiness').textContent()) ?? '',
+      /^Nächster Schichtwechsel um \d\d:\d\d: \d von 3 eingesteckten Telefonen .* gewünschten 5: knapper Bestand\.$/,
+    );
     await page.screenshot({ path: join(ARTIFACTS, 'insights-german.png') });
     await page.close();
   });

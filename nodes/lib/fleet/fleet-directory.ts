@@ -144,9 +144,10 @@ export class FleetDirectory extends EventEmitter {
     return entries;
   }
 
-  /** A fleet's cart's readiness for its next shift change; undefined without shift changes. */
-  readiness(id: string): Promise<Readiness | undefined> {
-    return this.fleets.get(id)?.fleet.readiness?.forecast() ?? Promise.resolve(undefined);
+  /** A fleet's cart's readiness for its next shift change, and the minimum it should have; undefined without shift changes. */
+  async readiness(id: string): Promise<(Readiness & { minimum: number }) | undefined> {
+    const watch = this.fleets.get(id)?.fleet.readiness;
+    return watch && { ...(await watch.forecast()), minimum: watch.minimum };
   }
 
   /**

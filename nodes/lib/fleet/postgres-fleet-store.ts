@@ -152,6 +152,20 @@ function toRecord(row: DeviceRow): DeviceRecord {
  * the database cannot be reached every call fails with STORE_UNAVAILABLE (and `storage` says
  * so once); nothing is half-written, and the first call that works again heals it.
  */
+/** A quarter hour, ms: the insights' time step. */
+const QUARTER = 15 * 60_000;
+/** Every phone of the trail, one index probe each (a loose index scan): `phones (udid)`. */
+const PHONES = `phones AS (
+  (SELECT udid FROM checkout_audit ORDER BY udid LIMIT 1)
+  UNION ALL
+  SELECT (SELECT a.udid FROM checkout_audit a WHERE a.udid > p.udid ORDER BY a.udid LIMIT 1) FROM phones p WHERE p.udid IS NOT NULL)`;
+/** Each phone's status at $1 (its last change before), one index probe each: `(udid, status)`. */
+const STATUS_AT_START = `SELECT p.udid, s.to_value AS status FROM phones p CROSS JOIN LATERAL (
+  SELECT to_value FROM checkout_audit WHERE udid = p.udid AND what = 'status' AND at < $1 ORDER BY at DESC, id DESC LIMIT 1) s`;
+/** The user of the last check-out before $1 of the phone `s.udid`: `(person)`. */
+const USER_AT_START = `SELECT to_value AS person FROM checkout_audit
+  WHERE udid = s.udid AND what = 'check-out started: user' AND at < $1 ORDER BY at DESC, id DESC LIMIT 1`;
+
 export class PostgresFleetStore extends FleetStore {
   readonly cart: string;
 
@@ -193,24 +207,43 @@ export class PostgresFleetStore extends FleetStore {
 
   /** Each return paired with the phone's check-out before it (`checkout_audit_taken`), counted by the cart it was taken from. */
   async people({ from, to }: InsightQuery): Promise<PersonUse[]> {
-    // Each change by the phone's user (its last check-out's), the phones she held after it a running sum.
+    // Whose each phone is: its last check-out's user. The phones each person held at the range's
+    // start, then each change in the range by the phone's user, the phones she held after it a
+    // running sum from there: a year of trail is not read for a month's figure.
     const rows = await this.query<{ person: string; checkouts: string; overdue: string; most: string }>(
-      `WITH owned AS (
-         SELECT a.id, a.at, a.what, a.from_value, a.to_value, u.to_value AS person FROM checkout_audit a
-           JOIN LATERAL (SELECT to_value FROM checkout_audit WHERE udid = a.udid AND what = 'check-out started: user' AND id < a.id ORDER BY id DESC LIMIT 1) u ON true
-          WHERE a.at < $2 AND ((a.what = 'status' AND (a.to_value = 'Checked Out' OR a.from_value = 'Checked Out')) OR (a.what = 'overdue: overdue' AND a.to_value = 'true'))),
+      `WITH RECURSIVE ${PHONES},
+       held_at_start AS (
+         SELECT u.person, count(*) AS holding FROM (${STATUS_AT_START}) s
+           CROSS JOIN LATERAL (${USER_AT_START}) u
+          WHERE s.status = 'Checked Out' GROUP BY u.person),
+       during AS (
+         SELECT id, udid, what, from_value, to_value,
+                count(*) FILTER (WHERE what = 'check-out started: user') OVER (PARTITION BY udid ORDER BY id) AS taking
+           FROM checkout_audit
+          WHERE at >= $1 AND at < $2 AND (what = 'check-out started: user'
+                OR (what = 'status' AND (to_value = 'Checked Out' OR from_value = 'Checked Out')) OR (what = 'overdue: overdue' AND to_value = 'true'))),
+       owned AS (
+         SELECT d.id, d.what, d.to_value, coalesce(d.person, before.person) AS person FROM (
+           SELECT *, CASE WHEN taking > 0 THEN first_value(to_value) OVER (PARTITION BY udid, taking ORDER BY id) END AS person FROM during) d
+           LEFT JOIN LATERAL (
+             SELECT to_value AS person FROM checkout_audit
+              WHERE d.taking = 0 AND udid = d.udid AND what = 'check-out started: user' AND at < $1 ORDER BY at DESC, id DESC LIMIT 1) before ON true
+          WHERE d.what <> 'check-out started: user'),
        held AS (
-         SELECT *, sum(CASE WHEN what <> 'status' THEN 0 WHEN to_value = 'Checked Out' THEN 1 ELSE -1 END) OVER (PARTITION BY person ORDER BY id) AS holding FROM owned),
+         SELECT o.person, o.what, o.to_value, coalesce(h.holding, 0)
+                + sum(CASE WHEN o.what <> 'status' THEN 0 WHEN o.to_value = 'Checked Out' THEN 1 ELSE -1 END) OVER (PARTITION BY o.person ORDER BY o.id) AS holding
+           FROM owned o LEFT JOIN held_at_start h USING (person) WHERE o.person IS NOT NULL),
        used AS (
          SELECT person,
-                count(*) FILTER (WHERE at >= $1 AND what = 'status' AND to_value = 'Checked Out') AS checkouts,
-                count(*) FILTER (WHERE at >= $1 AND what = 'overdue: overdue') AS overdue,
-                count(*) FILTER (WHERE at >= $1 AND what = 'status') AS changes,
-                max(holding) FILTER (WHERE at >= $1 AND what = 'status') AS during,
-                (array_agg(holding ORDER BY id DESC) FILTER (WHERE at < $1 AND what = 'status'))[1] AS before
+                count(*) FILTER (WHERE what = 'status' AND to_value = 'Checked Out') AS checkouts,
+                count(*) FILTER (WHERE what = 'overdue: overdue') AS overdue,
+                count(*) FILTER (WHERE what = 'status') AS changes,
+                max(holding) FILTER (WHERE what = 'status') AS during
            FROM held GROUP BY person)
-       SELECT person, checkouts, overdue, greatest(coalesce(during, 0), coalesce(before, 0)) AS most FROM used
-        WHERE changes > 0 OR overdue > 0 OR coalesce(before, 0) > 0
+       SELECT person, coalesce(u.checkouts, 0) AS checkouts, coalesce(u.overdue, 0) AS overdue,
+              greatest(coalesce(u.during, 0), coalesce(h.holding, 0)) AS most
+         FROM used u FULL JOIN held_at_start h USING (person)
+        WHERE coalesce(u.changes, 0) > 0 OR coalesce(u.overdue, 0) > 0 OR coalesce(h.holding, 0) > 0
         ORDER BY checkouts DESC, most DESC, person COLLATE "C" LIMIT $3`,
       [from, to, PEOPLE_LIMIT],
     );
@@ -240,12 +273,21 @@ export class PostgresFleetStore extends FleetStore {
   }
 
   async statusChanges({ from, to }: InsightQuery): Promise<StatusChange[]> {
+    // Each phone's status at the range's start, as entering it (the states there are the same
+    // as from every change before), then the range's changes by quarter hour, a phone's first
+    // ever entering its status.
     const rows = await this.query<{ quarter: string | null; from_value: string | null; to_value: string; count: string }>(
-      `SELECT CASE WHEN at >= $1 THEN floor(extract(epoch FROM at) * 1000 / ${15 * 60_000}) * ${15 * 60_000} END AS quarter,
-              CASE WHEN first THEN NULL ELSE from_value END AS from_value, to_value, count(*) AS count
-         FROM (SELECT at, from_value, to_value, lag(id) OVER (PARTITION BY udid ORDER BY id) IS NULL AS first
-                 FROM checkout_audit WHERE what = 'status' AND at < $2) AS changes
-        GROUP BY 1, 2, 3`,
+      `WITH RECURSIVE ${PHONES},
+       at_start AS (${STATUS_AT_START}),
+       during AS (
+         SELECT at, udid, from_value, to_value, lag(id) OVER (PARTITION BY udid ORDER BY id) IS NULL AS first_here
+           FROM checkout_audit WHERE what = 'status' AND at >= $1 AND at < $2)
+       SELECT NULL AS quarter, NULL AS from_value, status AS to_value, count(*) AS count FROM at_start GROUP BY status
+       UNION ALL
+       SELECT floor(extract(epoch FROM at) * 1000 / ${QUARTER}) * ${QUARTER},
+              CASE WHEN first_here AND NOT EXISTS (SELECT 1 FROM at_start s WHERE s.udid = d.udid) THEN NULL ELSE from_value END,
+              to_value, count(*)
+         FROM during d GROUP BY 1, 2, 3`,
       [from, to],
     );
     return rows.map((row) => ({

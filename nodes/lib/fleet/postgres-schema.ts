@@ -85,6 +85,10 @@ const MIGRATIONS: string[] = [
   //    learns every enrolled phone from the check-ins kept, however old.
   `ALTER TABLE checkout_webhooks ADD COLUMN lasting text;
    CREATE INDEX checkout_webhooks_begins ON checkout_webhooks (about, id) WHERE lasting = 'begins';`,
+  // 8: the insights over a year of trail read each phone's status and user at the range's start
+  //    directly, not every change before it.
+  `CREATE INDEX checkout_audit_status_udid ON checkout_audit (udid, at, id) WHERE what = 'status';
+   CREATE INDEX checkout_audit_user ON checkout_audit (udid, at, id) WHERE what = 'check-out started: user';`,
 ];
 
 /** The newest schema this version of the package knows. */

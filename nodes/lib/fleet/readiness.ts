@@ -131,6 +131,11 @@ export class ReadinessWatch {
     this.options.store.off('change', this.onChange);
   }
 
+  /** Fewer phones than this expected ready: `low-stock` (0: never). */
+  get minimum(): number {
+    return this.options.minimum;
+  }
+
   /** The phones of this cart expected ready at its next shift change. */
   async forecast(now = new Date()): Promise<Readiness> {
     const { store, rules, shifts } = this.options;

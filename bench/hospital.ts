@@ -1,3 +1,4 @@
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { createDatabase, startPostgres, startStandby, superuserQuery } from '../harness/postgres';
 import { tempDir } from '../harness/support';
@@ -19,6 +20,11 @@ export interface HospitalResult extends WardCheckoutResult {
   maxConnections: number;
   /** The carts' connections to the database (pools and listening), the most at once during the taps. */
   peakConnections: number;
+  /** The taps served during the load by whether their cart was running a Return as they began: how many, p99 ms. */
+  byReturns: { quiet: { taps: number; p99: number }; returning: { taps: number; p99: number } };
+  /** The machine's 1-minute load average during the taps (median of a reading a second), and its cores. */
+  loadAverage: number;
+  cores: number;
   failover: {
     taps: number;
     /** The standby's own promotion (pg_promote, waiting until it takes writes), from the primary's death. */
@@ -118,7 +124,9 @@ export async function measureHospital(
     // connection): its phones' answers come through the database, as at most carts.
     const idle = await taps.idle(carts - 1);
     let peakConnections = 0;
+    const loads: number[] = [];
     const counting = setInterval(() => {
+      loads.push(loadavg()[0]);
       superuserQuery(primary, "SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name LIKE 'device-checkout %'").then(
         ([{ n }]) => (peakConnections = Math.max(peakConnections, Number(n))),
         () => undefined,
@@ -132,6 +140,8 @@ export async function measureHospital(
     await Promise.all(profiling.map((stop) => stop()));
     if (profiling.length > 0) phase(`CPU profiles of the taps in ${logs}`);
     const load = loaded.flatMap(({ elapsed }) => (elapsed === undefined ? [] : [elapsed]));
+    const served = (returning: boolean) => loaded.flatMap((o) => (o.elapsed === undefined || (o.returning ?? 0) > 0 !== returning ? [] : [o.elapsed]));
+    const figure = (times: number[]) => ({ taps: times.length, p99: times.length > 0 ? percentile(times, 99) : NaN });
     await sleep(5000);
 
     phase('a failover under the same rate of taps');
@@ -157,6 +167,9 @@ export async function measureHospital(
       docked,
       maxConnections,
       peakConnections,
+      byReturns: { quiet: figure(served(false)), returning: figure(served(true)) },
+      loadAverage: median(loads),
+      cores: cpus().length,
       checkouts: load.length,
       refused: byCode(loaded),
       doubles,
@@ -225,7 +238,9 @@ export function formatHospital(r: HospitalResult): string {
     `${r.carts} carts in ${r.processes} Node-RED processes, ${r.phones} phones (after docking: ${refusalCounts(r.docked)}), one PostgreSQL (max_connections ${r.maxConnections}): ${r.checkouts} check-outs at random instants (refused taps: ${refusalCounts(r.refused)}); ` +
     `a phone handed out twice: ${r.doubles}; connections at peak ${r.peakConnections}; ` +
     `tap to flashing white p50 ${ms(r.load.p50)}, p99 ${ms(r.load.p99)}, against one idle cart of the same hospital p50 ${ms(r.idle.p50)}, p99 ${ms(r.idle.p99)}: ` +
-    `p99 ${(r.load.p99 / r.idle.p99).toFixed(2)}x (target at most 1.5)\n` +
+    `p99 ${(r.load.p99 / r.idle.p99).toFixed(2)}x (target at most 1.5); ` +
+    `taps at a cart with none of its Returns running p99 ${ms(r.byReturns.quiet.p99)} (${r.byReturns.quiet.taps}), with some ${ms(r.byReturns.returning.p99)} (${r.byReturns.returning.taps}); ` +
+    `the machine's load average meanwhile ${r.loadAverage.toFixed(1)} on ${r.cores} cores\n` +
     `  failover under that load (${f.taps} taps over it, the primary killed, the standby promoted at once): the standby's promotion ${ms(f.promotion)}; ` +
     `the primary's death to the first tap served ${ms(f.firstServed)} (${(f.firstServed / f.promotion).toFixed(2)}x the promotion); ` +
     `refused meanwhile: ${refusalCounts(f.refused)}; afterwards ${f.after.served} of ${f.after.taps} taps served (refused: ${refusalCounts(f.after.refused)})`

@@ -183,6 +183,8 @@ export interface TapOutcome {
   answered: number;
   elapsed?: number;
   code?: string;
+  /** The phones of the tapped cart docked again and not yet returned as the tap began (its Returns running). */
+  returning?: number;
 }
 
 /** Taps at one idle cart, and at random carts and instants, through `tapAt`. */
@@ -224,14 +226,21 @@ export function tapDriver(
   doubles(): number;
 } {
   const out = new Set<string>();
+  /** Per cart, the phones docked again whose Return has not ended. */
+  const returning = new Map<number, Set<string>>();
+  const returningAt = (cart: number): Set<string> => returning.get(cart) ?? returning.set(cart, new Set()).get(cart)!;
+  helper.getNode('returned').on('input', (raw: NodeMessage) => {
+    const udid = (raw as NodeMessage & { device?: { udid: string } }).device?.udid;
+    for (const phones of returning.values()) if (udid) phones.delete(udid);
+  });
   let doubles = 0;
   const refused: Record<string, number> = {};
-  const pending = new Map<number, { started: number; resolve(outcome: TapOutcome): void }>();
+  const pending = new Map<number, { started: number; returning: number; resolve(outcome: TapOutcome): void }>();
   const answer = (id: number, code?: string): void => {
     const tap = pending.get(id)!;
     pending.delete(id);
     const answered = performance.now();
-    tap.resolve({ started: tap.started, answered, ...(code ? { code } : { elapsed: answered - tap.started }) });
+    tap.resolve({ started: tap.started, answered, returning: tap.returning, ...(code ? { code } : { elapsed: answered - tap.started }) });
   };
   helper.getNode('handed').on('input', (raw: NodeMessage) => {
     const msg = raw as NodeMessage & { tap: number; device: { udid: string } };
@@ -247,6 +256,7 @@ export function tapDriver(
       setTimeout(
         () => {
           out.delete(udid);
+          returningAt(ward.carts.indexOf(cart)).add(udid);
           if (at) cart.cart.dock(udid, at.hub, at.port);
         },
         1000 + Math.random() * 2000,
@@ -265,7 +275,7 @@ export function tapDriver(
   const tapAt = (cart: number): Promise<TapOutcome> =>
     new Promise((resolve) => {
       const tap = ++tapped;
-      pending.set(tap, { started: performance.now(), resolve });
+      pending.set(tap, { started: performance.now(), returning: returningAt(cart).size, resolve });
       (helper.getNode(`checkout${cart}`) as Node).receive({ user: `${people}-${tap}`, tap } as NodeMessage);
     });
   return {

@@ -5,6 +5,9 @@ import type { Browser, Page } from 'playwright-core';
 import { launchChromium, openFleetTab, phoneRecord } from '../../harness/chromium';
 import { logProblems, startNodeRedChild, type NodeRedChild } from '../../harness/node-red-child';
 import { ARTIFACTS } from '../../harness/artifacts';
+import { createCartLogin, createDatabase, startPostgres, type TestServer } from '../../harness/postgres';
+import { fleetPool } from '../../nodes/lib/fleet/postgres-pool';
+import { migrate } from '../../nodes/lib/fleet/postgres-schema';
 
 /** Chart.js's bar colours in the insights: the usual, and a keep time reaching past the lending period. */
 const BAR = [74, 144, 217];
@@ -75,6 +78,7 @@ describe('the fleet tab\u2019s insights: charts and the tables behind them, from
   this.timeout(120_000);
   let red: NodeRedChild;
   let browser: Browser;
+  let postgres: TestServer;
 
   before(async () => {
     red = await startNodeRedChild();
@@ -102,6 +106,7 @@ describe('the fleet tab\u2019s insights: charts and the tables behind them, from
         shiftTimes,
         readyMinimum: '5',
       },
+      { id: 'wards', type: 'device-fleet', name: 'Wards', mdm: '', usb: '', lockerApp: 'org.example.locker', ...(await sharedWards()) },
     ]);
     browser = await launchChromium();
   });
@@ -109,8 +114,49 @@ describe('the fleet tab\u2019s insights: charts and the tables behind them, from
   after(async () => {
     await browser?.close();
     await red?.stop();
+    await postgres?.stop();
     assert.deepEqual(logProblems(red.output()), [], 'no warning or error in the log');
   });
+
+  /**
+   * A fleet of two carts on a real PostgreSQL, set up as the editor asks (this Node-RED is ward 3):
+   * phone D taken at ward 3 at 07:10 yesterday, E and F at ward 5 at 09:10 the day before.
+   */
+  async function sharedWards(): Promise<object> {
+    postgres = await startPostgres();
+    await createDatabase(postgres, 'wards');
+    const { databaseUrl, credentials } = await createCartLogin(postgres, 'wards');
+    const pool = fleetPool({ url: databaseUrl, user: credentials.databaseUser, password: credentials.databasePassword, applicationName: 'insights test' });
+    try {
+      await migrate(pool);
+      const taken = async (cart: string, udid: string, at: number) => {
+        await pool.query(
+          `INSERT INTO checkout_devices (udid, cart, hub_id, hub, port, docked, status) VALUES ($1, $2, 'hub', 'Cart A', 1, true, 'Checked In')`,
+          [udid, cart],
+        );
+        for (const [after, what, from, to] of [
+          [0, 'status', 'Checked In', 'Checking Out'],
+          [0, 'check-out started: user', null, 'ann'],
+          [1000, 'status', 'Checking Out', 'Checked Out'],
+          [3_600_000, 'status', 'Checked Out', 'Checked In'],
+        ] as const)
+          await pool.query('INSERT INTO checkout_audit (at, udid, cart, what, from_value, to_value) VALUES ($1, $2, $3, $4, $5, $6)', [
+            new Date(at + after),
+            udid,
+            cart,
+            what,
+            from,
+            to,
+          ]);
+      };
+      await taken('ward-3', 'D', morning(1));
+      await taken('ward-5', 'E', morning(2) + 2 * 3_600_000);
+      await taken('ward-5', 'F', morning(2) + 2 * 3_600_000);
+    } finally {
+      await pool.end();
+    }
+    return { store: 'postgres', databaseUrl, cart: 'ward-3', credentials };
+  }
 
   /** The editor in `locale` with the fleet tab's insights shown and every chart drawn. */
   async function insights(locale: string): Promise<Page> {
@@ -240,6 +286,27 @@ describe('the fleet tab\u2019s insights: charts and the tables behind them, from
     const csv = readFileSync(await (await download).path(), 'utf8');
     assert.equal(csv, await (await fetch(`${red.url}device-checkout/insights/kept?fleet=ward3&range=30d&format=csv`)).text());
     assert.match(csv, /^from_hours,to_hours,returns\r\n0,1,6\r\n/);
+    await page.close();
+  });
+
+  it('a fleet of several carts: the whole fleet, or the cart picked (the carts its phones were seen at)', async () => {
+    const page = await insights('en-US');
+    await page.selectOption('.dc-insights-fleet', 'wards');
+    await page.waitForFunction(() => document.querySelectorAll('.dc-insights-cart option').length === 3);
+    assert.deepEqual(await page.$$eval('.dc-insights-cart option', (options) => options.map((o) => o.textContent)), ['all carts', 'ward-3', 'ward-5']);
+    const hours = () =>
+      page.$$eval('.dc-figure[data-figure="checkouts-by-hour"] tbody tr', (rows) =>
+        rows.filter((row) => row.children[1].textContent !== '0').map((row) => Array.from(row.children, (cell) => cell.textContent)),
+      );
+    await page.waitForFunction(() => document.querySelectorAll('.dc-figure[data-figure="checkouts-by-hour"] tbody tr')[9]?.textContent === '92');
+    assert.deepEqual(await hours(), [
+      ['7', '1'],
+      ['9', '2'],
+    ]);
+    await page.selectOption('.dc-insights-cart', 'ward-5');
+    await page.waitForFunction(() => document.querySelectorAll('.dc-figure[data-figure="checkouts-by-hour"] tbody tr')[7]?.textContent === '70');
+    assert.deepEqual(await hours(), [['9', '2']], 'ward 5 alone');
+    assert.match((await page.locator('.dc-figure[data-figure="states"] .dc-figure-note').textContent()) ?? '', /The whole fleet: phones move between carts\.$/);
     await page.close();
   });
 

@@ -10,14 +10,15 @@ export interface ChannelListener {
 export interface FleetChannelsOptions {
   /** A connection of its own: LISTEN belongs to a session, so a pooled connection cannot carry it. */
   connect(): Promise<Client>;
-  /** The connection was lost or could not be made: said once until it is back (tried again 1 s later, doubling to 5 s). */
+  /** The connection was lost or could not be made: said once until it is back (tried again a quarter second later, doubling to 2 s). */
   onLost(err: Error): void;
   /** Listening again after a loss. */
   onBack?(): void;
 }
 
 /** A failover takes seconds: listened to again soon after (a refused login waits on the pool's gate). */
-const MAX_BACKOFF_MS = 5000;
+const FIRST_BACKOFF_MS = 250;
+const MAX_BACKOFF_MS = 2000;
 
 /**
  * Everything a cart hears from the other carts (their changes, the webhooks they received) on
@@ -30,7 +31,7 @@ export class FleetChannels {
   private readonly listeners = new Map<string, Set<ChannelListener>>();
   private starting?: Promise<void>;
   private retry?: NodeJS.Timeout;
-  private backoff = 1000;
+  private backoff = FIRST_BACKOFF_MS;
   private down = false;
   private closed = false;
 
@@ -89,7 +90,7 @@ export class FleetChannels {
       // Set first: a listener that comes while these run joins by itself (LISTEN twice does no harm).
       this.client = client;
       for (const channel of this.listeners.keys()) await client.query(`LISTEN ${channel}`);
-      this.backoff = 1000;
+      this.backoff = FIRST_BACKOFF_MS;
       if (this.down) this.options.onBack?.();
       this.down = false;
       for (const [, heard] of this.listeners) for (const listener of heard) await listener.onListening?.();

@@ -1,4 +1,5 @@
 import { cpus, loadavg } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDatabase, startPostgres, startStandby, superuserQuery } from '../harness/postgres';
 import { tempDir } from '../harness/support';
@@ -158,6 +159,9 @@ export async function measureHospital(
     const firstServedAt = Math.min(...outcomes.filter((o) => o.started >= died && o.elapsed !== undefined).map((o) => o.answered));
     const refusedMeanwhile = byCode(outcomes.filter(({ answered }) => answered >= died && answered < firstServedAt));
     const afterwards = outcomes.filter((o) => o.started > firstServedAt);
+    // Each tap of the failover, ms from the primary's death: where the time to the first served one went.
+    const fromDeath = outcomes.map((o) => ({ ...o, started: Math.round(o.started - died), answered: Math.round(o.answered - died) }));
+    writeFileSync(join(logs, 'failover-taps.json'), JSON.stringify(fromDeath.sort((a, b) => a.started - b.started)));
     await sleep(5000);
     const doubles = (await Promise.all(children.map((child) => child.doubles()))).reduce((sum, n) => sum + n, 0);
     return {

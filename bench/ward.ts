@@ -185,6 +185,8 @@ export interface TapOutcome {
   code?: string;
   /** The phones of the tapped cart docked again and not yet returned as the tap began (its Returns running). */
   returning?: number;
+  /** The cart tapped, of a schedule's taps at random carts. */
+  cart?: number;
 }
 
 /** Taps at one idle cart, and at random carts and instants, through `tapAt`. */
@@ -207,7 +209,13 @@ export function tapSchedule(tapAt: (cart: number) => Promise<TapOutcome>, carts:
       return served;
     },
     within: (count, spanMs) =>
-      Promise.all(Array.from({ length: count }, () => sleep(Math.random() * spanMs).then(() => tapAt(Math.floor(Math.random() * carts))))),
+      Promise.all(
+        Array.from({ length: count }, async () => {
+          await sleep(Math.random() * spanMs);
+          const cart = Math.floor(Math.random() * carts);
+          return { ...(await tapAt(cart)), cart };
+        }),
+      ),
   };
 }
 
@@ -256,7 +264,7 @@ export function tapDriver(
       setTimeout(
         () => {
           out.delete(udid);
-          returningAt(ward.carts.indexOf(cart)).add(udid);
+          returningAt(cart.index).add(udid);
           if (at) cart.cart.dock(udid, at.hub, at.port);
         },
         1000 + Math.random() * 2000,

@@ -407,6 +407,11 @@ async function simulateMorning(editor: string, cart: SimulatedCart, phones: Simu
     body: JSON.stringify({ rev, flows: changed }),
   });
   if (!deployed.ok) throw new Error(`the shift change could not be deployed: ${deployed.status} ${await deployed.text()}`);
+  // Answered once the fleets restarted by the deploy forecast that shift change: until then their figures are not served.
+  for (const fleet of changed.filter((node) => node.type === 'device-fleet')) {
+    const forecasting = async () => ((await (await fetch(`${editor}device-checkout/readiness/${String(fleet.id)}`)).json()) as { at?: string }).at;
+    for (let tries = 0; tries < 100 && !(await forecasting().catch(() => undefined)); tries++) await sleep(100);
+  }
   return { taken, shift, minimum: MORNING_MINIMUM };
 }
 
